@@ -1,0 +1,137 @@
+//! Identities parsed once at the edge, so no stage re-checks them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The namespace of document ids (UUIDv5 of `bucket/key` plus the object's version).
+const DOCUMENT_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a8e_3b4d_4c5e_9f60_7a8b_9c0d_1e2f);
+
+/// A document's id: UUIDv5 of `bucket/key` and the object's version id (or its ETag when
+/// the bucket is unversioned). The same upload notified twice is one document; a
+/// re-upload under the same key is a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DocumentId(pub Uuid);
+
+impl DocumentId {
+    pub fn derive(bucket: &str, key: &str, version: &ObjectVersion) -> DocumentId {
+        let name = format!("{bucket}/{key}\n{}", version.as_identity());
+        DocumentId(Uuid::new_v5(&DOCUMENT_NAMESPACE, name.as_bytes()))
+    }
+
+    /// The submission id sent as `Idempotency-Key`: the same on every retry of one
+    /// document's submission to one provider.
+    pub fn submission_id(&self, provider: &str) -> Uuid {
+        Uuid::new_v5(&self.0, format!("submission/{provider}").as_bytes())
+    }
+}
+
+impl fmt::Display for DocumentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::str::FromStr for DocumentId {
+    type Err = uuid::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(DocumentId)
+    }
+}
+
+/// What tells one upload of a key from another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectVersion {
+    VersionId(String),
+    ETag(String),
+}
+
+impl ObjectVersion {
+    pub fn new(version_id: Option<&str>, etag: Option<&str>) -> ObjectVersion {
+        match version_id.filter(|v| !v.is_empty() && *v != "null") {
+            Some(v) => ObjectVersion::VersionId(v.to_owned()),
+            None => ObjectVersion::ETag(etag.unwrap_or_default().trim_matches('"').to_owned()),
+        }
+    }
+
+    fn as_identity(&self) -> String {
+        match self {
+            ObjectVersion::VersionId(v) => format!("version:{v}"),
+            ObjectVersion::ETag(e) => format!("etag:{e}"),
+        }
+    }
+}
+
+/// A document's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Document,
+    Video,
+}
+
+const VIDEO_EXTENSIONS: [&str; 10] = ["mp4", "mov", "m4v", "mkv", "webm", "avi", "mpeg", "mpg", "wmv", "3gp"];
+
+impl Kind {
+    /// The object's `kind` metadata when set, else `video` for `video/*` content types or
+    /// video file extensions, else `document`.
+    pub fn infer(metadata_kind: Option<&str>, content_type: Option<&str>, key: &str) -> Kind {
+        match metadata_kind.map(|k| k.trim().to_ascii_lowercase()) {
+            Some(k) if k == "video" => return Kind::Video,
+            Some(k) if k == "document" => return Kind::Document,
+            _ => {}
+        }
+        if content_type.is_some_and(|ct| ct.trim().to_ascii_lowercase().starts_with("video/")) {
+            return Kind::Video;
+        }
+        let extension = key.rsplit_once('.').map(|(_, ext)| ext.to_ascii_lowercase());
+        if extension.is_some_and(|ext| VIDEO_EXTENSIONS.contains(&ext.as_str())) {
+            return Kind::Video;
+        }
+        Kind::Document
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Document => "document",
+            Kind::Video => "video",
+        }
+    }
+}
+
+impl std::str::FromStr for Kind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "document" => Ok(Kind::Document),
+            "video" => Ok(Kind::Video),
+            other => Err(format!("unknown kind {other:?}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_upload_is_one_document_and_a_reupload_another() {
+        let a = DocumentId::derive("uploads", "t/x.pdf", &ObjectVersion::new(None, Some("\"abc\"")));
+        let b = DocumentId::derive("uploads", "t/x.pdf", &ObjectVersion::new(None, Some("abc")));
+        let c = DocumentId::derive("uploads", "t/x.pdf", &ObjectVersion::new(None, Some("abd")));
+        let d = DocumentId::derive("uploads", "t/x.pdf", &ObjectVersion::new(Some("v1"), Some("abc")));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_ne!(a, d);
+    }
+
+    #[test]
+    fn kind_comes_from_metadata_then_content_type_then_extension() {
+        assert_eq!(Kind::infer(Some("video"), Some("application/pdf"), "a.pdf"), Kind::Video);
+        assert_eq!(Kind::infer(None, Some("video/quicktime"), "a.bin"), Kind::Video);
+        assert_eq!(Kind::infer(None, Some("application/octet-stream"), "a.MOV"), Kind::Video);
+        assert_eq!(Kind::infer(None, None, "plan.docx"), Kind::Document);
+    }
+}

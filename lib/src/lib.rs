@@ -1,0 +1,14 @@
+//! docflow: files go through an outside processing service and come back checked and
+//! normalized. MinIO bucket notifications land in NATS JetStream; independent stages pull
+//! from durable consumers; results are stored through SeaORM.
+
+pub mod db;
+pub mod events;
+pub mod ids;
+pub mod nats;
+pub mod provider;
+pub mod settings;
+pub mod stages;
+pub mod storage;
+pub mod topology;
+pub mod worker;

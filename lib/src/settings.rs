@@ -1,0 +1,423 @@
+//! One settings tree, loaded once: the embedded `docflow.default.toml`, then the user's
+//! file, then `DOCFLOW__SECTION__KEY` environment variables. Validated at start: a wrong
+//! value stops the program with one line naming the key and what is expected.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use config::{Config, Environment, File, FileFormat};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// The reference settings, embedded in the binary.
+pub const DEFAULTS: &str = include_str!("../docflow.default.toml");
+
+/// The stage names, in pipeline order.
+pub const STAGES: [&str; 4] = ["transfer", "validate", "normalize", "watchdog"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("configuration: {0}")]
+    Load(#[from] config::ConfigError),
+    #[error("configuration: `{key}`: {expected}")]
+    Invalid { key: String, expected: String },
+}
+
+fn invalid(key: impl Into<String>, expected: impl Into<String>) -> SettingsError {
+    SettingsError::Invalid { key: key.into(), expected: expected.into() }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub nats: NatsSettings,
+    pub database: DatabaseSettings,
+    pub s3: S3Settings,
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderSettings>,
+    pub routing: RoutingSettings,
+    pub gateway: GatewaySettings,
+    pub ingest: IngestSettings,
+    pub dead: DeadSettings,
+    pub shutdown: ShutdownSettings,
+    pub log: LogSettings,
+    pub stages: StagesSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct NatsSettings {
+    pub url: String,
+    pub prefix: String,
+    pub replicas: usize,
+    /// Empty: the definitions embedded in the binary.
+    pub definitions_dir: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct S3Settings {
+    pub endpoint: String,
+    pub region: String,
+    pub access_key: String,
+    pub secret_key: SecretString,
+    pub uploads_bucket: String,
+    pub results_bucket: String,
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    Upload,
+    Url,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Secrets {
+    One(SecretString),
+    Many(Vec<SecretString>),
+}
+
+impl Secrets {
+    pub fn all(&self) -> Vec<&SecretString> {
+        match self {
+            Secrets::One(s) => vec![s],
+            Secrets::Many(v) => v.iter().collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProviderSettings {
+    pub base_url: String,
+    pub api_key: SecretString,
+    pub callback_secret: Secrets,
+    #[serde(default = "default_delivery")]
+    pub delivery: Delivery,
+    #[serde(default = "default_url_ttl", with = "humantime_serde")]
+    pub url_ttl: Duration,
+    #[serde(default)]
+    pub result_hosts: Vec<String>,
+    #[serde(default = "default_callback_timeout", with = "humantime_serde")]
+    pub callback_timeout: Duration,
+    #[serde(default = "default_request_timeout", with = "humantime_serde")]
+    pub request_timeout: Duration,
+}
+
+fn default_delivery() -> Delivery {
+    Delivery::Upload
+}
+fn default_url_ttl() -> Duration {
+    Duration::from_secs(3600)
+}
+fn default_callback_timeout() -> Duration {
+    Duration::from_secs(6 * 3600)
+}
+fn default_request_timeout() -> Duration {
+    Duration::from_secs(600)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RoutingSettings {
+    pub default: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GatewaySettings {
+    pub listen: String,
+    pub public_url: String,
+    pub tokens: Vec<SecretString>,
+    pub max_body: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IngestSettings {
+    pub token: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeadSettings {
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ShutdownSettings {
+    #[serde(with = "humantime_serde")]
+    pub grace: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: String,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StagesSettings {
+    pub transfer: StageSettings,
+    pub validate: StageSettings,
+    pub normalize: StageSettings,
+    pub watchdog: StageSettings,
+}
+
+impl StagesSettings {
+    pub fn get(&self, stage: &str) -> Option<&StageSettings> {
+        match stage {
+            "transfer" => Some(&self.transfer),
+            "validate" => Some(&self.validate),
+            "normalize" => Some(&self.normalize),
+            "watchdog" => Some(&self.watchdog),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct StageSettings {
+    /// Messages handled at once by one process; also the consumer's `max_ack_pending`.
+    pub concurrency: usize,
+    /// Deliveries of one message before it is dead-lettered.
+    pub max_deliver: i64,
+    /// Delay before the n-th retry; the last entry repeats.
+    #[serde(deserialize_with = "durations")]
+    pub backoff: Vec<Duration>,
+    /// How long one pull request waits on the server before it is renewed.
+    #[serde(with = "humantime_serde")]
+    pub pull_expires: Duration,
+}
+
+impl Settings {
+    /// Loads defaults < `file` (or `./docflow.toml` when present) < environment.
+    /// `env` replaces the process environment (tests); `None` reads the real one.
+    pub fn load(
+        file: Option<&Path>,
+        env: Option<HashMap<String, String>>,
+    ) -> Result<Settings, SettingsError> {
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        match file {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(invalid(
+                        "--config",
+                        format!("{} does not exist; pass an existing TOML file", path.display()),
+                    ));
+                }
+                builder = builder.add_source(File::from(PathBuf::from(path)).format(FileFormat::Toml));
+            }
+            None => {
+                builder = builder
+                    .add_source(File::new("docflow.toml", FileFormat::Toml).required(false));
+            }
+        }
+        let mut environment = Environment::with_prefix("DOCFLOW")
+            .separator("__")
+            .list_separator(",")
+            .try_parsing(true);
+        for key in ["gateway.tokens", "providers.*.result_hosts"] {
+            environment = environment.with_list_parse_key(key);
+        }
+        for stage in STAGES {
+            environment = environment.with_list_parse_key(&format!("stages.{stage}.backoff"));
+        }
+        if let Some(map) = env {
+            environment = environment.source(Some(map));
+        }
+        let settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The checks serde cannot make; each error names its key.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        if !self.nats.url.starts_with("nats://") && !self.nats.url.starts_with("tls://") {
+            return Err(invalid("nats.url", "a nats:// or tls:// URL, e.g. nats://127.0.0.1:4222"));
+        }
+        let prefix_ok = !self.nats.prefix.is_empty()
+            && self.nats.prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !prefix_ok {
+            return Err(invalid("nats.prefix", "letters, digits, `_` or `-` only (it names subjects and streams)"));
+        }
+        if self.nats.replicas == 0 || self.nats.replicas > 5 {
+            return Err(invalid("nats.replicas", "1 to 5"));
+        }
+        let db = &self.database.url;
+        if !db.starts_with("postgres://") && !db.starts_with("postgresql://") && !db.starts_with("sqlite:") {
+            return Err(invalid("database.url", "a postgres:// or sqlite: URL"));
+        }
+        if self.database.max_connections == 0 {
+            return Err(invalid("database.max_connections", "at least 1"));
+        }
+        check_http_url("s3.endpoint", &self.s3.endpoint)?;
+        for (key, bucket) in [("s3.uploads_bucket", &self.s3.uploads_bucket), ("s3.results_bucket", &self.s3.results_bucket)] {
+            let ok = (3..=63).contains(&bucket.len())
+                && bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+            if !ok {
+                return Err(invalid(key, "an S3 bucket name: 3 to 63 lowercase letters, digits, `-` or `.`"));
+            }
+        }
+        if self.providers.is_empty() {
+            return Err(invalid("providers", "at least one [providers.NAME] table with base_url, api_key and callback_secret"));
+        }
+        for (name, p) in &self.providers {
+            check_http_url(&format!("providers.{name}.base_url"), &p.base_url)?;
+            if p.callback_secret.all().is_empty() {
+                return Err(invalid(format!("providers.{name}.callback_secret"), "a secret or a non-empty list of secrets"));
+            }
+        }
+        if self.providers.len() > 1 && !self.providers.contains_key(&self.routing.default) {
+            return Err(invalid(
+                "routing.default",
+                format!("one of the configured providers ({}) when several are configured",
+                    self.providers.keys().cloned().collect::<Vec<_>>().join(", ")),
+            ));
+        }
+        if !self.routing.default.is_empty() && !self.providers.contains_key(&self.routing.default) {
+            return Err(invalid("routing.default", "the name of a configured provider, or empty"));
+        }
+        check_http_url("gateway.public_url", &self.gateway.public_url)?;
+        if self.gateway.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid("gateway.listen", "an address and port, e.g. 127.0.0.1:8080"));
+        }
+        if self.gateway_max_body().is_none() {
+            return Err(invalid("gateway.max_body", "a size such as 1MiB, 512KiB or 1048576"));
+        }
+        if !matches!(self.log.format.as_str(), "text" | "json") {
+            return Err(invalid("log.format", "`text` or `json`"));
+        }
+        for stage in STAGES {
+            let s = self.stages.get(stage).expect("every stage has settings");
+            if s.concurrency == 0 {
+                return Err(invalid(format!("stages.{stage}.concurrency"), "at least 1"));
+            }
+            if s.backoff.is_empty() || s.backoff.iter().any(|d| d.is_zero()) {
+                return Err(invalid(format!("stages.{stage}.backoff"), "a non-empty list of positive durations, e.g. [\"1s\", \"30s\"]"));
+            }
+            if s.max_deliver <= s.backoff.len() as i64 {
+                return Err(invalid(
+                    format!("stages.{stage}.max_deliver"),
+                    format!("more than the {} entries of stages.{stage}.backoff (JetStream requires it)", s.backoff.len()),
+                ));
+            }
+            if s.pull_expires < Duration::from_secs(1) {
+                return Err(invalid(format!("stages.{stage}.pull_expires"), "at least 1s"));
+            }
+        }
+        Ok(())
+    }
+
+    /// `gateway.max_body` in bytes.
+    pub fn gateway_max_body(&self) -> Option<usize> {
+        parse_size(&self.gateway.max_body)
+    }
+
+    /// The provider a document goes to: the one its metadata names, else the default.
+    pub fn provider_for(&self, requested: Option<&str>) -> Option<(&str, &ProviderSettings)> {
+        let name = match requested {
+            Some(name) if !name.is_empty() => name,
+            _ if self.providers.len() == 1 => self.providers.keys().next()?.as_str(),
+            _ => self.routing.default.as_str(),
+        };
+        self.providers.get_key_value(name).map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+fn durations<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Duration>, D::Error> {
+    let items: Vec<humantime_serde::Serde<Duration>> = Deserialize::deserialize(d)?;
+    Ok(items.into_iter().map(|s| s.into_inner()).collect())
+}
+
+fn check_http_url(key: &str, value: &str) -> Result<(), SettingsError> {
+    match reqwest::Url::parse(value) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(()),
+        _ => Err(invalid(key, format!("an http(s) URL, got {value:?}"))),
+    }
+}
+
+/// Parses `1MiB`, `512KiB`, `2MB`, `1048576`.
+pub fn parse_size(text: &str) -> Option<usize> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: usize = number.parse().ok()?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return None,
+    };
+    number.checked_mul(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut map: HashMap<String, String> = [
+            ("DOCFLOW__PROVIDERS__SIM__BASE_URL", "http://127.0.0.1:9100"),
+            ("DOCFLOW__PROVIDERS__SIM__API_KEY", "k"),
+            ("DOCFLOW__PROVIDERS__SIM__CALLBACK_SECRET", "s"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        map.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        map
+    }
+
+    #[test]
+    fn the_defaults_plus_one_provider_are_valid() {
+        let s = Settings::load(None, Some(env(&[]))).unwrap();
+        assert_eq!(s.database.max_connections, 4);
+        assert_eq!(s.stages.transfer.backoff[1], Duration::from_secs(5));
+        assert_eq!(s.provider_for(None).unwrap().0, "sim");
+    }
+
+    #[test]
+    fn the_environment_overrides_the_defaults() {
+        let s = Settings::load(
+            None,
+            Some(env(&[("DOCFLOW__NATS__URL", "nats://127.0.0.1:5222"), ("DOCFLOW__STAGES__TRANSFER__BACKOFF", "1s,2s")])),
+        )
+        .unwrap();
+        assert_eq!(s.nats.url, "nats://127.0.0.1:5222");
+        assert_eq!(s.stages.transfer.backoff, vec![Duration::from_secs(1), Duration::from_secs(2)]);
+    }
+
+    #[test]
+    fn a_wrong_value_names_its_key() {
+        let err = Settings::load(None, Some(env(&[("DOCFLOW__DATABASE__URL", "mysql://x")]))).unwrap_err();
+        assert!(err.to_string().contains("database.url"), "{err}");
+        let err = Settings::load(None, Some(env(&[("DOCFLOW__STAGES__TRANSFER__MAX_DELIVER", "2")]))).unwrap_err();
+        assert!(err.to_string().contains("stages.transfer.max_deliver"), "{err}");
+    }
+
+    #[test]
+    fn no_provider_is_an_error_that_says_what_to_add() {
+        let err = Settings::load(None, Some(HashMap::new())).unwrap_err();
+        assert!(err.to_string().contains("[providers.NAME]"), "{err}");
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("1MiB"), Some(1 << 20));
+        assert_eq!(parse_size("512 KiB"), Some(512 << 10));
+        assert_eq!(parse_size("10"), Some(10));
+        assert_eq!(parse_size("lots"), None);
+    }
+}

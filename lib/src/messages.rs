@@ -1,0 +1,71 @@
+//! The bodies docflow publishes between stages, and how it publishes them: durably (the
+//! publish ack is awaited) with `Nats-Msg-Id`, `Docflow-Document-Id` and `traceparent`
+//! headers so `nats stream view` is readable and redeliveries deduplicate.
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, context::PublishErrorKind};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::DocumentId;
+
+pub const DOCUMENT_ID: &str = "Docflow-Document-Id";
+pub const TRACEPARENT: &str = "traceparent";
+
+/// The watch timer of a submitted document, on `{prefix}.watch`: the watchdog holds it
+/// (nak with delay) until the callback deadline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WatchTimer {
+    pub document_id: DocumentId,
+    pub provider: String,
+    pub job_id: String,
+    pub submitted_at: DateTime<Utc>,
+    pub deadline: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("publishing to {subject}: {detail}")]
+pub struct PublishError {
+    pub subject: String,
+    pub detail: String,
+    /// False when the subject has no stream: `docflow setup` was not run.
+    pub transient: bool,
+}
+
+/// A fresh W3C trace context, sampled.
+pub fn new_traceparent() -> String {
+    let trace = uuid::Uuid::new_v4().simple().to_string();
+    let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
+    format!("00-{trace}-{span}-01")
+}
+
+/// Publishes and waits for the stream's ack. Returns true when the stream recognised the
+/// message id as a duplicate.
+pub async fn publish(
+    js: &jetstream::Context,
+    subject: String,
+    message_id: &str,
+    document_id: Option<DocumentId>,
+    traceparent: Option<&str>,
+    body: Vec<u8>,
+) -> Result<bool, PublishError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(async_nats::header::NATS_MESSAGE_ID, message_id);
+    if let Some(id) = document_id {
+        headers.insert(DOCUMENT_ID, id.to_string().as_str());
+    }
+    let trace = traceparent.map(str::to_owned).unwrap_or_else(new_traceparent);
+    headers.insert(TRACEPARENT, trace.as_str());
+    let fail = |detail: String, transient: bool| PublishError { subject: subject.clone(), detail, transient };
+    let ack = js
+        .publish_with_headers(subject.clone(), headers, body.into())
+        .await
+        .map_err(|e| fail(e.to_string(), true))?
+        .await
+        .map_err(|e| {
+            let no_stream = e.kind() == PublishErrorKind::StreamNotFound;
+            let hint = if no_stream { "; no stream takes this subject: run `docflow setup`" } else { "" };
+            fail(format!("{e}{hint}"), !no_stream)
+        })?;
+    Ok(ack.duplicate)
+}

@@ -1,0 +1,312 @@
+//! The sandbox: every test gets its own stream prefix, database, buckets, S3 server,
+//! provider-sim process and worker processes, so tests run in parallel against the same
+//! NATS and PostgreSQL. Processes are killed when the sandbox drops.
+
+pub mod procs;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use docflow::db::Db;
+use docflow::settings::Settings;
+use minio::s3::MinioClient;
+use minio::s3::builders::ObjectContent;
+use minio::s3::client::MinioClientBuilder;
+use minio::s3::creds::StaticProvider;
+use minio::s3::types::S3Api;
+
+pub use procs::{Process, free_port};
+
+pub const ACCESS_KEY: &str = "docflow-test";
+pub const SECRET_KEY: &str = "docflow-test-secret";
+
+/// Waits until `check` returns `Some`, polling, or panics with `what` after `deadline`.
+pub async fn wait_for<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn database_kind() -> String {
+    std::env::var("DOCFLOW_TEST_DB").unwrap_or_else(|_| "postgres".into())
+}
+
+pub fn nats_url() -> String {
+    std::env::var("DOCFLOW_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
+}
+
+pub struct SandboxBuilder {
+    sim_flags: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl SandboxBuilder {
+    /// Flags for `docflow provider-sim`.
+    pub fn sim(mut self, flags: &[&str]) -> Self {
+        self.sim_flags.extend(flags.iter().map(|f| f.to_string()));
+        self
+    }
+
+    /// A `DOCFLOW__...` setting.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub async fn start(self) -> Sandbox {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        let database_url = match database_kind().as_str() {
+            "sqlite" => format!("sqlite://{}/docflow.db?mode=rwc", dir.path().display()),
+            _ => docflow::db::testing::fresh_postgres_url().await,
+        };
+
+        let s3_dir = dir.path().join("s3");
+        std::fs::create_dir_all(&s3_dir).unwrap();
+        let s3_port = free_port();
+        let s3 = Process::spawn(
+            "s3s-fs",
+            procs::s3s_fs_binary(),
+            &["--host", "127.0.0.1", "--port", &s3_port.to_string(), "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, s3_dir.to_str().unwrap()],
+            &[],
+        );
+        procs::wait_for_port(s3_port, Duration::from_secs(20)).await;
+        let s3_endpoint = format!("http://127.0.0.1:{s3_port}");
+
+        let mut sim_args = vec!["provider-sim".to_owned(), "--listen".into(), "127.0.0.1:0".into()];
+        sim_args.extend(["--data-dir".into(), dir.path().join("sim").display().to_string()]);
+        sim_args.extend(self.sim_flags);
+        let sim_args: Vec<&str> = sim_args.iter().map(String::as_str).collect();
+        let (sim, sim_url) = Process::spawn_announcing("provider-sim", docflow_binary(), &sim_args, &[], "listening on ").await;
+
+        let mut env: HashMap<String, String> = HashMap::from([
+            ("DOCFLOW__NATS__URL".into(), nats_url()),
+            ("DOCFLOW__NATS__PREFIX".into(), prefix.clone()),
+            ("DOCFLOW__DATABASE__URL".into(), database_url.clone()),
+            ("DOCFLOW__S3__ENDPOINT".into(), s3_endpoint.clone()),
+            ("DOCFLOW__S3__ACCESS_KEY".into(), ACCESS_KEY.into()),
+            ("DOCFLOW__S3__SECRET_KEY".into(), SECRET_KEY.into()),
+            ("DOCFLOW__S3__UPLOADS_BUCKET".into(), "uploads".into()),
+            ("DOCFLOW__S3__RESULTS_BUCKET".into(), "results".into()),
+            ("DOCFLOW__PROVIDERS__SIM__BASE_URL".into(), sim_url.clone()),
+            ("DOCFLOW__PROVIDERS__SIM__API_KEY".into(), "sim-api-key".into()),
+            ("DOCFLOW__PROVIDERS__SIM__CALLBACK_SECRET".into(), "sim-callback-secret".into()),
+            ("DOCFLOW__STAGES__TRANSFER__BACKOFF".into(), "300ms,600ms,1s".into()),
+            ("DOCFLOW__STAGES__TRANSFER__MAX_DELIVER".into(), "5".into()),
+            ("DOCFLOW__SHUTDOWN__GRACE".into(), "2s".into()),
+        ]);
+        env.extend(self.env);
+        let settings = Settings::load(None, Some(env.clone())).expect("test settings are valid");
+
+        let mut setup = Process::spawn("setup", docflow_binary(), &["setup"], &env_pairs(&env));
+        let status = setup.wait(Duration::from_secs(60)).await;
+        assert!(status.success(), "docflow setup failed: {}", setup.output());
+
+        let client = async_nats::connect(nats_url()).await.expect("NATS is running");
+        let js = async_nats::jetstream::new(client.clone());
+        let db = Db::connect(&settings.database).await.expect("the test database answers");
+        let s3_client = MinioClientBuilder::new(s3_endpoint.parse().unwrap())
+            .provider(Some(StaticProvider::new(ACCESS_KEY, SECRET_KEY, None)))
+            .skip_region_lookup(true)
+            .build()
+            .unwrap();
+        Sandbox {
+            dir,
+            prefix,
+            env,
+            settings: Arc::new(settings),
+            database_url,
+            sim_url,
+            client,
+            js,
+            db,
+            s3: s3_client,
+            processes: vec![s3, sim],
+            workers: Vec::new(),
+        }
+    }
+}
+
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+    pub prefix: String,
+    pub env: HashMap<String, String>,
+    pub settings: Arc<Settings>,
+    pub database_url: String,
+    pub sim_url: String,
+    pub client: async_nats::Client,
+    pub js: async_nats::jetstream::Context,
+    pub db: Db,
+    pub s3: MinioClient,
+    processes: Vec<Process>,
+    pub workers: Vec<Process>,
+}
+
+pub fn docflow_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_docflow"))
+}
+
+fn env_pairs(env: &HashMap<String, String>) -> Vec<(String, String)> {
+    env.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+impl Sandbox {
+    pub fn builder() -> SandboxBuilder {
+        SandboxBuilder { sim_flags: Vec::new(), env: Vec::new() }
+    }
+
+    /// Starts `docflow run COMPONENTS...` as a process of its own; returns its index.
+    pub fn start_worker(&mut self, components: &[&str]) -> usize {
+        let mut args = vec!["run"];
+        args.extend_from_slice(components);
+        let worker = Process::spawn(&format!("docflow run {}", components.join(" ")), docflow_binary(), &args, &env_pairs(&self.env));
+        self.workers.push(worker);
+        self.workers.len() - 1
+    }
+
+    pub fn subject(&self, rest: &str) -> String {
+        format!("{}.{rest}", self.prefix)
+    }
+
+    pub fn stream(&self, short: &str) -> String {
+        docflow::nats::Names::new(&self.prefix).stream(short)
+    }
+
+    /// Puts an object into a bucket with `x-amz-meta-*` metadata; returns its ETag.
+    pub async fn put_object(&self, bucket: &str, key: &str, bytes: Vec<u8>, content_type: &str, metadata: &[(&str, &str)]) -> String {
+        let mut meta = minio::s3::multimap_ext::Multimap::new();
+        for (k, v) in metadata {
+            meta.insert(format!("x-amz-meta-{k}"), v.to_string());
+        }
+        let response = self
+            .s3
+            .put_object_content(bucket, key, ObjectContent::from(bytes))
+            .unwrap()
+            .content_type(content_type.to_owned())
+            .user_metadata(Some(meta))
+            .build()
+            .send()
+            .await
+            .expect("the S3 server takes the object");
+        response.etag.trim_matches('"').to_owned()
+    }
+
+    /// Publishes what MinIO's NATS target would for a created object; returns the body.
+    pub async fn notify_created(&self, bucket: &str, key: &str, size: u64, etag: &str, content_type: &str, metadata: &[(&str, &str)]) -> Vec<u8> {
+        let user_metadata = metadata.iter().map(|(k, v)| (canonical_meta(k), v.to_string())).collect();
+        let event = docflow::events::minio::created_event(&docflow::events::minio::CreatedObject {
+            event_name: "s3:ObjectCreated:Put",
+            bucket,
+            key,
+            size,
+            etag,
+            content_type,
+            user_metadata,
+            version_id: None,
+            principal_id: ACCESS_KEY,
+            source_ip: "127.0.0.1",
+            user_agent: "docflow-tests",
+            request_id: "0000000000000000",
+            event_time: chrono_now(),
+        });
+        let body = serde_json::to_vec(&event).unwrap();
+        self.publish_raw(&self.subject("uploads.minio"), body.clone()).await;
+        body
+    }
+
+    /// Publishes a body as MinIO does: no headers, publish ack awaited.
+    pub async fn publish_raw(&self, subject: &str, body: Vec<u8>) {
+        self.js.publish(subject.to_owned(), body.into()).await.unwrap().await.expect("the stream acks");
+    }
+
+    /// Uploads an object and announces it, as MinIO would.
+    pub async fn upload(&self, key: &str, bytes: Vec<u8>, content_type: &str, metadata: &[(&str, &str)]) -> docflow::ids::DocumentId {
+        let size = bytes.len() as u64;
+        let etag = self.put_object("uploads", key, bytes, content_type, metadata).await;
+        self.notify_created("uploads", key, size, &etag, content_type, metadata).await;
+        document_id("uploads", key, &etag)
+    }
+
+    pub async fn wait_for_state(&self, id: docflow::ids::DocumentId, state: docflow::db::State, deadline: Duration) -> docflow::db::Document {
+        wait_for(&format!("document {id} to be {}", state.as_str()), deadline, || async {
+            self.db.get(id).await.ok().flatten().filter(|d| d.state == state)
+        })
+        .await
+    }
+
+    /// The simulator's jobs, as `GET /v1/_sim/jobs` lists them.
+    pub async fn sim_jobs(&self) -> Vec<serde_json::Value> {
+        reqwest::get(format!("{}/v1/_sim/jobs", self.sim_url)).await.unwrap().json().await.unwrap()
+    }
+
+    /// A message of a stream by sequence, via the stream's direct get.
+    pub async fn stream_messages(&self, short: &str) -> Vec<async_nats::jetstream::message::StreamMessage> {
+        let stream = self.js.get_stream(self.stream(short)).await.unwrap();
+        let info = stream.get_info().await.unwrap();
+        let mut out = Vec::new();
+        if info.state.messages == 0 {
+            return out;
+        }
+        for seq in info.state.first_sequence..=info.state.last_sequence {
+            if let Ok(m) = stream.get_raw_message(seq).await {
+                out.push(m);
+            }
+        }
+        out
+    }
+}
+
+pub fn document_id(bucket: &str, key: &str, etag: &str) -> docflow::ids::DocumentId {
+    docflow::ids::DocumentId::derive(bucket, key, &docflow::ids::ObjectVersion::new(None, Some(etag)))
+}
+
+fn canonical_meta(name: &str) -> String {
+    let canonical: Vec<String> = format!("x-amz-meta-{name}")
+        .split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect();
+    canonical.join("-")
+}
+
+fn chrono_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        // Processes first (they hold database connections), then streams and database.
+        self.workers.clear();
+        self.processes.clear();
+        // Streams of this test's prefix go with it; the database with the process.
+        let js = self.js.clone();
+        let names: Vec<String> = ["UPLOADS", "CALLBACKS", "NORMALIZE", "WATCH", "DEAD"].iter().map(|s| self.stream(s)).collect();
+        let url = self.database_url.clone();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                for name in names {
+                    let _ = js.delete_stream(name).await;
+                }
+                if url.starts_with("postgres") {
+                    docflow::db::testing::drop_postgres(&url).await;
+                }
+            });
+        })
+        .join();
+    }
+}

@@ -1,1 +1,124 @@
-fn main(){}
+//! The `docflow` binary: parses the command line, loads settings, starts logging and calls
+//! into the library. Exit status: 0 success, 1 failure, 2 usage error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use docflow::app::{self, Component};
+use docflow::settings::Settings;
+use tokio_util::sync::CancellationToken;
+
+mod status;
+
+#[derive(Parser)]
+#[command(name = "docflow", version, about = "Files through an outside processing service, checked and normalized")]
+struct Cli {
+    /// Settings file (default: ./docflow.toml when present).
+    #[arg(long, global = true, env = "DOCFLOW_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create or update streams and consumers from nats/, migrate the database, create missing buckets.
+    Setup,
+    /// Run components in one process; none named = all.
+    Run {
+        /// gateway, transfer, validate, normalize, watchdog
+        components: Vec<Component>,
+    },
+    /// The whole stack on one machine on embedded defaults.
+    Dev,
+    /// The reference provider of provider-protocol.md, with failure injection.
+    ProviderSim(docflow::provider::sim::SimOptions),
+    /// A document's state and timeline, by id or bucket/key.
+    Status {
+        id_or_key: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Inspect and redrive dead letters.
+    Dlq,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::ProviderSim(options) = cli.command {
+        init_logging("text", "info");
+        return provider_sim(options).await;
+    }
+    let settings = Settings::load(cli.config.as_deref(), None)?;
+    init_logging(&settings.log.format, &settings.log.level);
+    match cli.command {
+        Command::Setup => {
+            let report = app::setup(&settings).await?;
+            println!("topology: {}", report.topology);
+            println!("database: migrated");
+            if report.buckets_created.is_empty() {
+                println!("buckets: present");
+            } else {
+                println!("buckets created: {}", report.buckets_created.join(", "));
+            }
+        }
+        Command::Run { components } => {
+            let shutdown = shutdown_on_signal();
+            app::run(Arc::new(settings), &components, shutdown).await?;
+        }
+        Command::Status { id_or_key, json } => return status::run(&settings, &id_or_key, json).await,
+        Command::Dev | Command::Dlq => anyhow::bail!("this command is not yet available in this build"),
+        Command::ProviderSim(_) => unreachable!("handled above"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn provider_sim(options: docflow::provider::sim::SimOptions) -> anyhow::Result<ExitCode> {
+    let listener = tokio::net::TcpListener::bind(&options.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}; choose another --listen address", options.listen))?;
+    let address = listener.local_addr()?;
+    println!("provider-sim listening on http://{address}");
+    docflow::provider::sim::run(options, listener, shutdown_on_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One token, cancelled by SIGTERM or Ctrl-C.
+fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
+        cancel.cancel();
+    });
+    token
+}
+
+fn init_logging(format: &str, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -2,8 +2,10 @@
 //! normalized. MinIO bucket notifications land in NATS JetStream; independent stages pull
 //! from durable consumers; results are stored through SeaORM.
 
+pub mod app;
 pub mod db;
 pub mod events;
+pub mod gateway;
 pub mod ids;
 pub mod messages;
 pub mod nats;

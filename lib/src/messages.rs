@@ -21,6 +21,15 @@ pub struct WatchTimer {
     pub job_id: String,
     pub submitted_at: DateTime<Utc>,
     pub deadline: DateTime<Utc>,
+    /// 0 for the first deadline; each re-watch of a still-running job adds one.
+    #[serde(default)]
+    pub round: u32,
+}
+
+/// Asks the normalize stage to build a validated document's record, on `{prefix}.normalize`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NormalizeRequest {
+    pub document_id: DocumentId,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -111,6 +111,10 @@ pub struct ProviderSettings {
     pub callback_timeout: Duration,
     #[serde(default = "default_request_timeout", with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// After the deadline, a job still running is watched again this many times (one
+    /// `callback_timeout` each) before its document fails.
+    #[serde(default = "default_watch_rounds")]
+    pub watch_rounds: u32,
 }
 
 fn default_delivery() -> Delivery {
@@ -121,6 +125,9 @@ fn default_url_ttl() -> Duration {
 }
 fn default_callback_timeout() -> Duration {
     Duration::from_secs(6 * 3600)
+}
+fn default_watch_rounds() -> u32 {
+    3
 }
 fn default_request_timeout() -> Duration {
     Duration::from_secs(600)
@@ -184,8 +191,12 @@ impl StagesSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct StageSettings {
-    /// Messages handled at once by one process; also the consumer's `max_ack_pending`.
+    /// Messages handled at once by one process.
     pub concurrency: usize,
+    /// The consumer's `max_ack_pending`: messages delivered and not yet acked, across
+    /// every process, including those waiting for a delayed redelivery. The watchdog's
+    /// is large: every submitted document's timer is pending until its deadline.
+    pub max_ack_pending: i64,
     /// Deliveries of one message before it is dead-lettered.
     pub max_deliver: i64,
     /// Delay before the n-th retry; the last entry repeats.
@@ -299,6 +310,9 @@ impl Settings {
             let s = self.stages.get(stage).expect("every stage has settings");
             if s.concurrency == 0 {
                 return Err(invalid(format!("stages.{stage}.concurrency"), "at least 1"));
+            }
+            if s.max_ack_pending < s.concurrency as i64 {
+                return Err(invalid(format!("stages.{stage}.max_ack_pending"), format!("at least stages.{stage}.concurrency ({})", s.concurrency)));
             }
             if s.backoff.is_empty() || s.backoff.iter().any(|d| d.is_zero()) {
                 return Err(invalid(format!("stages.{stage}.backoff"), "a non-empty list of positive durations, e.g. [\"1s\", \"30s\"]"));

@@ -1,1 +1,141 @@
-//! placeholder
+//! The database layer: documents, their timelines, submissions, artifacts and handled
+//! callback events, on PostgreSQL or SQLite through SeaORM.
+//!
+//! Writes happen only at state transitions and each transition is atomic: on PostgreSQL
+//! one statement (a data-modifying CTE updates the document and appends its timeline
+//! entry together), on SQLite one `BEGIN IMMEDIATE` transaction. Transitions are guarded
+//! by the current state (`UPDATE ... WHERE state IN (...)`), so a redelivered message or
+//! two workers racing on one document change it at most once.
+
+use std::path::Path;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+
+use crate::settings::DatabaseSettings;
+
+pub mod entities;
+mod error;
+pub mod migration;
+mod model;
+mod repository;
+pub mod testing;
+#[cfg(test)]
+mod tests;
+mod transition;
+
+pub use entities::*;
+pub use error::DbError;
+pub use model::{ArtifactRow, Document, NewDocument, State, TimelineEntry, UnknownState};
+
+/// A pool of database connections; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    conn: DatabaseConnection,
+}
+
+/// Serializes concurrent `migrate` calls on one PostgreSQL database (any constant works;
+/// this one spells "docflow").
+const MIGRATION_LOCK: i64 = 0x0064_6f63_666c_6f77;
+
+impl Db {
+    /// Opens a bounded pool: never more than `database.max_connections` connections, on
+    /// SQLite too. A SQLite file's directory is created and the file opened with
+    /// `mode=rwc` unless the URL says otherwise; SQLite runs in WAL mode and waits up to
+    /// `database.acquire_timeout` for a lock.
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Db, DbError> {
+        let sqlite = settings.url.starts_with("sqlite:");
+        let url = if sqlite {
+            sqlite_url(&settings.url)?
+        } else {
+            settings.url.clone()
+        };
+        let mut options = ConnectOptions::new(url);
+        options
+            .max_connections(settings.max_connections.max(1))
+            .min_connections(0)
+            .acquire_timeout(settings.acquire_timeout)
+            .connect_timeout(settings.acquire_timeout)
+            .sqlx_logging(false);
+        if sqlite {
+            let busy_timeout = settings.acquire_timeout;
+            options.map_sqlx_sqlite_opts(move |o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(busy_timeout)
+                    .foreign_keys(true)
+            });
+        }
+        let conn = Database::connect(options)
+            .await
+            .map_err(|cause| DbError::Connect {
+                url: error::redact(&settings.url),
+                hint: if sqlite {
+                    "is its directory writable?"
+                } else {
+                    "is PostgreSQL running and reachable?"
+                },
+                cause,
+            })?;
+        Ok(Db { conn })
+    }
+
+    /// Applies pending migrations; a no-op when the schema is current. Safe to run from
+    /// several processes at once on PostgreSQL (an advisory lock serializes them).
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        let migrate = async {
+            if self.backend() == DbBackend::Postgres {
+                let txn = self.conn.begin().await?;
+                txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+                    .await?;
+                migration::Migrator::up(&txn, None).await?;
+                txn.commit().await
+            } else {
+                migration::Migrator::up(&self.conn, None).await
+            }
+        };
+        migrate.await.map_err(|cause| DbError::Migrate { cause })
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    fn backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+}
+
+/// The SQLite URL to open: `mode=rwc` added when no mode is given, and the file's
+/// directory created.
+fn sqlite_url(url: &str) -> Result<String, DbError> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let in_memory =
+        path.is_empty() || path == ":memory:" || query.split('&').any(|p| p == "mode=memory");
+    if in_memory {
+        return Ok(url.to_owned());
+    }
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent).map_err(|cause| DbError::CreateDir {
+            path: parent.display().to_string(),
+            cause,
+        })?;
+    }
+    if query.split('&').any(|p| p.starts_with("mode=")) {
+        Ok(url.to_owned())
+    } else if query.is_empty() {
+        Ok(format!("{}?mode=rwc", url.trim_end_matches('?')))
+    } else {
+        Ok(format!("{url}&mode=rwc"))
+    }
+}

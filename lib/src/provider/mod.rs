@@ -1,1 +1,9 @@
-//! placeholder
+//! The outside processing service, as `provider-protocol.md` defines it: the wire types
+//! (`protocol`), the callback signature both sides compute (`signature`), docflow's client
+//! for submissions and status (`client`), and the reference provider `docflow provider-sim`
+//! runs (`sim`).
+
+pub mod client;
+pub mod protocol;
+pub mod signature;
+pub mod sim;

@@ -19,6 +19,9 @@ use secrecy::ExposeSecret;
 
 use crate::settings::S3Settings;
 
+/// The part size of multipart uploads: one part is buffered at a time.
+const PART_SIZE: u64 = 16 * 1024 * 1024;
+
 /// An object's bytes as they arrive.
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
 
@@ -105,6 +108,72 @@ impl Store {
             .call(bucket, key, async {
                 self.client
                     .get_presigned_object_url(bucket, key, http::Method::GET)?
+                    .expiry_seconds(seconds)
+                    .build()
+                    .send()
+                    .await
+            })
+            .await?;
+        Ok(response.url)
+    }
+
+    /// Stores a stream of `size` bytes. Large bodies go up in 16 MiB parts, so at most
+    /// one part is held in memory.
+    pub async fn put_stream(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: ByteStream,
+        size: u64,
+        content_type: &str,
+    ) -> Result<(), StorageError> {
+        let content = minio::s3::builders::ObjectContent::new_from_stream(body, Some(size));
+        self.call(bucket, key, async {
+            self.client
+                .put_object_content(bucket, key, content)?
+                .content_type(Some(content_type.to_owned()))
+                .part_size(Some(PART_SIZE))
+                .build()
+                .send()
+                .await
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Reads a small object whole, refusing one larger than `limit` bytes.
+    pub async fn read_small(&self, bucket: &str, key: &str, limit: u64) -> Result<Bytes, StorageError> {
+        use futures_util::TryStreamExt;
+        let (stream, size) = self.open(bucket, key, None).await?;
+        if size > limit {
+            return Err(StorageError::Permanent {
+                endpoint: self.endpoint.clone(),
+                detail: format!("{bucket}/{key} is {size} bytes, more than the {limit} expected"),
+            });
+        }
+        let chunks: Vec<Bytes> = stream.try_collect().await.map_err(|e| StorageError::Transient {
+            endpoint: self.endpoint.clone(),
+            detail: format!("reading {bucket}/{key}: {e}"),
+        })?;
+        Ok(chunks.concat().into())
+    }
+
+    pub async fn delete(&self, bucket: &str, key: &str) -> Result<(), StorageError> {
+        match self.call(bucket, key, async { self.client.delete_object(bucket, key)?.build().send().await }).await {
+            Ok(_) | Err(StorageError::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A presigned PUT URL, valid for `ttl` (1 s to 7 days). Only the host is signed (the
+    /// minio presigner signs no other header), so the uploader's `Content-Type` is not
+    /// enforced by the store: the pipeline sniffs content anyway.
+    pub async fn presign_put(&self, bucket: &str, key: &str, ttl: Duration) -> Result<String, StorageError> {
+        let seconds = u32::try_from(ttl.as_secs()).unwrap_or(u32::MAX).clamp(1, 604_800);
+        let response = self
+            .call(bucket, key, async {
+                self.client
+                    .get_presigned_object_url(bucket, key, http::Method::PUT)?
                     .expiry_seconds(seconds)
                     .build()
                     .send()

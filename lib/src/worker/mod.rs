@@ -3,6 +3,17 @@
 //! ack, a nak with delay or a dead letter. It knows nothing about any stage.
 //! See `design.md` beside this file for the delivery semantics.
 
+pub mod dead_letter;
+pub mod dlq;
+mod runtime;
+#[cfg(test)]
+pub(crate) mod testkit;
+#[cfg(test)]
+mod tests;
+
+pub use dead_letter::{DeadLetterError, publish_dead_letter};
+pub use runtime::{Worker, run};
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -71,4 +82,21 @@ pub trait Stage: Send + Sync + 'static {
         let _ = (delivery, reason);
         async {}
     }
+}
+
+/// Why a worker stopped; each names the consumer and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error("stage {stage:?} has no consumer; stages are transfer, validate, normalize, watchdog")]
+    UnknownStage { stage: String },
+    #[error("consumer {consumer} on stream {stream} does not exist; run `docflow setup` to create the streams and consumers")]
+    MissingConsumer { stream: String, consumer: String },
+    #[error("cannot bind consumer {consumer} on stream {stream}: {detail}; is nats-server running with JetStream (-js) at nats.url?")]
+    Bind { stream: String, consumer: String, detail: String },
+    #[error("cannot pull from consumer {consumer} on stream {stream}: {detail}; check the consumer with `nats consumer info {stream} {consumer}` and run `docflow setup`")]
+    Pull { stream: String, consumer: String, detail: String },
+    #[error("consumer {consumer} on stream {stream} was deleted while the worker ran; run `docflow setup` and restart the worker")]
+    ConsumerDeleted { stream: String, consumer: String },
+    #[error("cannot subscribe to {subject}: {detail}; the max-deliveries safety net needs it")]
+    Advisories { subject: String, detail: String },
 }

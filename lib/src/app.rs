@@ -9,7 +9,10 @@ use tokio_util::task::TaskTracker;
 
 use crate::db::Db;
 use crate::settings::Settings;
+use crate::stages::normalize::Normalize;
 use crate::stages::transfer::Transfer;
+use crate::stages::validate::Validate;
+use crate::stages::watchdog::Watchdog;
 use crate::storage::Store;
 use crate::{nats, topology, worker};
 
@@ -38,7 +41,7 @@ impl Component {
 
     /// Whether this build can run the component yet.
     pub fn available(&self) -> bool {
-        matches!(self, Component::Transfer)
+        !matches!(self, Component::Gateway)
     }
 }
 
@@ -112,22 +115,45 @@ pub async fn run(settings: Arc<Settings>, components: &[Component], shutdown: Ca
 
     let tasks = TaskTracker::new();
     let (failed_tx, mut failed_rx) = tokio::sync::mpsc::channel::<AppError>(components.len());
-    if components.contains(&Component::Transfer) {
-        let stage = Arc::new(Transfer::new(settings.clone(), db.clone(), store.clone(), js.clone()).map_err(AppError::Other)?);
-        let (js, client, settings, shutdown, failed) = (js.clone(), client.clone(), settings.clone(), shutdown.clone(), failed_tx.clone());
-        tasks.spawn(async move {
-            if let Err(e) = worker::run(stage, js, client, &settings, shutdown.clone()).await {
-                failed.send(e.into()).await.ok();
-                shutdown.cancel();
-            }
-        });
+    let runner = StageRunner { js: js.clone(), client: client.clone(), settings: settings.clone(), shutdown: shutdown.clone(), failed: failed_tx.clone(), tasks: tasks.clone() };
+    for component in &components {
+        match component {
+            Component::Transfer => runner.spawn(Transfer::new(settings.clone(), db.clone(), store.clone(), js.clone()).map_err(AppError::Other)?),
+            Component::Validate => runner.spawn(Validate::new(settings.clone(), db.clone(), store.clone(), js.clone())),
+            Component::Normalize => runner.spawn(Normalize::new(settings.clone(), db.clone(), store.clone())),
+            Component::Watchdog => runner.spawn(Watchdog::new(settings.clone(), db.clone(), js.clone()).map_err(AppError::Other)?),
+            Component::Gateway => {}
+        }
     }
     tasks.close();
-    drop(failed_tx);
+    drop((failed_tx, runner));
     tasks.wait().await;
     client.drain().await.ok();
     match failed_rx.recv().await {
         Some(error) => Err(error),
         None => Ok(()),
+    }
+}
+
+/// Spawns stage workers; the first to fail stops the others.
+struct StageRunner {
+    js: async_nats::jetstream::Context,
+    client: async_nats::Client,
+    settings: Arc<Settings>,
+    shutdown: CancellationToken,
+    failed: tokio::sync::mpsc::Sender<AppError>,
+    tasks: TaskTracker,
+}
+
+impl StageRunner {
+    fn spawn<S: worker::Stage>(&self, stage: S) {
+        let (js, client, settings, shutdown, failed) =
+            (self.js.clone(), self.client.clone(), self.settings.clone(), self.shutdown.clone(), self.failed.clone());
+        self.tasks.spawn(async move {
+            if let Err(e) = worker::run(Arc::new(stage), js, client, &settings, shutdown.clone()).await {
+                failed.send(e.into()).await.ok();
+                shutdown.cancel();
+            }
+        });
     }
 }

@@ -1,0 +1,150 @@
+//! Database errors, classified by what the caller does next: retry later
+//! ([`DbError::is_transient`]) or give up.
+
+use sea_orm::{DbErr, RuntimeErr};
+
+/// The cause is part of each message (one line names the problem and the fix), so these
+/// errors expose no `source()`.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot connect to the database at {url}: {cause}; {hint} set database.url")]
+    Connect {
+        url: String,
+        hint: &'static str,
+        cause: DbErr,
+    },
+    #[error(
+        "cannot create the directory {path} for the SQLite database: {cause}; set database.url to a writable place"
+    )]
+    CreateDir { path: String, cause: std::io::Error },
+    #[error(
+        "database migration failed: {cause}; check that the database user may create tables and indexes"
+    )]
+    Migrate { cause: DbErr },
+    #[error(
+        "no database connection free within database.acquire_timeout ({cause}); raise database.max_connections or database.acquire_timeout, or check for slow queries"
+    )]
+    PoolTimeout { cause: DbErr },
+    #[error("database query failed: {cause}")]
+    Query { cause: DbErr },
+    #[error(
+        "unexpected value {value:?} in {column}; was the row written by another docflow version?"
+    )]
+    Decode { column: &'static str, value: String },
+}
+
+impl DbError {
+    pub(crate) fn decode(column: &'static str, value: &str) -> DbError {
+        DbError::Decode {
+            column,
+            value: value.to_owned(),
+        }
+    }
+
+    /// Whether the same call may succeed later: connection, pool and I/O trouble, lock
+    /// contention and serialization failures. Constraint violations, decoding errors and
+    /// bad SQL are not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DbError::Connect { cause, .. } => {
+                !matches!(cause, DbErr::Conn(RuntimeErr::SqlxError(e)) if matches!(**e, sea_orm::sqlx::Error::Configuration(_)))
+            }
+            DbError::PoolTimeout { .. } => true,
+            DbError::Query { cause } | DbError::Migrate { cause } => is_transient(cause),
+            DbError::CreateDir { .. } | DbError::Decode { .. } => false,
+        }
+    }
+}
+
+impl From<DbErr> for DbError {
+    fn from(cause: DbErr) -> DbError {
+        match cause {
+            DbErr::ConnectionAcquire(_) => DbError::PoolTimeout { cause },
+            cause => DbError::Query { cause },
+        }
+    }
+}
+
+fn is_transient(error: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match &**e {
+                Sqlx::Io(_)
+                | Sqlx::Tls(_)
+                | Sqlx::Protocol(_)
+                | Sqlx::PoolTimedOut
+                | Sqlx::PoolClosed
+                | Sqlx::WorkerCrashed => true,
+                Sqlx::Database(db) => db.code().is_some_and(|code| transient_code(&code)),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// PostgreSQL SQLSTATEs and SQLite result codes that say "try again".
+fn transient_code(code: &str) -> bool {
+    // PostgreSQL: 08 connection exception, 40001 serialization failure, 40P01 deadlock,
+    // 53 insufficient resources (too many connections, disk full), 55P03 lock not
+    // available, 57P01-57P03 server shutting down or starting.
+    code.starts_with("08")
+        || code.starts_with("53")
+        || matches!(code, "40001" | "40P01" | "55P03" | "57P01" | "57P02" | "57P03")
+        // SQLite (numeric, at most 4 digits): SQLITE_BUSY (5) and SQLITE_LOCKED (6), with
+        // their extended codes.
+        || (code.len() <= 4 && code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6)))
+}
+
+/// `url` without its password, for messages.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+            format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_not_shown() {
+        assert_eq!(
+            redact("postgres://u:secret@db:5432/docflow"),
+            "postgres://u:***@db:5432/docflow"
+        );
+        assert_eq!(
+            redact("postgres://127.0.0.1/docflow"),
+            "postgres://127.0.0.1/docflow"
+        );
+        assert_eq!(
+            redact("postgres://postgres@127.0.0.1/docflow"),
+            "postgres://postgres@127.0.0.1/docflow"
+        );
+        assert_eq!(
+            redact("sqlite://var/docflow.db?mode=rwc"),
+            "sqlite://var/docflow.db?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn busy_and_serialization_failures_are_transient_constraint_violations_not() {
+        assert!(transient_code("40001"));
+        assert!(transient_code("08006"));
+        assert!(transient_code("5"));
+        assert!(transient_code("517"));
+        assert!(!transient_code("23505"));
+        assert!(!transient_code("1555"));
+        assert!(!transient_code("19"));
+    }
+}

@@ -1,0 +1,16 @@
+//! Schema migrations, run programmatically by `docflow setup` and at start
+//! ([`crate::db::Db::migrate`]). Applied migrations are recorded in `seaql_migrations`;
+//! running them again is a no-op. A released migration is never edited: add a new one.
+
+use sea_orm_migration::prelude::*;
+
+mod m20250101_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20250101_000001_initial::Migration)]
+    }
+}

@@ -1,0 +1,219 @@
+//! The document as the rest of docflow sees it: parsed ids, kinds and states, so no
+//! caller handles the strings stored in the database.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::DbError;
+use super::entities::{artifacts, document_events, documents};
+use crate::ids::{DocumentId, Kind};
+
+/// A document's state. `received -> submitted -> processed -> validated -> normalized`;
+/// `failed` and `rejected` end a document's run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Received,
+    Submitted,
+    Processed,
+    Validated,
+    Normalized,
+    Failed,
+    Rejected,
+}
+
+impl State {
+    pub const ALL: [State; 7] = [
+        State::Received,
+        State::Submitted,
+        State::Processed,
+        State::Validated,
+        State::Normalized,
+        State::Failed,
+        State::Rejected,
+    ];
+
+    /// Every state a document can still leave.
+    pub const NON_TERMINAL: [State; 4] = [
+        State::Received,
+        State::Submitted,
+        State::Processed,
+        State::Validated,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            State::Received => "received",
+            State::Submitted => "submitted",
+            State::Processed => "processed",
+            State::Validated => "validated",
+            State::Normalized => "normalized",
+            State::Failed => "failed",
+            State::Rejected => "rejected",
+        }
+    }
+
+    /// `normalized`, `failed` and `rejected`: nothing moves a document out of them.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, State::Normalized | State::Failed | State::Rejected)
+    }
+
+    /// `failed` and `rejected` carry an error stage and reason.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, State::Failed | State::Rejected)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "unknown document state {0:?}; expected one of received, submitted, processed, validated, normalized, failed, rejected"
+)]
+pub struct UnknownState(pub String);
+
+impl FromStr for State {
+    type Err = UnknownState;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        State::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| UnknownState(s.to_owned()))
+    }
+}
+
+/// What the transfer stage knows of a new upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDocument {
+    pub id: DocumentId,
+    pub kind: Kind,
+    pub uploader_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub version_id: Option<String>,
+    pub etag: Option<String>,
+    pub size: i64,
+    pub content_type: String,
+    pub provider: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Document {
+    pub id: DocumentId,
+    pub state: State,
+    pub kind: Kind,
+    pub uploader_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub version_id: Option<String>,
+    pub etag: Option<String>,
+    pub size: i64,
+    pub content_type: String,
+    pub provider: String,
+    pub provider_job_id: Option<String>,
+    pub submission_id: Option<String>,
+    pub error_stage: Option<String>,
+    pub error_reason: Option<String>,
+    /// `{stage: attempt}` of the last transition each stage made.
+    pub attempts: serde_json::Value,
+    pub normalized: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One entry of a document's timeline, as the document resource shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimelineEntry {
+    pub at: DateTime<Utc>,
+    pub state: State,
+    pub stage: String,
+    pub attempt: i32,
+    pub reason: Option<String>,
+}
+
+/// A file a provider returned, checked and stored in the results bucket under `key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArtifactRow {
+    pub role: String,
+    pub name: String,
+    pub key: String,
+    pub size: i64,
+    pub sha256: String,
+    pub content_type: String,
+}
+
+impl From<artifacts::Model> for ArtifactRow {
+    fn from(row: artifacts::Model) -> Self {
+        ArtifactRow {
+            role: row.role,
+            name: row.name,
+            key: row.key,
+            size: row.size,
+            sha256: row.sha256,
+            content_type: row.content_type,
+        }
+    }
+}
+
+impl TryFrom<documents::Model> for Document {
+    type Error = DbError;
+    fn try_from(row: documents::Model) -> Result<Self, DbError> {
+        let id = row
+            .id
+            .parse()
+            .map_err(|_| DbError::decode("documents.id", &row.id))?;
+        let state = row
+            .state
+            .parse()
+            .map_err(|_| DbError::decode("documents.state", &row.state))?;
+        let kind = row
+            .kind
+            .parse()
+            .map_err(|_| DbError::decode("documents.kind", &row.kind))?;
+        Ok(Document {
+            id,
+            state,
+            kind,
+            uploader_id: row.uploader_id,
+            bucket: row.bucket,
+            key: row.key,
+            version_id: row.version_id,
+            etag: row.etag,
+            size: row.size,
+            content_type: row.content_type,
+            provider: row.provider,
+            provider_job_id: row.provider_job_id,
+            submission_id: row.submission_id,
+            error_stage: row.error_stage,
+            error_reason: row.error_reason,
+            attempts: row.attempts,
+            normalized: row.normalized,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+impl TryFrom<document_events::Model> for TimelineEntry {
+    type Error = DbError;
+    fn try_from(row: document_events::Model) -> Result<Self, DbError> {
+        let state = row
+            .state
+            .parse()
+            .map_err(|_| DbError::decode("document_events.state", &row.state))?;
+        Ok(TimelineEntry {
+            at: row.at,
+            state,
+            stage: row.stage,
+            attempt: row.attempt,
+            reason: row.reason,
+        })
+    }
+}

@@ -1,0 +1,315 @@
+//! Reads, and the writes behind the public transitions (the guarded write itself is in
+//! `transition.rs`).
+//!
+//! Statement budget (the pipeline's cost per document): on PostgreSQL every write is one
+//! statement (a data-modifying CTE), so `received -> submitted -> processed -> validated
+//! -> normalized` costs five statements, plus one `SELECT` when an upload event is
+//! redelivered. On SQLite a write is `BEGIN IMMEDIATE`, the guarded `UPDATE` (or
+//! `INSERT`), the timeline `INSERT` and any rows recorded alongside (only when the guard
+//! matched), and `COMMIT`.
+//!
+//! Placeholders are `$n` on both backends (sqlx's SQLite driver numbers `$n` like
+//! PostgreSQL), so plain statements are shared.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait, Value,
+};
+
+use super::entities::artifacts;
+use super::entities::{document_events, documents};
+use super::transition::Extra;
+use super::{ArtifactRow, Db, DbError, Document, NewDocument, State, TimelineEntry};
+use crate::ids::DocumentId;
+
+const INSERT_DOCUMENT: &str = r#"INSERT INTO documents
+    (id, state, kind, uploader_id, bucket, "key", version_id, etag, size, content_type, provider, attempts, created_at, updated_at)
+    VALUES ($1, 'received', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+    ON CONFLICT (id) DO NOTHING"#;
+
+const INSERT_RECEIVED_EVENT: &str = "INSERT INTO document_events (document_id, at, state, stage, attempt, reason) \
+    VALUES ($1, $12, 'received', $13, $14, NULL)";
+
+impl Db {
+    /// Inserts the document in state `received` with a timeline entry, if absent
+    /// (`INSERT ... ON CONFLICT DO NOTHING`, race-safe when two workers get the same
+    /// event). Returns the current row and whether it was inserted.
+    pub async fn record_received(
+        &self,
+        doc: &NewDocument,
+        stage: &str,
+        attempt: u32,
+    ) -> Result<(Document, bool), DbError> {
+        let now = now();
+        let attempt = clamp(attempt);
+        let attempts = serde_json::json!({ stage: attempt });
+        let values: Vec<Value> = vec![
+            doc.id.to_string().into(),
+            doc.kind.as_str().into(),
+            doc.uploader_id.as_str().into(),
+            doc.bucket.as_str().into(),
+            doc.key.as_str().into(),
+            doc.version_id.clone().into(),
+            doc.etag.clone().into(),
+            doc.size.into(),
+            doc.content_type.as_str().into(),
+            doc.provider.as_str().into(),
+            attempts.clone().into(),
+            now.into(),
+            stage.into(),
+            attempt.into(),
+        ];
+        let inserted = match self.backend() {
+            DbBackend::Postgres => {
+                let sql = format!(
+                    "WITH inserted AS ({INSERT_DOCUMENT} RETURNING id) \
+                     INSERT INTO document_events (document_id, at, state, stage, attempt, reason) \
+                     SELECT id, $12, 'received', $13, $14, NULL FROM inserted"
+                );
+                self.conn
+                    .execute_raw(pg(sql, values))
+                    .await?
+                    .rows_affected()
+                    == 1
+            }
+            backend => {
+                let txn = self.begin_write().await?;
+                let inserted = txn
+                    .execute_raw(stmt(backend, INSERT_DOCUMENT, &values))
+                    .await?
+                    .rows_affected()
+                    == 1;
+                if inserted {
+                    txn.execute_raw(stmt(backend, INSERT_RECEIVED_EVENT, &values))
+                        .await?;
+                }
+                txn.commit().await?;
+                inserted
+            }
+        };
+        if !inserted {
+            let current = self
+                .get(doc.id)
+                .await?
+                .ok_or_else(|| DbError::decode("documents.id", &doc.id.to_string()))?;
+            return Ok((current, false));
+        }
+        let document = Document {
+            id: doc.id,
+            state: State::Received,
+            kind: doc.kind,
+            uploader_id: doc.uploader_id.clone(),
+            bucket: doc.bucket.clone(),
+            key: doc.key.clone(),
+            version_id: doc.version_id.clone(),
+            etag: doc.etag.clone(),
+            size: doc.size,
+            content_type: doc.content_type.clone(),
+            provider: doc.provider.clone(),
+            provider_job_id: None,
+            submission_id: None,
+            error_stage: None,
+            error_reason: None,
+            attempts,
+            normalized: None,
+            created_at: now,
+            updated_at: now,
+        };
+        Ok((document, true))
+    }
+
+    pub async fn get(&self, id: DocumentId) -> Result<Option<Document>, DbError> {
+        let row = documents::Entity::find_by_id(id.to_string())
+            .one(&self.conn)
+            .await?;
+        row.map(Document::try_from).transpose()
+    }
+
+    /// The most recent document of an object key (a re-upload under the same key is a
+    /// new document).
+    pub async fn find_latest_by_key(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<Document>, DbError> {
+        let row = documents::Entity::find()
+            .filter(documents::Column::Bucket.eq(bucket))
+            .filter(documents::Column::Key.eq(key))
+            .order_by_desc(documents::Column::CreatedAt)
+            .order_by_desc(documents::Column::Id)
+            .one(&self.conn)
+            .await?;
+        row.map(Document::try_from).transpose()
+    }
+
+    /// The document's transitions, oldest first.
+    pub async fn timeline(&self, id: DocumentId) -> Result<Vec<TimelineEntry>, DbError> {
+        document_events::Entity::find()
+            .filter(document_events::Column::DocumentId.eq(id.to_string()))
+            .order_by_asc(document_events::Column::Id)
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .map(TimelineEntry::try_from)
+            .collect()
+    }
+
+    /// `received -> submitted`: sets provider_job_id, submission_id, attempts[stage],
+    /// appends the timeline entry and upserts the submissions row. Only from `received`:
+    /// otherwise returns `Ok(false)` and changes nothing.
+    pub async fn mark_submitted(
+        &self,
+        id: DocumentId,
+        provider: &str,
+        submission_id: &str,
+        job_id: &str,
+        stage: &str,
+        attempt: u32,
+    ) -> Result<bool, DbError> {
+        let submission = Extra::Submission {
+            provider,
+            submission_id,
+            job_id,
+        };
+        self.apply(
+            id,
+            &[State::Received],
+            State::Submitted,
+            stage,
+            attempt,
+            None,
+            submission,
+        )
+        .await
+    }
+
+    /// Moves the document to `to` if its state is one of `from`, appending a timeline
+    /// entry and recording attempts[stage]. `failed` and `rejected` also set
+    /// error_stage/error_reason; any other target clears them. Returns `Ok(false)`, having
+    /// changed nothing, when the guard did not match (or the document does not exist).
+    pub async fn transition(
+        &self,
+        id: DocumentId,
+        from: &[State],
+        to: State,
+        stage: &str,
+        attempt: u32,
+        reason: Option<&str>,
+    ) -> Result<bool, DbError> {
+        self.apply(id, from, to, stage, attempt, reason, Extra::None)
+            .await
+    }
+
+    /// Marks the document failed from any non-terminal state.
+    pub async fn mark_failed(
+        &self,
+        id: DocumentId,
+        stage: &str,
+        attempt: u32,
+        reason: &str,
+    ) -> Result<bool, DbError> {
+        self.transition(
+            id,
+            &State::NON_TERMINAL,
+            State::Failed,
+            stage,
+            attempt,
+            Some(reason),
+        )
+        .await
+    }
+
+    /// `processed -> validated`: stores the checked artifacts (replacing rows of the same
+    /// role and name) and remembers the callback's event id, with the timeline entry.
+    /// Only from `processed`: otherwise returns `Ok(false)` and changes nothing.
+    pub async fn record_validated(
+        &self,
+        id: DocumentId,
+        event_id: &str,
+        artifacts: &[ArtifactRow],
+        stage: &str,
+        attempt: u32,
+    ) -> Result<bool, DbError> {
+        let extra = Extra::Validated {
+            event_id,
+            artifacts,
+        };
+        self.apply(
+            id,
+            &[State::Processed],
+            State::Validated,
+            stage,
+            attempt,
+            None,
+            extra,
+        )
+        .await
+    }
+
+    /// `validated -> normalized`: stores the normalized content, with the timeline entry.
+    /// Only from `validated`: otherwise returns `Ok(false)` and changes nothing.
+    pub async fn store_normalized(
+        &self,
+        id: DocumentId,
+        normalized: serde_json::Value,
+        stage: &str,
+        attempt: u32,
+    ) -> Result<bool, DbError> {
+        let extra = Extra::Normalized(normalized);
+        self.apply(
+            id,
+            &[State::Validated],
+            State::Normalized,
+            stage,
+            attempt,
+            None,
+            extra,
+        )
+        .await
+    }
+
+    /// The document's artifacts, by role and name.
+    pub async fn artifacts(&self, id: DocumentId) -> Result<Vec<ArtifactRow>, DbError> {
+        let rows = artifacts::Entity::find()
+            .filter(artifacts::Column::DocumentId.eq(id.to_string()))
+            .order_by_asc(artifacts::Column::Role)
+            .order_by_asc(artifacts::Column::Name)
+            .all(&self.conn)
+            .await?;
+        Ok(rows.into_iter().map(ArtifactRow::from).collect())
+    }
+
+    pub async fn count_documents(&self) -> Result<u64, DbError> {
+        Ok(documents::Entity::find().count(&self.conn).await?)
+    }
+
+    /// A SQLite write transaction that takes the write lock up front, so two writers
+    /// wait on `busy_timeout` instead of failing to upgrade a read lock.
+    pub(super) async fn begin_write(&self) -> Result<DatabaseTransaction, DbError> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        Ok(self.conn.begin_with_options(options).await?)
+    }
+}
+
+/// Timestamps at the databases' precision (microseconds), so a row read back equals
+/// the one written.
+pub(super) fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+pub(super) fn clamp(attempt: u32) -> i32 {
+    i32::try_from(attempt).unwrap_or(i32::MAX)
+}
+
+pub(super) fn pg(sql: String, values: Vec<Value>) -> Statement {
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
+}
+
+pub(super) fn stmt(backend: DbBackend, sql: &str, values: &[Value]) -> Statement {
+    Statement::from_sql_and_values(backend, sql, values.iter().cloned())
+}

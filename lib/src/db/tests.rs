@@ -1,0 +1,603 @@
+//! Every test body runs twice: on SQLite (a temporary file) and on PostgreSQL (a fresh
+//! database, dropped afterwards).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
+
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, Statement,
+};
+
+use super::*;
+use crate::ids::{DocumentId, Kind, ObjectVersion};
+
+const MAX_CONNECTIONS: u32 = 4;
+
+struct Target {
+    db: Db,
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn settings(url: &str) -> DatabaseSettings {
+    DatabaseSettings {
+        url: url.to_owned(),
+        max_connections: MAX_CONNECTIONS,
+        acquire_timeout: Duration::from_secs(10),
+    }
+}
+
+async fn sqlite() -> Target {
+    let dir = tempfile::tempdir().unwrap();
+    // A missing directory: connect creates it.
+    let url = format!("sqlite://{}/nested/docflow.db", dir.path().display());
+    let db = Db::connect(&settings(&url)).await.unwrap();
+    db.migrate().await.unwrap();
+    Target {
+        db,
+        url,
+        _dir: Some(dir),
+    }
+}
+
+async fn postgres() -> Target {
+    let url = testing::fresh_postgres_url().await;
+    let db = Db::connect(&settings(&url)).await.unwrap();
+    db.migrate().await.unwrap();
+    Target {
+        db,
+        url,
+        _dir: None,
+    }
+}
+
+/// Runs `body` against SQLite and PostgreSQL, as two tests.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$name(super::sqlite().await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                let target = super::postgres().await;
+                let url = target.url.clone();
+                let outcome = tokio::spawn(super::$name(target)).await;
+                testing::drop_postgres(&url).await;
+                if let Err(panic) = outcome {
+                    std::panic::resume_unwind(panic.into_panic());
+                }
+            }
+
+            use super::testing;
+        }
+    )*};
+}
+
+on_both!(
+    migrating_twice_is_a_no_op,
+    a_document_received_twice_at_once_is_inserted_once,
+    transitions_happen_only_from_the_states_named,
+    the_timeline_lists_transitions_in_order,
+    mark_failed_records_the_stage_and_reason,
+    a_reupload_under_the_same_key_is_found_as_the_latest,
+    the_pool_never_holds_more_than_max_connections,
+    a_constraint_violation_is_not_transient,
+);
+
+fn new_document(name: &str) -> NewDocument {
+    let key = format!("teacher-42/week3/{name}");
+    NewDocument {
+        id: DocumentId::derive("uploads", &key, &ObjectVersion::new(None, Some(name))),
+        kind: Kind::Document,
+        uploader_id: "teacher-42".into(),
+        bucket: "uploads".into(),
+        key,
+        version_id: None,
+        etag: Some(name.into()),
+        size: 48213,
+        content_type: "application/pdf".into(),
+        provider: "sim".into(),
+    }
+}
+
+async fn migrating_twice_is_a_no_op(t: Target) {
+    t.db.migrate().await.unwrap();
+    let again = Db::connect(&settings(&t.url)).await.unwrap();
+    again.migrate().await.unwrap();
+    let applied = migration_rows(&t.db).await;
+    assert_eq!(applied, 1);
+    assert_eq!(t.db.count_documents().await.unwrap(), 0);
+}
+
+async fn migration_rows(db: &Db) -> i64 {
+    let conn = db.connection();
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT count(*) AS n FROM seaql_migrations",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get("", "n").unwrap()
+}
+
+async fn a_document_received_twice_at_once_is_inserted_once(t: Target) {
+    let doc = new_document("plan.pdf");
+    let (a, b) = tokio::join!(
+        t.db.record_received(&doc, "transfer", 1),
+        t.db.record_received(&doc, "transfer", 2)
+    );
+    let ((a, a_inserted), (b, b_inserted)) = (a.unwrap(), b.unwrap());
+    assert!(
+        a_inserted ^ b_inserted,
+        "exactly one insert: {a_inserted} {b_inserted}"
+    );
+    assert_eq!(a, b, "both callers see the stored row");
+    assert_eq!(t.db.get(doc.id).await.unwrap().as_ref(), Some(&a));
+    assert_eq!(a.state, State::Received);
+    assert_eq!(a.key, "teacher-42/week3/plan.pdf");
+    assert_eq!(t.db.timeline(doc.id).await.unwrap().len(), 1);
+    assert_eq!(t.db.count_documents().await.unwrap(), 1);
+
+    let (again, inserted) = t.db.record_received(&doc, "transfer", 3).await.unwrap();
+    assert!(!inserted);
+    assert_eq!(again, a);
+}
+
+async fn transitions_happen_only_from_the_states_named(t: Target) {
+    let doc = new_document("essay.docx");
+    t.db.record_received(&doc, "transfer", 1).await.unwrap();
+    let id = doc.id;
+
+    assert!(
+        !t.db
+            .transition(
+                id,
+                &[State::Submitted],
+                State::Processed,
+                "validate",
+                1,
+                None
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !t.db
+            .transition(id, &[], State::Processed, "validate", 1, None)
+            .await
+            .unwrap()
+    );
+    let unknown = new_document("nothing").id;
+    assert!(
+        !t.db
+            .transition(
+                unknown,
+                &[State::Received],
+                State::Submitted,
+                "transfer",
+                1,
+                None
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !t.db
+            .mark_submitted(unknown, "sim", "sub-0", "job-0", "transfer", 1)
+            .await
+            .unwrap()
+    );
+
+    let submission_id = id.submission_id("sim").to_string();
+    assert!(
+        t.db.mark_submitted(id, "sim", &submission_id, "job_7f3c", "transfer", 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !t.db
+            .mark_submitted(id, "sim", &submission_id, "job_other", "transfer", 3)
+            .await
+            .unwrap()
+    );
+    let d = t.db.get(id).await.unwrap().unwrap();
+    assert_eq!(d.state, State::Submitted);
+    assert_eq!(d.provider_job_id.as_deref(), Some("job_7f3c"));
+    assert_eq!(d.submission_id.as_deref(), Some(submission_id.as_str()));
+    assert_eq!(d.attempts, serde_json::json!({"transfer": 2}));
+    assert!(d.updated_at >= d.created_at);
+    let submission = submissions::Entity::find_by_id(submission_id.clone())
+        .one(t.db.connection())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (submission.job_id.as_deref(), submission.status.as_str()),
+        (Some("job_7f3c"), "submitted")
+    );
+    assert_eq!(submission.document_id, id.to_string());
+
+    assert!(
+        t.db.transition(
+            id,
+            &[State::Submitted],
+            State::Processed,
+            "validate",
+            1,
+            Some("callback accepted")
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !t.db
+            .transition(
+                id,
+                &[State::Submitted],
+                State::Processed,
+                "validate",
+                2,
+                None
+            )
+            .await
+            .unwrap()
+    );
+    let d = t.db.get(id).await.unwrap().unwrap();
+    assert_eq!(d.state, State::Processed);
+    assert_eq!(
+        d.attempts,
+        serde_json::json!({"transfer": 2, "validate": 1})
+    );
+    assert_eq!((d.error_stage, d.error_reason), (None, None));
+    assert_eq!(t.db.timeline(id).await.unwrap().len(), 3);
+}
+
+async fn the_timeline_lists_transitions_in_order(t: Target) {
+    let doc = new_document("lesson.mp4");
+    let id = doc.id;
+    t.db.record_received(&doc, "transfer", 1).await.unwrap();
+    assert!(
+        t.db.mark_submitted(id, "sim", "sub-1", "job-1", "transfer", 1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        t.db.transition(
+            id,
+            &[State::Submitted],
+            State::Processed,
+            "validate",
+            1,
+            None
+        )
+        .await
+        .unwrap()
+    );
+    let artifacts = [
+        artifact("transcript", "lesson.vtt"),
+        artifact("summary", "summary.json"),
+    ];
+    assert!(
+        t.db.record_validated(id, "evt-1", &artifacts, "validate", 2)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !t.db
+            .record_validated(id, "evt-2", &[], "validate", 3)
+            .await
+            .unwrap()
+    );
+    let normalized =
+        serde_json::json!({"schema_version": 1, "language": "en", "duration_seconds": 61.5});
+    assert!(
+        t.db.store_normalized(id, normalized.clone(), "normalize", 1)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !t.db
+            .store_normalized(id, serde_json::json!({}), "normalize", 2)
+            .await
+            .unwrap()
+    );
+
+    let timeline = t.db.timeline(id).await.unwrap();
+    let steps: Vec<_> = timeline
+        .iter()
+        .map(|e| (e.state, e.stage.as_str(), e.attempt))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            (State::Received, "transfer", 1),
+            (State::Submitted, "transfer", 1),
+            (State::Processed, "validate", 1),
+            (State::Validated, "validate", 2),
+            (State::Normalized, "normalize", 1),
+        ]
+    );
+    assert!(timeline.windows(2).all(|w| w[0].at <= w[1].at));
+    let d = t.db.get(id).await.unwrap().unwrap();
+    assert!(d.state.is_terminal());
+    assert_eq!(d.normalized, Some(normalized));
+    let mut stored = t.db.artifacts(id).await.unwrap();
+    stored.sort_by(|a, b| a.role.cmp(&b.role));
+    assert_eq!(stored, [artifacts[1].clone(), artifacts[0].clone()]);
+    let seen = processed_events::Entity::find()
+        .all(t.db.connection())
+        .await
+        .unwrap();
+    let seen: Vec<_> = seen
+        .iter()
+        .map(|e| (e.event_id.as_str(), e.document_id.clone()))
+        .collect();
+    assert_eq!(seen, [("evt-1", id.to_string())]);
+    assert_eq!(
+        d.attempts,
+        serde_json::json!({"transfer": 1, "validate": 2, "normalize": 1})
+    );
+    assert_eq!(d.updated_at, timeline.last().unwrap().at);
+    // A terminal document fails no more.
+    assert!(!t.db.mark_failed(id, "watchdog", 1, "late").await.unwrap());
+}
+
+fn artifact(role: &str, name: &str) -> ArtifactRow {
+    ArtifactRow {
+        role: role.into(),
+        name: name.into(),
+        key: format!("doc/{role}/{name}"),
+        size: 1234,
+        sha256: "ab".repeat(32),
+        content_type: "text/plain".into(),
+    }
+}
+
+async fn mark_failed_records_the_stage_and_reason(t: Target) {
+    let doc = new_document("broken.pdf");
+    t.db.record_received(&doc, "transfer", 1).await.unwrap();
+    assert!(
+        t.db.mark_failed(
+            doc.id,
+            "transfer",
+            8,
+            "provider refused: 422 unsupported format"
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !t.db
+            .mark_failed(doc.id, "transfer", 9, "again")
+            .await
+            .unwrap()
+    );
+    let d = t.db.get(doc.id).await.unwrap().unwrap();
+    assert_eq!(d.state, State::Failed);
+    assert_eq!(d.error_stage.as_deref(), Some("transfer"));
+    assert_eq!(
+        d.error_reason.as_deref(),
+        Some("provider refused: 422 unsupported format")
+    );
+    assert_eq!(d.attempts, serde_json::json!({"transfer": 8}));
+    let last = t.db.timeline(doc.id).await.unwrap().pop().unwrap();
+    assert_eq!((last.state, last.attempt), (State::Failed, 8));
+    assert_eq!(
+        last.reason.as_deref(),
+        Some("provider refused: 422 unsupported format")
+    );
+
+    let other = new_document("bad-results.pdf");
+    t.db.record_received(&other, "transfer", 1).await.unwrap();
+    t.db.mark_submitted(other.id, "sim", "sub-2", "job-2", "transfer", 1)
+        .await
+        .unwrap();
+    t.db.transition(
+        other.id,
+        &[State::Submitted],
+        State::Processed,
+        "validate",
+        1,
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(
+        t.db.transition(
+            other.id,
+            &[State::Processed],
+            State::Rejected,
+            "validate",
+            1,
+            Some("missing transcript")
+        )
+        .await
+        .unwrap()
+    );
+    let d = t.db.get(other.id).await.unwrap().unwrap();
+    assert_eq!(
+        (d.state, d.error_stage.as_deref(), d.error_reason.as_deref()),
+        (
+            State::Rejected,
+            Some("validate"),
+            Some("missing transcript")
+        )
+    );
+}
+
+async fn a_reupload_under_the_same_key_is_found_as_the_latest(t: Target) {
+    let first = new_document("plan.pdf");
+    let mut second = first.clone();
+    second.etag = Some("other".into());
+    second.id = DocumentId::derive(
+        "uploads",
+        &second.key,
+        &ObjectVersion::new(None, Some("other")),
+    );
+    t.db.record_received(&first, "transfer", 1).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2)).await; // distinct created_at
+    t.db.record_received(&second, "transfer", 1).await.unwrap();
+    let latest =
+        t.db.find_latest_by_key("uploads", &first.key)
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(latest.id, second.id);
+    assert!(
+        t.db.find_latest_by_key("uploads", "nobody/none.pdf")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn the_pool_never_holds_more_than_max_connections(t: Target) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let most = Arc::new(AtomicI64::new(0));
+    // PostgreSQL's own view of the connections to this database, sampled throughout.
+    let sampler = (t.db.backend() == DbBackend::Postgres).then(|| {
+        let (stop, most, url) = (stop.clone(), most.clone(), t.url.clone());
+        tokio::spawn(async move {
+            let name = url.rsplit('/').next().unwrap().to_owned();
+            let admin = Db::connect(&DatabaseSettings {
+                max_connections: 1,
+                ..settings(&url.replace(&name, "postgres"))
+            })
+            .await
+            .unwrap();
+            let sql = "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1";
+            while !stop.load(Ordering::Relaxed) {
+                let stmt =
+                    Statement::from_sql_and_values(DbBackend::Postgres, sql, [name.clone().into()]);
+                let row = admin
+                    .connection()
+                    .query_one_raw(stmt)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                most.fetch_max(row.try_get::<i64>("", "n").unwrap(), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        })
+    });
+
+    let work = (0..50).map(|i| {
+        let db = t.db.clone();
+        tokio::spawn(async move {
+            let doc = new_document(&format!("load-{i}.pdf"));
+            db.record_received(&doc, "transfer", 1).await.unwrap();
+            assert!(
+                db.mark_submitted(doc.id, "sim", &format!("sub-{i}"), "job", "transfer", 1)
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                db.transition(
+                    doc.id,
+                    &[State::Submitted],
+                    State::Processed,
+                    "validate",
+                    1,
+                    None
+                )
+                .await
+                .unwrap()
+            );
+            db.timeline(doc.id).await.unwrap();
+            pool_size(&db)
+        })
+    });
+    let sizes = futures_util::future::join_all(work).await;
+    stop.store(true, Ordering::Relaxed);
+    if let Some(sampler) = sampler {
+        sampler.await.unwrap();
+        let most = most.load(Ordering::Relaxed);
+        assert!(
+            (1..=i64::from(MAX_CONNECTIONS)).contains(&most),
+            "{most} server connections"
+        );
+    }
+    let largest = sizes.into_iter().map(Result::unwrap).max().unwrap();
+    assert!(largest <= MAX_CONNECTIONS, "pool grew to {largest}");
+    assert_eq!(t.db.count_documents().await.unwrap(), 50);
+}
+
+fn pool_size(db: &Db) -> u32 {
+    match db.backend() {
+        DbBackend::Postgres => db.connection().get_postgres_connection_pool().size(),
+        _ => db.connection().get_sqlite_connection_pool().size(),
+    }
+}
+
+async fn a_constraint_violation_is_not_transient(t: Target) {
+    let doc = new_document("plan.pdf");
+    t.db.record_received(&doc, "transfer", 1).await.unwrap();
+    let row = documents::Entity::find_by_id(doc.id.to_string())
+        .one(t.db.connection())
+        .await
+        .unwrap()
+        .unwrap();
+    let duplicate = documents::ActiveModel::from(row).reset_all();
+    let error = DbError::from(
+        documents::Entity::insert(duplicate)
+            .exec(t.db.connection())
+            .await
+            .unwrap_err(),
+    );
+    assert!(!error.is_transient(), "{error}");
+    assert_eq!(
+        documents::Entity::find()
+            .count(t.db.connection())
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_transient_error_that_names_the_url() {
+    let settings = DatabaseSettings {
+        acquire_timeout: Duration::from_secs(2),
+        ..settings("postgres://postgres@127.0.0.1:1/docflow")
+    };
+    let error = Db::connect(&settings).await.unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("postgres://postgres@127.0.0.1:1/docflow"),
+        "{message}"
+    );
+    assert!(message.contains("database.url"), "{message}");
+    assert!(error.is_transient(), "{message}");
+}
+
+#[test]
+fn sqlite_urls_get_mode_rwc_and_a_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/a/b/docflow.db", dir.path().display());
+    assert_eq!(sqlite_url(&url).unwrap(), format!("{url}?mode=rwc"));
+    assert!(dir.path().join("a/b").is_dir());
+    assert_eq!(
+        sqlite_url(&format!("{url}?mode=ro")).unwrap(),
+        format!("{url}?mode=ro")
+    );
+    assert_eq!(
+        sqlite_url(&format!("{url}?cache=shared")).unwrap(),
+        format!("{url}?cache=shared&mode=rwc")
+    );
+    assert_eq!(sqlite_url("sqlite::memory:").unwrap(), "sqlite::memory:");
+}
+
+#[test]
+fn states_round_trip_through_their_names() {
+    for state in State::ALL {
+        assert_eq!(state.as_str().parse::<State>().unwrap(), state);
+    }
+    assert!("done".parse::<State>().is_err());
+    assert!(State::Rejected.is_terminal() && !State::Validated.is_terminal());
+}

@@ -1,0 +1,99 @@
+//! Every error the gateway answers is JSON `{"error": "...", "detail": ...}` with a status
+//! code that tells the caller what to do next.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::messages::PublishError;
+
+/// Seconds a caller is asked to wait after a 503.
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub error: String,
+    pub detail: Value,
+    pub retry_after: Option<u32>,
+    /// `WWW-Authenticate: Bearer` on a 401 of a bearer-token route.
+    pub bearer_challenge: bool,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, error: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            error: error.into(),
+            detail: Value::Null,
+            retry_after: None,
+            bearer_challenge: false,
+        }
+    }
+
+    pub fn detail(mut self, detail: impl Into<Value>) -> ApiError {
+        self.detail = detail.into();
+        self
+    }
+
+    pub fn retry_after(mut self, seconds: u32) -> ApiError {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    pub fn bad_request(error: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, error)
+    }
+
+    /// A 400 naming the field at fault and what is wrong with it.
+    pub fn invalid_field(error: &str, field: &str, problem: impl Into<String>) -> ApiError {
+        ApiError::bad_request(error).detail(json!({"field": field, "problem": problem.into()}))
+    }
+
+    pub fn unavailable(error: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error).retry_after(RETRY_AFTER_SECONDS)
+    }
+
+    /// A failed publish: the message is not stored, the caller retries later.
+    pub fn from_publish(error: &PublishError) -> ApiError {
+        let hint = if error.transient {
+            "JetStream did not acknowledge the message; retry later"
+        } else {
+            "no JetStream stream takes this subject; an operator must run `docflow setup`"
+        };
+        ApiError::unavailable("message queue unavailable").detail(hint)
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.status, self.error)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            Json(json!({"error": self.error, "detail": self.detail})),
+        )
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if self.bearer_challenge {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// Paths the gateway does not serve.
+pub(super) async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such route")
+}

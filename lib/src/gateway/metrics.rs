@@ -1,0 +1,157 @@
+//! The gateway's metrics, all declared here. Labels are low-cardinality only: the route
+//! template (never the concrete path), the method, the status, a configured provider's
+//! name and an outcome from a fixed set. Never a document id, object key or event id.
+//!
+//! They go through the `metrics` facade to a Prometheus recorder installed once per
+//! process ([`init`]); `GET /metrics` renders it.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Requests answered, by `route`, `method` and `status`.
+pub const HTTP_REQUESTS: &str = "docflow_gateway_http_requests_total";
+/// Time to answer, in seconds, by `route` and `method`.
+pub const HTTP_DURATION: &str = "docflow_gateway_http_request_duration_seconds";
+/// Provider callbacks by `provider` and `outcome` (see [`CallbackOutcome`]).
+pub const CALLBACKS: &str = "docflow_gateway_callbacks_total";
+/// S3 webhook notifications by `outcome` (see [`IngestOutcome`]).
+pub const INGESTS: &str = "docflow_gateway_ingest_total";
+/// Presigned upload URLs handed out.
+pub const UPLOAD_URLS: &str = "docflow_gateway_upload_urls_total";
+
+/// The one recorder of the process. When another recorder was installed first (by an
+/// embedding program), metrics go there and `/metrics` renders an empty local recorder.
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the Prometheus recorder if it is not installed yet, and describes the metrics.
+pub fn init() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let handle = match PrometheusBuilder::new().install_recorder() {
+            Ok(handle) => handle,
+            Err(error) => {
+                tracing::warn!(%error, "another metrics recorder is installed; /metrics will be empty");
+                PrometheusBuilder::new().build_recorder().handle()
+            }
+        };
+        describe();
+        handle
+    })
+}
+
+fn describe() {
+    metrics::describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests answered by the gateway, by route, method and status"
+    );
+    metrics::describe_histogram!(
+        HTTP_DURATION,
+        metrics::Unit::Seconds,
+        "time to answer an HTTP request"
+    );
+    metrics::describe_counter!(CALLBACKS, "provider callbacks by provider and outcome");
+    metrics::describe_counter!(INGESTS, "S3 webhook notifications by outcome");
+    metrics::describe_counter!(UPLOAD_URLS, "presigned upload URLs handed out");
+}
+
+/// The Prometheus text of every metric of the process.
+pub fn render() -> String {
+    let handle = init();
+    handle.run_upkeep();
+    handle.render()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackOutcome {
+    Accepted,
+    Duplicate,
+    UnknownProvider,
+    UnsupportedMediaType,
+    TooLarge,
+    BadSignature,
+    Invalid,
+    Unavailable,
+}
+
+impl CallbackOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallbackOutcome::Accepted => "accepted",
+            CallbackOutcome::Duplicate => "duplicate",
+            CallbackOutcome::UnknownProvider => "unknown_provider",
+            CallbackOutcome::UnsupportedMediaType => "unsupported_media_type",
+            CallbackOutcome::TooLarge => "too_large",
+            CallbackOutcome::BadSignature => "bad_signature",
+            CallbackOutcome::Invalid => "invalid",
+            CallbackOutcome::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// `provider` must be a configured provider's name (or `"unknown"`), never the raw path.
+pub fn callback(provider: &str, outcome: CallbackOutcome) {
+    metrics::counter!(CALLBACKS, "provider" => provider.to_owned(), "outcome" => outcome.as_str())
+        .increment(1);
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IngestOutcome {
+    Accepted,
+    Duplicate,
+    Unauthorized,
+    Disabled,
+    Invalid,
+    Unavailable,
+}
+
+impl IngestOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IngestOutcome::Accepted => "accepted",
+            IngestOutcome::Duplicate => "duplicate",
+            IngestOutcome::Unauthorized => "unauthorized",
+            IngestOutcome::Disabled => "disabled",
+            IngestOutcome::Invalid => "invalid",
+            IngestOutcome::Unavailable => "unavailable",
+        }
+    }
+}
+
+pub fn ingest(outcome: IngestOutcome) {
+    metrics::counter!(INGESTS, "outcome" => outcome.as_str()).increment(1);
+}
+
+pub fn upload_url() {
+    metrics::counter!(UPLOAD_URLS).increment(1);
+}
+
+/// Middleware counting every answer by route template, method and status.
+pub(super) async fn count_requests(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method: &'static str = match request.method().as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    };
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::histogram!(HTTP_DURATION, "route" => route.clone(), "method" => method)
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!(HTTP_REQUESTS, "route" => route, "method" => method, "status" => status)
+        .increment(1);
+    response
+}

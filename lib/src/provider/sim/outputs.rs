@@ -1,0 +1,494 @@
+//! Deterministic results per kind: the same source bytes always give the same result
+//! bytes, so tests can compare what they get across runs.
+//!
+//! document: `corrected` (the source with a small change that keeps its format readable)
+//! and `findings`; video: `transcript` (WebVTT) and `summary`. Each is written to
+//! `{results_dir}/{role}`.
+
+use std::io;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+
+use crate::ids::Kind;
+use crate::provider::protocol::{
+    Chapter, Finding, FindingCategory, Findings, JobMetadata, Location, Role, Severity, Summary,
+};
+
+/// Sources up to this size are analysed and corrected whole; larger ones are copied.
+const ANALYSE_LIMIT: u64 = 8 << 20;
+
+/// Typos the "proofreader" knows, with their fixes.
+const TYPOS: [(&str, &str); 8] = [
+    ("teh", "the"),
+    ("recieve", "receive"),
+    ("seperate", "separate"),
+    ("occured", "occurred"),
+    ("definately", "definitely"),
+    ("wich", "which"),
+    ("untill", "until"),
+    ("acheive", "achieve"),
+];
+
+const ZIP_COMMENT: &[u8] = b"proofread by docflow provider-sim";
+
+pub(super) struct Output {
+    pub role: Role,
+    pub name: String,
+    pub content_type: String,
+    pub sha256: String,
+    pub size: u64,
+}
+
+pub(super) async fn produce(
+    meta: &JobMetadata,
+    source: &Path,
+    results_dir: &Path,
+) -> io::Result<Vec<Output>> {
+    tokio::fs::create_dir_all(results_dir).await?;
+    let size = tokio::fs::metadata(source).await?.len();
+    let whole = size <= ANALYSE_LIMIT;
+    let bytes = if whole {
+        tokio::fs::read(source).await?
+    } else {
+        read_prefix(source, 1 << 20).await?
+    };
+    let seed: [u8; 32] = Sha256::digest(&bytes).into();
+    let mut outputs = Vec::new();
+    match meta.kind {
+        Kind::Document => {
+            let corrected_path = results_dir.join(Role::Corrected.as_str());
+            if whole {
+                tokio::fs::write(&corrected_path, correct(&bytes)).await?;
+            } else {
+                tokio::fs::copy(source, &corrected_path).await?;
+            }
+            outputs.push(
+                output(
+                    Role::Corrected,
+                    corrected_name(&meta.file_name),
+                    &meta.content_type,
+                    results_dir,
+                )
+                .await?,
+            );
+            let findings = serde_json::to_vec_pretty(&findings(&bytes, size, &seed))
+                .expect("findings serialize");
+            tokio::fs::write(results_dir.join(Role::Findings.as_str()), findings).await?;
+            outputs.push(
+                output(
+                    Role::Findings,
+                    "findings.json".into(),
+                    "application/json",
+                    results_dir,
+                )
+                .await?,
+            );
+        }
+        Kind::Video => {
+            let duration = duration_of(size);
+            tokio::fs::write(
+                results_dir.join(Role::Transcript.as_str()),
+                transcript(duration, &seed),
+            )
+            .await?;
+            outputs.push(
+                output(
+                    Role::Transcript,
+                    "transcript.vtt".into(),
+                    "text/vtt",
+                    results_dir,
+                )
+                .await?,
+            );
+            let summary =
+                serde_json::to_vec_pretty(&summary(duration, &seed)).expect("a summary serializes");
+            tokio::fs::write(results_dir.join(Role::Summary.as_str()), summary).await?;
+            outputs.push(
+                output(
+                    Role::Summary,
+                    "summary.json".into(),
+                    "application/json",
+                    results_dir,
+                )
+                .await?,
+            );
+        }
+    }
+    Ok(outputs)
+}
+
+async fn read_prefix(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    tokio::fs::File::open(path)
+        .await?
+        .take(limit)
+        .read_to_end(&mut bytes)
+        .await?;
+    Ok(bytes)
+}
+
+async fn output(
+    role: Role,
+    name: String,
+    content_type: &str,
+    results_dir: &Path,
+) -> io::Result<Output> {
+    let (size, sha256) = hash_file(&results_dir.join(role.as_str())).await?;
+    Ok(Output {
+        role,
+        name,
+        content_type: content_type.to_owned(),
+        sha256,
+        size,
+    })
+}
+
+async fn hash_file(path: &Path) -> io::Result<(u64, String)> {
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut hash = Sha256::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let read = file.read(&mut buffer).await?;
+        if read == 0 {
+            return Ok((size, hex::encode(hash.finalize())));
+        }
+        hash.update(&buffer[..read]);
+        size += read as u64;
+    }
+}
+
+/// `lesson plan week 3.docx` -> `lesson plan week 3.corrected.docx`.
+fn corrected_name(file_name: &str) -> String {
+    let base = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
+    match base.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => format!("{stem}.corrected.{ext}"),
+        _ => format!("{base}.corrected"),
+    }
+}
+
+/// The "proofread" document: text gets its known typos fixed and a final newline; a ZIP
+/// container (docx, odt, ...) gets an archive comment; a PDF a trailing comment line;
+/// anything else stays as it is. Each keeps its format and its magic bytes.
+fn correct(bytes: &[u8]) -> Vec<u8> {
+    let eocd = bytes.len().checked_sub(22);
+    if let Some(at) =
+        eocd.filter(|&at| bytes.starts_with(b"PK\x03\x04") && bytes[at..at + 4] == *b"PK\x05\x06")
+    {
+        // The end-of-central-directory record closes the file when it has no comment:
+        // giving it one leaves every entry readable.
+        if bytes[at + 20..at + 22] == [0, 0] {
+            let mut out = bytes.to_vec();
+            out[at + 20..at + 22].copy_from_slice(&(ZIP_COMMENT.len() as u16).to_le_bytes());
+            out.extend_from_slice(ZIP_COMMENT);
+            return out;
+        }
+        return bytes.to_vec();
+    }
+    if bytes.starts_with(b"%PDF") {
+        let mut out = bytes.to_vec();
+        out.extend_from_slice(b"\n% proofread by docflow provider-sim\n");
+        return out;
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            let mut fixed = fix_typos(text);
+            if !fixed.ends_with('\n') {
+                fixed.push('\n');
+            }
+            fixed.into_bytes()
+        }
+        Err(_) => bytes.to_vec(),
+    }
+}
+
+/// Replaces whole words of [`TYPOS`], keeping a leading capital.
+fn fix_typos(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (is_word, piece) in words_and_gaps(text) {
+        match is_word.then(|| fix_for(piece)).flatten() {
+            Some(fix) if piece.starts_with(|c: char| c.is_uppercase()) => {
+                let mut chars = fix.chars();
+                out.extend(chars.next().map(|c| c.to_ascii_uppercase()));
+                out.push_str(chars.as_str());
+            }
+            Some(fix) => out.push_str(fix),
+            None => out.push_str(piece),
+        }
+    }
+    out
+}
+
+fn fix_for(word: &str) -> Option<&'static str> {
+    let lower = word.to_lowercase();
+    TYPOS
+        .iter()
+        .find(|(typo, _)| *typo == lower)
+        .map(|(_, fix)| *fix)
+}
+
+/// Splits text into runs of letters (words) and everything between them.
+fn words_and_gaps(text: &str) -> Vec<(bool, &str)> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut in_word = None;
+    for (i, c) in text.char_indices() {
+        let letter = c.is_alphabetic();
+        match in_word {
+            Some(w) if w != letter => {
+                pieces.push((w, &text[start..i]));
+                start = i;
+            }
+            _ => {}
+        }
+        in_word = Some(letter);
+    }
+    if let Some(w) = in_word {
+        pieces.push((w, &text[start..]));
+    }
+    pieces
+}
+
+fn findings(bytes: &[u8], size: u64, seed: &[u8; 32]) -> Findings {
+    let mut findings = Vec::new();
+    let text = std::str::from_utf8(bytes).ok();
+    let word_count = match text {
+        Some(text) => text.split_whitespace().count() as u64,
+        // A binary container: about six bytes a word of its compressed text.
+        None => size / 6,
+    };
+    let words: Vec<&str> = text
+        .map(|t| {
+            words_and_gaps(t)
+                .into_iter()
+                .filter(|(w, _)| *w)
+                .map(|(_, p)| p)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(text) = text {
+        for (index, paragraph) in text.split('\n').enumerate() {
+            let location = Some(Location {
+                page: 1 + index as u32 / 40,
+                paragraph: 1 + index as u32,
+            });
+            for (_, word) in words_and_gaps(paragraph).into_iter().filter(|(w, _)| *w) {
+                if let Some(fix) = fix_for(word) {
+                    findings.push(Finding {
+                        category: FindingCategory::Spelling,
+                        severity: Severity::Minor,
+                        message: format!("\"{word}\" is misspelled"),
+                        excerpt: excerpt(paragraph),
+                        suggestion: Some(fix.to_owned()),
+                        location,
+                    });
+                }
+            }
+            if paragraph.contains("  ") {
+                findings.push(Finding {
+                    category: FindingCategory::Style,
+                    severity: Severity::Info,
+                    message: "two spaces between words".into(),
+                    excerpt: excerpt(paragraph),
+                    suggestion: Some("use one space".into()),
+                    location,
+                });
+            }
+        }
+    }
+    // A few more drawn from the content's hash, so every document has some.
+    const CATEGORIES: [FindingCategory; 5] = [
+        FindingCategory::Spelling,
+        FindingCategory::Grammar,
+        FindingCategory::Style,
+        FindingCategory::Clarity,
+        FindingCategory::Other,
+    ];
+    const SEVERITIES: [Severity; 3] = [Severity::Info, Severity::Minor, Severity::Major];
+    for i in 0..(1 + seed[0] as usize % 3) {
+        let category = CATEGORIES[seed[1 + i] as usize % CATEGORIES.len()];
+        let severity = SEVERITIES[seed[4 + i] as usize % SEVERITIES.len()];
+        let word = if words.is_empty() {
+            ""
+        } else {
+            words[seed[7 + i] as usize * 31 % words.len()]
+        };
+        let (message, suggestion) = match category {
+            FindingCategory::Spelling => ("check the spelling of this word", None),
+            FindingCategory::Grammar => ("this sentence may lack a verb", None),
+            FindingCategory::Style => (
+                "consider a shorter sentence",
+                Some("split the sentence in two"),
+            ),
+            FindingCategory::Clarity => (
+                "the learning objective is not stated",
+                Some("state what pupils will be able to do"),
+            ),
+            FindingCategory::Other => ("no date given for this lesson", None),
+        };
+        findings.push(Finding {
+            category,
+            severity,
+            message: message.into(),
+            excerpt: word.to_owned(),
+            suggestion: suggestion.map(str::to_owned),
+            location: Some(Location {
+                page: 1 + seed[10 + i] as u32 % 3,
+                paragraph: 1 + seed[13 + i] as u32 % 12,
+            }),
+        });
+    }
+    findings.truncate(50);
+    Findings {
+        findings,
+        word_count,
+        language: "en".into(),
+    }
+}
+
+fn excerpt(paragraph: &str) -> String {
+    let paragraph = paragraph.trim();
+    match paragraph.char_indices().nth(80) {
+        Some((end, _)) => format!("{}…", &paragraph[..end]),
+        None => paragraph.to_owned(),
+    }
+}
+
+/// A video's length, estimated from its size at about 1 Mbit/s, from 5 s to 2 h.
+fn duration_of(size: u64) -> f64 {
+    let seconds = (size as f64 / 125_000.0).clamp(5.0, 7_200.0);
+    (seconds * 10.0).round() / 10.0
+}
+
+const LINES: [&str; 6] = [
+    "Good morning, everyone, and welcome back.",
+    "Today we look at how plants turn light into food.",
+    "Please open your workbooks at page twelve.",
+    "Who can tell me what photosynthesis needs?",
+    "That's right: water, carbon dioxide and light.",
+    "For next week, finish the worksheet on leaves.",
+];
+
+fn cue_count(seed: &[u8; 32]) -> usize {
+    3 + seed[0] as usize % 3
+}
+
+/// WebVTT with one cue per equal slice of the video.
+fn transcript(duration: f64, seed: &[u8; 32]) -> String {
+    let cues = cue_count(seed);
+    let speakers = speakers(seed);
+    let mut vtt = String::from("WEBVTT\n");
+    for i in 0..cues {
+        let start = duration * i as f64 / cues as f64;
+        let end = duration * (i + 1) as f64 / cues as f64;
+        let line = LINES[(seed[1] as usize + i) % LINES.len()];
+        let speaker = 1 + i as u32 % speakers;
+        vtt.push_str(&format!(
+            "\n{}\n{} --> {}\n<v Speaker {speaker}>{line}\n",
+            i + 1,
+            timestamp(start),
+            timestamp(end)
+        ));
+    }
+    vtt
+}
+
+fn timestamp(seconds: f64) -> String {
+    let millis = (seconds * 1000.0).round() as u64;
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        millis / 3_600_000,
+        millis / 60_000 % 60,
+        millis / 1000 % 60,
+        millis % 1000
+    )
+}
+
+fn speakers(seed: &[u8; 32]) -> u32 {
+    1 + seed[2] as u32 % 3
+}
+
+fn summary(duration: f64, seed: &[u8; 32]) -> Summary {
+    const TITLES: [&str; 4] = ["Introduction", "Main activity", "Questions", "Homework"];
+    let chapters = (0..2 + seed[3] as usize % 3)
+        .map(|i| Chapter {
+            start: (duration * i as f64 / 4.0 * 10.0).round() / 10.0,
+            title: TITLES[i].into(),
+        })
+        .collect();
+    Summary {
+        duration_seconds: duration,
+        language: "en".into(),
+        speakers: speakers(seed),
+        chapters,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typos_are_fixed_as_whole_words_keeping_capitals() {
+        assert_eq!(
+            fix_typos("Teh cat saw teh tehran wich"),
+            "The cat saw the tehran which"
+        );
+    }
+
+    #[test]
+    fn text_is_corrected_and_ends_with_a_newline() {
+        assert_eq!(correct(b"recieve it"), b"receive it\n");
+        assert_eq!(correct(b"fine\n"), b"fine\n");
+    }
+
+    #[test]
+    fn a_zip_gets_a_comment_and_keeps_its_magic() {
+        // The smallest ZIP: an empty archive is just its end record.
+        let mut zip = b"PK\x03\x04".to_vec();
+        zip.extend_from_slice(b"PK\x05\x06");
+        zip.extend_from_slice(&[0; 18]);
+        let out = correct(&zip);
+        assert!(out.starts_with(b"PK\x03\x04"));
+        assert_eq!(
+            u16::from_le_bytes([out[zip.len() - 2], out[zip.len() - 1]]) as usize,
+            ZIP_COMMENT.len()
+        );
+        assert!(out.ends_with(ZIP_COMMENT));
+    }
+
+    #[test]
+    fn findings_are_deterministic_and_count_words() {
+        let text = b"Teh plan  for week three.\nWe recieve homework.";
+        let seed: [u8; 32] = Sha256::digest(text).into();
+        let a = findings(text, text.len() as u64, &seed);
+        assert_eq!(a, findings(text, text.len() as u64, &seed));
+        assert_eq!(a.word_count, 8);
+        assert!(
+            a.findings
+                .iter()
+                .any(|f| f.suggestion.as_deref() == Some("the"))
+        );
+        assert!(
+            a.findings
+                .iter()
+                .any(|f| f.suggestion.as_deref() == Some("receive"))
+        );
+        assert!(
+            a.findings
+                .iter()
+                .any(|f| f.category == FindingCategory::Style)
+        );
+    }
+
+    #[test]
+    fn a_transcript_is_webvtt_with_cues_inside_the_duration() {
+        let seed = [7u8; 32];
+        let vtt = transcript(95.5, &seed);
+        assert!(vtt.starts_with("WEBVTT\n\n1\n00:00:00.000 --> "), "{vtt}");
+        assert!(vtt.contains("--> 00:01:35.500\n"), "{vtt}");
+        assert_eq!(timestamp(3_725.25), "01:02:05.250");
+    }
+}

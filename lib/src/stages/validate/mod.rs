@@ -1,0 +1,7 @@
+//! The validate stage: see `design.md`.
+
+pub mod checks;
+pub mod fetch;
+mod stage;
+
+pub use stage::{STAGE, Validate};

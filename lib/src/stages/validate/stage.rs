@@ -1,0 +1,185 @@
+//! The validate stage: a provider's callback (from the gateway, or recovered by the
+//! watchdog) becomes verified artifacts in the results bucket, or a `rejected` or
+//! `failed` document with its reason. See `design.md`.
+
+use std::sync::Arc;
+
+use async_nats::jetstream;
+
+use super::checks::{self, Refusal};
+use super::fetch::{self, FetchError};
+use crate::db::{ArtifactRow, Db, Document, State};
+use crate::messages::{self, NormalizeRequest};
+use crate::nats::Names;
+use crate::provider::protocol::{Callback, CallbackStatus};
+use crate::settings::Settings;
+use crate::storage::Store;
+use crate::worker::{Delivery, Outcome, Stage};
+
+pub const STAGE: &str = "validate";
+
+/// Deliveries after which bytes that keep mismatching reject the document.
+const MISMATCH_ATTEMPTS: u64 = 3;
+
+pub struct Validate {
+    db: Db,
+    store: Store,
+    js: jetstream::Context,
+    names: Names,
+    http: reqwest::Client,
+    settings: Arc<Settings>,
+}
+
+impl Validate {
+    pub fn new(settings: Arc<Settings>, db: Db, store: Store, js: jetstream::Context) -> Validate {
+        let http = fetch::http_client(settings.s3.request_timeout.max(std::time::Duration::from_secs(60)));
+        Validate { db, store, js, names: Names::new(&settings.nats.prefix), http, settings }
+    }
+
+    async fn validate(&self, callback: &Callback, provider: &str, delivery: &Delivery) -> Outcome {
+        let attempt = delivery.attempt as u32;
+        let Ok(id) = callback.reference.parse() else {
+            return Outcome::fail(format!("callback {} names reference {:?}, which is not a document id", callback.event_id, callback.reference));
+        };
+        let document = match self.db.get(id).await {
+            Ok(Some(document)) => document,
+            Ok(None) => return Outcome::fail(format!("callback {} names unknown document {id}", callback.event_id)),
+            Err(e) => return retry_or_fail(e.is_transient(), e.to_string()),
+        };
+        if document.provider != provider || document.provider_job_id.as_deref() != Some(callback.job_id.as_str()) {
+            return Outcome::fail(format!(
+                "callback {} from {provider} names job {} of document {id}, which went to {} as job {}",
+                callback.event_id, callback.job_id, document.provider, document.provider_job_id.as_deref().unwrap_or("(none)")
+            ));
+        }
+        match document.state {
+            State::Submitted => {
+                if let Err(e) = self.db.transition(id, &[State::Submitted], State::Processed, STAGE, attempt, None).await {
+                    return retry_or_fail(e.is_transient(), e.to_string());
+                }
+            }
+            State::Processed => {}
+            // Validated but the normalize request may not have been published: do it.
+            State::Validated => return self.request_normalize(&document).await,
+            // Already done, or ended: a duplicate callback changes nothing.
+            _ => return Outcome::Done,
+        }
+        if callback.status == CallbackStatus::Failed {
+            let error = callback.error.as_ref().map(|e| format!("{}: {}", e.code, e.message)).unwrap_or_else(|| "no error given".into());
+            let reason = format!("the provider reported failure: {error}");
+            return match self.db.transition(id, &[State::Processed], State::Failed, STAGE, attempt, Some(&reason)).await {
+                Ok(_) => Outcome::Done,
+                Err(e) => retry_or_fail(e.is_transient(), e.to_string()),
+            };
+        }
+        match self.check_and_store(&document, callback).await {
+            Ok(artifacts) => match self.db.record_validated(id, &callback.event_id, &artifacts, STAGE, attempt).await {
+                Ok(_) => self.request_normalize(&document).await,
+                Err(e) => retry_or_fail(e.is_transient(), e.to_string()),
+            },
+            Err(FetchError::Transient(reason)) => Outcome::retry(reason),
+            Err(FetchError::Mismatch(reason)) if delivery.attempt < MISMATCH_ATTEMPTS && !delivery.is_last_attempt() => {
+                Outcome::retry(reason)
+            }
+            Err(FetchError::Mismatch(reason)) | Err(FetchError::Refused(Refusal(reason))) => self.reject(&document, &reason, attempt).await,
+        }
+    }
+
+    /// Checks every result and stores it under `{document}/{role}/{name}`.
+    async fn check_and_store(&self, document: &Document, callback: &Callback) -> Result<Vec<ArtifactRow>, FetchError> {
+        checks::check_roles(document.kind, callback.results.iter().map(|r| r.role.as_str()))?;
+        let provider = &self.settings.providers[&document.provider];
+        // Every URL is checked before anything is fetched.
+        let urls = callback
+            .results
+            .iter()
+            .map(|r| checks::check_result_url(&r.url, &provider.result_hosts))
+            .collect::<Result<Vec<_>, _>>()?;
+        let bucket = &self.settings.s3.results_bucket;
+        let mut artifacts = Vec::with_capacity(urls.len());
+        for (result, url) in callback.results.iter().zip(urls) {
+            if result.name.is_empty() || result.name.contains('/') || result.name.starts_with('.') {
+                return Err(Refusal(format!("result name {:?} is not a plain file name", result.name)).into());
+            }
+            let key = format!("{}/{}/{}", document.id, result.role.as_str(), result.name);
+            fetch::fetch_into(&self.http, &self.store, url, result, bucket, &key).await?;
+            self.check_content(result.role.as_str(), bucket, &key, result.size).await?;
+            artifacts.push(ArtifactRow {
+                role: result.role.as_str().to_owned(),
+                name: result.name.clone(),
+                key,
+                size: result.size as i64,
+                sha256: result.sha256.to_ascii_lowercase(),
+                content_type: result.content_type.clone(),
+            });
+        }
+        Ok(artifacts)
+    }
+
+    /// The JSON and WebVTT roles must parse and match their schemas.
+    async fn check_content(&self, role: &str, bucket: &str, key: &str, size: u64) -> Result<(), FetchError> {
+        if !matches!(role, "findings" | "summary" | "transcript") {
+            return Ok(());
+        }
+        let bytes = self.store.read_small(bucket, key, size.max(1)).await.map_err(|e| FetchError::Transient(e.to_string()))?;
+        let checked = match role {
+            "findings" => checks::parse_findings(&bytes).map(drop),
+            "summary" => checks::parse_summary(&bytes).map(drop),
+            _ => checks::parse_webvtt(&bytes).map(drop),
+        };
+        if checked.is_err() {
+            self.store.delete(bucket, key).await.ok();
+        }
+        Ok(checked?)
+    }
+
+    async fn reject(&self, document: &Document, reason: &str, attempt: u32) -> Outcome {
+        match self.db.transition(document.id, &[State::Processed], State::Rejected, STAGE, attempt, Some(reason)).await {
+            Ok(_) => Outcome::Done,
+            Err(e) => retry_or_fail(e.is_transient(), e.to_string()),
+        }
+    }
+
+    async fn request_normalize(&self, document: &Document) -> Outcome {
+        let body = serde_json::to_vec(&NormalizeRequest { document_id: document.id }).expect("serializes");
+        let message_id = format!("normalize:{}", document.id);
+        match messages::publish(&self.js, self.names.subject("normalize"), &message_id, Some(document.id), None, body).await {
+            Ok(_) => Outcome::Done,
+            Err(e) => retry_or_fail(e.transient, e.to_string()),
+        }
+    }
+}
+
+fn retry_or_fail(transient: bool, reason: String) -> Outcome {
+    if transient { Outcome::retry(reason) } else { Outcome::fail(reason) }
+}
+
+impl Stage for Validate {
+    fn name(&self) -> &'static str {
+        STAGE
+    }
+
+    async fn step(&self, delivery: &Delivery) -> Outcome {
+        let provider = delivery.subject.rsplit('.').next().unwrap_or_default().to_owned();
+        if !self.settings.providers.contains_key(&provider) {
+            return Outcome::fail(format!("callback on {} names provider {provider:?}, which is not configured", delivery.subject));
+        }
+        let callback: Callback = match serde_json::from_slice(&delivery.payload) {
+            Ok(callback) => callback,
+            Err(e) => return Outcome::fail(format!("callback is not valid JSON of the protocol: {e}")),
+        };
+        self.validate(&callback, &provider, delivery).await
+    }
+
+    async fn on_dead_letter(&self, delivery: &Delivery, reason: &str) {
+        let Ok(callback) = serde_json::from_slice::<Callback>(&delivery.payload) else { return };
+        let Ok(id) = callback.reference.parse() else { return };
+        // Only a document this callback belongs to is failed by it.
+        if let Ok(Some(document)) = self.db.get(id).await
+            && document.provider_job_id.as_deref() == Some(callback.job_id.as_str())
+            && let Err(error) = self.db.mark_failed(id, STAGE, delivery.attempt as u32, reason).await
+        {
+            tracing::error!(document_id = %id, error = %error, "cannot mark the document failed");
+        }
+    }
+}

@@ -122,6 +122,7 @@ pub fn router(mut state: GatewayState) -> Router {
         None => own,
     };
     app.fallback(errors::not_found)
+        .method_not_allowed_fallback(errors::method_not_allowed)
         .layer(axum::middleware::from_fn(metrics::count_requests))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -27,20 +27,31 @@ pub enum Outcome {
     Done,
     /// A transient failure: nak with `after`, or with the stage's backoff when `None`.
     /// On the last allowed delivery the message is dead-lettered instead.
-    Retry { after: Option<Duration>, reason: String },
+    Retry {
+        after: Option<Duration>,
+        reason: String,
+    },
     /// A permanent failure: dead letter on `{prefix}.dead.{stage}`, then term.
     Fail { reason: String },
 }
 
 impl Outcome {
     pub fn retry(reason: impl Into<String>) -> Outcome {
-        Outcome::Retry { after: None, reason: reason.into() }
+        Outcome::Retry {
+            after: None,
+            reason: reason.into(),
+        }
     }
     pub fn retry_after(after: Duration, reason: impl Into<String>) -> Outcome {
-        Outcome::Retry { after: Some(after), reason: reason.into() }
+        Outcome::Retry {
+            after: Some(after),
+            reason: reason.into(),
+        }
     }
     pub fn fail(reason: impl Into<String>) -> Outcome {
-        Outcome::Fail { reason: reason.into() }
+        Outcome::Fail {
+            reason: reason.into(),
+        }
     }
 }
 
@@ -89,13 +100,29 @@ pub trait Stage: Send + Sync + 'static {
 pub enum WorkerError {
     #[error("stage {stage:?} has no consumer; stages are transfer, validate, normalize, watchdog")]
     UnknownStage { stage: String },
-    #[error("consumer {consumer} on stream {stream} does not exist; run `docflow setup` to create the streams and consumers")]
+    #[error(
+        "consumer {consumer} on stream {stream} does not exist; run `docflow setup` to create the streams and consumers"
+    )]
     MissingConsumer { stream: String, consumer: String },
-    #[error("cannot bind consumer {consumer} on stream {stream}: {detail}; is nats-server running with JetStream (-js) at nats.url?")]
-    Bind { stream: String, consumer: String, detail: String },
-    #[error("cannot pull from consumer {consumer} on stream {stream}: {detail}; check the consumer with `nats consumer info {stream} {consumer}` and run `docflow setup`")]
-    Pull { stream: String, consumer: String, detail: String },
-    #[error("consumer {consumer} on stream {stream} was deleted while the worker ran; run `docflow setup` and restart the worker")]
+    #[error(
+        "cannot bind consumer {consumer} on stream {stream}: {detail}; is nats-server running with JetStream (-js) at nats.url?"
+    )]
+    Bind {
+        stream: String,
+        consumer: String,
+        detail: String,
+    },
+    #[error(
+        "cannot pull from consumer {consumer} on stream {stream}: {detail}; check the consumer with `nats consumer info {stream} {consumer}` and run `docflow setup`"
+    )]
+    Pull {
+        stream: String,
+        consumer: String,
+        detail: String,
+    },
+    #[error(
+        "consumer {consumer} on stream {stream} was deleted while the worker ran; run `docflow setup` and restart the worker"
+    )]
     ConsumerDeleted { stream: String, consumer: String },
     #[error("cannot subscribe to {subject}: {detail}; the max-deliveries safety net needs it")]
     Advisories { subject: String, detail: String },

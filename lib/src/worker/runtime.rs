@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::pull::MessagesErrorKind;
 use async_nats::jetstream::consumer::PullConsumer;
+use async_nats::jetstream::consumer::pull::MessagesErrorKind;
 use async_nats::jetstream::context::{ConsumerInfoErrorKind, GetStreamErrorKind};
 use async_nats::jetstream::{self, Message};
 use async_nats::{Client, Subject};
@@ -37,7 +37,10 @@ pub async fn run<S: Stage>(
     settings: &Settings,
     shutdown: CancellationToken,
 ) -> Result<(), WorkerError> {
-    Worker::bind(stage, js, client, settings).await?.run(shutdown).await
+    Worker::bind(stage, js, client, settings)
+        .await?
+        .run(shutdown)
+        .await
 }
 
 /// A stage bound to its durable consumer.
@@ -67,33 +70,63 @@ pub(crate) struct Bound<S: Stage> {
 
 impl<S: Stage> Worker<S> {
     /// Binds to the stage's durable consumer, which `docflow setup` (`topology::apply`) created.
-    pub async fn bind(stage: Arc<S>, js: jetstream::Context, client: Client, settings: &Settings) -> Result<Worker<S>, WorkerError> {
+    pub async fn bind(
+        stage: Arc<S>,
+        js: jetstream::Context,
+        client: Client,
+        settings: &Settings,
+    ) -> Result<Worker<S>, WorkerError> {
         let name = stage.name();
         let (short, consumer_name) =
-            crate::topology::stage_consumer(name).ok_or(WorkerError::UnknownStage { stage: name.to_owned() })?;
-        let stage_settings = settings.stages.get(name).ok_or(WorkerError::UnknownStage { stage: name.to_owned() })?.clone();
+            crate::topology::stage_consumer(name).ok_or(WorkerError::UnknownStage {
+                stage: name.to_owned(),
+            })?;
+        let stage_settings = settings
+            .stages
+            .get(name)
+            .ok_or(WorkerError::UnknownStage {
+                stage: name.to_owned(),
+            })?
+            .clone();
         let names = Names::new(&settings.nats.prefix);
         let stream_name = names.stream(short);
-        let missing = || WorkerError::MissingConsumer { stream: stream_name.clone(), consumer: consumer_name.to_owned() };
-        let bind_err = |detail: String| WorkerError::Bind { stream: stream_name.clone(), consumer: consumer_name.to_owned(), detail };
+        let missing = || WorkerError::MissingConsumer {
+            stream: stream_name.clone(),
+            consumer: consumer_name.to_owned(),
+        };
+        let bind_err = |detail: String| WorkerError::Bind {
+            stream: stream_name.clone(),
+            consumer: consumer_name.to_owned(),
+            detail,
+        };
         let stream = match js.get_stream_no_info(&stream_name).await {
             Ok(stream) => stream,
-            Err(e) if matches!(e.kind(), GetStreamErrorKind::JetStream(ref j) if j.code() == 404) => return Err(missing()),
-            Err(e) => return Err(bind_err(e.to_string())),
-        };
-        let info = match stream.consumer_info(consumer_name).await {
-            Ok(info) => info,
-            Err(e)
-                if matches!(e.kind(), ConsumerInfoErrorKind::NotFound | ConsumerInfoErrorKind::StreamNotFound)
-                    || matches!(e.kind(), ConsumerInfoErrorKind::JetStream(ref j) if j.code() == 404) =>
+            Err(e) if matches!(e.kind(), GetStreamErrorKind::JetStream(ref j) if j.code() == 404) =>
             {
                 return Err(missing());
             }
             Err(e) => return Err(bind_err(e.to_string())),
         };
-        let consumer: PullConsumer = stream.get_consumer(consumer_name).await.map_err(|e| bind_err(e.to_string()))?;
+        let info = match stream.consumer_info(consumer_name).await {
+            Ok(info) => info,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ConsumerInfoErrorKind::NotFound | ConsumerInfoErrorKind::StreamNotFound
+                ) || matches!(e.kind(), ConsumerInfoErrorKind::JetStream(ref j) if j.code() == 404) =>
+            {
+                return Err(missing());
+            }
+            Err(e) => return Err(bind_err(e.to_string())),
+        };
+        let consumer: PullConsumer = stream
+            .get_consumer(consumer_name)
+            .await
+            .map_err(|e| bind_err(e.to_string()))?;
         let config = &info.config;
-        if config.max_deliver != stage_settings.max_deliver || config.backoff != stage_settings.backoff {
+        if config.max_deliver != stage_settings.max_deliver
+            || config.backoff != stage_settings.backoff
+        {
             tracing::warn!(
                 stage = name,
                 consumer.max_deliver = config.max_deliver,
@@ -116,12 +149,18 @@ impl<S: Stage> Worker<S> {
             ack_wait: config.ack_wait,
             term_with_reason,
         };
-        Ok(Worker { bound: Arc::new(bound), consumer })
+        Ok(Worker {
+            bound: Arc::new(bound),
+            consumer,
+        })
     }
 
     /// Runs only the max-deliveries advisory listener (tests; `run` starts it itself).
     #[cfg(test)]
-    pub(crate) fn spawn_advisories(&self, stop: CancellationToken) -> tokio::task::JoinHandle<Result<(), WorkerError>> {
+    pub(crate) fn spawn_advisories(
+        &self,
+        stop: CancellationToken,
+    ) -> tokio::task::JoinHandle<Result<(), WorkerError>> {
         tokio::spawn(dead_letter::listen_advisories(self.bound.clone(), stop))
     }
 
@@ -149,7 +188,10 @@ impl<S: Stage> Worker<S> {
         let mut missed_heartbeats = 0;
 
         let stop_advisories = shutdown.child_token();
-        let advisories = tokio::spawn(dead_letter::listen_advisories(bound.clone(), stop_advisories.clone()));
+        let advisories = tokio::spawn(dead_letter::listen_advisories(
+            bound.clone(),
+            stop_advisories.clone(),
+        ));
         let permits = Arc::new(Semaphore::new(concurrency));
         let tracker = TaskTracker::new();
         let hard_stop = CancellationToken::new();
@@ -190,7 +232,9 @@ impl<S: Stage> Worker<S> {
                                     messages = fresh;
                                     missed_heartbeats = 0;
                                 }
-                                Err(e) => tracing::warn!(stage, error = %e, "cannot pull anew; retrying later"),
+                                Err(e) => {
+                                    tracing::warn!(stage, error = %e, "cannot pull anew; retrying later")
+                                }
                             }
                         }
                     }
@@ -208,7 +252,10 @@ impl<S: Stage> Worker<S> {
         }
         drop(messages);
         tracker.close();
-        if tokio::time::timeout(bound.grace, tracker.wait()).await.is_err() {
+        if tokio::time::timeout(bound.grace, tracker.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!(stage, grace = ?bound.grace, in_flight = tracker.len(), "shutdown grace over; naking what is still running");
             hard_stop.cancel();
             tracker.wait().await;
@@ -227,7 +274,12 @@ impl<S: Stage> Worker<S> {
 }
 
 /// Handles one delivery from start to settlement; holds its permit throughout.
-async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, permit: OwnedSemaphorePermit, hard_stop: CancellationToken) {
+async fn handle<S: Stage>(
+    bound: Arc<Bound<S>>,
+    message: Message,
+    permit: OwnedSemaphorePermit,
+    hard_stop: CancellationToken,
+) {
     let (attempt, stream_sequence) = match message.info() {
         Ok(info) => (info.delivered.max(1) as u64, info.stream_sequence),
         Err(e) => {
@@ -236,7 +288,9 @@ async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, permit: OwnedS
         }
     };
     let message = message.message;
-    let Some(reply) = message.reply.clone() else { return };
+    let Some(reply) = message.reply.clone() else {
+        return;
+    };
     let delivery = Delivery {
         subject: message.subject.to_string(),
         headers: message.headers.unwrap_or_default(),
@@ -250,7 +304,9 @@ async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, permit: OwnedS
         stage = bound.stage.name(),
         attempt,
         stream_seq = stream_sequence,
-        document_id = delivery.header(dead_letter::DOCUMENT_ID).unwrap_or_default(),
+        document_id = delivery
+            .header(dead_letter::DOCUMENT_ID)
+            .unwrap_or_default(),
     );
     let settle = async {
         let step = tokio::spawn({
@@ -307,7 +363,12 @@ async fn run_with_progress<S: Stage>(
     }
 }
 
-async fn settle<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &Delivery, outcome: Outcome) {
+async fn settle<S: Stage>(
+    bound: &Bound<S>,
+    reply: &Subject,
+    delivery: &Delivery,
+    outcome: Outcome,
+) {
     match outcome {
         Outcome::Done => {
             if confirm(&bound.client, reply, Bytes::from_static(b"+ACK")).await {
@@ -315,25 +376,48 @@ async fn settle<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &Delivery
             }
         }
         Outcome::Retry { after, reason } if !delivery.is_last_attempt() => {
-            let wanted = after.unwrap_or_else(|| with_jitter(backoff_for(&bound.settings.backoff, delivery.attempt)));
+            let wanted = after.unwrap_or_else(|| {
+                with_jitter(backoff_for(&bound.settings.backoff, delivery.attempt))
+            });
             let delay = nak_delay(wanted, delivery.attempt, &bound.server_backoff);
             tracing::info!(%reason, ?wanted, "step will retry");
             confirm(&bound.client, reply, nak_payload(delay)).await;
         }
         Outcome::Retry { reason, .. } => {
-            let reason = format!("last attempt ({} of {}): {reason}", delivery.attempt, delivery.max_deliver);
+            let reason = format!(
+                "last attempt ({} of {}): {reason}",
+                delivery.attempt, delivery.max_deliver
+            );
             dead_letter_and_term(bound, reply, delivery, &reason).await;
         }
         Outcome::Fail { reason } => dead_letter_and_term(bound, reply, delivery, &reason).await,
     }
 }
 
-async fn dead_letter_and_term<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &Delivery, reason: &str) {
+async fn dead_letter_and_term<S: Stage>(
+    bound: &Bound<S>,
+    reply: &Subject,
+    delivery: &Delivery,
+    reason: &str,
+) {
     let stage = bound.stage.name();
-    if let Err(e) = publish_dead_letter(&bound.js, &bound.names, stage, &bound.stream_name, delivery, reason).await {
+    if let Err(e) = publish_dead_letter(
+        &bound.js,
+        &bound.names,
+        stage,
+        &bound.stream_name,
+        delivery,
+        reason,
+    )
+    .await
+    {
         // Not terminated: redelivered later, or caught by the max-deliveries advisory.
         tracing::error!(error = %e, %reason, "cannot dead-letter; the message will be redelivered");
-        let delay = nak_delay(backoff_for(&bound.settings.backoff, delivery.attempt), delivery.attempt, &bound.server_backoff);
+        let delay = nak_delay(
+            backoff_for(&bound.settings.backoff, delivery.attempt),
+            delivery.attempt,
+            &bound.server_backoff,
+        );
         send(&bound.client, reply, nak_payload(delay)).await;
         return;
     }
@@ -378,7 +462,10 @@ fn nak_payload(delay: Duration) -> Bytes {
 /// The stage's delay before retry number `attempt`; the last entry repeats.
 pub(crate) fn backoff_for(backoff: &[Duration], attempt: u64) -> Duration {
     let index = (attempt.saturating_sub(1) as usize).min(backoff.len().saturating_sub(1));
-    backoff.get(index).copied().unwrap_or(Duration::from_secs(1))
+    backoff
+        .get(index)
+        .copied()
+        .unwrap_or(Duration::from_secs(1))
 }
 
 /// Adds 0 to 10 %, never less than asked: workers failing together do not retry together.
@@ -402,8 +489,16 @@ pub(crate) fn nak_delay(wanted: Duration, attempt: u64, server_backoff: &[Durati
 
 /// A third of the current delivery's ack deadline, so two progress messages may be lost.
 fn progress_period(attempt: u64, server_backoff: &[Duration], ack_wait: Duration) -> Duration {
-    let deadline = if server_backoff.is_empty() { ack_wait } else { backoff_for(server_backoff, attempt) };
-    let deadline = if deadline.is_zero() { Duration::from_secs(30) } else { deadline };
+    let deadline = if server_backoff.is_empty() {
+        ack_wait
+    } else {
+        backoff_for(server_backoff, attempt)
+    };
+    let deadline = if deadline.is_zero() {
+        Duration::from_secs(30)
+    } else {
+        deadline
+    };
     (deadline / 3).max(Duration::from_millis(10))
 }
 
@@ -413,6 +508,10 @@ pub(crate) fn version_at_least(version: &str, wanted: (u64, u64, u64)) -> bool {
         .split(|c: char| !c.is_ascii_digit())
         .filter(|p| !p.is_empty())
         .map(|p| p.parse::<u64>().unwrap_or(0));
-    let have = (parts.next().unwrap_or(0), parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    let have = (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    );
     have >= wanted
 }

@@ -200,7 +200,8 @@ impl Sandbox {
             .send()
             .await
             .expect("the S3 server takes the object");
-        response.etag.trim_matches('"').to_owned()
+        use minio::s3::response_traits::HasEtagFromHeaders;
+        response.etag().expect("the S3 server returns an ETag").to_string().trim_matches('"').to_owned()
     }
 
     /// Publishes what MinIO's NATS target would for a created object; returns the body.

@@ -63,6 +63,14 @@ async fn an_unknown_route_is_a_json_404() {
 }
 
 #[tokio::test]
+async fn a_wrong_method_is_a_json_405() {
+    let sandbox = Sandbox::new().await;
+    let response = sandbox.send(get("/v1/callbacks/sim")).await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(json_of(response).await["error"].is_string());
+}
+
+#[tokio::test]
 async fn extra_routes_are_served_next_to_the_gateways_own() {
     let sandbox = Sandbox::new().await;
     let extra = axum::Router::new().route(

@@ -50,6 +50,10 @@ pub struct SimOptions {
     /// How long a job takes: half of it queued, half processing.
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
     pub processing_delay: Duration,
+    /// Answer a new job's submission this long after creating it (a client killed in
+    /// between has submitted without hearing back).
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub response_delay: Duration,
     /// Fraction (0 to 1) of submission attempts answered 503, drawn from the key, the attempt and --seed.
     #[arg(long, default_value_t = 0.0, value_parser = fraction)]
     pub error_rate: f64,
@@ -97,6 +101,7 @@ impl Default for SimOptions {
             public_url: None,
             data_dir: None,
             processing_delay: Duration::ZERO,
+            response_delay: Duration::ZERO,
             error_rate: 0.0,
             seed: 0,
             fail_first: 0,

@@ -36,6 +36,8 @@ pub(super) struct Sim {
 /// lets only one request per key create a job.
 struct KeyEntry {
     attempts: u32,
+    /// When each attempt arrived, in unix milliseconds (tests measure retry delays).
+    attempt_times_ms: Vec<i64>,
     job_id: Option<String>,
     lock: Arc<tokio::sync::Mutex<()>>,
 }
@@ -114,6 +116,7 @@ pub(super) struct JobView {
     size: Option<u64>,
     sha256: Option<String>,
     attempts: u32,
+    attempt_times_ms: Vec<i64>,
     status: JobState,
     callbacks_sent: u32,
     callback_attempts: u32,
@@ -182,10 +185,12 @@ impl Sim {
         let mut keys = lock(&self.keys);
         let entry = keys.entry(key.to_owned()).or_insert_with(|| KeyEntry {
             attempts: 0,
+            attempt_times_ms: Vec::new(),
             job_id: None,
             lock: Arc::new(tokio::sync::Mutex::new(())),
         });
         entry.attempts += 1;
+        entry.attempt_times_ms.push(chrono::Utc::now().timestamp_millis());
         (entry.attempts, entry.lock.clone())
     }
 
@@ -242,6 +247,9 @@ impl Sim {
                 attempts: keys
                     .get(&job.idempotency_key)
                     .map_or(0, |entry| entry.attempts),
+                attempt_times_ms: keys
+                    .get(&job.idempotency_key)
+                    .map_or_else(Vec::new, |entry| entry.attempt_times_ms.clone()),
                 status: job.status,
                 callbacks_sent: job.callbacks_sent,
                 callback_attempts: job.callback_attempts,

@@ -224,6 +224,10 @@ async fn handle(sim: &Arc<Sim>, request: Request) -> Response {
     let task_job = job_id.clone();
     sim.tasks
         .spawn(async move { process::process(task_sim, task_job).await });
+    // The job exists; answering late lets a test kill the client in between.
+    if !sim.opts.response_delay.is_zero() {
+        tokio::time::sleep(sim.opts.response_delay).await;
+    }
     (StatusCode::ACCEPTED, Json(JobAccepted { job_id })).into_response()
 }
 

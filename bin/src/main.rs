@@ -11,6 +11,7 @@ use docflow::app::{self, Component};
 use docflow::settings::Settings;
 use tokio_util::sync::CancellationToken;
 
+mod dlq;
 mod status;
 
 #[derive(Parser)]
@@ -43,7 +44,8 @@ enum Command {
         json: bool,
     },
     /// Inspect and redrive dead letters.
-    Dlq,
+    #[command(subcommand)]
+    Dlq(dlq::DlqCommand),
 }
 
 fn main() -> ExitCode {
@@ -81,7 +83,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             app::run(Arc::new(settings), &components, shutdown).await?;
         }
         Command::Status { id_or_key, json } => return status::run(&settings, &id_or_key, json).await,
-        Command::Dev | Command::Dlq => anyhow::bail!("this command is not yet available in this build"),
+        Command::Dlq(command) => return dlq::run(&settings, command).await,
+        Command::Dev => anyhow::bail!("this command is not yet available in this build"),
         Command::ProviderSim(_) => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)

@@ -4,10 +4,13 @@
 
 use std::sync::Arc;
 
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::db::Db;
+use crate::evaluator::{self, EvaluatorState};
+use crate::gateway::{self, GatewayState};
 use crate::settings::Settings;
 use crate::stages::normalize::Normalize;
 use crate::stages::transfer::Transfer;
@@ -39,9 +42,9 @@ impl Component {
         }
     }
 
-    /// Whether this build can run the component yet.
+    /// Whether this build can run the component (all of them now).
     pub fn available(&self) -> bool {
-        !matches!(self, Component::Gateway)
+        true
     }
 }
 
@@ -66,6 +69,12 @@ pub enum AppError {
     Storage(#[from] crate::storage::StorageError),
     #[error(transparent)]
     Worker(#[from] worker::WorkerError),
+    #[error(
+        "cannot listen on {listen} (gateway.listen): {cause}; stop what uses that address or set gateway.listen (DOCFLOW__GATEWAY__LISTEN) to a free one"
+    )]
+    Listen { listen: String, cause: std::io::Error },
+    #[error("the gateway stopped serving: {0}")]
+    Serve(std::io::Error),
     #[error("{0}")]
     Other(String),
 }
@@ -98,6 +107,17 @@ pub async fn setup(settings: &Settings) -> Result<SetupReport, AppError> {
 
 /// Runs the components until `shutdown` is cancelled; an empty list runs all of them.
 pub async fn run(settings: Arc<Settings>, components: &[Component], shutdown: CancellationToken) -> Result<(), AppError> {
+    run_with(settings, components, shutdown, None).await
+}
+
+/// [`run`], with the gateway serving on `listener` when one is given (tests bind port 0)
+/// instead of binding `gateway.listen`.
+pub async fn run_with(
+    settings: Arc<Settings>,
+    components: &[Component],
+    shutdown: CancellationToken,
+    listener: Option<TcpListener>,
+) -> Result<(), AppError> {
     let explicit = !components.is_empty();
     let components: Vec<Component> = if explicit { components.to_vec() } else { Component::ALL.to_vec() };
     for c in &components {
@@ -112,6 +132,15 @@ pub async fn run(settings: Arc<Settings>, components: &[Component], shutdown: Ca
     let js = async_nats::jetstream::new(client.clone());
     let db = Db::connect(&settings.database).await?;
     let store = Store::new(&settings.s3)?;
+    // Bound before any worker starts, so a taken port stops the process at once.
+    let listener = match (components.contains(&Component::Gateway), listener) {
+        (false, _) => None,
+        (true, Some(listener)) => Some(listener),
+        (true, None) => Some(TcpListener::bind(&settings.gateway.listen).await.map_err(|cause| AppError::Listen {
+            listen: settings.gateway.listen.clone(),
+            cause,
+        })?),
+    };
 
     let tasks = TaskTracker::new();
     let (failed_tx, mut failed_rx) = tokio::sync::mpsc::channel::<AppError>(components.len());
@@ -122,8 +151,22 @@ pub async fn run(settings: Arc<Settings>, components: &[Component], shutdown: Ca
             Component::Validate => runner.spawn(Validate::new(settings.clone(), db.clone(), store.clone(), js.clone())),
             Component::Normalize => runner.spawn(Normalize::new(settings.clone(), db.clone(), store.clone())),
             Component::Watchdog => runner.spawn(Watchdog::new(settings.clone(), db.clone(), js.clone()).map_err(AppError::Other)?),
+            // Spawned below, once every stage is built: a stage that fails to build
+            // returns before anything serves.
             Component::Gateway => {}
         }
+    }
+    if let Some(listener) = listener {
+        let state = GatewayState::new(settings.clone(), js.clone(), store.clone())
+            .with_routes(evaluator::routes(EvaluatorState::new(settings.clone(), db.clone(), store.clone())));
+        let (shutdown, failed) = (shutdown.clone(), failed_tx.clone());
+        // `serve` logs the address it listens on.
+        tasks.spawn(async move {
+            if let Err(e) = gateway::serve(state, listener, shutdown.clone()).await {
+                failed.send(AppError::Serve(e)).await.ok();
+                shutdown.cancel();
+            }
+        });
     }
     tasks.close();
     drop((failed_tx, runner));

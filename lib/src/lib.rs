@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod db;
+pub mod evaluator;
 pub mod events;
 pub mod gateway;
 pub mod ids;

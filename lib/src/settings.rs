@@ -235,11 +235,19 @@ impl Settings {
             .separator("__")
             .list_separator(",")
             .try_parsing(true);
-        for key in ["gateway.tokens", "providers.*.result_hosts"] {
-            environment = environment.with_list_parse_key(key);
+        let vars: HashMap<String, String> = env.clone().unwrap_or_else(|| std::env::vars().collect());
+        let mut list_keys = vec!["gateway.tokens".to_owned()];
+        list_keys.extend(STAGES.iter().map(|stage| format!("stages.{stage}.backoff")));
+        // Per-provider lists: the provider names are only known from the variables.
+        for (name, value) in &vars {
+            let Some(rest) = name.strip_prefix("DOCFLOW__PROVIDERS__") else { continue };
+            let Some((provider, key)) = rest.split_once("__") else { continue };
+            if key == "RESULT_HOSTS" || (key == "CALLBACK_SECRET" && value.contains(',')) {
+                list_keys.push(format!("providers.{}.{}", provider.to_ascii_lowercase(), key.to_ascii_lowercase()));
+            }
         }
-        for stage in STAGES {
-            environment = environment.with_list_parse_key(&format!("stages.{stage}.backoff"));
+        for key in &list_keys {
+            environment = environment.with_list_parse_key(key);
         }
         if let Some(map) = env {
             environment = environment.source(Some(map));
@@ -411,6 +419,21 @@ mod tests {
         .unwrap();
         assert_eq!(s.nats.url, "nats://127.0.0.1:5222");
         assert_eq!(s.stages.transfer.backoff, vec![Duration::from_secs(1), Duration::from_secs(2)]);
+    }
+
+    #[test]
+    fn provider_lists_come_from_comma_separated_variables() {
+        let s = Settings::load(
+            None,
+            Some(env(&[
+                ("DOCFLOW__PROVIDERS__SIM__RESULT_HOSTS", "127.0.0.1:9100,files.example"),
+                ("DOCFLOW__PROVIDERS__SIM__CALLBACK_SECRET", "new,old"),
+            ])),
+        )
+        .unwrap();
+        let sim = &s.providers["sim"];
+        assert_eq!(sim.result_hosts, ["127.0.0.1:9100", "files.example"]);
+        assert_eq!(sim.callback_secret.all().len(), 2);
     }
 
     #[test]

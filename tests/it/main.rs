@@ -1,5 +1,6 @@
 //! docflow's integration tests: real NATS, real PostgreSQL (or SQLite with
 //! DOCFLOW_TEST_DB=sqlite), a real S3 server (s3s-fs) and the real provider-sim process.
 
+mod pipeline;
 mod support;
 mod transfer;

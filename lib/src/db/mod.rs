@@ -19,6 +19,7 @@ use crate::settings::DatabaseSettings;
 
 pub mod entities;
 mod error;
+mod listing;
 pub mod migration;
 mod model;
 mod repository;
@@ -29,6 +30,7 @@ mod transition;
 
 pub use entities::*;
 pub use error::DbError;
+pub use listing::{Cursor, InvalidCursor, ListFilter};
 pub use model::{ArtifactRow, Document, NewDocument, State, TimelineEntry, UnknownState};
 
 /// A pool of database connections; cheap to clone.

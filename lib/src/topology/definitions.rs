@@ -271,7 +271,7 @@ fn consumer_def(
     config.backoff = stage_settings.backoff.clone();
     // The server sets ack_wait to backoff[0] anyway; saying so keeps the comparison exact.
     config.ack_wait = stage_settings.backoff.first().copied().unwrap_or_default();
-    config.max_ack_pending = stage_settings.concurrency as i64;
+    config.max_ack_pending = stage_settings.max_ack_pending;
     keys.extend(["max_deliver", "backoff", "ack_wait", "max_ack_pending"].map(String::from));
     Ok(ConsumerDef {
         file: file.to_owned(),

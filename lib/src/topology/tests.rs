@@ -42,7 +42,7 @@ fn the_embedded_definitions_parse_with_the_defaults() {
     );
     assert_eq!(transfer.config.filter_subject, "docflow.uploads.>");
     assert_eq!(transfer.config.max_deliver, 8);
-    assert_eq!(transfer.config.max_ack_pending, 16);
+    assert_eq!(transfer.config.max_ack_pending, 64);
     assert_eq!(transfer.config.backoff.len(), 5);
     assert_eq!(transfer.config.backoff[3], Duration::from_secs(120));
     for def in &defs.consumers {
@@ -63,6 +63,7 @@ fn the_settings_override_the_definitions() {
             ("DOCFLOW__STAGES__VALIDATE__BACKOFF", "200ms,400ms"),
             ("DOCFLOW__STAGES__VALIDATE__MAX_DELIVER", "3"),
             ("DOCFLOW__STAGES__VALIDATE__CONCURRENCY", "4"),
+            ("DOCFLOW__STAGES__VALIDATE__MAX_ACK_PENDING", "40"),
         ],
     );
     let defs = definitions(&s).unwrap();
@@ -86,7 +87,7 @@ fn the_settings_override_the_definitions() {
     );
     assert_eq!(validate.config.ack_wait, Duration::from_millis(200));
     assert_eq!(validate.config.max_deliver, 3);
-    assert_eq!(validate.config.max_ack_pending, 4);
+    assert_eq!(validate.config.max_ack_pending, 40);
     let watchdog = defs
         .consumers
         .iter()

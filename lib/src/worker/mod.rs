@@ -5,6 +5,7 @@
 
 pub mod dead_letter;
 pub mod dlq;
+pub mod dlq_batch;
 mod runtime;
 #[cfg(test)]
 pub(crate) mod testkit;

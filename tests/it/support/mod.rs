@@ -16,12 +16,13 @@ use minio::s3::MinioClient;
 use minio::s3::builders::ObjectContent;
 use minio::s3::client::MinioClientBuilder;
 use minio::s3::creds::StaticProvider;
-use minio::s3::types::S3Api;
 
 pub use procs::{Process, free_port};
 
 pub const ACCESS_KEY: &str = "docflow-test";
 pub const SECRET_KEY: &str = "docflow-test-secret";
+/// The evaluators' bearer token in every sandbox.
+pub const TOKEN: &str = "evaluator-token";
 
 /// Waits until `check` returns `Some`, polling, or panics with `what` after `deadline`.
 pub async fn wait_for<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
@@ -91,7 +92,19 @@ impl SandboxBuilder {
         let sim_args: Vec<&str> = sim_args.iter().map(String::as_str).collect();
         let (sim, sim_url) = Process::spawn_announcing("provider-sim", docflow_binary(), &sim_args, &[], "listening on ").await;
 
+        let gateway_port = free_port();
+        let sim_host = sim_url.trim_start_matches("http://").to_owned();
         let mut env: HashMap<String, String> = HashMap::from([
+            ("DOCFLOW__GATEWAY__LISTEN".into(), format!("127.0.0.1:{gateway_port}")),
+            ("DOCFLOW__GATEWAY__PUBLIC_URL".into(), format!("http://127.0.0.1:{gateway_port}")),
+            ("DOCFLOW__GATEWAY__TOKENS".into(), TOKEN.into()),
+            ("DOCFLOW__INGEST__TOKEN".into(), "ingest-token".into()),
+            ("DOCFLOW__PROVIDERS__SIM__RESULT_HOSTS".into(), sim_host),
+            ("DOCFLOW__STAGES__VALIDATE__BACKOFF".into(), "300ms,600ms,1s".into()),
+            ("DOCFLOW__STAGES__VALIDATE__MAX_DELIVER".into(), "5".into()),
+            ("DOCFLOW__STAGES__NORMALIZE__BACKOFF".into(), "300ms,600ms,1s".into()),
+            ("DOCFLOW__STAGES__NORMALIZE__MAX_DELIVER".into(), "5".into()),
+            ("DOCFLOW__STAGES__WATCHDOG__BACKOFF".into(), "300ms,600ms,1s".into()),
             ("DOCFLOW__NATS__URL".into(), nats_url()),
             ("DOCFLOW__NATS__PREFIX".into(), prefix.clone()),
             ("DOCFLOW__DATABASE__URL".into(), database_url.clone()),
@@ -129,6 +142,7 @@ impl SandboxBuilder {
             settings: Arc::new(settings),
             database_url,
             sim_url,
+            gateway_url: format!("http://127.0.0.1:{gateway_port}"),
             client,
             js,
             db,
@@ -146,6 +160,7 @@ pub struct Sandbox {
     pub settings: Arc<Settings>,
     pub database_url: String,
     pub sim_url: String,
+    pub gateway_url: String,
     pub client: async_nats::Client,
     pub js: async_nats::jetstream::Context,
     pub db: Db,
@@ -174,6 +189,44 @@ impl Sandbox {
         let worker = Process::spawn(&format!("docflow run {}", components.join(" ")), docflow_binary(), &args, &env_pairs(&self.env));
         self.workers.push(worker);
         self.workers.len() - 1
+    }
+
+    /// Starts `docflow run` (every component) and waits until its gateway answers.
+    pub async fn start_all(&mut self) -> usize {
+        let index = self.start_worker(&[]);
+        let url = format!("{}/healthz", self.gateway_url);
+        wait_for("the gateway to answer", Duration::from_secs(30), || async {
+            reqwest::get(&url).await.ok().filter(|r| r.status().is_success()).map(drop)
+        })
+        .await;
+        index
+    }
+
+    /// `GET` on the evaluator API with the sandbox's token: status and JSON body.
+    pub async fn api(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = reqwest::Client::new()
+            .get(format!("{}{path}", self.gateway_url))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .expect("the gateway answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    /// Posts a callback to the gateway, signed with the simulator's secret at `t`.
+    pub async fn post_callback(&self, provider: &str, body: &[u8], t: i64, content_type: &str) -> (u16, serde_json::Value) {
+        let signature = docflow::provider::signature::sign(b"sim-callback-secret", t, body);
+        let response = reqwest::Client::new()
+            .post(format!("{}/v1/callbacks/{provider}", self.gateway_url))
+            .header("Content-Type", content_type)
+            .header("Docflow-Signature", signature)
+            .body(body.to_vec())
+            .send()
+            .await
+            .expect("the gateway answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
     }
 
     pub fn subject(&self, rest: &str) -> String {
@@ -293,15 +346,18 @@ impl Drop for Sandbox {
         // Processes first (they hold database connections), then streams and database.
         self.workers.clear();
         self.processes.clear();
-        // Streams of this test's prefix go with it; the database with the process.
-        let js = self.js.clone();
+        // Streams of this test's prefix go with it, and the database. The test's own
+        // runtime is blocked in this drop, so the clean-up has its own runtime and client.
         let names: Vec<String> = ["UPLOADS", "CALLBACKS", "NORMALIZE", "WATCH", "DEAD"].iter().map(|s| self.stream(s)).collect();
         let url = self.database_url.clone();
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
-                for name in names {
-                    let _ = js.delete_stream(name).await;
+                if let Ok(client) = async_nats::connect(nats_url()).await {
+                    let js = async_nats::jetstream::new(client);
+                    for name in names {
+                        let _ = js.delete_stream(name).await;
+                    }
                 }
                 if url.starts_with("postgres") {
                     docflow::db::testing::drop_postgres(&url).await;

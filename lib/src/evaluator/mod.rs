@@ -1,0 +1,102 @@
+//! The evaluator API, part of the `gateway` component: read-only views of documents for
+//! the people who evaluate them (interfaces.md, "The document resource").
+//! - `GET /v1/documents?state=&kind=&uploader=&limit=&cursor=`: newest first, paged by an
+//!   opaque keyset cursor ([`crate::db::Cursor`]);
+//! - `GET /v1/documents/{id}`: one document with its timeline, normalized content and
+//!   artifacts, each with a presigned GET URL into `s3.results_bucket`.
+//!
+//! Both need a bearer token from `gateway.tokens`. Unlike the gateway's own routes these
+//! read the database; they are merged into the gateway's router with
+//! [`crate::gateway::GatewayState::with_routes`], so they share its middleware (metrics,
+//! timeout, tracing with the `Authorization` header hidden).
+
+mod list;
+mod resource;
+mod show;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::db::{Db, DbError};
+use crate::gateway::{ApiError, auth};
+use crate::settings::Settings;
+use crate::storage::Store;
+
+pub use resource::{ArtifactView, DocumentResource, DocumentSummary, ErrorView, TimelineView};
+
+/// Page size when `limit` is not given.
+pub const DEFAULT_LIMIT: u64 = 50;
+/// The largest `limit` accepted.
+pub const MAX_LIMIT: u64 = 500;
+/// Validity of the artifact URLs of `GET /v1/documents/{id}`.
+pub const ARTIFACT_URL_TTL: Duration = Duration::from_secs(3600);
+
+/// What the evaluator handlers share. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct EvaluatorState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub store: Store,
+    /// Validity of presigned artifact URLs; [`ARTIFACT_URL_TTL`] unless a test changes it.
+    pub artifact_url_ttl: Duration,
+}
+
+impl EvaluatorState {
+    pub fn new(settings: Arc<Settings>, db: Db, store: Store) -> EvaluatorState {
+        EvaluatorState {
+            settings,
+            db,
+            store,
+            artifact_url_ttl: ARTIFACT_URL_TTL,
+        }
+    }
+}
+
+/// The evaluator routes, with their state, ready for
+/// [`crate::gateway::GatewayState::with_routes`].
+pub fn routes(state: EvaluatorState) -> Router {
+    Router::new()
+        .route("/v1/documents", get(list::list))
+        .route("/v1/documents/{id}", get(show::show))
+        .with_state(state)
+}
+
+/// 401 unless the request carries one of `gateway.tokens`. With no token configured every
+/// request is refused, with a message telling the operator what to set.
+fn authorize(state: &EvaluatorState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let tokens: Vec<&SecretString> = state
+        .settings
+        .gateway
+        .tokens
+        .iter()
+        .filter(|t| !t.expose_secret().is_empty())
+        .collect();
+    if tokens.is_empty() {
+        let mut error = ApiError::new(StatusCode::UNAUTHORIZED, "no bearer tokens configured")
+            .detail("the evaluator API refuses every request until an operator sets gateway.tokens (or DOCFLOW__GATEWAY__TOKENS)");
+        error.bearer_challenge = true;
+        return Err(error);
+    }
+    auth::require_bearer(headers, &tokens)
+}
+
+/// A database failure as the caller sees it: 503 with `Retry-After` when it may pass,
+/// else 500. Logged here, where it is handled.
+fn db_error(error: &DbError) -> ApiError {
+    if error.is_transient() {
+        tracing::warn!(%error, "evaluator query failed, answered 503");
+        ApiError::unavailable("database unavailable").detail(error.to_string())
+    } else {
+        tracing::error!(%error, "evaluator query failed");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "database query failed")
+            .detail(error.to_string())
+    }
+}

@@ -1,0 +1,174 @@
+//! The evaluator API through its router (tower's `oneshot`), on SQLite and PostgreSQL;
+//! and the gateway component as `app::run` starts it.
+
+mod api;
+mod run;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use super::{EvaluatorState, routes};
+use crate::db::{Db, NewDocument, testing};
+use crate::ids::{DocumentId, Kind};
+use crate::settings::{DatabaseSettings, Settings};
+use crate::storage::Store;
+
+pub const TOKEN: &str = "evaluator-token";
+/// Presigning is computed locally: nothing listens there.
+pub const S3_ENDPOINT: &str = "http://s3.example.test:9000";
+
+/// Settings for one test: its own NATS prefix, the test token, `extra` on top.
+pub fn settings(extra: &[(&str, &str)]) -> Settings {
+    let prefix = format!("evt-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let nats_url =
+        std::env::var("DOCFLOW_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let mut env: HashMap<String, String> = [
+        ("DOCFLOW__NATS__URL", nats_url.as_str()),
+        ("DOCFLOW__NATS__PREFIX", prefix.as_str()),
+        ("DOCFLOW__PROVIDERS__SIM__BASE_URL", "http://127.0.0.1:9100"),
+        ("DOCFLOW__PROVIDERS__SIM__API_KEY", "k"),
+        ("DOCFLOW__PROVIDERS__SIM__CALLBACK_SECRET", "s"),
+        ("DOCFLOW__GATEWAY__TOKENS", TOKEN),
+        ("DOCFLOW__INGEST__TOKEN", "ingest-token"),
+        ("DOCFLOW__SHUTDOWN__GRACE", "2s"),
+        ("DOCFLOW__S3__ENDPOINT", S3_ENDPOINT),
+        ("DOCFLOW__S3__RESULTS_BUCKET", "results"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Settings::load(None, Some(env)).expect("test settings load")
+}
+
+/// One test's database, on one backend.
+pub struct Target {
+    pub db: Db,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn database(url: &str) -> DatabaseSettings {
+    DatabaseSettings {
+        url: url.to_owned(),
+        max_connections: 4,
+        acquire_timeout: Duration::from_secs(10),
+    }
+}
+
+pub async fn sqlite() -> Target {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/docflow.db", dir.path().display());
+    let db = Db::connect(&database(&url)).await.unwrap();
+    db.migrate().await.unwrap();
+    Target {
+        db,
+        url,
+        _dir: Some(dir),
+    }
+}
+
+pub async fn postgres() -> Target {
+    let url = testing::fresh_postgres_url().await;
+    let db = Db::connect(&database(&url)).await.unwrap();
+    db.migrate().await.unwrap();
+    Target {
+        db,
+        url,
+        _dir: None,
+    }
+}
+
+/// Runs each named `async fn(Target)` against SQLite and PostgreSQL, as two tests.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(crate::evaluator::tests::sqlite().await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let target = crate::evaluator::tests::postgres().await;
+                let url = target.url.clone();
+                let outcome = tokio::spawn(super::$name(target)).await;
+                crate::db::testing::drop_postgres(&url).await;
+                if let Err(panic) = outcome {
+                    std::panic::resume_unwind(panic.into_panic());
+                }
+            }
+        }
+    )*};
+}
+pub(crate) use on_both;
+
+impl Target {
+    /// The evaluator routes over this database, with `extra` settings.
+    pub fn router_with(&self, extra: &[(&str, &str)]) -> Router {
+        let settings = Arc::new(settings(extra));
+        let store = Store::new(&settings.s3).expect("store");
+        routes(EvaluatorState::new(settings, self.db.clone(), store))
+    }
+
+    pub fn router(&self) -> Router {
+        self.router_with(&[])
+    }
+
+    /// A new document in state `received`, its id random.
+    pub async fn receive(&self, uploader: &str, kind: Kind, name: &str) -> DocumentId {
+        let document = new_document(uploader, kind, name);
+        let (_, inserted) = self
+            .db
+            .record_received(&document, "transfer", 1)
+            .await
+            .unwrap();
+        assert!(inserted);
+        document.id
+    }
+}
+
+pub fn new_document(uploader: &str, kind: Kind, name: &str) -> NewDocument {
+    NewDocument {
+        id: DocumentId(uuid::Uuid::new_v4()),
+        kind,
+        uploader_id: uploader.into(),
+        bucket: "uploads".into(),
+        key: format!("{uploader}/week3/{name}"),
+        version_id: None,
+        etag: Some(uuid::Uuid::new_v4().simple().to_string()),
+        size: 48213,
+        content_type: match kind {
+            Kind::Document => "application/pdf".into(),
+            Kind::Video => "video/mp4".into(),
+        },
+        provider: "sim".into(),
+    }
+}
+
+/// `GET uri` with `token` as bearer token (none when `None`): status and JSON body.
+pub async fn get(router: &Router, uri: &str, token: Option<&str>) -> (StatusCode, Value) {
+    let mut request = Request::get(uri);
+    if let Some(token) = token {
+        request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    let response = router
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .expect("router is infallible");
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
+    (status, body)
+}

@@ -7,7 +7,6 @@ pub mod procs;
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use docflow::db::Db;
@@ -128,7 +127,7 @@ impl SandboxBuilder {
         assert!(status.success(), "docflow setup failed: {}", setup.output());
 
         let client = async_nats::connect(nats_url()).await.expect("NATS is running");
-        let js = async_nats::jetstream::new(client.clone());
+        let js = async_nats::jetstream::new(client);
         let db = Db::connect(&settings.database).await.expect("the test database answers");
         let s3_client = MinioClientBuilder::new(s3_endpoint.parse().unwrap())
             .provider(Some(StaticProvider::new(ACCESS_KEY, SECRET_KEY, None)))
@@ -136,14 +135,12 @@ impl SandboxBuilder {
             .build()
             .unwrap();
         Sandbox {
-            dir,
+            _dir: dir,
             prefix,
             env,
-            settings: Arc::new(settings),
             database_url,
             sim_url,
             gateway_url: format!("http://127.0.0.1:{gateway_port}"),
-            client,
             js,
             db,
             s3: s3_client,
@@ -154,14 +151,13 @@ impl SandboxBuilder {
 }
 
 pub struct Sandbox {
-    pub dir: tempfile::TempDir,
+    /// Holds the sandbox's files until it drops.
+    _dir: tempfile::TempDir,
     pub prefix: String,
     pub env: HashMap<String, String>,
-    pub settings: Arc<Settings>,
     pub database_url: String,
     pub sim_url: String,
     pub gateway_url: String,
-    pub client: async_nats::Client,
     pub js: async_nats::jetstream::Context,
     pub db: Db,
     pub s3: MinioClient,

@@ -91,10 +91,6 @@ impl Process {
         (Process { name: name.to_owned(), child, log, _log_dir: log_dir }, url)
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.id().expect("the process runs")
-    }
-
     /// SIGKILL: no graceful anything, as a crash.
     pub async fn kill(&mut self) {
         let _ = self.child.kill().await;

@@ -94,11 +94,7 @@ pub async fn run(settings: &Settings, command: DlqCommand) -> anyhow::Result<Exi
             if report.replayed.is_empty() && report.failed.is_empty() {
                 println!("no dead letters to replay");
             }
-            if report.is_success() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
+            if report.is_success() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
         DlqCommand::Purge { stage, all: _ } => {
             let purged = letters.purge(stage.as_deref()).await?;
@@ -114,8 +110,7 @@ fn show(letter: &DeadLetter, json: bool) -> anyhow::Result<()> {
     let body = String::from_utf8_lossy(&letter.payload);
     if json {
         let mut value = serde_json::to_value(letter)?;
-        value["payload"] =
-            serde_json::from_slice(&letter.payload).unwrap_or_else(|_| body.clone().into());
+        value["payload"] = serde_json::from_slice(&letter.payload).unwrap_or_else(|_| body.clone().into());
         println!("{}", serde_json::to_string_pretty(&value)?);
         return Ok(());
     }
@@ -124,10 +119,7 @@ fn show(letter: &DeadLetter, json: bool) -> anyhow::Result<()> {
     println!("attempts:         {}", letter.attempts);
     println!("failed at:        {}", letter.failed_at);
     println!("original subject: {}", letter.original_subject);
-    println!(
-        "document:         {}",
-        letter.document_id.as_deref().unwrap_or("-")
-    );
+    println!("document:         {}", letter.document_id.as_deref().unwrap_or("-"));
     println!("error:            {}", letter.error);
     println!("headers:");
     for (name, values) in letter.headers.iter() {

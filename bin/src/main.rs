@@ -11,6 +11,7 @@ use docflow::app::{self, Component};
 use docflow::settings::Settings;
 use tokio_util::sync::CancellationToken;
 
+mod dev;
 mod dlq;
 mod status;
 
@@ -34,7 +35,7 @@ enum Command {
         components: Vec<Component>,
     },
     /// The whole stack on one machine on embedded defaults.
-    Dev,
+    Dev(dev::DevArgs),
     /// The reference provider of provider-protocol.md, with failure injection.
     ProviderSim(docflow::provider::sim::SimOptions),
     /// A document's state and timeline, by id or bucket/key.
@@ -61,16 +62,22 @@ fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Dev(args) = cli.command {
+        return dev::run(args, cli.config).await;
+    }
     if let Command::ProviderSim(options) = cli.command {
         init_logging("text", "info");
         return provider_sim(options).await;
     }
     let settings = Settings::load(cli.config.as_deref(), None)?;
-    init_logging(&settings.log.format, &settings.log.level);
+    // Long-running commands log at the configured level; one-shot commands print their
+    // answer and log only what goes wrong.
+    let long_running = matches!(cli.command, Command::Run { .. } | Command::Dev { .. });
+    init_logging(&settings.log.format, if long_running { &settings.log.level } else { "warn" });
     match cli.command {
         Command::Setup => {
             let report = app::setup(&settings).await?;
-            println!("topology: {}", report.topology);
+            print!("{}", report.topology);
             println!("database: migrated");
             if report.buckets_created.is_empty() {
                 println!("buckets: present");
@@ -84,7 +91,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Status { id_or_key, json } => return status::run(&settings, &id_or_key, json).await,
         Command::Dlq(command) => return dlq::run(&settings, command).await,
-        Command::Dev => anyhow::bail!("this command is not yet available in this build"),
+        Command::Dev(_) => unreachable!("handled above"),
         Command::ProviderSim(_) => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)
@@ -105,7 +112,8 @@ fn shutdown_on_signal() -> CancellationToken {
     let token = CancellationToken::new();
     let cancel = token.clone();
     tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
@@ -117,7 +125,8 @@ fn shutdown_on_signal() -> CancellationToken {
 }
 
 fn init_logging(format: &str, level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();

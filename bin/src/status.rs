@@ -35,7 +35,14 @@ pub async fn run(settings: &Settings, id_or_key: &str, json: bool) -> anyhow::Re
         });
         println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
-        println!("{}  {}  {}  {}/{}", document.id, document.state.as_str(), document.kind.as_str(), document.bucket, document.key);
+        println!(
+            "{}  {}  {}  {}/{}",
+            document.id,
+            document.state.as_str(),
+            document.kind.as_str(),
+            document.bucket,
+            document.key
+        );
         if let Some(job) = &document.provider_job_id {
             println!("provider {} job {job}", document.provider);
         }
@@ -43,7 +50,14 @@ pub async fn run(settings: &Settings, id_or_key: &str, json: bool) -> anyhow::Re
             println!("error in {stage}: {reason}");
         }
         for t in &timeline {
-            println!("  {}  {:<10} {:<9} attempt {}  {}", t.at.format("%Y-%m-%d %H:%M:%S%.3f"), t.state.as_str(), t.stage, t.attempt, t.reason.as_deref().unwrap_or(""));
+            println!(
+                "  {}  {:<10} {:<9} attempt {}  {}",
+                t.at.format("%Y-%m-%d %H:%M:%S%.3f"),
+                t.state.as_str(),
+                t.stage,
+                t.attempt,
+                t.reason.as_deref().unwrap_or("")
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -102,11 +102,26 @@ pub async fn setup(settings: &Settings) -> Result<SetupReport, AppError> {
         }
     }
     client.flush().await.ok();
-    Ok(SetupReport { topology: format!("{applied:?}"), buckets_created })
+    let mut topology = String::new();
+    for (stream, change) in &applied.streams {
+        topology.push_str(&format!("stream {stream}: {change:?}\n").to_lowercase().replacen(
+            &stream.to_lowercase(),
+            stream,
+            1,
+        ));
+    }
+    for (stream, consumer, change) in &applied.consumers {
+        topology.push_str(&format!("consumer {stream}/{consumer}: {}\n", format!("{change:?}").to_lowercase()));
+    }
+    Ok(SetupReport { topology, buckets_created })
 }
 
 /// Runs the components until `shutdown` is cancelled; an empty list runs all of them.
-pub async fn run(settings: Arc<Settings>, components: &[Component], shutdown: CancellationToken) -> Result<(), AppError> {
+pub async fn run(
+    settings: Arc<Settings>,
+    components: &[Component],
+    shutdown: CancellationToken,
+) -> Result<(), AppError> {
     run_with(settings, components, shutdown, None).await
 }
 
@@ -128,6 +143,7 @@ pub async fn run_with(
             tracing::warn!(component = c.as_str(), "component not yet available, skipped");
         }
     }
+    crate::metrics::init();
     let client = nats::connect(&settings.nats, "docflow").await?;
     let js = async_nats::jetstream::new(client.clone());
     let db = Db::connect(&settings.database).await?;
@@ -136,21 +152,33 @@ pub async fn run_with(
     let listener = match (components.contains(&Component::Gateway), listener) {
         (false, _) => None,
         (true, Some(listener)) => Some(listener),
-        (true, None) => Some(TcpListener::bind(&settings.gateway.listen).await.map_err(|cause| AppError::Listen {
-            listen: settings.gateway.listen.clone(),
-            cause,
-        })?),
+        (true, None) => Some(
+            TcpListener::bind(&settings.gateway.listen)
+                .await
+                .map_err(|cause| AppError::Listen { listen: settings.gateway.listen.clone(), cause })?,
+        ),
     };
 
     let tasks = TaskTracker::new();
     let (failed_tx, mut failed_rx) = tokio::sync::mpsc::channel::<AppError>(components.len());
-    let runner = StageRunner { js: js.clone(), client: client.clone(), settings: settings.clone(), shutdown: shutdown.clone(), failed: failed_tx.clone(), tasks: tasks.clone() };
+    let runner = StageRunner {
+        js: js.clone(),
+        client: client.clone(),
+        settings: settings.clone(),
+        shutdown: shutdown.clone(),
+        failed: failed_tx.clone(),
+        tasks: tasks.clone(),
+    };
     for component in &components {
         match component {
-            Component::Transfer => runner.spawn(Transfer::new(settings.clone(), db.clone(), store.clone(), js.clone()).map_err(AppError::Other)?),
+            Component::Transfer => runner.spawn(
+                Transfer::new(settings.clone(), db.clone(), store.clone(), js.clone()).map_err(AppError::Other)?,
+            ),
             Component::Validate => runner.spawn(Validate::new(settings.clone(), db.clone(), store.clone(), js.clone())),
             Component::Normalize => runner.spawn(Normalize::new(settings.clone(), db.clone(), store.clone())),
-            Component::Watchdog => runner.spawn(Watchdog::new(settings.clone(), db.clone(), js.clone()).map_err(AppError::Other)?),
+            Component::Watchdog => {
+                runner.spawn(Watchdog::new(settings.clone(), db.clone(), js.clone()).map_err(AppError::Other)?)
+            }
             // Spawned below, once every stage is built: a stage that fails to build
             // returns before anything serves.
             Component::Gateway => {}

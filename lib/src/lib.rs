@@ -4,11 +4,13 @@
 
 pub mod app;
 pub mod db;
+pub mod dev;
 pub mod evaluator;
 pub mod events;
 pub mod gateway;
 pub mod ids;
 pub mod messages;
+pub mod metrics;
 pub mod nats;
 pub mod provider;
 pub mod settings;

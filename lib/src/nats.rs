@@ -6,7 +6,9 @@ use crate::settings::NatsSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("cannot connect to NATS at {url}: {source}; is nats-server running with JetStream (-js)? set nats.url / DOCFLOW__NATS__URL")]
+    #[error(
+        "cannot connect to NATS at {url}: {source}; is nats-server running with JetStream (-js)? set nats.url / DOCFLOW__NATS__URL"
+    )]
     Connect { url: String, source: async_nats::ConnectError },
 }
 

@@ -210,12 +210,21 @@ pub struct StageSettings {
 impl Settings {
     /// Loads defaults < `file` (or `./docflow.toml` when present) < environment.
     /// `env` replaces the process environment (tests); `None` reads the real one.
-    pub fn load(
+    pub fn load(file: Option<&Path>, env: Option<HashMap<String, String>>) -> Result<Settings, SettingsError> {
+        Settings::load_over(None, file, env)
+    }
+
+    /// [`Settings::load`] with `base` (TOML) between the embedded defaults and the file:
+    /// how `docflow dev` brings defaults of its own that the file and environment override.
+    pub fn load_over(
+        base: Option<&str>,
         file: Option<&Path>,
         env: Option<HashMap<String, String>>,
     ) -> Result<Settings, SettingsError> {
-        let mut builder =
-            Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(base) = base {
+            builder = builder.add_source(File::from_str(base, FileFormat::Toml));
+        }
         match file {
             Some(path) => {
                 if !path.exists() {
@@ -227,14 +236,10 @@ impl Settings {
                 builder = builder.add_source(File::from(PathBuf::from(path)).format(FileFormat::Toml));
             }
             None => {
-                builder = builder
-                    .add_source(File::new("docflow.toml", FileFormat::Toml).required(false));
+                builder = builder.add_source(File::new("docflow.toml", FileFormat::Toml).required(false));
             }
         }
-        let mut environment = Environment::with_prefix("DOCFLOW")
-            .separator("__")
-            .list_separator(",")
-            .try_parsing(true);
+        let mut environment = Environment::with_prefix("DOCFLOW").separator("__").list_separator(",").try_parsing(true);
         let vars: HashMap<String, String> = env.clone().unwrap_or_else(|| std::env::vars().collect());
         let mut list_keys = vec!["gateway.tokens".to_owned()];
         list_keys.extend(STAGES.iter().map(|stage| format!("stages.{stage}.backoff")));
@@ -278,7 +283,9 @@ impl Settings {
             return Err(invalid("database.max_connections", "at least 1"));
         }
         check_http_url("s3.endpoint", &self.s3.endpoint)?;
-        for (key, bucket) in [("s3.uploads_bucket", &self.s3.uploads_bucket), ("s3.results_bucket", &self.s3.results_bucket)] {
+        for (key, bucket) in
+            [("s3.uploads_bucket", &self.s3.uploads_bucket), ("s3.results_bucket", &self.s3.results_bucket)]
+        {
             let ok = (3..=63).contains(&bucket.len())
                 && bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
             if !ok {
@@ -286,19 +293,27 @@ impl Settings {
             }
         }
         if self.providers.is_empty() {
-            return Err(invalid("providers", "at least one [providers.NAME] table with base_url, api_key and callback_secret"));
+            return Err(invalid(
+                "providers",
+                "at least one [providers.NAME] table with base_url, api_key and callback_secret",
+            ));
         }
         for (name, p) in &self.providers {
             check_http_url(&format!("providers.{name}.base_url"), &p.base_url)?;
             if p.callback_secret.all().is_empty() {
-                return Err(invalid(format!("providers.{name}.callback_secret"), "a secret or a non-empty list of secrets"));
+                return Err(invalid(
+                    format!("providers.{name}.callback_secret"),
+                    "a secret or a non-empty list of secrets",
+                ));
             }
         }
         if self.providers.len() > 1 && !self.providers.contains_key(&self.routing.default) {
             return Err(invalid(
                 "routing.default",
-                format!("one of the configured providers ({}) when several are configured",
-                    self.providers.keys().cloned().collect::<Vec<_>>().join(", ")),
+                format!(
+                    "one of the configured providers ({}) when several are configured",
+                    self.providers.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
             ));
         }
         if !self.routing.default.is_empty() && !self.providers.contains_key(&self.routing.default) {
@@ -320,15 +335,24 @@ impl Settings {
                 return Err(invalid(format!("stages.{stage}.concurrency"), "at least 1"));
             }
             if s.max_ack_pending < s.concurrency as i64 {
-                return Err(invalid(format!("stages.{stage}.max_ack_pending"), format!("at least stages.{stage}.concurrency ({})", s.concurrency)));
+                return Err(invalid(
+                    format!("stages.{stage}.max_ack_pending"),
+                    format!("at least stages.{stage}.concurrency ({})", s.concurrency),
+                ));
             }
             if s.backoff.is_empty() || s.backoff.iter().any(|d| d.is_zero()) {
-                return Err(invalid(format!("stages.{stage}.backoff"), "a non-empty list of positive durations, e.g. [\"1s\", \"30s\"]"));
+                return Err(invalid(
+                    format!("stages.{stage}.backoff"),
+                    "a non-empty list of positive durations, e.g. [\"1s\", \"30s\"]",
+                ));
             }
             if s.max_deliver <= s.backoff.len() as i64 {
                 return Err(invalid(
                     format!("stages.{stage}.max_deliver"),
-                    format!("more than the {} entries of stages.{stage}.backoff (JetStream requires it)", s.backoff.len()),
+                    format!(
+                        "more than the {} entries of stages.{stage}.backoff (JetStream requires it)",
+                        s.backoff.len()
+                    ),
                 ));
             }
             if s.pull_expires < Duration::from_secs(1) {
@@ -414,7 +438,10 @@ mod tests {
     fn the_environment_overrides_the_defaults() {
         let s = Settings::load(
             None,
-            Some(env(&[("DOCFLOW__NATS__URL", "nats://127.0.0.1:5222"), ("DOCFLOW__STAGES__TRANSFER__BACKOFF", "1s,2s")])),
+            Some(env(&[
+                ("DOCFLOW__NATS__URL", "nats://127.0.0.1:5222"),
+                ("DOCFLOW__STAGES__TRANSFER__BACKOFF", "1s,2s"),
+            ])),
         )
         .unwrap();
         assert_eq!(s.nats.url, "nats://127.0.0.1:5222");

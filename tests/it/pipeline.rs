@@ -90,7 +90,8 @@ const FINDINGS: &str = r#"{"findings":[{"category":"spelling","severity":"minor"
 async fn a_lesson_plan_and_a_video_reach_normalized_and_the_api_serves_them() {
     let mut sandbox = Sandbox::builder().start().await;
     sandbox.start_all().await;
-    let plan = sandbox.upload("teacher-42/week3/lesson plan.txt", lesson_plan(), "text/plain", &[("kind", "document")]).await;
+    let plan =
+        sandbox.upload("teacher-42/week3/lesson plan.txt", lesson_plan(), "text/plain", &[("kind", "document")]).await;
     let clip = sandbox.upload("trainee-7/clip 01.mp4", video(), "video/mp4", &[]).await;
     sandbox.wait_for_state(plan, State::Normalized, DEADLINE).await;
     sandbox.wait_for_state(clip, State::Normalized, DEADLINE).await;
@@ -118,6 +119,17 @@ async fn a_lesson_plan_and_a_video_reach_normalized_and_the_api_serves_them() {
     assert!(video_doc["normalized"]["transcript"].as_str().is_some_and(|t| !t.is_empty()), "{video_doc}");
     assert!(video_doc["normalized"]["duration_seconds"].as_f64().is_some());
 
+    // Operators see the stages' work on /metrics, by stage and outcome only.
+    let metrics = reqwest::get(format!("{}/metrics", sandbox.gateway_url)).await.unwrap().text().await.unwrap();
+    for stage in ["transfer", "validate", "normalize"] {
+        let line = metrics.lines().find(|l| {
+            l.starts_with("docflow_stage_messages_total")
+                && l.contains(&format!("stage=\"{stage}\""))
+                && l.contains("outcome=\"done\"")
+        });
+        assert!(line.is_some(), "no {stage} counter in:\n{metrics}");
+    }
+
     let (status, list) = sandbox.api("/v1/documents?state=normalized&kind=video").await;
     assert_eq!(status, 200);
     let items = list["items"].as_array().unwrap();
@@ -135,14 +147,27 @@ async fn refused_callbacks_get_their_status_and_store_nothing() {
     let post = |path: String, content_type: &'static str, signature: String, body: Vec<u8>| {
         let client = client.clone();
         async move {
-            client.post(path).header("Content-Type", content_type).header("Docflow-Signature", signature).body(body).send().await.unwrap().status().as_u16()
+            client
+                .post(path)
+                .header("Content-Type", content_type)
+                .header("Docflow-Signature", signature)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
         }
     };
     let url = format!("{}/v1/callbacks/sim", sandbox.gateway_url);
     let good = |t: i64, body: &[u8]| docflow::provider::signature::sign(b"sim-callback-secret", t, body);
     let wrong = docflow::provider::signature::sign(b"not-the-secret", now(), &body);
     assert_eq!(post(url.clone(), "application/json", wrong, body.clone()).await, 401, "bad signature");
-    assert_eq!(post(url.clone(), "application/json", good(now() - 600, &body), body.clone()).await, 401, "stale timestamp");
+    assert_eq!(
+        post(url.clone(), "application/json", good(now() - 600, &body), body.clone()).await,
+        401,
+        "stale timestamp"
+    );
     let big = vec![b' '; 2 * 1024 * 1024];
     assert_eq!(post(url.clone(), "application/json", good(now(), &big), big).await, 413, "oversized body");
     assert_eq!(post(url.clone(), "text/plain", good(now(), &body), body.clone()).await, 415, "wrong content type");
@@ -192,18 +217,34 @@ async fn a_findings_file_that_breaks_the_schema_is_rejected() {
     let mut sandbox = Sandbox::builder().sim(&["--drop-callbacks", "1"]).start().await;
     let files = serve_files(vec![
         ("/corrected.txt", lesson_plan()),
-        ("/findings.json", br#"{"findings":[{"category":"typo","severity":"minor","message":"x"}],"word_count":3,"language":"en"}"#.to_vec()),
+        (
+            "/findings.json",
+            br#"{"findings":[{"category":"typo","severity":"minor","message":"x"}],"word_count":3,"language":"en"}"#
+                .to_vec(),
+        ),
     ])
     .await;
     let host = files.url.trim_start_matches("http://").to_owned();
     sandbox.env.insert("DOCFLOW__PROVIDERS__SIM__RESULT_HOSTS".into(), host);
     sandbox.start_all().await;
     let (id, job) = submitted_plan(&sandbox).await;
-    let bad_findings = br#"{"findings":[{"category":"typo","severity":"minor","message":"x"}],"word_count":3,"language":"en"}"#;
-    let body = callback("evt_schema", &job, id, vec![
-        result("corrected", "plan.txt", format!("{}/corrected.txt", files.url), &lesson_plan(), "text/plain"),
-        result("findings", "findings.json", format!("{}/findings.json", files.url), bad_findings, "application/json"),
-    ]);
+    let bad_findings =
+        br#"{"findings":[{"category":"typo","severity":"minor","message":"x"}],"word_count":3,"language":"en"}"#;
+    let body = callback(
+        "evt_schema",
+        &job,
+        id,
+        vec![
+            result("corrected", "plan.txt", format!("{}/corrected.txt", files.url), &lesson_plan(), "text/plain"),
+            result(
+                "findings",
+                "findings.json",
+                format!("{}/findings.json", files.url),
+                bad_findings,
+                "application/json",
+            ),
+        ],
+    );
     assert_eq!(sandbox.post_callback("sim", &body, now(), "application/json").await.0, 202);
     let document = sandbox.wait_for_state(id, State::Rejected, DEADLINE).await;
     assert!(document.error_reason.unwrap().contains("findings schema"));
@@ -213,12 +254,24 @@ async fn a_findings_file_that_breaks_the_schema_is_rejected() {
 async fn a_result_url_on_a_loopback_address_not_allowed_is_never_fetched() {
     let mut sandbox = Sandbox::builder().sim(&["--drop-callbacks", "1"]).start().await;
     sandbox.start_all().await;
-    let files = serve_files(vec![("/findings.json", FINDINGS.as_bytes().to_vec()), ("/corrected.txt", lesson_plan())]).await;
+    let files =
+        serve_files(vec![("/findings.json", FINDINGS.as_bytes().to_vec()), ("/corrected.txt", lesson_plan())]).await;
     let (id, job) = submitted_plan(&sandbox).await;
-    let body = callback("evt_ssrf", &job, id, vec![
-        result("corrected", "plan.txt", format!("{}/corrected.txt", files.url), &lesson_plan(), "text/plain"),
-        result("findings", "findings.json", format!("{}/findings.json", files.url), FINDINGS.as_bytes(), "application/json"),
-    ]);
+    let body = callback(
+        "evt_ssrf",
+        &job,
+        id,
+        vec![
+            result("corrected", "plan.txt", format!("{}/corrected.txt", files.url), &lesson_plan(), "text/plain"),
+            result(
+                "findings",
+                "findings.json",
+                format!("{}/findings.json", files.url),
+                FINDINGS.as_bytes(),
+                "application/json",
+            ),
+        ],
+    );
     assert_eq!(sandbox.post_callback("sim", &body, now(), "application/json").await.0, 202);
     let document = sandbox.wait_for_state(id, State::Rejected, DEADLINE).await;
     let reason = document.error_reason.unwrap();
@@ -255,4 +308,77 @@ async fn a_failure_reported_by_the_provider_fails_the_document_with_its_error() 
     let (_, resource) = sandbox.api(&format!("/v1/documents/{id}")).await;
     assert_eq!(resource["error"]["stage"], "validate");
     assert_eq!(resource["error"]["reason"], reason.as_str());
+}
+
+#[tokio::test]
+async fn an_s3_webhook_notification_starts_the_same_pipeline() {
+    let mut sandbox = Sandbox::builder().start().await;
+    sandbox.start_all().await;
+    let bytes = lesson_plan();
+    let key = "teacher-8/by webhook.txt";
+    let etag = sandbox.put_object("uploads", key, bytes.clone(), "text/plain", &[]).await;
+    let event = docflow::events::minio::created_event(&docflow::events::minio::CreatedObject {
+        event_name: "s3:ObjectCreated:Put",
+        bucket: "uploads",
+        key,
+        size: bytes.len() as u64,
+        etag: &etag,
+        content_type: "text/plain",
+        user_metadata: Default::default(),
+        version_id: None,
+        principal_id: "minioadmin",
+        source_ip: "127.0.0.1",
+        user_agent: "MinIO (linux; x86_64)",
+        request_id: "185E0F8C2B9A7D41",
+        event_time: chrono::Utc::now(),
+    });
+    let client = reqwest::Client::new();
+    let url = format!("{}/v1/ingest/s3", sandbox.gateway_url);
+    let body = serde_json::to_vec(&event).unwrap();
+    let refused = client.post(&url).bearer_auth("wrong").json(&event).send().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    for _ in 0..2 {
+        // MinIO may deliver an event twice.
+        let response = client
+            .post(&url)
+            .bearer_auth("ingest-token")
+            .header("Content-Type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+    }
+    let id = crate::support::document_id("uploads", key, &etag);
+    sandbox.wait_for_state(id, State::Normalized, DEADLINE).await;
+    assert_eq!(sandbox.db.count_documents().await.unwrap(), 1);
+    assert_eq!(sandbox.sim_jobs().await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_uploading_app_gets_a_presigned_put_that_lands_in_the_uploads_bucket() {
+    let mut sandbox = Sandbox::builder().start().await;
+    sandbox.start_all().await;
+    let client = reqwest::Client::new();
+    let request = serde_json::json!({"uploader_id": "trainee-1", "file_name": "notes.txt", "content_type": "text/plain", "size": 11});
+    let url = format!("{}/v1/uploads", sandbox.gateway_url);
+    let refused = client.post(&url).json(&request).send().await.unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    let answer: serde_json::Value =
+        client.post(&url).bearer_auth(crate::support::TOKEN).json(&request).send().await.unwrap().json().await.unwrap();
+    assert_eq!(answer["method"], "PUT");
+    let key = answer["key"].as_str().unwrap();
+    assert!(key.starts_with("trainee-1/") && key.ends_with("-notes.txt"), "{key}");
+    let put = client
+        .put(answer["url"].as_str().unwrap())
+        .header("Content-Type", "text/plain")
+        .body("hello class")
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{}", put.status());
+    let stored = sandbox.s3.get_object("uploads", key).unwrap().build();
+    use minio::s3::types::S3Api;
+    let bytes = stored.send().await.unwrap().into_bytes().await.unwrap();
+    assert_eq!(&bytes[..], b"hello class");
 }

@@ -41,7 +41,14 @@ async fn uploads_pending(sandbox: &Sandbox) -> (u64, usize) {
 async fn a_lesson_plan_and_a_video_put_into_the_bucket_become_submitted_documents() {
     let mut sandbox = Sandbox::builder().start().await;
     sandbox.start_worker(&["transfer"]);
-    let plan = sandbox.upload("teacher-42/week3/lesson plan.docx", lesson_plan(), "application/vnd.openxmlformats-officedocument.wordprocessingml.document", &[("kind", "document")]).await;
+    let plan = sandbox
+        .upload(
+            "teacher-42/week3/lesson plan.docx",
+            lesson_plan(),
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            &[("kind", "document")],
+        )
+        .await;
     let clip = sandbox.upload("trainee-7/observations/clip 01.mp4", video(), "video/mp4", &[]).await;
 
     let plan = sandbox.wait_for_state(plan, State::Submitted, DEADLINE).await;
@@ -59,6 +66,22 @@ async fn a_lesson_plan_and_a_video_put_into_the_bucket_become_submitted_document
     let timeline = sandbox.db.timeline(plan.id).await.unwrap();
     let states: Vec<&str> = timeline.iter().map(|t| t.state.as_str()).collect();
     assert_eq!(states, ["received", "submitted"]);
+
+    // An operator finds it by bucket/key with `docflow status`.
+    let mut status = crate::support::Process::spawn(
+        "docflow status",
+        crate::support::docflow_binary(),
+        &["status", "uploads/teacher-42/week3/lesson plan.docx", "--json"],
+        &sandbox.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>(),
+    );
+    assert!(status.wait(Duration::from_secs(30)).await.success());
+    let output = status.output();
+    let json_start = output.find('{').expect("JSON on stdout");
+    let shown: serde_json::Value =
+        serde_json::from_str(output[json_start..].trim()).unwrap_or_else(|e| panic!("{e}: {output}"));
+    assert_eq!(shown["id"], plan.id.to_string());
+    assert_eq!(shown["state"], "submitted");
+    assert_eq!(shown["timeline"].as_array().unwrap().len(), 2);
 
     // Each submitted document has its watch timer, with its job id.
     let watch = wait_for("two watch timers", DEADLINE, || async {
@@ -122,7 +145,10 @@ async fn a_422_from_the_provider_is_dead_lettered_with_its_error_and_the_documen
     assert_eq!(letter.headers.get("Docflow-Original-Subject").unwrap().as_str(), sandbox.subject("uploads.minio"));
     assert!(letter.headers.get("Docflow-Failed-At").is_some());
     assert!(docflow::events::minio::parse(&letter.payload).is_ok(), "the original body is kept");
-    wait_for("the upload to leave the work queue", DEADLINE, || async { (uploads_pending(&sandbox).await == (0, 0)).then_some(()) }).await;
+    wait_for("the upload to leave the work queue", DEADLINE, || async {
+        (uploads_pending(&sandbox).await == (0, 0)).then_some(())
+    })
+    .await;
     assert!(sandbox.sim_jobs().await.is_empty());
 }
 
@@ -131,12 +157,16 @@ async fn the_same_event_published_twice_is_one_document_and_one_job() {
     let mut sandbox = Sandbox::builder().start().await;
     let bytes = lesson_plan();
     let etag = sandbox.put_object("uploads", "teacher-5/twice.txt", bytes.clone(), "text/plain", &[]).await;
-    let body = sandbox.notify_created("uploads", "teacher-5/twice.txt", bytes.len() as u64, &etag, "text/plain", &[]).await;
+    let body =
+        sandbox.notify_created("uploads", "teacher-5/twice.txt", bytes.len() as u64, &etag, "text/plain", &[]).await;
     sandbox.publish_raw(&sandbox.subject("uploads.minio"), body).await;
     sandbox.start_worker(&["transfer"]);
     let id = crate::support::document_id("uploads", "teacher-5/twice.txt", &etag);
     sandbox.wait_for_state(id, State::Submitted, DEADLINE).await;
-    wait_for("both events to be handled", DEADLINE, || async { (uploads_pending(&sandbox).await == (0, 0)).then_some(()) }).await;
+    wait_for("both events to be handled", DEADLINE, || async {
+        (uploads_pending(&sandbox).await == (0, 0)).then_some(())
+    })
+    .await;
     assert_eq!(sandbox.db.count_documents().await.unwrap(), 1);
     assert_eq!(sandbox.sim_jobs().await.len(), 1);
 }
@@ -148,7 +178,10 @@ async fn a_worker_killed_after_submitting_but_before_acking_makes_no_second_job(
     let mut sandbox = Sandbox::builder().sim(&["--response-delay", "3s"]).start().await;
     let first = sandbox.start_worker(&["transfer"]);
     let id = sandbox.upload("teacher-1/crash.txt", lesson_plan(), "text/plain", &[]).await;
-    wait_for("the provider to create the job", DEADLINE, || async { (!sandbox.sim_jobs().await.is_empty()).then_some(()) }).await;
+    wait_for("the provider to create the job", DEADLINE, || async {
+        (!sandbox.sim_jobs().await.is_empty()).then_some(())
+    })
+    .await;
     sandbox.workers[first].kill().await;
     assert_eq!(sandbox.db.get(id).await.unwrap().unwrap().state, State::Received);
 
@@ -157,14 +190,19 @@ async fn a_worker_killed_after_submitting_but_before_acking_makes_no_second_job(
     let jobs = sandbox.sim_jobs().await;
     assert_eq!(jobs.len(), 1, "one job at the provider");
     assert_eq!(jobs[0]["job_id"].as_str(), document.provider_job_id.as_deref());
-    assert!(jobs[0]["attempts"].as_u64().unwrap() >= 2, "the redelivery submitted again, with the same Idempotency-Key");
+    assert!(
+        jobs[0]["attempts"].as_u64().unwrap() >= 2,
+        "the redelivery submitted again, with the same Idempotency-Key"
+    );
 }
 
 #[tokio::test]
 async fn an_event_whose_object_no_longer_exists_is_dead_lettered_with_a_clear_reason() {
     let mut sandbox = Sandbox::builder().start().await;
     sandbox.start_worker(&["transfer"]);
-    sandbox.notify_created("uploads", "teacher-1/gone.txt", 10, "0cc175b9c0f1b6a831c399e269772661", "text/plain", &[]).await;
+    sandbox
+        .notify_created("uploads", "teacher-1/gone.txt", 10, "0cc175b9c0f1b6a831c399e269772661", "text/plain", &[])
+        .await;
     let id = crate::support::document_id("uploads", "teacher-1/gone.txt", "0cc175b9c0f1b6a831c399e269772661");
     let document = sandbox.wait_for_state(id, State::Failed, DEADLINE).await;
     let reason = document.error_reason.unwrap();
@@ -183,11 +221,15 @@ async fn an_event_whose_object_no_longer_exists_is_dead_lettered_with_a_clear_re
 async fn events_that_create_no_content_are_acknowledged_and_ignored() {
     let mut sandbox = Sandbox::builder().start().await;
     for fixture in ["delete-ignored.json", "put-tagging-ignored.json"] {
-        let body = std::fs::read(format!("{}/../../shared/fixtures/minio/{fixture}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let body =
+            std::fs::read(format!("{}/../../shared/fixtures/minio/{fixture}", env!("CARGO_MANIFEST_DIR"))).unwrap();
         sandbox.publish_raw(&sandbox.subject("uploads.minio"), body).await;
     }
     sandbox.start_worker(&["transfer"]);
-    wait_for("both events to be acked", DEADLINE, || async { (uploads_pending(&sandbox).await == (0, 0)).then_some(()) }).await;
+    wait_for("both events to be acked", DEADLINE, || async {
+        (uploads_pending(&sandbox).await == (0, 0)).then_some(())
+    })
+    .await;
     assert_eq!(sandbox.db.count_documents().await.unwrap(), 0);
     assert!(dead_letters(&sandbox).await.is_empty());
 }

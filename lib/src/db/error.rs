@@ -8,18 +8,12 @@ use sea_orm::{DbErr, RuntimeErr};
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("cannot connect to the database at {url}: {cause}; {hint} set database.url")]
-    Connect {
-        url: String,
-        hint: &'static str,
-        cause: DbErr,
-    },
+    Connect { url: String, hint: &'static str, cause: DbErr },
     #[error(
         "cannot create the directory {path} for the SQLite database: {cause}; set database.url to a writable place"
     )]
     CreateDir { path: String, cause: std::io::Error },
-    #[error(
-        "database migration failed: {cause}; check that the database user may create tables and indexes"
-    )]
+    #[error("database migration failed: {cause}; check that the database user may create tables and indexes")]
     Migrate { cause: DbErr },
     #[error(
         "no database connection free within database.acquire_timeout ({cause}); raise database.max_connections or database.acquire_timeout, or check for slow queries"
@@ -27,18 +21,13 @@ pub enum DbError {
     PoolTimeout { cause: DbErr },
     #[error("database query failed: {cause}")]
     Query { cause: DbErr },
-    #[error(
-        "unexpected value {value:?} in {column}; was the row written by another docflow version?"
-    )]
+    #[error("unexpected value {value:?} in {column}; was the row written by another docflow version?")]
     Decode { column: &'static str, value: String },
 }
 
 impl DbError {
     pub(crate) fn decode(column: &'static str, value: &str) -> DbError {
-        DbError::Decode {
-            column,
-            value: value.to_owned(),
-        }
+        DbError::Decode { column, value: value.to_owned() }
     }
 
     /// Whether the same call may succeed later: connection, pool and I/O trouble, lock
@@ -69,18 +58,16 @@ fn is_transient(error: &DbErr) -> bool {
     use sea_orm::sqlx::Error as Sqlx;
     match error {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
-            match &**e {
-                Sqlx::Io(_)
-                | Sqlx::Tls(_)
-                | Sqlx::Protocol(_)
-                | Sqlx::PoolTimedOut
-                | Sqlx::PoolClosed
-                | Sqlx::WorkerCrashed => true,
-                Sqlx::Database(db) => db.code().is_some_and(|code| transient_code(&code)),
-                _ => false,
-            }
-        }
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match &**e {
+            Sqlx::Io(_)
+            | Sqlx::Tls(_)
+            | Sqlx::Protocol(_)
+            | Sqlx::PoolTimedOut
+            | Sqlx::PoolClosed
+            | Sqlx::WorkerCrashed => true,
+            Sqlx::Database(db) => db.code().is_some_and(|code| transient_code(&code)),
+            _ => false,
+        },
         _ => false,
     }
 }
@@ -119,22 +106,10 @@ mod tests {
 
     #[test]
     fn passwords_are_not_shown() {
-        assert_eq!(
-            redact("postgres://u:secret@db:5432/docflow"),
-            "postgres://u:***@db:5432/docflow"
-        );
-        assert_eq!(
-            redact("postgres://127.0.0.1/docflow"),
-            "postgres://127.0.0.1/docflow"
-        );
-        assert_eq!(
-            redact("postgres://postgres@127.0.0.1/docflow"),
-            "postgres://postgres@127.0.0.1/docflow"
-        );
-        assert_eq!(
-            redact("sqlite://var/docflow.db?mode=rwc"),
-            "sqlite://var/docflow.db?mode=rwc"
-        );
+        assert_eq!(redact("postgres://u:secret@db:5432/docflow"), "postgres://u:***@db:5432/docflow");
+        assert_eq!(redact("postgres://127.0.0.1/docflow"), "postgres://127.0.0.1/docflow");
+        assert_eq!(redact("postgres://postgres@127.0.0.1/docflow"), "postgres://postgres@127.0.0.1/docflow");
+        assert_eq!(redact("sqlite://var/docflow.db?mode=rwc"), "sqlite://var/docflow.db?mode=rwc");
     }
 
     #[test]

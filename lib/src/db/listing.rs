@@ -39,10 +39,7 @@ const CURSOR_BYTES: usize = 24;
 
 impl Cursor {
     pub fn of(document: &Document) -> Cursor {
-        Cursor {
-            created_at: document.created_at,
-            id: document.id,
-        }
+        Cursor { created_at: document.created_at, id: document.id }
     }
 
     pub fn encode(&self) -> String {
@@ -58,10 +55,7 @@ impl Cursor {
         let micros = i64::from_be_bytes(bytes[..8].try_into().map_err(|_| InvalidCursor)?);
         let created_at = DateTime::from_timestamp_micros(micros).ok_or(InvalidCursor)?;
         let id = uuid::Uuid::from_slice(&bytes[8..]).map_err(|_| InvalidCursor)?;
-        Ok(Cursor {
-            created_at,
-            id: DocumentId(id),
-        })
+        Ok(Cursor { created_at, id: DocumentId(id) })
     }
 }
 
@@ -89,13 +83,11 @@ impl Db {
             // (created_at, id) < (c, i), spelled so that `created_at <= c` bounds the
             // index range on both backends (row values are not used by every planner).
             let id = cursor.id.to_string();
-            condition = condition
-                .add(documents::Column::CreatedAt.lte(cursor.created_at))
-                .add(
-                    Condition::any()
-                        .add(documents::Column::CreatedAt.lt(cursor.created_at))
-                        .add(documents::Column::Id.lt(id)),
-                );
+            condition = condition.add(documents::Column::CreatedAt.lte(cursor.created_at)).add(
+                Condition::any()
+                    .add(documents::Column::CreatedAt.lt(cursor.created_at))
+                    .add(documents::Column::Id.lt(id)),
+            );
         }
         let rows = documents::Entity::find()
             .filter(condition)
@@ -110,11 +102,7 @@ impl Db {
             .take(usize::try_from(limit).unwrap_or(usize::MAX))
             .map(Document::try_from)
             .collect::<Result<Vec<_>, _>>()?;
-        let next = if more {
-            documents.last().map(Cursor::of)
-        } else {
-            None
-        };
+        let next = if more { documents.last().map(Cursor::of) } else { None };
         Ok((documents, next))
     }
 }
@@ -126,10 +114,7 @@ mod base64url {
     pub fn encode(bytes: &[u8]) -> String {
         let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
         for chunk in bytes.chunks(3) {
-            let n = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+            let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
             for i in 0..=chunk.len() {
                 out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 0x3f) as usize]));
             }

@@ -10,9 +10,7 @@
 use std::path::Path;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait,
-};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, TransactionTrait};
 use sea_orm_migration::MigratorTrait;
 
 use crate::settings::DatabaseSettings;
@@ -50,11 +48,7 @@ impl Db {
     /// `database.acquire_timeout` for a lock.
     pub async fn connect(settings: &DatabaseSettings) -> Result<Db, DbError> {
         let sqlite = settings.url.starts_with("sqlite:");
-        let url = if sqlite {
-            sqlite_url(&settings.url)?
-        } else {
-            settings.url.clone()
-        };
+        let url = if sqlite { sqlite_url(&settings.url)? } else { settings.url.clone() };
         let mut options = ConnectOptions::new(url);
         options
             .max_connections(settings.max_connections.max(1))
@@ -71,17 +65,11 @@ impl Db {
                     .foreign_keys(true)
             });
         }
-        let conn = Database::connect(options)
-            .await
-            .map_err(|cause| DbError::Connect {
-                url: error::redact(&settings.url),
-                hint: if sqlite {
-                    "is its directory writable?"
-                } else {
-                    "is PostgreSQL running and reachable?"
-                },
-                cause,
-            })?;
+        let conn = Database::connect(options).await.map_err(|cause| DbError::Connect {
+            url: error::redact(&settings.url),
+            hint: if sqlite { "is its directory writable?" } else { "is PostgreSQL running and reachable?" },
+            cause,
+        })?;
         Ok(Db { conn })
     }
 
@@ -91,8 +79,7 @@ impl Db {
         let migrate = async {
             if self.backend() == DbBackend::Postgres {
                 let txn = self.conn.begin().await?;
-                txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
-                    .await?;
+                txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")).await?;
                 migration::Migrator::up(&txn, None).await?;
                 txn.commit().await
             } else {
@@ -114,24 +101,15 @@ impl Db {
 /// The SQLite URL to open: `mode=rwc` added when no mode is given, and the file's
 /// directory created.
 fn sqlite_url(url: &str) -> Result<String, DbError> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let in_memory =
-        path.is_empty() || path == ":memory:" || query.split('&').any(|p| p == "mode=memory");
+    let in_memory = path.is_empty() || path == ":memory:" || query.split('&').any(|p| p == "mode=memory");
     if in_memory {
         return Ok(url.to_owned());
     }
-    if let Some(parent) = Path::new(path)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(parent).map_err(|cause| DbError::CreateDir {
-            path: parent.display().to_string(),
-            cause,
-        })?;
+    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|cause| DbError::CreateDir { path: parent.display().to_string(), cause })?;
     }
     if query.split('&').any(|p| p.starts_with("mode=")) {
         Ok(url.to_owned())

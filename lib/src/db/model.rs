@@ -37,12 +37,7 @@ impl State {
     ];
 
     /// Every state a document can still leave.
-    pub const NON_TERMINAL: [State; 4] = [
-        State::Received,
-        State::Submitted,
-        State::Processed,
-        State::Validated,
-    ];
+    pub const NON_TERMINAL: [State; 4] = [State::Received, State::Submitted, State::Processed, State::Validated];
 
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -82,10 +77,7 @@ pub struct UnknownState(pub String);
 impl FromStr for State {
     type Err = UnknownState;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        State::ALL
-            .into_iter()
-            .find(|state| state.as_str() == s)
-            .ok_or_else(|| UnknownState(s.to_owned()))
+        State::ALL.into_iter().find(|state| state.as_str() == s).ok_or_else(|| UnknownState(s.to_owned()))
     }
 }
 
@@ -165,18 +157,9 @@ impl From<artifacts::Model> for ArtifactRow {
 impl TryFrom<documents::Model> for Document {
     type Error = DbError;
     fn try_from(row: documents::Model) -> Result<Self, DbError> {
-        let id = row
-            .id
-            .parse()
-            .map_err(|_| DbError::decode("documents.id", &row.id))?;
-        let state = row
-            .state
-            .parse()
-            .map_err(|_| DbError::decode("documents.state", &row.state))?;
-        let kind = row
-            .kind
-            .parse()
-            .map_err(|_| DbError::decode("documents.kind", &row.kind))?;
+        let id = row.id.parse().map_err(|_| DbError::decode("documents.id", &row.id))?;
+        let state = row.state.parse().map_err(|_| DbError::decode("documents.state", &row.state))?;
+        let kind = row.kind.parse().map_err(|_| DbError::decode("documents.kind", &row.kind))?;
         Ok(Document {
             id,
             state,
@@ -204,16 +187,7 @@ impl TryFrom<documents::Model> for Document {
 impl TryFrom<document_events::Model> for TimelineEntry {
     type Error = DbError;
     fn try_from(row: document_events::Model) -> Result<Self, DbError> {
-        let state = row
-            .state
-            .parse()
-            .map_err(|_| DbError::decode("document_events.state", &row.state))?;
-        Ok(TimelineEntry {
-            at: row.at,
-            state,
-            stage: row.stage,
-            attempt: row.attempt,
-            reason: row.reason,
-        })
+        let state = row.state.parse().map_err(|_| DbError::decode("document_events.state", &row.state))?;
+        Ok(TimelineEntry { at: row.at, state, stage: row.stage, attempt: row.attempt, reason: row.reason })
     }
 }

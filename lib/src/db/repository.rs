@@ -13,9 +13,8 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, SqliteTransactionMode, Statement, TransactionOptions,
-    TransactionTrait, Value,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
 };
 
 use super::entities::artifacts;
@@ -68,32 +67,21 @@ impl Db {
                      INSERT INTO document_events (document_id, at, state, stage, attempt, reason) \
                      SELECT id, $12, 'received', $13, $14, NULL FROM inserted"
                 );
-                self.conn
-                    .execute_raw(pg(sql, values))
-                    .await?
-                    .rows_affected()
-                    == 1
+                self.conn.execute_raw(pg(sql, values)).await?.rows_affected() == 1
             }
             backend => {
                 let txn = self.begin_write().await?;
-                let inserted = txn
-                    .execute_raw(stmt(backend, INSERT_DOCUMENT, &values))
-                    .await?
-                    .rows_affected()
-                    == 1;
+                let inserted = txn.execute_raw(stmt(backend, INSERT_DOCUMENT, &values)).await?.rows_affected() == 1;
                 if inserted {
-                    txn.execute_raw(stmt(backend, INSERT_RECEIVED_EVENT, &values))
-                        .await?;
+                    txn.execute_raw(stmt(backend, INSERT_RECEIVED_EVENT, &values)).await?;
                 }
                 txn.commit().await?;
                 inserted
             }
         };
         if !inserted {
-            let current = self
-                .get(doc.id)
-                .await?
-                .ok_or_else(|| DbError::decode("documents.id", &doc.id.to_string()))?;
+            let current =
+                self.get(doc.id).await?.ok_or_else(|| DbError::decode("documents.id", &doc.id.to_string()))?;
             return Ok((current, false));
         }
         let document = Document {
@@ -121,19 +109,13 @@ impl Db {
     }
 
     pub async fn get(&self, id: DocumentId) -> Result<Option<Document>, DbError> {
-        let row = documents::Entity::find_by_id(id.to_string())
-            .one(&self.conn)
-            .await?;
+        let row = documents::Entity::find_by_id(id.to_string()).one(&self.conn).await?;
         row.map(Document::try_from).transpose()
     }
 
     /// The most recent document of an object key (a re-upload under the same key is a
     /// new document).
-    pub async fn find_latest_by_key(
-        &self,
-        bucket: &str,
-        key: &str,
-    ) -> Result<Option<Document>, DbError> {
+    pub async fn find_latest_by_key(&self, bucket: &str, key: &str) -> Result<Option<Document>, DbError> {
         let row = documents::Entity::find()
             .filter(documents::Column::Bucket.eq(bucket))
             .filter(documents::Column::Key.eq(key))
@@ -168,21 +150,8 @@ impl Db {
         stage: &str,
         attempt: u32,
     ) -> Result<bool, DbError> {
-        let submission = Extra::Submission {
-            provider,
-            submission_id,
-            job_id,
-        };
-        self.apply(
-            id,
-            &[State::Received],
-            State::Submitted,
-            stage,
-            attempt,
-            None,
-            submission,
-        )
-        .await
+        let submission = Extra::Submission { provider, submission_id, job_id };
+        self.apply(id, &[State::Received], State::Submitted, stage, attempt, None, submission).await
     }
 
     /// Moves the document to `to` if its state is one of `from`, appending a timeline
@@ -198,27 +167,12 @@ impl Db {
         attempt: u32,
         reason: Option<&str>,
     ) -> Result<bool, DbError> {
-        self.apply(id, from, to, stage, attempt, reason, Extra::None)
-            .await
+        self.apply(id, from, to, stage, attempt, reason, Extra::None).await
     }
 
     /// Marks the document failed from any non-terminal state.
-    pub async fn mark_failed(
-        &self,
-        id: DocumentId,
-        stage: &str,
-        attempt: u32,
-        reason: &str,
-    ) -> Result<bool, DbError> {
-        self.transition(
-            id,
-            &State::NON_TERMINAL,
-            State::Failed,
-            stage,
-            attempt,
-            Some(reason),
-        )
-        .await
+    pub async fn mark_failed(&self, id: DocumentId, stage: &str, attempt: u32, reason: &str) -> Result<bool, DbError> {
+        self.transition(id, &State::NON_TERMINAL, State::Failed, stage, attempt, Some(reason)).await
     }
 
     /// `processed -> validated`: stores the checked artifacts (replacing rows of the same
@@ -232,20 +186,8 @@ impl Db {
         stage: &str,
         attempt: u32,
     ) -> Result<bool, DbError> {
-        let extra = Extra::Validated {
-            event_id,
-            artifacts,
-        };
-        self.apply(
-            id,
-            &[State::Processed],
-            State::Validated,
-            stage,
-            attempt,
-            None,
-            extra,
-        )
-        .await
+        let extra = Extra::Validated { event_id, artifacts };
+        self.apply(id, &[State::Processed], State::Validated, stage, attempt, None, extra).await
     }
 
     /// `validated -> normalized`: stores the normalized content, with the timeline entry.
@@ -258,16 +200,7 @@ impl Db {
         attempt: u32,
     ) -> Result<bool, DbError> {
         let extra = Extra::Normalized(normalized);
-        self.apply(
-            id,
-            &[State::Validated],
-            State::Normalized,
-            stage,
-            attempt,
-            None,
-            extra,
-        )
-        .await
+        self.apply(id, &[State::Validated], State::Normalized, stage, attempt, None, extra).await
     }
 
     /// The document's artifacts, by role and name.

@@ -16,9 +16,9 @@ async fn admin() -> (String, DatabaseConnection) {
     options.max_connections(1).sqlx_logging(false);
     match Database::connect(options).await {
         Ok(conn) => (url, conn),
-        Err(e) => panic!(
-            "cannot connect to the test PostgreSQL at {url}: {e}; start PostgreSQL or set DOCFLOW_TEST_POSTGRES"
-        ),
+        Err(e) => {
+            panic!("cannot connect to the test PostgreSQL at {url}: {e}; start PostgreSQL or set DOCFLOW_TEST_POSTGRES")
+        }
     }
 }
 
@@ -26,10 +26,7 @@ async fn admin() -> (String, DatabaseConnection) {
 pub async fn fresh_postgres_url() -> String {
     let (url, conn) = admin().await;
     let name = format!("docflow_test_{}", uuid::Uuid::new_v4().simple());
-    if let Err(e) = conn
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-    {
+    if let Err(e) = conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await {
         panic!("cannot create the test database {name} on {url}: {e}");
     }
     conn.close().await.ok();
@@ -40,22 +37,10 @@ pub async fn fresh_postgres_url() -> String {
 
 /// Drops a database made by [`fresh_postgres_url`], closing its remaining connections.
 pub async fn drop_postgres(url: &str) {
-    let name = url
-        .split('?')
-        .next()
-        .unwrap_or(url)
-        .rsplit('/')
-        .next()
-        .unwrap_or_default();
-    assert!(
-        name.starts_with("docflow_test_"),
-        "refusing to drop {name:?}: not a test database"
-    );
+    let name = url.split('?').next().unwrap_or(url).rsplit('/').next().unwrap_or_default();
+    assert!(name.starts_with("docflow_test_"), "refusing to drop {name:?}: not a test database");
     let (admin_url, conn) = admin().await;
-    if let Err(e) = conn
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-    {
+    if let Err(e) = conn.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await {
         panic!("cannot drop the test database {name} on {admin_url}: {e}");
     }
     conn.close().await.ok();

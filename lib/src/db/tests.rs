@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, Statement,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, Statement};
 
 use super::*;
 use crate::ids::{DocumentId, Kind, ObjectVersion};
@@ -21,11 +19,7 @@ struct Target {
 }
 
 fn settings(url: &str) -> DatabaseSettings {
-    DatabaseSettings {
-        url: url.to_owned(),
-        max_connections: MAX_CONNECTIONS,
-        acquire_timeout: Duration::from_secs(10),
-    }
+    DatabaseSettings { url: url.to_owned(), max_connections: MAX_CONNECTIONS, acquire_timeout: Duration::from_secs(10) }
 }
 
 async fn sqlite() -> Target {
@@ -34,22 +28,14 @@ async fn sqlite() -> Target {
     let url = format!("sqlite://{}/nested/docflow.db", dir.path().display());
     let db = Db::connect(&settings(&url)).await.unwrap();
     db.migrate().await.unwrap();
-    Target {
-        db,
-        url,
-        _dir: Some(dir),
-    }
+    Target { db, url, _dir: Some(dir) }
 }
 
 async fn postgres() -> Target {
     let url = testing::fresh_postgres_url().await;
     let db = Db::connect(&settings(&url)).await.unwrap();
     db.migrate().await.unwrap();
-    Target {
-        db,
-        url,
-        _dir: None,
-    }
+    Target { db, url, _dir: None }
 }
 
 /// Runs `body` against SQLite and PostgreSQL, as two tests.
@@ -128,15 +114,9 @@ async fn migration_rows(db: &Db) -> i64 {
 
 async fn a_document_received_twice_at_once_is_inserted_once(t: Target) {
     let doc = new_document("plan.pdf");
-    let (a, b) = tokio::join!(
-        t.db.record_received(&doc, "transfer", 1),
-        t.db.record_received(&doc, "transfer", 2)
-    );
+    let (a, b) = tokio::join!(t.db.record_received(&doc, "transfer", 1), t.db.record_received(&doc, "transfer", 2));
     let ((a, a_inserted), (b, b_inserted)) = (a.unwrap(), b.unwrap());
-    assert!(
-        a_inserted ^ b_inserted,
-        "exactly one insert: {a_inserted} {b_inserted}"
-    );
+    assert!(a_inserted ^ b_inserted, "exactly one insert: {a_inserted} {b_inserted}");
     assert_eq!(a, b, "both callers see the stored row");
     assert_eq!(t.db.get(doc.id).await.unwrap().as_ref(), Some(&a));
     assert_eq!(a.state, State::Received);
@@ -154,106 +134,35 @@ async fn transitions_happen_only_from_the_states_named(t: Target) {
     t.db.record_received(&doc, "transfer", 1).await.unwrap();
     let id = doc.id;
 
-    assert!(
-        !t.db
-            .transition(
-                id,
-                &[State::Submitted],
-                State::Processed,
-                "validate",
-                1,
-                None
-            )
-            .await
-            .unwrap()
-    );
-    assert!(
-        !t.db
-            .transition(id, &[], State::Processed, "validate", 1, None)
-            .await
-            .unwrap()
-    );
+    assert!(!t.db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
+    assert!(!t.db.transition(id, &[], State::Processed, "validate", 1, None).await.unwrap());
     let unknown = new_document("nothing").id;
-    assert!(
-        !t.db
-            .transition(
-                unknown,
-                &[State::Received],
-                State::Submitted,
-                "transfer",
-                1,
-                None
-            )
-            .await
-            .unwrap()
-    );
-    assert!(
-        !t.db
-            .mark_submitted(unknown, "sim", "sub-0", "job-0", "transfer", 1)
-            .await
-            .unwrap()
-    );
+    assert!(!t.db.transition(unknown, &[State::Received], State::Submitted, "transfer", 1, None).await.unwrap());
+    assert!(!t.db.mark_submitted(unknown, "sim", "sub-0", "job-0", "transfer", 1).await.unwrap());
 
     let submission_id = id.submission_id("sim").to_string();
-    assert!(
-        t.db.mark_submitted(id, "sim", &submission_id, "job_7f3c", "transfer", 2)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !t.db
-            .mark_submitted(id, "sim", &submission_id, "job_other", "transfer", 3)
-            .await
-            .unwrap()
-    );
+    assert!(t.db.mark_submitted(id, "sim", &submission_id, "job_7f3c", "transfer", 2).await.unwrap());
+    assert!(!t.db.mark_submitted(id, "sim", &submission_id, "job_other", "transfer", 3).await.unwrap());
     let d = t.db.get(id).await.unwrap().unwrap();
     assert_eq!(d.state, State::Submitted);
     assert_eq!(d.provider_job_id.as_deref(), Some("job_7f3c"));
     assert_eq!(d.submission_id.as_deref(), Some(submission_id.as_str()));
     assert_eq!(d.attempts, serde_json::json!({"transfer": 2}));
     assert!(d.updated_at >= d.created_at);
-    let submission = submissions::Entity::find_by_id(submission_id.clone())
-        .one(t.db.connection())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        (submission.job_id.as_deref(), submission.status.as_str()),
-        (Some("job_7f3c"), "submitted")
-    );
+    let submission =
+        submissions::Entity::find_by_id(submission_id.clone()).one(t.db.connection()).await.unwrap().unwrap();
+    assert_eq!((submission.job_id.as_deref(), submission.status.as_str()), (Some("job_7f3c"), "submitted"));
     assert_eq!(submission.document_id, id.to_string());
 
     assert!(
-        t.db.transition(
-            id,
-            &[State::Submitted],
-            State::Processed,
-            "validate",
-            1,
-            Some("callback accepted")
-        )
-        .await
-        .unwrap()
-    );
-    assert!(
-        !t.db
-            .transition(
-                id,
-                &[State::Submitted],
-                State::Processed,
-                "validate",
-                2,
-                None
-            )
+        t.db.transition(id, &[State::Submitted], State::Processed, "validate", 1, Some("callback accepted"))
             .await
             .unwrap()
     );
+    assert!(!t.db.transition(id, &[State::Submitted], State::Processed, "validate", 2, None).await.unwrap());
     let d = t.db.get(id).await.unwrap().unwrap();
     assert_eq!(d.state, State::Processed);
-    assert_eq!(
-        d.attempts,
-        serde_json::json!({"transfer": 2, "validate": 1})
-    );
+    assert_eq!(d.attempts, serde_json::json!({"transfer": 2, "validate": 1}));
     assert_eq!((d.error_stage, d.error_reason), (None, None));
     assert_eq!(t.db.timeline(id).await.unwrap().len(), 3);
 }
@@ -262,57 +171,17 @@ async fn the_timeline_lists_transitions_in_order(t: Target) {
     let doc = new_document("lesson.mp4");
     let id = doc.id;
     t.db.record_received(&doc, "transfer", 1).await.unwrap();
-    assert!(
-        t.db.mark_submitted(id, "sim", "sub-1", "job-1", "transfer", 1)
-            .await
-            .unwrap()
-    );
-    assert!(
-        t.db.transition(
-            id,
-            &[State::Submitted],
-            State::Processed,
-            "validate",
-            1,
-            None
-        )
-        .await
-        .unwrap()
-    );
-    let artifacts = [
-        artifact("transcript", "lesson.vtt"),
-        artifact("summary", "summary.json"),
-    ];
-    assert!(
-        t.db.record_validated(id, "evt-1", &artifacts, "validate", 2)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !t.db
-            .record_validated(id, "evt-2", &[], "validate", 3)
-            .await
-            .unwrap()
-    );
-    let normalized =
-        serde_json::json!({"schema_version": 1, "language": "en", "duration_seconds": 61.5});
-    assert!(
-        t.db.store_normalized(id, normalized.clone(), "normalize", 1)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !t.db
-            .store_normalized(id, serde_json::json!({}), "normalize", 2)
-            .await
-            .unwrap()
-    );
+    assert!(t.db.mark_submitted(id, "sim", "sub-1", "job-1", "transfer", 1).await.unwrap());
+    assert!(t.db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
+    let artifacts = [artifact("transcript", "lesson.vtt"), artifact("summary", "summary.json")];
+    assert!(t.db.record_validated(id, "evt-1", &artifacts, "validate", 2).await.unwrap());
+    assert!(!t.db.record_validated(id, "evt-2", &[], "validate", 3).await.unwrap());
+    let normalized = serde_json::json!({"schema_version": 1, "language": "en", "duration_seconds": 61.5});
+    assert!(t.db.store_normalized(id, normalized.clone(), "normalize", 1).await.unwrap());
+    assert!(!t.db.store_normalized(id, serde_json::json!({}), "normalize", 2).await.unwrap());
 
     let timeline = t.db.timeline(id).await.unwrap();
-    let steps: Vec<_> = timeline
-        .iter()
-        .map(|e| (e.state, e.stage.as_str(), e.attempt))
-        .collect();
+    let steps: Vec<_> = timeline.iter().map(|e| (e.state, e.stage.as_str(), e.attempt)).collect();
     assert_eq!(
         steps,
         [
@@ -330,19 +199,10 @@ async fn the_timeline_lists_transitions_in_order(t: Target) {
     let mut stored = t.db.artifacts(id).await.unwrap();
     stored.sort_by(|a, b| a.role.cmp(&b.role));
     assert_eq!(stored, [artifacts[1].clone(), artifacts[0].clone()]);
-    let seen = processed_events::Entity::find()
-        .all(t.db.connection())
-        .await
-        .unwrap();
-    let seen: Vec<_> = seen
-        .iter()
-        .map(|e| (e.event_id.as_str(), e.document_id.clone()))
-        .collect();
+    let seen = processed_events::Entity::find().all(t.db.connection()).await.unwrap();
+    let seen: Vec<_> = seen.iter().map(|e| (e.event_id.as_str(), e.document_id.clone())).collect();
     assert_eq!(seen, [("evt-1", id.to_string())]);
-    assert_eq!(
-        d.attempts,
-        serde_json::json!({"transfer": 1, "validate": 2, "normalize": 1})
-    );
+    assert_eq!(d.attempts, serde_json::json!({"transfer": 1, "validate": 2, "normalize": 1}));
     assert_eq!(d.updated_at, timeline.last().unwrap().at);
     // A terminal document fails no more.
     assert!(!t.db.mark_failed(id, "watchdog", 1, "late").await.unwrap());
@@ -362,72 +222,30 @@ fn artifact(role: &str, name: &str) -> ArtifactRow {
 async fn mark_failed_records_the_stage_and_reason(t: Target) {
     let doc = new_document("broken.pdf");
     t.db.record_received(&doc, "transfer", 1).await.unwrap();
-    assert!(
-        t.db.mark_failed(
-            doc.id,
-            "transfer",
-            8,
-            "provider refused: 422 unsupported format"
-        )
-        .await
-        .unwrap()
-    );
-    assert!(
-        !t.db
-            .mark_failed(doc.id, "transfer", 9, "again")
-            .await
-            .unwrap()
-    );
+    assert!(t.db.mark_failed(doc.id, "transfer", 8, "provider refused: 422 unsupported format").await.unwrap());
+    assert!(!t.db.mark_failed(doc.id, "transfer", 9, "again").await.unwrap());
     let d = t.db.get(doc.id).await.unwrap().unwrap();
     assert_eq!(d.state, State::Failed);
     assert_eq!(d.error_stage.as_deref(), Some("transfer"));
-    assert_eq!(
-        d.error_reason.as_deref(),
-        Some("provider refused: 422 unsupported format")
-    );
+    assert_eq!(d.error_reason.as_deref(), Some("provider refused: 422 unsupported format"));
     assert_eq!(d.attempts, serde_json::json!({"transfer": 8}));
     let last = t.db.timeline(doc.id).await.unwrap().pop().unwrap();
     assert_eq!((last.state, last.attempt), (State::Failed, 8));
-    assert_eq!(
-        last.reason.as_deref(),
-        Some("provider refused: 422 unsupported format")
-    );
+    assert_eq!(last.reason.as_deref(), Some("provider refused: 422 unsupported format"));
 
     let other = new_document("bad-results.pdf");
     t.db.record_received(&other, "transfer", 1).await.unwrap();
-    t.db.mark_submitted(other.id, "sim", "sub-2", "job-2", "transfer", 1)
-        .await
-        .unwrap();
-    t.db.transition(
-        other.id,
-        &[State::Submitted],
-        State::Processed,
-        "validate",
-        1,
-        None,
-    )
-    .await
-    .unwrap();
+    t.db.mark_submitted(other.id, "sim", "sub-2", "job-2", "transfer", 1).await.unwrap();
+    t.db.transition(other.id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap();
     assert!(
-        t.db.transition(
-            other.id,
-            &[State::Processed],
-            State::Rejected,
-            "validate",
-            1,
-            Some("missing transcript")
-        )
-        .await
-        .unwrap()
+        t.db.transition(other.id, &[State::Processed], State::Rejected, "validate", 1, Some("missing transcript"))
+            .await
+            .unwrap()
     );
     let d = t.db.get(other.id).await.unwrap().unwrap();
     assert_eq!(
         (d.state, d.error_stage.as_deref(), d.error_reason.as_deref()),
-        (
-            State::Rejected,
-            Some("validate"),
-            Some("missing transcript")
-        )
+        (State::Rejected, Some("validate"), Some("missing transcript"))
     );
 }
 
@@ -435,26 +253,13 @@ async fn a_reupload_under_the_same_key_is_found_as_the_latest(t: Target) {
     let first = new_document("plan.pdf");
     let mut second = first.clone();
     second.etag = Some("other".into());
-    second.id = DocumentId::derive(
-        "uploads",
-        &second.key,
-        &ObjectVersion::new(None, Some("other")),
-    );
+    second.id = DocumentId::derive("uploads", &second.key, &ObjectVersion::new(None, Some("other")));
     t.db.record_received(&first, "transfer", 1).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2)).await; // distinct created_at
     t.db.record_received(&second, "transfer", 1).await.unwrap();
-    let latest =
-        t.db.find_latest_by_key("uploads", &first.key)
-            .await
-            .unwrap()
-            .unwrap();
+    let latest = t.db.find_latest_by_key("uploads", &first.key).await.unwrap().unwrap();
     assert_eq!(latest.id, second.id);
-    assert!(
-        t.db.find_latest_by_key("uploads", "nobody/none.pdf")
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(t.db.find_latest_by_key("uploads", "nobody/none.pdf").await.unwrap().is_none());
 }
 
 async fn the_pool_never_holds_more_than_max_connections(t: Target) {
@@ -465,22 +270,14 @@ async fn the_pool_never_holds_more_than_max_connections(t: Target) {
         let (stop, most, url) = (stop.clone(), most.clone(), t.url.clone());
         tokio::spawn(async move {
             let name = url.rsplit('/').next().unwrap().to_owned();
-            let admin = Db::connect(&DatabaseSettings {
-                max_connections: 1,
-                ..settings(&url.replace(&name, "postgres"))
-            })
-            .await
-            .unwrap();
+            let admin =
+                Db::connect(&DatabaseSettings { max_connections: 1, ..settings(&url.replace(&name, "postgres")) })
+                    .await
+                    .unwrap();
             let sql = "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1";
             while !stop.load(Ordering::Relaxed) {
-                let stmt =
-                    Statement::from_sql_and_values(DbBackend::Postgres, sql, [name.clone().into()]);
-                let row = admin
-                    .connection()
-                    .query_one_raw(stmt)
-                    .await
-                    .unwrap()
-                    .unwrap();
+                let stmt = Statement::from_sql_and_values(DbBackend::Postgres, sql, [name.clone().into()]);
+                let row = admin.connection().query_one_raw(stmt).await.unwrap().unwrap();
                 most.fetch_max(row.try_get::<i64>("", "n").unwrap(), Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
@@ -492,23 +289,8 @@ async fn the_pool_never_holds_more_than_max_connections(t: Target) {
         tokio::spawn(async move {
             let doc = new_document(&format!("load-{i}.pdf"));
             db.record_received(&doc, "transfer", 1).await.unwrap();
-            assert!(
-                db.mark_submitted(doc.id, "sim", &format!("sub-{i}"), "job", "transfer", 1)
-                    .await
-                    .unwrap()
-            );
-            assert!(
-                db.transition(
-                    doc.id,
-                    &[State::Submitted],
-                    State::Processed,
-                    "validate",
-                    1,
-                    None
-                )
-                .await
-                .unwrap()
-            );
+            assert!(db.mark_submitted(doc.id, "sim", &format!("sub-{i}"), "job", "transfer", 1).await.unwrap());
+            assert!(db.transition(doc.id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
             db.timeline(doc.id).await.unwrap();
             pool_size(&db)
         })
@@ -518,10 +300,7 @@ async fn the_pool_never_holds_more_than_max_connections(t: Target) {
     if let Some(sampler) = sampler {
         sampler.await.unwrap();
         let most = most.load(Ordering::Relaxed);
-        assert!(
-            (1..=i64::from(MAX_CONNECTIONS)).contains(&most),
-            "{most} server connections"
-        );
+        assert!((1..=i64::from(MAX_CONNECTIONS)).contains(&most), "{most} server connections");
     }
     let largest = sizes.into_iter().map(Result::unwrap).max().unwrap();
     assert!(largest <= MAX_CONNECTIONS, "pool grew to {largest}");
@@ -538,26 +317,11 @@ fn pool_size(db: &Db) -> u32 {
 async fn a_constraint_violation_is_not_transient(t: Target) {
     let doc = new_document("plan.pdf");
     t.db.record_received(&doc, "transfer", 1).await.unwrap();
-    let row = documents::Entity::find_by_id(doc.id.to_string())
-        .one(t.db.connection())
-        .await
-        .unwrap()
-        .unwrap();
+    let row = documents::Entity::find_by_id(doc.id.to_string()).one(t.db.connection()).await.unwrap().unwrap();
     let duplicate = documents::ActiveModel::from(row).reset_all();
-    let error = DbError::from(
-        documents::Entity::insert(duplicate)
-            .exec(t.db.connection())
-            .await
-            .unwrap_err(),
-    );
+    let error = DbError::from(documents::Entity::insert(duplicate).exec(t.db.connection()).await.unwrap_err());
     assert!(!error.is_transient(), "{error}");
-    assert_eq!(
-        documents::Entity::find()
-            .count(t.db.connection())
-            .await
-            .unwrap(),
-        1
-    );
+    assert_eq!(documents::Entity::find().count(t.db.connection()).await.unwrap(), 1);
 }
 
 #[tokio::test]
@@ -568,10 +332,7 @@ async fn an_unreachable_server_is_a_transient_error_that_names_the_url() {
     };
     let error = Db::connect(&settings).await.unwrap_err();
     let message = error.to_string();
-    assert!(
-        message.contains("postgres://postgres@127.0.0.1:1/docflow"),
-        "{message}"
-    );
+    assert!(message.contains("postgres://postgres@127.0.0.1:1/docflow"), "{message}");
     assert!(message.contains("database.url"), "{message}");
     assert!(error.is_transient(), "{message}");
 }
@@ -582,14 +343,8 @@ fn sqlite_urls_get_mode_rwc_and_a_directory() {
     let url = format!("sqlite://{}/a/b/docflow.db", dir.path().display());
     assert_eq!(sqlite_url(&url).unwrap(), format!("{url}?mode=rwc"));
     assert!(dir.path().join("a/b").is_dir());
-    assert_eq!(
-        sqlite_url(&format!("{url}?mode=ro")).unwrap(),
-        format!("{url}?mode=ro")
-    );
-    assert_eq!(
-        sqlite_url(&format!("{url}?cache=shared")).unwrap(),
-        format!("{url}?cache=shared&mode=rwc")
-    );
+    assert_eq!(sqlite_url(&format!("{url}?mode=ro")).unwrap(), format!("{url}?mode=ro"));
+    assert_eq!(sqlite_url(&format!("{url}?cache=shared")).unwrap(), format!("{url}?cache=shared&mode=rwc"));
     assert_eq!(sqlite_url("sqlite::memory:").unwrap(), "sqlite::memory:");
 }
 

@@ -33,15 +33,13 @@ pub(super) enum Extra<'a> {
     Normalized(serde_json::Value),
 }
 
-const EVENT_COLUMNS: &str =
-    "INSERT INTO document_events (document_id, at, state, stage, attempt, reason)";
+const EVENT_COLUMNS: &str = "INSERT INTO document_events (document_id, at, state, stage, attempt, reason)";
 const SUBMISSION_COLUMNS: &str =
     "INSERT INTO submissions (id, document_id, provider, job_id, status, created_at, updated_at)";
 const SUBMISSION_CONFLICT: &str = "ON CONFLICT (id) DO UPDATE SET job_id = excluded.job_id, \
     status = excluded.status, updated_at = excluded.updated_at";
 const PROCESSED_COLUMNS: &str = "INSERT INTO processed_events (event_id, document_id, at)";
-const ARTIFACT_COLUMNS: &str =
-    r#"INSERT INTO artifacts (document_id, role, name, "key", size, sha256, content_type)"#;
+const ARTIFACT_COLUMNS: &str = r#"INSERT INTO artifacts (document_id, role, name, "key", size, sha256, content_type)"#;
 const ARTIFACT_CONFLICT: &str = r#"ON CONFLICT (document_id, role, name) DO UPDATE SET "key" = excluded."key", size = excluded.size, sha256 = excluded.sha256, content_type = excluded.content_type"#;
 
 impl Db {
@@ -59,11 +57,7 @@ impl Db {
         if from.is_empty() {
             return Ok(false);
         }
-        let (error_stage, error_reason) = if to.is_failure() {
-            (Some(stage), reason)
-        } else {
-            (None, None)
-        };
+        let (error_stage, error_reason) = if to.is_failure() { (Some(stage), reason) } else { (None, None) };
         let mut values: Vec<Value> = vec![
             id.to_string().into(),
             to.as_str().into(),
@@ -78,22 +72,11 @@ impl Db {
         let mut artifact_rows = Vec::new();
         match &extra {
             Extra::None => {}
-            Extra::Submission {
-                provider,
-                submission_id,
-                job_id,
-            } => {
-                values.extend([
-                    (*submission_id).into(),
-                    (*job_id).into(),
-                    (*provider).into(),
-                ]);
+            Extra::Submission { provider, submission_id, job_id } => {
+                values.extend([(*submission_id).into(), (*job_id).into(), (*provider).into()]);
                 set.push_str(", submission_id = $9, provider_job_id = $10");
             }
-            Extra::Validated {
-                event_id,
-                artifacts,
-            } => {
+            Extra::Validated { event_id, artifacts } => {
                 values.push((*event_id).into());
                 for a in artifacts.iter() {
                     let n = values.len();
@@ -122,11 +105,7 @@ impl Db {
             }
         }
         // The states come from `State::as_str`, never from input, so they are inlined.
-        let guard = from
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let guard = from.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ");
         let backend = self.backend();
         let attempts = match backend {
             DbBackend::Postgres => "attempts || jsonb_build_object($4::text, $5::int)",
@@ -168,11 +147,7 @@ impl Db {
         }
 
         let txn = self.begin_write().await?;
-        let moved = txn
-            .execute_raw(stmt(backend, &update, &values))
-            .await?
-            .rows_affected()
-            == 1;
+        let moved = txn.execute_raw(stmt(backend, &update, &values)).await?.rows_affected() == 1;
         if moved {
             let event = format!("{EVENT_COLUMNS} VALUES ($1, $3, $2, $4, $5, $8)");
             txn.execute_raw(stmt(backend, &event, &values)).await?;
@@ -185,19 +160,11 @@ impl Db {
                     txn.execute_raw(stmt(backend, &sql, &values)).await?;
                 }
                 Extra::Validated { .. } => {
-                    let sql = format!(
-                        "{PROCESSED_COLUMNS} VALUES ($9, $1, $3) ON CONFLICT (event_id) DO NOTHING"
-                    );
+                    let sql = format!("{PROCESSED_COLUMNS} VALUES ($9, $1, $3) ON CONFLICT (event_id) DO NOTHING");
                     txn.execute_raw(stmt(backend, &sql, &values)).await?;
                     if !artifact_rows.is_empty() {
-                        let rows = artifact_rows
-                            .iter()
-                            .map(|r| r.replacen('(', "($1, ", 1))
-                            .collect::<Vec<_>>();
-                        let sql = format!(
-                            "{ARTIFACT_COLUMNS} VALUES {} {ARTIFACT_CONFLICT}",
-                            rows.join(", ")
-                        );
+                        let rows = artifact_rows.iter().map(|r| r.replacen('(', "($1, ", 1)).collect::<Vec<_>>();
+                        let sql = format!("{ARTIFACT_COLUMNS} VALUES {} {ARTIFACT_CONFLICT}", rows.join(", "));
                         txn.execute_raw(stmt(backend, &sql, &values)).await?;
                     }
                 }

@@ -49,8 +49,7 @@ async fn handle(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Page, ApiError> {
     authorize(state, headers)?;
-    let Query(pairs) =
-        query.map_err(|e| ApiError::bad_request("malformed query string").detail(e.body_text()))?;
+    let Query(pairs) = query.map_err(|e| ApiError::bad_request("malformed query string").detail(e.body_text()))?;
     let request = parse(&pairs)?;
     let (documents, next) = state
         .db
@@ -64,11 +63,7 @@ async fn handle(
 }
 
 pub(super) fn parse(pairs: &[(String, String)]) -> Result<ListRequest, ApiError> {
-    let mut request = ListRequest {
-        filter: ListFilter::default(),
-        limit: DEFAULT_LIMIT,
-        cursor: None,
-    };
+    let mut request = ListRequest { filter: ListFilter::default(), limit: DEFAULT_LIMIT, cursor: None };
     let mut seen: Vec<&str> = Vec::new();
     for (name, value) in pairs {
         let field = |problem: String| ApiError::invalid_field(INVALID, name, problem);
@@ -89,11 +84,9 @@ pub(super) fn parse(pairs: &[(String, String)]) -> Result<ListRequest, ApiError>
                 })?);
             }
             "kind" => {
-                request.filter.kind = Some(value.parse().map_err(|_| {
-                    field(format!(
-                        "unknown kind {value:?}; expected document or video"
-                    ))
-                })?);
+                request.filter.kind = Some(
+                    value.parse().map_err(|_| field(format!("unknown kind {value:?}; expected document or video")))?,
+                );
             }
             "uploader" => request.filter.uploader = Some(value.to_owned()),
             "limit" => {
@@ -101,17 +94,13 @@ pub(super) fn parse(pairs: &[(String, String)]) -> Result<ListRequest, ApiError>
                     .parse::<u64>()
                     .ok()
                     .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| {
-                        field(format!("{value:?} is not a number from 1 to {MAX_LIMIT}"))
-                    })?;
+                    .ok_or_else(|| field(format!("{value:?} is not a number from 1 to {MAX_LIMIT}")))?;
             }
             "cursor" => {
                 request.cursor = Some(Cursor::decode(value).map_err(|e| field(e.to_string()))?);
             }
             _ => {
-                return Err(field(
-                    "unknown parameter; expected state, kind, uploader, limit or cursor".to_owned(),
-                ));
+                return Err(field("unknown parameter; expected state, kind, uploader, limit or cursor".to_owned()));
             }
         }
     }
@@ -125,9 +114,7 @@ mod tests {
     use crate::ids::Kind;
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        list.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn field_of(list: &[(&str, &str)]) -> String {
@@ -169,9 +156,6 @@ mod tests {
         assert_eq!(field_of(&[("limit", "ten")]), "limit");
         assert_eq!(field_of(&[("cursor", "not-a-cursor")]), "cursor");
         assert_eq!(field_of(&[("status", "failed")]), "status");
-        assert_eq!(
-            field_of(&[("state", "failed"), ("state", "rejected")]),
-            "state"
-        );
+        assert_eq!(field_of(&[("state", "failed"), ("state", "rejected")]), "state");
     }
 }

@@ -51,34 +51,21 @@ pub struct EvaluatorState {
 
 impl EvaluatorState {
     pub fn new(settings: Arc<Settings>, db: Db, store: Store) -> EvaluatorState {
-        EvaluatorState {
-            settings,
-            db,
-            store,
-            artifact_url_ttl: ARTIFACT_URL_TTL,
-        }
+        EvaluatorState { settings, db, store, artifact_url_ttl: ARTIFACT_URL_TTL }
     }
 }
 
 /// The evaluator routes, with their state, ready for
 /// [`crate::gateway::GatewayState::with_routes`].
 pub fn routes(state: EvaluatorState) -> Router {
-    Router::new()
-        .route("/v1/documents", get(list::list))
-        .route("/v1/documents/{id}", get(show::show))
-        .with_state(state)
+    Router::new().route("/v1/documents", get(list::list)).route("/v1/documents/{id}", get(show::show)).with_state(state)
 }
 
 /// 401 unless the request carries one of `gateway.tokens`. With no token configured every
 /// request is refused, with a message telling the operator what to set.
 fn authorize(state: &EvaluatorState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let tokens: Vec<&SecretString> = state
-        .settings
-        .gateway
-        .tokens
-        .iter()
-        .filter(|t| !t.expose_secret().is_empty())
-        .collect();
+    let tokens: Vec<&SecretString> =
+        state.settings.gateway.tokens.iter().filter(|t| !t.expose_secret().is_empty()).collect();
     if tokens.is_empty() {
         let mut error = ApiError::new(StatusCode::UNAUTHORIZED, "no bearer tokens configured")
             .detail("the evaluator API refuses every request until an operator sets gateway.tokens (or DOCFLOW__GATEWAY__TOKENS)");
@@ -96,7 +83,6 @@ fn db_error(error: &DbError) -> ApiError {
         ApiError::unavailable("database unavailable").detail(error.to_string())
     } else {
         tracing::error!(%error, "evaluator query failed");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "database query failed")
-            .detail(error.to_string())
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "database query failed").detail(error.to_string())
     }
 }

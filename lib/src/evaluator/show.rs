@@ -7,41 +7,27 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{
-    ArtifactView, DocumentResource, DocumentSummary, EvaluatorState, TimelineView, authorize,
-    db_error,
-};
+use super::{ArtifactView, DocumentResource, DocumentSummary, EvaluatorState, TimelineView, authorize, db_error};
 use crate::db::ArtifactRow;
 use crate::gateway::ApiError;
 use crate::ids::DocumentId;
 
-pub(super) async fn show(
-    State(state): State<EvaluatorState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
+pub(super) async fn show(State(state): State<EvaluatorState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     match handle(&state, &headers, &id).await {
         Ok(resource) => Json(resource).into_response(),
         Err(error) => error.into_response(),
     }
 }
 
-async fn handle(
-    state: &EvaluatorState,
-    headers: &HeaderMap,
-    id: &str,
-) -> Result<DocumentResource, ApiError> {
+async fn handle(state: &EvaluatorState, headers: &HeaderMap, id: &str) -> Result<DocumentResource, ApiError> {
     authorize(state, headers)?;
-    let id: DocumentId = id.parse().map_err(|_| {
-        ApiError::invalid_field("invalid document id", "id", "a document id is a UUID")
-    })?;
+    let id: DocumentId =
+        id.parse().map_err(|_| ApiError::invalid_field("invalid document id", "id", "a document id is a UUID"))?;
     let Some(mut document) = state.db.get(id).await.map_err(|e| db_error(&e))? else {
-        return Err(
-            ApiError::new(StatusCode::NOT_FOUND, "no such document").detail(json!({"id": id}))
-        );
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such document").detail(json!({"id": id})));
     };
-    let (timeline, artifacts) = tokio::try_join!(state.db.timeline(id), state.db.artifacts(id))
-        .map_err(|e| db_error(&e))?;
+    let (timeline, artifacts) =
+        tokio::try_join!(state.db.timeline(id), state.db.artifacts(id)).map_err(|e| db_error(&e))?;
     let mut views = Vec::with_capacity(artifacts.len());
     for artifact in artifacts {
         let url = presign(state, &artifact).await?;
@@ -60,20 +46,13 @@ async fn handle(
 /// a failure means the settings are wrong rather than that the store is down.
 async fn presign(state: &EvaluatorState, artifact: &ArtifactRow) -> Result<String, ApiError> {
     let bucket = &state.settings.s3.results_bucket;
-    state
-        .store
-        .presign_get(bucket, &artifact.key, state.artifact_url_ttl)
-        .await
-        .map_err(|error| {
-            tracing::error!(%error, bucket, key = %artifact.key, "cannot presign an artifact URL");
-            if error.is_transient() {
-                ApiError::unavailable("object store unavailable").detail(error.to_string())
-            } else {
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "cannot presign an artifact URL",
-                )
+    state.store.presign_get(bucket, &artifact.key, state.artifact_url_ttl).await.map_err(|error| {
+        tracing::error!(%error, bucket, key = %artifact.key, "cannot presign an artifact URL");
+        if error.is_transient() {
+            ApiError::unavailable("object store unavailable").detail(error.to_string())
+        } else {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "cannot presign an artifact URL")
                 .detail(format!("{error}; check the s3 settings"))
-            }
-        })
+        }
+    })
 }

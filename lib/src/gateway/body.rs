@@ -10,10 +10,7 @@ use super::ApiError;
 /// True for `application/json`, with or without parameters, as long as a `charset`
 /// parameter, if any, is UTF-8.
 pub(super) fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
     let mut parts = value.split(';');
@@ -31,38 +28,37 @@ pub(super) fn is_json(headers: &HeaderMap) -> bool {
 }
 
 pub(super) fn unsupported_media_type() -> ApiError {
-    ApiError::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "expected Content-Type: application/json",
-    )
+    ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected Content-Type: application/json")
 }
 
 fn too_large(max: usize) -> ApiError {
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large")
-        .detail(json!({"max_bytes": max}))
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "request body too large").detail(json!({"max_bytes": max}))
 }
 
 /// The whole body, refused with 413 past `max` bytes: up front when `Content-Length`
 /// says so, else as soon as the limit is crossed while reading (chunked bodies).
-pub(super) async fn read_limited(
-    headers: &HeaderMap,
-    body: Body,
-    max: usize,
-) -> Result<Bytes, ApiError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+pub(super) async fn read_limited(headers: &HeaderMap, body: Body, max: usize) -> Result<Bytes, ApiError> {
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|length| length > max as u64) {
+        discard(body).await;
         return Err(too_large(max));
     }
     match Limited::new(body, max).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(max)),
-        Err(error) => {
-            Err(ApiError::bad_request("could not read the request body").detail(error.to_string()))
-        }
+        Err(error) => Err(ApiError::bad_request("could not read the request body").detail(error.to_string())),
     }
+}
+
+/// What is read and thrown away of a refused body, so that a client still sending it can
+/// read the 413 (answering mid-upload makes many clients fail on the reset instead).
+/// A larger body is cut off: the connection closes.
+const DISCARD_LIMIT: usize = 16 * 1024 * 1024;
+const DISCARD_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
+async fn discard(body: Body) {
+    let _ = tokio::time::timeout(DISCARD_TIME, Limited::new(body, DISCARD_LIMIT).collect()).await;
 }
 
 #[cfg(test)]

@@ -15,10 +15,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::metrics::{self, CallbackOutcome};
 use super::{ApiError, GatewayState, body};
 use crate::ids::DocumentId;
 use crate::messages::{self, TRACEPARENT};
+use crate::metrics::{self, CallbackOutcome};
 use crate::provider::protocol::{Callback, CallbackStatus, Role};
 use crate::provider::signature::{self, SignatureError};
 
@@ -38,27 +38,13 @@ pub(super) async fn receive(
             .detail("the path names no configured provider ([providers.NAME] in the configuration)")
             .into_response();
     };
-    let outcome = handle(
-        &state,
-        provider,
-        &settings.callback_secret,
-        &headers,
-        request_body,
-    )
-    .await;
+    let outcome = handle(&state, provider, &settings.callback_secret, &headers, request_body).await;
     let (response, label) = match outcome {
         Ok(duplicate) if duplicate => (
-            (
-                StatusCode::OK,
-                Json(json!({"accepted": true, "duplicate": true})),
-            )
-                .into_response(),
+            (StatusCode::OK, Json(json!({"accepted": true, "duplicate": true}))).into_response(),
             CallbackOutcome::Duplicate,
         ),
-        Ok(_) => (
-            (StatusCode::ACCEPTED, Json(json!({"accepted": true}))).into_response(),
-            CallbackOutcome::Accepted,
-        ),
+        Ok(_) => ((StatusCode::ACCEPTED, Json(json!({"accepted": true}))).into_response(), CallbackOutcome::Accepted),
         Err((error, label)) => (error.into_response(), label),
     };
     metrics::callback(provider, label);
@@ -74,21 +60,16 @@ async fn handle(
     request_body: Body,
 ) -> Result<bool, (ApiError, CallbackOutcome)> {
     if !body::is_json(headers) {
-        return Err((
-            body::unsupported_media_type(),
-            CallbackOutcome::UnsupportedMediaType,
-        ));
+        return Err((body::unsupported_media_type(), CallbackOutcome::UnsupportedMediaType));
     }
-    let raw = body::read_limited(headers, request_body, state.max_body)
-        .await
-        .map_err(|error| {
-            let label = if error.status == StatusCode::PAYLOAD_TOO_LARGE {
-                CallbackOutcome::TooLarge
-            } else {
-                CallbackOutcome::Invalid
-            };
-            (error, label)
-        })?;
+    let raw = body::read_limited(headers, request_body, state.max_body).await.map_err(|error| {
+        let label = if error.status == StatusCode::PAYLOAD_TOO_LARGE {
+            CallbackOutcome::TooLarge
+        } else {
+            CallbackOutcome::Invalid
+        };
+        (error, label)
+    })?;
     verify_signature(headers, &raw, secrets).map_err(|error| {
         tracing::info!(provider, %error, "callback refused: signature");
         (unauthorized(&error), CallbackOutcome::BadSignature)
@@ -98,10 +79,7 @@ async fn handle(
         (error, CallbackOutcome::Invalid)
     })?;
     let document_id = callback.reference.parse::<DocumentId>().ok();
-    let traceparent = headers
-        .get(TRACEPARENT)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| is_traceparent(v));
+    let traceparent = headers.get(TRACEPARENT).and_then(|v| v.to_str().ok()).filter(|v| is_traceparent(v));
     let subject = state.names.subject(&format!("callbacks.{provider}"));
     let unavailable = |error: ApiError| (error, CallbackOutcome::Unavailable);
     // A publish while disconnected would sit in the client's buffer and reach the stream
@@ -109,18 +87,11 @@ async fn handle(
     if state.jetstream.client().connection_state() != async_nats::connection::State::Connected {
         tracing::warn!(provider, "callback refused: not connected to NATS");
         return Err(unavailable(
-            ApiError::unavailable("message queue unavailable")
-                .detail("not connected to NATS; retry later"),
+            ApiError::unavailable("message queue unavailable").detail("not connected to NATS; retry later"),
         ));
     }
-    let publish = messages::publish(
-        &state.jetstream,
-        subject,
-        &callback.event_id,
-        document_id,
-        traceparent,
-        raw.to_vec(),
-    );
+    let publish =
+        messages::publish(&state.jetstream, subject, &callback.event_id, document_id, traceparent, raw.to_vec());
     match tokio::time::timeout(state.publish_timeout, publish).await {
         Ok(Ok(duplicate)) => {
             tracing::info!(provider, event_id = %callback.event_id, job_id = %callback.job_id,
@@ -173,8 +144,8 @@ fn is_traceparent(value: &str) -> bool {
 
 /// The body as a [`Callback`], or a 400 naming the first field at fault.
 pub(super) fn parse(raw: &[u8]) -> Result<Callback, ApiError> {
-    let value: Value = serde_json::from_slice(raw)
-        .map_err(|e| ApiError::bad_request("body is not JSON").detail(e.to_string()))?;
+    let value: Value =
+        serde_json::from_slice(raw).map_err(|e| ApiError::bad_request("body is not JSON").detail(e.to_string()))?;
     check_schema(&value)?;
     // The checks above name the field; this keeps the gateway and the validation stage
     // agreeing on what a callback is.
@@ -183,11 +154,7 @@ pub(super) fn parse(raw: &[u8]) -> Result<Callback, ApiError> {
 
 fn check_schema(value: &Value) -> Result<(), ApiError> {
     let Some(object) = value.as_object() else {
-        return Err(ApiError::invalid_field(
-            INVALID,
-            "$",
-            "expected a JSON object",
-        ));
+        return Err(ApiError::invalid_field(INVALID, "$", "expected a JSON object"));
     };
     let field = |name: &str, problem: &str| ApiError::invalid_field(INVALID, name, problem);
     let text = |name: &str| -> Result<&str, ApiError> {
@@ -200,18 +167,12 @@ fn check_schema(value: &Value) -> Result<(), ApiError> {
     };
     let event_id = text("event_id")?;
     if event_id.len() > MAX_EVENT_ID || !event_id.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(field(
-            "event_id",
-            "expected at most 256 visible ASCII characters",
-        ));
+        return Err(field("event_id", "expected at most 256 visible ASCII characters"));
     }
     text("job_id")?;
     let reference = text("reference")?;
     if uuid::Uuid::parse_str(reference).is_err() {
-        return Err(field(
-            "reference",
-            "expected a UUID (docflow's document id)",
-        ));
+        return Err(field("reference", "expected a UUID (docflow's document id)"));
     }
     let status = match text("status")? {
         "completed" => CallbackStatus::Completed,
@@ -219,27 +180,18 @@ fn check_schema(value: &Value) -> Result<(), ApiError> {
         _ => return Err(field("status", "expected `completed` or `failed`")),
     };
     if chrono::DateTime::parse_from_rfc3339(text("completed_at")?).is_err() {
-        return Err(field(
-            "completed_at",
-            "expected an RFC 3339 date-time such as 2026-11-24T10:15:00Z",
-        ));
+        return Err(field("completed_at", "expected an RFC 3339 date-time such as 2026-11-24T10:15:00Z"));
     }
     match status {
         CallbackStatus::Completed => {
             let Some(results) = object.get("results") else {
-                return Err(field(
-                    "results",
-                    "missing (a completed job carries its result files)",
-                ));
+                return Err(field("results", "missing (a completed job carries its result files)"));
             };
             let Some(results) = results.as_array() else {
                 return Err(field("results", "expected an array"));
             };
             if results.is_empty() {
-                return Err(field(
-                    "results",
-                    "a completed job carries at least one result file",
-                ));
+                return Err(field("results", "a completed job carries at least one result file"));
             }
             for (i, result) in results.iter().enumerate() {
                 check_result(i, result)?;
@@ -247,10 +199,7 @@ fn check_schema(value: &Value) -> Result<(), ApiError> {
         }
         CallbackStatus::Failed => {
             let Some(error) = object.get("error").and_then(Value::as_object) else {
-                return Err(field(
-                    "error",
-                    "a failed job carries an object {\"code\", \"message\"}",
-                ));
+                return Err(field("error", "a failed job carries an object {\"code\", \"message\"}"));
             };
             for key in ["code", "message"] {
                 if !error.get(key).is_some_and(Value::is_string) {
@@ -266,11 +215,7 @@ fn check_result(i: usize, result: &Value) -> Result<(), ApiError> {
     let at = |name: &str| format!("results[{i}].{name}");
     let field = |name: &str, problem: &str| ApiError::invalid_field(INVALID, &at(name), problem);
     let Some(object) = result.as_object() else {
-        return Err(ApiError::invalid_field(
-            INVALID,
-            &format!("results[{i}]"),
-            "expected an object",
-        ));
+        return Err(ApiError::invalid_field(INVALID, &format!("results[{i}]"), "expected an object"));
     };
     let text = |name: &str| -> Result<&str, ApiError> {
         match object.get(name) {
@@ -282,16 +227,11 @@ fn check_result(i: usize, result: &Value) -> Result<(), ApiError> {
     };
     let role = text("role")?;
     if serde_json::from_value::<Role>(Value::String(role.to_owned())).is_err() {
-        return Err(field(
-            "role",
-            "expected one of corrected, findings, transcript, summary, rendition, thumbnail",
-        ));
+        return Err(field("role", "expected one of corrected, findings, transcript, summary, rendition, thumbnail"));
     }
     text("name")?;
     let url = text("url")?;
-    if !reqwest::Url::parse(url)
-        .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-    {
+    if !reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some()) {
         return Err(field("url", "expected an http(s) URL"));
     }
     let sha256 = text("sha256")?;
@@ -322,10 +262,7 @@ mod tests {
     fn field_of(value: Value) -> String {
         let error = parse(&serde_json::to_vec(&value).unwrap()).unwrap_err();
         assert_eq!(error.status, StatusCode::BAD_REQUEST);
-        error.detail["field"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        error.detail["field"].as_str().unwrap_or_default().to_owned()
     }
 
     #[test]
@@ -393,9 +330,7 @@ mod tests {
 
     #[test]
     fn only_well_formed_traceparents_are_propagated() {
-        assert!(is_traceparent(
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-        ));
+        assert!(is_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
         assert!(!is_traceparent("00-xyz-00f067aa0ba902b7-01"));
         assert!(!is_traceparent("garbage"));
     }

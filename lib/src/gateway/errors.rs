@@ -23,13 +23,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, error: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            error: error.into(),
-            detail: Value::Null,
-            retry_after: None,
-            bearer_challenge: false,
-        }
+        ApiError { status, error: error.into(), detail: Value::Null, retry_after: None, bearer_challenge: false }
     }
 
     pub fn detail(mut self, detail: impl Into<Value>) -> ApiError {
@@ -74,20 +68,12 @@ impl std::fmt::Display for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (
-            self.status,
-            Json(json!({"error": self.error, "detail": self.detail})),
-        )
-            .into_response();
+        let mut response = (self.status, Json(json!({"error": self.error, "detail": self.detail}))).into_response();
         if let Some(seconds) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if self.bearer_challenge {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -100,8 +86,5 @@ pub(super) async fn not_found() -> ApiError {
 
 /// A served path with another method.
 pub(super) async fn method_not_allowed() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method not allowed on this route",
-    )
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this route")
 }

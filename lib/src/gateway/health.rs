@@ -19,9 +19,7 @@ pub(super) async fn healthz() -> &'static str {
 /// makes no request.
 pub(super) async fn readyz(State(state): State<GatewayState>) -> Response {
     match state.jetstream.client().connection_state() {
-        NatsState::Connected => {
-            Json(json!({"status": "ready", "nats": "connected"})).into_response()
-        }
+        NatsState::Connected => Json(json!({"status": "ready", "nats": "connected"})).into_response(),
         other => {
             let nats = match other {
                 NatsState::Pending => "connecting",
@@ -35,13 +33,6 @@ pub(super) async fn readyz(State(state): State<GatewayState>) -> Response {
 }
 
 pub(super) async fn metrics() -> Response {
-    (
-        StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        super::metrics::render(),
-    )
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], crate::metrics::render())
         .into_response()
 }

@@ -16,28 +16,16 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::metrics::{self, IngestOutcome};
 use super::{ApiError, GatewayState, auth, body};
 use crate::events::minio::{self as minio_events, EventLog};
 use crate::messages::{self, TRACEPARENT};
+use crate::metrics::{self, IngestOutcome};
 
-pub(super) async fn receive(
-    State(state): State<GatewayState>,
-    headers: HeaderMap,
-    request_body: Body,
-) -> Response {
+pub(super) async fn receive(State(state): State<GatewayState>, headers: HeaderMap, request_body: Body) -> Response {
     let (response, outcome) = match handle(&state, &headers, request_body).await {
         Ok(duplicate) => (
-            (
-                StatusCode::OK,
-                Json(json!({"accepted": true, "duplicate": duplicate})),
-            )
-                .into_response(),
-            if duplicate {
-                IngestOutcome::Duplicate
-            } else {
-                IngestOutcome::Accepted
-            },
+            (StatusCode::OK, Json(json!({"accepted": true, "duplicate": duplicate}))).into_response(),
+            if duplicate { IngestOutcome::Duplicate } else { IngestOutcome::Accepted },
         ),
         Err((error, outcome)) => (error.into_response(), outcome),
     };
@@ -53,36 +41,28 @@ async fn handle(
     let token = &state.settings.ingest.token;
     if token.expose_secret().is_empty() {
         return Err((
-            ApiError::new(StatusCode::NOT_FOUND, "S3 webhook ingest is disabled")
-                .detail("set ingest.token (DOCFLOW__INGEST__TOKEN) and the same token as the store's webhook auth_token"),
+            ApiError::new(StatusCode::NOT_FOUND, "S3 webhook ingest is disabled").detail(
+                "set ingest.token (DOCFLOW__INGEST__TOKEN) and the same token as the store's webhook auth_token",
+            ),
             IngestOutcome::Disabled,
         ));
     }
     auth::require_bearer(headers, &[token]).map_err(|e| (e, IngestOutcome::Unauthorized))?;
-    let raw = body::read_limited(headers, request_body, state.max_body)
-        .await
-        .map_err(|e| (e, IngestOutcome::Invalid))?;
+    let raw =
+        body::read_limited(headers, request_body, state.max_body).await.map_err(|e| (e, IngestOutcome::Invalid))?;
     let log: EventLog = serde_json::from_slice(&raw).map_err(|e| {
-        (
-            ApiError::bad_request("not an S3 event notification").detail(e.to_string()),
-            IngestOutcome::Invalid,
-        )
+        (ApiError::bad_request("not an S3 event notification").detail(e.to_string()), IngestOutcome::Invalid)
     })?;
     if log.records.is_empty() {
         return Err((
-            ApiError::invalid_field(
-                "not an S3 event notification",
-                "Records",
-                "expected at least one record",
-            ),
+            ApiError::invalid_field("not an S3 event notification", "Records", "expected at least one record"),
             IngestOutcome::Invalid,
         ));
     }
     // The document id header is a convenience for `nats stream view`; a key that does not
     // unescape is the transfer stage's to dead-letter, with the event kept whole.
-    let document_id = minio_events::parse(&raw)
-        .ok()
-        .and_then(|uploads| uploads.first().map(|upload| upload.document_id()));
+    let document_id =
+        minio_events::parse(&raw).ok().and_then(|uploads| uploads.first().map(|upload| upload.document_id()));
     let message_id = message_id(&log);
     let traceparent = headers.get(TRACEPARENT).and_then(|v| v.to_str().ok());
     let traceparent = traceparent.filter(|v| v.len() == 55 && v.is_ascii());
@@ -90,19 +70,11 @@ async fn handle(
     if state.jetstream.client().connection_state() != async_nats::connection::State::Connected {
         tracing::warn!("s3 notification refused: not connected to NATS");
         return Err(unavailable(
-            ApiError::unavailable("message queue unavailable")
-                .detail("not connected to NATS; retry later"),
+            ApiError::unavailable("message queue unavailable").detail("not connected to NATS; retry later"),
         ));
     }
     let subject = state.names.subject("uploads.webhook");
-    let publish = messages::publish(
-        &state.jetstream,
-        subject,
-        &message_id,
-        document_id,
-        traceparent,
-        raw.to_vec(),
-    );
+    let publish = messages::publish(&state.jetstream, subject, &message_id, document_id, traceparent, raw.to_vec());
     match tokio::time::timeout(state.publish_timeout, publish).await {
         Ok(Ok(duplicate)) => {
             tracing::info!(event = %log.event_name, key = %log.key, duplicate, "s3 notification accepted");

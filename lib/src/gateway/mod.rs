@@ -15,7 +15,6 @@ mod callbacks;
 mod errors;
 mod health;
 mod ingest;
-pub mod metrics;
 mod uploads;
 
 #[cfg(test)]
@@ -74,11 +73,7 @@ impl std::fmt::Debug for GatewayState {
 }
 
 impl GatewayState {
-    pub fn new(
-        settings: Arc<Settings>,
-        jetstream: jetstream::Context,
-        store: Store,
-    ) -> GatewayState {
+    pub fn new(settings: Arc<Settings>, jetstream: jetstream::Context, store: Store) -> GatewayState {
         // Settings::validate has already checked gateway.max_body; 1 MiB is its default.
         let max_body = settings.gateway_max_body().unwrap_or(1 << 20);
         GatewayState {
@@ -123,11 +118,8 @@ pub fn router(mut state: GatewayState) -> Router {
     };
     app.fallback(errors::not_found)
         .method_not_allowed_fallback(errors::method_not_allowed)
-        .layer(axum::middleware::from_fn(metrics::count_requests))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            request_timeout,
-        ))
+        .layer(axum::middleware::from_fn(crate::metrics::count_requests))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, request_timeout))
         .layer(TraceLayer::new_for_http())
         // Before the trace layer sees them: neither credentials nor signatures are logged.
         .layer(SetSensitiveRequestHeadersLayer::new([
@@ -144,13 +136,12 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     let grace = state.settings.shutdown.grace;
-    metrics::init();
+    crate::metrics::init();
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "gateway listening");
     }
-    let server = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .into_future();
+    let server =
+        axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.clone().cancelled_owned()).into_future();
     tokio::pin!(server);
     let deadline = async {
         shutdown.cancelled().await;

@@ -38,10 +38,7 @@ pub enum SubmitBody {
 pub enum SubmitError {
     /// 429 with a `Retry-After`: try again no sooner than `retry_after`.
     #[error("{detail}")]
-    Throttled {
-        retry_after: Duration,
-        detail: String,
-    },
+    Throttled { retry_after: Duration, detail: String },
     /// 408, 5xx, connection errors, timeouts, and any answer the protocol does not name:
     /// retry with the stage's backoff.
     #[error("{detail}")]
@@ -80,10 +77,7 @@ pub struct ProviderClient {
 
 impl std::fmt::Debug for ProviderClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProviderClient")
-            .field("name", &self.name)
-            .field("base_url", &self.base_url.as_str())
-            .finish()
+        f.debug_struct("ProviderClient").field("name", &self.name).field("base_url", &self.base_url.as_str()).finish()
     }
 }
 
@@ -91,20 +85,10 @@ impl ProviderClient {
     /// `request_timeout` bounds each whole request, an upload's transfer included: set it
     /// to cover the largest upload on the slowest link. Redirects are not followed (the
     /// protocol has none, and a redirect would carry the API key elsewhere).
-    pub fn new(
-        name: &str,
-        settings: &ProviderSettings,
-    ) -> Result<ProviderClient, ClientBuildError> {
-        let error = |detail: String| ClientBuildError {
-            name: name.to_owned(),
-            detail,
-        };
-        let mut base_url = Url::parse(&settings.base_url).map_err(|e| {
-            error(format!(
-                "base_url {:?} is not a URL: {e}",
-                settings.base_url
-            ))
-        })?;
+    pub fn new(name: &str, settings: &ProviderSettings) -> Result<ProviderClient, ClientBuildError> {
+        let error = |detail: String| ClientBuildError { name: name.to_owned(), detail };
+        let mut base_url = Url::parse(&settings.base_url)
+            .map_err(|e| error(format!("base_url {:?} is not a URL: {e}", settings.base_url)))?;
         if !base_url.path().ends_with('/') {
             let path = format!("{}/", base_url.path());
             base_url.set_path(&path);
@@ -116,12 +100,7 @@ impl ProviderClient {
             .user_agent(concat!("docflow/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| error(format!("cannot build an HTTP client: {e}")))?;
-        Ok(ProviderClient {
-            name: name.to_owned(),
-            base_url,
-            api_key: settings.api_key.clone(),
-            http,
-        })
+        Ok(ProviderClient { name: name.to_owned(), base_url, api_key: settings.api_key.clone(), http })
     }
 
     pub fn name(&self) -> &str {
@@ -129,9 +108,7 @@ impl ProviderClient {
     }
 
     fn url(&self, path: &str) -> Url {
-        self.base_url
-            .join(path)
-            .expect("a relative path joins onto an http(s) base URL")
+        self.base_url.join(path).expect("a relative path joins onto an http(s) base URL")
     }
 
     /// `POST /v1/jobs`. The same `idempotency_key` on every retry of one submission makes
@@ -146,17 +123,13 @@ impl ProviderClient {
         let request = self
             .http
             .post(url.clone())
-            .header(
-                AUTHORIZATION,
-                format!("Bearer {}", self.api_key.expose_secret()),
-            )
+            .header(AUTHORIZATION, format!("Bearer {}", self.api_key.expose_secret()))
             .header("Idempotency-Key", idempotency_key);
         let request = match body {
             SubmitBody::Upload { stream, size } => {
                 let metadata = serde_json::to_vec(meta).expect("job metadata serializes");
-                let metadata = reqwest::multipart::Part::bytes(metadata)
-                    .mime_str("application/json")
-                    .expect("a valid media type");
+                let metadata =
+                    reqwest::multipart::Part::bytes(metadata).mime_str("application/json").expect("a valid media type");
                 // The metadata carries the content type verbatim; the part's header only needs
                 // to be well-formed.
                 let part_type = if is_media_type(&meta.content_type) {
@@ -164,32 +137,24 @@ impl ProviderClient {
                 } else {
                     "application/octet-stream"
                 };
-                let file = reqwest::multipart::Part::stream_with_length(
-                    reqwest::Body::wrap_stream(stream),
-                    size,
-                )
-                .file_name(meta.file_name.clone())
-                .mime_str(part_type)
-                .map_err(|e| SubmitError::Permanent {
-                    status: 0,
-                    detail: format!(
-                        "provider {}: content type {:?} of {:?}: {e}",
-                        self.name, meta.content_type, meta.file_name
-                    ),
-                })?;
-                let form = reqwest::multipart::Form::new()
-                    .part("metadata", metadata)
-                    .part("file", file);
+                let file = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), size)
+                    .file_name(meta.file_name.clone())
+                    .mime_str(part_type)
+                    .map_err(|e| SubmitError::Permanent {
+                        status: 0,
+                        detail: format!(
+                            "provider {}: content type {:?} of {:?}: {e}",
+                            self.name, meta.content_type, meta.file_name
+                        ),
+                    })?;
+                let form = reqwest::multipart::Form::new().part("metadata", metadata).part("file", file);
                 request.multipart(form)
             }
             SubmitBody::Url => {
                 if meta.source_url.is_none() {
                     return Err(SubmitError::Permanent {
                         status: 0,
-                        detail: format!(
-                            "provider {}: a url-mode submission needs source_url",
-                            self.name
-                        ),
+                        detail: format!("provider {}: a url-mode submission needs source_url", self.name),
                     });
                 }
                 request.json(meta)
@@ -202,11 +167,7 @@ impl ProviderClient {
             return serde_json::from_slice::<JobAccepted>(&body).map_err(|e| {
                 SubmitError::Transient {
                     // The job may exist: a retry with the same key finds it.
-                    detail: format!(
-                        "provider {} answered {status} without a job id ({e}): {}",
-                        self.name,
-                        text(&body)
-                    ),
+                    detail: format!("provider {} answered {status} without a job id ({e}): {}", self.name, text(&body)),
                 }
             });
         }
@@ -216,33 +177,22 @@ impl ProviderClient {
     /// `GET /v1/jobs/{job_id}`: the safety net for a lost callback.
     pub async fn job_status(&self, job_id: &str) -> Result<JobStatus, SubmitError> {
         let mut url = self.url("v1/jobs/");
-        url.path_segments_mut()
-            .expect("an http(s) URL has path segments")
-            .pop_if_empty()
-            .push(job_id);
+        url.path_segments_mut().expect("an http(s) URL has path segments").pop_if_empty().push(job_id);
         let response = self
             .http
             .get(url.clone())
-            .header(
-                AUTHORIZATION,
-                format!("Bearer {}", self.api_key.expose_secret()),
-            )
+            .header(AUTHORIZATION, format!("Bearer {}", self.api_key.expose_secret()))
             .send()
             .await
             .map_err(|e| self.send_error(&url, e))?;
         if response.status() == StatusCode::OK {
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| self.send_error(&url, e))?;
-            return serde_json::from_slice::<JobStatus>(&body).map_err(|e| {
-                SubmitError::Transient {
-                    detail: format!(
-                        "provider {} answered an unreadable status for job {job_id} ({e}): {}",
-                        self.name,
-                        text(&body)
-                    ),
-                }
+            let body = response.bytes().await.map_err(|e| self.send_error(&url, e))?;
+            return serde_json::from_slice::<JobStatus>(&body).map_err(|e| SubmitError::Transient {
+                detail: format!(
+                    "provider {} answered an unreadable status for job {job_id} ({e}): {}",
+                    self.name,
+                    text(&body)
+                ),
             });
         }
         Err(self.classify(response).await)
@@ -256,48 +206,28 @@ impl ProviderClient {
         } else {
             "request failed"
         };
-        SubmitError::Transient {
-            detail: format!("provider {}: {what} at {url}: {}", self.name, chain(&error)),
-        }
+        SubmitError::Transient { detail: format!("provider {}: {what} at {url}: {}", self.name, chain(&error)) }
     }
 
     /// Maps an unsuccessful answer by the protocol's table.
     async fn classify(&self, response: reqwest::Response) -> SubmitError {
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let location = location(response.headers());
         let body = text(&read_limited(response).await);
-        classify(
-            &self.name,
-            status,
-            retry_after.as_deref(),
-            location.as_deref(),
-            &body,
-            SystemTime::now(),
-        )
+        classify(&self.name, status, retry_after.as_deref(), location.as_deref(), &body, SystemTime::now())
     }
 }
 
 /// `type/subtype[;params]` with token characters: what a part's `Content-Type` accepts.
 fn is_media_type(value: &str) -> bool {
     let essence = value.split(';').next().unwrap_or_default().trim();
-    let token = |t: &str| {
-        !t.is_empty()
-            && t.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c))
-    };
+    let token = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || "!#$&-^_.+".contains(c));
     matches!(essence.split_once('/'), Some((kind, sub)) if token(kind) && token(sub))
 }
 
 fn location(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(reqwest::header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
+    headers.get(reqwest::header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
 /// The protocol's response table. Statuses it does not name are transient: a wrongly
@@ -320,18 +250,12 @@ pub fn classify(
     };
     match code {
         429 => match retry_after.and_then(|value| parse_retry_after(value, now)) {
-            Some(retry_after) => SubmitError::Throttled {
-                retry_after,
-                detail,
-            },
-            None => SubmitError::Transient {
-                detail: format!("{detail} (no usable Retry-After; retrying with backoff)"),
-            },
+            Some(retry_after) => SubmitError::Throttled { retry_after, detail },
+            None => {
+                SubmitError::Transient { detail: format!("{detail} (no usable Retry-After; retrying with backoff)") }
+            }
         },
-        400 | 401 | 403 | 404 | 413 | 415 | 422 => SubmitError::Permanent {
-            status: code,
-            detail,
-        },
+        400 | 401 | 403 | 404 | 413 | 415 | 422 => SubmitError::Permanent { status: code, detail },
         300..=399 => SubmitError::Transient {
             detail: format!(
                 "{detail} (a redirect to {}; redirects are not followed: check base_url)",
@@ -405,29 +329,14 @@ mod tests {
     #[test]
     fn retry_after_is_seconds_or_an_http_date() {
         let now = at(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
-        assert_eq!(
-            parse_retry_after("120", now),
-            Some(Duration::from_secs(120))
-        );
+        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
         assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now),
-            Some(Duration::from_secs(30))
-        );
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now), Some(Duration::from_secs(30)));
         // The obsolete forms HTTP still allows.
-        assert_eq!(
-            parse_retry_after("Sunday, 06-Nov-94 08:50:07 GMT", now),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(
-            parse_retry_after("Sun Nov  6 08:50:07 1994", now),
-            Some(Duration::from_secs(30))
-        );
+        assert_eq!(parse_retry_after("Sunday, 06-Nov-94 08:50:07 GMT", now), Some(Duration::from_secs(30)));
+        assert_eq!(parse_retry_after("Sun Nov  6 08:50:07 1994", now), Some(Duration::from_secs(30)));
         // A date already past: retry now.
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now), Some(Duration::ZERO));
         for bad in ["", "-5", "1.5", "soon", "Sun, 99 Nov 1994 08:50:07 GMT"] {
             assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
         }
@@ -437,14 +346,7 @@ mod tests {
     fn answers_are_classified_by_the_protocol_table() {
         let now = at(1_000);
         let c = |code: u16, retry_after: Option<&str>| {
-            classify(
-                "sim",
-                StatusCode::from_u16(code).unwrap(),
-                retry_after,
-                None,
-                "{\"error\":\"x\"}",
-                now,
-            )
+            classify("sim", StatusCode::from_u16(code).unwrap(), retry_after, None, "{\"error\":\"x\"}", now)
         };
         assert_eq!(
             c(429, Some("7")),
@@ -454,24 +356,15 @@ mod tests {
             }
         );
         assert!(matches!(c(429, None), SubmitError::Transient { .. }));
-        assert!(matches!(
-            c(429, Some("whenever")),
-            SubmitError::Transient { .. }
-        ));
+        assert!(matches!(c(429, Some("whenever")), SubmitError::Transient { .. }));
         for code in [408, 500, 502, 503, 504, 409, 410, 418, 301] {
-            assert!(
-                matches!(c(code, None), SubmitError::Transient { .. }),
-                "{code}"
-            );
+            assert!(matches!(c(code, None), SubmitError::Transient { .. }), "{code}");
         }
         for code in [400, 401, 403, 404, 413, 415, 422] {
             match c(code, None) {
                 SubmitError::Permanent { status, detail } => {
                     assert_eq!(status, code);
-                    assert_eq!(
-                        detail,
-                        format!("provider sim answered {code}: {{\"error\":\"x\"}}")
-                    );
+                    assert_eq!(detail, format!("provider sim answered {code}: {{\"error\":\"x\"}}"));
                 }
                 other => panic!("{code}: {other:?}"),
             }

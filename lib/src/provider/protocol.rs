@@ -264,8 +264,7 @@ mod tests {
         let callback = status.into_callback().unwrap();
         assert_eq!(callback.status, CallbackStatus::Failed);
         assert_eq!(callback.error.unwrap().code, "unsupported_media");
-        let queued: JobStatus =
-            serde_json::from_str(r#"{"job_id":"j","status":"queued"}"#).unwrap();
+        let queued: JobStatus = serde_json::from_str(r#"{"job_id":"j","status":"queued"}"#).unwrap();
         assert!(queued.into_callback().is_none());
     }
 

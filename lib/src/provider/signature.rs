@@ -24,11 +24,7 @@ pub enum SignatureError {
     #[error("signature header is malformed: {0}")]
     Malformed(&'static str),
     #[error("signature timestamp {t} is more than {tolerance_secs} s from now ({now})")]
-    Stale {
-        t: i64,
-        now: i64,
-        tolerance_secs: u64,
-    },
+    Stale { t: i64, now: i64, tolerance_secs: u64 },
     #[error("no signature matches any configured callback secret")]
     Mismatch,
 }
@@ -57,10 +53,7 @@ impl Signature {
                         return Err(SignatureError::Malformed("more than one t="));
                     }
                     t = Some(
-                        value
-                            .trim()
-                            .parse::<i64>()
-                            .map_err(|_| SignatureError::Malformed("t= is not unix seconds"))?,
+                        value.trim().parse::<i64>().map_err(|_| SignatureError::Malformed("t= is not unix seconds"))?,
                     );
                 }
                 "v1" => {
@@ -81,28 +74,14 @@ impl Signature {
 
     /// Checks the timestamp against `now` (unix seconds) first, then each MAC against each
     /// secret in constant time.
-    pub fn verify(
-        &self,
-        body: &[u8],
-        secrets: &[&[u8]],
-        now: i64,
-        tolerance: Duration,
-    ) -> Result<(), SignatureError> {
+    pub fn verify(&self, body: &[u8], secrets: &[&[u8]], now: i64, tolerance: Duration) -> Result<(), SignatureError> {
         let tolerance_secs = tolerance.as_secs();
         if self.t.abs_diff(now) > tolerance_secs {
-            return Err(SignatureError::Stale {
-                t: self.t,
-                now,
-                tolerance_secs,
-            });
+            return Err(SignatureError::Stale { t: self.t, now, tolerance_secs });
         }
         for secret in secrets {
             let mac = mac(secret, self.t, body);
-            if self
-                .macs
-                .iter()
-                .any(|offered| mac.clone().verify_slice(offered).is_ok())
-            {
+            if self.macs.iter().any(|offered| mac.clone().verify_slice(offered).is_ok()) {
                 return Ok(());
             }
         }
@@ -168,32 +147,20 @@ mod tests {
     fn a_signature_verifies_with_its_secret() {
         let header = sign(b"s3cret", 1_700_000_000, BODY);
         assert!(header.starts_with("t=1700000000,v1="));
-        assert_eq!(
-            verify(&header, BODY, &[b"s3cret"], 1_700_000_000, TOLERANCE),
-            Ok(())
-        );
+        assert_eq!(verify(&header, BODY, &[b"s3cret"], 1_700_000_000, TOLERANCE), Ok(()));
     }
 
     #[test]
     fn the_mac_is_hmac_sha256_over_t_dot_body() {
         // python3 -c "import hmac,hashlib;print(hmac.new(b'k',b'1.x',hashlib.sha256).hexdigest())"
-        assert_eq!(
-            sign(b"k", 1, b"x"),
-            "t=1,v1=976cb87e4f568d1c0f03f32859e90af8597cf00b978ba37c229c97d3a15b8449"
-        );
+        assert_eq!(sign(b"k", 1, b"x"), "t=1,v1=976cb87e4f568d1c0f03f32859e90af8597cf00b978ba37c229c97d3a15b8449");
     }
 
     #[test]
     fn a_changed_body_or_wrong_secret_is_a_mismatch() {
         let header = sign(b"s3cret", 100, BODY);
-        assert_eq!(
-            verify(&header, b"{}", &[b"s3cret"], 100, TOLERANCE),
-            Err(SignatureError::Mismatch)
-        );
-        assert_eq!(
-            verify(&header, BODY, &[b"other"], 100, TOLERANCE),
-            Err(SignatureError::Mismatch)
-        );
+        assert_eq!(verify(&header, b"{}", &[b"s3cret"], 100, TOLERANCE), Err(SignatureError::Mismatch));
+        assert_eq!(verify(&header, BODY, &[b"other"], 100, TOLERANCE), Err(SignatureError::Mismatch));
     }
 
     #[test]
@@ -201,14 +168,8 @@ mod tests {
         let header = sign(b"k", 1_000, BODY);
         assert!(verify(&header, BODY, &[b"k"], 1_300, TOLERANCE).is_ok());
         assert!(verify(&header, BODY, &[b"k"], 700, TOLERANCE).is_ok());
-        assert!(matches!(
-            verify(&header, BODY, &[b"k"], 1_301, TOLERANCE),
-            Err(SignatureError::Stale { .. })
-        ));
-        assert!(matches!(
-            verify(&header, BODY, &[b"k"], 699, TOLERANCE),
-            Err(SignatureError::Stale { .. })
-        ));
+        assert!(matches!(verify(&header, BODY, &[b"k"], 1_301, TOLERANCE), Err(SignatureError::Stale { .. })));
+        assert!(matches!(verify(&header, BODY, &[b"k"], 699, TOLERANCE), Err(SignatureError::Stale { .. })));
     }
 
     #[test]
@@ -227,20 +188,9 @@ mod tests {
 
     #[test]
     fn malformed_headers_are_refused() {
-        for header in [
-            "",
-            "t=1",
-            "v1=00",
-            "t=x,v1=00",
-            "t=1,t=2,v1=00",
-            "t=1;v1=00",
-            "garbage",
-        ] {
+        for header in ["", "t=1", "v1=00", "t=x,v1=00", "t=1,t=2,v1=00", "t=1;v1=00", "garbage"] {
             assert!(
-                matches!(
-                    verify(header, BODY, &[b"k"], 1, TOLERANCE),
-                    Err(SignatureError::Malformed(_))
-                ),
+                matches!(verify(header, BODY, &[b"k"], 1, TOLERANCE), Err(SignatureError::Malformed(_))),
                 "{header:?}"
             );
         }
@@ -253,9 +203,6 @@ mod tests {
         let many = Secrets::Many(vec![SecretString::from("a"), SecretString::from("b")]);
         assert!(verify_secrets(&header, BODY, &one, 9, TOLERANCE).is_ok());
         assert!(verify_secrets(&header, BODY, &many, 9, TOLERANCE).is_ok());
-        assert_eq!(
-            verify_secrets(&header, BODY, &Secrets::Many(vec![]), 9, TOLERANCE),
-            Err(SignatureError::Mismatch)
-        );
+        assert_eq!(verify_secrets(&header, BODY, &Secrets::Many(vec![]), 9, TOLERANCE), Err(SignatureError::Mismatch));
     }
 }

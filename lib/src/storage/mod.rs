@@ -60,10 +60,8 @@ impl std::fmt::Debug for Store {
 impl Store {
     pub fn new(settings: &S3Settings) -> Result<Store, StorageError> {
         let permanent = |detail: String| StorageError::Permanent { endpoint: settings.endpoint.clone(), detail };
-        let mut base: BaseUrl = settings
-            .endpoint
-            .parse()
-            .map_err(|e| permanent(format!("s3.endpoint is not a usable URL: {e}")))?;
+        let mut base: BaseUrl =
+            settings.endpoint.parse().map_err(|e| permanent(format!("s3.endpoint is not a usable URL: {e}")))?;
         base.region = settings.region.clone().try_into().map_err(|e| permanent(format!("s3.region: {e}")))?;
         let provider = StaticProvider::new(&settings.access_key, settings.secret_key.expose_secret(), None);
         let client = MinioClientBuilder::new(base)
@@ -80,10 +78,8 @@ impl Store {
 
     /// Creates the bucket when missing; true when it was created.
     pub async fn ensure_bucket(&self, bucket: &str) -> Result<bool, StorageError> {
-        let exists = self
-            .call(bucket, "", async { self.client.bucket_exists(bucket)?.build().send().await })
-            .await?
-            .exists();
+        let exists =
+            self.call(bucket, "", async { self.client.bucket_exists(bucket)?.build().send().await }).await?.exists();
         if exists {
             return Ok(false);
         }
@@ -92,7 +88,12 @@ impl Store {
     }
 
     /// Opens an object for streaming: its bytes and its size.
-    pub async fn open(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<(ByteStream, u64), StorageError> {
+    pub async fn open(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<(ByteStream, u64), StorageError> {
         let response = self
             .call(bucket, key, async {
                 self.client.get_object(bucket, key)?.version_id(version_id.map(str::to_owned)).build().send().await
@@ -207,9 +208,10 @@ impl Store {
                 MinioErrorCode::NoSuchKey | MinioErrorCode::NoSuchBucket | MinioErrorCode::ResourceNotFound => {
                     StorageError::NotFound { bucket: bucket.to_owned(), key: key.to_owned() }
                 }
-                MinioErrorCode::AccessDenied => {
-                    StorageError::Permanent { endpoint, detail: format!("{error}; check s3.access_key and s3.secret_key") }
-                }
+                MinioErrorCode::AccessDenied => StorageError::Permanent {
+                    endpoint,
+                    detail: format!("{error}; check s3.access_key and s3.secret_key"),
+                },
                 _ => StorageError::Transient { endpoint, detail: format!("{error}") },
             },
             MinioError::S3Server(S3ServerError::HttpError(status, _))

@@ -14,44 +14,17 @@ const SHIPPED_PREFIX: &str = "docflow";
 
 /// The shipped definitions: `(file name, JSON)`.
 const STREAMS: [(&str, &str); 5] = [
-    (
-        "DOCFLOW_UPLOADS.json",
-        include_str!("../../../nats/streams/DOCFLOW_UPLOADS.json"),
-    ),
-    (
-        "DOCFLOW_CALLBACKS.json",
-        include_str!("../../../nats/streams/DOCFLOW_CALLBACKS.json"),
-    ),
-    (
-        "DOCFLOW_NORMALIZE.json",
-        include_str!("../../../nats/streams/DOCFLOW_NORMALIZE.json"),
-    ),
-    (
-        "DOCFLOW_WATCH.json",
-        include_str!("../../../nats/streams/DOCFLOW_WATCH.json"),
-    ),
-    (
-        "DOCFLOW_DEAD.json",
-        include_str!("../../../nats/streams/DOCFLOW_DEAD.json"),
-    ),
+    ("DOCFLOW_UPLOADS.json", include_str!("../../../nats/streams/DOCFLOW_UPLOADS.json")),
+    ("DOCFLOW_CALLBACKS.json", include_str!("../../../nats/streams/DOCFLOW_CALLBACKS.json")),
+    ("DOCFLOW_NORMALIZE.json", include_str!("../../../nats/streams/DOCFLOW_NORMALIZE.json")),
+    ("DOCFLOW_WATCH.json", include_str!("../../../nats/streams/DOCFLOW_WATCH.json")),
+    ("DOCFLOW_DEAD.json", include_str!("../../../nats/streams/DOCFLOW_DEAD.json")),
 ];
 const CONSUMERS: [(&str, &str); 4] = [
-    (
-        "DOCFLOW_UPLOADS.transfer.json",
-        include_str!("../../../nats/consumers/DOCFLOW_UPLOADS.transfer.json"),
-    ),
-    (
-        "DOCFLOW_CALLBACKS.validate.json",
-        include_str!("../../../nats/consumers/DOCFLOW_CALLBACKS.validate.json"),
-    ),
-    (
-        "DOCFLOW_NORMALIZE.normalize.json",
-        include_str!("../../../nats/consumers/DOCFLOW_NORMALIZE.normalize.json"),
-    ),
-    (
-        "DOCFLOW_WATCH.watchdog.json",
-        include_str!("../../../nats/consumers/DOCFLOW_WATCH.watchdog.json"),
-    ),
+    ("DOCFLOW_UPLOADS.transfer.json", include_str!("../../../nats/consumers/DOCFLOW_UPLOADS.transfer.json")),
+    ("DOCFLOW_CALLBACKS.validate.json", include_str!("../../../nats/consumers/DOCFLOW_CALLBACKS.validate.json")),
+    ("DOCFLOW_NORMALIZE.normalize.json", include_str!("../../../nats/consumers/DOCFLOW_NORMALIZE.normalize.json")),
+    ("DOCFLOW_WATCH.watchdog.json", include_str!("../../../nats/consumers/DOCFLOW_WATCH.watchdog.json")),
 ];
 
 /// A stream as it will be applied.
@@ -88,57 +61,36 @@ pub struct Definitions {
 /// The definitions (embedded, or from `nats.definitions_dir`) with the settings applied.
 pub fn definitions(settings: &Settings) -> Result<Definitions, TopologyError> {
     let (streams, consumers) = if settings.nats.definitions_dir.is_empty() {
-        let own = |list: &[(&str, &str)]| {
-            list.iter()
-                .map(|(f, t)| (f.to_string(), t.to_string()))
-                .collect()
-        };
+        let own = |list: &[(&str, &str)]| list.iter().map(|(f, t)| (f.to_string(), t.to_string())).collect();
         (own(&STREAMS), own(&CONSUMERS))
     } else {
         let dir = Path::new(&settings.nats.definitions_dir);
-        (
-            read_dir(&dir.join("streams"))?,
-            read_dir(&dir.join("consumers"))?,
-        )
+        (read_dir(&dir.join("streams"))?, read_dir(&dir.join("consumers"))?)
     };
     let names = Names::new(&settings.nats.prefix);
-    let streams = streams
-        .iter()
-        .map(|(file, text)| stream_def(file, text, &names, settings))
-        .collect::<Result<Vec<_>, _>>()?;
+    let streams =
+        streams.iter().map(|(file, text)| stream_def(file, text, &names, settings)).collect::<Result<Vec<_>, _>>()?;
     let consumers = consumers
         .iter()
         .map(|(file, text)| consumer_def(file, text, &names, settings))
         .collect::<Result<Vec<_>, _>>()?;
     for c in &consumers {
         if !streams.iter().any(|s| s.config.name == c.stream) {
-            return Err(invalid(
-                &c.file,
-                format!("its stream {} has no definition under streams/", c.stream),
-            ));
+            return Err(invalid(&c.file, format!("its stream {} has no definition under streams/", c.stream)));
         }
     }
     Ok(Definitions { streams, consumers })
 }
 
 fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, TopologyError> {
-    let read_err = |source| TopologyError::Read {
-        path: dir.display().to_string(),
-        source,
-    };
+    let read_err = |source| TopologyError::Read { path: dir.display().to_string(), source };
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(read_err)? {
         let path = entry.map_err(read_err)?.path();
         if path.extension().is_some_and(|e| e == "json") {
-            let text = std::fs::read_to_string(&path).map_err(|source| TopologyError::Read {
-                path: path.display().to_string(),
-                source,
-            })?;
-            let name = path
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| TopologyError::Read { path: path.display().to_string(), source })?;
+            let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
             files.push((name, text));
         }
     }
@@ -147,20 +99,13 @@ fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, TopologyError> {
 }
 
 fn invalid(file: &str, detail: impl Into<String>) -> TopologyError {
-    TopologyError::Invalid {
-        file: file.to_owned(),
-        detail: detail.into(),
-    }
+    TopologyError::Invalid { file: file.to_owned(), detail: detail.into() }
 }
 
 /// Accepts a bare config or the output of `nats stream info --json` (a `config` key), as
 /// natscli does; returns the config object and its keys.
-fn parse_object(
-    file: &str,
-    text: &str,
-) -> Result<(serde_json::Value, BTreeSet<String>), TopologyError> {
-    let mut value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| invalid(file, e.to_string()))?;
+fn parse_object(file: &str, text: &str) -> Result<(serde_json::Value, BTreeSet<String>), TopologyError> {
+    let mut value: serde_json::Value = serde_json::from_str(text).map_err(|e| invalid(file, e.to_string()))?;
     if let Some(config) = value.get_mut("config") {
         value = config.take();
     }
@@ -177,9 +122,7 @@ fn rename_stream(file: &str, name: &str, names: &Names) -> Result<String, Topolo
         Some(short) if !short.is_empty() => Ok(names.stream(&short.to_ascii_lowercase())),
         _ => Err(invalid(
             file,
-            format!(
-                "stream name {name:?} must start with {shipped} (the prefix is applied from nats.prefix)"
-            ),
+            format!("stream name {name:?} must start with {shipped} (the prefix is applied from nats.prefix)"),
         )),
     }
 }
@@ -189,52 +132,27 @@ fn rename_subject(file: &str, subject: &str, names: &Names) -> Result<String, To
         Some(rest) if !rest.is_empty() => Ok(names.subject(rest)),
         _ => Err(invalid(
             file,
-            format!(
-                "subject {subject:?} must start with {SHIPPED_PREFIX}. (the prefix is applied from nats.prefix)"
-            ),
+            format!("subject {subject:?} must start with {SHIPPED_PREFIX}. (the prefix is applied from nats.prefix)"),
         )),
     }
 }
 
-fn stream_def(
-    file: &str,
-    text: &str,
-    names: &Names,
-    settings: &Settings,
-) -> Result<StreamDef, TopologyError> {
+fn stream_def(file: &str, text: &str, names: &Names, settings: &Settings) -> Result<StreamDef, TopologyError> {
     let (value, mut keys) = parse_object(file, text)?;
-    let mut config: stream::Config =
-        serde_json::from_value(value).map_err(|e| invalid(file, e.to_string()))?;
-    let short = config
-        .name
-        .strip_prefix("DOCFLOW_")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let mut config: stream::Config = serde_json::from_value(value).map_err(|e| invalid(file, e.to_string()))?;
+    let short = config.name.strip_prefix("DOCFLOW_").unwrap_or_default().to_ascii_lowercase();
     config.name = rename_stream(file, &config.name, names)?;
-    config.subjects = config
-        .subjects
-        .iter()
-        .map(|s| rename_subject(file, s, names))
-        .collect::<Result<_, _>>()?;
+    config.subjects = config.subjects.iter().map(|s| rename_subject(file, s, names)).collect::<Result<_, _>>()?;
     config.num_replicas = settings.nats.replicas;
     keys.insert("num_replicas".into());
     if short == DEAD_STREAM {
         config.max_age = settings.dead.max_age;
         keys.insert("max_age".into());
     }
-    Ok(StreamDef {
-        file: file.to_owned(),
-        config,
-        keys,
-    })
+    Ok(StreamDef { file: file.to_owned(), config, keys })
 }
 
-fn consumer_def(
-    file: &str,
-    text: &str,
-    names: &Names,
-    settings: &Settings,
-) -> Result<ConsumerDef, TopologyError> {
+fn consumer_def(file: &str, text: &str, names: &Names, settings: &Settings) -> Result<ConsumerDef, TopologyError> {
     let stream = file
         .split_once('.')
         .map(|(stream, _)| stream)
@@ -242,20 +160,14 @@ fn consumer_def(
         .ok_or_else(|| invalid(file, "name it STREAM.CONSUMER.json"))?;
     let stream = rename_stream(file, stream, names)?;
     let (value, mut keys) = parse_object(file, text)?;
-    let mut config: consumer::Config =
-        serde_json::from_value(value).map_err(|e| invalid(file, e.to_string()))?;
+    let mut config: consumer::Config = serde_json::from_value(value).map_err(|e| invalid(file, e.to_string()))?;
     let Some(stage) = config.durable_name.clone() else {
-        return Err(invalid(
-            file,
-            "set durable_name (docflow's consumers are durable, named after their stage)",
-        ));
+        return Err(invalid(file, "set durable_name (docflow's consumers are durable, named after their stage)"));
     };
     let Some(stage_settings) = settings.stages.get(&stage) else {
         return Err(invalid(
             file,
-            format!(
-                "durable_name {stage:?} is not a stage (transfer, validate, normalize, watchdog)"
-            ),
+            format!("durable_name {stage:?} is not a stage (transfer, validate, normalize, watchdog)"),
         ));
     };
     if !config.filter_subject.is_empty() {
@@ -273,10 +185,5 @@ fn consumer_def(
     config.ack_wait = stage_settings.backoff.first().copied().unwrap_or_default();
     config.max_ack_pending = stage_settings.max_ack_pending;
     keys.extend(["max_deliver", "backoff", "ack_wait", "max_ack_pending"].map(String::from));
-    Ok(ConsumerDef {
-        file: file.to_owned(),
-        stream,
-        config,
-        keys,
-    })
+    Ok(ConsumerDef { file: file.to_owned(), stream, config, keys })
 }

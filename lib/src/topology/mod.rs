@@ -35,29 +35,15 @@ pub enum TopologyError {
     #[error(
         "cannot read NATS definition {path}: {source}; set nats.definitions_dir to a folder holding streams/*.json and consumers/*.json, or leave it empty to use the embedded ones"
     )]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error(
         "NATS definition {file}: {detail}; fix the file (it must be JSON that `nats stream add --config` / `nats consumer add --config` accepts)"
     )]
     Invalid { file: String, detail: String },
     #[error("cannot {action} stream {stream}: {detail}; {fix}")]
-    Stream {
-        stream: String,
-        action: &'static str,
-        detail: String,
-        fix: String,
-    },
+    Stream { stream: String, action: &'static str, detail: String, fix: String },
     #[error("cannot {action} consumer {consumer} on stream {stream}: {detail}; {fix}")]
-    Consumer {
-        stream: String,
-        consumer: String,
-        action: &'static str,
-        detail: String,
-        fix: String,
-    },
+    Consumer { stream: String, consumer: String, action: &'static str, detail: String, fix: String },
 }
 
 /// What `apply` did to one stream or consumer.
@@ -82,10 +68,7 @@ impl Applied {
     /// True when nothing was created or updated.
     pub fn is_unchanged(&self) -> bool {
         self.streams.iter().all(|(_, c)| *c == Change::Unchanged)
-            && self
-                .consumers
-                .iter()
-                .all(|(_, _, c)| *c == Change::Unchanged)
+            && self.consumers.iter().all(|(_, _, c)| *c == Change::Unchanged)
     }
 }
 
@@ -118,10 +101,7 @@ async fn apply_stream(js: &jetstream::Context, def: &StreamDef) -> Result<Change
     };
     match js.get_stream(&name).await {
         Ok(mut existing) => {
-            let info = existing
-                .info()
-                .await
-                .map_err(|e| err("read", e.to_string(), reachable()))?;
+            let info = existing.info().await.map_err(|e| err("read", e.to_string(), reachable()))?;
             if same(&def.config, &info.config, &def.keys) {
                 return Ok(Change::Unchanged);
             }
@@ -141,7 +121,10 @@ async fn apply_stream(js: &jetstream::Context, def: &StreamDef) -> Result<Change
                 err(
                     "create",
                     e.to_string(),
-                    format!("check that no other stream already binds the subjects {:?} (`nats stream ls`)", def.config.subjects),
+                    format!(
+                        "check that no other stream already binds the subjects {:?} (`nats stream ls`)",
+                        def.config.subjects
+                    ),
                 )
             })?;
             Ok(Change::Created)
@@ -150,10 +133,7 @@ async fn apply_stream(js: &jetstream::Context, def: &StreamDef) -> Result<Change
     }
 }
 
-async fn apply_consumer(
-    js: &jetstream::Context,
-    def: &ConsumerDef,
-) -> Result<Change, TopologyError> {
+async fn apply_consumer(js: &jetstream::Context, def: &ConsumerDef) -> Result<Change, TopologyError> {
     let consumer_name = def.name().to_owned();
     let err = |action: &'static str, detail: String, fix: String| TopologyError::Consumer {
         stream: def.stream.clone(),
@@ -162,10 +142,7 @@ async fn apply_consumer(
         detail,
         fix,
     };
-    let stream = js
-        .get_stream_no_info(&def.stream)
-        .await
-        .map_err(|e| err("read", e.to_string(), reachable()))?;
+    let stream = js.get_stream_no_info(&def.stream).await.map_err(|e| err("read", e.to_string(), reachable()))?;
     let change = match stream.consumer_info(&consumer_name).await {
         Ok(info) if same(&def.config, &info.config, &def.keys) => return Ok(Change::Unchanged),
         Ok(_) => Change::Updated,

@@ -9,21 +9,8 @@ use crate::worker::testkit::{self, SHARED_NATS};
 fn the_embedded_definitions_parse_with_the_defaults() {
     let s = testkit::settings(SHARED_NATS, "docflow", &[]);
     let defs = definitions(&s).unwrap();
-    let names: Vec<_> = defs
-        .streams
-        .iter()
-        .map(|d| d.config.name.as_str())
-        .collect();
-    assert_eq!(
-        names,
-        [
-            "DOCFLOW_UPLOADS",
-            "DOCFLOW_CALLBACKS",
-            "DOCFLOW_NORMALIZE",
-            "DOCFLOW_WATCH",
-            "DOCFLOW_DEAD"
-        ]
-    );
+    let names: Vec<_> = defs.streams.iter().map(|d| d.config.name.as_str()).collect();
+    assert_eq!(names, ["DOCFLOW_UPLOADS", "DOCFLOW_CALLBACKS", "DOCFLOW_NORMALIZE", "DOCFLOW_WATCH", "DOCFLOW_DEAD"]);
     let uploads = &defs.streams[0].config;
     assert_eq!(uploads.subjects, ["docflow.uploads.>"]);
     assert_eq!(uploads.retention, RetentionPolicy::WorkQueue);
@@ -36,10 +23,7 @@ fn the_embedded_definitions_parse_with_the_defaults() {
     assert_eq!(dead.subjects, ["docflow.dead.>"]);
 
     let transfer = &defs.consumers[0];
-    assert_eq!(
-        (transfer.stream.as_str(), transfer.name()),
-        ("DOCFLOW_UPLOADS", "transfer")
-    );
+    assert_eq!((transfer.stream.as_str(), transfer.name()), ("DOCFLOW_UPLOADS", "transfer"));
     assert_eq!(transfer.config.filter_subject, "docflow.uploads.>");
     assert_eq!(transfer.config.max_deliver, 8);
     assert_eq!(transfer.config.max_ack_pending, 64);
@@ -70,29 +54,15 @@ fn the_settings_override_the_definitions() {
     assert!(defs.streams.iter().all(|d| d.config.num_replicas == 3));
     assert_eq!(defs.streams[1].config.name, "ACME_1_CALLBACKS");
     assert_eq!(defs.streams[1].config.subjects, ["acme-1.callbacks.>"]);
-    assert_eq!(
-        defs.streams[4].config.max_age,
-        Duration::from_secs(2 * 24 * 3600)
-    );
-    let validate = defs
-        .consumers
-        .iter()
-        .find(|c| c.name() == "validate")
-        .unwrap();
+    assert_eq!(defs.streams[4].config.max_age, Duration::from_secs(2 * 24 * 3600));
+    let validate = defs.consumers.iter().find(|c| c.name() == "validate").unwrap();
     assert_eq!(validate.stream, "ACME_1_CALLBACKS");
     assert_eq!(validate.config.filter_subject, "acme-1.callbacks.>");
-    assert_eq!(
-        validate.config.backoff,
-        [Duration::from_millis(200), Duration::from_millis(400)]
-    );
+    assert_eq!(validate.config.backoff, [Duration::from_millis(200), Duration::from_millis(400)]);
     assert_eq!(validate.config.ack_wait, Duration::from_millis(200));
     assert_eq!(validate.config.max_deliver, 3);
     assert_eq!(validate.config.max_ack_pending, 40);
-    let watchdog = defs
-        .consumers
-        .iter()
-        .find(|c| c.name() == "watchdog")
-        .unwrap();
+    let watchdog = defs.consumers.iter().find(|c| c.name() == "watchdog").unwrap();
     assert_eq!(watchdog.config.max_deliver, 100);
 }
 
@@ -108,20 +78,12 @@ fn a_definitions_dir_replaces_the_embedded_files() {
         }
     }
     let path = dir.path().to_str().unwrap().to_owned();
-    let s = testkit::settings(
-        SHARED_NATS,
-        "docflow",
-        &[("DOCFLOW__NATS__DEFINITIONS_DIR", &path)],
-    );
+    let s = testkit::settings(SHARED_NATS, "docflow", &[("DOCFLOW__NATS__DEFINITIONS_DIR", &path)]);
     let defs = definitions(&s).unwrap();
     assert_eq!(defs.streams.len(), 5);
     assert_eq!(defs.consumers.len(), 4);
 
-    std::fs::write(
-        dir.path().join("consumers/DOCFLOW_UPLOADS.transfer.json"),
-        "{\"durable_name\": 3}",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("consumers/DOCFLOW_UPLOADS.transfer.json"), "{\"durable_name\": 3}").unwrap();
     let err = definitions(&s).unwrap_err().to_string();
     assert!(err.contains("DOCFLOW_UPLOADS.transfer.json"), "{err}");
 }
@@ -136,17 +98,8 @@ async fn apply_creates_then_changes_nothing_then_follows_a_changed_setting() {
     let result = async move {
         let (js, prefix) = (js2, prefix2);
         let first = apply(&js, &s).await.unwrap();
-        assert!(
-            first.streams.iter().all(|(_, c)| *c == Change::Created),
-            "{first:?}"
-        );
-        assert!(
-            first
-                .consumers
-                .iter()
-                .all(|(_, _, c)| *c == Change::Created),
-            "{first:?}"
-        );
+        assert!(first.streams.iter().all(|(_, c)| *c == Change::Created), "{first:?}");
+        assert!(first.consumers.iter().all(|(_, _, c)| *c == Change::Created), "{first:?}");
 
         let second = apply(&js, &s).await.unwrap();
         assert!(second.is_unchanged(), "{second:?}");
@@ -154,25 +107,14 @@ async fn apply_creates_then_changes_nothing_then_follows_a_changed_setting() {
         let changed = testkit::settings(
             &url,
             &prefix,
-            &[
-                ("DOCFLOW__STAGES__TRANSFER__BACKOFF", "2s,10s"),
-                ("DOCFLOW__DEAD__MAX_AGE", "7d"),
-            ],
+            &[("DOCFLOW__STAGES__TRANSFER__BACKOFF", "2s,10s"), ("DOCFLOW__DEAD__MAX_AGE", "7d")],
         );
         let third = apply(&js, &changed).await.unwrap();
-        let updated: Vec<_> = third
-            .consumers
-            .iter()
-            .filter(|(_, _, c)| *c == Change::Updated)
-            .map(|(_, n, _)| n.as_str())
-            .collect();
+        let updated: Vec<_> =
+            third.consumers.iter().filter(|(_, _, c)| *c == Change::Updated).map(|(_, n, _)| n.as_str()).collect();
         assert_eq!(updated, ["transfer"], "{third:?}");
-        let streams: Vec<_> = third
-            .streams
-            .iter()
-            .filter(|(_, c)| *c == Change::Updated)
-            .map(|(n, _)| n.clone())
-            .collect();
+        let streams: Vec<_> =
+            third.streams.iter().filter(|(_, c)| *c == Change::Updated).map(|(n, _)| n.clone()).collect();
         assert_eq!(streams, [crate::nats::Names::new(&prefix).stream("dead")]);
         let info = js
             .get_stream(crate::nats::Names::new(&prefix).stream("uploads"))
@@ -181,10 +123,7 @@ async fn apply_creates_then_changes_nothing_then_follows_a_changed_setting() {
             .consumer_info("transfer")
             .await
             .unwrap();
-        assert_eq!(
-            info.config.backoff,
-            [Duration::from_secs(2), Duration::from_secs(10)]
-        );
+        assert_eq!(info.config.backoff, [Duration::from_secs(2), Duration::from_secs(10)]);
         assert!(apply(&js, &changed).await.unwrap().is_unchanged());
     };
     // Clean up even when an assertion fails.
@@ -209,22 +148,14 @@ async fn the_shipped_files_are_accepted_verbatim_by_the_server() {
             text.replace("DOCFLOW_", &format!("{}_", prefix.to_ascii_uppercase()))
                 .replace("docflow.", &format!("{prefix}."))
         };
-        let mut files: Vec<_> = std::fs::read_dir(root.join("streams"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
+        let mut files: Vec<_> = std::fs::read_dir(root.join("streams")).unwrap().map(|e| e.unwrap().path()).collect();
         files.sort();
         for path in files {
             let config: serde_json::Value =
                 serde_json::from_str(&rename(&std::fs::read_to_string(&path).unwrap())).unwrap();
             let name = config["name"].as_str().unwrap().to_owned();
-            let reply = client
-                .request(
-                    format!("$JS.API.STREAM.CREATE.{name}"),
-                    config.to_string().into(),
-                )
-                .await
-                .unwrap();
+            let reply =
+                client.request(format!("$JS.API.STREAM.CREATE.{name}"), config.to_string().into()).await.unwrap();
             let reply: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
             assert!(reply.get("error").is_none(), "{}: {reply}", path.display());
         }
@@ -237,10 +168,7 @@ async fn the_shipped_files_are_accepted_verbatim_by_the_server() {
             let durable = config["durable_name"].as_str().unwrap().to_owned();
             let request = serde_json::json!({"stream_name": stream, "config": config});
             let reply = client
-                .request(
-                    format!("$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{durable}"),
-                    request.to_string().into(),
-                )
+                .request(format!("$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{durable}"), request.to_string().into())
                 .await
                 .unwrap();
             let reply: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
@@ -248,11 +176,7 @@ async fn the_shipped_files_are_accepted_verbatim_by_the_server() {
             assert_eq!(reply["config"]["ack_wait"], 1_000_000_000u64, "{reply}");
         }
         // And `docflow setup` finds them as it would have made them.
-        let s = testkit::settings(
-            &testkit::nats_url(),
-            &prefix,
-            &[("DOCFLOW__STAGES__WATCHDOG__MAX_DELIVER", "8")],
-        );
+        let s = testkit::settings(&testkit::nats_url(), &prefix, &[("DOCFLOW__STAGES__WATCHDOG__MAX_DELIVER", "8")]);
         let applied = apply(&js, &s).await.unwrap();
         assert!(applied.is_unchanged(), "{applied:?}");
     })

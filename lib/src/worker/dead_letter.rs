@@ -71,29 +71,18 @@ pub async fn publish_dead_letter(
     headers.insert(ERROR, header_safe(reason).as_str());
     headers.insert(ATTEMPTS, delivery.attempt.to_string().as_str());
     headers.insert(ORIGINAL_SUBJECT, delivery.subject.as_str());
-    headers.insert(
-        FAILED_AT,
-        Utc::now()
-            .to_rfc3339_opts(SecondsFormat::Millis, true)
-            .as_str(),
-    );
+    headers.insert(FAILED_AT, Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true).as_str());
     let publish = PublishMessage::build()
         .payload(delivery.payload.clone())
         .headers(headers)
         .message_id(format!("{stream}:{}", delivery.stream_sequence));
-    let ack: PublishAckFuture = js
-        .send_publish(subject.clone(), publish)
-        .await
-        .map_err(|e| err(e.to_string()))?;
+    let ack: PublishAckFuture = js.send_publish(subject.clone(), publish).await.map_err(|e| err(e.to_string()))?;
     ack.await.map_err(|e| err(e.to_string()))
 }
 
 /// A header value on one line, at most 1 KiB.
 fn header_safe(text: &str) -> String {
-    let mut line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let mut line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     if line.len() > 1024 {
         let mut end = 1024;
         while !line.is_char_boundary(end) {
@@ -121,19 +110,13 @@ pub(crate) async fn listen_advisories<S: Stage>(
     bound: Arc<Bound<S>>,
     shutdown: CancellationToken,
 ) -> Result<(), WorkerError> {
-    let subject = format!(
-        "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{}.{}",
-        bound.stream_name, bound.consumer_name
-    );
+    let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{}.{}", bound.stream_name, bound.consumer_name);
     let group = format!("{}-dead-{}", bound.names.prefix(), bound.stage.name());
     let mut advisories = bound
         .client
         .queue_subscribe(subject.clone(), group)
         .await
-        .map_err(|e| WorkerError::Advisories {
-            subject: subject.clone(),
-            detail: e.to_string(),
-        })?;
+        .map_err(|e| WorkerError::Advisories { subject: subject.clone(), detail: e.to_string() })?;
     loop {
         let message = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -155,29 +138,17 @@ pub(crate) async fn listen_advisories<S: Stage>(
             stream_seq = advisory.stream_seq,
             deliveries = advisory.deliveries
         );
-        if let Err(e) = dead_letter_exhausted(&bound, &advisory)
-            .instrument(span.clone())
-            .await
-        {
+        if let Err(e) = dead_letter_exhausted(&bound, &advisory).instrument(span.clone()).await {
             // The message stays in the work-queue stream: `nats stream view` shows it.
-            span.in_scope(
-                || tracing::error!(error = %e, "cannot dead-letter an exhausted message"),
-            );
+            span.in_scope(|| tracing::error!(error = %e, "cannot dead-letter an exhausted message"));
         }
     }
     let _ = advisories.unsubscribe().await;
     Ok(())
 }
 
-async fn dead_letter_exhausted<S: Stage>(
-    bound: &Bound<S>,
-    advisory: &MaxDeliveries,
-) -> Result<(), String> {
-    let stream = bound
-        .js
-        .get_stream_no_info(&bound.stream_name)
-        .await
-        .map_err(|e| e.to_string())?;
+async fn dead_letter_exhausted<S: Stage>(bound: &Bound<S>, advisory: &MaxDeliveries) -> Result<(), String> {
+    let stream = bound.js.get_stream_no_info(&bound.stream_name).await.map_err(|e| e.to_string())?;
     let message = match stream.get_raw_message(advisory.stream_seq).await {
         Ok(message) => message,
         Err(e) => {
@@ -194,26 +165,17 @@ async fn dead_letter_exhausted<S: Stage>(
         max_deliver: bound.max_deliver,
         stream_sequence: message.sequence,
     };
-    let ack = publish_dead_letter(
-        &bound.js,
-        &bound.names,
-        bound.stage.name(),
-        &bound.stream_name,
-        &delivery,
-        EXHAUSTED,
-    )
-    .await
-    .map_err(|e| e.to_string())?;
+    let ack =
+        publish_dead_letter(&bound.js, &bound.names, bound.stage.name(), &bound.stream_name, &delivery, EXHAUSTED)
+            .await
+            .map_err(|e| e.to_string())?;
     if ack.duplicate {
         tracing::info!("dead letter already published by the worker");
     } else {
         tracing::warn!(reason = EXHAUSTED, "message dead-lettered");
         bound.stage.on_dead_letter(&delivery, EXHAUSTED).await;
     }
-    stream
-        .delete_message(advisory.stream_seq)
-        .await
-        .map_err(|e| e.to_string())?;
+    stream.delete_message(advisory.stream_seq).await.map_err(|e| e.to_string())?;
     Ok(())
 }
 

@@ -9,9 +9,7 @@ use async_nats::jetstream::{self, publish::PublishAck};
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::dead_letter::{
-    ATTEMPTS, DOCUMENT_ID, ERROR, FAILED_AT, ORIGINAL_SUBJECT, STAGE, TRACEPARENT,
-};
+use super::dead_letter::{ATTEMPTS, DOCUMENT_ID, ERROR, FAILED_AT, ORIGINAL_SUBJECT, STAGE, TRACEPARENT};
 use crate::nats::Names;
 use crate::topology::DEAD_STREAM;
 
@@ -25,14 +23,8 @@ pub enum DlqError {
         "dead letter #{sequence} has no {ORIGINAL_SUBJECT} header: it was not written by docflow and cannot be replayed"
     )]
     NoOriginalSubject { sequence: u64 },
-    #[error(
-        "cannot replay dead letter #{sequence} to {subject}: {detail}; is its stream there (`docflow setup`)?"
-    )]
-    Replay {
-        sequence: u64,
-        subject: String,
-        detail: String,
-    },
+    #[error("cannot replay dead letter #{sequence} to {subject}: {detail}; is its stream there (`docflow setup`)?")]
+    Replay { sequence: u64, subject: String, detail: String },
 }
 
 /// One dead letter, as `docflow dlq list/show` print it.
@@ -68,18 +60,12 @@ impl DeadLetter {
     }
 }
 
-async fn dead_stream(
-    js: &jetstream::Context,
-    names: &Names,
-) -> Result<(Stream<()>, String), DlqError> {
+async fn dead_stream(js: &jetstream::Context, names: &Names) -> Result<(Stream<()>, String), DlqError> {
     let name = names.stream(DEAD_STREAM);
     let stream = js
         .get_stream_no_info(&name)
         .await
-        .map_err(|e| DlqError::Stream {
-            stream: name.clone(),
-            detail: e.to_string(),
-        })?;
+        .map_err(|e| DlqError::Stream { stream: name.clone(), detail: e.to_string() })?;
     Ok((stream, name))
 }
 
@@ -88,60 +74,36 @@ fn filter(names: &Names, stage: Option<&str>) -> String {
 }
 
 /// The dead letters, oldest first, of one stage or all.
-pub async fn list(
-    js: &jetstream::Context,
-    names: &Names,
-    stage: Option<&str>,
-) -> Result<Vec<DeadLetter>, DlqError> {
+pub async fn list(js: &jetstream::Context, names: &Names, stage: Option<&str>) -> Result<Vec<DeadLetter>, DlqError> {
     let (stream, name) = dead_stream(js, names).await?;
     let subject = filter(names, stage);
     let mut letters = Vec::new();
     let mut next = 1;
     loop {
-        match stream
-            .direct_get_next_for_subject(subject.clone(), Some(next))
-            .await
-        {
+        match stream.direct_get_next_for_subject(subject.clone(), Some(next)).await {
             Ok(message) => {
                 next = message.sequence + 1;
                 letters.push(DeadLetter::from_message(message));
             }
             Err(e) if matches!(e.kind(), DirectGetErrorKind::NotFound) => return Ok(letters),
             Err(e) => {
-                return Err(DlqError::Stream {
-                    stream: name,
-                    detail: e.to_string(),
-                });
+                return Err(DlqError::Stream { stream: name, detail: e.to_string() });
             }
         }
     }
 }
 
 /// One dead letter with its body.
-pub async fn show(
-    js: &jetstream::Context,
-    names: &Names,
-    sequence: u64,
-) -> Result<DeadLetter, DlqError> {
+pub async fn show(js: &jetstream::Context, names: &Names, sequence: u64) -> Result<DeadLetter, DlqError> {
     let (stream, name) = dead_stream(js, names).await?;
-    let message = stream
-        .get_raw_message(sequence)
-        .await
-        .map_err(|_| DlqError::NotFound {
-            stream: name,
-            sequence,
-        })?;
+    let message = stream.get_raw_message(sequence).await.map_err(|_| DlqError::NotFound { stream: name, sequence })?;
     Ok(DeadLetter::from_message(message))
 }
 
 /// Republishes the original body to its original subject (keeping the document id and
 /// trace headers), then deletes the dead letter. A replay repeated within the target
 /// stream's duplicate window is stored once (`Nats-Msg-Id` `replay:{DEAD}:{seq}`).
-pub async fn replay(
-    js: &jetstream::Context,
-    names: &Names,
-    sequence: u64,
-) -> Result<PublishAck, DlqError> {
+pub async fn replay(js: &jetstream::Context, names: &Names, sequence: u64) -> Result<PublishAck, DlqError> {
     let letter = show(js, names, sequence).await?;
     if letter.original_subject.is_empty() {
         return Err(DlqError::NoOriginalSubject { sequence });
@@ -153,11 +115,7 @@ pub async fn replay(
         }
     }
     let dead = names.stream(DEAD_STREAM);
-    let err = |detail: String| DlqError::Replay {
-        sequence,
-        subject: letter.original_subject.clone(),
-        detail,
-    };
+    let err = |detail: String| DlqError::Replay { sequence, subject: letter.original_subject.clone(), detail };
     let publish = PublishMessage::build()
         .payload(letter.payload.clone())
         .headers(headers)
@@ -169,30 +127,17 @@ pub async fn replay(
         .await
         .map_err(|e| err(e.to_string()))?;
     let (stream, name) = dead_stream(js, names).await?;
-    stream
-        .delete_message(sequence)
-        .await
-        .map_err(|e| DlqError::Stream {
-            stream: name,
-            detail: e.to_string(),
-        })?;
+    stream.delete_message(sequence).await.map_err(|e| DlqError::Stream { stream: name, detail: e.to_string() })?;
     Ok(ack)
 }
 
 /// Deletes the dead letters of one stage, or all; returns how many.
-pub async fn purge(
-    js: &jetstream::Context,
-    names: &Names,
-    stage: Option<&str>,
-) -> Result<u64, DlqError> {
+pub async fn purge(js: &jetstream::Context, names: &Names, stage: Option<&str>) -> Result<u64, DlqError> {
     let (stream, name) = dead_stream(js, names).await?;
     let response = stream
         .purge()
         .filter(filter(names, stage))
         .await
-        .map_err(|e| DlqError::Stream {
-            stream: name,
-            detail: e.to_string(),
-        })?;
+        .map_err(|e| DlqError::Stream { stream: name, detail: e.to_string() })?;
     Ok(response.purged)
 }

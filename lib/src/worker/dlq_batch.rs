@@ -35,11 +35,7 @@ impl ReplayReport {
 impl DeadLetters {
     pub async fn connect(settings: &Settings) -> Result<DeadLetters, ConnectError> {
         let client = nats::connect(&settings.nats, "docflow dlq").await?;
-        Ok(DeadLetters {
-            js: jetstream::new(client.clone()),
-            client,
-            names: Names::new(&settings.nats.prefix),
-        })
+        Ok(DeadLetters { js: jetstream::new(client.clone()), client, names: Names::new(&settings.nats.prefix) })
     }
 
     /// The dead letters of `stage` (all when `None`), oldest first.
@@ -66,12 +62,7 @@ impl DeadLetters {
     /// Replays the dead letters of `stage` (all when `None`) present when called, oldest
     /// first. Letters a replayed message produces again are not replayed in the same call.
     pub async fn replay_stage(&self, stage: Option<&str>) -> Result<ReplayReport, DlqError> {
-        let sequences: Vec<u64> = self
-            .list(stage)
-            .await?
-            .iter()
-            .map(|letter| letter.sequence)
-            .collect();
+        let sequences: Vec<u64> = self.list(stage).await?.iter().map(|letter| letter.sequence).collect();
         Ok(self.replay(&sequences).await)
     }
 

@@ -28,31 +28,20 @@ pub enum Outcome {
     Done,
     /// A transient failure: nak with `after`, or with the stage's backoff when `None`.
     /// On the last allowed delivery the message is dead-lettered instead.
-    Retry {
-        after: Option<Duration>,
-        reason: String,
-    },
+    Retry { after: Option<Duration>, reason: String },
     /// A permanent failure: dead letter on `{prefix}.dead.{stage}`, then term.
     Fail { reason: String },
 }
 
 impl Outcome {
     pub fn retry(reason: impl Into<String>) -> Outcome {
-        Outcome::Retry {
-            after: None,
-            reason: reason.into(),
-        }
+        Outcome::Retry { after: None, reason: reason.into() }
     }
     pub fn retry_after(after: Duration, reason: impl Into<String>) -> Outcome {
-        Outcome::Retry {
-            after: Some(after),
-            reason: reason.into(),
-        }
+        Outcome::Retry { after: Some(after), reason: reason.into() }
     }
     pub fn fail(reason: impl Into<String>) -> Outcome {
-        Outcome::Fail {
-            reason: reason.into(),
-        }
+        Outcome::Fail { reason: reason.into() }
     }
 }
 
@@ -108,19 +97,11 @@ pub enum WorkerError {
     #[error(
         "cannot bind consumer {consumer} on stream {stream}: {detail}; is nats-server running with JetStream (-js) at nats.url?"
     )]
-    Bind {
-        stream: String,
-        consumer: String,
-        detail: String,
-    },
+    Bind { stream: String, consumer: String, detail: String },
     #[error(
         "cannot pull from consumer {consumer} on stream {stream}: {detail}; check the consumer with `nats consumer info {stream} {consumer}` and run `docflow setup`"
     )]
-    Pull {
-        stream: String,
-        consumer: String,
-        detail: String,
-    },
+    Pull { stream: String, consumer: String, detail: String },
     #[error(
         "consumer {consumer} on stream {stream} was deleted while the worker ran; run `docflow setup` and restart the worker"
     )]

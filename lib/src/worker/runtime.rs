@@ -37,10 +37,7 @@ pub async fn run<S: Stage>(
     settings: &Settings,
     shutdown: CancellationToken,
 ) -> Result<(), WorkerError> {
-    Worker::bind(stage, js, client, settings)
-        .await?
-        .run(shutdown)
-        .await
+    Worker::bind(stage, js, client, settings).await?.run(shutdown).await
 }
 
 /// A stage bound to its durable consumer.
@@ -78,22 +75,13 @@ impl<S: Stage> Worker<S> {
     ) -> Result<Worker<S>, WorkerError> {
         let name = stage.name();
         let (short, consumer_name) =
-            crate::topology::stage_consumer(name).ok_or(WorkerError::UnknownStage {
-                stage: name.to_owned(),
-            })?;
-        let stage_settings = settings
-            .stages
-            .get(name)
-            .ok_or(WorkerError::UnknownStage {
-                stage: name.to_owned(),
-            })?
-            .clone();
+            crate::topology::stage_consumer(name).ok_or(WorkerError::UnknownStage { stage: name.to_owned() })?;
+        let stage_settings =
+            settings.stages.get(name).ok_or(WorkerError::UnknownStage { stage: name.to_owned() })?.clone();
         let names = Names::new(&settings.nats.prefix);
         let stream_name = names.stream(short);
-        let missing = || WorkerError::MissingConsumer {
-            stream: stream_name.clone(),
-            consumer: consumer_name.to_owned(),
-        };
+        let missing =
+            || WorkerError::MissingConsumer { stream: stream_name.clone(), consumer: consumer_name.to_owned() };
         let bind_err = |detail: String| WorkerError::Bind {
             stream: stream_name.clone(),
             consumer: consumer_name.to_owned(),
@@ -101,8 +89,7 @@ impl<S: Stage> Worker<S> {
         };
         let stream = match js.get_stream_no_info(&stream_name).await {
             Ok(stream) => stream,
-            Err(e) if matches!(e.kind(), GetStreamErrorKind::JetStream(ref j) if j.code() == 404) =>
-            {
+            Err(e) if matches!(e.kind(), GetStreamErrorKind::JetStream(ref j) if j.code() == 404) => {
                 return Err(missing());
             }
             Err(e) => return Err(bind_err(e.to_string())),
@@ -110,23 +97,16 @@ impl<S: Stage> Worker<S> {
         let info = match stream.consumer_info(consumer_name).await {
             Ok(info) => info,
             Err(e)
-                if matches!(
-                    e.kind(),
-                    ConsumerInfoErrorKind::NotFound | ConsumerInfoErrorKind::StreamNotFound
-                ) || matches!(e.kind(), ConsumerInfoErrorKind::JetStream(ref j) if j.code() == 404) =>
+                if matches!(e.kind(), ConsumerInfoErrorKind::NotFound | ConsumerInfoErrorKind::StreamNotFound)
+                    || matches!(e.kind(), ConsumerInfoErrorKind::JetStream(ref j) if j.code() == 404) =>
             {
                 return Err(missing());
             }
             Err(e) => return Err(bind_err(e.to_string())),
         };
-        let consumer: PullConsumer = stream
-            .get_consumer(consumer_name)
-            .await
-            .map_err(|e| bind_err(e.to_string()))?;
+        let consumer: PullConsumer = stream.get_consumer(consumer_name).await.map_err(|e| bind_err(e.to_string()))?;
         let config = &info.config;
-        if config.max_deliver != stage_settings.max_deliver
-            || config.backoff != stage_settings.backoff
-        {
+        if config.max_deliver != stage_settings.max_deliver || config.backoff != stage_settings.backoff {
             tracing::warn!(
                 stage = name,
                 consumer.max_deliver = config.max_deliver,
@@ -149,18 +129,12 @@ impl<S: Stage> Worker<S> {
             ack_wait: config.ack_wait,
             term_with_reason,
         };
-        Ok(Worker {
-            bound: Arc::new(bound),
-            consumer,
-        })
+        Ok(Worker { bound: Arc::new(bound), consumer })
     }
 
     /// Runs only the max-deliveries advisory listener (tests; `run` starts it itself).
     #[cfg(test)]
-    pub(crate) fn spawn_advisories(
-        &self,
-        stop: CancellationToken,
-    ) -> tokio::task::JoinHandle<Result<(), WorkerError>> {
+    pub(crate) fn spawn_advisories(&self, stop: CancellationToken) -> tokio::task::JoinHandle<Result<(), WorkerError>> {
         tokio::spawn(dead_letter::listen_advisories(self.bound.clone(), stop))
     }
 
@@ -188,10 +162,7 @@ impl<S: Stage> Worker<S> {
         let mut missed_heartbeats = 0;
 
         let stop_advisories = shutdown.child_token();
-        let advisories = tokio::spawn(dead_letter::listen_advisories(
-            bound.clone(),
-            stop_advisories.clone(),
-        ));
+        let advisories = tokio::spawn(dead_letter::listen_advisories(bound.clone(), stop_advisories.clone()));
         let permits = Arc::new(Semaphore::new(concurrency));
         let tracker = TaskTracker::new();
         let hard_stop = CancellationToken::new();
@@ -252,10 +223,7 @@ impl<S: Stage> Worker<S> {
         }
         drop(messages);
         tracker.close();
-        if tokio::time::timeout(bound.grace, tracker.wait())
-            .await
-            .is_err()
-        {
+        if tokio::time::timeout(bound.grace, tracker.wait()).await.is_err() {
             tracing::warn!(stage, grace = ?bound.grace, in_flight = tracker.len(), "shutdown grace over; naking what is still running");
             hard_stop.cancel();
             tracker.wait().await;
@@ -304,18 +272,25 @@ async fn handle<S: Stage>(
         stage = bound.stage.name(),
         attempt,
         stream_seq = stream_sequence,
-        document_id = delivery
-            .header(dead_letter::DOCUMENT_ID)
-            .unwrap_or_default(),
+        document_id = delivery.header(dead_letter::DOCUMENT_ID).unwrap_or_default(),
     );
     let settle = async {
         let step = tokio::spawn({
             let (stage, delivery) = (bound.stage.clone(), delivery.clone());
             async move { stage.step(&delivery).await }.in_current_span()
         });
+        let started = std::time::Instant::now();
         let outcome = run_with_progress(&bound, &reply, attempt, step, &hard_stop).await;
         match outcome {
-            Some(outcome) => settle(&bound, &reply, &delivery, outcome).await,
+            Some(outcome) => {
+                let label = match &outcome {
+                    Outcome::Done => "done",
+                    Outcome::Retry { .. } if !delivery.is_last_attempt() => "retry",
+                    _ => "dead_letter",
+                };
+                crate::metrics::stage_step(bound.stage.name(), label, started.elapsed());
+                settle(&bound, &reply, &delivery, outcome).await
+            }
             None => {
                 // Shut down mid-step: hand the message back soon, to this or another worker.
                 let delay = nak_delay(bound.settings.backoff[0], attempt, &bound.server_backoff);
@@ -363,12 +338,7 @@ async fn run_with_progress<S: Stage>(
     }
 }
 
-async fn settle<S: Stage>(
-    bound: &Bound<S>,
-    reply: &Subject,
-    delivery: &Delivery,
-    outcome: Outcome,
-) {
+async fn settle<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &Delivery, outcome: Outcome) {
     match outcome {
         Outcome::Done => {
             if confirm(&bound.client, reply, Bytes::from_static(b"+ACK")).await {
@@ -376,48 +346,26 @@ async fn settle<S: Stage>(
             }
         }
         Outcome::Retry { after, reason } if !delivery.is_last_attempt() => {
-            let wanted = after.unwrap_or_else(|| {
-                with_jitter(backoff_for(&bound.settings.backoff, delivery.attempt))
-            });
+            let wanted = after.unwrap_or_else(|| with_jitter(backoff_for(&bound.settings.backoff, delivery.attempt)));
             let delay = nak_delay(wanted, delivery.attempt, &bound.server_backoff);
             tracing::info!(%reason, ?wanted, "step will retry");
             confirm(&bound.client, reply, nak_payload(delay)).await;
         }
         Outcome::Retry { reason, .. } => {
-            let reason = format!(
-                "last attempt ({} of {}): {reason}",
-                delivery.attempt, delivery.max_deliver
-            );
+            let reason = format!("last attempt ({} of {}): {reason}", delivery.attempt, delivery.max_deliver);
             dead_letter_and_term(bound, reply, delivery, &reason).await;
         }
         Outcome::Fail { reason } => dead_letter_and_term(bound, reply, delivery, &reason).await,
     }
 }
 
-async fn dead_letter_and_term<S: Stage>(
-    bound: &Bound<S>,
-    reply: &Subject,
-    delivery: &Delivery,
-    reason: &str,
-) {
+async fn dead_letter_and_term<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &Delivery, reason: &str) {
     let stage = bound.stage.name();
-    if let Err(e) = publish_dead_letter(
-        &bound.js,
-        &bound.names,
-        stage,
-        &bound.stream_name,
-        delivery,
-        reason,
-    )
-    .await
-    {
+    if let Err(e) = publish_dead_letter(&bound.js, &bound.names, stage, &bound.stream_name, delivery, reason).await {
         // Not terminated: redelivered later, or caught by the max-deliveries advisory.
         tracing::error!(error = %e, %reason, "cannot dead-letter; the message will be redelivered");
-        let delay = nak_delay(
-            backoff_for(&bound.settings.backoff, delivery.attempt),
-            delivery.attempt,
-            &bound.server_backoff,
-        );
+        let delay =
+            nak_delay(backoff_for(&bound.settings.backoff, delivery.attempt), delivery.attempt, &bound.server_backoff);
         send(&bound.client, reply, nak_payload(delay)).await;
         return;
     }
@@ -462,10 +410,7 @@ fn nak_payload(delay: Duration) -> Bytes {
 /// The stage's delay before retry number `attempt`; the last entry repeats.
 pub(crate) fn backoff_for(backoff: &[Duration], attempt: u64) -> Duration {
     let index = (attempt.saturating_sub(1) as usize).min(backoff.len().saturating_sub(1));
-    backoff
-        .get(index)
-        .copied()
-        .unwrap_or(Duration::from_secs(1))
+    backoff.get(index).copied().unwrap_or(Duration::from_secs(1))
 }
 
 /// Adds 0 to 10 %, never less than asked: workers failing together do not retry together.
@@ -489,29 +434,15 @@ pub(crate) fn nak_delay(wanted: Duration, attempt: u64, server_backoff: &[Durati
 
 /// A third of the current delivery's ack deadline, so two progress messages may be lost.
 fn progress_period(attempt: u64, server_backoff: &[Duration], ack_wait: Duration) -> Duration {
-    let deadline = if server_backoff.is_empty() {
-        ack_wait
-    } else {
-        backoff_for(server_backoff, attempt)
-    };
-    let deadline = if deadline.is_zero() {
-        Duration::from_secs(30)
-    } else {
-        deadline
-    };
+    let deadline = if server_backoff.is_empty() { ack_wait } else { backoff_for(server_backoff, attempt) };
+    let deadline = if deadline.is_zero() { Duration::from_secs(30) } else { deadline };
     (deadline / 3).max(Duration::from_millis(10))
 }
 
 /// Compares `2.10.4`-style versions; pre-release suffixes are ignored.
 pub(crate) fn version_at_least(version: &str, wanted: (u64, u64, u64)) -> bool {
-    let mut parts = version
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|p| !p.is_empty())
-        .map(|p| p.parse::<u64>().unwrap_or(0));
-    let have = (
-        parts.next().unwrap_or(0),
-        parts.next().unwrap_or(0),
-        parts.next().unwrap_or(0),
-    );
+    let mut parts =
+        version.split(|c: char| !c.is_ascii_digit()).filter(|p| !p.is_empty()).map(|p| p.parse::<u64>().unwrap_or(0));
+    let have = (parts.next().unwrap_or(0), parts.next().unwrap_or(0), parts.next().unwrap_or(0));
     have >= wanted
 }

@@ -38,9 +38,7 @@ pub fn settings(url: &str, prefix: &str, extra: &[(&str, &str)]) -> Settings {
 }
 
 pub async fn connect(url: &str) -> (async_nats::Client, async_nats::jetstream::Context) {
-    let client = async_nats::connect(url)
-        .await
-        .expect("nats at 127.0.0.1:4222 (nats-server -js)");
+    let client = async_nats::connect(url).await.expect("nats at 127.0.0.1:4222 (nats-server -js)");
     let js = async_nats::jetstream::new(client.clone());
     (client, js)
 }
@@ -66,10 +64,7 @@ where
         if let Some(value) = check().await {
             return value;
         }
-        assert!(
-            Instant::now() < end,
-            "timed out after {deadline:?} waiting for {what}"
-        );
+        assert!(Instant::now() < end, "timed out after {deadline:?} waiting for {what}");
     }
 }
 
@@ -84,21 +79,11 @@ pub struct OwnServer {
 
 impl OwnServer {
     pub async fn start() -> OwnServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir = tempfile::tempdir().unwrap();
         let child = Self::spawn(port, dir.path());
         let url = format!("nats://127.0.0.1:{port}");
-        let mut server = OwnServer {
-            child,
-            port,
-            url,
-            version: String::new(),
-            dir,
-        };
+        let mut server = OwnServer { child, port, url, version: String::new(), dir };
         server.wait_ready().await;
         server
     }
@@ -124,14 +109,10 @@ impl OwnServer {
 
     async fn wait_ready(&mut self) {
         let url = self.url.clone();
-        let client = wait_for(
-            "own nats-server to accept connections",
-            Duration::from_secs(10),
-            || {
-                let url = url.clone();
-                async move { async_nats::connect(&url).await.ok() }
-            },
-        )
+        let client = wait_for("own nats-server to accept connections", Duration::from_secs(10), || {
+            let url = url.clone();
+            async move { async_nats::connect(&url).await.ok() }
+        })
         .await;
         self.version = client.server_info().version;
     }

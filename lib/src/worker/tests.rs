@@ -27,25 +27,14 @@ struct Scripted {
 }
 
 impl Scripted {
-    fn new(
-        script: impl Fn(&Delivery, usize) -> Option<Outcome> + Send + Sync + 'static,
-    ) -> Arc<Scripted> {
-        Arc::new(Scripted {
-            script: Box::new(script),
-            seen: Mutex::default(),
-            dead: Mutex::default(),
-        })
+    fn new(script: impl Fn(&Delivery, usize) -> Option<Outcome> + Send + Sync + 'static) -> Arc<Scripted> {
+        Arc::new(Scripted { script: Box::new(script), seen: Mutex::default(), dead: Mutex::default() })
     }
     fn attempts(&self) -> Vec<u64> {
         self.seen.lock().unwrap().iter().map(|(a, _)| *a).collect()
     }
     fn gaps(&self) -> Vec<Duration> {
-        self.seen
-            .lock()
-            .unwrap()
-            .windows(2)
-            .map(|w| w[1].1 - w[0].1)
-            .collect()
+        self.seen.lock().unwrap().windows(2).map(|w| w[1].1 - w[0].1).collect()
     }
 }
 
@@ -65,10 +54,7 @@ impl Stage for Scripted {
         }
     }
     async fn on_dead_letter(&self, delivery: &Delivery, reason: &str) {
-        self.dead
-            .lock()
-            .unwrap()
-            .push((delivery.stream_sequence, reason.to_owned()));
+        self.dead.lock().unwrap().push((delivery.stream_sequence, reason.to_owned()));
     }
 }
 
@@ -96,24 +82,12 @@ impl Harness {
         env.extend_from_slice(extra);
         let settings = testkit::settings(url, &prefix, &env);
         let (client, js) = testkit::connect(url).await;
-        crate::topology::apply(&js, &settings)
-            .await
-            .expect("topology");
-        Harness {
-            url: url.to_owned(),
-            names: Names::new(&prefix),
-            prefix,
-            settings,
-            client,
-            js,
-        }
+        crate::topology::apply(&js, &settings).await.expect("topology");
+        Harness { url: url.to_owned(), names: Names::new(&prefix), prefix, settings, client, js }
     }
 
     /// Runs `body` (which may panic) and deletes the streams either way.
-    async fn check<F: Future<Output = ()> + Send + 'static>(
-        self,
-        body: impl FnOnce(Arc<Harness>) -> F,
-    ) {
+    async fn check<F: Future<Output = ()> + Send + 'static>(self, body: impl FnOnce(Arc<Harness>) -> F) {
         let this = Arc::new(self);
         let outcome = tokio::spawn(body(this.clone())).await;
         testkit::delete_streams(&this.js, &this.prefix).await;
@@ -122,20 +96,10 @@ impl Harness {
         }
     }
 
-    fn start(
-        &self,
-        stage: Arc<Scripted>,
-    ) -> (
-        CancellationToken,
-        tokio::task::JoinHandle<Result<(), WorkerError>>,
-    ) {
+    fn start(&self, stage: Arc<Scripted>) -> (CancellationToken, tokio::task::JoinHandle<Result<(), WorkerError>>) {
         let shutdown = CancellationToken::new();
-        let (js, client, settings, token) = (
-            self.js.clone(),
-            self.client.clone(),
-            self.settings.clone(),
-            shutdown.clone(),
-        );
+        let (js, client, settings, token) =
+            (self.js.clone(), self.client.clone(), self.settings.clone(), shutdown.clone());
         let handle = tokio::spawn(async move { run(stage, js, client, &settings, token).await });
         (shutdown, handle)
     }
@@ -143,17 +107,10 @@ impl Harness {
     async fn publish(&self, body: &str) -> u64 {
         let mut headers = HeaderMap::new();
         headers.insert(dead_letter::DOCUMENT_ID, "doc-1");
-        headers.insert(
-            dead_letter::TRACEPARENT,
-            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-        );
+        headers.insert(dead_letter::TRACEPARENT, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
         let ack = self
             .js
-            .publish_with_headers(
-                self.names.subject("uploads.test"),
-                headers,
-                body.to_owned().into(),
-            )
+            .publish_with_headers(self.names.subject("uploads.test"), headers, body.to_owned().into())
             .await
             .unwrap()
             .await
@@ -162,61 +119,39 @@ impl Harness {
     }
 
     async fn uploads(&self) -> async_nats::jetstream::stream::Stream {
-        self.js
-            .get_stream(self.names.stream("uploads"))
-            .await
-            .unwrap()
+        self.js.get_stream(self.names.stream("uploads")).await.unwrap()
     }
 
     /// Waits until the work queue is empty and nothing is awaiting an ack.
     async fn wait_settled(&self) {
-        testkit::wait_for(
-            "the work queue to be empty and nothing pending",
-            Duration::from_secs(10),
-            || async {
-                let mut stream = self.uploads().await;
-                let messages = stream.info().await.ok()?.state.messages;
-                let pending = stream.consumer_info("transfer").await.ok()?.num_ack_pending;
-                (messages == 0 && pending == 0).then_some(())
-            },
-        )
+        testkit::wait_for("the work queue to be empty and nothing pending", Duration::from_secs(10), || async {
+            let mut stream = self.uploads().await;
+            let messages = stream.info().await.ok()?.state.messages;
+            let pending = stream.consumer_info("transfer").await.ok()?.num_ack_pending;
+            (messages == 0 && pending == 0).then_some(())
+        })
         .await
     }
 
     async fn dead_letters(&self, count: usize) -> Vec<dlq::DeadLetter> {
         testkit::wait_for("dead letters", Duration::from_secs(15), || async {
-            let letters = dlq::list(&self.js, &self.names, Some("transfer"))
-                .await
-                .ok()?;
+            let letters = dlq::list(&self.js, &self.names, Some("transfer")).await.ok()?;
             (letters.len() >= count).then_some(letters)
         })
         .await
     }
 }
 
-async fn stop(
-    shutdown: CancellationToken,
-    handle: tokio::task::JoinHandle<Result<(), WorkerError>>,
-) {
+async fn stop(shutdown: CancellationToken, handle: tokio::task::JoinHandle<Result<(), WorkerError>>) {
     shutdown.cancel();
-    tokio::time::timeout(Duration::from_secs(10), handle)
-        .await
-        .expect("the worker stops")
-        .unwrap()
-        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), handle).await.expect("the worker stops").unwrap().unwrap();
 }
 
 #[tokio::test]
 async fn two_retries_then_done_take_three_deliveries_spaced_by_the_backoff() {
     let h = Harness::new(&nats_url(), &[]).await;
     h.check(|h| async move {
-        let stage = Scripted::new(|d, _| {
-            Some(if d.attempt < 3 {
-                Outcome::retry("busy")
-            } else {
-                Outcome::Done
-            })
-        });
+        let stage = Scripted::new(|d, _| Some(if d.attempt < 3 { Outcome::retry("busy") } else { Outcome::Done }));
         let (shutdown, handle) = h.start(stage.clone());
         h.publish("hello").await;
         testkit::wait_for("three deliveries", Duration::from_secs(10), || async {
@@ -230,10 +165,7 @@ async fn two_retries_then_done_take_three_deliveries_spaced_by_the_backoff() {
         println!("gaps with backoff [200ms, 400ms]: {gaps:?}");
         assert!(gaps[0] >= Duration::from_millis(200), "{gaps:?}");
         assert!(gaps[1] >= Duration::from_millis(400), "{gaps:?}");
-        assert!(
-            gaps[1] < Duration::from_millis(1000),
-            "stretched by the server's backoff: {gaps:?}"
-        );
+        assert!(gaps[1] < Duration::from_millis(1000), "stretched by the server's backoff: {gaps:?}");
         assert!(stage.dead.lock().unwrap().is_empty());
     })
     .await;
@@ -266,11 +198,7 @@ async fn a_retry_after_waits_at_least_that_long() {
 /// 1.2s is sent as 400ms; a wanted 300ms cannot be had (sent as 1ms, it comes at ~801ms).
 #[tokio::test]
 async fn a_retry_after_on_a_later_attempt_is_not_stretched_by_the_server_backoff() {
-    let h = Harness::new(
-        &nats_url(),
-        &[("DOCFLOW__STAGES__TRANSFER__BACKOFF", "200ms,1s")],
-    )
-    .await;
+    let h = Harness::new(&nats_url(), &[("DOCFLOW__STAGES__TRANSFER__BACKOFF", "200ms,1s")]).await;
     h.check(|h| async move {
         let stage = Scripted::new(|d, _| {
             Some(match d.attempt {
@@ -287,10 +215,7 @@ async fn a_retry_after_on_a_later_attempt_is_not_stretched_by_the_server_backoff
         println!("gaps for retry_after 100ms then 1.2s, backoff [200ms, 1s]: {gaps:?}");
         assert_eq!(stage.attempts(), [1, 2, 3]);
         assert!(gaps[0] >= Duration::from_millis(100), "{gaps:?}");
-        assert!(
-            gaps[1] >= Duration::from_millis(1200) && gaps[1] < Duration::from_millis(1800),
-            "{gaps:?}"
-        );
+        assert!(gaps[1] >= Duration::from_millis(1200) && gaps[1] < Duration::from_millis(1800), "{gaps:?}");
     })
     .await;
 }
@@ -311,26 +236,14 @@ async fn a_failure_is_dead_lettered_with_its_headers_and_leaves_nothing_pending(
         assert_eq!(letter.error, "unsupported format");
         assert_eq!(letter.attempts, 1);
         assert_eq!(letter.original_subject, h.names.subject("uploads.test"));
-        assert!(
-            chrono::DateTime::parse_from_rfc3339(&letter.failed_at).is_ok(),
-            "{}",
-            letter.failed_at
-        );
+        assert!(chrono::DateTime::parse_from_rfc3339(&letter.failed_at).is_ok(), "{}", letter.failed_at);
         assert_eq!(letter.document_id.as_deref(), Some("doc-1"));
         assert!(letter.headers.get(dead_letter::TRACEPARENT).is_some());
-        let msg_id = letter
-            .headers
-            .get("Nats-Msg-Id")
-            .unwrap()
-            .as_str()
-            .to_owned();
+        let msg_id = letter.headers.get("Nats-Msg-Id").unwrap().as_str().to_owned();
         assert_eq!(msg_id, format!("{}:{seq}", h.names.stream("uploads")));
         assert_eq!(&letter.payload[..], b"the body");
         assert_eq!(stage.attempts(), [1]);
-        assert_eq!(
-            *stage.dead.lock().unwrap(),
-            [(seq, "unsupported format".to_owned())]
-        );
+        assert_eq!(*stage.dead.lock().unwrap(), [(seq, "unsupported format".to_owned())]);
     })
     .await;
 }
@@ -361,24 +274,14 @@ async fn a_retry_on_the_last_attempt_is_dead_lettered() {
 async fn a_replayed_dead_letter_goes_through_the_stage_again() {
     let h = Harness::new(&nats_url(), &[]).await;
     h.check(|h| async move {
-        let stage = Scripted::new(|_, call| {
-            Some(if call == 0 {
-                Outcome::fail("bad")
-            } else {
-                Outcome::Done
-            })
-        });
+        let stage = Scripted::new(|_, call| Some(if call == 0 { Outcome::fail("bad") } else { Outcome::Done }));
         let (shutdown, handle) = h.start(stage.clone());
         h.publish("again").await;
         let letters = h.dead_letters(1).await;
-        dlq::replay(&h.js, &h.names, letters[0].sequence)
-            .await
-            .unwrap();
-        testkit::wait_for(
-            "the replay to be handled",
-            Duration::from_secs(10),
-            || async { (stage.attempts().len() == 2).then_some(()) },
-        )
+        dlq::replay(&h.js, &h.names, letters[0].sequence).await.unwrap();
+        testkit::wait_for("the replay to be handled", Duration::from_secs(10), || async {
+            (stage.attempts().len() == 2).then_some(())
+        })
         .await;
         h.wait_settled().await;
         stop(shutdown, handle).await;
@@ -408,21 +311,11 @@ async fn shutdown_naks_a_step_that_outlives_the_grace_and_progress_keeps_it_unti
         assert_eq!(stage.attempts(), [1], "redelivered while in progress");
         let stopping = Instant::now();
         stop(shutdown, handle).await;
-        assert!(
-            stopping.elapsed() < Duration::from_secs(2),
-            "{:?}",
-            stopping.elapsed()
-        );
+        assert!(stopping.elapsed() < Duration::from_secs(2), "{:?}", stopping.elapsed());
 
         // Naked, not lost: the next delivery is the second.
         let consumer: PullConsumer = h.uploads().await.get_consumer("transfer").await.unwrap();
-        let mut batch = consumer
-            .fetch()
-            .max_messages(1)
-            .expires(Duration::from_secs(5))
-            .messages()
-            .await
-            .unwrap();
+        let mut batch = consumer.fetch().max_messages(1).expires(Duration::from_secs(5)).messages().await.unwrap();
         let mut redelivered = None;
         let deadline = Instant::now() + Duration::from_secs(5);
         while redelivered.is_none() && Instant::now() < deadline {
@@ -430,13 +323,7 @@ async fn shutdown_naks_a_step_that_outlives_the_grace_and_progress_keeps_it_unti
                 Some(Ok(m)) => redelivered = Some(m),
                 Some(Err(e)) => panic!("{e}"),
                 None => {
-                    batch = consumer
-                        .fetch()
-                        .max_messages(1)
-                        .expires(Duration::from_secs(2))
-                        .messages()
-                        .await
-                        .unwrap()
+                    batch = consumer.fetch().max_messages(1).expires(Duration::from_secs(2)).messages().await.unwrap()
                 }
             }
         }
@@ -453,9 +340,7 @@ async fn a_missing_consumer_says_to_run_setup() {
     let settings = testkit::settings(&url, &testkit::random_prefix(), &[]);
     let (client, js) = testkit::connect(&url).await;
     let stage = Scripted::new(|_, _| Some(Outcome::Done));
-    let err = run(stage, js, client, &settings, CancellationToken::new())
-        .await
-        .unwrap_err();
+    let err = run(stage, js, client, &settings, CancellationToken::new()).await.unwrap_err();
     assert!(err.to_string().contains("docflow setup"), "{err}");
 }
 
@@ -464,17 +349,12 @@ async fn a_missing_consumer_says_to_run_setup() {
 async fn crash_loop_is_dead_lettered_by_the_advisory(url: &str) {
     let h = Harness::new(
         url,
-        &[
-            ("DOCFLOW__STAGES__TRANSFER__BACKOFF", "200ms"),
-            ("DOCFLOW__STAGES__TRANSFER__MAX_DELIVER", "2"),
-        ],
+        &[("DOCFLOW__STAGES__TRANSFER__BACKOFF", "200ms"), ("DOCFLOW__STAGES__TRANSFER__MAX_DELIVER", "2")],
     )
     .await;
     h.check(|h| async move {
         let stage = Scripted::new(|_, _| Some(Outcome::Done));
-        let worker = Worker::bind(stage.clone(), h.js.clone(), h.client.clone(), &h.settings)
-            .await
-            .unwrap();
+        let worker = Worker::bind(stage.clone(), h.js.clone(), h.client.clone(), &h.settings).await.unwrap();
         let stop_listening = CancellationToken::new();
         let listener = worker.spawn_advisories(stop_listening.clone());
         let seq = h.publish("crash").await;
@@ -484,13 +364,8 @@ async fn crash_loop_is_dead_lettered_by_the_advisory(url: &str) {
         let deadline = Instant::now() + Duration::from_secs(15);
         // Keep a pull request waiting: on nats-server < 2.11 the advisory needs one.
         while stage.dead.lock().unwrap().is_empty() && Instant::now() < deadline {
-            let mut batch = consumer
-                .fetch()
-                .max_messages(1)
-                .expires(Duration::from_millis(500))
-                .messages()
-                .await
-                .unwrap();
+            let mut batch =
+                consumer.fetch().max_messages(1).expires(Duration::from_millis(500)).messages().await.unwrap();
             while let Some(Ok(message)) = batch.next().await {
                 deliveries += 1;
                 drop(message); // crashed: never acked
@@ -499,22 +374,15 @@ async fn crash_loop_is_dead_lettered_by_the_advisory(url: &str) {
         let letters = h.dead_letters(1).await;
         stop_listening.cancel();
         listener.await.unwrap().unwrap();
-        println!(
-            "server {}: {deliveries} deliveries before the advisory",
-            h.client.server_info().version
-        );
+        println!("server {}: {deliveries} deliveries before the advisory", h.client.server_info().version);
         assert_eq!(deliveries, 2);
         assert_eq!(letters[0].error, EXHAUSTED);
         assert_eq!(letters[0].attempts, 2);
         assert_eq!(*stage.dead.lock().unwrap(), [(seq, EXHAUSTED.to_owned())]);
-        testkit::wait_for(
-            "the exhausted message to be deleted",
-            Duration::from_secs(5),
-            || async {
-                let mut stream = h.uploads().await;
-                (stream.info().await.ok()?.state.messages == 0).then_some(())
-            },
-        )
+        testkit::wait_for("the exhausted message to be deleted", Duration::from_secs(5), || async {
+            let mut stream = h.uploads().await;
+            (stream.info().await.ok()?.state.messages == 0).then_some(())
+        })
         .await;
         let _ = &h.url;
     })
@@ -569,32 +437,17 @@ async fn the_worker_carries_on_after_nats_restarts() {
     .await;
 
     server.restart().await;
-    testkit::wait_for(
-        "a publish after the restart",
-        Duration::from_secs(20),
-        || async {
-            let ack =
-                h.js.publish(h.names.subject("uploads.test"), "after".into())
-                    .await
-                    .ok()?;
-            ack.await.ok()
-        },
-    )
+    testkit::wait_for("a publish after the restart", Duration::from_secs(20), || async {
+        let ack = h.js.publish(h.names.subject("uploads.test"), "after".into()).await.ok()?;
+        ack.await.ok()
+    })
     .await;
-    testkit::wait_for(
-        "the message published after the restart",
-        Duration::from_secs(30),
-        || async {
-            assert!(!handle.is_finished(), "the worker stopped");
-            (stage.attempts().len() == 2).then_some(())
-        },
-    )
+    testkit::wait_for("the message published after the restart", Duration::from_secs(30), || async {
+        assert!(!handle.is_finished(), "the worker stopped");
+        (stage.attempts().len() == 2).then_some(())
+    })
     .await;
     h.wait_settled().await;
-    assert!(
-        !handle.is_finished(),
-        "the worker stopped: {:?}",
-        handle.await
-    );
+    assert!(!handle.is_finished(), "the worker stopped: {:?}", handle.await);
     stop(shutdown, handle).await;
 }

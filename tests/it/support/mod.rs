@@ -79,7 +79,17 @@ impl SandboxBuilder {
         let s3 = Process::spawn(
             "s3s-fs",
             procs::s3s_fs_binary(),
-            &["--host", "127.0.0.1", "--port", &s3_port.to_string(), "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, s3_dir.to_str().unwrap()],
+            &[
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &s3_port.to_string(),
+                "--access-key",
+                ACCESS_KEY,
+                "--secret-key",
+                SECRET_KEY,
+                s3_dir.to_str().unwrap(),
+            ],
             &[],
         );
         procs::wait_for_port(s3_port, Duration::from_secs(20)).await;
@@ -89,7 +99,8 @@ impl SandboxBuilder {
         sim_args.extend(["--data-dir".into(), dir.path().join("sim").display().to_string()]);
         sim_args.extend(self.sim_flags);
         let sim_args: Vec<&str> = sim_args.iter().map(String::as_str).collect();
-        let (sim, sim_url) = Process::spawn_announcing("provider-sim", docflow_binary(), &sim_args, &[], "listening on ").await;
+        let (sim, sim_url) =
+            Process::spawn_announcing("provider-sim", docflow_binary(), &sim_args, &[], "listening on ").await;
 
         let gateway_port = free_port();
         let sim_host = sim_url.trim_start_matches("http://").to_owned();
@@ -182,7 +193,12 @@ impl Sandbox {
     pub fn start_worker(&mut self, components: &[&str]) -> usize {
         let mut args = vec!["run"];
         args.extend_from_slice(components);
-        let worker = Process::spawn(&format!("docflow run {}", components.join(" ")), docflow_binary(), &args, &env_pairs(&self.env));
+        let worker = Process::spawn(
+            &format!("docflow run {}", components.join(" ")),
+            docflow_binary(),
+            &args,
+            &env_pairs(&self.env),
+        );
         self.workers.push(worker);
         self.workers.len() - 1
     }
@@ -211,7 +227,13 @@ impl Sandbox {
     }
 
     /// Posts a callback to the gateway, signed with the simulator's secret at `t`.
-    pub async fn post_callback(&self, provider: &str, body: &[u8], t: i64, content_type: &str) -> (u16, serde_json::Value) {
+    pub async fn post_callback(
+        &self,
+        provider: &str,
+        body: &[u8],
+        t: i64,
+        content_type: &str,
+    ) -> (u16, serde_json::Value) {
         let signature = docflow::provider::signature::sign(b"sim-callback-secret", t, body);
         let response = reqwest::Client::new()
             .post(format!("{}/v1/callbacks/{provider}", self.gateway_url))
@@ -234,7 +256,14 @@ impl Sandbox {
     }
 
     /// Puts an object into a bucket with `x-amz-meta-*` metadata; returns its ETag.
-    pub async fn put_object(&self, bucket: &str, key: &str, bytes: Vec<u8>, content_type: &str, metadata: &[(&str, &str)]) -> String {
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        metadata: &[(&str, &str)],
+    ) -> String {
         let mut meta = minio::s3::multimap_ext::Multimap::new();
         for (k, v) in metadata {
             meta.insert(format!("x-amz-meta-{k}"), v.to_string());
@@ -254,7 +283,15 @@ impl Sandbox {
     }
 
     /// Publishes what MinIO's NATS target would for a created object; returns the body.
-    pub async fn notify_created(&self, bucket: &str, key: &str, size: u64, etag: &str, content_type: &str, metadata: &[(&str, &str)]) -> Vec<u8> {
+    pub async fn notify_created(
+        &self,
+        bucket: &str,
+        key: &str,
+        size: u64,
+        etag: &str,
+        content_type: &str,
+        metadata: &[(&str, &str)],
+    ) -> Vec<u8> {
         let user_metadata = metadata.iter().map(|(k, v)| (canonical_meta(k), v.to_string())).collect();
         let event = docflow::events::minio::created_event(&docflow::events::minio::CreatedObject {
             event_name: "s3:ObjectCreated:Put",
@@ -282,14 +319,25 @@ impl Sandbox {
     }
 
     /// Uploads an object and announces it, as MinIO would.
-    pub async fn upload(&self, key: &str, bytes: Vec<u8>, content_type: &str, metadata: &[(&str, &str)]) -> docflow::ids::DocumentId {
+    pub async fn upload(
+        &self,
+        key: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        metadata: &[(&str, &str)],
+    ) -> docflow::ids::DocumentId {
         let size = bytes.len() as u64;
         let etag = self.put_object("uploads", key, bytes, content_type, metadata).await;
         self.notify_created("uploads", key, size, &etag, content_type, metadata).await;
         document_id("uploads", key, &etag)
     }
 
-    pub async fn wait_for_state(&self, id: docflow::ids::DocumentId, state: docflow::db::State, deadline: Duration) -> docflow::db::Document {
+    pub async fn wait_for_state(
+        &self,
+        id: docflow::ids::DocumentId,
+        state: docflow::db::State,
+        deadline: Duration,
+    ) -> docflow::db::Document {
         wait_for(&format!("document {id} to be {}", state.as_str()), deadline, || async {
             self.db.get(id).await.ok().flatten().filter(|d| d.state == state)
         })
@@ -344,7 +392,8 @@ impl Drop for Sandbox {
         self.processes.clear();
         // Streams of this test's prefix go with it, and the database. The test's own
         // runtime is blocked in this drop, so the clean-up has its own runtime and client.
-        let names: Vec<String> = ["UPLOADS", "CALLBACKS", "NORMALIZE", "WATCH", "DEAD"].iter().map(|s| self.stream(s)).collect();
+        let names: Vec<String> =
+            ["UPLOADS", "CALLBACKS", "NORMALIZE", "WATCH", "DEAD"].iter().map(|s| self.stream(s)).collect();
         let url = self.database_url.clone();
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -56,7 +56,13 @@ impl Process {
 
     /// Spawns a process that prints `...{marker}{url}` on stdout once it listens; returns
     /// it with the URL.
-    pub async fn spawn_announcing(name: &str, program: impl AsRef<Path>, args: &[&str], env: &[(String, String)], marker: &str) -> (Process, String) {
+    pub async fn spawn_announcing(
+        name: &str,
+        program: impl AsRef<Path>,
+        args: &[&str],
+        env: &[(String, String)],
+        marker: &str,
+    ) -> (Process, String) {
         let log_dir = tempfile::tempdir().unwrap();
         let log = log_dir.path().join("output.log");
         let file = std::fs::File::create(&log).unwrap();

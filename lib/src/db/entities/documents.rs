@@ -6,11 +6,7 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "documents")]
 pub struct Model {
-    #[sea_orm(
-        primary_key,
-        auto_increment = false,
-        column_type = "String(StringLen::N(36))"
-    )]
+    #[sea_orm(primary_key, auto_increment = false, column_type = "String(StringLen::N(36))")]
     pub id: String,
     pub state: String,
     pub kind: String,

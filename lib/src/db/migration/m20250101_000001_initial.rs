@@ -131,23 +131,12 @@ impl MigrationTrait for Migration {
         // Listing filters by one of state/kind/uploader and pages by (created_at, id).
         for (name, columns) in [
             ("documents_created_at_id", &["created_at", "id"][..]),
-            (
-                "documents_state_created_at_id",
-                &["state", "created_at", "id"][..],
-            ),
-            (
-                "documents_kind_created_at_id",
-                &["kind", "created_at", "id"][..],
-            ),
-            (
-                "documents_uploader_created_at_id",
-                &["uploader_id", "created_at", "id"][..],
-            ),
+            ("documents_state_created_at_id", &["state", "created_at", "id"][..]),
+            ("documents_kind_created_at_id", &["kind", "created_at", "id"][..]),
+            ("documents_uploader_created_at_id", &["uploader_id", "created_at", "id"][..]),
             ("documents_bucket_key", &["bucket", "key"][..]),
         ] {
-            manager
-                .create_index(index(name, Documents::Table, columns))
-                .await?;
+            manager.create_index(index(name, Documents::Table, columns)).await?;
         }
 
         manager
@@ -162,19 +151,12 @@ impl MigrationTrait for Migration {
                     .col(string(DocumentEvents::Stage))
                     .col(integer(DocumentEvents::Attempt))
                     .col(text_null(DocumentEvents::Reason))
-                    .foreign_key(&mut to_document(
-                        DocumentEvents::Table,
-                        "document_events_document",
-                    ))
+                    .foreign_key(&mut to_document(DocumentEvents::Table, "document_events_document"))
                     .take(),
             )
             .await?;
         manager
-            .create_index(index(
-                "document_events_document_id",
-                DocumentEvents::Table,
-                &["document_id", "id"],
-            ))
+            .create_index(index("document_events_document_id", DocumentEvents::Table, &["document_id", "id"]))
             .await?;
 
         manager
@@ -193,13 +175,7 @@ impl MigrationTrait for Migration {
                     .take(),
             )
             .await?;
-        manager
-            .create_index(index(
-                "submissions_document_id",
-                Submissions::Table,
-                &["document_id"],
-            ))
-            .await?;
+        manager.create_index(index("submissions_document_id", Submissions::Table, &["document_id"])).await?;
 
         manager
             .create_table(
@@ -213,12 +189,7 @@ impl MigrationTrait for Migration {
                     .col(big_integer(Artifacts::Size))
                     .col(string_len(Artifacts::Sha256, 64))
                     .col(string(Artifacts::ContentType))
-                    .primary_key(
-                        Index::create()
-                            .col(Artifacts::DocumentId)
-                            .col(Artifacts::Role)
-                            .col(Artifacts::Name),
-                    )
+                    .primary_key(Index::create().col(Artifacts::DocumentId).col(Artifacts::Role).col(Artifacts::Name))
                     .foreign_key(&mut to_document(Artifacts::Table, "artifacts_document"))
                     .take(),
             )
@@ -236,13 +207,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // Old entries are pruned by age.
-        manager
-            .create_index(index(
-                "processed_events_at",
-                ProcessedEvents::Table,
-                &["at"],
-            ))
-            .await?;
+        manager.create_index(index("processed_events_at", ProcessedEvents::Table, &["at"])).await?;
         Ok(())
     }
 
@@ -254,9 +219,7 @@ impl MigrationTrait for Migration {
             DocumentEvents::Table.into_iden(),
             Documents::Table.into_iden(),
         ] {
-            manager
-                .drop_table(Table::drop().table(table).if_exists().take())
-                .await?;
+            manager.drop_table(Table::drop().table(table).if_exists().take()).await?;
         }
         Ok(())
     }

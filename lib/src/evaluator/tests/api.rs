@@ -21,12 +21,7 @@ on_both!(
 );
 
 fn ids(page: &Value) -> Vec<String> {
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|item| item["id"].as_str().unwrap().to_owned())
-        .collect()
+    page["items"].as_array().unwrap().iter().map(|item| item["id"].as_str().unwrap().to_owned()).collect()
 }
 
 fn sorted(mut ids: Vec<String>) -> Vec<String> {
@@ -63,16 +58,11 @@ async fn filters_select_by_state_kind_and_uploader(t: Target) {
     let a = t.receive("teacher-1", Kind::Document, "a.pdf").await;
     let b = t.receive("teacher-1", Kind::Video, "b.mp4").await;
     let c = t.receive("teacher-2", Kind::Document, "c.pdf").await;
-    t.db.mark_failed(c, "transfer", 3, "provider refused the file")
-        .await
-        .unwrap();
+    t.db.mark_failed(c, "transfer", 3, "provider refused the file").await.unwrap();
     let router = t.router();
 
     let everything = list(&router, "").await;
-    assert_eq!(
-        sorted(ids(&everything)),
-        sorted(vec![a.to_string(), b.to_string(), c.to_string()])
-    );
+    assert_eq!(sorted(ids(&everything)), sorted(vec![a.to_string(), b.to_string(), c.to_string()]));
     assert_eq!(everything["next_cursor"], Value::Null);
     let item = &everything["items"][0];
     for field in [
@@ -93,29 +83,17 @@ async fn filters_select_by_state_kind_and_uploader(t: Target) {
     ] {
         assert!(item.get(field).is_some(), "list item lacks {field}: {item}");
     }
-    assert!(
-        item.get("timeline").is_none(),
-        "list items carry the first fields only"
-    );
+    assert!(item.get("timeline").is_none(), "list items carry the first fields only");
 
     assert_eq!(ids(&list(&router, "?state=failed").await), [c.to_string()]);
     assert_eq!(ids(&list(&router, "?kind=video").await), [b.to_string()]);
-    assert_eq!(
-        sorted(ids(&list(&router, "?uploader=teacher-1").await)),
-        sorted(vec![a.to_string(), b.to_string()])
-    );
-    assert_eq!(
-        ids(&list(&router, "?uploader=teacher-1&kind=document&state=received").await),
-        [a.to_string()]
-    );
+    assert_eq!(sorted(ids(&list(&router, "?uploader=teacher-1").await)), sorted(vec![a.to_string(), b.to_string()]));
+    assert_eq!(ids(&list(&router, "?uploader=teacher-1&kind=document&state=received").await), [a.to_string()]);
     assert!(ids(&list(&router, "?uploader=nobody").await).is_empty());
 
-    for (query, field) in [
-        ("?state=done", "state"),
-        ("?kind=audio", "kind"),
-        ("?limit=501", "limit"),
-        ("?cursor=xyz", "cursor"),
-    ] {
+    for (query, field) in
+        [("?state=done", "state"), ("?kind=audio", "kind"), ("?limit=501", "limit"), ("?cursor=xyz", "cursor")]
+    {
         let (status, body) = get(&router, &format!("/v1/documents{query}"), Some(TOKEN)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
         assert_eq!(body["detail"]["field"], field, "{body}");
@@ -126,11 +104,7 @@ async fn filters_select_by_state_kind_and_uploader(t: Target) {
 async fn pages_cover_every_document_once_even_when_documents_arrive_meanwhile(t: Target) {
     let mut before = Vec::new();
     for i in 0..7 {
-        before.push(
-            t.receive("teacher-1", Kind::Document, &format!("{i}.pdf"))
-                .await
-                .to_string(),
-        );
+        before.push(t.receive("teacher-1", Kind::Document, &format!("{i}.pdf")).await.to_string());
     }
     let router = t.router();
 
@@ -154,8 +128,7 @@ async fn pages_cover_every_document_once_even_when_documents_arrive_meanwhile(t:
     // still hold exactly the remaining older documents.
     let first = list(&router, "?limit=3").await;
     for i in 0..4 {
-        t.receive("teacher-1", Kind::Document, &format!("late-{i}.pdf"))
-            .await;
+        t.receive("teacher-1", Kind::Document, &format!("late-{i}.pdf")).await;
     }
     let mut rest = Vec::new();
     let mut cursor = first["next_cursor"].as_str().unwrap().to_owned();
@@ -199,10 +172,7 @@ async fn documents_created_in_the_same_microsecond_are_paged_by_id(t: Target) {
             created_at: Set(at),
             updated_at: Set(at),
         };
-        documents::Entity::insert(row)
-            .exec(t.db.connection())
-            .await
-            .unwrap();
+        documents::Entity::insert(row).exec(t.db.connection()).await.unwrap();
     }
     // One document elsewhere in time.
     let other = new_document("teacher-9", Kind::Document, "other.pdf");
@@ -217,11 +187,7 @@ async fn documents_created_in_the_same_microsecond_are_paged_by_id(t: Target) {
         assert_eq!(unique.len(), 6, "limit {limit}: duplicates in {seen:?}");
         // Whichever side of the tie `other` falls on (it is created now), the five
         // tied rows are all there, each once.
-        let tied: HashSet<_> = seen
-            .iter()
-            .filter(|id| expected.contains(*id))
-            .cloned()
-            .collect();
+        let tied: HashSet<_> = seen.iter().filter(|id| expected.contains(*id)).cloned().collect();
         assert_eq!(tied, expected);
     }
 }
@@ -241,10 +207,7 @@ async fn requests_without_the_right_token_are_refused(t: Target) {
     let locked = t.router_with(&[("DOCFLOW__GATEWAY__TOKENS", "")]);
     let (status, body) = get(&locked, "/v1/documents", Some(TOKEN)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(
-        body["detail"].as_str().unwrap().contains("gateway.tokens"),
-        "{body}"
-    );
+    assert!(body["detail"].as_str().unwrap().contains("gateway.tokens"), "{body}");
 }
 
 async fn unknown_and_malformed_ids_are_answered_404_and_400(t: Target) {
@@ -275,49 +238,21 @@ async fn a_normalized_document_has_its_timeline_content_and_artifact_links(t: Ta
     let id = t.receive("teacher-42", Kind::Document, "plan.pdf").await;
     let db = &t.db;
     let submission = id.submission_id("sim").to_string();
+    assert!(db.mark_submitted(id, "sim", &submission, "job_7f3c", "transfer", 1).await.unwrap());
     assert!(
-        db.mark_submitted(id, "sim", &submission, "job_7f3c", "transfer", 1)
+        db.transition(id, &[State::Submitted], State::Processed, "validate", 1, Some("callback accepted"))
             .await
             .unwrap()
     );
-    assert!(
-        db.transition(
-            id,
-            &[State::Submitted],
-            State::Processed,
-            "validate",
-            1,
-            Some("callback accepted")
-        )
-        .await
-        .unwrap()
-    );
-    let artifacts = [
-        artifact("corrected", "plan.corrected.pdf", id),
-        artifact("findings", "findings.json", id),
-    ];
-    assert!(
-        db.record_validated(id, "evt-1", &artifacts, "validate", 2)
-            .await
-            .unwrap()
-    );
-    let normalized =
-        json!({"schema_version": 1, "findings": [], "word_count": 1234, "language": "en"});
-    assert!(
-        db.store_normalized(id, normalized.clone(), "normalize", 1)
-            .await
-            .unwrap()
-    );
+    let artifacts = [artifact("corrected", "plan.corrected.pdf", id), artifact("findings", "findings.json", id)];
+    assert!(db.record_validated(id, "evt-1", &artifacts, "validate", 2).await.unwrap());
+    let normalized = json!({"schema_version": 1, "findings": [], "word_count": 1234, "language": "en"});
+    assert!(db.store_normalized(id, normalized.clone(), "normalize", 1).await.unwrap());
     let router = t.router();
 
     let (status, body) = get(&router, &format!("/v1/documents/{id}"), Some(TOKEN)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let fields: HashSet<&str> = body
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let fields: HashSet<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
     let expected: HashSet<&str> = [
         "id",
         "state",
@@ -348,23 +283,14 @@ async fn a_normalized_document_has_its_timeline_content_and_artifact_links(t: Ta
     assert_eq!(body["size"], 48213);
     assert_eq!(body["provider"], "sim");
     assert_eq!(body["provider_job_id"], "job_7f3c");
-    assert_eq!(
-        body["attempts"],
-        json!({"transfer": 1, "validate": 2, "normalize": 1})
-    );
+    assert_eq!(body["attempts"], json!({"transfer": 1, "validate": 2, "normalize": 1}));
     assert_eq!(body["error"], Value::Null);
     assert_eq!(body["normalized"], normalized);
 
     let timeline = body["timeline"].as_array().unwrap();
     let steps: Vec<(&str, &str, i64)> = timeline
         .iter()
-        .map(|e| {
-            (
-                e["state"].as_str().unwrap(),
-                e["stage"].as_str().unwrap(),
-                e["attempt"].as_i64().unwrap(),
-            )
-        })
+        .map(|e| (e["state"].as_str().unwrap(), e["stage"].as_str().unwrap(), e["attempt"].as_i64().unwrap()))
         .collect();
     assert_eq!(
         steps,
@@ -378,13 +304,7 @@ async fn a_normalized_document_has_its_timeline_content_and_artifact_links(t: Ta
     );
     assert_eq!(timeline[2]["reason"], "callback accepted");
     assert_eq!(timeline[0]["reason"], Value::Null);
-    assert!(
-        timeline[0]["at"]
-            .as_str()
-            .unwrap()
-            .parse::<DateTime<Utc>>()
-            .is_ok()
-    );
+    assert!(timeline[0]["at"].as_str().unwrap().parse::<DateTime<Utc>>().is_ok());
 
     let artifacts = body["artifacts"].as_array().unwrap();
     assert_eq!(artifacts.len(), 2);
@@ -404,29 +324,11 @@ async fn a_normalized_document_has_its_timeline_content_and_artifact_links(t: Ta
 
 async fn failed_and_rejected_documents_carry_their_error(t: Target) {
     let failed = t.receive("teacher-1", Kind::Video, "talk.mp4").await;
-    t.db.mark_failed(
-        failed,
-        "transfer",
-        8,
-        "provider answered 422: unsupported codec",
-    )
-    .await
-    .unwrap();
+    t.db.mark_failed(failed, "transfer", 8, "provider answered 422: unsupported codec").await.unwrap();
     let rejected = t.receive("teacher-1", Kind::Document, "plan.pdf").await;
     let submission = rejected.submission_id("sim").to_string();
-    t.db.mark_submitted(rejected, "sim", &submission, "job_1", "transfer", 1)
-        .await
-        .unwrap();
-    t.db.transition(
-        rejected,
-        &[State::Submitted],
-        State::Processed,
-        "validate",
-        1,
-        None,
-    )
-    .await
-    .unwrap();
+    t.db.mark_submitted(rejected, "sim", &submission, "job_1", "transfer", 1).await.unwrap();
+    t.db.transition(rejected, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap();
     t.db.transition(
         rejected,
         &[State::Processed],
@@ -441,24 +343,15 @@ async fn failed_and_rejected_documents_carry_their_error(t: Target) {
 
     let (_, body) = get(&router, &format!("/v1/documents/{failed}"), Some(TOKEN)).await;
     assert_eq!(body["state"], "failed");
-    assert_eq!(
-        body["error"],
-        json!({"stage": "transfer", "reason": "provider answered 422: unsupported codec"})
-    );
+    assert_eq!(body["error"], json!({"stage": "transfer", "reason": "provider answered 422: unsupported codec"}));
     assert_eq!(body["normalized"], Value::Null);
     assert_eq!(body["artifacts"], json!([]));
     assert_eq!(body["timeline"].as_array().unwrap().len(), 2);
 
     let (_, body) = get(&router, &format!("/v1/documents/{rejected}"), Some(TOKEN)).await;
     assert_eq!(body["state"], "rejected");
-    assert_eq!(
-        body["error"],
-        json!({"stage": "validate", "reason": "sha256 mismatch for findings.json"})
-    );
-    assert_eq!(
-        body["timeline"].as_array().unwrap().last().unwrap()["reason"],
-        "sha256 mismatch for findings.json"
-    );
+    assert_eq!(body["error"], json!({"stage": "validate", "reason": "sha256 mismatch for findings.json"}));
+    assert_eq!(body["timeline"].as_array().unwrap().last().unwrap()["reason"], "sha256 mismatch for findings.json");
 
     // The list shows the error too.
     let page = list(&router, "?state=rejected").await;

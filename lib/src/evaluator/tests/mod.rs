@@ -27,8 +27,7 @@ pub const S3_ENDPOINT: &str = "http://s3.example.test:9000";
 /// Settings for one test: its own NATS prefix, the test token, `extra` on top.
 pub fn settings(extra: &[(&str, &str)]) -> Settings {
     let prefix = format!("evt-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    let nats_url =
-        std::env::var("DOCFLOW_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let nats_url = std::env::var("DOCFLOW_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
     let mut env: HashMap<String, String> = [
         ("DOCFLOW__NATS__URL", nats_url.as_str()),
         ("DOCFLOW__NATS__PREFIX", prefix.as_str()),
@@ -56,11 +55,7 @@ pub struct Target {
 }
 
 fn database(url: &str) -> DatabaseSettings {
-    DatabaseSettings {
-        url: url.to_owned(),
-        max_connections: 4,
-        acquire_timeout: Duration::from_secs(10),
-    }
+    DatabaseSettings { url: url.to_owned(), max_connections: 4, acquire_timeout: Duration::from_secs(10) }
 }
 
 pub async fn sqlite() -> Target {
@@ -68,22 +63,14 @@ pub async fn sqlite() -> Target {
     let url = format!("sqlite://{}/docflow.db", dir.path().display());
     let db = Db::connect(&database(&url)).await.unwrap();
     db.migrate().await.unwrap();
-    Target {
-        db,
-        url,
-        _dir: Some(dir),
-    }
+    Target { db, url, _dir: Some(dir) }
 }
 
 pub async fn postgres() -> Target {
     let url = testing::fresh_postgres_url().await;
     let db = Db::connect(&database(&url)).await.unwrap();
     db.migrate().await.unwrap();
-    Target {
-        db,
-        url,
-        _dir: None,
-    }
+    Target { db, url, _dir: None }
 }
 
 /// Runs each named `async fn(Target)` against SQLite and PostgreSQL, as two tests.
@@ -125,11 +112,7 @@ impl Target {
     /// A new document in state `received`, its id random.
     pub async fn receive(&self, uploader: &str, kind: Kind, name: &str) -> DocumentId {
         let document = new_document(uploader, kind, name);
-        let (_, inserted) = self
-            .db
-            .record_received(&document, "transfer", 1)
-            .await
-            .unwrap();
+        let (_, inserted) = self.db.record_received(&document, "transfer", 1).await.unwrap();
         assert!(inserted);
         document.id
     }
@@ -159,15 +142,9 @@ pub async fn get(router: &Router, uri: &str, token: Option<&str>) -> (StatusCode
     if let Some(token) = token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    let response = router
-        .clone()
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .expect("router is infallible");
+    let response = router.clone().oneshot(request.body(Body::empty()).unwrap()).await.expect("router is infallible");
     let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
     let body = serde_json::from_slice(&bytes)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)));
     (status, body)

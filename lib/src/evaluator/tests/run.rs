@@ -17,21 +17,11 @@ async fn run_serves_the_gateway_on_a_given_listener_until_shutdown() {
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(&dir);
     let settings = Arc::new(settings(&[("DOCFLOW__DATABASE__URL", url.as_str())]));
-    crate::db::Db::connect(&settings.database)
-        .await
-        .unwrap()
-        .migrate()
-        .await
-        .unwrap();
+    crate::db::Db::connect(&settings.database).await.unwrap().migrate().await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
-    let running = tokio::spawn(app::run_with(
-        settings,
-        &[Component::Gateway],
-        shutdown.clone(),
-        Some(listener),
-    ));
+    let running = tokio::spawn(app::run_with(settings, &[Component::Gateway], shutdown.clone(), Some(listener)));
 
     let client = reqwest::Client::new();
     let start = Instant::now();
@@ -39,10 +29,7 @@ async fn run_serves_the_gateway_on_a_given_listener_until_shutdown() {
         match client.get(format!("{base}/healthz")).send().await {
             Ok(response) => break response,
             Err(e) => {
-                assert!(
-                    start.elapsed() < Duration::from_secs(10),
-                    "no answer from the gateway: {e}"
-                );
+                assert!(start.elapsed() < Duration::from_secs(10), "no answer from the gateway: {e}");
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
@@ -51,32 +38,18 @@ async fn run_serves_the_gateway_on_a_given_listener_until_shutdown() {
     assert_eq!(health.text().await.unwrap(), "ok");
 
     // The evaluator routes are merged in.
-    let page = client
-        .get(format!("{base}/v1/documents"))
-        .bearer_auth(TOKEN)
-        .send()
-        .await
-        .unwrap();
+    let page = client.get(format!("{base}/v1/documents")).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let page: serde_json::Value = page.json().await.unwrap();
     assert_eq!(page, serde_json::json!({"items": [], "next_cursor": null}));
-    let refused = client
-        .get(format!("{base}/v1/documents"))
-        .send()
-        .await
-        .unwrap();
+    let refused = client.get(format!("{base}/v1/documents")).send().await.unwrap();
     assert_eq!(refused.status(), 401);
 
     shutdown.cancel();
-    let outcome = tokio::time::timeout(Duration::from_secs(10), running)
-        .await
-        .expect("run returns after shutdown")
-        .unwrap();
+    let outcome =
+        tokio::time::timeout(Duration::from_secs(10), running).await.expect("run returns after shutdown").unwrap();
     assert!(outcome.is_ok(), "{outcome:?}");
-    assert!(
-        client.get(format!("{base}/healthz")).send().await.is_err(),
-        "the listener is closed"
-    );
+    assert!(client.get(format!("{base}/healthz")).send().await.is_err(), "the listener is closed");
 }
 
 #[tokio::test]
@@ -85,10 +58,8 @@ async fn a_taken_gateway_address_is_named_with_the_fix() {
     let url = sqlite_url(&dir);
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let listen = taken.local_addr().unwrap().to_string();
-    let settings = Arc::new(settings(&[
-        ("DOCFLOW__DATABASE__URL", url.as_str()),
-        ("DOCFLOW__GATEWAY__LISTEN", listen.as_str()),
-    ]));
+    let settings =
+        Arc::new(settings(&[("DOCFLOW__DATABASE__URL", url.as_str()), ("DOCFLOW__GATEWAY__LISTEN", listen.as_str())]));
     let error = tokio::time::timeout(
         Duration::from_secs(10),
         app::run(settings, &[Component::Gateway], CancellationToken::new()),
@@ -98,8 +69,5 @@ async fn a_taken_gateway_address_is_named_with_the_fix() {
     .unwrap_err();
     assert!(matches!(error, AppError::Listen { .. }), "{error:?}");
     let message = error.to_string();
-    assert!(
-        message.contains(&listen) && message.contains("gateway.listen"),
-        "{message}"
-    );
+    assert!(message.contains(&listen) && message.contains("gateway.listen"), "{message}");
 }

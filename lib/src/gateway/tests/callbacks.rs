@@ -19,11 +19,7 @@ async fn refused(sandbox: &Sandbox, request: Request<Body>, status: StatusCode) 
     assert_eq!(response.status(), status);
     let body = json_of(response).await;
     assert!(body["error"].is_string(), "{body}");
-    assert_eq!(
-        sandbox.count("callbacks").await,
-        before,
-        "nothing may be stored on {status}"
-    );
+    assert_eq!(sandbox.count("callbacks").await, before, "nothing may be stored on {status}");
     body
 }
 
@@ -41,17 +37,11 @@ async fn a_valid_callback_is_stored_and_answered_202() {
     let name = crate::nats::Names::new(sandbox.prefix()).stream("callbacks");
     let stream = sandbox.js.get_stream(&name).await.unwrap();
     let message = stream.get_raw_message(1).await.unwrap();
-    assert_eq!(
-        message.subject.as_str(),
-        format!("{}.callbacks.sim", sandbox.prefix())
-    );
+    assert_eq!(message.subject.as_str(), format!("{}.callbacks.sim", sandbox.prefix()));
     assert_eq!(message.payload.as_ref(), body.as_slice());
     let headers = message.headers;
     assert_eq!(headers.get("Nats-Msg-Id").unwrap().as_str(), id);
-    assert_eq!(
-        headers.get("Docflow-Document-Id").unwrap().as_str(),
-        "5b0a3c1e-2f7d-5d3b-9a6e-0c1d2e3f4a5b"
-    );
+    assert_eq!(headers.get("Docflow-Document-Id").unwrap().as_str(), "5b0a3c1e-2f7d-5d3b-9a6e-0c1d2e3f4a5b");
     assert!(headers.get("traceparent").is_some());
 }
 
@@ -59,17 +49,11 @@ async fn a_valid_callback_is_stored_and_answered_202() {
 async fn the_same_event_id_again_is_a_duplicate_answered_200_and_stored_once() {
     let sandbox = Sandbox::new().await;
     let body = callback_body(&event());
-    assert_eq!(
-        sandbox.send(signed_callback(&body)).await.status(),
-        StatusCode::ACCEPTED
-    );
+    assert_eq!(sandbox.send(signed_callback(&body)).await.status(), StatusCode::ACCEPTED);
     // A provider's retry signs again, with a later timestamp: still the same event.
     let response = sandbox.send(signed_callback(&body)).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        json_of(response).await,
-        json!({"accepted": true, "duplicate": true})
-    );
+    assert_eq!(json_of(response).await, json!({"accepted": true, "duplicate": true}));
     assert_eq!(sandbox.count("callbacks").await, 1);
 }
 
@@ -82,10 +66,7 @@ async fn a_failed_job_callback_is_accepted() {
         "error": {"code": "unsupported_media", "message": "cannot read this file"}
     }))
     .unwrap();
-    assert_eq!(
-        sandbox.send(signed_callback(&body)).await.status(),
-        StatusCode::ACCEPTED
-    );
+    assert_eq!(sandbox.send(signed_callback(&body)).await.status(), StatusCode::ACCEPTED);
     assert_eq!(sandbox.count("callbacks").await, 1);
 }
 
@@ -93,25 +74,15 @@ async fn a_failed_job_callback_is_accepted() {
 async fn an_unknown_provider_is_404() {
     let sandbox = Sandbox::new().await;
     let body = callback_body(&event());
-    refused(
-        &sandbox,
-        callback_request("acme", &body, Some(&sign(SECRET, &body))),
-        StatusCode::NOT_FOUND,
-    )
-    .await;
+    refused(&sandbox, callback_request("acme", &body, Some(&sign(SECRET, &body))), StatusCode::NOT_FOUND).await;
 }
 
 #[tokio::test]
 async fn a_body_that_is_not_declared_json_is_415() {
     let sandbox = Sandbox::new().await;
     let body = callback_body(&event());
-    for content_type in [
-        Some("text/plain"),
-        Some("application/json; charset=latin1"),
-        None,
-    ] {
-        let mut request =
-            Request::post("/v1/callbacks/sim").header(signature::HEADER, sign(SECRET, &body));
+    for content_type in [Some("text/plain"), Some("application/json; charset=latin1"), None] {
+        let mut request = Request::post("/v1/callbacks/sim").header(signature::HEADER, sign(SECRET, &body));
         if let Some(content_type) = content_type {
             request = request.header(header::CONTENT_TYPE, content_type);
         }
@@ -140,15 +111,9 @@ async fn a_body_over_max_body_is_413_with_or_without_content_length() {
     value["padding"] = json!("x".repeat(2048));
     let body = serde_json::to_vec(&value).unwrap();
     // Declared length over the limit.
-    refused(
-        &sandbox,
-        signed_callback(&body),
-        StatusCode::PAYLOAD_TOO_LARGE,
-    )
-    .await;
+    refused(&sandbox, signed_callback(&body), StatusCode::PAYLOAD_TOO_LARGE).await;
     // Chunked: no Content-Length, the limit applies while reading.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-        body.chunks(256).map(|c| Ok(c.to_vec())).collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = body.chunks(256).map(|c| Ok(c.to_vec())).collect();
     let streamed = Body::from_stream(futures_util::stream::iter(chunks));
     let request = Request::post("/v1/callbacks/sim")
         .header(header::CONTENT_TYPE, "application/json")
@@ -162,12 +127,7 @@ async fn a_body_over_max_body_is_413_with_or_without_content_length() {
 async fn a_missing_signature_is_401() {
     let sandbox = Sandbox::new().await;
     let body = callback_body(&event());
-    refused(
-        &sandbox,
-        callback_request(PROVIDER, &body, None),
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
+    refused(&sandbox, callback_request(PROVIDER, &body, None), StatusCode::UNAUTHORIZED).await;
 }
 
 #[tokio::test]
@@ -184,18 +144,8 @@ async fn a_signature_with_the_wrong_secret_or_over_other_bytes_is_401() {
     let mut altered = body.clone();
     let at = altered.iter().position(|b| *b == b'7').unwrap();
     altered[at] = b'8';
-    refused(
-        &sandbox,
-        callback_request(PROVIDER, &altered, Some(&sign(SECRET, &body))),
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
-    refused(
-        &sandbox,
-        callback_request(PROVIDER, &body, Some("garbage")),
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
+    refused(&sandbox, callback_request(PROVIDER, &altered, Some(&sign(SECRET, &body))), StatusCode::UNAUTHORIZED).await;
+    refused(&sandbox, callback_request(PROVIDER, &body, Some("garbage")), StatusCode::UNAUTHORIZED).await;
 }
 
 #[tokio::test]
@@ -204,16 +154,9 @@ async fn a_callback_with_a_stale_timestamp_is_refused() {
     let body = callback_body(&event());
     for t in [now() - 301, now() + 400] {
         let header = signature::sign(SECRET.as_bytes(), t, &body);
-        let answer = refused(
-            &sandbox,
-            callback_request(PROVIDER, &body, Some(&header)),
-            StatusCode::UNAUTHORIZED,
-        )
-        .await;
-        assert!(
-            answer["detail"].as_str().unwrap().contains("from now"),
-            "{answer}"
-        );
+        let answer =
+            refused(&sandbox, callback_request(PROVIDER, &body, Some(&header)), StatusCode::UNAUTHORIZED).await;
+        assert!(answer["detail"].as_str().unwrap().contains("from now"), "{answer}");
     }
 }
 
@@ -221,20 +164,12 @@ async fn a_callback_with_a_stale_timestamp_is_refused() {
 async fn the_previous_secret_still_verifies_during_a_rotation() {
     let sandbox = Sandbox::new().await;
     let body = callback_body(&event());
-    let response = sandbox
-        .send(callback_request(
-            PROVIDER,
-            &body,
-            Some(&sign(OLD_SECRET, &body)),
-        ))
-        .await;
+    let response = sandbox.send(callback_request(PROVIDER, &body, Some(&sign(OLD_SECRET, &body)))).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     // Several v1= entries: one valid is enough.
     let body = callback_body(&event());
     let header = signature::sign_all(&[b"unknown".as_slice(), SECRET.as_bytes()], now(), &body);
-    let response = sandbox
-        .send(callback_request(PROVIDER, &body, Some(&header)))
-        .await;
+    let response = sandbox.send(callback_request(PROVIDER, &body, Some(&header))).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     assert_eq!(sandbox.count("callbacks").await, 2);
 }
@@ -278,26 +213,11 @@ async fn the_checks_run_in_the_order_of_the_answer_table() {
     // Unknown provider beats a wrong content type.
     refused(&sandbox, plain("acme", &big), StatusCode::NOT_FOUND).await;
     // A wrong content type beats an oversized body.
-    refused(
-        &sandbox,
-        plain(PROVIDER, &big),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-    )
-    .await;
+    refused(&sandbox, plain(PROVIDER, &big), StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
     // An oversized body beats a missing signature.
-    refused(
-        &sandbox,
-        callback_request(PROVIDER, &big, None),
-        StatusCode::PAYLOAD_TOO_LARGE,
-    )
-    .await;
+    refused(&sandbox, callback_request(PROVIDER, &big, None), StatusCode::PAYLOAD_TOO_LARGE).await;
     // A missing signature beats a body that is not JSON.
-    refused(
-        &sandbox,
-        callback_request(PROVIDER, b"nope", None),
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
+    refused(&sandbox, callback_request(PROVIDER, b"nope", None), StatusCode::UNAUTHORIZED).await;
 }
 
 #[tokio::test]
@@ -308,8 +228,5 @@ async fn without_a_callbacks_stream_the_answer_is_503_with_retry_after() {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.headers().get(header::RETRY_AFTER).is_some());
     let answer = json_of(response).await;
-    assert!(
-        answer["detail"].as_str().unwrap().contains("docflow setup"),
-        "{answer}"
-    );
+    assert!(answer["detail"].as_str().unwrap().contains("docflow setup"), "{answer}");
 }

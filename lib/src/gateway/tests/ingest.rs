@@ -16,8 +16,7 @@ const FIXTURES: [&str; 6] = [
 ];
 
 fn ingest(body: &[u8], token: Option<&str>) -> Request<Body> {
-    let mut request =
-        Request::post("/v1/ingest/s3").header(header::CONTENT_TYPE, "application/json");
+    let mut request = Request::post("/v1/ingest/s3").header(header::CONTENT_TYPE, "application/json");
     if let Some(token) = token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
@@ -33,48 +32,25 @@ async fn every_minio_notification_is_published_raw_to_uploads_webhook() {
         let body = fixture(fixture_name);
         let response = sandbox.send(ingest(&body, Some(INGEST_TOKEN))).await;
         assert_eq!(response.status(), StatusCode::OK, "{fixture_name}");
-        assert_eq!(
-            json_of(response).await,
-            json!({"accepted": true, "duplicate": false}),
-            "{fixture_name}"
-        );
+        assert_eq!(json_of(response).await, json!({"accepted": true, "duplicate": false}), "{fixture_name}");
         let message = stream.get_raw_message(i as u64 + 1).await.unwrap();
-        assert_eq!(
-            message.subject.as_str(),
-            format!("{}.uploads.webhook", sandbox.prefix())
-        );
+        assert_eq!(message.subject.as_str(), format!("{}.uploads.webhook", sandbox.prefix()));
         assert_eq!(message.payload.as_ref(), body.as_slice(), "{fixture_name}");
-        assert!(
-            message
-                .headers
-                .get("Nats-Msg-Id")
-                .unwrap()
-                .as_str()
-                .starts_with("s3-")
-        );
+        assert!(message.headers.get("Nats-Msg-Id").unwrap().as_str().starts_with("s3-"));
     }
     assert_eq!(sandbox.count("uploads").await, FIXTURES.len() as u64);
     // The document id header matches what the transfer stage derives.
     let body = fixture("put-document.json");
     let upload = crate::events::minio::parse(&body).unwrap().remove(0);
     let message = stream.get_raw_message(1).await.unwrap();
-    assert_eq!(
-        message.headers.get("Docflow-Document-Id").unwrap().as_str(),
-        upload.document_id().to_string()
-    );
+    assert_eq!(message.headers.get("Docflow-Document-Id").unwrap().as_str(), upload.document_id().to_string());
 }
 
 #[tokio::test]
 async fn a_notification_retried_by_the_store_is_stored_once() {
     let sandbox = Sandbox::new().await;
     let body = fixture("multipart-video-versioned.json");
-    assert_eq!(
-        sandbox
-            .send(ingest(&body, Some(INGEST_TOKEN)))
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(sandbox.send(ingest(&body, Some(INGEST_TOKEN))).await.status(), StatusCode::OK);
     let response = sandbox.send(ingest(&body, Some(INGEST_TOKEN))).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(json_of(response).await["duplicate"], true);
@@ -96,26 +72,17 @@ async fn a_wrong_or_missing_token_is_401() {
 #[tokio::test]
 async fn without_a_configured_token_the_route_is_off_and_says_how_to_turn_it_on() {
     let sandbox = Sandbox::with(&nats_url(), &[("DOCFLOW__INGEST__TOKEN", "")], true).await;
-    let response = sandbox
-        .send(ingest(&fixture("put-document.json"), Some("")))
-        .await;
+    let response = sandbox.send(ingest(&fixture("put-document.json"), Some(""))).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let answer = json_of(response).await;
-    assert!(
-        answer["detail"].as_str().unwrap().contains("ingest.token"),
-        "{answer}"
-    );
+    assert!(answer["detail"].as_str().unwrap().contains("ingest.token"), "{answer}");
     assert_eq!(sandbox.count("uploads").await, 0);
 }
 
 #[tokio::test]
 async fn a_body_that_is_not_a_minio_event_is_400() {
     let sandbox = Sandbox::new().await;
-    for body in [
-        &b"{}"[..],
-        b"not json",
-        br#"{"EventName":"s3:ObjectCreated:Put","Key":"a/b","Records":[]}"#,
-    ] {
+    for body in [&b"{}"[..], b"not json", br#"{"EventName":"s3:ObjectCreated:Put","Key":"a/b","Records":[]}"#] {
         let response = sandbox.send(ingest(body, Some(INGEST_TOKEN))).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         assert!(json_of(response).await["error"].is_string());
@@ -128,19 +95,11 @@ fn message_ids_tell_uploads_apart_and_repeat_for_the_same_event() {
     use crate::events::minio::EventLog;
     let parse = |name: &str| serde_json::from_slice::<EventLog>(&fixture(name)).unwrap();
     let put = parse("put-document.json");
-    assert_eq!(
-        crate::gateway::ingest::message_id(&put),
-        crate::gateway::ingest::message_id(&put.clone())
-    );
+    assert_eq!(crate::gateway::ingest::message_id(&put), crate::gateway::ingest::message_id(&put.clone()));
     let mut again = put.clone();
     again.records[0].s3.object.sequencer = "17F00000000000FF".into();
-    assert_ne!(
-        crate::gateway::ingest::message_id(&put),
-        crate::gateway::ingest::message_id(&again)
-    );
-    let ids: std::collections::BTreeSet<String> = FIXTURES
-        .iter()
-        .map(|name| crate::gateway::ingest::message_id(&parse(name)))
-        .collect();
+    assert_ne!(crate::gateway::ingest::message_id(&put), crate::gateway::ingest::message_id(&again));
+    let ids: std::collections::BTreeSet<String> =
+        FIXTURES.iter().map(|name| crate::gateway::ingest::message_id(&parse(name))).collect();
     assert_eq!(ids.len(), FIXTURES.len());
 }

@@ -31,27 +31,16 @@ async fn readyz_is_ready_while_nats_is_connected() {
 #[tokio::test]
 async fn metrics_are_prometheus_text_with_route_templates_as_labels() {
     let sandbox = Sandbox::new().await;
-    crate::gateway::metrics::init();
-    let response = sandbox
-        .send(support::callback_request("nobody-here", b"{}", None))
-        .await;
+    crate::metrics::init();
+    let response = sandbox.send(support::callback_request("nobody-here", b"{}", None)).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     let response = sandbox.send(get("/metrics")).await;
     assert_eq!(response.status(), StatusCode::OK);
     let text = text_of(response).await;
-    assert!(
-        text.contains("docflow_gateway_http_requests_total"),
-        "{text}"
-    );
-    assert!(
-        text.contains(r#"route="/v1/callbacks/{provider}""#),
-        "{text}"
-    );
+    assert!(text.contains("docflow_gateway_http_requests_total"), "{text}");
+    assert!(text.contains(r#"route="/v1/callbacks/{provider}""#), "{text}");
     assert!(text.contains(r#"outcome="unknown_provider""#), "{text}");
-    assert!(
-        !text.contains("nobody-here"),
-        "a path value must never become a label: {text}"
-    );
+    assert!(!text.contains("nobody-here"), "a path value must never become a label: {text}");
 }
 
 #[tokio::test]
@@ -73,14 +62,9 @@ async fn a_wrong_method_is_a_json_405() {
 #[tokio::test]
 async fn extra_routes_are_served_next_to_the_gateways_own() {
     let sandbox = Sandbox::new().await;
-    let extra = axum::Router::new().route(
-        "/v1/documents",
-        axum::routing::get(|| async { "documents" }),
-    );
+    let extra = axum::Router::new().route("/v1/documents", axum::routing::get(|| async { "documents" }));
     let app = crate::gateway::router(sandbox.state().with_routes(extra));
-    let response = tower::ServiceExt::oneshot(app, get("/v1/documents"))
-        .await
-        .unwrap();
+    let response = tower::ServiceExt::oneshot(app, get("/v1/documents")).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(text_of(response).await, "documents");
 }
@@ -91,14 +75,8 @@ async fn serve_stops_when_the_shutdown_token_is_cancelled() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let server = tokio::spawn(crate::gateway::serve(
-        sandbox.state(),
-        listener,
-        shutdown.clone(),
-    ));
-    let answer = reqwest::get(format!("http://{addr}/healthz"))
-        .await
-        .unwrap();
+    let server = tokio::spawn(crate::gateway::serve(sandbox.state(), listener, shutdown.clone()));
+    let answer = reqwest::get(format!("http://{addr}/healthz")).await.unwrap();
     assert_eq!(answer.status(), 200);
     shutdown.cancel();
     let result = tokio::time::timeout(std::time::Duration::from_secs(10), server).await;

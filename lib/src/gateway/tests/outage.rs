@@ -17,11 +17,9 @@ async fn a_callback_while_jetstream_is_down_is_503_and_accepted_once_it_is_back(
     let body = callback_body("evt_outage_1");
 
     server.stop();
-    wait_for(
-        "the client to see the server gone",
-        Duration::from_secs(10),
-        || client.connection_state() != State::Connected,
-    )
+    wait_for("the client to see the server gone", Duration::from_secs(10), || {
+        client.connection_state() != State::Connected
+    })
     .await;
     let response = sandbox.send(signed_callback(&body)).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -32,10 +30,8 @@ async fn a_callback_while_jetstream_is_down_is_503_and_accepted_once_it_is_back(
     assert_eq!(json_of(response).await["detail"]["nats"], "disconnected");
 
     server.restart();
-    wait_for("the client to reconnect", Duration::from_secs(15), || {
-        client.connection_state() == State::Connected
-    })
-    .await;
+    wait_for("the client to reconnect", Duration::from_secs(15), || client.connection_state() == State::Connected)
+        .await;
     assert_eq!(sandbox.send(get("/readyz")).await.status(), StatusCode::OK);
     // The same event again: the refused attempt left nothing behind, so it is new.
     let response = sandbox.send(signed_callback(&body)).await;
@@ -47,9 +43,7 @@ async fn a_callback_while_jetstream_is_down_is_503_and_accepted_once_it_is_back(
 async fn a_callback_is_503_when_nats_is_up_but_jetstream_does_not_answer() {
     let server = NatsServer::start_with(false);
     let sandbox = Sandbox::with(&server.url(), &[], false).await;
-    let response = sandbox
-        .send(signed_callback(&callback_body("evt_no_js")))
-        .await;
+    let response = sandbox.send(signed_callback(&callback_body("evt_no_js"))).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(response.headers().get(header::RETRY_AFTER).is_some());
     let response = sandbox

@@ -47,11 +47,7 @@ pub fn settings(nats_url: &str, extra: &[(&str, &str)]) -> Settings {
     .collect();
     env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let mut settings = Settings::load(None, Some(env)).expect("test settings load");
-    settings
-        .providers
-        .get_mut(PROVIDER)
-        .unwrap()
-        .callback_secret =
+    settings.providers.get_mut(PROVIDER).unwrap().callback_secret =
         Secrets::Many(vec![SECRET.to_owned().into(), OLD_SECRET.to_owned().into()]);
     settings
 }
@@ -74,12 +70,7 @@ impl Sandbox {
         let settings = Arc::new(settings(nats_url, extra));
         let client = connect(nats_url).await;
         let js = jetstream::new(client.clone());
-        let mut sandbox = Sandbox {
-            settings,
-            js,
-            client,
-            streams: Vec::new(),
-        };
+        let mut sandbox = Sandbox { settings, js, client, streams: Vec::new() };
         if streams {
             sandbox.create_streams().await;
         }
@@ -92,10 +83,7 @@ impl Sandbox {
 
     pub async fn create_streams(&mut self) {
         let names = crate::nats::Names::new(self.prefix());
-        for (short, window) in [
-            ("callbacks", Duration::from_secs(24 * 3600)),
-            ("uploads", Duration::from_secs(120)),
-        ] {
+        for (short, window) in [("callbacks", Duration::from_secs(24 * 3600)), ("uploads", Duration::from_secs(120))] {
             let name = names.stream(short);
             self.js
                 .get_or_create_stream(stream::Config {
@@ -120,10 +108,7 @@ impl Sandbox {
     }
 
     pub async fn send(&self, request: Request<Body>) -> Response<Body> {
-        gateway::router(self.state())
-            .oneshot(request)
-            .await
-            .expect("router is infallible")
+        gateway::router(self.state()).oneshot(request).await.expect("router is infallible")
     }
 
     /// Messages in the stream `short` (`callbacks`, `uploads`).
@@ -144,19 +129,12 @@ impl Drop for Sandbox {
         let streams = std::mem::take(&mut self.streams);
         let url = self.settings.nats.url.clone();
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
             runtime.block_on(async move {
-                let client = tokio::time::timeout(Duration::from_secs(2), async_nats::connect(url))
-                    .await
-                    .ok()?
-                    .ok()?;
+                let client = tokio::time::timeout(Duration::from_secs(2), async_nats::connect(url)).await.ok()?.ok()?;
                 let js = jetstream::new(client);
                 for name in streams {
-                    let _ =
-                        tokio::time::timeout(Duration::from_secs(2), js.delete_stream(&name)).await;
+                    let _ = tokio::time::timeout(Duration::from_secs(2), js.delete_stream(&name)).await;
                 }
                 Some(())
             })
@@ -178,10 +156,7 @@ pub async fn connect(url: &str) -> async_nats::Client {
 pub async fn wait_for<F: FnMut() -> bool>(what: &str, deadline: Duration, mut condition: F) {
     let start = Instant::now();
     while !condition() {
-        assert!(
-            start.elapsed() < deadline,
-            "timed out after {deadline:?} waiting for {what}"
-        );
+        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -215,8 +190,8 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
 
 /// `POST /v1/callbacks/{provider}` with JSON content type and the given signature header.
 pub fn callback_request(provider: &str, body: &[u8], signature: Option<&str>) -> Request<Body> {
-    let mut builder = Request::post(format!("/v1/callbacks/{provider}"))
-        .header(header::CONTENT_TYPE, "application/json");
+    let mut builder =
+        Request::post(format!("/v1/callbacks/{provider}")).header(header::CONTENT_TYPE, "application/json");
     if let Some(signature) = signature {
         builder = builder.header(signature::HEADER, signature);
     }
@@ -233,10 +208,7 @@ pub fn get(path: &str) -> Request<Body> {
 }
 
 pub async fn bytes_of(response: Response<Body>) -> Vec<u8> {
-    axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap()
-        .to_vec()
+    axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap().to_vec()
 }
 
 pub async fn text_of(response: Response<Body>) -> String {
@@ -245,14 +217,11 @@ pub async fn text_of(response: Response<Body>) -> String {
 
 pub async fn json_of(response: Response<Body>) -> Value {
     let bytes = bytes_of(response).await;
-    serde_json::from_slice(&bytes)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
 }
 
 pub fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/minio")
-        .join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/minio").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }
 
@@ -272,17 +241,8 @@ impl NatsServer {
 
     /// `jetstream: false` runs a plain NATS server: connected, but no stream answers.
     pub fn start_with(jetstream: bool) -> NatsServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut server = NatsServer {
-            port,
-            store: tempfile::tempdir().unwrap(),
-            child: None,
-            jetstream,
-        };
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut server = NatsServer { port, store: tempfile::tempdir().unwrap(), child: None, jetstream };
         server.restart();
         server
     }
@@ -300,21 +260,14 @@ impl NatsServer {
         if self.jetstream {
             command.arg("-js").arg("-sd").arg(self.store.path());
         }
-        let child = command
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
+        let child =
+            command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap_or_else(|e| {
                 panic!("cannot start {binary}: {e}; set NATS_SERVER_BIN or put nats-server on PATH")
             });
         self.child = Some(child);
         let start = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "nats-server did not listen on port {}",
-                self.port
-            );
+            assert!(start.elapsed() < Duration::from_secs(10), "nats-server did not listen on port {}", self.port);
             std::thread::sleep(Duration::from_millis(20));
         }
     }

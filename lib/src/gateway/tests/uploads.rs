@@ -11,9 +11,7 @@ fn upload(body: &Value, token: Option<&str>) -> Request<Body> {
     if let Some(token) = token {
         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
-    request
-        .body(Body::from(serde_json::to_vec(body).unwrap()))
-        .unwrap()
+    request.body(Body::from(serde_json::to_vec(body).unwrap())).unwrap()
 }
 
 fn plan() -> Value {
@@ -43,8 +41,7 @@ async fn an_app_with_a_token_gets_a_presigned_put_url_for_a_fresh_key() {
     let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
     assert!(query.contains_key("X-Amz-Signature"), "{url}");
     assert_eq!(query["X-Amz-Expires"], "900");
-    let expires =
-        chrono::DateTime::parse_from_rfc3339(answer["expires_at"].as_str().unwrap()).unwrap();
+    let expires = chrono::DateTime::parse_from_rfc3339(answer["expires_at"].as_str().unwrap()).unwrap();
     assert!((expires.timestamp() - now.timestamp() - 900).abs() <= 5);
     // Two requests for the same name get two keys: an upload never overwrites another.
     let again = json_of(sandbox.send(upload(&plan(), Some(TOKEN))).await).await;

@@ -127,11 +127,7 @@ fn fraction(text: &str) -> Result<f64, String> {
 
 /// Serves the simulator on `listener` until `shutdown` is cancelled, then lets running
 /// jobs and callbacks stop (they watch the same token).
-pub async fn run(
-    opts: SimOptions,
-    listener: TcpListener,
-    shutdown: CancellationToken,
-) -> io::Result<()> {
+pub async fn run(opts: SimOptions, listener: TcpListener, shutdown: CancellationToken) -> io::Result<()> {
     let address = listener.local_addr()?;
     // Bound to every interface, the loopback address is the one certainly reachable;
     // anything remote needs --public-url.
@@ -142,40 +138,21 @@ pub async fn run(
             std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
         });
     }
-    let public_url = opts
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{reachable}"));
+    let public_url = opts.public_url.clone().unwrap_or_else(|| format!("http://{reachable}"));
     let public_url = public_url.trim_end_matches('/').to_owned();
     let data_dir = match &opts.data_dir {
         Some(dir) => dir.clone(),
-        None => std::env::temp_dir().join(format!(
-            "docflow-provider-sim-{}",
-            uuid::Uuid::new_v4().simple()
-        )),
+        None => std::env::temp_dir().join(format!("docflow-provider-sim-{}", uuid::Uuid::new_v4().simple())),
     };
     tokio::fs::create_dir_all(data_dir.join("jobs"))
         .await
-        .map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot create --data-dir {}: {e}", data_dir.display()),
-            )
-        })?;
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot create --data-dir {}: {e}", data_dir.display())))?;
     tracing::info!(%address, %public_url, data_dir = %data_dir.display(), "provider sim started");
     let sim = Arc::new(Sim::new(opts, data_dir, public_url, shutdown.clone()));
-    axum::serve(listener, router(sim.clone()))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
+    axum::serve(listener, router(sim.clone())).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
     sim.tasks.close();
-    if tokio::time::timeout(TASK_GRACE, sim.tasks.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            running = sim.tasks.len(),
-            "provider sim tasks still running at shutdown"
-        );
+    if tokio::time::timeout(TASK_GRACE, sim.tasks.wait()).await.is_err() {
+        tracing::warn!(running = sim.tasks.len(), "provider sim tasks still running at shutdown");
     }
     Ok(())
 }
@@ -183,10 +160,7 @@ pub async fn run(
 fn router(sim: Arc<Sim>) -> Router {
     Router::new()
         // Uploads are streamed to disk, so the body limit does not apply here.
-        .route(
-            "/v1/jobs",
-            post(submit::submit).layer(DefaultBodyLimit::disable()),
-        )
+        .route("/v1/jobs", post(submit::submit).layer(DefaultBodyLimit::disable()))
         .route("/v1/jobs/{job_id}", get(routes::job_status))
         .route("/r/{job_id}/{name}", get(routes::result_file))
         .route("/v1/_sim/jobs", get(routes::sim_jobs))

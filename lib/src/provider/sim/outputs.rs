@@ -41,19 +41,11 @@ pub(super) struct Output {
     pub size: u64,
 }
 
-pub(super) async fn produce(
-    meta: &JobMetadata,
-    source: &Path,
-    results_dir: &Path,
-) -> io::Result<Vec<Output>> {
+pub(super) async fn produce(meta: &JobMetadata, source: &Path, results_dir: &Path) -> io::Result<Vec<Output>> {
     tokio::fs::create_dir_all(results_dir).await?;
     let size = tokio::fs::metadata(source).await?.len();
     let whole = size <= ANALYSE_LIMIT;
-    let bytes = if whole {
-        tokio::fs::read(source).await?
-    } else {
-        read_prefix(source, 1 << 20).await?
-    };
+    let bytes = if whole { tokio::fs::read(source).await? } else { read_prefix(source, 1 << 20).await? };
     let seed: [u8; 32] = Sha256::digest(&bytes).into();
     let mut outputs = Vec::new();
     match meta.kind {
@@ -64,56 +56,19 @@ pub(super) async fn produce(
             } else {
                 tokio::fs::copy(source, &corrected_path).await?;
             }
-            outputs.push(
-                output(
-                    Role::Corrected,
-                    corrected_name(&meta.file_name),
-                    &meta.content_type,
-                    results_dir,
-                )
-                .await?,
-            );
-            let findings = serde_json::to_vec_pretty(&findings(&bytes, size, &seed))
-                .expect("findings serialize");
+            outputs
+                .push(output(Role::Corrected, corrected_name(&meta.file_name), &meta.content_type, results_dir).await?);
+            let findings = serde_json::to_vec_pretty(&findings(&bytes, size, &seed)).expect("findings serialize");
             tokio::fs::write(results_dir.join(Role::Findings.as_str()), findings).await?;
-            outputs.push(
-                output(
-                    Role::Findings,
-                    "findings.json".into(),
-                    "application/json",
-                    results_dir,
-                )
-                .await?,
-            );
+            outputs.push(output(Role::Findings, "findings.json".into(), "application/json", results_dir).await?);
         }
         Kind::Video => {
             let duration = duration_of(size);
-            tokio::fs::write(
-                results_dir.join(Role::Transcript.as_str()),
-                transcript(duration, &seed),
-            )
-            .await?;
-            outputs.push(
-                output(
-                    Role::Transcript,
-                    "transcript.vtt".into(),
-                    "text/vtt",
-                    results_dir,
-                )
-                .await?,
-            );
-            let summary =
-                serde_json::to_vec_pretty(&summary(duration, &seed)).expect("a summary serializes");
+            tokio::fs::write(results_dir.join(Role::Transcript.as_str()), transcript(duration, &seed)).await?;
+            outputs.push(output(Role::Transcript, "transcript.vtt".into(), "text/vtt", results_dir).await?);
+            let summary = serde_json::to_vec_pretty(&summary(duration, &seed)).expect("a summary serializes");
             tokio::fs::write(results_dir.join(Role::Summary.as_str()), summary).await?;
-            outputs.push(
-                output(
-                    Role::Summary,
-                    "summary.json".into(),
-                    "application/json",
-                    results_dir,
-                )
-                .await?,
-            );
+            outputs.push(output(Role::Summary, "summary.json".into(), "application/json", results_dir).await?);
         }
     }
     Ok(outputs)
@@ -121,28 +76,13 @@ pub(super) async fn produce(
 
 async fn read_prefix(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
-    tokio::fs::File::open(path)
-        .await?
-        .take(limit)
-        .read_to_end(&mut bytes)
-        .await?;
+    tokio::fs::File::open(path).await?.take(limit).read_to_end(&mut bytes).await?;
     Ok(bytes)
 }
 
-async fn output(
-    role: Role,
-    name: String,
-    content_type: &str,
-    results_dir: &Path,
-) -> io::Result<Output> {
+async fn output(role: Role, name: String, content_type: &str, results_dir: &Path) -> io::Result<Output> {
     let (size, sha256) = hash_file(&results_dir.join(role.as_str())).await?;
-    Ok(Output {
-        role,
-        name,
-        content_type: content_type.to_owned(),
-        sha256,
-        size,
-    })
+    Ok(Output { role, name, content_type: content_type.to_owned(), sha256, size })
 }
 
 async fn hash_file(path: &Path) -> io::Result<(u64, String)> {
@@ -174,9 +114,7 @@ fn corrected_name(file_name: &str) -> String {
 /// anything else stays as it is. Each keeps its format and its magic bytes.
 fn correct(bytes: &[u8]) -> Vec<u8> {
     let eocd = bytes.len().checked_sub(22);
-    if let Some(at) =
-        eocd.filter(|&at| bytes.starts_with(b"PK\x03\x04") && bytes[at..at + 4] == *b"PK\x05\x06")
-    {
+    if let Some(at) = eocd.filter(|&at| bytes.starts_with(b"PK\x03\x04") && bytes[at..at + 4] == *b"PK\x05\x06") {
         // The end-of-central-directory record closes the file when it has no comment:
         // giving it one leaves every entry readable.
         if bytes[at + 20..at + 22] == [0, 0] {
@@ -223,10 +161,7 @@ fn fix_typos(text: &str) -> String {
 
 fn fix_for(word: &str) -> Option<&'static str> {
     let lower = word.to_lowercase();
-    TYPOS
-        .iter()
-        .find(|(typo, _)| *typo == lower)
-        .map(|(_, fix)| *fix)
+    TYPOS.iter().find(|(typo, _)| *typo == lower).map(|(_, fix)| *fix)
 }
 
 /// Splits text into runs of letters (words) and everything between them.
@@ -259,21 +194,11 @@ fn findings(bytes: &[u8], size: u64, seed: &[u8; 32]) -> Findings {
         // A binary container: about six bytes a word of its compressed text.
         None => size / 6,
     };
-    let words: Vec<&str> = text
-        .map(|t| {
-            words_and_gaps(t)
-                .into_iter()
-                .filter(|(w, _)| *w)
-                .map(|(_, p)| p)
-                .collect()
-        })
-        .unwrap_or_default();
+    let words: Vec<&str> =
+        text.map(|t| words_and_gaps(t).into_iter().filter(|(w, _)| *w).map(|(_, p)| p).collect()).unwrap_or_default();
     if let Some(text) = text {
         for (index, paragraph) in text.split('\n').enumerate() {
-            let location = Some(Location {
-                page: 1 + index as u32 / 40,
-                paragraph: 1 + index as u32,
-            });
+            let location = Some(Location { page: 1 + index as u32 / 40, paragraph: 1 + index as u32 });
             for (_, word) in words_and_gaps(paragraph).into_iter().filter(|(w, _)| *w) {
                 if let Some(fix) = fix_for(word) {
                     findings.push(Finding {
@@ -310,22 +235,14 @@ fn findings(bytes: &[u8], size: u64, seed: &[u8; 32]) -> Findings {
     for i in 0..(1 + seed[0] as usize % 3) {
         let category = CATEGORIES[seed[1 + i] as usize % CATEGORIES.len()];
         let severity = SEVERITIES[seed[4 + i] as usize % SEVERITIES.len()];
-        let word = if words.is_empty() {
-            ""
-        } else {
-            words[seed[7 + i] as usize * 31 % words.len()]
-        };
+        let word = if words.is_empty() { "" } else { words[seed[7 + i] as usize * 31 % words.len()] };
         let (message, suggestion) = match category {
             FindingCategory::Spelling => ("check the spelling of this word", None),
             FindingCategory::Grammar => ("this sentence may lack a verb", None),
-            FindingCategory::Style => (
-                "consider a shorter sentence",
-                Some("split the sentence in two"),
-            ),
-            FindingCategory::Clarity => (
-                "the learning objective is not stated",
-                Some("state what pupils will be able to do"),
-            ),
+            FindingCategory::Style => ("consider a shorter sentence", Some("split the sentence in two")),
+            FindingCategory::Clarity => {
+                ("the learning objective is not stated", Some("state what pupils will be able to do"))
+            }
             FindingCategory::Other => ("no date given for this lesson", None),
         };
         findings.push(Finding {
@@ -334,18 +251,11 @@ fn findings(bytes: &[u8], size: u64, seed: &[u8; 32]) -> Findings {
             message: message.into(),
             excerpt: word.to_owned(),
             suggestion: suggestion.map(str::to_owned),
-            location: Some(Location {
-                page: 1 + seed[10 + i] as u32 % 3,
-                paragraph: 1 + seed[13 + i] as u32 % 12,
-            }),
+            location: Some(Location { page: 1 + seed[10 + i] as u32 % 3, paragraph: 1 + seed[13 + i] as u32 % 12 }),
         });
     }
     findings.truncate(50);
-    Findings {
-        findings,
-        word_count,
-        language: "en".into(),
-    }
+    Findings { findings, word_count, language: "en".into() }
 }
 
 fn excerpt(paragraph: &str) -> String {
@@ -397,13 +307,7 @@ fn transcript(duration: f64, seed: &[u8; 32]) -> String {
 
 fn timestamp(seconds: f64) -> String {
     let millis = (seconds * 1000.0).round() as u64;
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        millis / 3_600_000,
-        millis / 60_000 % 60,
-        millis / 1000 % 60,
-        millis % 1000
-    )
+    format!("{:02}:{:02}:{:02}.{:03}", millis / 3_600_000, millis / 60_000 % 60, millis / 1000 % 60, millis % 1000)
 }
 
 fn speakers(seed: &[u8; 32]) -> u32 {
@@ -413,17 +317,9 @@ fn speakers(seed: &[u8; 32]) -> u32 {
 fn summary(duration: f64, seed: &[u8; 32]) -> Summary {
     const TITLES: [&str; 4] = ["Introduction", "Main activity", "Questions", "Homework"];
     let chapters = (0..2 + seed[3] as usize % 3)
-        .map(|i| Chapter {
-            start: (duration * i as f64 / 4.0 * 10.0).round() / 10.0,
-            title: TITLES[i].into(),
-        })
+        .map(|i| Chapter { start: (duration * i as f64 / 4.0 * 10.0).round() / 10.0, title: TITLES[i].into() })
         .collect();
-    Summary {
-        duration_seconds: duration,
-        language: "en".into(),
-        speakers: speakers(seed),
-        chapters,
-    }
+    Summary { duration_seconds: duration, language: "en".into(), speakers: speakers(seed), chapters }
 }
 
 #[cfg(test)]
@@ -432,10 +328,7 @@ mod tests {
 
     #[test]
     fn typos_are_fixed_as_whole_words_keeping_capitals() {
-        assert_eq!(
-            fix_typos("Teh cat saw teh tehran wich"),
-            "The cat saw the tehran which"
-        );
+        assert_eq!(fix_typos("Teh cat saw teh tehran wich"), "The cat saw the tehran which");
     }
 
     #[test]
@@ -452,10 +345,7 @@ mod tests {
         zip.extend_from_slice(&[0; 18]);
         let out = correct(&zip);
         assert!(out.starts_with(b"PK\x03\x04"));
-        assert_eq!(
-            u16::from_le_bytes([out[zip.len() - 2], out[zip.len() - 1]]) as usize,
-            ZIP_COMMENT.len()
-        );
+        assert_eq!(u16::from_le_bytes([out[zip.len() - 2], out[zip.len() - 1]]) as usize, ZIP_COMMENT.len());
         assert!(out.ends_with(ZIP_COMMENT));
     }
 
@@ -466,21 +356,9 @@ mod tests {
         let a = findings(text, text.len() as u64, &seed);
         assert_eq!(a, findings(text, text.len() as u64, &seed));
         assert_eq!(a.word_count, 8);
-        assert!(
-            a.findings
-                .iter()
-                .any(|f| f.suggestion.as_deref() == Some("the"))
-        );
-        assert!(
-            a.findings
-                .iter()
-                .any(|f| f.suggestion.as_deref() == Some("receive"))
-        );
-        assert!(
-            a.findings
-                .iter()
-                .any(|f| f.category == FindingCategory::Style)
-        );
+        assert!(a.findings.iter().any(|f| f.suggestion.as_deref() == Some("the")));
+        assert!(a.findings.iter().any(|f| f.suggestion.as_deref() == Some("receive")));
+        assert!(a.findings.iter().any(|f| f.category == FindingCategory::Style));
     }
 
     #[test]

@@ -47,10 +47,7 @@ async fn run_job(sim: &Sim, job_id: &str) {
                     sim,
                     job_id,
                     "size_mismatch",
-                    format!(
-                        "source has {size} bytes, metadata.size says {}",
-                        job.meta.size
-                    ),
+                    format!("source has {size} bytes, metadata.size says {}", job.meta.size),
                 );
                 return deliver(sim, job_id).await;
             }
@@ -61,12 +58,7 @@ async fn run_job(sim: &Sim, job_id: &str) {
                 });
             }
             Err(reason) => {
-                finish_failed(
-                    sim,
-                    job_id,
-                    "source_unreachable",
-                    format!("cannot fetch source_url: {reason}"),
-                );
+                finish_failed(sim, job_id, "source_unreachable", format!("cannot fetch source_url: {reason}"));
                 return deliver(sim, job_id).await;
             }
         }
@@ -74,12 +66,7 @@ async fn run_job(sim: &Sim, job_id: &str) {
     tokio::time::sleep(sim.opts.processing_delay - queued).await;
 
     if sim.opts.fail_jobs > 0.0 && sim.draw(&["fail", &job.idempotency_key]) < sim.opts.fail_jobs {
-        finish_failed(
-            sim,
-            job_id,
-            "processing_failed",
-            "the simulator failed this job (--fail-jobs)".into(),
-        );
+        finish_failed(sim, job_id, "processing_failed", "the simulator failed this job (--fail-jobs)".into());
         return deliver(sim, job_id).await;
     }
     match outputs::produce(&job.meta, &source, &dir.join("results")).await {
@@ -88,11 +75,7 @@ async fn run_job(sim: &Sim, job_id: &str) {
                 .into_iter()
                 .map(|output| ResultFile {
                     role: output.role,
-                    url: format!(
-                        "{}/r/{job_id}/{}",
-                        sim.public_url,
-                        encode_segment(&output.name)
-                    ),
+                    url: format!("{}/r/{job_id}/{}", sim.public_url, encode_segment(&output.name)),
                     name: output.name,
                     sha256: output.sha256,
                     size: output.size,
@@ -106,12 +89,7 @@ async fn run_job(sim: &Sim, job_id: &str) {
             });
             tracing::info!(job_id, "job completed");
         }
-        Err(e) => finish_failed(
-            sim,
-            job_id,
-            "internal_error",
-            format!("cannot produce results: {e}"),
-        ),
+        Err(e) => finish_failed(sim, job_id, "internal_error", format!("cannot produce results: {e}")),
     }
     deliver(sim, job_id).await;
 }
@@ -119,10 +97,7 @@ async fn run_job(sim: &Sim, job_id: &str) {
 fn finish_failed(sim: &Sim, job_id: &str, code: &str, message: String) {
     tracing::info!(job_id, code, message, "job failed");
     sim.update(job_id, |job| {
-        job.error = Some(ProviderError {
-            code: code.to_owned(),
-            message,
-        });
+        job.error = Some(ProviderError { code: code.to_owned(), message });
         job.completed_at = Some(Utc::now());
         job.status = JobState::Failed;
     });
@@ -135,24 +110,14 @@ fn encode_segment(name: &str) -> String {
 
 /// Streams `url` into `path`; its size and SHA-256, or why it failed.
 async fn fetch(sim: &Sim, url: &str, path: &Path) -> Result<(u64, String), String> {
-    let response = sim
-        .http
-        .get(url)
-        .timeout(FETCH_TIMEOUT)
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
+    let response = sim.http.get(url).timeout(FETCH_TIMEOUT).send().await.map_err(|e| e.to_string())?;
     if !response.status().is_success() {
         return Err(format!("{url} answered {}", response.status()));
     }
     if let Some(parent) = path.parent() {
-        tokio::fs::create_dir_all(parent)
-            .await
-            .map_err(|e| e.to_string())?;
+        tokio::fs::create_dir_all(parent).await.map_err(|e| e.to_string())?;
     }
-    let mut file = tokio::fs::File::create(path)
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut file = tokio::fs::File::create(path).await.map_err(|e| e.to_string())?;
     let mut hash = Sha256::new();
     let mut size = 0u64;
     let mut chunks = response.bytes_stream();
@@ -173,18 +138,12 @@ async fn deliver(sim: &Sim, job_id: &str) {
     let Some(callback) = job.callback() else {
         return;
     };
-    if sim.opts.drop_callbacks > 0.0
-        && sim.draw(&["drop", &job.idempotency_key]) < sim.opts.drop_callbacks
-    {
+    if sim.opts.drop_callbacks > 0.0 && sim.draw(&["drop", &job.idempotency_key]) < sim.opts.drop_callbacks {
         sim.update(job_id, |job| job.callback_dropped = true);
         tracing::info!(job_id, "callback dropped (--drop-callbacks)");
         return;
     }
-    let url = sim
-        .opts
-        .callback_url_override
-        .clone()
-        .unwrap_or(job.meta.callback_url.clone());
+    let url = sim.opts.callback_url_override.clone().unwrap_or(job.meta.callback_url.clone());
     let body = serde_json::to_vec(&callback).expect("a callback serializes");
     for _ in 0..=sim.opts.duplicate_callbacks {
         deliver_once(sim, job_id, &url, &body).await;
@@ -194,12 +153,7 @@ async fn deliver(sim: &Sim, job_id: &str) {
 /// One delivery: POSTs until a 2xx or `--callback-attempts` run out, signing each try
 /// afresh so its timestamp stays current.
 async fn deliver_once(sim: &Sim, job_id: &str, url: &str, body: &[u8]) -> bool {
-    let secrets: Vec<&[u8]> = sim
-        .opts
-        .callback_secrets
-        .iter()
-        .map(|s| s.as_bytes())
-        .collect();
+    let secrets: Vec<&[u8]> = sim.opts.callback_secrets.iter().map(|s| s.as_bytes()).collect();
     let mut backoff = CALLBACK_FIRST_BACKOFF;
     for attempt in 1..=sim.opts.callback_attempts {
         let header = signature::sign_all(&secrets, Utc::now().timestamp(), body);
@@ -216,21 +170,12 @@ async fn deliver_once(sim: &Sim, job_id: &str, url: &str, body: &[u8]) -> bool {
         match sent {
             Ok(response) if response.status().is_success() => {
                 sim.note_callback_sent(job_id);
-                tracing::info!(
-                    job_id,
-                    attempt,
-                    status = response.status().as_u16(),
-                    "callback delivered"
-                );
+                tracing::info!(job_id, attempt, status = response.status().as_u16(), "callback delivered");
                 return true;
             }
-            Ok(response) => tracing::warn!(
-                job_id,
-                attempt,
-                status = response.status().as_u16(),
-                url,
-                "callback refused"
-            ),
+            Ok(response) => {
+                tracing::warn!(job_id, attempt, status = response.status().as_u16(), url, "callback refused")
+            }
             Err(error) => {
                 tracing::warn!(job_id, attempt, url, error = %error, "callback not delivered")
             }
@@ -240,11 +185,6 @@ async fn deliver_once(sim: &Sim, job_id: &str, url: &str, body: &[u8]) -> bool {
             backoff = (backoff * 2).min(CALLBACK_MAX_BACKOFF);
         }
     }
-    tracing::warn!(
-        job_id,
-        url,
-        attempts = sim.opts.callback_attempts,
-        "callback given up"
-    );
+    tracing::warn!(job_id, url, attempts = sim.opts.callback_attempts, "callback given up");
     false
 }

@@ -20,52 +20,27 @@ pub(super) async fn job_status(
     headers: HeaderMap,
 ) -> Response {
     if !authorized(&headers, &sim.opts.api_key) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "missing or wrong bearer API key",
-        );
+        return error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer API key");
     }
     match sim.job(&job_id) {
         Some(job) => Json(job.status_view()).into_response(),
-        None => error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no job {job_id}"),
-        ),
+        None => error(StatusCode::NOT_FOUND, "not_found", format!("no job {job_id}")),
     }
 }
 
 /// `GET /r/{job_id}/{name}`: streams a result from disk; with `--corrupt-results` its last
 /// byte is flipped, so size and magic bytes still match but the SHA-256 does not.
-pub(super) async fn result_file(
-    State(sim): State<Arc<Sim>>,
-    Path((job_id, name)): Path<(String, String)>,
-) -> Response {
+pub(super) async fn result_file(State(sim): State<Arc<Sim>>, Path((job_id, name)): Path<(String, String)>) -> Response {
     // The file is found through the job's own result list, never by joining the
     // request's path onto the disk.
-    let Some(result) = sim
-        .job(&job_id)
-        .and_then(|job| job.results.into_iter().find(|r| r.name == name))
-    else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no result {name:?} of job {job_id}"),
-        );
+    let Some(result) = sim.job(&job_id).and_then(|job| job.results.into_iter().find(|r| r.name == name)) else {
+        return error(StatusCode::NOT_FOUND, "not_found", format!("no result {name:?} of job {job_id}"));
     };
-    let path = sim
-        .job_dir(&job_id)
-        .join("results")
-        .join(result.role.as_str());
+    let path = sim.job_dir(&job_id).join("results").join(result.role.as_str());
     let file = match tokio::fs::File::open(&path).await {
         Ok(file) => file,
         Err(e) => {
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                format!("cannot open the result: {e}"),
-            );
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", format!("cannot open the result: {e}"));
         }
     };
     let size = result.size;
@@ -88,14 +63,7 @@ pub(super) async fn result_file(
     } else {
         Body::from_stream(stream)
     };
-    (
-        [
-            (header::CONTENT_TYPE, result.content_type),
-            (header::CONTENT_LENGTH, size.to_string()),
-        ],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, result.content_type), (header::CONTENT_LENGTH, size.to_string())], body).into_response()
 }
 
 pub(super) async fn sim_jobs(State(sim): State<Arc<Sim>>) -> Response {

@@ -77,11 +77,7 @@ impl Job {
             event_id: done.then(|| self.event_id.clone()),
             reference: Some(self.meta.reference.clone()),
             completed_at: self.completed_at.filter(|_| done),
-            results: if done {
-                self.results.clone()
-            } else {
-                Vec::new()
-            },
+            results: if done { self.results.clone() } else { Vec::new() },
             error: self.error.clone().filter(|_| done),
         }
     }
@@ -135,18 +131,11 @@ pub(super) struct Stats {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these locks leaves plain counters behind: still usable.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Sim {
-    pub fn new(
-        opts: SimOptions,
-        data_dir: PathBuf,
-        public_url: String,
-        shutdown: CancellationToken,
-    ) -> Sim {
+    pub fn new(opts: SimOptions, data_dir: PathBuf, public_url: String, shutdown: CancellationToken) -> Sim {
         let http = reqwest::Client::builder()
             .connect_timeout(std::time::Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::limited(5))
@@ -174,10 +163,7 @@ impl Sim {
     }
 
     pub fn note_response(&self, status: StatusCode) {
-        *lock(&self.stats)
-            .responses_by_status
-            .entry(status.as_u16().to_string())
-            .or_default() += 1;
+        *lock(&self.stats).responses_by_status.entry(status.as_u16().to_string()).or_default() += 1;
     }
 
     /// Counts one attempt of `key`; its number (from 1) and the key's creation lock.
@@ -195,9 +181,7 @@ impl Sim {
     }
 
     pub fn job_for_key(&self, key: &str) -> Option<String> {
-        lock(&self.keys)
-            .get(key)
-            .and_then(|entry| entry.job_id.clone())
+        lock(&self.keys).get(key).and_then(|entry| entry.job_id.clone())
     }
 
     /// Records a new job; the caller holds the key's creation lock.
@@ -244,9 +228,7 @@ impl Sim {
                 delivery: job.delivery,
                 size: job.size,
                 sha256: job.sha256.clone(),
-                attempts: keys
-                    .get(&job.idempotency_key)
-                    .map_or(0, |entry| entry.attempts),
+                attempts: keys.get(&job.idempotency_key).map_or(0, |entry| entry.attempts),
                 attempt_times_ms: keys
                     .get(&job.idempotency_key)
                     .map_or_else(Vec::new, |entry| entry.attempt_times_ms.clone()),
@@ -268,11 +250,7 @@ impl Sim {
             hash.update([0]);
         }
         let digest = hash.finalize();
-        let value = u64::from_le_bytes(
-            digest[..8]
-                .try_into()
-                .expect("a SHA-256 digest has 8 bytes"),
-        );
+        let value = u64::from_le_bytes(digest[..8].try_into().expect("a SHA-256 digest has 8 bytes"));
         (value >> 11) as f64 / (1u64 << 53) as f64
     }
 }

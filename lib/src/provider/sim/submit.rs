@@ -22,12 +22,7 @@ const METADATA_LIMIT: usize = 64 * 1024;
 
 /// An answer with the JSON error body `{"error": "...", "code": "..."}`.
 pub(super) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    Refusal {
-        status,
-        code: code.to_owned(),
-        message: message.into(),
-    }
-    .into_response()
+    Refusal { status, code: code.to_owned(), message: message.into() }.into_response()
 }
 
 /// A submission the simulator refuses, before it becomes a response.
@@ -39,20 +34,12 @@ pub(super) struct Refusal {
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(serde_json::json!({ "error": self.message, "code": self.code })),
-        )
-            .into_response()
+        (self.status, Json(serde_json::json!({ "error": self.message, "code": self.code }))).into_response()
     }
 }
 
 fn refuse(status: StatusCode, code: &str, message: impl Into<String>) -> Refusal {
-    Refusal {
-        status,
-        code: code.to_owned(),
-        message: message.into(),
-    }
+    Refusal { status, code: code.to_owned(), message: message.into() }
 }
 
 pub(super) fn authorized(headers: &HeaderMap, api_key: &str) -> bool {
@@ -98,11 +85,7 @@ async fn handle(sim: &Arc<Sim>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     if !authorized(&parts.headers, &sim.opts.api_key) {
         drain(body).await;
-        return error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "missing or wrong bearer API key",
-        );
+        return error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer API key");
     }
     let key = parts
         .headers
@@ -113,11 +96,7 @@ async fn handle(sim: &Arc<Sim>, request: Request) -> Response {
         .to_owned();
     if key.is_empty() {
         drain(body).await;
-        return error(
-            StatusCode::BAD_REQUEST,
-            "missing_idempotency_key",
-            "the Idempotency-Key header is required",
-        );
+        return error(StatusCode::BAD_REQUEST, "missing_idempotency_key", "the Idempotency-Key header is required");
     }
     let (attempt, key_lock) = sim.note_attempt(&key);
     let opts = &sim.opts;
@@ -127,10 +106,7 @@ async fn handle(sim: &Arc<Sim>, request: Request) -> Response {
         return error(
             status,
             code_for(status.as_u16()),
-            format!(
-                "submission rejected with {} (--reject-status)",
-                status.as_u16()
-            ),
+            format!("submission rejected with {} (--reject-status)", status.as_u16()),
         );
     }
     if attempt <= opts.throttle_first {
@@ -140,9 +116,7 @@ async fn handle(sim: &Arc<Sim>, request: Request) -> Response {
             "throttled",
             format!("attempt {attempt} throttled (--throttle-first)"),
         );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, opts.retry_after.into());
+        response.headers_mut().insert(header::RETRY_AFTER, opts.retry_after.into());
         return response;
     }
     if attempt <= opts.throttle_first.saturating_add(opts.fail_first) {
@@ -168,32 +142,22 @@ async fn handle(sim: &Arc<Sim>, request: Request) -> Response {
         drain(body).await;
         return (StatusCode::OK, Json(JobAccepted { job_id })).into_response();
     }
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let content_type =
+        parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
     let request = Request::from_parts(parts, body);
     let id = uuid::Uuid::new_v4().simple().to_string();
     let job_id = format!("job_{id}");
     let dir = sim.job_dir(&job_id);
     let received = if content_type.starts_with("multipart/form-data") {
         receive_upload(request, &dir).await
-    } else if content_type
-        .split(';')
-        .next()
-        .is_some_and(|essence| essence.trim() == "application/json")
-    {
+    } else if content_type.split(';').next().is_some_and(|essence| essence.trim() == "application/json") {
         receive_json(request).await
     } else {
         drain(request.into_body()).await;
         Err(refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media",
-            format!(
-                "Content-Type {content_type:?}: send multipart/form-data (upload) or application/json (url)"
-            ),
+            format!("Content-Type {content_type:?}: send multipart/form-data (upload) or application/json (url)"),
         ))
     };
     let received = match received {
@@ -222,8 +186,7 @@ async fn handle(sim: &Arc<Sim>, request: Request) -> Response {
     tracing::info!(job_id, attempt, "job created");
     let task_sim = sim.clone();
     let task_job = job_id.clone();
-    sim.tasks
-        .spawn(async move { process::process(task_sim, task_job).await });
+    sim.tasks.spawn(async move { process::process(task_sim, task_job).await });
     // The job exists; answering late lets a test kill the client in between.
     if !sim.opts.response_delay.is_zero() {
         tokio::time::sleep(sim.opts.response_delay).await;
@@ -243,25 +206,14 @@ fn bad_request(code: &str, message: impl Into<String>) -> Refusal {
 }
 
 fn internal(e: std::io::Error) -> Refusal {
-    refuse(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal_error",
-        format!("cannot store the upload: {e}"),
-    )
+    refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", format!("cannot store the upload: {e}"))
 }
 
 fn parse_metadata(bytes: &[u8]) -> Result<JobMetadata, Refusal> {
-    let meta: JobMetadata = serde_json::from_slice(bytes).map_err(|e| {
-        bad_request(
-            "invalid_metadata",
-            format!("metadata is not a job object: {e}"),
-        )
-    })?;
+    let meta: JobMetadata = serde_json::from_slice(bytes)
+        .map_err(|e| bad_request("invalid_metadata", format!("metadata is not a job object: {e}")))?;
     if uuid::Uuid::parse_str(&meta.reference).is_err() {
-        return Err(bad_request(
-            "invalid_metadata",
-            format!("reference {:?} is not a UUID", meta.reference),
-        ));
+        return Err(bad_request("invalid_metadata", format!("reference {:?} is not a UUID", meta.reference)));
     }
     if meta.file_name.trim().is_empty() {
         return Err(bad_request("invalid_metadata", "file_name is empty"));
@@ -279,19 +231,15 @@ fn parse_metadata(bytes: &[u8]) -> Result<JobMetadata, Refusal> {
 }
 
 pub(super) fn is_http_url(text: &str) -> bool {
-    reqwest::Url::parse(text)
-        .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+    reqwest::Url::parse(text).is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
 }
 
 /// Upload mode: the `metadata` part, then the `file` part streamed to `{dir}/source` while
 /// its size and SHA-256 are computed.
 async fn receive_upload(request: Request, dir: &Path) -> Result<Received, Refusal> {
-    let mut multipart = Multipart::from_request(request, &())
-        .await
-        .map_err(|e| bad_request("invalid_multipart", e.body_text()))?;
-    let multipart_error = |e: axum::extract::multipart::MultipartError| {
-        bad_request("invalid_multipart", e.body_text())
-    };
+    let mut multipart =
+        Multipart::from_request(request, &()).await.map_err(|e| bad_request("invalid_multipart", e.body_text()))?;
+    let multipart_error = |e: axum::extract::multipart::MultipartError| bad_request("invalid_multipart", e.body_text());
     let mut field = multipart
         .next_field()
         .await
@@ -300,21 +248,14 @@ async fn receive_upload(request: Request, dir: &Path) -> Result<Received, Refusa
     if field.name() != Some("metadata") {
         return Err(bad_request(
             "invalid_multipart",
-            format!(
-                "the first part is {:?}; send `metadata` then `file`",
-                field.name()
-            ),
+            format!("the first part is {:?}; send `metadata` then `file`", field.name()),
         ));
     }
     let mut metadata = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
         metadata.extend_from_slice(&chunk);
         if metadata.len() > METADATA_LIMIT {
-            return Err(refuse(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                "the metadata part is over 64 KiB",
-            ));
+            return Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the metadata part is over 64 KiB"));
         }
     }
     // multer hands out the next part only once the previous one is dropped.
@@ -332,9 +273,7 @@ async fn receive_upload(request: Request, dir: &Path) -> Result<Received, Refusa
         ));
     }
     tokio::fs::create_dir_all(dir).await.map_err(internal)?;
-    let mut file = tokio::fs::File::create(dir.join("source"))
-        .await
-        .map_err(internal)?;
+    let mut file = tokio::fs::File::create(dir.join("source")).await.map_err(internal)?;
     let mut hash = Sha256::new();
     let mut size = 0u64;
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
@@ -346,39 +285,22 @@ async fn receive_upload(request: Request, dir: &Path) -> Result<Received, Refusa
     if size != meta.size {
         return Err(bad_request(
             "size_mismatch",
-            format!(
-                "the file part has {size} bytes, metadata.size says {}",
-                meta.size
-            ),
+            format!("the file part has {size} bytes, metadata.size says {}", meta.size),
         ));
     }
-    Ok(Received {
-        meta,
-        delivery: DeliveryMode::Upload,
-        size: Some(size),
-        sha256: Some(hex::encode(hash.finalize())),
-    })
+    Ok(Received { meta, delivery: DeliveryMode::Upload, size: Some(size), sha256: Some(hex::encode(hash.finalize())) })
 }
 
 /// URL mode: the metadata with a `source_url`; the fetch is the job's first step.
 async fn receive_json(request: Request) -> Result<Received, Refusal> {
     let bytes = axum::body::to_bytes(request.into_body(), METADATA_LIMIT)
         .await
-        .map_err(|_| {
-            refuse(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                "the JSON body is over 64 KiB",
-            )
-        })?;
+        .map_err(|_| refuse(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the JSON body is over 64 KiB"))?;
     let meta = parse_metadata(&bytes)?;
     match &meta.source_url {
         Some(url) if is_http_url(url) => {}
         Some(url) => {
-            return Err(bad_request(
-                "invalid_metadata",
-                format!("source_url {url:?} is not an http(s) URL"),
-            ));
+            return Err(bad_request("invalid_metadata", format!("source_url {url:?} is not an http(s) URL")));
         }
         None => {
             return Err(bad_request(
@@ -387,10 +309,5 @@ async fn receive_json(request: Request) -> Result<Received, Refusal> {
             ));
         }
     }
-    Ok(Received {
-        meta,
-        delivery: DeliveryMode::Url,
-        size: None,
-        sha256: None,
-    })
+    Ok(Received { meta, delivery: DeliveryMode::Url, size: None, sha256: None })
 }

@@ -103,7 +103,12 @@ mod tests {
             schema_version: SCHEMA_VERSION,
             kind,
             uploader_id: "teacher-42".into(),
-            original: Original { bucket: "uploads".into(), key: "teacher-42/plan.docx".into(), size: 10, content_type: "x".into() },
+            original: Original {
+                bucket: "uploads".into(),
+                key: "teacher-42/plan.docx".into(),
+                size: 10,
+                content_type: "x".into(),
+            },
             artifacts: vec![],
             content,
         }
@@ -122,7 +127,10 @@ mod tests {
 
     #[test]
     fn a_video_record_has_its_transcript_and_chapters_in_order() {
-        let summary = parse_summary(br#"{"duration_seconds":90,"language":"fr","chapters":[{"start":60,"title":"B"},{"start":0,"title":"A"}]}"#).unwrap();
+        let summary = parse_summary(
+            br#"{"duration_seconds":90,"language":"fr","chapters":[{"start":60,"title":"B"},{"start":0,"title":"A"}]}"#,
+        )
+        .unwrap();
         let transcript = parse_webvtt(b"WEBVTT\n\n00:00.000 --> 00:01.000\nBonjour\n").unwrap();
         let value = serde_json::to_value(record(Kind::Video, video_content(summary, transcript))).unwrap();
         assert_eq!(value["transcript"], "Bonjour");

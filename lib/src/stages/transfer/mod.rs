@@ -87,13 +87,15 @@ impl Transfer {
             source_url: None,
         };
         let body = match provider_settings.delivery {
-            DeliveryMode::Upload => match self.store.open(&upload.bucket, &upload.key, upload.version_id.as_deref()).await {
-                Ok((stream, size)) => {
-                    meta.size = size;
-                    SubmitBody::Upload { stream, size }
+            DeliveryMode::Upload => {
+                match self.store.open(&upload.bucket, &upload.key, upload.version_id.as_deref()).await {
+                    Ok((stream, size)) => {
+                        meta.size = size;
+                        SubmitBody::Upload { stream, size }
+                    }
+                    Err(e) => return storage_outcome(e),
                 }
-                Err(e) => return storage_outcome(e),
-            },
+            }
             DeliveryMode::Url => {
                 match self.store.presign_get(&upload.bucket, &upload.key, provider_settings.url_ttl).await {
                     Ok(url) => meta.source_url = Some(url),
@@ -122,14 +124,26 @@ impl Transfer {
             return Outcome::fail(format!("document {} is submitted but has no job id", document.id));
         };
         let Some(provider) = self.settings.providers.get(&document.provider) else {
-            return Outcome::fail(format!("document {} went to provider {:?}, which is no longer configured", document.id, document.provider));
+            return Outcome::fail(format!(
+                "document {} went to provider {:?}, which is no longer configured",
+                document.id, document.provider
+            ));
         };
         let submitted_at = Utc::now();
-        let deadline = submitted_at + chrono::Duration::from_std(provider.callback_timeout).unwrap_or(chrono::Duration::hours(6));
-        let timer = WatchTimer { document_id: document.id, provider: document.provider.clone(), job_id: job_id.clone(), submitted_at, deadline, round: 0 };
+        let deadline =
+            submitted_at + chrono::Duration::from_std(provider.callback_timeout).unwrap_or(chrono::Duration::hours(6));
+        let timer = WatchTimer {
+            document_id: document.id,
+            provider: document.provider.clone(),
+            job_id: job_id.clone(),
+            submitted_at,
+            deadline,
+            round: 0,
+        };
         let body = serde_json::to_vec(&timer).expect("a watch timer serializes");
         let message_id = format!("watch:{}:{job_id}", document.id);
-        match messages::publish(&self.js, self.names.subject("watch"), &message_id, Some(document.id), None, body).await {
+        match messages::publish(&self.js, self.names.subject("watch"), &message_id, Some(document.id), None, body).await
+        {
             Ok(_) => Outcome::Done,
             Err(e) if e.transient => Outcome::retry(e.to_string()),
             Err(e) => Outcome::fail(e.to_string()),

@@ -39,7 +39,11 @@ pub fn check_roles<'a>(kind: Kind, roles: impl IntoIterator<Item = &'a str>) -> 
     let roles: Vec<&str> = roles.into_iter().collect();
     for role in &roles {
         if !known_roles(kind).contains(role) {
-            return Err(refuse(format!("result role {role:?} is not one of a {}'s ({})", kind.as_str(), known_roles(kind).join(", "))));
+            return Err(refuse(format!(
+                "result role {role:?} is not one of a {}'s ({})",
+                kind.as_str(),
+                known_roles(kind).join(", ")
+            )));
         }
         if roles.iter().filter(|r| *r == role).count() > 1 {
             return Err(refuse(format!("result role {role:?} appears more than once")));
@@ -47,7 +51,11 @@ pub fn check_roles<'a>(kind: Kind, roles: impl IntoIterator<Item = &'a str>) -> 
     }
     let missing: Vec<&str> = required_roles(kind).iter().copied().filter(|r| !roles.contains(r)).collect();
     if !missing.is_empty() {
-        return Err(refuse(format!("results lack the required role(s) {} for a {}", missing.join(", "), kind.as_str())));
+        return Err(refuse(format!(
+            "results lack the required role(s) {} for a {}",
+            missing.join(", "),
+            kind.as_str()
+        )));
     }
     Ok(())
 }
@@ -71,7 +79,9 @@ pub fn check_result_url(url: &str, allowed_hosts: &[String]) -> Result<reqwest::
     }
     let ip = host.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>().ok();
     if ip.is_some_and(is_internal) || host == "localhost" || host.ends_with(".localhost") {
-        return Err(refuse(format!("result URL {url:?} points at an internal address not in result_hosts; not fetched")));
+        return Err(refuse(format!(
+            "result URL {url:?} points at an internal address not in result_hosts; not fetched"
+        )));
     }
     Err(refuse(format!("result URL {url:?}: host {host_port} is not in the provider's result_hosts; not fetched")))
 }
@@ -79,7 +89,11 @@ pub fn check_result_url(url: &str, allowed_hosts: &[String]) -> Result<reqwest::
 fn is_internal(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast()
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
                 || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]) // carrier-grade NAT
         }
         IpAddr::V6(v6) => {
@@ -110,7 +124,9 @@ pub fn check_magic(declared: &str, head: &[u8]) -> Result<(), Refusal> {
     };
     let found_mime = found.mime_type();
     let zip_family = |m: &str| {
-        m == "application/zip" || m.starts_with("application/vnd.openxmlformats-officedocument.") || m.starts_with("application/vnd.oasis.opendocument.")
+        m == "application/zip"
+            || m.starts_with("application/vnd.openxmlformats-officedocument.")
+            || m.starts_with("application/vnd.oasis.opendocument.")
     };
     let same_family = found_mime == declared
         || (zip_family(&declared) && zip_family(found_mime))
@@ -276,11 +292,23 @@ mod tests {
     fn listed_hosts_are_allowed_and_internal_ones_are_not() {
         assert!(check_result_url("http://127.0.0.1:9100/r/1", &hosts()).is_ok());
         assert!(check_result_url("https://files.provider.example/r/abc", &hosts()).is_ok());
-        for url in ["http://127.0.0.1:9200/r/1", "http://localhost/x", "http://10.0.0.8/x", "http://169.254.169.254/latest", "http://[::1]:9100/x", "http://192.168.1.2/x"] {
+        for url in [
+            "http://127.0.0.1:9200/r/1",
+            "http://localhost/x",
+            "http://10.0.0.8/x",
+            "http://169.254.169.254/latest",
+            "http://[::1]:9100/x",
+            "http://192.168.1.2/x",
+        ] {
             let err = check_result_url(url, &hosts()).unwrap_err();
             assert!(err.0.contains("internal address"), "{url}: {err}");
         }
-        assert!(check_result_url("https://evil.example/x", &hosts()).unwrap_err().0.contains("not in the provider's result_hosts"));
+        assert!(
+            check_result_url("https://evil.example/x", &hosts())
+                .unwrap_err()
+                .0
+                .contains("not in the provider's result_hosts")
+        );
         assert!(check_result_url("file:///etc/passwd", &hosts()).is_err());
     }
 
@@ -309,17 +337,21 @@ mod tests {
     fn findings_follow_their_schema() {
         let good = br#"{"findings":[{"category":"spelling","severity":"minor","message":"teh","excerpt":"teh","suggestion":"the","location":{"page":1,"paragraph":4}}],"word_count":12,"language":"en"}"#;
         assert_eq!(parse_findings(good).unwrap().findings[0].category, Category::Spelling);
-        let bad = br#"{"findings":[{"category":"typo","severity":"minor","message":"x"}],"word_count":1,"language":"en"}"#;
+        let bad =
+            br#"{"findings":[{"category":"typo","severity":"minor","message":"x"}],"word_count":1,"language":"en"}"#;
         assert!(parse_findings(bad).unwrap_err().0.contains("schema"));
         assert!(parse_findings(br#"{"findings":[],"language":"en"}"#).is_err());
     }
 
     #[test]
     fn summaries_follow_their_schema() {
-        let good = br#"{"duration_seconds":512.4,"language":"en","speakers":2,"chapters":[{"start":0.0,"title":"Intro"}]}"#;
+        let good =
+            br#"{"duration_seconds":512.4,"language":"en","speakers":2,"chapters":[{"start":0.0,"title":"Intro"}]}"#;
         assert_eq!(parse_summary(good).unwrap().chapters.len(), 1);
         assert!(parse_summary(br#"{"duration_seconds":-1,"language":"en"}"#).is_err());
-        assert!(parse_summary(br#"{"duration_seconds":10,"language":"en","chapters":[{"start":11,"title":"x"}]}"#).is_err());
+        assert!(
+            parse_summary(br#"{"duration_seconds":10,"language":"en","chapters":[{"start":11,"title":"x"}]}"#).is_err()
+        );
     }
 
     #[test]

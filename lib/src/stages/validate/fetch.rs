@@ -50,14 +50,31 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
 
 /// Downloads `result` from `url` into `bucket/key`, then checks size, SHA-256 and magic
 /// bytes. A mismatching object is deleted again.
-pub async fn fetch_into(http: &reqwest::Client, store: &Store, url: reqwest::Url, result: &ResultFile, bucket: &str, key: &str) -> Result<(), FetchError> {
-    let response = http.get(url.clone()).send().await.map_err(|e| FetchError::Transient(format!("fetching {} ({url}): {e}", result.role.as_str())))?;
+pub async fn fetch_into(
+    http: &reqwest::Client,
+    store: &Store,
+    url: reqwest::Url,
+    result: &ResultFile,
+    bucket: &str,
+    key: &str,
+) -> Result<(), FetchError> {
+    let response = http
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(|e| FetchError::Transient(format!("fetching {} ({url}): {e}", result.role.as_str())))?;
     let status = response.status();
     if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
-        return Err(FetchError::Transient(format!("fetching {} ({url}): provider answered {status}", result.role.as_str())));
+        return Err(FetchError::Transient(format!(
+            "fetching {} ({url}): provider answered {status}",
+            result.role.as_str()
+        )));
     }
     if !status.is_success() {
-        return Err(FetchError::Mismatch(format!("fetching {} ({url}): provider answered {status}", result.role.as_str())));
+        return Err(FetchError::Mismatch(format!(
+            "fetching {} ({url}): provider answered {status}",
+            result.role.as_str()
+        )));
     }
     let declared = result.size;
     let tally = Arc::new(Mutex::new(Tally::default()));
@@ -85,14 +102,23 @@ pub async fn fetch_into(http: &reqwest::Client, store: &Store, url: reqwest::Url
         Err(StorageError::Transient { .. }) if size > declared => {
             Err(FetchError::Mismatch(format!("{} is larger than its declared size {declared}", result.role.as_str())))
         }
-        Err(e) if e.is_transient() && size == declared => Err(FetchError::Transient(format!("storing {}: {e}", result.role.as_str()))),
-        Err(e) if e.is_transient() => Err(FetchError::Mismatch(format!("{} is {size} bytes, declared {declared} ({e})", result.role.as_str()))),
-        Err(e) => Err(FetchError::Transient(format!("storing {}: {e}", result.role.as_str()))),
-        Ok(()) if size != declared => Err(FetchError::Mismatch(format!("{} is {size} bytes, declared {declared}", result.role.as_str()))),
-        Ok(()) if !digest.eq_ignore_ascii_case(&result.sha256) => {
-            Err(FetchError::Mismatch(format!("{} has SHA-256 {digest}, declared {}", result.role.as_str(), result.sha256)))
+        Err(e) if e.is_transient() && size == declared => {
+            Err(FetchError::Transient(format!("storing {}: {e}", result.role.as_str())))
         }
-        Ok(()) => checks::check_magic(&result.content_type, &head).map_err(|r| FetchError::Refused(Refusal(format!("{}: {r}", result.role.as_str())))),
+        Err(e) if e.is_transient() => {
+            Err(FetchError::Mismatch(format!("{} is {size} bytes, declared {declared} ({e})", result.role.as_str())))
+        }
+        Err(e) => Err(FetchError::Transient(format!("storing {}: {e}", result.role.as_str()))),
+        Ok(()) if size != declared => {
+            Err(FetchError::Mismatch(format!("{} is {size} bytes, declared {declared}", result.role.as_str())))
+        }
+        Ok(()) if !digest.eq_ignore_ascii_case(&result.sha256) => Err(FetchError::Mismatch(format!(
+            "{} has SHA-256 {digest}, declared {}",
+            result.role.as_str(),
+            result.sha256
+        ))),
+        Ok(()) => checks::check_magic(&result.content_type, &head)
+            .map_err(|r| FetchError::Refused(Refusal(format!("{}: {r}", result.role.as_str())))),
     };
     if verdict.is_err() {
         store.delete(bucket, key).await.ok();

@@ -39,7 +39,10 @@ impl Validate {
     async fn validate(&self, callback: &Callback, provider: &str, delivery: &Delivery) -> Outcome {
         let attempt = delivery.attempt as u32;
         let Ok(id) = callback.reference.parse() else {
-            return Outcome::fail(format!("callback {} names reference {:?}, which is not a document id", callback.event_id, callback.reference));
+            return Outcome::fail(format!(
+                "callback {} names reference {:?}, which is not a document id",
+                callback.event_id, callback.reference
+            ));
         };
         let document = match self.db.get(id).await {
             Ok(Some(document)) => document,
@@ -49,12 +52,17 @@ impl Validate {
         if document.provider != provider || document.provider_job_id.as_deref() != Some(callback.job_id.as_str()) {
             return Outcome::fail(format!(
                 "callback {} from {provider} names job {} of document {id}, which went to {} as job {}",
-                callback.event_id, callback.job_id, document.provider, document.provider_job_id.as_deref().unwrap_or("(none)")
+                callback.event_id,
+                callback.job_id,
+                document.provider,
+                document.provider_job_id.as_deref().unwrap_or("(none)")
             ));
         }
         match document.state {
             State::Submitted => {
-                if let Err(e) = self.db.transition(id, &[State::Submitted], State::Processed, STAGE, attempt, None).await {
+                if let Err(e) =
+                    self.db.transition(id, &[State::Submitted], State::Processed, STAGE, attempt, None).await
+                {
                     return retry_or_fail(e.is_transient(), e.to_string());
                 }
             }
@@ -65,9 +73,14 @@ impl Validate {
             _ => return Outcome::Done,
         }
         if callback.status == CallbackStatus::Failed {
-            let error = callback.error.as_ref().map(|e| format!("{}: {}", e.code, e.message)).unwrap_or_else(|| "no error given".into());
+            let error = callback
+                .error
+                .as_ref()
+                .map(|e| format!("{}: {}", e.code, e.message))
+                .unwrap_or_else(|| "no error given".into());
             let reason = format!("the provider reported failure: {error}");
-            return match self.db.transition(id, &[State::Processed], State::Failed, STAGE, attempt, Some(&reason)).await {
+            return match self.db.transition(id, &[State::Processed], State::Failed, STAGE, attempt, Some(&reason)).await
+            {
                 Ok(_) => Outcome::Done,
                 Err(e) => retry_or_fail(e.is_transient(), e.to_string()),
             };
@@ -78,10 +91,14 @@ impl Validate {
                 Err(e) => retry_or_fail(e.is_transient(), e.to_string()),
             },
             Err(FetchError::Transient(reason)) => Outcome::retry(reason),
-            Err(FetchError::Mismatch(reason)) if delivery.attempt < MISMATCH_ATTEMPTS && !delivery.is_last_attempt() => {
+            Err(FetchError::Mismatch(reason))
+                if delivery.attempt < MISMATCH_ATTEMPTS && !delivery.is_last_attempt() =>
+            {
                 Outcome::retry(reason)
             }
-            Err(FetchError::Mismatch(reason)) | Err(FetchError::Refused(Refusal(reason))) => self.reject(&document, &reason, attempt).await,
+            Err(FetchError::Mismatch(reason)) | Err(FetchError::Refused(Refusal(reason))) => {
+                self.reject(&document, &reason, attempt).await
+            }
         }
     }
 
@@ -121,7 +138,8 @@ impl Validate {
         if !matches!(role, "findings" | "summary" | "transcript") {
             return Ok(());
         }
-        let bytes = self.store.read_small(bucket, key, size.max(1)).await.map_err(|e| FetchError::Transient(e.to_string()))?;
+        let bytes =
+            self.store.read_small(bucket, key, size.max(1)).await.map_err(|e| FetchError::Transient(e.to_string()))?;
         let checked = match role {
             "findings" => checks::parse_findings(&bytes).map(drop),
             "summary" => checks::parse_summary(&bytes).map(drop),
@@ -134,7 +152,8 @@ impl Validate {
     }
 
     async fn reject(&self, document: &Document, reason: &str, attempt: u32) -> Outcome {
-        match self.db.transition(document.id, &[State::Processed], State::Rejected, STAGE, attempt, Some(reason)).await {
+        match self.db.transition(document.id, &[State::Processed], State::Rejected, STAGE, attempt, Some(reason)).await
+        {
             Ok(_) => Outcome::Done,
             Err(e) => retry_or_fail(e.is_transient(), e.to_string()),
         }
@@ -143,7 +162,9 @@ impl Validate {
     async fn request_normalize(&self, document: &Document) -> Outcome {
         let body = serde_json::to_vec(&NormalizeRequest { document_id: document.id }).expect("serializes");
         let message_id = format!("normalize:{}", document.id);
-        match messages::publish(&self.js, self.names.subject("normalize"), &message_id, Some(document.id), None, body).await {
+        match messages::publish(&self.js, self.names.subject("normalize"), &message_id, Some(document.id), None, body)
+            .await
+        {
             Ok(_) => Outcome::Done,
             Err(e) => retry_or_fail(e.transient, e.to_string()),
         }
@@ -162,7 +183,10 @@ impl Stage for Validate {
     async fn step(&self, delivery: &Delivery) -> Outcome {
         let provider = delivery.subject.rsplit('.').next().unwrap_or_default().to_owned();
         if !self.settings.providers.contains_key(&provider) {
-            return Outcome::fail(format!("callback on {} names provider {provider:?}, which is not configured", delivery.subject));
+            return Outcome::fail(format!(
+                "callback on {} names provider {provider:?}, which is not configured",
+                delivery.subject
+            ));
         }
         let callback: Callback = match serde_json::from_slice(&delivery.payload) {
             Ok(callback) => callback,

@@ -53,7 +53,10 @@ impl Watchdog {
             return Outcome::retry_after(wait, "waiting for the callback");
         }
         let Some(client) = self.providers.get(&timer.provider) else {
-            return Outcome::fail(format!("provider {:?} of document {} is no longer configured", timer.provider, document.id));
+            return Outcome::fail(format!(
+                "provider {:?} of document {} is no longer configured",
+                timer.provider, document.id
+            ));
         };
         let status = match client.job_status(&timer.job_id).await {
             Ok(status) => status,
@@ -94,7 +97,8 @@ impl Watchdog {
         };
         let message_id = format!("watch:{}:{}:{}", document.id, timer.job_id, next.round);
         let body = serde_json::to_vec(&next).expect("a timer serializes");
-        match messages::publish(&self.js, self.names.subject("watch"), &message_id, Some(document.id), None, body).await {
+        match messages::publish(&self.js, self.names.subject("watch"), &message_id, Some(document.id), None, body).await
+        {
             Ok(_) => Outcome::Done,
             Err(e) if e.transient => Outcome::retry(e.to_string()),
             Err(e) => Outcome::fail(e.to_string()),
@@ -102,7 +106,11 @@ impl Watchdog {
     }
 
     async fn fail(&self, id: &crate::ids::DocumentId, reason: &str, delivery: &Delivery) -> Outcome {
-        match self.db.transition(*id, &[State::Submitted], State::Failed, STAGE, delivery.attempt as u32, Some(reason)).await {
+        match self
+            .db
+            .transition(*id, &[State::Submitted], State::Failed, STAGE, delivery.attempt as u32, Some(reason))
+            .await
+        {
             Ok(_) => Outcome::Done,
             Err(e) if e.is_transient() => Outcome::retry(e.to_string()),
             Err(e) => Outcome::fail(e.to_string()),

@@ -19,9 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::{SimOptions, run};
 use crate::ids::Kind;
 use crate::provider::client::{ProviderClient, SubmitBody, SubmitError};
-use crate::provider::protocol::{
-    Callback, CallbackStatus, Findings, JobMetadata, JobState, Role, Summary,
-};
+use crate::provider::protocol::{Callback, CallbackStatus, Findings, JobMetadata, JobState, Role, Summary};
 use crate::provider::signature;
 use crate::settings::ProviderSettings;
 
@@ -81,18 +79,10 @@ impl RunningSim {
         let data = tempfile::tempdir().unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
-        let opts = SimOptions {
-            data_dir: Some(data.path().to_owned()),
-            ..opts
-        };
+        let opts = SimOptions { data_dir: Some(data.path().to_owned()), ..opts };
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(run(opts, listener, shutdown.clone()));
-        RunningSim {
-            base_url,
-            shutdown,
-            task: Some(task),
-            _data: data,
-        }
+        RunningSim { base_url, shutdown, task: Some(task), _data: data }
     }
 
     fn client(&self) -> ProviderClient {
@@ -104,12 +94,7 @@ impl RunningSim {
     }
 
     async fn get_json(&self, path: &str) -> serde_json::Value {
-        reqwest::get(format!("{}{path}", self.base_url))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        reqwest::get(format!("{}{path}", self.base_url)).await.unwrap().json().await.unwrap()
     }
 
     async fn jobs(&self) -> Vec<serde_json::Value> {
@@ -117,11 +102,7 @@ impl RunningSim {
     }
 
     async fn job(&self, job_id: &str) -> serde_json::Value {
-        self.jobs()
-            .await
-            .into_iter()
-            .find(|j| j["job_id"] == job_id)
-            .expect("the job is listed")
+        self.jobs().await.into_iter().find(|j| j["job_id"] == job_id).expect("the job is listed")
     }
 }
 
@@ -134,21 +115,15 @@ struct Receiver {
 
 impl Receiver {
     async fn start(answers: Vec<StatusCode>) -> (Receiver, String) {
-        let receiver = Receiver {
-            answers: Arc::new(Mutex::new(answers)),
-            ..Receiver::default()
-        };
+        let receiver = Receiver { answers: Arc::new(Mutex::new(answers)), ..Receiver::default() };
         let state = receiver.clone();
         let router = Router::new().route(
             "/v1/callbacks/sim",
             post(move |headers: HeaderMap, body: Bytes| {
                 let state = state.clone();
                 async move {
-                    let signature = headers
-                        .get(signature::HEADER)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_owned();
+                    let signature =
+                        headers.get(signature::HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
                     let mut answers = state.answers.lock().unwrap();
                     if !answers.is_empty() {
                         return answers.remove(0);
@@ -175,13 +150,7 @@ impl Receiver {
     }
 }
 
-fn meta(
-    kind: Kind,
-    file_name: &str,
-    content_type: &str,
-    size: usize,
-    callback_url: &str,
-) -> JobMetadata {
+fn meta(kind: Kind, file_name: &str, content_type: &str, size: usize, callback_url: &str) -> JobMetadata {
     JobMetadata {
         reference: REFERENCE.into(),
         kind,
@@ -195,14 +164,8 @@ fn meta(
 
 /// The bytes as a stream of small chunks, as a bucket would hand them out.
 fn upload(bytes: &[u8]) -> SubmitBody {
-    let chunks: Vec<std::io::Result<Bytes>> = bytes
-        .chunks(7)
-        .map(|c| Ok(Bytes::copy_from_slice(c)))
-        .collect();
-    SubmitBody::Upload {
-        stream: Box::pin(futures_util::stream::iter(chunks)),
-        size: bytes.len() as u64,
-    }
+    let chunks: Vec<std::io::Result<Bytes>> = bytes.chunks(7).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+    SubmitBody::Upload { stream: Box::pin(futures_util::stream::iter(chunks)), size: bytes.len() as u64 }
 }
 
 fn sha256(bytes: &[u8]) -> String {
@@ -215,24 +178,8 @@ const PLAN: &[u8] = b"Week 3: teh water cycle.\nPupils recieve a worksheet  and 
 fn checked_callback(received: &[(String, Bytes)], index: usize) -> Callback {
     let (header, body) = &received[index];
     let now = chrono::Utc::now().timestamp();
-    signature::verify(
-        header,
-        body,
-        &[b"sim-callback-secret"],
-        now,
-        signature::TOLERANCE,
-    )
-    .expect("a valid signature");
-    assert!(
-        signature::verify(
-            header,
-            body,
-            &[b"another-secret"],
-            now,
-            signature::TOLERANCE
-        )
-        .is_err()
-    );
+    signature::verify(header, body, &[b"sim-callback-secret"], now, signature::TOLERANCE).expect("a valid signature");
+    assert!(signature::verify(header, body, &[b"another-secret"], now, signature::TOLERANCE).is_err());
     serde_json::from_slice(body).unwrap()
 }
 

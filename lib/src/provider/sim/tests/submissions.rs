@@ -6,13 +6,7 @@ use super::*;
 async fn an_upload_makes_one_job_and_repeats_of_its_key_answer_that_job() {
     let sim = RunningSim::start(SimOptions::default()).await;
     let client = sim.client();
-    let meta = meta(
-        Kind::Document,
-        "plan.txt",
-        "text/plain",
-        PLAN.len(),
-        "http://127.0.0.1:9/v1/callbacks/sim",
-    );
+    let meta = meta(Kind::Document, "plan.txt", "text/plain", PLAN.len(), "http://127.0.0.1:9/v1/callbacks/sim");
 
     let first = client.submit("key-1", &meta, upload(PLAN)).await.unwrap();
     let again = client.submit("key-1", &meta, upload(PLAN)).await.unwrap();
@@ -20,9 +14,7 @@ async fn an_upload_makes_one_job_and_repeats_of_its_key_answer_that_job() {
     assert!(first.job_id.starts_with("job_"));
 
     // Concurrent first submissions of one key make one job too.
-    let concurrent =
-        futures_util::future::join_all((0..4).map(|_| client.submit("key-2", &meta, upload(PLAN))))
-            .await;
+    let concurrent = futures_util::future::join_all((0..4).map(|_| client.submit("key-2", &meta, upload(PLAN)))).await;
     let ids: Vec<String> = concurrent.into_iter().map(|r| r.unwrap().job_id).collect();
     assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
     assert_ne!(ids[0], first.job_id);
@@ -43,19 +35,9 @@ async fn an_upload_makes_one_job_and_repeats_of_its_key_answer_that_job() {
 
 #[tokio::test]
 async fn fail_first_two_answers_transient_twice_then_accepts() {
-    let sim = RunningSim::start(SimOptions {
-        fail_first: 2,
-        ..SimOptions::default()
-    })
-    .await;
+    let sim = RunningSim::start(SimOptions { fail_first: 2, ..SimOptions::default() }).await;
     let client = sim.client();
-    let meta = meta(
-        Kind::Document,
-        "plan.txt",
-        "text/plain",
-        PLAN.len(),
-        "http://127.0.0.1:9/cb",
-    );
+    let meta = meta(Kind::Document, "plan.txt", "text/plain", PLAN.len(), "http://127.0.0.1:9/cb");
     for _ in 0..2 {
         match client.submit("k", &meta, upload(PLAN)).await {
             Err(SubmitError::Transient { detail }) => {
@@ -67,33 +49,16 @@ async fn fail_first_two_answers_transient_twice_then_accepts() {
     let job = client.submit("k", &meta, upload(PLAN)).await.unwrap();
     assert_eq!(sim.job(&job.job_id).await["attempts"], 3);
     // Another key starts its own count.
-    assert!(matches!(
-        client.submit("other", &meta, upload(PLAN)).await,
-        Err(SubmitError::Transient { .. })
-    ));
+    assert!(matches!(client.submit("other", &meta, upload(PLAN)).await, Err(SubmitError::Transient { .. })));
 }
 
 #[tokio::test]
 async fn throttling_answers_throttled_with_the_retry_after() {
-    let sim = RunningSim::start(SimOptions {
-        throttle_first: 1,
-        retry_after: 7,
-        ..SimOptions::default()
-    })
-    .await;
+    let sim = RunningSim::start(SimOptions { throttle_first: 1, retry_after: 7, ..SimOptions::default() }).await;
     let client = sim.client();
-    let meta = meta(
-        Kind::Document,
-        "plan.txt",
-        "text/plain",
-        PLAN.len(),
-        "http://127.0.0.1:9/cb",
-    );
+    let meta = meta(Kind::Document, "plan.txt", "text/plain", PLAN.len(), "http://127.0.0.1:9/cb");
     match client.submit("k", &meta, upload(PLAN)).await {
-        Err(SubmitError::Throttled {
-            retry_after,
-            detail,
-        }) => {
+        Err(SubmitError::Throttled { retry_after, detail }) => {
             assert_eq!(retry_after, Duration::from_secs(7));
             assert!(detail.starts_with("provider sim answered 429"), "{detail}");
         }
@@ -104,25 +69,12 @@ async fn throttling_answers_throttled_with_the_retry_after() {
 
 #[tokio::test]
 async fn a_rejected_submission_is_permanent_with_the_providers_body() {
-    let sim = RunningSim::start(SimOptions {
-        reject_status: Some(422),
-        ..SimOptions::default()
-    })
-    .await;
-    let meta = meta(
-        Kind::Document,
-        "plan.txt",
-        "text/plain",
-        PLAN.len(),
-        "http://127.0.0.1:9/cb",
-    );
+    let sim = RunningSim::start(SimOptions { reject_status: Some(422), ..SimOptions::default() }).await;
+    let meta = meta(Kind::Document, "plan.txt", "text/plain", PLAN.len(), "http://127.0.0.1:9/cb");
     match sim.client().submit("k", &meta, upload(PLAN)).await {
         Err(SubmitError::Permanent { status, detail }) => {
             assert_eq!(status, 422);
-            assert!(
-                detail.starts_with("provider sim answered 422: {"),
-                "{detail}"
-            );
+            assert!(detail.starts_with("provider sim answered 422: {"), "{detail}");
             assert!(detail.contains("\"code\":\"unprocessable\""), "{detail}");
         }
         other => panic!("expected a permanent failure, got {other:?}"),
@@ -133,31 +85,13 @@ async fn a_rejected_submission_is_permanent_with_the_providers_body() {
 #[tokio::test]
 async fn a_wrong_api_key_or_a_wrong_size_is_permanent() {
     let sim = RunningSim::start(SimOptions::default()).await;
-    let meta = meta(
-        Kind::Document,
-        "plan.txt",
-        "text/plain",
-        PLAN.len(),
-        "http://127.0.0.1:9/cb",
-    );
-    let wrong_key = sim
-        .client_with_key("nope")
-        .submit("k", &meta, upload(PLAN))
-        .await;
-    assert!(
-        matches!(wrong_key, Err(SubmitError::Permanent { status: 401, .. })),
-        "{wrong_key:?}"
-    );
+    let meta = meta(Kind::Document, "plan.txt", "text/plain", PLAN.len(), "http://127.0.0.1:9/cb");
+    let wrong_key = sim.client_with_key("nope").submit("k", &meta, upload(PLAN)).await;
+    assert!(matches!(wrong_key, Err(SubmitError::Permanent { status: 401, .. })), "{wrong_key:?}");
 
-    let short = JobMetadata {
-        size: PLAN.len() as u64 + 1,
-        ..meta.clone()
-    };
+    let short = JobMetadata { size: PLAN.len() as u64 + 1, ..meta.clone() };
     match sim.client().submit("k", &short, upload(PLAN)).await {
-        Err(SubmitError::Permanent {
-            status: 400,
-            detail,
-        }) => assert!(detail.contains("size_mismatch"), "{detail}"),
+        Err(SubmitError::Permanent { status: 400, detail }) => assert!(detail.contains("size_mismatch"), "{detail}"),
         other => panic!("expected 400, got {other:?}"),
     }
     // The failed attempt made no job: the same key can still create one.
@@ -165,21 +99,12 @@ async fn a_wrong_api_key_or_a_wrong_size_is_permanent() {
     assert_eq!(sim.get_json("/v1/_sim/stats").await["jobs_created"], 1);
 
     let missing = sim.client().job_status("job_missing").await;
-    assert!(
-        matches!(missing, Err(SubmitError::Permanent { status: 404, .. })),
-        "{missing:?}"
-    );
+    assert!(matches!(missing, Err(SubmitError::Permanent { status: 404, .. })), "{missing:?}");
 }
 
 #[tokio::test]
 async fn an_unreachable_or_silent_provider_is_transient() {
-    let meta = meta(
-        Kind::Document,
-        "plan.txt",
-        "text/plain",
-        PLAN.len(),
-        "http://127.0.0.1:9/cb",
-    );
+    let meta = meta(Kind::Document, "plan.txt", "text/plain", PLAN.len(), "http://127.0.0.1:9/cb");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let closed = listener.local_addr().unwrap();
     drop(listener);
@@ -209,26 +134,11 @@ async fn an_unreachable_or_silent_provider_is_transient() {
 
 /// Which of ten keys an error rate of one half answers 503 on their first attempt.
 async fn failing_keys(seed: u64) -> Vec<usize> {
-    let sim = RunningSim::start(SimOptions {
-        error_rate: 0.5,
-        seed,
-        ..SimOptions::default()
-    })
-    .await;
-    let meta = meta(
-        Kind::Document,
-        "plan.txt",
-        "text/plain",
-        PLAN.len(),
-        "http://127.0.0.1:9/cb",
-    );
+    let sim = RunningSim::start(SimOptions { error_rate: 0.5, seed, ..SimOptions::default() }).await;
+    let meta = meta(Kind::Document, "plan.txt", "text/plain", PLAN.len(), "http://127.0.0.1:9/cb");
     let mut failing = Vec::new();
     for i in 0..10 {
-        match sim
-            .client()
-            .submit(&format!("key-{i}"), &meta, upload(PLAN))
-            .await
-        {
+        match sim.client().submit(&format!("key-{i}"), &meta, upload(PLAN)).await {
             Ok(_) => {}
             Err(SubmitError::Transient { .. }) => failing.push(i),
             Err(other) => panic!("{other:?}"),
@@ -246,19 +156,10 @@ async fn the_error_rate_is_deterministic_for_a_seed() {
 
 #[tokio::test]
 async fn a_job_is_queued_until_its_processing_delay_has_passed() {
-    let sim = RunningSim::start(SimOptions {
-        processing_delay: Duration::from_millis(600),
-        ..SimOptions::default()
-    })
-    .await;
+    let sim =
+        RunningSim::start(SimOptions { processing_delay: Duration::from_millis(600), ..SimOptions::default() }).await;
     let client = sim.client();
-    let meta = meta(
-        Kind::Document,
-        "plan.txt",
-        "text/plain",
-        PLAN.len(),
-        "http://127.0.0.1:9/cb",
-    );
+    let meta = meta(Kind::Document, "plan.txt", "text/plain", PLAN.len(), "http://127.0.0.1:9/cb");
     let job = client.submit("k", &meta, upload(PLAN)).await.unwrap();
     let status = client.job_status(&job.job_id).await.unwrap();
     assert_eq!(status.status, JobState::Queued);
@@ -273,26 +174,13 @@ async fn a_job_is_queued_until_its_processing_delay_has_passed() {
 
 #[tokio::test]
 async fn the_sim_stops_when_its_token_is_cancelled() {
-    let mut sim = RunningSim::start(SimOptions {
-        processing_delay: Duration::from_secs(3600),
-        ..SimOptions::default()
-    })
-    .await;
-    let meta = meta(
-        Kind::Document,
-        "plan.txt",
-        "text/plain",
-        PLAN.len(),
-        "http://127.0.0.1:9/cb",
-    );
+    let mut sim =
+        RunningSim::start(SimOptions { processing_delay: Duration::from_secs(3600), ..SimOptions::default() }).await;
+    let meta = meta(Kind::Document, "plan.txt", "text/plain", PLAN.len(), "http://127.0.0.1:9/cb");
     sim.client().submit("k", &meta, upload(PLAN)).await.unwrap();
     sim.shutdown.cancel();
     let task = sim.task.take().unwrap();
-    tokio::time::timeout(DEADLINE, task)
-        .await
-        .expect("the sim stops in time")
-        .unwrap()
-        .unwrap();
+    tokio::time::timeout(DEADLINE, task).await.expect("the sim stops in time").unwrap().unwrap();
 }
 
 #[test]
@@ -336,15 +224,7 @@ fn the_flags_parse_and_default_like_default() {
     assert_eq!(parsed.reject_status, Some(422));
     assert!(parsed.corrupt_results);
 
-    for bad in [
-        &["--error-rate", "1.5"][..],
-        &["--reject-status", "200"],
-        &["--processing-delay", "soon"],
-    ] {
-        assert!(
-            Cli::try_parse_from(std::iter::once("provider-sim").chain(bad.iter().copied()))
-                .is_err(),
-            "{bad:?}"
-        );
+    for bad in [&["--error-rate", "1.5"][..], &["--reject-status", "200"], &["--processing-delay", "soon"]] {
+        assert!(Cli::try_parse_from(std::iter::once("provider-sim").chain(bad.iter().copied())).is_err(), "{bad:?}");
     }
 }

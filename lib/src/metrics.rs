@@ -1,4 +1,4 @@
-//! The gateway's metrics, all declared here. Labels are low-cardinality only: the route
+//! docflow's metrics, all declared here: the gateway's and the stages'. Labels are low-cardinality only: the route
 //! template (never the concrete path), the method, the status, a configured provider's
 //! name and an outcome from a fixed set. Never a document id, object key or event id.
 //!
@@ -23,6 +23,10 @@ pub const CALLBACKS: &str = "docflow_gateway_callbacks_total";
 pub const INGESTS: &str = "docflow_gateway_ingest_total";
 /// Presigned upload URLs handed out.
 pub const UPLOAD_URLS: &str = "docflow_gateway_upload_urls_total";
+/// Messages settled by a stage, by `stage` and `outcome` (`done`, `retry`, `dead_letter`).
+pub const STAGE_MESSAGES: &str = "docflow_stage_messages_total";
+/// Time a stage's step took, in seconds, by `stage`.
+pub const STAGE_DURATION: &str = "docflow_stage_step_duration_seconds";
 
 /// The one recorder of the process. When another recorder was installed first (by an
 /// embedding program), metrics go there and `/metrics` renders an empty local recorder.
@@ -44,18 +48,13 @@ pub fn init() -> &'static PrometheusHandle {
 }
 
 fn describe() {
-    metrics::describe_counter!(
-        HTTP_REQUESTS,
-        "HTTP requests answered by the gateway, by route, method and status"
-    );
-    metrics::describe_histogram!(
-        HTTP_DURATION,
-        metrics::Unit::Seconds,
-        "time to answer an HTTP request"
-    );
+    metrics::describe_counter!(HTTP_REQUESTS, "HTTP requests answered by the gateway, by route, method and status");
+    metrics::describe_histogram!(HTTP_DURATION, metrics::Unit::Seconds, "time to answer an HTTP request");
     metrics::describe_counter!(CALLBACKS, "provider callbacks by provider and outcome");
     metrics::describe_counter!(INGESTS, "S3 webhook notifications by outcome");
     metrics::describe_counter!(UPLOAD_URLS, "presigned upload URLs handed out");
+    metrics::describe_counter!(STAGE_MESSAGES, "messages settled by a stage, by stage and outcome");
+    metrics::describe_histogram!(STAGE_DURATION, metrics::Unit::Seconds, "time a stage's step took");
 }
 
 /// The Prometheus text of every metric of the process.
@@ -94,8 +93,7 @@ impl CallbackOutcome {
 
 /// `provider` must be a configured provider's name (or `"unknown"`), never the raw path.
 pub fn callback(provider: &str, outcome: CallbackOutcome) {
-    metrics::counter!(CALLBACKS, "provider" => provider.to_owned(), "outcome" => outcome.as_str())
-        .increment(1);
+    metrics::counter!(CALLBACKS, "provider" => provider.to_owned(), "outcome" => outcome.as_str()).increment(1);
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,7 +149,12 @@ pub(super) async fn count_requests(request: Request, next: Next) -> Response {
     let status = response.status().as_u16().to_string();
     metrics::histogram!(HTTP_DURATION, "route" => route.clone(), "method" => method)
         .record(started.elapsed().as_secs_f64());
-    metrics::counter!(HTTP_REQUESTS, "route" => route, "method" => method, "status" => status)
-        .increment(1);
+    metrics::counter!(HTTP_REQUESTS, "route" => route, "method" => method, "status" => status).increment(1);
     response
+}
+
+/// Counts one settled message of `stage` and how long its step took.
+pub fn stage_step(stage: &'static str, outcome: &'static str, took: std::time::Duration) {
+    metrics::counter!(STAGE_MESSAGES, "stage" => stage, "outcome" => outcome).increment(1);
+    metrics::histogram!(STAGE_DURATION, "stage" => stage).record(took.as_secs_f64());
 }

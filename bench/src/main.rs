@@ -1,0 +1,192 @@
+//! `docflow-bench`: starts its own nats-server, s3s-fs and provider-sim, a fresh
+//! PostgreSQL database and `docflow run`, measures the baselines, runs the scenarios, and
+//! prints a table and writes `target/bench/latest.json`. The machine is shared and small,
+//! so every figure that can be is a ratio to a baseline measured in the same run.
+
+mod baseline;
+mod large;
+mod pg;
+mod procs;
+mod report;
+mod rig;
+mod scenarios;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use clap::Parser;
+use serde_json::json;
+
+use crate::report::Report;
+use crate::rig::{DocflowOptions, Pipeline, Services};
+
+#[derive(Debug, Parser)]
+#[command(about = "docflow's performance, as ratios to baselines measured in the same run")]
+struct Args {
+    /// Tiny sizes for every scenario (CI: the harness works end to end; no figure is asserted)
+    #[arg(long)]
+    smoke: bool,
+    /// Scenario 1: documents put as fast as possible
+    #[arg(long, default_value_t = 5000)]
+    docs: usize,
+    /// Scenario 2: seconds at half of scenario 1's rate
+    #[arg(long, default_value_t = 60)]
+    latency_secs: u64,
+    /// Scenario 4: seconds with nothing to do
+    #[arg(long, default_value_t = 60)]
+    idle_secs: u64,
+    /// Scenario 6: size of the large object, MiB
+    #[arg(long, default_value_t = 1024)]
+    large_mib: usize,
+    /// Scenario 7: documents through a provider failing half of the attempts
+    #[arg(long, default_value_t = 1000)]
+    retry_docs: usize,
+    /// Baseline: messages through the relay (serial and pipelined)
+    #[arg(long, default_value_t = 5000)]
+    relay_msgs: usize,
+    /// Baseline: single-row upserts
+    #[arg(long, default_value_t = 5000)]
+    upsert_rows: usize,
+    /// `stages.*.concurrency` of docflow (and the writers of the upsert baseline)
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Messages in flight per stage in the pipelined relay
+    #[arg(long, default_value_t = 64)]
+    relay_in_flight: usize,
+    /// `stages.*.backoff` of docflow
+    #[arg(long, default_value = "100ms,200ms,400ms,800ms")]
+    backoff: String,
+    /// docflow's log level
+    #[arg(long, default_value = "info")]
+    log_level: String,
+    /// provider-sim's --processing-delay (0s: the callback races transfer's commit)
+    #[arg(long, default_value = "0s")]
+    sim_processing_delay: String,
+    /// Seconds without progress after which a batch's remaining documents count as stuck
+    #[arg(long, default_value_t = 30)]
+    stall_secs: u64,
+    /// Wait after a batch before reading PostgreSQL's counters (backends flush them within 10 s)
+    #[arg(long, default_value_t = 11)]
+    settle_secs: u64,
+    /// Scenarios to skip: latency, idle, large, retry
+    #[arg(long, value_delimiter = ',')]
+    skip: Vec<String>,
+    /// The nats-server binary
+    #[arg(long, env = "NATS_SERVER", default_value = "nats-server")]
+    nats_server: String,
+    /// Where the JSON goes
+    #[arg(long, default_value = "target/bench/latest.json")]
+    out: PathBuf,
+}
+
+impl Args {
+    fn shrink_for_smoke(&mut self) {
+        if self.smoke {
+            (self.docs, self.latency_secs, self.idle_secs, self.large_mib) = (20, 2, 2, 8);
+            (self.retry_docs, self.relay_msgs, self.upsert_rows, self.settle_secs, self.stall_secs) = (20, 200, 200, 2, 10);
+        }
+    }
+    fn runs(&self, scenario: &str) -> bool {
+        !self.skip.iter().any(|s| s == scenario)
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let mut args = Args::parse();
+    args.shrink_for_smoke();
+    let began = Instant::now();
+    let settle = Duration::from_secs(args.settle_secs);
+    let mut report = Report::default();
+
+    let services = Services::start(&args.nats_server).await?;
+    println!("docflow-bench: logs in {}", services.logs.display());
+    let result = run(&args, &services, settle, &mut report).await;
+    if let Err(e) = &result {
+        eprintln!("docflow-bench failed: {e:#}\nlogs: {}", services.logs.display());
+    }
+
+    let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpu.lines().find_map(|l| l.strip_prefix("model name")).map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned()).unwrap_or_default();
+    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let top = json!({
+        "machine": { "nproc": nproc, "cpu_model": model, "loadavg_at_end": load.trim() },
+        "sizes": { "smoke": args.smoke, "docs": args.docs, "latency_secs": args.latency_secs, "idle_secs": args.idle_secs,
+                   "large_mib": args.large_mib, "retry_docs": args.retry_docs, "relay_msgs": args.relay_msgs,
+                   "upsert_rows": args.upsert_rows, "concurrency": args.concurrency, "relay_in_flight": args.relay_in_flight,
+                   "backoff": args.backoff, "log_level": args.log_level, "sim_processing_delay": args.sim_processing_delay },
+        "ok": result.is_ok(),
+        "error": result.as_ref().err().map(|e| format!("{e:#}")),
+        "wall_seconds": began.elapsed().as_secs_f64(),
+    });
+    let serde_json::Value::Object(top) = top else { unreachable!("an object literal") };
+    report.write_json(&args.out, top)?;
+    println!("\nmachine: {nproc} CPUs, {model}; load average {}\n", load.trim());
+    println!("{}", report.table());
+    println!("written to {} in {:.0} s", args.out.display(), began.elapsed().as_secs_f64());
+    if result.is_ok() {
+        // The logs go with the temporary folder unless the run failed.
+        drop(services);
+    } else {
+        let kept = services.dir.keep();
+        eprintln!("kept {}", kept.display());
+    }
+    result
+}
+
+async fn run(args: &Args, services: &Services, settle: Duration, report: &mut Report) -> Result<()> {
+    println!("baselines");
+    let body = rig::event_body(&rig::Upload { key: "teacher-1/plan-1.txt".into(), size: 20_000, etag: "0".repeat(32), content_type: "text/plain" });
+    let serial = baseline::relay(services, args.relay_msgs, 1, &body).await?;
+    report.add("baseline", "serial_relay_msgs_per_s", serial, "msgs/s");
+    let pipelined = baseline::relay(services, args.relay_msgs, args.relay_in_flight, &body).await?;
+    report.add("baseline", "pipelined_relay_msgs_per_s", pipelined, "msgs/s");
+    let upserts = baseline::upserts(services, args.upsert_rows, args.concurrency).await?;
+    report.add("baseline", "upserts_per_s", upserts, "rows/s (4 connections)");
+
+    let options = DocflowOptions { concurrency: args.concurrency, backoff: args.backoff.clone(), transfer_max_deliver: 8, log_level: args.log_level.clone(), stall: Duration::from_secs(args.stall_secs) };
+    let delay = ["--processing-delay", args.sim_processing_delay.as_str()];
+    let mut pipe = Pipeline::start(services, "main", &delay, &options).await?;
+    let outcome = async {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        report.add("memory", "idle_rss_mib", procs::memory(&pipe.docflow_pid().to_string()).0 as f64 / (1 << 20) as f64, "MiB (after start)");
+
+        println!("scenario 1: throughput ({} documents)", args.docs);
+        let rate = scenarios::throughput(services, &mut pipe, args.docs, settle, serial, report).await?;
+        report.add("throughput", "ratio_to_pipelined_relay", rate / pipelined, "x pipelined relay");
+        if let Some(tx) = report.get("db", "transactions_per_doc") {
+            report.add("db", "upsert_equivalents_per_s", rate * tx / upserts, "x upsert baseline (docs/s × commits/doc ÷ upserts/s)");
+        }
+        let mut done = args.docs as i64;
+        if args.runs("idle") {
+            println!("scenario 4: idle ({} s)", args.idle_secs);
+            scenarios::idle(services, &pipe, Duration::from_secs(args.idle_secs), report).await?;
+        }
+        if args.runs("latency") {
+            println!("scenario 2: latency ({} s at half of {rate:.1} docs/s)", args.latency_secs);
+            scenarios::latency(services, &mut pipe, rate / 2.0, Duration::from_secs(args.latency_secs), done, report).await?;
+            done = pipe.states().await?.values().sum();
+        }
+        if args.runs("large") {
+            println!("scenario 6: large object ({} MiB)", args.large_mib);
+            large::large_object(services, &mut pipe, args.large_mib, report).await?;
+            pipe.wait_terminal(done + 1, Duration::from_millis(100), pipe.stall).await?;
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    pipe.stop(services).await;
+    outcome?;
+
+    if args.runs("retry") {
+        println!("scenario 7: retries ({} documents, provider failing half the attempts)", args.retry_docs);
+        let options = DocflowOptions { transfer_max_deliver: 20, ..options };
+        let mut pipe = Pipeline::start(services, "retry", &[delay[0], delay[1], "--error-rate", "0.5", "--seed", "7"], &options).await?;
+        let outcome = scenarios::retry(services, &mut pipe, args.retry_docs, settle, report).await;
+        pipe.stop(services).await;
+        outcome?;
+    }
+    Ok(())
+}

@@ -1,0 +1,353 @@
+//! What the scenarios run on. [`Services`]: one nats-server of the bench's own (free port,
+//! temporary store), one s3s-fs, the local PostgreSQL. [`Pipeline`]: a provider-sim, a
+//! fresh database and stream prefix, `docflow setup` and one `docflow run` process (every
+//! component), configured as the bench wants; documents go in as MinIO would put them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use futures_util::StreamExt;
+use minio::s3::MinioClient;
+use minio::s3::builders::ObjectContent;
+use minio::s3::client::MinioClientBuilder;
+use minio::s3::creds::StaticProvider;
+use minio::s3::response_traits::HasEtagFromHeaders;
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+
+use crate::pg::{self, Admin};
+use crate::procs::{self, Process};
+
+pub const ACCESS_KEY: &str = "docflow-bench";
+pub const SECRET_KEY: &str = "docflow-bench-secret";
+pub const BUCKET: &str = "uploads";
+const API_KEY: &str = "sim-api-key";
+const CALLBACK_SECRET: &str = "sim-callback-secret";
+
+/// How docflow runs in the bench.
+#[derive(Debug, Clone)]
+pub struct DocflowOptions {
+    pub concurrency: usize,
+    pub backoff: String,
+    pub transfer_max_deliver: u32,
+    pub log_level: String,
+    pub stall: Duration,
+}
+
+pub struct Services {
+    pub dir: tempfile::TempDir,
+    pub logs: PathBuf,
+    pub nats_url: String,
+    pub nats: Process,
+    pub s3_endpoint: String,
+    pub s3: MinioClient,
+    _s3_process: Process,
+    pub admin: Admin,
+    pub docflow_bin: PathBuf,
+}
+
+impl Services {
+    pub async fn start(nats_server: &str) -> Result<Services> {
+        let dir = tempfile::Builder::new().prefix("docflow-bench-").tempdir()?;
+        let logs = dir.path().join("logs");
+        std::fs::create_dir_all(&logs)?;
+        let docflow_bin = procs::docflow_binary()?;
+
+        let nats_port = procs::free_port()?;
+        let store = dir.path().join("nats");
+        let nats = Process::spawn(
+            &logs,
+            "nats-server",
+            Path::new(nats_server),
+            &["-js", "-a", "127.0.0.1", "-p", &nats_port.to_string(), "-sd", store.to_str().unwrap_or_default()].map(String::from),
+            &[],
+        )?;
+        procs::wait_for_port(nats_port, Duration::from_secs(20)).await.context("nats-server did not start")?;
+
+        let s3_dir = dir.path().join("s3");
+        std::fs::create_dir_all(&s3_dir)?;
+        let s3_port = procs::free_port()?;
+        let s3_process = Process::spawn(
+            &logs,
+            "s3s-fs",
+            &procs::s3s_fs_binary(),
+            &["--host", "127.0.0.1", "--port", &s3_port.to_string(), "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, s3_dir.to_str().unwrap_or_default()].map(String::from),
+            &[],
+        )?;
+        procs::wait_for_port(s3_port, Duration::from_secs(20)).await.context("s3s-fs did not start")?;
+        let s3_endpoint = format!("http://127.0.0.1:{s3_port}");
+        let s3 = MinioClientBuilder::new(s3_endpoint.parse()?)
+            .provider(Some(StaticProvider::new(ACCESS_KEY, SECRET_KEY, None)))
+            .skip_region_lookup(true)
+            .build()?;
+        let admin = Admin::connect().await?;
+        Ok(Services { dir, logs, nats_url: format!("nats://127.0.0.1:{nats_port}"), nats, s3_endpoint, s3, _s3_process: s3_process, admin, docflow_bin })
+    }
+
+    pub async fn jetstream(&self) -> Result<async_nats::jetstream::Context> {
+        Ok(async_nats::jetstream::new(async_nats::connect(&self.nats_url).await?))
+    }
+}
+
+/// Documents per state once a batch has ended, and how many never did.
+pub struct Settled {
+    pub states: BTreeMap<String, i64>,
+    pub stuck: i64,
+}
+
+impl Settled {
+    pub fn count(&self, state: &str) -> i64 {
+        self.states.get(state).copied().unwrap_or(0)
+    }
+}
+
+/// One document put into the bucket and not yet announced.
+#[derive(Debug, Clone)]
+pub struct Upload {
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+    pub content_type: &'static str,
+}
+
+pub struct Pipeline {
+    pub name: String,
+    pub prefix: String,
+    pub db_name: String,
+    pub db: DatabaseConnection,
+    /// Queries the bench made on the database (each one a transaction docflow did not make).
+    pub bench_queries: Arc<AtomicI64>,
+    pub statement_stats: bool,
+    pub env: HashMap<String, String>,
+    pub sim_url: String,
+    pub sim: Process,
+    pub docflow: Process,
+    pub js: async_nats::jetstream::Context,
+    /// How long a batch may make no progress before its remaining documents count as stuck.
+    pub stall: Duration,
+}
+
+impl Pipeline {
+    pub async fn start(services: &Services, name: &str, sim_flags: &[&str], options: &DocflowOptions) -> Result<Pipeline> {
+        let prefix = format!("b{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let (db_name, db_url) = services.admin.fresh_database().await?;
+
+        let mut sim_args: Vec<String> = ["provider-sim", "--listen", "127.0.0.1:0", "--api-key", API_KEY, "--callback-secret", CALLBACK_SECRET].map(String::from).to_vec();
+        sim_args.extend(["--data-dir".to_owned(), services.dir.path().join(format!("sim-{name}")).display().to_string()]);
+        sim_args.extend(sim_flags.iter().map(|f| f.to_string()));
+        let (sim, sim_url) = Process::spawn_announcing(&services.logs, &format!("provider-sim-{name}"), &services.docflow_bin, &sim_args, "listening on ").await?;
+
+        let gateway_port = procs::free_port()?;
+        let backoff = options.backoff.clone();
+        let mut env: HashMap<String, String> = HashMap::from([
+            ("DOCFLOW__LOG__LEVEL".into(), options.log_level.clone()),
+            ("DOCFLOW__GATEWAY__LISTEN".into(), format!("127.0.0.1:{gateway_port}")),
+            ("DOCFLOW__GATEWAY__PUBLIC_URL".into(), format!("http://127.0.0.1:{gateway_port}")),
+            ("DOCFLOW__GATEWAY__TOKENS".into(), "bench-token".into()),
+            ("DOCFLOW__NATS__URL".into(), services.nats_url.clone()),
+            ("DOCFLOW__NATS__PREFIX".into(), prefix.clone()),
+            ("DOCFLOW__DATABASE__URL".into(), db_url.clone()),
+            ("DOCFLOW__S3__ENDPOINT".into(), services.s3_endpoint.clone()),
+            ("DOCFLOW__S3__ACCESS_KEY".into(), ACCESS_KEY.into()),
+            ("DOCFLOW__S3__SECRET_KEY".into(), SECRET_KEY.into()),
+            ("DOCFLOW__S3__UPLOADS_BUCKET".into(), BUCKET.into()),
+            ("DOCFLOW__S3__RESULTS_BUCKET".into(), "results".into()),
+            // The 1 GiB object is one GET; the default 60 s would bound the transfer rate.
+            ("DOCFLOW__S3__REQUEST_TIMEOUT".into(), "10m".into()),
+            ("DOCFLOW__PROVIDERS__SIM__BASE_URL".into(), sim_url.clone()),
+            ("DOCFLOW__PROVIDERS__SIM__API_KEY".into(), API_KEY.into()),
+            ("DOCFLOW__PROVIDERS__SIM__CALLBACK_SECRET".into(), CALLBACK_SECRET.into()),
+            ("DOCFLOW__PROVIDERS__SIM__DELIVERY".into(), "upload".into()),
+            ("DOCFLOW__PROVIDERS__SIM__RESULT_HOSTS".into(), sim_url.trim_start_matches("http://").to_owned()),
+            ("DOCFLOW__SHUTDOWN__GRACE".into(), "2s".into()),
+        ]);
+        for stage in ["TRANSFER", "VALIDATE", "NORMALIZE", "WATCHDOG"] {
+            env.insert(format!("DOCFLOW__STAGES__{stage}__BACKOFF"), backoff.clone());
+        }
+        for stage in ["TRANSFER", "VALIDATE", "NORMALIZE"] {
+            env.insert(format!("DOCFLOW__STAGES__{stage}__CONCURRENCY"), options.concurrency.to_string());
+            env.insert(format!("DOCFLOW__STAGES__{stage}__MAX_ACK_PENDING"), (options.concurrency * 4).max(64).to_string());
+        }
+        env.insert("DOCFLOW__STAGES__TRANSFER__MAX_DELIVER".into(), options.transfer_max_deliver.to_string());
+        let pairs: Vec<(String, String)> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+
+        let mut setup = Process::spawn(&services.logs, &format!("setup-{name}"), &services.docflow_bin, &["setup".to_owned()], &pairs)?;
+        setup.wait_success(Duration::from_secs(120)).await?;
+        let docflow = Process::spawn(&services.logs, &format!("docflow-run-{name}"), &services.docflow_bin, &["run".to_owned()], &pairs)?;
+        procs::wait_for_port(gateway_port, Duration::from_secs(30)).await.context("docflow run did not start its gateway")?;
+
+        let db = pg::connect(&pg::bench_url(&db_url), 2).await?;
+        let statement_stats = pg::try_statement_stats(&db).await;
+        Ok(Pipeline {
+            name: name.to_owned(),
+            prefix,
+            db_name,
+            db,
+            bench_queries: Arc::new(AtomicI64::new(0)),
+            statement_stats,
+            env,
+            sim_url,
+            sim,
+            docflow,
+            js: services.jetstream().await?,
+            stall: options.stall,
+        })
+    }
+
+    pub fn docflow_pid(&self) -> u32 {
+        self.docflow.pid()
+    }
+
+    pub async fn counters(&self, services: &Services) -> Result<pg::DbCounters> {
+        let stats = if self.statement_stats { Some(&self.db) } else { None };
+        services.admin.counters(&self.db_name, stats).await
+    }
+
+    /// Documents per state, from the database.
+    pub async fn states(&self) -> Result<BTreeMap<String, i64>> {
+        self.bench_queries.fetch_add(1, Ordering::Relaxed);
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_string(self.db.get_database_backend(), "/* docflow-bench */ SELECT state, count(*)::bigint FROM documents GROUP BY state"))
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get_by_index::<String>(0)?, r.try_get_by_index::<i64>(1)?))).collect()
+    }
+
+    /// Polls until `expected` documents are in a terminal state, or until nothing has
+    /// moved for `stall` (documents stuck; the caller reports them). Fails when docflow
+    /// exits or nothing at all ends.
+    pub async fn wait_terminal(&mut self, expected: i64, poll: Duration, stall: Duration) -> Result<Settled> {
+        let mut last = (BTreeMap::new(), Instant::now());
+        loop {
+            let states = self.states().await?;
+            let terminal: i64 = ["normalized", "failed", "rejected"].iter().filter_map(|s| states.get(*s)).sum();
+            if terminal >= expected {
+                return Ok(Settled { states, stuck: 0 });
+            }
+            if states != last.0 {
+                last = (states, Instant::now());
+            } else if last.1.elapsed() > stall {
+                if terminal == 0 {
+                    bail!("pipeline {}: no document ended within {stall:?}: {states:?}", self.name);
+                }
+                eprintln!("pipeline {}: {} documents stuck for {stall:?}: {states:?}", self.name, expected - terminal);
+                return Ok(Settled { states, stuck: expected - terminal });
+            }
+            if self.docflow.exited() {
+                bail!("docflow run exited:\n{}", self.docflow.log_tail());
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+
+    /// `updated_at` of normalized documents by key, as unix microseconds.
+    pub async fn normalized_times(&self) -> Result<HashMap<String, i64>> {
+        self.bench_queries.fetch_add(1, Ordering::Relaxed);
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                "/* docflow-bench */ SELECT key, (extract(epoch FROM updated_at) * 1000000)::bigint FROM documents WHERE state = 'normalized'",
+            ))
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get_by_index::<String>(0)?, r.try_get_by_index::<i64>(1)?))).collect()
+    }
+
+    /// Total delivery attempts docflow recorded for `stage` over every document.
+    pub async fn attempts(&self, stage: &str) -> Result<(i64, i64)> {
+        self.bench_queries.fetch_add(1, Ordering::Relaxed);
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                format!("/* docflow-bench */ SELECT coalesce(sum((attempts->>'{stage}')::bigint), 0)::bigint, count(*) FILTER (WHERE (attempts->>'{stage}')::bigint > 1) FROM documents"),
+            ))
+            .await?
+            .context("no row")?;
+        Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?))
+    }
+
+    /// The state of the document of `key`, if docflow has one.
+    pub async fn state_of(&self, key: &str) -> Result<Option<String>> {
+        self.bench_queries.fetch_add(1, Ordering::Relaxed);
+        let row = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                self.db.get_database_backend(),
+                "/* docflow-bench */ SELECT state FROM documents WHERE key = $1",
+                [key.into()],
+            ))
+            .await?;
+        Ok(row.map(|r| r.try_get_by_index::<String>(0)).transpose()?)
+    }
+
+    /// Publishes what MinIO's NATS target would for `upload`; returns when the stream acks.
+    pub async fn announce(&self, upload: &Upload) -> Result<()> {
+        let event = event_body(upload);
+        self.js.publish(format!("{}.uploads.minio", self.prefix), event.into()).await?.await?;
+        Ok(())
+    }
+
+    pub async fn stop(mut self, services: &Services) {
+        self.docflow.stop(Duration::from_secs(5)).await;
+        self.sim.stop(Duration::from_secs(2)).await;
+        self.db.close_by_ref().await.ok();
+        services.admin.drop_database(&self.db_name).await;
+    }
+}
+
+pub fn event_body(upload: &Upload) -> Vec<u8> {
+    let event = docflow::events::minio::created_event(&docflow::events::minio::CreatedObject {
+        event_name: "s3:ObjectCreated:Put",
+        bucket: BUCKET,
+        key: &upload.key,
+        size: upload.size,
+        etag: &upload.etag,
+        content_type: upload.content_type,
+        user_metadata: BTreeMap::new(),
+        version_id: None,
+        principal_id: ACCESS_KEY,
+        source_ip: "127.0.0.1",
+        user_agent: "docflow-bench",
+        request_id: "0000000000000000",
+        event_time: chrono::Utc::now(),
+    });
+    serde_json::to_vec(&event).expect("an event serializes")
+}
+
+/// The `i`th small document of a run: one in four a video, sizes spread over 4–64 KiB.
+pub fn small_document(run: &str, i: usize) -> (String, Vec<u8>, &'static str) {
+    let size = 4096 + (i * 7919) % (60 * 1024 + 1);
+    if i % 4 == 3 {
+        let mut bytes = vec![0, 0, 0, 0x18, b'f', b't', b'y', b'p', b'm', b'p', b'4', b'2'];
+        bytes.resize(size, (i % 251) as u8);
+        (format!("{run}/trainee-{}/clip-{i}.mp4", i % 40), bytes, "video/mp4")
+    } else {
+        let line = format!("Lesson plan {i}: teh pupils wil recieve fractions with pizza slices.\n");
+        let mut bytes = line.repeat(size / line.len() + 1).into_bytes();
+        bytes.truncate(size);
+        (format!("{run}/teacher-{}/plan-{i}.txt", i % 50), bytes, "text/plain")
+    }
+}
+
+/// Puts documents `range` of `run` into the bucket, 16 at a time (not timed).
+pub async fn put_small(services: &Services, run: &str, range: std::ops::Range<usize>) -> Result<Vec<Upload>> {
+    let puts = futures_util::stream::iter(range.map(|i| {
+        let s3 = services.s3.clone();
+        let run = run.to_owned();
+        async move {
+            let (key, bytes, content_type) = small_document(&run, i);
+            let size = bytes.len() as u64;
+            let response = s3.put_object_content(BUCKET, &key, ObjectContent::from(bytes))?.content_type(content_type.to_owned()).build().send().await?;
+            let etag = response.etag()?.to_string().trim_matches('"').to_owned();
+            anyhow::Ok(Upload { key, size, etag, content_type })
+        }
+    }))
+    .buffered(16)
+    .collect::<Vec<_>>()
+    .await;
+    puts.into_iter().collect()
+}

@@ -1,0 +1,210 @@
+//! Scenarios 1–5 and 7 on a running [`Pipeline`]: throughput (with its database and
+//! memory footprint), latency at a steady rate, idle cost, and the cost of retries.
+//! Objects are put into the bucket before the clock starts; the clock runs from the first
+//! MinIO event published to the last document's `normalized` commit (its `updated_at`).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Result;
+use futures_util::StreamExt;
+
+use crate::pg::DbCounters;
+use crate::procs;
+use crate::report::Report;
+use crate::rig::{self, Pipeline, Services, Upload};
+
+const POLL: Duration = Duration::from_millis(20);
+
+fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// What one batch cost docflow: wall time, CPU, database work.
+pub struct Batch {
+    pub documents: usize,
+    pub normalized: i64,
+    pub failed: i64,
+    pub stuck: i64,
+    pub seconds: f64,
+    pub docflow_cpu: f64,
+    pub sim_cpu: f64,
+    pub nats_cpu: f64,
+    pub db: DbCounters,
+    pub max_connections: i64,
+    pub peak_rss: u64,
+}
+
+/// Publishes every upload as fast as the stream acks (64 acks outstanding), waits until
+/// all are terminal, then `settle`s so the server's counters include the last writes.
+pub async fn run_batch(services: &Services, pipe: &mut Pipeline, uploads: &[Upload], already: i64, settle: Duration) -> Result<Batch> {
+    let pids = (pipe.docflow_pid(), pipe.sim.pid(), services.nats.pid());
+    let cpu = || (procs::cpu_seconds(pids.0), procs::cpu_seconds(pids.1), procs::cpu_seconds(pids.2));
+    let states0 = pipe.states().await?;
+    let db0 = pipe.counters(services).await?;
+    let queries0 = pipe.bench_queries.load(Ordering::Relaxed);
+    let cpu0 = cpu();
+    let stop = AtomicBool::new(false);
+    let db_name = pipe.db_name.clone();
+    let start = now_micros();
+
+    let work = async {
+        let published = futures_util::stream::iter(uploads.iter().map(|u| pipe.announce(u))).buffered(64).collect::<Vec<_>>().await;
+        published.into_iter().collect::<Result<Vec<()>>>()?;
+        let states = pipe.wait_terminal(already + uploads.len() as i64, POLL, pipe.stall).await;
+        stop.store(true, Ordering::Relaxed);
+        states
+    };
+    let sampler = async {
+        let (mut connections, mut rss) = (0i64, 0u64);
+        while !stop.load(Ordering::Relaxed) {
+            connections = connections.max(services.admin.connections(&db_name).await.unwrap_or(0));
+            rss = rss.max(procs::memory(&pids.0.to_string()).0);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        (connections, rss)
+    };
+    let (states, (max_connections, peak_rss)) = tokio::join!(work, sampler);
+    let cpu1 = cpu();
+    let settled = states?;
+    let before = |state: &str| states0.get(state).copied().unwrap_or(0);
+    let normalized_at = pipe.normalized_times().await?;
+    let last = normalized_at.values().copied().max().unwrap_or(start);
+    let seconds = (last - start) as f64 / 1e6;
+    tokio::time::sleep(settle).await;
+    let queries = pipe.bench_queries.load(Ordering::Relaxed) - queries0;
+    let mut db = pipe.counters(services).await?.minus(&db0);
+    db.xact_commit -= queries;
+    Ok(Batch {
+        documents: uploads.len(),
+        normalized: settled.count("normalized") - before("normalized"),
+        failed: settled.count("failed") + settled.count("rejected") - before("failed") - before("rejected"),
+        stuck: settled.stuck,
+        seconds,
+        docflow_cpu: cpu1.0 - cpu0.0,
+        sim_cpu: cpu1.1 - cpu0.1,
+        nats_cpu: cpu1.2 - cpu0.2,
+        db,
+        max_connections,
+        peak_rss: peak_rss.max(procs::memory(&pids.0.to_string()).1),
+    })
+}
+
+/// Scenarios 1, 3 and 5: returns documents per second.
+pub async fn throughput(services: &Services, pipe: &mut Pipeline, documents: usize, settle: Duration, serial_relay: f64, report: &mut Report) -> Result<f64> {
+    let uploads = rig::put_small(services, &format!("{}-s1", pipe.prefix), 0..documents).await?;
+    let batch = run_batch(services, pipe, &uploads, 0, settle).await?;
+    let n = batch.documents as f64;
+    let rate = batch.normalized as f64 / batch.seconds;
+    report.add("throughput", "documents", n, "docs");
+    report.add("throughput", "normalized", batch.normalized as f64, "docs");
+    report.add("throughput", "failed", batch.failed as f64, "docs (target 0)");
+    report.add("throughput", "stuck", batch.stuck as f64, "docs never terminal (target 0)");
+    report.add("throughput", "documents_per_s", rate, "docs/s");
+    report.add("throughput", "throughput_ratio_to_relay", rate / serial_relay, "x serial relay");
+    report.add("throughput", "docflow_cpu_ms_per_doc", batch.docflow_cpu * 1000.0 / n, "ms");
+    report.add("throughput", "docflow_cpu_utilisation", batch.docflow_cpu / batch.seconds, "cores");
+    report.add("throughput", "provider_sim_cpu_ms_per_doc", batch.sim_cpu * 1000.0 / n, "ms");
+    report.add("throughput", "nats_server_cpu_ms_per_doc", batch.nats_cpu * 1000.0 / n, "ms");
+
+    report.add("db", "max_connections_held", batch.max_connections as f64, "connections (pool max 4)");
+    match batch.db.statements {
+        Some(statements) => {
+            report.add("db", "statements_per_doc", statements as f64 / n, "statements");
+            report.note("db", "measure", "pg_stat_statements calls");
+        }
+        None => report.note("db", "measure", "pg_stat_statements not loaded (not in shared_preload_libraries): transactions from pg_stat_database.xact_commit (minus the bench's own queries), rows from tup_inserted+tup_updated+tup_deleted"),
+    }
+    report.add("db", "transactions_per_doc", batch.db.xact_commit as f64 / n, "commits");
+    report.add("db", "rollbacks_per_doc", batch.db.xact_rollback as f64 / n, "rollbacks");
+    report.add("db", "rows_written_per_doc", batch.db.rows_written() as f64 / n, "rows");
+
+    report.add("memory", "peak_rss_mib", batch.peak_rss as f64 / (1 << 20) as f64, "MiB (VmHWM)");
+    Ok(rate)
+}
+
+/// Scenario 4: nothing to do for `duration`.
+pub async fn idle(services: &Services, pipe: &Pipeline, duration: Duration, report: &mut Report) -> Result<()> {
+    let (pid, nats) = (pipe.docflow_pid(), services.nats.pid());
+    let db0 = pipe.counters(services).await?;
+    let (cpu0, nats0) = (procs::cpu_seconds(pid), procs::cpu_seconds(nats));
+    tokio::time::sleep(duration).await;
+    let (cpu1, nats1) = (procs::cpu_seconds(pid), procs::cpu_seconds(nats));
+    let db = pipe.counters(services).await?.minus(&db0);
+    report.add("idle", "seconds", duration.as_secs_f64(), "s");
+    report.add("idle", "docflow_cpu_s", cpu1 - cpu0, "CPU s (target 0)");
+    report.add("idle", "nats_server_cpu_s", nats1 - nats0, "CPU s");
+    report.add("idle", "transactions", db.xact_commit as f64, "commits (target 0)");
+    if let Some(statements) = db.statements {
+        report.add("idle", "statements", statements as f64, "statements (target 0)");
+    }
+    report.add("memory", "rss_after_load_mib", procs::memory(&pid.to_string()).0 as f64 / (1 << 20) as f64, "MiB");
+    Ok(())
+}
+
+/// Scenario 2: `rate` documents per second for `duration`; percentiles of the time from
+/// an event's publication to its document's `normalized` commit.
+pub async fn latency(services: &Services, pipe: &mut Pipeline, rate: f64, duration: Duration, already: i64, report: &mut Report) -> Result<()> {
+    let count = ((rate * duration.as_secs_f64()).round() as usize).max(1);
+    let uploads = rig::put_small(services, &format!("{}-s2", pipe.prefix), 0..count).await?;
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let start = tokio::time::Instant::now();
+    let mut publishes = Vec::with_capacity(count);
+    for (i, upload) in uploads.iter().enumerate() {
+        tokio::time::sleep_until(start + interval * i as u32).await;
+        let published_at = now_micros();
+        let ack = pipe.js.publish(format!("{}.uploads.minio", pipe.prefix), rig::event_body(upload).into()).await?;
+        publishes.push((upload.key.clone(), published_at, ack));
+    }
+    let mut sent = Vec::with_capacity(count);
+    for (key, at, ack) in publishes {
+        ack.await?;
+        sent.push((key, at));
+    }
+    let offered = count as f64 / start.elapsed().as_secs_f64();
+    let settled = pipe.wait_terminal(already + count as i64, POLL, pipe.stall).await?;
+    let normalized_at = pipe.normalized_times().await?;
+    let mut latencies: Vec<f64> = sent.iter().filter_map(|(key, at)| normalized_at.get(key).map(|done| (done - at) as f64 / 1000.0)).collect();
+    latencies.sort_by(f64::total_cmp);
+    let pct = |p: f64| latencies.get(((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN);
+    report.add("latency", "rate_per_s", rate, "docs/s (half of throughput)");
+    report.add("latency", "offered_rate_per_s", offered, "docs/s (publishing, measured)");
+    report.add("latency", "documents", latencies.len() as f64, "normalized");
+    report.add("latency", "stuck", settled.stuck as f64, "docs never terminal (target 0)");
+    report.add("latency", "p50_ms", pct(0.50), "ms");
+    report.add("latency", "p90_ms", pct(0.90), "ms");
+    report.add("latency", "p99_ms", pct(0.99), "ms");
+    report.add("latency", "max_ms", latencies.last().copied().unwrap_or(f64::NAN), "ms");
+    Ok(())
+}
+
+/// Scenario 7: `documents` through a provider that answers 503 to half of the submission
+/// attempts (`--error-rate 0.5`, drawn per key and attempt, so retries fail half the time
+/// too). Compared with scenario 1's rate and database work per document.
+pub async fn retry(services: &Services, pipe: &mut Pipeline, documents: usize, settle: Duration, report: &mut Report) -> Result<()> {
+    let s1_rate = report.get("throughput", "documents_per_s").unwrap_or(f64::NAN);
+    let s1_xacts_per_doc = report.get("db", "transactions_per_doc").unwrap_or(f64::NAN);
+    let s1_cpu_per_doc = report.get("throughput", "docflow_cpu_ms_per_doc").unwrap_or(f64::NAN) / 1000.0;
+    let uploads = rig::put_small(services, &format!("{}-s7", pipe.prefix), 0..documents).await?;
+    let batch = run_batch(services, pipe, &uploads, 0, settle).await?;
+    let (attempts, retried_docs) = pipe.attempts("transfer").await?;
+    let retries = attempts - batch.normalized;
+    let n = documents as f64;
+    let expected = n / s1_rate;
+    report.add("retry", "documents", n, "docs");
+    report.add("retry", "normalized", batch.normalized as f64, "docs");
+    report.add("retry", "failed", batch.failed as f64, "docs");
+    report.add("retry", "stuck", batch.stuck as f64, "docs never terminal");
+    report.add("retry", "retried_documents", retried_docs as f64, "docs");
+    report.add("retry", "retries", retries as f64, "failed submission attempts");
+    report.add("retry", "seconds", batch.seconds, "s");
+    report.add("retry", "seconds_at_s1_rate", expected, "s");
+    report.add("retry", "extra_ms_per_retried_doc", (batch.seconds - expected) * 1000.0 / retried_docs.max(1) as f64, "ms");
+    report.add("retry", "docflow_cpu_ms_per_retry", (batch.docflow_cpu - s1_cpu_per_doc * n) * 1000.0 / retries.max(1) as f64, "ms over scenario 1's per document");
+    report.add("retry", "transactions_per_retry", (batch.db.xact_commit as f64 - s1_xacts_per_doc * n) / retries.max(1) as f64, "commits over scenario 1's per document");
+    if let Some(statements) = batch.db.statements {
+        report.add("retry", "statements_total", statements as f64, "statements");
+    }
+    report.add("retry", "rows_written_per_doc", batch.db.rows_written() as f64 / n, "rows");
+    Ok(())
+}

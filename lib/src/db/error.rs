@@ -100,6 +100,12 @@ pub(crate) fn redact(url: &str) -> String {
     }
 }
 
+impl crate::worker::Transience for DbError {
+    fn is_transient(&self) -> bool {
+        DbError::is_transient(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -183,8 +183,8 @@ pub struct Finding {
     pub category: FindingCategory,
     pub severity: Severity,
     pub message: String,
-    #[serde(default)]
-    pub excerpt: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub excerpt: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suggestion: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -209,10 +209,13 @@ pub enum Severity {
     Major,
 }
 
+/// Where a finding is; a format without pages or paragraphs leaves them out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Location {
-    pub page: u32,
-    pub paragraph: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paragraph: Option<u32>,
 }
 
 /// The `summary` result (role of a video).
@@ -220,7 +223,9 @@ pub struct Location {
 pub struct Summary {
     pub duration_seconds: f64,
     pub language: String,
-    pub speakers: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speakers: Option<u32>,
+    #[serde(default)]
     pub chapters: Vec<Chapter>,
 }
 

@@ -44,6 +44,12 @@ impl StorageError {
     }
 }
 
+impl crate::worker::Transience for StorageError {
+    fn is_transient(&self) -> bool {
+        StorageError::is_transient(self)
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     client: MinioClient,

@@ -45,6 +45,19 @@ impl Outcome {
     }
 }
 
+/// An error that knows whether trying again may help: the steps' errors are classified by
+/// what the caller does next, not by where they came from.
+pub trait Transience: std::fmt::Display {
+    fn is_transient(&self) -> bool;
+}
+
+impl Outcome {
+    /// `Retry` (with the stage's backoff) for an error that may pass, `Fail` otherwise.
+    pub fn from_error(error: &impl Transience) -> Outcome {
+        if error.is_transient() { Outcome::retry(error.to_string()) } else { Outcome::fail(error.to_string()) }
+    }
+}
+
 /// One delivery of a message, as a step sees it.
 #[derive(Debug, Clone)]
 pub struct Delivery {

@@ -26,6 +26,10 @@ use crate::settings::{Settings, StageSettings};
 /// Messages requested per pull: few, since a delivered message's ack clock runs even
 /// while it waits in the client's buffer.
 const MAX_BATCH: usize = 8;
+/// The server's heartbeat on an idle pull: what wakes an idle worker, and how soon a pull
+/// lost across a reconnect is noticed (three missed heartbeats). Rare, so an idle process
+/// stays near zero CPU.
+const IDLE_HEARTBEAT: Duration = Duration::from_secs(30);
 /// How long the server may take to confirm an ack.
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -154,7 +158,7 @@ impl<S: Stage> Worker<S> {
                 .stream()
                 .max_messages_per_batch(concurrency.min(MAX_BATCH))
                 .expires(expires)
-                .heartbeat((expires / 2).min(Duration::from_secs(5)))
+                .heartbeat((expires / 2).min(IDLE_HEARTBEAT))
                 .messages()
                 .await
         };

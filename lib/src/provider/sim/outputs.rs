@@ -198,14 +198,14 @@ fn findings(bytes: &[u8], size: u64, seed: &[u8; 32]) -> Findings {
         text.map(|t| words_and_gaps(t).into_iter().filter(|(w, _)| *w).map(|(_, p)| p).collect()).unwrap_or_default();
     if let Some(text) = text {
         for (index, paragraph) in text.split('\n').enumerate() {
-            let location = Some(Location { page: 1 + index as u32 / 40, paragraph: 1 + index as u32 });
+            let location = Some(Location { page: Some(1 + index as u32 / 40), paragraph: Some(1 + index as u32) });
             for (_, word) in words_and_gaps(paragraph).into_iter().filter(|(w, _)| *w) {
                 if let Some(fix) = fix_for(word) {
                     findings.push(Finding {
                         category: FindingCategory::Spelling,
                         severity: Severity::Minor,
                         message: format!("\"{word}\" is misspelled"),
-                        excerpt: excerpt(paragraph),
+                        excerpt: Some(excerpt(paragraph)),
                         suggestion: Some(fix.to_owned()),
                         location,
                     });
@@ -216,7 +216,7 @@ fn findings(bytes: &[u8], size: u64, seed: &[u8; 32]) -> Findings {
                     category: FindingCategory::Style,
                     severity: Severity::Info,
                     message: "two spaces between words".into(),
-                    excerpt: excerpt(paragraph),
+                    excerpt: Some(excerpt(paragraph)),
                     suggestion: Some("use one space".into()),
                     location,
                 });
@@ -249,9 +249,12 @@ fn findings(bytes: &[u8], size: u64, seed: &[u8; 32]) -> Findings {
             category,
             severity,
             message: message.into(),
-            excerpt: word.to_owned(),
+            excerpt: Some(word.to_owned()),
             suggestion: suggestion.map(str::to_owned),
-            location: Some(Location { page: 1 + seed[10 + i] as u32 % 3, paragraph: 1 + seed[13 + i] as u32 % 12 }),
+            location: Some(Location {
+                page: Some(1 + seed[10 + i] as u32 % 3),
+                paragraph: Some(1 + seed[13 + i] as u32 % 12),
+            }),
         });
     }
     findings.truncate(50);
@@ -319,7 +322,7 @@ fn summary(duration: f64, seed: &[u8; 32]) -> Summary {
     let chapters = (0..2 + seed[3] as usize % 3)
         .map(|i| Chapter { start: (duration * i as f64 / 4.0 * 10.0).round() / 10.0, title: TITLES[i].into() })
         .collect();
-    Summary { duration_seconds: duration, language: "en".into(), speakers: speakers(seed), chapters }
+    Summary { duration_seconds: duration, language: "en".into(), speakers: Some(speakers(seed)), chapters }
 }
 
 #[cfg(test)]

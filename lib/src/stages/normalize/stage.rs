@@ -36,7 +36,7 @@ impl Normalize {
         self.store
             .read_small(&self.settings.s3.results_bucket, &artifact.key, SMALL_RESULT_LIMIT)
             .await
-            .map_err(|e| if e.is_transient() { Outcome::retry(e.to_string()) } else { Outcome::fail(e.to_string()) })
+            .map_err(|e| Outcome::from_error(&e))
     }
 
     async fn build(&self, document: &Document, artifacts: &[ArtifactRow]) -> Result<Record, Outcome> {
@@ -92,8 +92,7 @@ impl Stage for Normalize {
         let document = match self.db.get(id).await {
             Ok(Some(document)) => document,
             Ok(None) => return Outcome::fail(format!("unknown document {id}")),
-            Err(e) if e.is_transient() => return Outcome::retry(e.to_string()),
-            Err(e) => return Outcome::fail(e.to_string()),
+            Err(e) => return Outcome::from_error(&e),
         };
         if document.state != State::Validated {
             // Normalized already (a redelivery), or ended: nothing to do.
@@ -101,8 +100,7 @@ impl Stage for Normalize {
         }
         let artifacts = match self.db.artifacts(id).await {
             Ok(artifacts) => artifacts,
-            Err(e) if e.is_transient() => return Outcome::retry(e.to_string()),
-            Err(e) => return Outcome::fail(e.to_string()),
+            Err(e) => return Outcome::from_error(&e),
         };
         let record = match self.build(&document, &artifacts).await {
             Ok(record) => record,
@@ -111,8 +109,7 @@ impl Stage for Normalize {
         let value = serde_json::to_value(&record).expect("a record serializes");
         match self.db.store_normalized(id, value, STAGE, delivery.attempt as u32).await {
             Ok(_) => Outcome::Done,
-            Err(e) if e.is_transient() => Outcome::retry(e.to_string()),
-            Err(e) => Outcome::fail(e.to_string()),
+            Err(e) => Outcome::from_error(&e),
         }
     }
 

@@ -10,14 +10,14 @@ use std::sync::Arc;
 use async_nats::jetstream;
 use chrono::Utc;
 
-use crate::db::{Db, DbError, Document, NewDocument, State};
+use crate::db::{Db, Document, NewDocument, State};
 use crate::events::minio::{self, Upload};
 use crate::messages::{self, WatchTimer};
 use crate::nats::Names;
 use crate::provider::client::{ProviderClient, SubmitBody, SubmitError};
 use crate::provider::protocol::JobMetadata;
 use crate::settings::{Delivery as DeliveryMode, Settings};
-use crate::storage::{StorageError, Store};
+use crate::storage::Store;
 use crate::worker::{Delivery, Outcome, Stage};
 
 pub const STAGE: &str = "transfer";
@@ -65,7 +65,7 @@ impl Transfer {
         };
         let document = match self.db.record_received(&new, STAGE, attempt as u32).await {
             Ok((document, _inserted)) => document,
-            Err(e) => return db_outcome(e),
+            Err(e) => return Outcome::from_error(&e),
         };
         match document.state {
             State::Received => {}
@@ -93,13 +93,13 @@ impl Transfer {
                         meta.size = size;
                         SubmitBody::Upload { stream, size }
                     }
-                    Err(e) => return storage_outcome(e),
+                    Err(e) => return Outcome::from_error(&e),
                 }
             }
             DeliveryMode::Url => {
                 match self.store.presign_get(&upload.bucket, &upload.key, provider_settings.url_ttl).await {
                     Ok(url) => meta.source_url = Some(url),
-                    Err(e) => return storage_outcome(e),
+                    Err(e) => return Outcome::from_error(&e),
                 }
                 SubmitBody::Url
             }
@@ -112,7 +112,7 @@ impl Transfer {
         };
         match self.db.mark_submitted(document.id, provider, &submission_id, &job.job_id, STAGE, attempt as u32).await {
             Ok(_) => {}
-            Err(e) => return db_outcome(e),
+            Err(e) => return Outcome::from_error(&e),
         }
         let submitted = Document { provider_job_id: Some(job.job_id), provider: provider.to_owned(), ..document };
         self.start_watch(&submitted).await
@@ -145,18 +145,9 @@ impl Transfer {
         match messages::publish(&self.js, self.names.subject("watch"), &message_id, Some(document.id), None, body).await
         {
             Ok(_) => Outcome::Done,
-            Err(e) if e.transient => Outcome::retry(e.to_string()),
-            Err(e) => Outcome::fail(e.to_string()),
+            Err(e) => Outcome::from_error(&e),
         }
     }
-}
-
-fn db_outcome(error: DbError) -> Outcome {
-    if error.is_transient() { Outcome::retry(error.to_string()) } else { Outcome::fail(error.to_string()) }
-}
-
-fn storage_outcome(error: StorageError) -> Outcome {
-    if error.is_transient() { Outcome::retry(error.to_string()) } else { Outcome::fail(error.to_string()) }
 }
 
 impl Stage for Transfer {

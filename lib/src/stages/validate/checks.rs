@@ -4,8 +4,6 @@
 
 use std::net::IpAddr;
 
-use serde::{Deserialize, Serialize};
-
 use crate::ids::Kind;
 
 /// A reason a result is refused; its text goes into the document's timeline.
@@ -139,69 +137,8 @@ pub fn check_magic(declared: &str, head: &[u8]) -> Result<(), Refusal> {
     }
 }
 
-/// The `findings` role (a document's proofreading).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Findings {
-    pub findings: Vec<Finding>,
-    pub word_count: u64,
-    pub language: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Finding {
-    pub category: Category,
-    pub severity: Severity,
-    pub message: String,
-    #[serde(default)]
-    pub excerpt: Option<String>,
-    #[serde(default)]
-    pub suggestion: Option<String>,
-    #[serde(default)]
-    pub location: Option<Location>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Category {
-    Spelling,
-    Grammar,
-    Style,
-    Clarity,
-    Other,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Minor,
-    Major,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Location {
-    #[serde(default)]
-    pub page: Option<u32>,
-    #[serde(default)]
-    pub paragraph: Option<u32>,
-}
-
-/// The `summary` role (a video's).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
-    pub duration_seconds: f64,
-    pub language: String,
-    #[serde(default)]
-    pub speakers: Option<u32>,
-    #[serde(default)]
-    pub chapters: Vec<Chapter>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Chapter {
-    pub start: f64,
-    pub title: String,
-}
+/// The schemas of the JSON roles are the protocol's wire types.
+pub use crate::provider::protocol::{Chapter, Finding, FindingCategory as Category, Findings, Severity, Summary};
 
 fn check_language(role: &str, language: &str) -> Result<(), Refusal> {
     let ok = (2..=35).contains(&language.len()) && language.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');

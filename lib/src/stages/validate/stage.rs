@@ -47,8 +47,13 @@ impl Validate {
         let document = match self.db.get(id).await {
             Ok(Some(document)) => document,
             Ok(None) => return Outcome::fail(format!("callback {} names unknown document {id}", callback.event_id)),
-            Err(e) => return retry_or_fail(e.is_transient(), e.to_string()),
+            Err(e) => return Outcome::from_error(&e),
         };
+        // A fast provider can call back before transfer has recorded the job it answered:
+        // the callback waits for it (redelivery), it is not an unknown job.
+        if document.provider == provider && document.state == State::Received {
+            return Outcome::retry(format!("the job of document {id} is not recorded yet"));
+        }
         if document.provider != provider || document.provider_job_id.as_deref() != Some(callback.job_id.as_str()) {
             return Outcome::fail(format!(
                 "callback {} from {provider} names job {} of document {id}, which went to {} as job {}",
@@ -63,7 +68,7 @@ impl Validate {
                 if let Err(e) =
                     self.db.transition(id, &[State::Submitted], State::Processed, STAGE, attempt, None).await
                 {
-                    return retry_or_fail(e.is_transient(), e.to_string());
+                    return Outcome::from_error(&e);
                 }
             }
             State::Processed => {}
@@ -82,13 +87,13 @@ impl Validate {
             return match self.db.transition(id, &[State::Processed], State::Failed, STAGE, attempt, Some(&reason)).await
             {
                 Ok(_) => Outcome::Done,
-                Err(e) => retry_or_fail(e.is_transient(), e.to_string()),
+                Err(e) => Outcome::from_error(&e),
             };
         }
         match self.check_and_store(&document, callback).await {
             Ok(artifacts) => match self.db.record_validated(id, &callback.event_id, &artifacts, STAGE, attempt).await {
                 Ok(_) => self.request_normalize(&document).await,
-                Err(e) => retry_or_fail(e.is_transient(), e.to_string()),
+                Err(e) => Outcome::from_error(&e),
             },
             Err(FetchError::Transient(reason)) => Outcome::retry(reason),
             Err(FetchError::Mismatch(reason))
@@ -155,7 +160,7 @@ impl Validate {
         match self.db.transition(document.id, &[State::Processed], State::Rejected, STAGE, attempt, Some(reason)).await
         {
             Ok(_) => Outcome::Done,
-            Err(e) => retry_or_fail(e.is_transient(), e.to_string()),
+            Err(e) => Outcome::from_error(&e),
         }
     }
 
@@ -166,13 +171,9 @@ impl Validate {
             .await
         {
             Ok(_) => Outcome::Done,
-            Err(e) => retry_or_fail(e.transient, e.to_string()),
+            Err(e) => Outcome::from_error(&e),
         }
     }
-}
-
-fn retry_or_fail(transient: bool, reason: String) -> Outcome {
-    if transient { Outcome::retry(reason) } else { Outcome::fail(reason) }
 }
 
 impl Stage for Validate {

@@ -40,8 +40,7 @@ impl Watchdog {
         let document = match self.db.get(timer.document_id).await {
             Ok(Some(document)) => document,
             Ok(None) => return Outcome::fail(format!("watch timer of unknown document {}", timer.document_id)),
-            Err(e) if e.is_transient() => return Outcome::retry(e.to_string()),
-            Err(e) => return Outcome::fail(e.to_string()),
+            Err(e) => return Outcome::from_error(&e),
         };
         // The callback came (or the document ended another way): the timer is over.
         if document.state != State::Submitted || document.provider_job_id.as_deref() != Some(timer.job_id.as_str()) {
@@ -75,8 +74,7 @@ impl Watchdog {
             let subject = self.names.subject(&format!("callbacks.{}", timer.provider));
             return match messages::publish(&self.js, subject, &callback.event_id, Some(document.id), None, body).await {
                 Ok(_) => Outcome::Done,
-                Err(e) if e.transient => Outcome::retry(e.to_string()),
-                Err(e) => Outcome::fail(e.to_string()),
+                Err(e) => Outcome::from_error(&e),
             };
         }
         let provider = &self.settings.providers[&timer.provider];
@@ -100,8 +98,7 @@ impl Watchdog {
         match messages::publish(&self.js, self.names.subject("watch"), &message_id, Some(document.id), None, body).await
         {
             Ok(_) => Outcome::Done,
-            Err(e) if e.transient => Outcome::retry(e.to_string()),
-            Err(e) => Outcome::fail(e.to_string()),
+            Err(e) => Outcome::from_error(&e),
         }
     }
 
@@ -112,8 +109,7 @@ impl Watchdog {
             .await
         {
             Ok(_) => Outcome::Done,
-            Err(e) if e.is_transient() => Outcome::retry(e.to_string()),
-            Err(e) => Outcome::fail(e.to_string()),
+            Err(e) => Outcome::from_error(&e),
         }
     }
 }

@@ -27,7 +27,12 @@ pub async fn relay(services: &Services, messages: usize, in_flight: usize, body:
     for i in 0..=STAGES {
         let retention = if i < STAGES { stream::RetentionPolicy::WorkQueue } else { stream::RetentionPolicy::Limits };
         let stream = js
-            .create_stream(stream::Config { name: format!("{}_S{i}", prefix.to_uppercase()), subjects: vec![subject(i)], retention, ..Default::default() })
+            .create_stream(stream::Config {
+                name: format!("{}_S{i}", prefix.to_uppercase()),
+                subjects: vec![subject(i)],
+                retention,
+                ..Default::default()
+            })
             .await?;
         if i < STAGES {
             let consumer = stream
@@ -59,7 +64,8 @@ pub async fn relay(services: &Services, messages: usize, in_flight: usize, body:
     for (i, consumer) in consumers.into_iter().enumerate() {
         let (js, next, done) = (js.clone(), subject(i + 1), done.clone());
         tasks.push(tokio::spawn(async move {
-            let messages = consumer.stream().max_messages_per_batch(in_flight).expires(Duration::from_secs(5)).messages().await?;
+            let messages =
+                consumer.stream().max_messages_per_batch(in_flight).expires(Duration::from_secs(5)).messages().await?;
             messages
                 .for_each_concurrent(in_flight, |message| {
                     let (js, next, done) = (js.clone(), next.clone(), done.clone());

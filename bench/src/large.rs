@@ -26,7 +26,8 @@ pub async fn large_object(services: &Services, pipe: &mut Pipeline, mib: usize, 
     let (first, rest) = (Bytes::from(first), Bytes::from(vec![5u8; CHUNK]));
     let chunks = (0..mib).map(move |i| std::io::Result::Ok(if i == 0 { first.clone() } else { rest.clone() }));
     store.put_stream(BUCKET, &key, Box::pin(futures_util::stream::iter(chunks)), size, "video/mp4").await?;
-    let etag = services.s3.stat_object(BUCKET, &key)?.build().send().await?.etag()?.to_string().trim_matches('"').to_owned();
+    let etag =
+        services.s3.stat_object(BUCKET, &key)?.build().send().await?.etag()?.to_string().trim_matches('"').to_owned();
     let upload = Upload { key: key.clone(), size, etag, content_type: "video/mp4" };
 
     // The baseline, in this process: GET streamed into a multipart POST, as docflow's
@@ -38,8 +39,16 @@ pub async fn large_object(services: &Services, pipe: &mut Pipeline, mib: usize, 
             "content_type": "video/mp4", "size": length, "callback_url": "http://127.0.0.1:9/nowhere",
         });
         let form = reqwest::multipart::Form::new()
-            .part("metadata", reqwest::multipart::Part::bytes(serde_json::to_vec(&metadata)?).mime_str("application/json")?)
-            .part("file", reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), length).file_name("baseline.mp4").mime_str("video/mp4")?);
+            .part(
+                "metadata",
+                reqwest::multipart::Part::bytes(serde_json::to_vec(&metadata)?).mime_str("application/json")?,
+            )
+            .part(
+                "file",
+                reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), length)
+                    .file_name("baseline.mp4")
+                    .mime_str("video/mp4")?,
+            );
         let response = reqwest::Client::new()
             .post(format!("{}/v1/jobs", pipe.sim_url))
             .bearer_auth("sim-api-key")
@@ -48,7 +57,11 @@ pub async fn large_object(services: &Services, pipe: &mut Pipeline, mib: usize, 
             .send()
             .await?;
         if !response.status().is_success() {
-            bail!("provider-sim refused the baseline upload: {} {}", response.status(), response.text().await.unwrap_or_default());
+            bail!(
+                "provider-sim refused the baseline upload: {} {}",
+                response.status(),
+                response.text().await.unwrap_or_default()
+            );
         }
         Ok(())
     })

@@ -84,7 +84,8 @@ impl Args {
     fn shrink_for_smoke(&mut self) {
         if self.smoke {
             (self.docs, self.latency_secs, self.idle_secs, self.large_mib) = (20, 2, 2, 8);
-            (self.retry_docs, self.relay_msgs, self.upsert_rows, self.settle_secs, self.stall_secs) = (20, 200, 200, 11, 10);
+            (self.retry_docs, self.relay_msgs, self.upsert_rows, self.settle_secs, self.stall_secs) =
+                (20, 200, 200, 11, 10);
         }
     }
     fn runs(&self, scenario: &str) -> bool {
@@ -108,10 +109,18 @@ async fn main() -> Result<()> {
     }
 
     let cpu = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpu.lines().find_map(|l| l.strip_prefix("model name")).map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned()).unwrap_or_default();
+    let model = cpu
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned())
+        .unwrap_or_default();
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let nats_version = std::process::Command::new(&args.nats_server).arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()).unwrap_or_default();
+    let nats_version = std::process::Command::new(&args.nats_server)
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
     let top = json!({
         "machine": { "nproc": nproc, "cpu_model": model, "loadavg_at_end": load.trim(), "nats_server": nats_version },
         "sizes": { "smoke": args.smoke, "docs": args.docs, "latency_secs": args.latency_secs, "idle_secs": args.idle_secs,
@@ -139,7 +148,12 @@ async fn main() -> Result<()> {
 
 async fn run(args: &Args, services: &Services, settle: Duration, report: &mut Report) -> Result<()> {
     println!("baselines");
-    let body = rig::event_body(&rig::Upload { key: "teacher-1/plan-1.txt".into(), size: 20_000, etag: "0".repeat(32), content_type: "text/plain" });
+    let body = rig::event_body(&rig::Upload {
+        key: "teacher-1/plan-1.txt".into(),
+        size: 20_000,
+        etag: "0".repeat(32),
+        content_type: "text/plain",
+    });
     let serial = baseline::relay(services, args.relay_msgs, 1, &body).await?;
     report.add("baseline", "serial_relay_msgs_per_s", serial, "msgs/s");
     let pipelined = baseline::relay(services, args.relay_msgs, args.relay_in_flight, &body).await?;
@@ -147,18 +161,34 @@ async fn run(args: &Args, services: &Services, settle: Duration, report: &mut Re
     let upserts = baseline::upserts(services, args.upsert_rows, args.concurrency).await?;
     report.add("baseline", "upserts_per_s", upserts, "rows/s (4 connections)");
 
-    let options = DocflowOptions { concurrency: args.concurrency, backoff: args.backoff.clone(), transfer_max_deliver: 8, log_level: args.log_level.clone(), stall: Duration::from_secs(args.stall_secs) };
+    let options = DocflowOptions {
+        concurrency: args.concurrency,
+        backoff: args.backoff.clone(),
+        transfer_max_deliver: 8,
+        log_level: args.log_level.clone(),
+        stall: Duration::from_secs(args.stall_secs),
+    };
     let delay = ["--processing-delay", args.sim_processing_delay.as_str()];
     let mut pipe = Pipeline::start(services, "main", &delay, &options).await?;
     let outcome = async {
         tokio::time::sleep(Duration::from_secs(2)).await;
-        report.add("memory", "idle_rss_mib", procs::memory(&pipe.docflow_pid().to_string()).0 as f64 / (1 << 20) as f64, "MiB (after start)");
+        report.add(
+            "memory",
+            "idle_rss_mib",
+            procs::memory(&pipe.docflow_pid().to_string()).0 as f64 / (1 << 20) as f64,
+            "MiB (after start)",
+        );
 
         println!("scenario 1: throughput ({} documents)", args.docs);
         let rate = scenarios::throughput(services, &mut pipe, args.docs, settle, serial, report).await?;
         report.add("throughput", "ratio_to_pipelined_relay", rate / pipelined, "x pipelined relay");
         if let Some(tx) = report.get("db", "transactions_per_doc") {
-            report.add("db", "upsert_equivalents_per_s", rate * tx / upserts, "x upsert baseline (docs/s × commits/doc ÷ upserts/s)");
+            report.add(
+                "db",
+                "upsert_equivalents_per_s",
+                rate * tx / upserts,
+                "x upsert baseline (docs/s × commits/doc ÷ upserts/s)",
+            );
         }
         let mut done = args.docs as i64;
         if args.runs("idle") {
@@ -167,7 +197,8 @@ async fn run(args: &Args, services: &Services, settle: Duration, report: &mut Re
         }
         if args.runs("latency") {
             println!("scenario 2: latency ({} s at half of {rate:.1} docs/s)", args.latency_secs);
-            scenarios::latency(services, &mut pipe, rate / 2.0, Duration::from_secs(args.latency_secs), done, report).await?;
+            scenarios::latency(services, &mut pipe, rate / 2.0, Duration::from_secs(args.latency_secs), done, report)
+                .await?;
             let states = pipe.states().await?;
             done = ["normalized", "failed", "rejected"].iter().filter_map(|s| states.get(*s)).sum();
         }
@@ -185,7 +216,9 @@ async fn run(args: &Args, services: &Services, settle: Duration, report: &mut Re
     if args.runs("retry") {
         println!("scenario 7: retries ({} documents, provider failing half the attempts)", args.retry_docs);
         let options = DocflowOptions { transfer_max_deliver: 20, ..options };
-        let mut pipe = Pipeline::start(services, "retry", &[delay[0], delay[1], "--error-rate", "0.5", "--seed", "7"], &options).await?;
+        let mut pipe =
+            Pipeline::start(services, "retry", &[delay[0], delay[1], "--error-rate", "0.5", "--seed", "7"], &options)
+                .await?;
         let outcome = scenarios::retry(services, &mut pipe, args.retry_docs, settle, report).await;
         pipe.stop(services).await;
         outcome?;

@@ -134,7 +134,8 @@ pub async fn try_statement_stats(conn: &DatabaseConnection) -> bool {
     if !preload.contains("pg_stat_statements") {
         return false;
     }
-    conn.execute_unprepared("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").await.is_ok() && statement_calls(conn).await.is_ok()
+    conn.execute_unprepared("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").await.is_ok()
+        && statement_calls(conn).await.is_ok()
 }
 
 /// Calls of every statement in this database, except the bench's own.

@@ -47,14 +47,23 @@ pub fn docflow_binary() -> Result<PathBuf> {
     let me = std::env::current_exe()?;
     let sibling = me.with_file_name("docflow");
     if !sibling.exists() {
-        bail!("{} does not exist; build it (cargo build --release --bin docflow) or set DOCFLOW_BIN", sibling.display());
+        bail!(
+            "{} does not exist; build it (cargo build --release --bin docflow) or set DOCFLOW_BIN",
+            sibling.display()
+        );
     }
     Ok(sibling)
 }
 
 impl Process {
     /// Starts a process whose stdout and stderr go to `{logs}/{name}.log`.
-    pub fn spawn(logs: &Path, name: &str, program: &Path, args: &[String], env: &[(String, String)]) -> Result<Process> {
+    pub fn spawn(
+        logs: &Path,
+        name: &str,
+        program: &Path,
+        args: &[String],
+        env: &[(String, String)],
+    ) -> Result<Process> {
         let log = logs.join(format!("{}.log", name.replace(' ', "_")));
         let file = std::fs::File::create(&log)?;
         let child = Command::new(program)
@@ -70,7 +79,13 @@ impl Process {
     }
 
     /// Starts a process that prints `...{marker}{url}` on stdout once it listens.
-    pub async fn spawn_announcing(logs: &Path, name: &str, program: &Path, args: &[String], marker: &str) -> Result<(Process, String)> {
+    pub async fn spawn_announcing(
+        logs: &Path,
+        name: &str,
+        program: &Path,
+        args: &[String],
+        marker: &str,
+    ) -> Result<(Process, String)> {
         let log = logs.join(format!("{}.log", name.replace(' ', "_")));
         let file = std::fs::File::create(&log)?;
         let mut child = Command::new(program)

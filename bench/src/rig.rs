@@ -62,7 +62,8 @@ impl Services {
             &logs,
             "nats-server",
             Path::new(nats_server),
-            &["-js", "-a", "127.0.0.1", "-p", &nats_port.to_string(), "-sd", store.to_str().unwrap_or_default()].map(String::from),
+            &["-js", "-a", "127.0.0.1", "-p", &nats_port.to_string(), "-sd", store.to_str().unwrap_or_default()]
+                .map(String::from),
             &[],
         )?;
         procs::wait_for_port(nats_port, Duration::from_secs(20)).await.context("nats-server did not start")?;
@@ -74,7 +75,18 @@ impl Services {
             &logs,
             "s3s-fs",
             &procs::s3s_fs_binary(),
-            &["--host", "127.0.0.1", "--port", &s3_port.to_string(), "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, s3_dir.to_str().unwrap_or_default()].map(String::from),
+            &[
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &s3_port.to_string(),
+                "--access-key",
+                ACCESS_KEY,
+                "--secret-key",
+                SECRET_KEY,
+                s3_dir.to_str().unwrap_or_default(),
+            ]
+            .map(String::from),
             &[],
         )?;
         procs::wait_for_port(s3_port, Duration::from_secs(20)).await.context("s3s-fs did not start")?;
@@ -84,7 +96,17 @@ impl Services {
             .skip_region_lookup(true)
             .build()?;
         let admin = Admin::connect().await?;
-        Ok(Services { dir, logs, nats_url: format!("nats://127.0.0.1:{nats_port}"), nats, s3_endpoint, s3, _s3_process: s3_process, admin, docflow_bin })
+        Ok(Services {
+            dir,
+            logs,
+            nats_url: format!("nats://127.0.0.1:{nats_port}"),
+            nats,
+            s3_endpoint,
+            s3,
+            _s3_process: s3_process,
+            admin,
+            docflow_bin,
+        })
     }
 
     pub async fn jetstream(&self) -> Result<async_nats::jetstream::Context> {
@@ -131,14 +153,30 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub async fn start(services: &Services, name: &str, sim_flags: &[&str], options: &DocflowOptions) -> Result<Pipeline> {
+    pub async fn start(
+        services: &Services,
+        name: &str,
+        sim_flags: &[&str],
+        options: &DocflowOptions,
+    ) -> Result<Pipeline> {
         let prefix = format!("b{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let (db_name, db_url) = services.admin.fresh_database().await?;
 
-        let mut sim_args: Vec<String> = ["provider-sim", "--listen", "127.0.0.1:0", "--api-key", API_KEY, "--callback-secret", CALLBACK_SECRET].map(String::from).to_vec();
-        sim_args.extend(["--data-dir".to_owned(), services.dir.path().join(format!("sim-{name}")).display().to_string()]);
+        let mut sim_args: Vec<String> =
+            ["provider-sim", "--listen", "127.0.0.1:0", "--api-key", API_KEY, "--callback-secret", CALLBACK_SECRET]
+                .map(String::from)
+                .to_vec();
+        sim_args
+            .extend(["--data-dir".to_owned(), services.dir.path().join(format!("sim-{name}")).display().to_string()]);
         sim_args.extend(sim_flags.iter().map(|f| f.to_string()));
-        let (sim, sim_url) = Process::spawn_announcing(&services.logs, &format!("provider-sim-{name}"), &services.docflow_bin, &sim_args, "listening on ").await?;
+        let (sim, sim_url) = Process::spawn_announcing(
+            &services.logs,
+            &format!("provider-sim-{name}"),
+            &services.docflow_bin,
+            &sim_args,
+            "listening on ",
+        )
+        .await?;
 
         let gateway_port = procs::free_port()?;
         let backoff = options.backoff.clone();
@@ -169,15 +207,32 @@ impl Pipeline {
         }
         for stage in ["TRANSFER", "VALIDATE", "NORMALIZE"] {
             env.insert(format!("DOCFLOW__STAGES__{stage}__CONCURRENCY"), options.concurrency.to_string());
-            env.insert(format!("DOCFLOW__STAGES__{stage}__MAX_ACK_PENDING"), (options.concurrency * 4).max(64).to_string());
+            env.insert(
+                format!("DOCFLOW__STAGES__{stage}__MAX_ACK_PENDING"),
+                (options.concurrency * 4).max(64).to_string(),
+            );
         }
         env.insert("DOCFLOW__STAGES__TRANSFER__MAX_DELIVER".into(), options.transfer_max_deliver.to_string());
         let pairs: Vec<(String, String)> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
 
-        let mut setup = Process::spawn(&services.logs, &format!("setup-{name}"), &services.docflow_bin, &["setup".to_owned()], &pairs)?;
+        let mut setup = Process::spawn(
+            &services.logs,
+            &format!("setup-{name}"),
+            &services.docflow_bin,
+            &["setup".to_owned()],
+            &pairs,
+        )?;
         setup.wait_success(Duration::from_secs(120)).await?;
-        let docflow = Process::spawn(&services.logs, &format!("docflow-run-{name}"), &services.docflow_bin, &["run".to_owned()], &pairs)?;
-        procs::wait_for_port(gateway_port, Duration::from_secs(30)).await.context("docflow run did not start its gateway")?;
+        let docflow = Process::spawn(
+            &services.logs,
+            &format!("docflow-run-{name}"),
+            &services.docflow_bin,
+            &["run".to_owned()],
+            &pairs,
+        )?;
+        procs::wait_for_port(gateway_port, Duration::from_secs(30))
+            .await
+            .context("docflow run did not start its gateway")?;
 
         let db = pg::connect(&pg::bench_url(&db_url), 2).await?;
         let statement_stats = pg::try_statement_stats(&db).await;
@@ -211,7 +266,10 @@ impl Pipeline {
         self.bench_queries.fetch_add(1, Ordering::Relaxed);
         let rows = self
             .db
-            .query_all_raw(Statement::from_string(self.db.get_database_backend(), "/* docflow-bench */ SELECT state, count(*)::bigint FROM documents GROUP BY state"))
+            .query_all_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                "/* docflow-bench */ SELECT state, count(*)::bigint FROM documents GROUP BY state",
+            ))
             .await?;
         rows.iter().map(|r| Ok((r.try_get_by_index::<String>(0)?, r.try_get_by_index::<i64>(1)?))).collect()
     }
@@ -341,7 +399,12 @@ pub async fn put_small(services: &Services, run: &str, range: std::ops::Range<us
         async move {
             let (key, bytes, content_type) = small_document(&run, i);
             let size = bytes.len() as u64;
-            let response = s3.put_object_content(BUCKET, &key, ObjectContent::from(bytes))?.content_type(content_type.to_owned()).build().send().await?;
+            let response = s3
+                .put_object_content(BUCKET, &key, ObjectContent::from(bytes))?
+                .content_type(content_type.to_owned())
+                .build()
+                .send()
+                .await?;
             let etag = response.etag()?.to_string().trim_matches('"').to_owned();
             anyhow::Ok(Upload { key, size, etag, content_type })
         }

@@ -37,7 +37,13 @@ pub struct Batch {
 
 /// Publishes every upload as fast as the stream acks (64 acks outstanding), waits until
 /// all are terminal, then `settle`s so the server's counters include the last writes.
-pub async fn run_batch(services: &Services, pipe: &mut Pipeline, uploads: &[Upload], already: i64, settle: Duration) -> Result<Batch> {
+pub async fn run_batch(
+    services: &Services,
+    pipe: &mut Pipeline,
+    uploads: &[Upload],
+    already: i64,
+    settle: Duration,
+) -> Result<Batch> {
     let pids = (pipe.docflow_pid(), pipe.sim.pid(), services.nats.pid());
     let cpu = || (procs::cpu_seconds(pids.0), procs::cpu_seconds(pids.1), procs::cpu_seconds(pids.2));
     let states0 = pipe.states().await?;
@@ -49,7 +55,8 @@ pub async fn run_batch(services: &Services, pipe: &mut Pipeline, uploads: &[Uplo
     let start = now_micros();
 
     let work = async {
-        let published = futures_util::stream::iter(uploads.iter().map(|u| pipe.announce(u))).buffered(64).collect::<Vec<_>>().await;
+        let published =
+            futures_util::stream::iter(uploads.iter().map(|u| pipe.announce(u))).buffered(64).collect::<Vec<_>>().await;
         published.into_iter().collect::<Result<Vec<()>>>()?;
         let states = pipe.wait_terminal(already + uploads.len() as i64, POLL, pipe.stall).await;
         stop.store(true, Ordering::Relaxed);
@@ -91,7 +98,14 @@ pub async fn run_batch(services: &Services, pipe: &mut Pipeline, uploads: &[Uplo
 }
 
 /// Scenarios 1, 3 and 5: returns documents per second.
-pub async fn throughput(services: &Services, pipe: &mut Pipeline, documents: usize, settle: Duration, serial_relay: f64, report: &mut Report) -> Result<f64> {
+pub async fn throughput(
+    services: &Services,
+    pipe: &mut Pipeline,
+    documents: usize,
+    settle: Duration,
+    serial_relay: f64,
+    report: &mut Report,
+) -> Result<f64> {
     let uploads = rig::put_small(services, &format!("{}-s1", pipe.prefix), 0..documents).await?;
     let batch = run_batch(services, pipe, &uploads, 0, settle).await?;
     let n = batch.documents as f64;
@@ -144,7 +158,14 @@ pub async fn idle(services: &Services, pipe: &Pipeline, duration: Duration, repo
 
 /// Scenario 2: `rate` documents per second for `duration`; percentiles of the time from
 /// an event's publication to its document's `normalized` commit.
-pub async fn latency(services: &Services, pipe: &mut Pipeline, rate: f64, duration: Duration, already: i64, report: &mut Report) -> Result<()> {
+pub async fn latency(
+    services: &Services,
+    pipe: &mut Pipeline,
+    rate: f64,
+    duration: Duration,
+    already: i64,
+    report: &mut Report,
+) -> Result<()> {
     let count = ((rate * duration.as_secs_f64()).round() as usize).max(1);
     let uploads = rig::put_small(services, &format!("{}-s2", pipe.prefix), 0..count).await?;
     let interval = Duration::from_secs_f64(1.0 / rate);
@@ -164,9 +185,12 @@ pub async fn latency(services: &Services, pipe: &mut Pipeline, rate: f64, durati
     let offered = count as f64 / start.elapsed().as_secs_f64();
     let settled = pipe.wait_terminal(already + count as i64, POLL, pipe.stall).await?;
     let normalized_at = pipe.normalized_times().await?;
-    let mut latencies: Vec<f64> = sent.iter().filter_map(|(key, at)| normalized_at.get(key).map(|done| (done - at) as f64 / 1000.0)).collect();
+    let mut latencies: Vec<f64> =
+        sent.iter().filter_map(|(key, at)| normalized_at.get(key).map(|done| (done - at) as f64 / 1000.0)).collect();
     latencies.sort_by(f64::total_cmp);
-    let pct = |p: f64| latencies.get(((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN);
+    let pct = |p: f64| {
+        latencies.get(((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN)
+    };
     report.add("latency", "rate_per_s", rate, "docs/s (half of throughput)");
     report.add("latency", "offered_rate_per_s", offered, "docs/s (publishing, measured)");
     report.add("latency", "documents", latencies.len() as f64, "normalized");
@@ -181,7 +205,13 @@ pub async fn latency(services: &Services, pipe: &mut Pipeline, rate: f64, durati
 /// Scenario 7: `documents` through a provider that answers 503 to half of the submission
 /// attempts (`--error-rate 0.5`, drawn per key and attempt, so retries fail half the time
 /// too). Compared with scenario 1's rate and database work per document.
-pub async fn retry(services: &Services, pipe: &mut Pipeline, documents: usize, settle: Duration, report: &mut Report) -> Result<()> {
+pub async fn retry(
+    services: &Services,
+    pipe: &mut Pipeline,
+    documents: usize,
+    settle: Duration,
+    report: &mut Report,
+) -> Result<()> {
     let s1_rate = report.get("throughput", "documents_per_s").unwrap_or(f64::NAN);
     let s1_xacts_per_doc = report.get("db", "transactions_per_doc").unwrap_or(f64::NAN);
     let s1_cpu_per_doc = report.get("throughput", "docflow_cpu_ms_per_doc").unwrap_or(f64::NAN) / 1000.0;
@@ -199,9 +229,24 @@ pub async fn retry(services: &Services, pipe: &mut Pipeline, documents: usize, s
     report.add("retry", "retries", retries as f64, "failed submission attempts");
     report.add("retry", "seconds", batch.seconds, "s");
     report.add("retry", "seconds_at_s1_rate", expected, "s");
-    report.add("retry", "extra_ms_per_retried_doc", (batch.seconds - expected) * 1000.0 / retried_docs.max(1) as f64, "ms");
-    report.add("retry", "docflow_cpu_ms_per_retry", (batch.docflow_cpu - s1_cpu_per_doc * n) * 1000.0 / retries.max(1) as f64, "ms over scenario 1's per document");
-    report.add("retry", "transactions_per_retry", (batch.db.xact_commit as f64 - s1_xacts_per_doc * n) / retries.max(1) as f64, "commits over scenario 1's per document");
+    report.add(
+        "retry",
+        "extra_ms_per_retried_doc",
+        (batch.seconds - expected) * 1000.0 / retried_docs.max(1) as f64,
+        "ms",
+    );
+    report.add(
+        "retry",
+        "docflow_cpu_ms_per_retry",
+        (batch.docflow_cpu - s1_cpu_per_doc * n) * 1000.0 / retries.max(1) as f64,
+        "ms over scenario 1's per document",
+    );
+    report.add(
+        "retry",
+        "transactions_per_retry",
+        (batch.db.xact_commit as f64 - s1_xacts_per_doc * n) / retries.max(1) as f64,
+        "commits over scenario 1's per document",
+    );
     if let Some(statements) = batch.db.statements {
         report.add("retry", "statements_total", statements as f64, "statements");
     }

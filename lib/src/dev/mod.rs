@@ -269,7 +269,9 @@ async fn serve(
         });
     }
 
-    // The gateway's address; its public URL follows it when it was the default one.
+    const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+    // The gateway's address; its public URL follows it unless one was configured apart
+    // (the provider calls back there).
     let configured = settings.gateway.listen.clone();
     let gateway = bind_or_free("gateway", &configured).await?;
     let gateway_address = gateway.local_addr().map_err(|cause| DevError::Listen {
@@ -278,7 +280,8 @@ async fn serve(
         cause,
     })?;
     settings.gateway.listen = gateway_address.to_string();
-    if settings.gateway.public_url.trim_end_matches('/') == format!("http://{configured}") {
+    let public = settings.gateway.public_url.trim_end_matches('/');
+    if public == format!("http://{configured}") || public == DEFAULT_PUBLIC_URL {
         settings.gateway.public_url = format!("http://{gateway_address}");
     }
 

@@ -382,3 +382,20 @@ async fn an_uploading_app_gets_a_presigned_put_that_lands_in_the_uploads_bucket(
     let bytes = stored.send().await.unwrap().into_bytes().await.unwrap();
     assert_eq!(&bytes[..], b"hello class");
 }
+
+#[tokio::test]
+async fn a_callback_that_beats_the_submission_answer_still_completes_the_document() {
+    // The provider calls back at once but answers the submission a second later: the
+    // callback arrives while transfer has not yet recorded the job.
+    let mut sandbox = Sandbox::builder().sim(&["--response-delay", "1s"]).start().await;
+    sandbox.start_all().await;
+    let id = sandbox.upload("teacher-2/fast provider.txt", lesson_plan(), "text/plain", &[]).await;
+    let document = sandbox.wait_for_state(id, State::Normalized, DEADLINE).await;
+    let jobs = sandbox.sim_jobs().await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["job_id"].as_str(), document.provider_job_id.as_deref());
+    let timeline = sandbox.db.timeline(id).await.unwrap();
+    let submitted = timeline.iter().find(|t| t.state == State::Submitted).unwrap();
+    assert_eq!(submitted.stage, "validate", "the callback recorded the job: {timeline:?}");
+    assert!(sandbox.stream_messages("DEAD").await.is_empty(), "nothing was dead-lettered");
+}

@@ -49,10 +49,20 @@ impl Validate {
             Ok(None) => return Outcome::fail(format!("callback {} names unknown document {id}", callback.event_id)),
             Err(e) => return Outcome::from_error(&e),
         };
-        // A fast provider can call back before transfer has recorded the job it answered:
-        // the callback waits for it (redelivery), it is not an unknown job.
+        // A fast provider can call back before transfer has recorded the job it answered.
+        // The callback is signed by the document's provider and names the document, so
+        // it records the job itself; transfer then finds the document submitted.
+        let mut document = document;
         if document.provider == provider && document.state == State::Received {
-            return Outcome::retry(format!("the job of document {id} is not recorded yet"));
+            let submission_id = id.submission_id(provider).to_string();
+            match self.db.mark_submitted(id, provider, &submission_id, &callback.job_id, STAGE, attempt).await {
+                Ok(_) => match self.db.get(id).await {
+                    Ok(Some(current)) => document = current,
+                    Ok(None) => return Outcome::fail(format!("document {id} disappeared")),
+                    Err(e) => return Outcome::from_error(&e),
+                },
+                Err(e) => return Outcome::from_error(&e),
+            }
         }
         if document.provider != provider || document.provider_job_id.as_deref() != Some(callback.job_id.as_str()) {
             return Outcome::fail(format!(

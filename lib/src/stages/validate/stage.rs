@@ -11,7 +11,7 @@ use super::fetch::{self, FetchError};
 use crate::db::{ArtifactRow, Db, Document, State};
 use crate::messages::{self, NormalizeRequest};
 use crate::nats::Names;
-use crate::provider::protocol::{Callback, CallbackStatus};
+use crate::provider::protocol::{Callback, CallbackStatus, ResultFile};
 use crate::settings::Settings;
 use crate::storage::Store;
 use crate::worker::{Delivery, Outcome, Stage};
@@ -127,25 +127,35 @@ impl Validate {
             .iter()
             .map(|r| checks::check_result_url(&r.url, &provider.result_hosts))
             .collect::<Result<Vec<_>, _>>()?;
-        let bucket = &self.settings.s3.results_bucket;
-        let mut artifacts = Vec::with_capacity(urls.len());
-        for (result, url) in callback.results.iter().zip(urls) {
-            if result.name.is_empty() || result.name.contains('/') || result.name.starts_with('.') {
-                return Err(Refusal(format!("result name {:?} is not a plain file name", result.name)).into());
-            }
-            let key = format!("{}/{}/{}", document.id, result.role.as_str(), result.name);
-            fetch::fetch_into(&self.http, &self.store, url, result, bucket, &key).await?;
-            self.check_content(result.role.as_str(), bucket, &key, result.size).await?;
-            artifacts.push(ArtifactRow {
-                role: result.role.as_str().to_owned(),
-                name: result.name.clone(),
-                key,
-                size: result.size as i64,
-                sha256: result.sha256.to_ascii_lowercase(),
-                content_type: result.content_type.clone(),
-            });
+        if let Some(result) =
+            callback.results.iter().find(|r| r.name.is_empty() || r.name.contains('/') || r.name.starts_with('.'))
+        {
+            return Err(Refusal(format!("result name {:?} is not a plain file name", result.name)).into());
         }
-        Ok(artifacts)
+        // The results are fetched side by side; the first refusal or failure stops them all.
+        let fetches = callback.results.iter().zip(urls).map(|(result, url)| self.store_one(document, result, url));
+        futures_util::future::try_join_all(fetches).await
+    }
+
+    /// Fetches one result into `{document}/{role}/{name}` and checks its content.
+    async fn store_one(
+        &self,
+        document: &Document,
+        result: &ResultFile,
+        url: reqwest::Url,
+    ) -> Result<ArtifactRow, FetchError> {
+        let bucket = &self.settings.s3.results_bucket;
+        let key = format!("{}/{}/{}", document.id, result.role.as_str(), result.name);
+        fetch::fetch_into(&self.http, &self.store, url, result, bucket, &key).await?;
+        self.check_content(result.role.as_str(), bucket, &key, result.size).await?;
+        Ok(ArtifactRow {
+            role: result.role.as_str().to_owned(),
+            name: result.name.clone(),
+            key,
+            size: result.size as i64,
+            sha256: result.sha256.to_ascii_lowercase(),
+            content_type: result.content_type.clone(),
+        })
     }
 
     /// The JSON and WebVTT roles must parse and match their schemas.

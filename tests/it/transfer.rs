@@ -9,13 +9,11 @@ use crate::support::{Sandbox, wait_for};
 const DEADLINE: Duration = Duration::from_secs(30);
 
 fn lesson_plan() -> Vec<u8> {
-    b"Lesson plan, week 3. Objectives: fractions. Activities: pizza slices, number lines.".repeat(40)
+    crate::support::lesson_plan()
 }
 
 fn video() -> Vec<u8> {
-    let mut bytes = vec![0, 0, 0, 0x18, b'f', b't', b'y', b'p', b'm', b'p', b'4', b'2'];
-    bytes.resize(256 * 1024, 7);
-    bytes
+    crate::support::video(256 * 1024)
 }
 
 /// The attempts the simulator saw for the job of `reference`, as unix milliseconds.

@@ -108,17 +108,22 @@ impl Store {
         response.into_boxed_stream().map_err(|e| self.classify(bucket, key, e))
     }
 
-    /// A presigned GET URL, valid for `ttl`.
+    /// A presigned GET URL, valid for `ttl` (1 s to 7 days).
     pub async fn presign_get(&self, bucket: &str, key: &str, ttl: Duration) -> Result<String, StorageError> {
+        self.presign(http::Method::GET, bucket, key, ttl).await
+    }
+
+    async fn presign(
+        &self,
+        method: http::Method,
+        bucket: &str,
+        key: &str,
+        ttl: Duration,
+    ) -> Result<String, StorageError> {
         let seconds = u32::try_from(ttl.as_secs()).unwrap_or(u32::MAX).clamp(1, 604_800);
         let response = self
             .call(bucket, key, async {
-                self.client
-                    .get_presigned_object_url(bucket, key, http::Method::GET)?
-                    .expiry_seconds(seconds)
-                    .build()
-                    .send()
-                    .await
+                self.client.get_presigned_object_url(bucket, key, method)?.expiry_seconds(seconds).build().send().await
             })
             .await?;
         Ok(response.url)
@@ -176,18 +181,7 @@ impl Store {
     /// minio presigner signs no other header), so the uploader's `Content-Type` is not
     /// enforced by the store: the pipeline sniffs content anyway.
     pub async fn presign_put(&self, bucket: &str, key: &str, ttl: Duration) -> Result<String, StorageError> {
-        let seconds = u32::try_from(ttl.as_secs()).unwrap_or(u32::MAX).clamp(1, 604_800);
-        let response = self
-            .call(bucket, key, async {
-                self.client
-                    .get_presigned_object_url(bucket, key, http::Method::PUT)?
-                    .expiry_seconds(seconds)
-                    .build()
-                    .send()
-                    .await
-            })
-            .await?;
-        Ok(response.url)
+        self.presign(http::Method::PUT, bucket, key, ttl).await
     }
 
     /// Runs one S3 call under the store's timeout and classifies its error.

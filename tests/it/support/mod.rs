@@ -23,6 +23,18 @@ pub const SECRET_KEY: &str = "docflow-test-secret";
 /// The evaluators' bearer token in every sandbox.
 pub const TOKEN: &str = "evaluator-token";
 
+/// A small text lesson plan, with a few typos for the provider to find.
+pub fn lesson_plan() -> Vec<u8> {
+    b"Lesson plan for week 3: teh pupils wil learn fractions with pizza slices.\n".repeat(30)
+}
+
+/// Bytes that start like an MP4 (an `ftyp` box), `size` long.
+pub fn video(size: usize) -> Vec<u8> {
+    let mut bytes = vec![0, 0, 0, 0x18, b'f', b't', b'y', b'p', b'm', b'p', b'4', b'2'];
+    bytes.resize(size, 7);
+    bytes
+}
+
 /// Waits until `check` returns `Some`, polling, or panics with `what` after `deadline`.
 pub async fn wait_for<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
 where

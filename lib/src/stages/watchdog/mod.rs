@@ -37,6 +37,12 @@ impl Watchdog {
     }
 
     async fn watch(&self, timer: &WatchTimer, delivery: &Delivery) -> Outcome {
+        // Before the deadline nothing is read: the timer goes back to sleep in JetStream.
+        let now = Utc::now();
+        if now < timer.deadline {
+            let wait = (timer.deadline - now).to_std().unwrap_or(Duration::ZERO);
+            return Outcome::retry_after(wait, "waiting for the callback");
+        }
         let document = match self.db.get(timer.document_id).await {
             Ok(Some(document)) => document,
             Ok(None) => return Outcome::fail(format!("watch timer of unknown document {}", timer.document_id)),
@@ -45,11 +51,6 @@ impl Watchdog {
         // The callback came (or the document ended another way): the timer is over.
         if document.state != State::Submitted || document.provider_job_id.as_deref() != Some(timer.job_id.as_str()) {
             return Outcome::Done;
-        }
-        let now = Utc::now();
-        if now < timer.deadline {
-            let wait = (timer.deadline - now).to_std().unwrap_or(Duration::ZERO);
-            return Outcome::retry_after(wait, "waiting for the callback");
         }
         let Some(client) = self.providers.get(&timer.provider) else {
             return Outcome::fail(format!(

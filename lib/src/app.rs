@@ -133,16 +133,7 @@ pub async fn run_with(
     shutdown: CancellationToken,
     listener: Option<TcpListener>,
 ) -> Result<(), AppError> {
-    let explicit = !components.is_empty();
-    let components: Vec<Component> = if explicit { components.to_vec() } else { Component::ALL.to_vec() };
-    for c in &components {
-        if !c.available() {
-            if explicit {
-                return Err(AppError::Other(format!("component {} is not yet available in this build", c.as_str())));
-            }
-            tracing::warn!(component = c.as_str(), "component not yet available, skipped");
-        }
-    }
+    let components: Vec<Component> = if components.is_empty() { Component::ALL.to_vec() } else { components.to_vec() };
     crate::metrics::init();
     let client = nats::connect(&settings.nats, "docflow").await?;
     let js = async_nats::jetstream::new(client.clone());

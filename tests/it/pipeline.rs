@@ -82,6 +82,19 @@ fn callback(event_id: &str, job_id: &str, reference: DocumentId, results: Vec<se
     .unwrap()
 }
 
+/// A lesson plan's results served by `files`: `corrected.txt` and `findings.json` (whose
+/// bytes the callback declares as `findings`).
+fn plan_results(files: &Files, findings: &[u8]) -> Vec<serde_json::Value> {
+    vec![
+        result("corrected", "plan.txt", format!("{}/corrected.txt", files.url), &lesson_plan(), "text/plain"),
+        result("findings", "findings.json", format!("{}/findings.json", files.url), findings, "application/json"),
+    ]
+}
+
+/// Findings with a category the schema does not know.
+const BAD_FINDINGS: &[u8] =
+    br#"{"findings":[{"category":"typo","severity":"minor","message":"x"}],"word_count":3,"language":"en"}"#;
+
 const FINDINGS: &str = r#"{"findings":[{"category":"spelling","severity":"minor","message":"teh","excerpt":"teh","suggestion":"the"}],"word_count":14,"language":"en"}"#;
 
 #[tokio::test]
@@ -213,36 +226,12 @@ async fn results_whose_bytes_do_not_match_their_sha256_are_rejected() {
 #[tokio::test]
 async fn a_findings_file_that_breaks_the_schema_is_rejected() {
     let mut sandbox = Sandbox::builder().sim(&["--drop-callbacks", "1"]).start().await;
-    let files = serve_files(vec![
-        ("/corrected.txt", lesson_plan()),
-        (
-            "/findings.json",
-            br#"{"findings":[{"category":"typo","severity":"minor","message":"x"}],"word_count":3,"language":"en"}"#
-                .to_vec(),
-        ),
-    ])
-    .await;
+    let files = serve_files(vec![("/corrected.txt", lesson_plan()), ("/findings.json", BAD_FINDINGS.to_vec())]).await;
     let host = files.url.trim_start_matches("http://").to_owned();
     sandbox.env.insert("DOCFLOW__PROVIDERS__SIM__RESULT_HOSTS".into(), host);
     sandbox.start_all().await;
     let (id, job) = submitted_plan(&sandbox).await;
-    let bad_findings =
-        br#"{"findings":[{"category":"typo","severity":"minor","message":"x"}],"word_count":3,"language":"en"}"#;
-    let body = callback(
-        "evt_schema",
-        &job,
-        id,
-        vec![
-            result("corrected", "plan.txt", format!("{}/corrected.txt", files.url), &lesson_plan(), "text/plain"),
-            result(
-                "findings",
-                "findings.json",
-                format!("{}/findings.json", files.url),
-                bad_findings,
-                "application/json",
-            ),
-        ],
-    );
+    let body = callback("evt_schema", &job, id, plan_results(&files, BAD_FINDINGS));
     assert_eq!(sandbox.post_callback("sim", &body, now(), "application/json").await.0, 202);
     let document = sandbox.wait_for_state(id, State::Rejected, DEADLINE).await;
     assert!(document.error_reason.unwrap().contains("findings schema"));
@@ -255,21 +244,7 @@ async fn a_result_url_on_a_loopback_address_not_allowed_is_never_fetched() {
     let files =
         serve_files(vec![("/findings.json", FINDINGS.as_bytes().to_vec()), ("/corrected.txt", lesson_plan())]).await;
     let (id, job) = submitted_plan(&sandbox).await;
-    let body = callback(
-        "evt_ssrf",
-        &job,
-        id,
-        vec![
-            result("corrected", "plan.txt", format!("{}/corrected.txt", files.url), &lesson_plan(), "text/plain"),
-            result(
-                "findings",
-                "findings.json",
-                format!("{}/findings.json", files.url),
-                FINDINGS.as_bytes(),
-                "application/json",
-            ),
-        ],
-    );
+    let body = callback("evt_ssrf", &job, id, plan_results(&files, FINDINGS.as_bytes()));
     assert_eq!(sandbox.post_callback("sim", &body, now(), "application/json").await.0, 202);
     let document = sandbox.wait_for_state(id, State::Rejected, DEADLINE).await;
     let reason = document.error_reason.unwrap();

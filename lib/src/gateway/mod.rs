@@ -143,15 +143,13 @@ pub async fn serve(
     let server =
         axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.clone().cancelled_owned()).into_future();
     tokio::pin!(server);
-    let deadline = async {
-        shutdown.cancelled().await;
-        tokio::time::sleep(grace).await;
-    };
     tokio::select! {
-        result = &mut server => result,
-        () = deadline => {
-            tracing::warn!(?grace, "gateway requests still in flight after the grace period; closing them");
-            Ok(())
-        }
+        result = &mut server => return result,
+        () = shutdown.cancelled() => {}
     }
+    // Shutting down: requests in flight get `shutdown.grace` to finish.
+    tokio::time::timeout(grace, server).await.unwrap_or_else(|_| {
+        tracing::warn!(?grace, "gateway requests still in flight after the grace period; closing them");
+        Ok(())
+    })
 }

@@ -34,6 +34,7 @@ pub(super) async fn process(sim: Arc<Sim>, job_id: String) {
 async fn run_job(sim: &Sim, job_id: &str) {
     let Some(job) = sim.job(job_id) else { return };
     let queued = sim.opts.processing_delay / 2;
+    // The simulated provider's own processing time (`--processing-delay`), not a retry.
     tokio::time::sleep(queued).await;
     sim.update(job_id, |job| job.status = JobState::Processing);
 
@@ -181,6 +182,8 @@ async fn deliver_once(sim: &Sim, job_id: &str, url: &str, body: &[u8]) -> bool {
             }
         }
         if attempt < sim.opts.callback_attempts {
+            // The third party's callback retry policy, simulated: a provider retries a
+            // refused callback over HTTP. docflow's own retries are JetStream redeliveries.
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(CALLBACK_MAX_BACKOFF);
         }

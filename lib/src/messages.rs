@@ -2,12 +2,16 @@
 //! publish ack is awaited) with `Nats-Msg-Id`, `Docflow-Document-Id` and `traceparent`
 //! headers so `nats stream view` is readable and redeliveries deduplicate.
 
+use std::collections::BTreeMap;
+
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, context::PublishErrorKind};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::DocumentId;
+use crate::db::ArtifactRow;
+use crate::ids::{DocumentId, Kind};
+use crate::stages::normalize::record::Original;
 
 pub const DOCUMENT_ID: &str = "Docflow-Document-Id";
 pub const TRACEPARENT: &str = "traceparent";
@@ -30,6 +34,23 @@ pub struct WatchTimer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NormalizeRequest {
     pub document_id: DocumentId,
+    /// What validate checked, when it is small enough to travel with the request (see
+    /// `stages/normalize/design.md`): normalize then reads neither the database nor the
+    /// results bucket. Absent, normalize reads both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<NormalizeInputs>,
+}
+
+/// A validated document as normalize needs it: immutable facts of the document, the
+/// artifacts `record_validated` stored, and the checked text of the JSON and WebVTT
+/// results by role.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NormalizeInputs {
+    pub kind: Kind,
+    pub uploader_id: String,
+    pub original: Original,
+    pub artifacts: Vec<ArtifactRow>,
+    pub contents: BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -372,3 +372,43 @@ async fn a_callback_that_beats_the_submission_answer_still_completes_the_documen
     assert_eq!(submitted.stage, "validate", "the callback recorded the job: {timeline:?}");
     assert!(sandbox.stream_messages("DEAD").await.is_empty(), "nothing was dead-lettered");
 }
+
+/// Validate hands normalize what it checked; a request without it (a result too large to
+/// travel, or a request from an older docflow) makes normalize read the database and the
+/// results bucket instead, and both make the same record.
+#[tokio::test]
+async fn normalize_makes_the_same_record_with_or_without_the_checked_inputs_in_its_request() {
+    let mut sandbox = Sandbox::builder().start().await;
+    sandbox.start_worker(&["gateway", "transfer", "validate"]);
+    let carried = sandbox.upload("teacher-5/a/plan.txt", lesson_plan(), "text/plain", &[]).await;
+    let read = sandbox.upload("teacher-5/b/plan.txt", lesson_plan(), "text/plain", &[]).await;
+    sandbox.wait_for_state(carried, State::Validated, DEADLINE).await;
+    sandbox.wait_for_state(read, State::Validated, DEADLINE).await;
+
+    let requests = sandbox.stream_messages("normalize").await;
+    assert_eq!(requests.len(), 2);
+    let stream = sandbox.js.get_stream(sandbox.stream("normalize")).await.unwrap();
+    for message in &requests {
+        let request: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
+        assert!(request["inputs"]["contents"]["findings"].is_string(), "{request}");
+        assert_eq!(request["inputs"]["artifacts"].as_array().map(Vec::len), Some(2), "{request}");
+        if request["document_id"] == read.to_string() {
+            stream.delete_message(message.sequence).await.unwrap();
+            let bare = serde_json::json!({ "document_id": read.to_string() });
+            sandbox.publish_raw(&sandbox.subject("normalize"), serde_json::to_vec(&bare).unwrap()).await;
+        }
+    }
+    sandbox.start_worker(&["normalize"]);
+    let mut records = Vec::new();
+    for id in [carried, read] {
+        let mut record = sandbox.wait_for_state(id, State::Normalized, DEADLINE).await.normalized.unwrap();
+        // The keys name the document; everything else must match.
+        record["original"]["key"] = serde_json::Value::Null;
+        for artifact in record["artifacts"].as_array_mut().unwrap() {
+            artifact["key"] = serde_json::Value::Null;
+        }
+        records.push(record);
+    }
+    assert!(!records[0]["findings"].as_array().unwrap().is_empty(), "{}", records[0]);
+    assert_eq!(records[0], records[1]);
+}

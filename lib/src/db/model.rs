@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::DbError;
 use super::entities::{artifacts, document_events, documents};
@@ -131,7 +131,7 @@ pub struct TimelineEntry {
 }
 
 /// A file a provider returned, checked and stored in the results bucket under `key`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArtifactRow {
     pub role: String,
     pub name: String,

@@ -1,21 +1,21 @@
 //! The normalize stage: a validated document's results become one canonical, versioned
 //! record in the database. Idempotent: a document already normalized is left alone.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use super::record::{self, Artifact, Original, Record};
-use crate::db::{ArtifactRow, Db, Document, State};
-use crate::ids::Kind;
-use crate::messages::NormalizeRequest;
+use crate::db::{Db, State};
+use crate::ids::{DocumentId, Kind};
+use crate::messages::{NormalizeInputs, NormalizeRequest};
 use crate::settings::Settings;
 use crate::stages::validate::checks;
 use crate::storage::Store;
 use crate::worker::{Delivery, Outcome, Stage};
 
 pub const STAGE: &str = "normalize";
-
-/// The largest JSON or WebVTT result read whole.
-const SMALL_RESULT_LIMIT: u64 = 16 * 1024 * 1024;
 
 pub struct Normalize {
     db: Db,
@@ -28,49 +28,78 @@ impl Normalize {
         Normalize { db, store, settings }
     }
 
-    async fn read(&self, artifacts: &[ArtifactRow], role: &str) -> Result<bytes::Bytes, Outcome> {
-        let artifact = artifacts
+    /// The inputs of a request that carries none: the document and its artifacts from the
+    /// database. `None` when the document is not (or no longer) `validated`.
+    async fn load(&self, id: DocumentId) -> Result<Option<NormalizeInputs>, Outcome> {
+        let document = match self.db.get(id).await {
+            Ok(Some(document)) => document,
+            Ok(None) => return Err(Outcome::fail(format!("unknown document {id}"))),
+            Err(e) => return Err(Outcome::from_error(&e)),
+        };
+        if document.state != State::Validated {
+            // Normalized already (a redelivery), or ended: nothing to do.
+            return Ok(None);
+        }
+        let artifacts = self.db.artifacts(id).await.map_err(|e| Outcome::from_error(&e))?;
+        Ok(Some(NormalizeInputs {
+            kind: document.kind,
+            uploader_id: document.uploader_id,
+            original: Original {
+                bucket: document.bucket,
+                key: document.key,
+                size: document.size,
+                content_type: document.content_type,
+            },
+            artifacts,
+            contents: BTreeMap::new(),
+        }))
+    }
+
+    /// The checked text of a role: carried by the request, else read from the results
+    /// bucket.
+    async fn read(&self, inputs: &NormalizeInputs, role: &str) -> Result<Bytes, Outcome> {
+        if let Some(text) = inputs.contents.get(role) {
+            return Ok(Bytes::copy_from_slice(text.as_bytes()));
+        }
+        let artifact = inputs
+            .artifacts
             .iter()
             .find(|a| a.role == role)
             .ok_or_else(|| Outcome::fail(format!("the validated results have no {role}")))?;
         self.store
-            .read_small(&self.settings.s3.results_bucket, &artifact.key, SMALL_RESULT_LIMIT)
+            .read_small(&self.settings.s3.results_bucket, &artifact.key, checks::CONTENT_LIMIT)
             .await
             .map_err(|e| Outcome::from_error(&e))
     }
 
-    async fn build(&self, document: &Document, artifacts: &[ArtifactRow]) -> Result<Record, Outcome> {
+    async fn build(&self, inputs: NormalizeInputs) -> Result<Record, Outcome> {
         let invalid = |r: checks::Refusal| Outcome::fail(format!("a validated result no longer parses: {r}"));
-        let content = match document.kind {
+        let content = match inputs.kind {
             Kind::Document => {
-                let findings = checks::parse_findings(&self.read(artifacts, "findings").await?).map_err(invalid)?;
+                let findings = checks::parse_findings(&self.read(&inputs, "findings").await?).map_err(invalid)?;
                 record::document_content(findings)
             }
             Kind::Video => {
-                let summary = checks::parse_summary(&self.read(artifacts, "summary").await?).map_err(invalid)?;
-                let transcript = checks::parse_webvtt(&self.read(artifacts, "transcript").await?).map_err(invalid)?;
+                let summary = checks::parse_summary(&self.read(&inputs, "summary").await?).map_err(invalid)?;
+                let transcript = checks::parse_webvtt(&self.read(&inputs, "transcript").await?).map_err(invalid)?;
                 record::video_content(summary, transcript)
             }
         };
         Ok(Record {
             schema_version: record::SCHEMA_VERSION,
-            kind: document.kind,
-            uploader_id: document.uploader_id.clone(),
-            original: Original {
-                bucket: document.bucket.clone(),
-                key: document.key.clone(),
-                size: document.size,
-                content_type: document.content_type.clone(),
-            },
-            artifacts: artifacts
-                .iter()
+            kind: inputs.kind,
+            uploader_id: inputs.uploader_id,
+            original: inputs.original,
+            artifacts: inputs
+                .artifacts
+                .into_iter()
                 .map(|a| Artifact {
-                    role: a.role.clone(),
-                    name: a.name.clone(),
-                    key: a.key.clone(),
+                    role: a.role,
+                    name: a.name,
+                    key: a.key,
                     size: a.size,
-                    sha256: a.sha256.clone(),
-                    content_type: a.content_type.clone(),
+                    sha256: a.sha256,
+                    content_type: a.content_type,
                 })
                 .collect(),
             content,
@@ -89,20 +118,17 @@ impl Stage for Normalize {
             Err(e) => return Outcome::fail(format!("not a normalize request: {e}")),
         };
         let id = request.document_id;
-        let document = match self.db.get(id).await {
-            Ok(Some(document)) => document,
-            Ok(None) => return Outcome::fail(format!("unknown document {id}")),
-            Err(e) => return Outcome::from_error(&e),
+        // Carried inputs skip the reads: the guarded write below leaves a document that is
+        // no longer `validated` alone either way.
+        let inputs = match request.inputs {
+            Some(inputs) => inputs,
+            None => match self.load(id).await {
+                Ok(Some(inputs)) => inputs,
+                Ok(None) => return Outcome::Done,
+                Err(outcome) => return outcome,
+            },
         };
-        if document.state != State::Validated {
-            // Normalized already (a redelivery), or ended: nothing to do.
-            return Outcome::Done;
-        }
-        let artifacts = match self.db.artifacts(id).await {
-            Ok(artifacts) => artifacts,
-            Err(e) => return Outcome::from_error(&e),
-        };
-        let record = match self.build(&document, &artifacts).await {
+        let record = match self.build(inputs).await {
             Ok(record) => record,
             Err(outcome) => return outcome,
         };

@@ -15,6 +15,16 @@ fn refuse(text: impl Into<String>) -> Refusal {
     Refusal(text.into())
 }
 
+/// The largest JSON or WebVTT result accepted: these are parsed whole (by validate and
+/// again by normalize), so they are bounded.
+pub const CONTENT_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Whether a role's content is parsed and checked against a schema (JSON, WebVTT), rather
+/// than only its size, digest and magic bytes.
+pub fn has_checked_content(role: &str) -> bool {
+    matches!(role, "findings" | "summary" | "transcript")
+}
+
 /// The roles every result set of a kind must have.
 pub fn required_roles(kind: Kind) -> &'static [&'static str] {
     match kind {

@@ -1,5 +1,7 @@
 //! Fetching one result from the provider straight into the results bucket, measuring its
-//! size and SHA-256 and checking its first bytes on the way: never held whole in memory.
+//! size and SHA-256 and checking its first bytes on the way. Only a result whose content
+//! is checked (JSON, WebVTT: bounded in size) is also kept in memory, so nothing reads it
+//! back from the store; any other result is never held whole.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,6 +37,8 @@ struct Tally {
     hasher: Sha256,
     size: u64,
     head: Vec<u8>,
+    /// The whole body, when the caller keeps it.
+    kept: Option<Vec<u8>>,
 }
 
 /// An HTTP client for results: no redirects (a redirect could lead anywhere, past the
@@ -49,7 +53,8 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
 }
 
 /// Downloads `result` from `url` into `bucket/key`, then checks size, SHA-256 and magic
-/// bytes. A mismatching object is deleted again.
+/// bytes. A mismatching object is deleted again. With `keep`, the verified body is also
+/// returned (its size is the declared one, which the caller bounds).
 pub async fn fetch_into(
     http: &reqwest::Client,
     store: &Store,
@@ -57,7 +62,8 @@ pub async fn fetch_into(
     result: &ResultFile,
     bucket: &str,
     key: &str,
-) -> Result<(), FetchError> {
+    keep: bool,
+) -> Result<Option<Bytes>, FetchError> {
     let response = http
         .get(url.clone())
         .send()
@@ -77,7 +83,8 @@ pub async fn fetch_into(
         )));
     }
     let declared = result.size;
-    let tally = Arc::new(Mutex::new(Tally::default()));
+    let kept = keep.then(|| Vec::with_capacity(usize::try_from(declared).unwrap_or(0)));
+    let tally = Arc::new(Mutex::new(Tally { kept, ..Tally::default() }));
     let counting = tally.clone();
     let body = response.bytes_stream().map(move |chunk| {
         let chunk: Bytes = chunk.map_err(std::io::Error::other)?;
@@ -91,12 +98,15 @@ pub async fn fetch_into(
             let take = (HEAD - t.head.len()).min(chunk.len());
             t.head.extend_from_slice(&chunk[..take]);
         }
+        if let Some(kept) = t.kept.as_mut() {
+            kept.extend_from_slice(&chunk);
+        }
         Ok(chunk)
     });
     let stored = store.put_stream(bucket, key, Box::pin(body), declared, &result.content_type).await;
-    let (size, digest, head) = {
+    let (size, digest, head, kept) = {
         let t = std::mem::take(&mut *tally.lock().expect("tally lock"));
-        (t.size, hex::encode(t.hasher.finalize()), t.head)
+        (t.size, hex::encode(t.hasher.finalize()), t.head, t.kept)
     };
     let verdict = match stored {
         Err(StorageError::Transient { .. }) if size > declared => {
@@ -118,6 +128,7 @@ pub async fn fetch_into(
             result.sha256
         ))),
         Ok(()) => checks::check_magic(&result.content_type, &head)
+            .map(|()| kept.map(Bytes::from))
             .map_err(|r| FetchError::Refused(Refusal(format!("{}: {r}", result.role.as_str())))),
     };
     if verdict.is_err() {

@@ -2,17 +2,20 @@
 //! watchdog) becomes verified artifacts in the results bucket, or a `rejected` or
 //! `failed` document with its reason. See `design.md`.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_nats::jetstream;
+use bytes::Bytes;
 
-use super::checks::{self, Refusal};
+use super::checks::{self, CONTENT_LIMIT, Refusal};
 use super::fetch::{self, FetchError};
 use crate::db::{ArtifactRow, Db, Document, State};
-use crate::messages::{self, NormalizeRequest};
+use crate::messages::{self, NormalizeInputs, NormalizeRequest};
 use crate::nats::Names;
 use crate::provider::protocol::{Callback, CallbackStatus, ResultFile};
 use crate::settings::Settings;
+use crate::stages::normalize::record::Original;
 use crate::storage::Store;
 use crate::worker::{Delivery, Outcome, Stage};
 
@@ -20,6 +23,10 @@ pub const STAGE: &str = "validate";
 
 /// Deliveries after which bytes that keep mismatching reject the document.
 const MISMATCH_ATTEMPTS: u64 = 3;
+
+/// The largest normalize request that carries its inputs; a larger one goes without them
+/// and normalize reads the results bucket. Half of NATS's default 1 MiB message.
+const INLINE_LIMIT: usize = 512 * 1024;
 
 pub struct Validate {
     db: Db,
@@ -83,7 +90,7 @@ impl Validate {
             }
             State::Processed => {}
             // Validated but the normalize request may not have been published: do it.
-            State::Validated => return self.request_normalize(&document).await,
+            State::Validated => return self.request_normalize(&document, None).await,
             // Already done, or ended: a duplicate callback changes nothing.
             _ => return Outcome::Done,
         }
@@ -101,10 +108,12 @@ impl Validate {
             };
         }
         match self.check_and_store(&document, callback).await {
-            Ok(artifacts) => match self.db.record_validated(id, &callback.event_id, &artifacts, STAGE, attempt).await {
-                Ok(_) => self.request_normalize(&document).await,
-                Err(e) => Outcome::from_error(&e),
-            },
+            Ok(checked) => {
+                match self.db.record_validated(id, &callback.event_id, &checked.artifacts, STAGE, attempt).await {
+                    Ok(_) => self.request_normalize(&document, Some(checked)).await,
+                    Err(e) => Outcome::from_error(&e),
+                }
+            }
             Err(FetchError::Transient(reason)) => Outcome::retry(reason),
             Err(FetchError::Mismatch(reason))
                 if delivery.attempt < MISMATCH_ATTEMPTS && !delivery.is_last_attempt() =>
@@ -117,8 +126,9 @@ impl Validate {
         }
     }
 
-    /// Checks every result and stores it under `{document}/{role}/{name}`.
-    async fn check_and_store(&self, document: &Document, callback: &Callback) -> Result<Vec<ArtifactRow>, FetchError> {
+    /// Checks every result and stores it under `{document}/{role}/{name}`. Returns the
+    /// artifacts, by role and name, and the text of the roles whose content was checked.
+    async fn check_and_store(&self, document: &Document, callback: &Callback) -> Result<Checked, FetchError> {
         checks::check_roles(document.kind, callback.results.iter().map(|r| r.role.as_str()))?;
         let provider = &self.settings.providers[&document.provider];
         // Every URL is checked before anything is fetched.
@@ -132,48 +142,62 @@ impl Validate {
         {
             return Err(Refusal(format!("result name {:?} is not a plain file name", result.name)).into());
         }
+        if let Some(result) =
+            callback.results.iter().find(|r| checks::has_checked_content(r.role.as_str()) && r.size > CONTENT_LIMIT)
+        {
+            return Err(Refusal(format!(
+                "{} is {} bytes, more than the {CONTENT_LIMIT} a {} result may have",
+                result.role.as_str(),
+                result.size,
+                result.role.as_str()
+            ))
+            .into());
+        }
         // The results are fetched side by side; the first refusal or failure stops them all.
         let fetches = callback.results.iter().zip(urls).map(|(result, url)| self.store_one(document, result, url));
-        futures_util::future::try_join_all(fetches).await
+        let mut checked = Checked::default();
+        for (artifact, text) in futures_util::future::try_join_all(fetches).await? {
+            if let Some(text) = text {
+                checked.contents.insert(artifact.role.clone(), text);
+            }
+            checked.artifacts.push(artifact);
+        }
+        checked.artifacts.sort_by(|a, b| (&a.role, &a.name).cmp(&(&b.role, &b.name)));
+        Ok(checked)
     }
 
-    /// Fetches one result into `{document}/{role}/{name}` and checks its content.
+    /// Fetches one result into `{document}/{role}/{name}` and checks its content; the text
+    /// of a JSON or WebVTT role comes back with the artifact.
     async fn store_one(
         &self,
         document: &Document,
         result: &ResultFile,
         url: reqwest::Url,
-    ) -> Result<ArtifactRow, FetchError> {
+    ) -> Result<(ArtifactRow, Option<String>), FetchError> {
         let bucket = &self.settings.s3.results_bucket;
-        let key = format!("{}/{}/{}", document.id, result.role.as_str(), result.name);
-        fetch::fetch_into(&self.http, &self.store, url, result, bucket, &key).await?;
-        self.check_content(result.role.as_str(), bucket, &key, result.size).await?;
-        Ok(ArtifactRow {
-            role: result.role.as_str().to_owned(),
+        let role = result.role.as_str();
+        let key = format!("{}/{role}/{}", document.id, result.name);
+        let keep = checks::has_checked_content(role);
+        let body = fetch::fetch_into(&self.http, &self.store, url, result, bucket, &key, keep).await?;
+        let text = match body {
+            Some(bytes) => match check_content(role, bytes) {
+                Ok(text) => Some(text),
+                Err(refusal) => {
+                    self.store.delete(bucket, &key).await.ok();
+                    return Err(refusal.into());
+                }
+            },
+            None => None,
+        };
+        let artifact = ArtifactRow {
+            role: role.to_owned(),
             name: result.name.clone(),
             key,
             size: result.size as i64,
             sha256: result.sha256.to_ascii_lowercase(),
             content_type: result.content_type.clone(),
-        })
-    }
-
-    /// The JSON and WebVTT roles must parse and match their schemas.
-    async fn check_content(&self, role: &str, bucket: &str, key: &str, size: u64) -> Result<(), FetchError> {
-        if !matches!(role, "findings" | "summary" | "transcript") {
-            return Ok(());
-        }
-        let bytes =
-            self.store.read_small(bucket, key, size.max(1)).await.map_err(|e| FetchError::Transient(e.to_string()))?;
-        let checked = match role {
-            "findings" => checks::parse_findings(&bytes).map(drop),
-            "summary" => checks::parse_summary(&bytes).map(drop),
-            _ => checks::parse_webvtt(&bytes).map(drop),
         };
-        if checked.is_err() {
-            self.store.delete(bucket, key).await.ok();
-        }
-        Ok(checked?)
+        Ok((artifact, text))
     }
 
     async fn reject(&self, document: &Document, reason: &str, attempt: u32) -> Outcome {
@@ -184,8 +208,26 @@ impl Validate {
         }
     }
 
-    async fn request_normalize(&self, document: &Document) -> Outcome {
-        let body = serde_json::to_vec(&NormalizeRequest { document_id: document.id }).expect("serializes");
+    /// Publishes the normalize request; with the checked inputs when they are small
+    /// enough to travel in it.
+    async fn request_normalize(&self, document: &Document, checked: Option<Checked>) -> Outcome {
+        let inputs = checked.map(|checked| NormalizeInputs {
+            kind: document.kind,
+            uploader_id: document.uploader_id.clone(),
+            original: Original {
+                bucket: document.bucket.clone(),
+                key: document.key.clone(),
+                size: document.size,
+                content_type: document.content_type.clone(),
+            },
+            artifacts: checked.artifacts,
+            contents: checked.contents,
+        });
+        let mut body = serde_json::to_vec(&NormalizeRequest { document_id: document.id, inputs }).expect("serializes");
+        if body.len() > INLINE_LIMIT {
+            body =
+                serde_json::to_vec(&NormalizeRequest { document_id: document.id, inputs: None }).expect("serializes");
+        }
         let message_id = format!("normalize:{}", document.id);
         match messages::publish(&self.js, self.names.subject("normalize"), &message_id, Some(document.id), None, body)
             .await
@@ -194,6 +236,24 @@ impl Validate {
             Err(e) => Outcome::from_error(&e),
         }
     }
+}
+
+/// The results of a callback, checked and stored.
+#[derive(Default)]
+struct Checked {
+    artifacts: Vec<ArtifactRow>,
+    /// The text of the JSON and WebVTT roles, by role.
+    contents: BTreeMap<String, String>,
+}
+
+/// The JSON and WebVTT roles must parse and match their schemas; their text.
+fn check_content(role: &str, bytes: Bytes) -> Result<String, Refusal> {
+    match role {
+        "findings" => checks::parse_findings(&bytes).map(drop),
+        "summary" => checks::parse_summary(&bytes).map(drop),
+        _ => checks::parse_webvtt(&bytes).map(drop),
+    }?;
+    String::from_utf8(bytes.into()).map_err(|_| Refusal(format!("{role} is not UTF-8 text")))
 }
 
 impl Stage for Validate {

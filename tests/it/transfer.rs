@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use docflow::db::State;
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::support::{Sandbox, wait_for};
 
@@ -33,6 +34,33 @@ async fn uploads_pending(sandbox: &Sandbox) -> (u64, usize) {
     let mut consumer: async_nats::jetstream::consumer::PullConsumer = stream.get_consumer("transfer").await.unwrap();
     let pending = consumer.info().await.unwrap().num_ack_pending;
     (messages, pending)
+}
+
+/// Logs every write statement on `documents` in the sandbox's database, one that changes
+/// no row included (an `INSERT ... ON CONFLICT DO NOTHING` finding the row, an `UPDATE`
+/// whose guard does not match): PostgreSQL's statement-level triggers fire once per
+/// statement. False on SQLite, whose triggers fire per changed row only.
+async fn log_document_writes(sandbox: &Sandbox) -> bool {
+    if crate::support::database_kind() == "sqlite" {
+        return false;
+    }
+    for sql in [
+        "CREATE TABLE test_document_writes (id bigserial PRIMARY KEY, op text NOT NULL)",
+        "CREATE FUNCTION test_log_document_write() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN INSERT INTO test_document_writes (op) VALUES (TG_OP); RETURN NULL; END $$",
+        "CREATE TRIGGER test_document_writes AFTER INSERT OR UPDATE OR DELETE ON documents \
+         FOR EACH STATEMENT EXECUTE FUNCTION test_log_document_write()",
+    ] {
+        sandbox.db.connection().execute_unprepared(sql).await.unwrap();
+    }
+    true
+}
+
+/// The write statements on `documents` so far, oldest first: `INSERT`, `UPDATE`, `DELETE`.
+async fn document_writes(sandbox: &Sandbox) -> Vec<String> {
+    let sql = Statement::from_string(DbBackend::Postgres, "SELECT op FROM test_document_writes ORDER BY id");
+    let rows = sandbox.db.connection().query_all_raw(sql).await.unwrap();
+    rows.iter().map(|row| row.try_get::<String>("", "op").unwrap()).collect()
 }
 
 #[tokio::test]
@@ -95,6 +123,7 @@ async fn a_lesson_plan_and_a_video_put_into_the_bucket_become_submitted_document
 #[tokio::test]
 async fn a_provider_failing_twice_with_503_is_retried_by_redelivery_into_one_job() {
     let mut sandbox = Sandbox::builder().sim(&["--fail-first", "2"]).start().await;
+    let logged = log_document_writes(&sandbox).await;
     sandbox.start_worker(&["transfer"]);
     let id = sandbox.upload("teacher-1/plan.txt", lesson_plan(), "text/plain", &[]).await;
     let document = sandbox.wait_for_state(id, State::Submitted, DEADLINE).await;
@@ -107,6 +136,45 @@ async fn a_provider_failing_twice_with_503_is_retried_by_redelivery_into_one_job
     assert_eq!(sandbox.sim_jobs().await.len(), 1, "one job at the provider");
     let timeline = sandbox.db.timeline(id).await.unwrap();
     assert_eq!(timeline.last().unwrap().attempt, 3);
+    let states: Vec<&str> = timeline.iter().map(|t| t.state.as_str()).collect();
+    assert_eq!(states, ["received", "submitted"]);
+    assert_eq!(timeline[0].attempt, 1);
+    // A retry is a nak, not a write: the redeliveries did not record the document again.
+    if logged {
+        assert_eq!(document_writes(&sandbox).await, ["INSERT", "UPDATE"], "one recording, one job recorded");
+    }
+}
+
+#[tokio::test]
+async fn a_redelivery_after_the_callback_recorded_the_job_records_nothing_and_makes_no_second_job() {
+    // The provider creates the job and calls back at once, but answers the submission only
+    // after 4 s, past transfer's 2 s request timeout: transfer naks with the document
+    // `received`, and by the redelivery validate has recorded the job from the callback.
+    let mut sandbox = Sandbox::builder()
+        .sim(&["--response-delay", "4s"])
+        .env("DOCFLOW__PROVIDERS__SIM__REQUEST_TIMEOUT", "2s")
+        .start()
+        .await;
+    let logged = log_document_writes(&sandbox).await;
+    sandbox.start_all().await;
+    let id = sandbox.upload("teacher-1/early.txt", lesson_plan(), "text/plain", &[]).await;
+    sandbox.wait_for_state(id, State::Normalized, DEADLINE).await;
+    wait_for("the upload to leave the work queue", DEADLINE, || async {
+        (uploads_pending(&sandbox).await == (0, 0)).then_some(())
+    })
+    .await;
+
+    let jobs = sandbox.sim_jobs().await;
+    assert_eq!(jobs.len(), 1, "one job at the provider");
+    assert!(jobs[0]["attempts"].as_u64().unwrap() >= 2, "the redelivery submitted again, with the same key");
+    let timeline = sandbox.db.timeline(id).await.unwrap();
+    let entries: Vec<(&str, &str)> = timeline.iter().map(|t| (t.state.as_str(), t.stage.as_str())).collect();
+    assert_eq!(entries[..2], [("received", "transfer"), ("submitted", "validate")], "{entries:?}");
+    assert_eq!(entries.iter().filter(|(_, stage)| *stage == "transfer").count(), 1, "{entries:?}");
+    if logged {
+        let inserts = document_writes(&sandbox).await.into_iter().filter(|op| op == "INSERT").count();
+        assert_eq!(inserts, 1, "the redelivery did not record the document again");
+    }
 }
 
 #[tokio::test]

@@ -2,9 +2,10 @@
 //! `transition.rs`).
 //!
 //! Statement budget (the pipeline's cost per document): on PostgreSQL every write is one
-//! statement (a data-modifying CTE), so `received -> submitted -> processed -> validated
-//! -> normalized` costs five statements, plus one `SELECT` when an upload event is
-//! redelivered. On SQLite a write is `BEGIN IMMEDIATE`, the guarded `UPDATE` (or
+//! statement (a data-modifying CTE), so `received -> submitted -> (processed ->)
+//! validated -> normalized` costs four statements (`processed` is written with
+//! `validated` unless validate has to retry), plus one `SELECT` when an upload event is
+//! duplicated. On SQLite a write is `BEGIN IMMEDIATE`, the guarded `UPDATE` (or
 //! `INSERT`), the timeline `INSERT` and any rows recorded alongside (only when the guard
 //! matched), and `COMMIT`.
 //!
@@ -177,17 +178,24 @@ impl Db {
 
     /// `processed -> validated`: stores the checked artifacts (replacing rows of the same
     /// role and name) and remembers the callback's event id, with the timeline entry.
-    /// Only from `processed`: otherwise returns `Ok(false)` and changes nothing.
+    /// From `submitted`, the callback's acceptance (`processed`) is recorded by the same
+    /// write, before `validated`: the happy path costs one statement, not two. Only from
+    /// `from` (`submitted` or `processed`, as the caller read it): otherwise returns
+    /// `Ok(false)` and changes nothing.
     pub async fn record_validated(
         &self,
         id: DocumentId,
+        from: State,
         event_id: &str,
         artifacts: &[ArtifactRow],
         stage: &str,
         attempt: u32,
     ) -> Result<bool, DbError> {
-        let extra = Extra::Validated { event_id, artifacts };
-        self.apply(id, &[State::Processed], State::Validated, stage, attempt, None, extra).await
+        if !matches!(from, State::Submitted | State::Processed) {
+            return Ok(false);
+        }
+        let extra = Extra::Validated { event_id, artifacts, processed_first: from == State::Submitted };
+        self.apply(id, &[from], State::Validated, stage, attempt, None, extra).await
     }
 
     /// `validated -> normalized`: stores the normalized content, with the timeline entry.

@@ -68,6 +68,7 @@ on_both!(
     a_document_received_twice_at_once_is_inserted_once,
     transitions_happen_only_from_the_states_named,
     the_timeline_lists_transitions_in_order,
+    validated_straight_from_submitted_records_processed_first_in_one_write,
     mark_failed_records_the_stage_and_reason,
     a_reupload_under_the_same_key_is_found_as_the_latest,
     the_pool_never_holds_more_than_max_connections,
@@ -174,8 +175,8 @@ async fn the_timeline_lists_transitions_in_order(t: Target) {
     assert!(t.db.mark_submitted(id, "sim", "sub-1", "job-1", "transfer", 1).await.unwrap());
     assert!(t.db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
     let artifacts = [artifact("transcript", "lesson.vtt"), artifact("summary", "summary.json")];
-    assert!(t.db.record_validated(id, "evt-1", &artifacts, "validate", 2).await.unwrap());
-    assert!(!t.db.record_validated(id, "evt-2", &[], "validate", 3).await.unwrap());
+    assert!(t.db.record_validated(id, State::Processed, "evt-1", &artifacts, "validate", 2).await.unwrap());
+    assert!(!t.db.record_validated(id, State::Processed, "evt-2", &[], "validate", 3).await.unwrap());
     let normalized = serde_json::json!({"schema_version": 1, "language": "en", "duration_seconds": 61.5});
     assert!(t.db.store_normalized(id, normalized.clone(), "normalize", 1).await.unwrap());
     assert!(!t.db.store_normalized(id, serde_json::json!({}), "normalize", 2).await.unwrap());
@@ -206,6 +207,33 @@ async fn the_timeline_lists_transitions_in_order(t: Target) {
     assert_eq!(d.updated_at, timeline.last().unwrap().at);
     // A terminal document fails no more.
     assert!(!t.db.mark_failed(id, "watchdog", 1, "late").await.unwrap());
+}
+
+async fn validated_straight_from_submitted_records_processed_first_in_one_write(t: Target) {
+    let doc = new_document("plan.pdf");
+    let id = doc.id;
+    t.db.record_received(&doc, "transfer", 1).await.unwrap();
+    assert!(t.db.mark_submitted(id, "sim", "sub-1", "job-1", "transfer", 1).await.unwrap());
+    let artifacts = [artifact("corrected", "plan.pdf"), artifact("findings", "findings.json")];
+    // The guard is the state the caller read: a stale read changes nothing.
+    assert!(!t.db.record_validated(id, State::Processed, "evt-1", &artifacts, "validate", 1).await.unwrap());
+    assert!(!t.db.record_validated(id, State::Received, "evt-1", &artifacts, "validate", 1).await.unwrap());
+    assert!(t.db.record_validated(id, State::Submitted, "evt-1", &artifacts, "validate", 1).await.unwrap());
+    assert!(!t.db.record_validated(id, State::Submitted, "evt-1", &artifacts, "validate", 2).await.unwrap());
+
+    let timeline = t.db.timeline(id).await.unwrap();
+    let steps: Vec<_> = timeline.iter().map(|e| (e.state, e.stage.as_str(), e.reason.clone())).collect();
+    assert_eq!(
+        steps,
+        [
+            (State::Received, "transfer", None),
+            (State::Submitted, "transfer", None),
+            (State::Processed, "validate", None),
+            (State::Validated, "validate", None),
+        ]
+    );
+    assert_eq!(t.db.get(id).await.unwrap().unwrap().state, State::Validated);
+    assert_eq!(t.db.artifacts(id).await.unwrap().len(), 2);
 }
 
 fn artifact(role: &str, name: &str) -> ArtifactRow {

@@ -25,9 +25,12 @@ pub(super) enum Extra<'a> {
         job_id: &'a str,
     },
     /// `processed -> validated`: $9 callback event id, then six parameters per artifact.
+    /// With `processed_first` (from `submitted`), a `processed` timeline entry precedes
+    /// the `validated` one.
     Validated {
         event_id: &'a str,
         artifacts: &'a [ArtifactRow],
+        processed_first: bool,
     },
     /// `validated -> normalized`: $9 the normalized content.
     Normalized(serde_json::Value),
@@ -76,7 +79,7 @@ impl Db {
                 values.extend([(*submission_id).into(), (*job_id).into(), (*provider).into()]);
                 set.push_str(", submission_id = $9, provider_job_id = $10");
             }
-            Extra::Validated { event_id, artifacts } => {
+            Extra::Validated { event_id, artifacts, .. } => {
                 values.push((*event_id).into());
                 for a in artifacts.iter() {
                     let n = values.len();
@@ -116,11 +119,18 @@ impl Db {
              error_stage = $6, error_reason = $7{set} WHERE id = $1 AND state IN ({guard})"
         );
 
+        let processed_first = matches!(extra, Extra::Validated { processed_first: true, .. });
         if backend == DbBackend::Postgres {
-            let mut sql = format!(
-                "WITH moved AS ({update} RETURNING id), \
-                 event AS ({EVENT_COLUMNS} SELECT id, $3, $2, $4, $5, $8 FROM moved)"
-            );
+            // Timeline ids follow the insert order, which `ORDER BY` fixes.
+            let events = if processed_first {
+                format!(
+                    "{EVENT_COLUMNS} SELECT id, $3, e.state, $4, $5, e.reason FROM moved CROSS JOIN \
+                     (VALUES (1, 'processed', NULL), (2, $2, $8)) AS e(n, state, reason) ORDER BY e.n"
+                )
+            } else {
+                format!("{EVENT_COLUMNS} SELECT id, $3, $2, $4, $5, $8 FROM moved")
+            };
+            let mut sql = format!("WITH moved AS ({update} RETURNING id), event AS ({events})");
             match &extra {
                 Extra::None | Extra::Normalized(_) => {}
                 Extra::Submission { .. } => sql.push_str(&format!(
@@ -149,6 +159,10 @@ impl Db {
         let txn = self.begin_write().await?;
         let moved = txn.execute_raw(stmt(backend, &update, &values)).await?.rows_affected() == 1;
         if moved {
+            if processed_first {
+                let event = format!("{EVENT_COLUMNS} VALUES ($1, $3, 'processed', $4, $5, NULL)");
+                txn.execute_raw(stmt(backend, &event, &values)).await?;
+            }
             let event = format!("{EVENT_COLUMNS} VALUES ($1, $3, $2, $4, $5, $8)");
             txn.execute_raw(stmt(backend, &event, &values)).await?;
             match &extra {

@@ -81,14 +81,9 @@ impl Validate {
             ));
         }
         match document.state {
-            State::Submitted => {
-                if let Err(e) =
-                    self.db.transition(id, &[State::Submitted], State::Processed, STAGE, attempt, None).await
-                {
-                    return Outcome::from_error(&e);
-                }
-            }
-            State::Processed => {}
+            // `processed` (callback accepted) is written with `validated` when the results
+            // pass at once, and on its own before any other outcome.
+            State::Submitted | State::Processed => {}
             // Validated but the normalize request may not have been published: do it.
             State::Validated => return self.request_normalize(&document, None).await,
             // Already done, or ended: a duplicate callback changes nothing.
@@ -101,18 +96,26 @@ impl Validate {
                 .map(|e| format!("{}: {}", e.code, e.message))
                 .unwrap_or_else(|| "no error given".into());
             let reason = format!("the provider reported failure: {error}");
-            return match self.db.transition(id, &[State::Processed], State::Failed, STAGE, attempt, Some(&reason)).await
-            {
-                Ok(_) => Outcome::Done,
-                Err(e) => Outcome::from_error(&e),
-            };
+            return self.end(&document, State::Failed, &reason, attempt).await;
         }
-        match self.check_and_store(&document, callback).await {
+        let outcome = match self.check_and_store(&document, callback).await {
             Ok(checked) => {
-                match self.db.record_validated(id, &callback.event_id, &checked.artifacts, STAGE, attempt).await {
-                    Ok(_) => self.request_normalize(&document, Some(checked)).await,
+                let recorded = self.db.record_validated(
+                    id,
+                    document.state,
+                    &callback.event_id,
+                    &checked.artifacts,
+                    STAGE,
+                    attempt,
+                );
+                return match recorded.await {
+                    Ok(true) => self.request_normalize(&document, Some(checked)).await,
+                    // Another delivery moved the document meanwhile: the redelivery reads
+                    // where it is. Publishing now could hand normalize a document not yet
+                    // validated, and the request's id would then hide the real one.
+                    Ok(false) => Outcome::retry("the document changed while its results were checked"),
                     Err(e) => Outcome::from_error(&e),
-                }
+                };
             }
             Err(FetchError::Transient(reason)) => Outcome::retry(reason),
             Err(FetchError::Mismatch(reason))
@@ -121,8 +124,32 @@ impl Validate {
                 Outcome::retry(reason)
             }
             Err(FetchError::Mismatch(reason)) | Err(FetchError::Refused(Refusal(reason))) => {
-                self.reject(&document, &reason, attempt).await
+                return self.end(&document, State::Rejected, &reason, attempt).await;
             }
+        };
+        // A retry: the callback is accepted, its results are not in yet.
+        match self.accept(&document, attempt).await {
+            Ok(()) => outcome,
+            Err(e) => Outcome::from_error(&e),
+        }
+    }
+
+    /// Records the callback's acceptance (`submitted -> processed`) unless it is recorded.
+    async fn accept(&self, document: &Document, attempt: u32) -> Result<(), crate::db::DbError> {
+        if document.state == State::Submitted {
+            self.db.transition(document.id, &[State::Submitted], State::Processed, STAGE, attempt, None).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the document (`failed` or `rejected`) with its reason, after `processed`.
+    async fn end(&self, document: &Document, to: State, reason: &str, attempt: u32) -> Outcome {
+        if let Err(e) = self.accept(document, attempt).await {
+            return Outcome::from_error(&e);
+        }
+        match self.db.transition(document.id, &[State::Processed], to, STAGE, attempt, Some(reason)).await {
+            Ok(_) => Outcome::Done,
+            Err(e) => Outcome::from_error(&e),
         }
     }
 
@@ -198,14 +225,6 @@ impl Validate {
             content_type: result.content_type.clone(),
         };
         Ok((artifact, text))
-    }
-
-    async fn reject(&self, document: &Document, reason: &str, attempt: u32) -> Outcome {
-        match self.db.transition(document.id, &[State::Processed], State::Rejected, STAGE, attempt, Some(reason)).await
-        {
-            Ok(_) => Outcome::Done,
-            Err(e) => Outcome::from_error(&e),
-        }
     }
 
     /// Publishes the normalize request; with the checked inputs when they are small

@@ -1,4 +1,4 @@
-//! `docflow-bench`: starts its own nats-server, s3s-fs and provider-sim, a fresh
+//! `docflow-bench`: starts its own nats-server, S3 server (s3s-fs) and provider-sim, a fresh
 //! PostgreSQL database and `docflow run`, measures the baselines, runs the scenarios, and
 //! prints a table and writes `target/bench/latest.json`. The machine is shared and small,
 //! so every figure that can be is a ratio to a baseline measured in the same run.
@@ -9,6 +9,7 @@ mod pg;
 mod procs;
 mod report;
 mod rig;
+mod s3;
 mod scenarios;
 
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use serde_json::json;
 
 use crate::report::Report;
 use crate::rig::{DocflowOptions, Pipeline, Services};
+use crate::s3::S3Server;
 
 #[derive(Debug, Parser)]
 #[command(about = "docflow's performance, as ratios to baselines measured in the same run")]
@@ -75,6 +77,12 @@ struct Args {
     /// The nats-server binary
     #[arg(long, env = "NATS_SERVER", default_value = "nats-server")]
     nats_server: String,
+    /// The S3 server: s3s-fs's storage with TCP_NODELAY (as MinIO), or the s3s-fs binary
+    #[arg(long, value_enum, default_value_t = S3Server::Nodelay)]
+    s3_server: S3Server,
+    /// Serve S3 from this directory and nothing else (the bench's own S3 process)
+    #[arg(long, hide = true)]
+    serve_s3: Option<PathBuf>,
     /// Where the JSON goes
     #[arg(long, default_value = "target/bench/latest.json")]
     out: PathBuf,
@@ -96,12 +104,15 @@ impl Args {
 #[tokio::main]
 async fn main() -> Result<()> {
     let mut args = Args::parse();
+    if let Some(root) = &args.serve_s3 {
+        return s3::serve(root).await;
+    }
     args.shrink_for_smoke();
     let began = Instant::now();
     let settle = Duration::from_secs(args.settle_secs);
     let mut report = Report::default();
 
-    let services = Services::start(&args.nats_server).await?;
+    let services = Services::start(&args.nats_server, args.s3_server).await?;
     println!("docflow-bench: logs in {}", services.logs.display());
     let result = run(&args, &services, settle, &mut report).await;
     if let Err(e) = &result {
@@ -121,8 +132,10 @@ async fn main() -> Result<()> {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
+    let s3_server = args.s3_server.describe();
     let top = json!({
-        "machine": { "nproc": nproc, "cpu_model": model, "loadavg_at_end": load.trim(), "nats_server": nats_version },
+        "machine": { "nproc": nproc, "cpu_model": model, "loadavg_at_end": load.trim(), "nats_server": nats_version,
+                     "s3_server": s3_server },
         "sizes": { "smoke": args.smoke, "docs": args.docs, "latency_secs": args.latency_secs, "idle_secs": args.idle_secs,
                    "large_mib": args.large_mib, "retry_docs": args.retry_docs, "relay_msgs": args.relay_msgs,
                    "upsert_rows": args.upsert_rows, "concurrency": args.concurrency, "relay_in_flight": args.relay_in_flight,
@@ -133,7 +146,7 @@ async fn main() -> Result<()> {
     });
     let serde_json::Value::Object(top) = top else { unreachable!("an object literal") };
     report.write_json(&args.out, top)?;
-    println!("\nmachine: {nproc} CPUs, {model}; load average {}; {nats_version}\n", load.trim());
+    println!("\nmachine: {nproc} CPUs, {model}; load average {}; {nats_version}; S3: {s3_server}\n", load.trim());
     println!("{}", report.table());
     println!("written to {} in {:.0} s", args.out.display(), began.elapsed().as_secs_f64());
     if result.is_ok() {

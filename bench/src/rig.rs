@@ -1,7 +1,8 @@
 //! What the scenarios run on. [`Services`]: one nats-server of the bench's own (free port,
-//! temporary store), one s3s-fs, the local PostgreSQL. [`Pipeline`]: a provider-sim, a
-//! fresh database and stream prefix, `docflow setup` and one `docflow run` process (every
-//! component), configured as the bench wants; documents go in as MinIO would put them.
+//! temporary store), one S3 server ([`S3Server`]), the local PostgreSQL. [`Pipeline`]: a
+//! provider-sim, a fresh database and stream prefix, `docflow setup` and one `docflow run`
+//! process (every component), configured as the bench wants; documents go in as MinIO
+//! would put them.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 use crate::pg::{self, Admin};
 use crate::procs::{self, Process};
+use crate::s3::S3Server;
 
 pub const ACCESS_KEY: &str = "docflow-bench";
 pub const SECRET_KEY: &str = "docflow-bench-secret";
@@ -50,7 +52,7 @@ pub struct Services {
 }
 
 impl Services {
-    pub async fn start(nats_server: &str) -> Result<Services> {
+    pub async fn start(nats_server: &str, s3_server: S3Server) -> Result<Services> {
         let dir = tempfile::Builder::new().prefix("docflow-bench-").tempdir()?;
         let logs = dir.path().join("logs");
         std::fs::create_dir_all(&logs)?;
@@ -70,27 +72,7 @@ impl Services {
 
         let s3_dir = dir.path().join("s3");
         std::fs::create_dir_all(&s3_dir)?;
-        let s3_port = procs::free_port()?;
-        let s3_process = Process::spawn(
-            &logs,
-            "s3s-fs",
-            &procs::s3s_fs_binary(),
-            &[
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &s3_port.to_string(),
-                "--access-key",
-                ACCESS_KEY,
-                "--secret-key",
-                SECRET_KEY,
-                s3_dir.to_str().unwrap_or_default(),
-            ]
-            .map(String::from),
-            &[],
-        )?;
-        procs::wait_for_port(s3_port, Duration::from_secs(20)).await.context("s3s-fs did not start")?;
-        let s3_endpoint = format!("http://127.0.0.1:{s3_port}");
+        let (s3_process, s3_endpoint) = s3_server.start(&logs, &s3_dir).await?;
         let s3 = MinioClientBuilder::new(s3_endpoint.parse()?)
             .provider(Some(StaticProvider::new(ACCESS_KEY, SECRET_KEY, None)))
             .skip_region_lookup(true)

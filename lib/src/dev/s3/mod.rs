@@ -237,6 +237,9 @@ pub async fn serve(service: S3Service, listener: TcpListener, shutdown: Cancella
             },
             () = shutdown.cancelled() => break,
         };
+        // s3s-fs's own server leaves it off: every GET on a kept-alive connection then
+        // waits ~40 ms for the client's delayed ACK.
+        crate::gateway::set_nodelay(&socket);
         let service = service.clone();
         let handler = hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(Peer(peer.ip()));

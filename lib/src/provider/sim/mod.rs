@@ -149,7 +149,9 @@ pub async fn run(opts: SimOptions, listener: TcpListener, shutdown: Cancellation
         .map_err(|e| io::Error::new(e.kind(), format!("cannot create --data-dir {}: {e}", data_dir.display())))?;
     tracing::info!(%address, %public_url, data_dir = %data_dir.display(), "provider sim started");
     let sim = Arc::new(Sim::new(opts, data_dir, public_url, shutdown.clone()));
-    axum::serve(listener, router(sim.clone())).with_graceful_shutdown(shutdown.cancelled_owned()).await?;
+    axum::serve(crate::gateway::nodelay(listener), router(sim.clone()))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await?;
     sim.tasks.close();
     if tokio::time::timeout(TASK_GRACE, sim.tasks.wait()).await.is_err() {
         tracing::warn!(running = sim.tasks.len(), "provider sim tasks still running at shutdown");

@@ -159,6 +159,29 @@ async fn main() -> Result<()> {
     result
 }
 
+/// Rounds of each relay. The relays are the noisiest figures on a shared machine (the
+/// serial one measured 232 msgs/s in one run and 2 693 in the next), and they are
+/// ceilings: the best round is the baseline, every round is in the JSON.
+const RELAY_ROUNDS: usize = 3;
+
+async fn best_relay(
+    services: &Services,
+    messages: usize,
+    in_flight: usize,
+    body: &[u8],
+    name: &str,
+    report: &mut Report,
+) -> Result<f64> {
+    let mut best = 0f64;
+    for round in 1..=RELAY_ROUNDS {
+        let rate = baseline::relay(services, messages, in_flight, body).await?;
+        report.add("baseline", &format!("{name}_relay_round{round}_msgs_per_s"), rate, "msgs/s");
+        best = best.max(rate);
+    }
+    report.add("baseline", &format!("{name}_relay_msgs_per_s"), best, "msgs/s (best round)");
+    Ok(best)
+}
+
 async fn run(args: &Args, services: &Services, settle: Duration, report: &mut Report) -> Result<()> {
     println!("baselines");
     let body = rig::event_body(&rig::Upload {
@@ -167,10 +190,8 @@ async fn run(args: &Args, services: &Services, settle: Duration, report: &mut Re
         etag: "0".repeat(32),
         content_type: "text/plain",
     });
-    let serial = baseline::relay(services, args.relay_msgs, 1, &body).await?;
-    report.add("baseline", "serial_relay_msgs_per_s", serial, "msgs/s");
-    let pipelined = baseline::relay(services, args.relay_msgs, args.relay_in_flight, &body).await?;
-    report.add("baseline", "pipelined_relay_msgs_per_s", pipelined, "msgs/s");
+    let serial = best_relay(services, args.relay_msgs, 1, &body, "serial", report).await?;
+    let pipelined = best_relay(services, args.relay_msgs, args.relay_in_flight, &body, "pipelined", report).await?;
     let upserts = baseline::upserts(services, args.upsert_rows, args.concurrency).await?;
     report.add("baseline", "upserts_per_s", upserts, "rows/s (4 connections)");
 

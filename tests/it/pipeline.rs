@@ -237,6 +237,29 @@ async fn a_findings_file_that_breaks_the_schema_is_rejected() {
     assert!(document.error_reason.unwrap().contains("findings schema"));
 }
 
+/// JSON and WebVTT results are parsed whole, so their size is bounded: one declared larger
+/// rejects the document before anything is fetched.
+#[tokio::test]
+async fn a_findings_file_declared_larger_than_16_mib_is_rejected_unfetched() {
+    let mut sandbox = Sandbox::builder().sim(&["--drop-callbacks", "1"]).start().await;
+    let files =
+        serve_files(vec![("/corrected.txt", lesson_plan()), ("/findings.json", FINDINGS.as_bytes().to_vec())]).await;
+    let host = files.url.trim_start_matches("http://").to_owned();
+    sandbox.env.insert("DOCFLOW__PROVIDERS__SIM__RESULT_HOSTS".into(), host);
+    sandbox.start_all().await;
+    let (id, job) = submitted_plan(&sandbox).await;
+    let mut results = plan_results(&files, FINDINGS.as_bytes());
+    results[1]["size"] = serde_json::json!(16 * 1024 * 1024 + 1);
+    let body = callback("evt_huge", &job, id, results);
+    assert_eq!(sandbox.post_callback("sim", &body, now(), "application/json").await.0, 202);
+    let document = sandbox.wait_for_state(id, State::Rejected, DEADLINE).await;
+    let reason = document.error_reason.unwrap();
+    assert!(reason.contains("findings is 16777217 bytes"), "{reason}");
+    assert_eq!(files.hits.load(Ordering::SeqCst), 0, "nothing was fetched");
+    let states: Vec<State> = sandbox.db.timeline(id).await.unwrap().iter().map(|t| t.state).collect();
+    assert_eq!(states, [State::Received, State::Submitted, State::Processed, State::Rejected]);
+}
+
 #[tokio::test]
 async fn a_result_url_on_a_loopback_address_not_allowed_is_never_fetched() {
     let mut sandbox = Sandbox::builder().sim(&["--drop-callbacks", "1"]).start().await;

@@ -29,6 +29,10 @@ pub enum Outcome {
     /// A transient failure: nak with `after`, or with the stage's backoff when `None`.
     /// On the last allowed delivery the message is dead-lettered instead.
     Retry { after: Option<Duration>, reason: String },
+    /// Not a failure: the message is not due yet (a timer). A nak with `after` like a
+    /// retry, on the last allowed delivery a dead letter too, but logged at debug and
+    /// counted as `later`: a held timer is not something operators need to read about.
+    Later { after: Duration, reason: String },
     /// A permanent failure: dead letter on `{prefix}.dead.{stage}`, then term.
     Fail { reason: String },
 }
@@ -39,6 +43,9 @@ impl Outcome {
     }
     pub fn retry_after(after: Duration, reason: impl Into<String>) -> Outcome {
         Outcome::Retry { after: Some(after), reason: reason.into() }
+    }
+    pub fn later(after: Duration, reason: impl Into<String>) -> Outcome {
+        Outcome::Later { after, reason: reason.into() }
     }
     pub fn fail(reason: impl Into<String>) -> Outcome {
         Outcome::Fail { reason: reason.into() }

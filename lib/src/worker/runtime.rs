@@ -290,6 +290,7 @@ async fn handle<S: Stage>(
                 let label = match &outcome {
                     Outcome::Done => "done",
                     Outcome::Retry { .. } if !delivery.is_last_attempt() => "retry",
+                    Outcome::Later { .. } if !delivery.is_last_attempt() => "later",
                     _ => "dead_letter",
                 };
                 crate::metrics::stage_step(bound.stage.name(), label, started.elapsed());
@@ -355,7 +356,12 @@ async fn settle<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &Delivery
             tracing::info!(%reason, ?wanted, "step will retry");
             confirm(&bound.client, reply, nak_payload(delay)).await;
         }
-        Outcome::Retry { reason, .. } => {
+        Outcome::Later { after, reason } if !delivery.is_last_attempt() => {
+            let delay = nak_delay(after, delivery.attempt, &bound.server_backoff);
+            tracing::debug!(%reason, ?after, "message held");
+            confirm(&bound.client, reply, nak_payload(delay)).await;
+        }
+        Outcome::Retry { reason, .. } | Outcome::Later { reason, .. } => {
             let reason = format!("last attempt ({} of {}): {reason}", delivery.attempt, delivery.max_deliver);
             dead_letter_and_term(bound, reply, delivery, &reason).await;
         }

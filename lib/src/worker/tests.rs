@@ -194,6 +194,29 @@ async fn a_retry_after_waits_at_least_that_long() {
     .await;
 }
 
+/// A message not due yet (a timer) is held like a retry: redelivered no sooner than asked,
+/// and dead-lettered if it is still not due on the last delivery.
+#[tokio::test]
+async fn a_message_held_for_later_comes_back_no_sooner_and_not_forever() {
+    let h = Harness::new(&nats_url(), &[]).await;
+    h.check(|h| async move {
+        let stage = Scripted::new(|_, _| Some(Outcome::later(Duration::from_millis(400), "not due")));
+        let (shutdown, handle) = h.start(stage.clone());
+        h.publish("timer").await;
+        let letters = h.dead_letters(1).await;
+        h.wait_settled().await;
+        stop(shutdown, handle).await;
+        assert_eq!(stage.attempts(), [1, 2, 3]);
+        assert!(stage.gaps().iter().all(|gap| *gap >= Duration::from_millis(400)), "{:?}", stage.gaps());
+        assert!(
+            letters[0].error.contains("last attempt") && letters[0].error.contains("not due"),
+            "{}",
+            letters[0].error
+        );
+    })
+    .await;
+}
+
 /// With BackOff [200ms, 1s] the server stretches a nak on delivery 2 by 800ms: a wanted
 /// 1.2s is sent as 400ms; a wanted 300ms cannot be had (sent as 1ms, it comes at ~801ms).
 #[tokio::test]

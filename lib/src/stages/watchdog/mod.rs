@@ -41,7 +41,7 @@ impl Watchdog {
         let now = Utc::now();
         if now < timer.deadline {
             let wait = (timer.deadline - now).to_std().unwrap_or(Duration::ZERO);
-            return Outcome::retry_after(wait, "waiting for the callback");
+            return Outcome::later(wait, "waiting for the callback");
         }
         let document = match self.db.get(timer.document_id).await {
             Ok(Some(document)) => document,

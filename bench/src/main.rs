@@ -74,6 +74,10 @@ struct Args {
     /// Scenarios to skip: latency, idle, large, retry
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
+    /// Query appended to docflow's database URL (e.g. `sslmode=disable`: no TLS to a
+    /// PostgreSQL on the same host; sqlx's default `prefer` uses it when the server offers it)
+    #[arg(long)]
+    database_query: Option<String>,
     /// The nats-server binary
     #[arg(long, env = "NATS_SERVER", default_value = "nats-server")]
     nats_server: String,
@@ -139,7 +143,8 @@ async fn main() -> Result<()> {
         "sizes": { "smoke": args.smoke, "docs": args.docs, "latency_secs": args.latency_secs, "idle_secs": args.idle_secs,
                    "large_mib": args.large_mib, "retry_docs": args.retry_docs, "relay_msgs": args.relay_msgs,
                    "upsert_rows": args.upsert_rows, "concurrency": args.concurrency, "relay_in_flight": args.relay_in_flight,
-                   "backoff": args.backoff, "log_level": args.log_level, "sim_processing_delay": args.sim_processing_delay },
+                   "backoff": args.backoff, "log_level": args.log_level, "sim_processing_delay": args.sim_processing_delay,
+                   "database_query": args.database_query },
         "ok": result.is_ok(),
         "error": result.as_ref().err().map(|e| format!("{e:#}")),
         "wall_seconds": began.elapsed().as_secs_f64(),
@@ -201,6 +206,7 @@ async fn run(args: &Args, services: &Services, settle: Duration, report: &mut Re
         transfer_max_deliver: 8,
         log_level: args.log_level.clone(),
         stall: Duration::from_secs(args.stall_secs),
+        database_query: args.database_query.clone(),
     };
     let delay = ["--processing-delay", args.sim_processing_delay.as_str()];
     let mut pipe = Pipeline::start(services, "main", &delay, &options).await?;

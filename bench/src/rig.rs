@@ -37,6 +37,8 @@ pub struct DocflowOptions {
     pub transfer_max_deliver: u32,
     pub log_level: String,
     pub stall: Duration,
+    /// Appended to docflow's database URL, e.g. `sslmode=disable`.
+    pub database_query: Option<String>,
 }
 
 pub struct Services {
@@ -169,7 +171,13 @@ impl Pipeline {
             ("DOCFLOW__GATEWAY__TOKENS".into(), "bench-token".into()),
             ("DOCFLOW__NATS__URL".into(), services.nats_url.clone()),
             ("DOCFLOW__NATS__PREFIX".into(), prefix.clone()),
-            ("DOCFLOW__DATABASE__URL".into(), db_url.clone()),
+            (
+                "DOCFLOW__DATABASE__URL".into(),
+                match &options.database_query {
+                    Some(query) => format!("{db_url}?{query}"),
+                    None => db_url.clone(),
+                },
+            ),
             ("DOCFLOW__S3__ENDPOINT".into(), services.s3_endpoint.clone()),
             ("DOCFLOW__S3__ACCESS_KEY".into(), ACCESS_KEY.into()),
             ("DOCFLOW__S3__SECRET_KEY".into(), SECRET_KEY.into()),

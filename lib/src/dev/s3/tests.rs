@@ -165,6 +165,22 @@ async fn a_multipart_upload_is_announced_once_complete() {
 }
 
 #[tokio::test]
+async fn a_copy_into_the_bucket_is_announced_exactly_as_minio_announces_it() {
+    let endpoint = Endpoint::start(true).await;
+    // The source is in a bucket that is not announced; the copy lands in `uploads`.
+    endpoint.put_into("results", "staging/intro.mov", 2 * 1024 * 1024, "video/quicktime", &[]).await.unwrap();
+    let source = minio::s3::builders::CopySource::builder()
+        .bucket(minio::s3::types::BucketName::new("results").unwrap())
+        .object(minio::s3::types::ObjectKey::new("staging/intro.mov").unwrap())
+        .build();
+    endpoint.s3.copy_object("uploads", "teacher-3/intro.mov").unwrap().source(source).build().send().await.unwrap();
+    let event = endpoint.last_event().await;
+    assert_eq!(event["Records"][0]["eventName"], "s3:ObjectCreated:Copy", "{event}");
+    assert_eq!(comparable(event), comparable(fixture("copy-video-no-kind-metadata.json")));
+    endpoint.stop().await;
+}
+
+#[tokio::test]
 async fn an_upload_whose_event_cannot_be_stored_is_refused() {
     let endpoint = Endpoint::start(false).await;
     let error = endpoint.put("teacher-1/a.txt", 10, "text/plain", &[]).await.unwrap_err();

@@ -24,8 +24,8 @@ pub const STAGE: &str = "validate";
 /// Deliveries after which bytes that keep mismatching reject the document.
 const MISMATCH_ATTEMPTS: u64 = 3;
 
-/// The largest normalize request that carries its inputs; a larger one goes without them
-/// and normalize reads the results bucket. Half of NATS's default 1 MiB message.
+/// The largest normalize request that carries its inputs (and at most half the server's
+/// `max_payload`); a larger one goes without them and normalize reads the results bucket.
 const INLINE_LIMIT: usize = 512 * 1024;
 
 pub struct Validate {
@@ -243,7 +243,10 @@ impl Validate {
             contents: checked.contents,
         });
         let mut body = serde_json::to_vec(&NormalizeRequest { document_id: document.id, inputs }).expect("serializes");
-        if body.len() > INLINE_LIMIT {
+        // Half the server's largest message leaves room for headers and for a server
+        // configured below NATS's default 1 MiB.
+        let limit = INLINE_LIMIT.min(self.js.client().server_info().max_payload / 2);
+        if body.len() > limit {
             body =
                 serde_json::to_vec(&NormalizeRequest { document_id: document.id, inputs: None }).expect("serializes");
         }

@@ -253,13 +253,16 @@ impl Pipeline {
 
     /// Documents per state, from the database.
     pub async fn states(&self) -> Result<BTreeMap<String, i64>> {
+        self.pairs("SELECT state, count(*)::bigint FROM documents GROUP BY state").await
+    }
+
+    /// Rows of (text, bigint) from one of the bench's own queries, counted so that the
+    /// commits it causes are not charged to docflow.
+    async fn pairs<C: FromIterator<(String, i64)>>(&self, sql: &str) -> Result<C> {
         self.bench_queries.fetch_add(1, Ordering::Relaxed);
         let rows = self
             .db
-            .query_all_raw(Statement::from_string(
-                self.db.get_database_backend(),
-                "/* docflow-bench */ SELECT state, count(*)::bigint FROM documents GROUP BY state",
-            ))
+            .query_all_raw(Statement::from_string(self.db.get_database_backend(), format!("/* docflow-bench */ {sql}")))
             .await?;
         rows.iter().map(|r| Ok((r.try_get_by_index::<String>(0)?, r.try_get_by_index::<i64>(1)?))).collect()
     }
@@ -293,15 +296,10 @@ impl Pipeline {
 
     /// `updated_at` of normalized documents by key, as unix microseconds.
     pub async fn normalized_times(&self) -> Result<HashMap<String, i64>> {
-        self.bench_queries.fetch_add(1, Ordering::Relaxed);
-        let rows = self
-            .db
-            .query_all_raw(Statement::from_string(
-                self.db.get_database_backend(),
-                "/* docflow-bench */ SELECT key, (extract(epoch FROM updated_at) * 1000000)::bigint FROM documents WHERE state = 'normalized'",
-            ))
-            .await?;
-        rows.iter().map(|r| Ok((r.try_get_by_index::<String>(0)?, r.try_get_by_index::<i64>(1)?))).collect()
+        self.pairs(
+            "SELECT key, (extract(epoch FROM updated_at) * 1000000)::bigint FROM documents WHERE state = 'normalized'",
+        )
+        .await
     }
 
     /// Total delivery attempts docflow recorded for `stage` over every document.

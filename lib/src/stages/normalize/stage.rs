@@ -57,9 +57,9 @@ impl Normalize {
 
     /// The checked text of a role: carried by the request, else read from the results
     /// bucket.
-    async fn read(&self, inputs: &NormalizeInputs, role: &str) -> Result<Bytes, Outcome> {
-        if let Some(text) = inputs.contents.get(role) {
-            return Ok(Bytes::copy_from_slice(text.as_bytes()));
+    async fn read(&self, inputs: &mut NormalizeInputs, role: &str) -> Result<Bytes, Outcome> {
+        if let Some(text) = inputs.contents.remove(role) {
+            return Ok(Bytes::from(text));
         }
         let artifact = inputs
             .artifacts
@@ -72,16 +72,16 @@ impl Normalize {
             .map_err(|e| Outcome::from_error(&e))
     }
 
-    async fn build(&self, inputs: NormalizeInputs) -> Result<Record, Outcome> {
+    async fn build(&self, mut inputs: NormalizeInputs) -> Result<Record, Outcome> {
         let invalid = |r: checks::Refusal| Outcome::fail(format!("a validated result no longer parses: {r}"));
         let content = match inputs.kind {
             Kind::Document => {
-                let findings = checks::parse_findings(&self.read(&inputs, "findings").await?).map_err(invalid)?;
+                let findings = checks::parse_findings(&self.read(&mut inputs, "findings").await?).map_err(invalid)?;
                 record::document_content(findings)
             }
             Kind::Video => {
-                let summary = checks::parse_summary(&self.read(&inputs, "summary").await?).map_err(invalid)?;
-                let transcript = checks::parse_webvtt(&self.read(&inputs, "transcript").await?).map_err(invalid)?;
+                let summary = checks::parse_summary(&self.read(&mut inputs, "summary").await?).map_err(invalid)?;
+                let transcript = checks::parse_webvtt(&self.read(&mut inputs, "transcript").await?).map_err(invalid)?;
                 record::video_content(summary, transcript)
             }
         };

@@ -88,17 +88,11 @@ impl Transfer {
             self.retried.forget(document.id);
             return self.resume(&document).await;
         }
-        let provider = new.provider.as_str();
-        let job_id = match self.submit(upload, document.id, document.kind, &document.content_type, provider).await {
-            Ok(job_id) => job_id,
-            Err(outcome) => return self.naked_in_received(document.id, delivery, outcome),
-        };
-        let submission_id = document.id.submission_id(provider).to_string();
-        match self.db.mark_submitted(document.id, provider, &submission_id, &job_id, STAGE, attempt).await {
-            Ok(_) => self.retried.forget(document.id),
-            Err(e) => return self.naked_in_received(document.id, delivery, Outcome::from_error(&e)),
+        // The row's kind and content type: the event that recorded it may have said otherwise.
+        match self.submit_and_mark(upload, new, document.kind, &document.content_type, delivery).await {
+            Ok((job_id, _)) => self.start_watch(new.id, &new.provider, &job_id).await,
+            Err(outcome) => outcome,
         }
-        self.start_watch(document.id, provider, &job_id).await
     }
 
     /// The redelivery of a message this process naked with the document in `received`:
@@ -107,30 +101,43 @@ impl Transfer {
     /// document elsewhere than `received`, the document is read and its state acted on.
     async fn resubmit(&self, upload: &Upload, new: &NewDocument, delivery: &Delivery) -> Outcome {
         tracing::debug!(document_id = %new.id, "redelivery of a document left received; submitting again");
-        let attempt = delivery.attempt as u32;
-        let provider = new.provider.as_str();
-        let job_id = match self.submit(upload, new.id, new.kind, &new.content_type, provider).await {
-            Ok(job_id) => job_id,
-            Err(outcome) => return self.naked_in_received(new.id, delivery, outcome),
-        };
-        let submission_id = new.id.submission_id(provider).to_string();
-        match self.db.mark_submitted(new.id, provider, &submission_id, &job_id, STAGE, attempt).await {
-            Ok(true) => {
-                self.retried.forget(new.id);
-                self.start_watch(new.id, provider, &job_id).await
-            }
+        match self.submit_and_mark(upload, new, new.kind, &new.content_type, delivery).await {
+            Ok((job_id, true)) => self.start_watch(new.id, &new.provider, &job_id).await,
             // Validate recorded the job from an early callback, another process did, or
             // the row is gone: whatever happened is in the row.
-            Ok(false) => {
-                self.retried.forget(new.id);
-                match self.db.get(new.id).await {
-                    Ok(Some(document)) if document.state != State::Received => self.resume(&document).await,
-                    Ok(_) => self.record_and_submit(upload, new, delivery).await,
-                    Err(e) => Outcome::from_error(&e),
-                }
-            }
-            Err(e) => self.naked_in_received(new.id, delivery, Outcome::from_error(&e)),
+            Ok((_, false)) => match self.db.get(new.id).await {
+                Ok(Some(document)) if document.state != State::Received => self.resume(&document).await,
+                Ok(_) => self.record_and_submit(upload, new, delivery).await,
+                Err(e) => Outcome::from_error(&e),
+            },
+            Err(outcome) => outcome,
         }
+    }
+
+    /// Submits the document and records its job (`received -> submitted`): the job id and
+    /// whether the guarded write matched. A failure leaves the document `received`, and a
+    /// retry is remembered; anything else forgets it.
+    async fn submit_and_mark(
+        &self,
+        upload: &Upload,
+        new: &NewDocument,
+        kind: Kind,
+        content_type: &str,
+        delivery: &Delivery,
+    ) -> Result<(String, bool), Outcome> {
+        let provider = new.provider.as_str();
+        let job_id = self
+            .submit(upload, new.id, kind, content_type, provider)
+            .await
+            .map_err(|outcome| self.naked_in_received(new.id, delivery, outcome))?;
+        let submission_id = new.id.submission_id(provider).to_string();
+        let marked = self
+            .db
+            .mark_submitted(new.id, provider, &submission_id, &job_id, STAGE, delivery.attempt as u32)
+            .await
+            .map_err(|e| self.naked_in_received(new.id, delivery, Outcome::from_error(&e)))?;
+        self.retried.forget(new.id);
+        Ok((job_id, marked))
     }
 
     /// Streams the object to the provider (or hands it a presigned URL); the job id, or

@@ -14,8 +14,8 @@
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
 };
 
 use super::entities::artifacts;
@@ -203,11 +203,13 @@ impl Db {
     pub async fn store_normalized(
         &self,
         id: DocumentId,
-        normalized: serde_json::Value,
+        normalized: &(impl serde::Serialize + ?Sized),
         stage: &str,
         attempt: u32,
     ) -> Result<bool, DbError> {
-        let extra = Extra::Normalized(normalized);
+        let text =
+            serde_json::to_string(normalized).map_err(|e| DbError::Query { cause: DbErr::Json(e.to_string()) })?;
+        let extra = Extra::Normalized(&text);
         self.apply(id, &[State::Validated], State::Normalized, stage, attempt, None, extra).await
     }
 

@@ -178,8 +178,8 @@ async fn the_timeline_lists_transitions_in_order(t: Target) {
     assert!(t.db.record_validated(id, State::Processed, "evt-1", &artifacts, "validate", 2).await.unwrap());
     assert!(!t.db.record_validated(id, State::Processed, "evt-2", &[], "validate", 3).await.unwrap());
     let normalized = serde_json::json!({"schema_version": 1, "language": "en", "duration_seconds": 61.5});
-    assert!(t.db.store_normalized(id, normalized.clone(), "normalize", 1).await.unwrap());
-    assert!(!t.db.store_normalized(id, serde_json::json!({}), "normalize", 2).await.unwrap());
+    assert!(t.db.store_normalized(id, &normalized, "normalize", 1).await.unwrap());
+    assert!(!t.db.store_normalized(id, &serde_json::json!({}), "normalize", 2).await.unwrap());
 
     let timeline = t.db.timeline(id).await.unwrap();
     let steps: Vec<_> = timeline.iter().map(|e| (e.state, e.stage.as_str(), e.attempt)).collect();

@@ -32,8 +32,9 @@ pub(super) enum Extra<'a> {
         artifacts: &'a [ArtifactRow],
         processed_first: bool,
     },
-    /// `validated -> normalized`: $9 the normalized content.
-    Normalized(serde_json::Value),
+    /// `validated -> normalized`: $9 the normalized content, as JSON text (bound as text
+    /// and cast, so the content is serialized once and never copied as a JSON tree).
+    Normalized(&'a str),
 }
 
 const EVENT_COLUMNS: &str = "INSERT INTO document_events (document_id, at, state, stage, attempt, reason)";
@@ -71,6 +72,7 @@ impl Db {
             error_reason.map(str::to_owned).into(),
             reason.map(str::to_owned).into(),
         ];
+        let backend = self.backend();
         let mut set = String::new();
         let mut artifact_rows = Vec::new();
         match &extra {
@@ -103,13 +105,15 @@ impl Db {
                 }
             }
             Extra::Normalized(normalized) => {
-                values.push(normalized.clone().into());
-                set.push_str(", normalized = $9");
+                values.push((*normalized).into());
+                set.push_str(match backend {
+                    DbBackend::Postgres => ", normalized = $9::jsonb",
+                    _ => ", normalized = $9",
+                });
             }
         }
         // The states come from `State::as_str`, never from input, so they are inlined.
         let guard = from.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ");
-        let backend = self.backend();
         let attempts = match backend {
             DbBackend::Postgres => "attempts || jsonb_build_object($4::text, $5::int)",
             _ => r#"json_set(attempts, '$."' || $4 || '"', $5)"#,

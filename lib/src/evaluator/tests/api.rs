@@ -247,7 +247,7 @@ async fn a_normalized_document_has_its_timeline_content_and_artifact_links(t: Ta
     let artifacts = [artifact("corrected", "plan.corrected.pdf", id), artifact("findings", "findings.json", id)];
     assert!(db.record_validated(id, State::Processed, "evt-1", &artifacts, "validate", 2).await.unwrap());
     let normalized = json!({"schema_version": 1, "findings": [], "word_count": 1234, "language": "en"});
-    assert!(db.store_normalized(id, normalized.clone(), "normalize", 1).await.unwrap());
+    assert!(db.store_normalized(id, &normalized, "normalize", 1).await.unwrap());
     let router = t.router();
 
     let (status, body) = get(&router, &format!("/v1/documents/{id}"), Some(TOKEN)).await;

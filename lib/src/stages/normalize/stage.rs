@@ -132,8 +132,7 @@ impl Stage for Normalize {
             Ok(record) => record,
             Err(outcome) => return outcome,
         };
-        let value = serde_json::to_value(&record).expect("a record serializes");
-        match self.db.store_normalized(id, value, STAGE, delivery.attempt as u32).await {
+        match self.db.store_normalized(id, &record, STAGE, delivery.attempt as u32).await {
             Ok(_) => Outcome::Done,
             Err(e) => Outcome::from_error(&e),
         }

@@ -302,6 +302,48 @@ impl Pipeline {
         .await
     }
 
+    /// The time each document of `prefix` reached each state, from docflow's timeline,
+    /// as (key, state, unix microseconds) rows folded into `key -> state -> time`.
+    pub async fn timelines(&self, prefix: &str) -> Result<HashMap<String, HashMap<String, i64>>> {
+        let rows: Vec<(String, i64)> = self
+            .pairs(&format!(
+                "SELECT d.key || ' ' || e.state, (extract(epoch FROM e.at) * 1000000)::bigint \
+                 FROM document_events e JOIN documents d ON d.id = e.document_id WHERE d.key LIKE '{prefix}%'"
+            ))
+            .await?;
+        let mut out: HashMap<String, HashMap<String, i64>> = HashMap::new();
+        for (key_state, at) in rows {
+            if let Some((key, state)) = key_state.rsplit_once(' ') {
+                out.entry(key.to_owned()).or_default().insert(state.to_owned(), at);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The provider's own time per document key, in ms: from the simulator's job creation
+    /// to its first callback (`GET /v1/_sim/jobs`), joined to the key by the job id.
+    pub async fn provider_times(&self, prefix: &str) -> Result<HashMap<String, f64>> {
+        let jobs: Vec<serde_json::Value> = reqwest::get(format!("{}/v1/_sim/jobs", self.sim_url)).await?.json().await?;
+        let own: HashMap<String, f64> =
+            jobs.iter().filter_map(|j| Some((j["job_id"].as_str()?.to_owned(), j["own_time_ms"].as_f64()?))).collect();
+        self.bench_queries.fetch_add(1, Ordering::Relaxed);
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                format!("/* docflow-bench */ SELECT key, provider_job_id FROM documents WHERE key LIKE '{prefix}%' AND provider_job_id IS NOT NULL"),
+            ))
+            .await?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (key, job): (String, String) = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
+            if let Some(ms) = own.get(&job) {
+                out.insert(key, *ms);
+            }
+        }
+        Ok(out)
+    }
+
     /// Total delivery attempts docflow recorded for `stage` over every document.
     pub async fn attempts(&self, stage: &str) -> Result<(i64, i64)> {
         self.bench_queries.fetch_add(1, Ordering::Relaxed);

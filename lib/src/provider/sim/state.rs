@@ -61,6 +61,10 @@ pub(super) struct Job {
     pub sha256: Option<String>,
     pub status: JobState,
     pub completed_at: Option<DateTime<Utc>>,
+    /// When the job was created, and when its first callback was sent: the provider's
+    /// own time lies between.
+    pub created_at: DateTime<Utc>,
+    pub first_callback_at: Option<DateTime<Utc>>,
     pub results: Vec<ResultFile>,
     pub error: Option<ProviderError>,
     pub callbacks_sent: u32,
@@ -117,6 +121,8 @@ pub(super) struct JobView {
     callbacks_sent: u32,
     callback_attempts: u32,
     callback_dropped: bool,
+    /// Milliseconds from the job's creation to its first callback attempt.
+    own_time_ms: Option<f64>,
 }
 
 /// `GET /v1/_sim/stats`.
@@ -203,7 +209,10 @@ impl Sim {
     }
 
     pub fn note_callback_attempt(&self, job_id: &str) {
-        self.update(job_id, |job| job.callback_attempts += 1);
+        self.update(job_id, |job| {
+            job.callback_attempts += 1;
+            job.first_callback_at.get_or_insert_with(Utc::now);
+        });
         lock(&self.stats).callback_attempts += 1;
     }
 
@@ -236,6 +245,9 @@ impl Sim {
                 callbacks_sent: job.callbacks_sent,
                 callback_attempts: job.callback_attempts,
                 callback_dropped: job.callback_dropped,
+                own_time_ms: job
+                    .first_callback_at
+                    .map(|at| (at - job.created_at).num_microseconds().unwrap_or(i64::MAX) as f64 / 1000.0),
             })
             .collect()
     }

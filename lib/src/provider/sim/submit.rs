@@ -177,6 +177,8 @@ async fn handle(sim: &Arc<Sim>, request: Request) -> Response {
         sha256: received.sha256,
         status: JobState::Queued,
         completed_at: None,
+        created_at: chrono::Utc::now(),
+        first_callback_at: None,
         results: Vec::new(),
         error: None,
         callbacks_sent: 0,

@@ -157,3 +157,16 @@ async fn failed_jobs_call_back_with_an_error_and_no_results() {
     assert_eq!(callback.error.unwrap().code, "processing_failed");
     assert!(callback.results.is_empty());
 }
+
+#[tokio::test]
+async fn a_job_lists_its_own_time_once_it_has_called_back() {
+    let (receiver, callback_url) = Receiver::start(vec![]).await;
+    let delay = Duration::from_millis(500);
+    let sim = RunningSim::start(SimOptions { processing_delay: delay, ..SimOptions::default() }).await;
+    let meta = meta(Kind::Document, "plan.txt", "text/plain", PLAN.len(), &callback_url);
+    let job = sim.client().submit("k", &meta, upload(PLAN)).await.unwrap();
+    assert!(sim.job(&job.job_id).await["own_time_ms"].is_null(), "no callback yet, no own time");
+    receiver.wait_for_callbacks(1).await;
+    let own = sim.job(&job.job_id).await["own_time_ms"].as_f64().expect("own time after the callback");
+    assert!(own >= delay.as_secs_f64() * 1000.0, "{own} ms, the processing delay is {delay:?}");
+}

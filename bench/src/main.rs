@@ -87,6 +87,10 @@ struct Args {
     /// Serve S3 from this directory and nothing else (the bench's own S3 process)
     #[arg(long, hide = true)]
     serve_s3: Option<PathBuf>,
+    /// Keep the logs of nats-server, the S3 server, provider-sim and docflow in this
+    /// directory, and the pipelines' databases (by default both go at the end)
+    #[arg(long)]
+    logs: Option<PathBuf>,
     /// Where the JSON goes
     #[arg(long, default_value = "target/bench/latest.json")]
     out: PathBuf,
@@ -116,7 +120,7 @@ async fn main() -> Result<()> {
     let settle = Duration::from_secs(args.settle_secs);
     let mut report = Report::default();
 
-    let services = Services::start(&args.nats_server, args.s3_server).await?;
+    let services = Services::start(&args.nats_server, args.s3_server, args.logs.as_deref()).await?;
     println!("docflow-bench: logs in {}", services.logs.display());
     let result = run(&args, &services, settle, &mut report).await;
     if let Err(e) = &result {

@@ -51,12 +51,17 @@ pub struct Services {
     _s3_process: Process,
     pub admin: Admin,
     pub docflow_bin: PathBuf,
+    /// Keep the pipelines' databases (with `--logs`: everything to look into afterwards).
+    pub keep: bool,
 }
 
 impl Services {
-    pub async fn start(nats_server: &str, s3_server: S3Server) -> Result<Services> {
+    /// `logs`: where the processes' logs go (and stay); by default in the temporary
+    /// directory, removed at the end.
+    pub async fn start(nats_server: &str, s3_server: S3Server, logs: Option<&Path>) -> Result<Services> {
         let dir = tempfile::Builder::new().prefix("docflow-bench-").tempdir()?;
-        let logs = dir.path().join("logs");
+        let logs_given = logs.is_some();
+        let logs = logs.map_or_else(|| dir.path().join("logs"), Path::to_path_buf);
         std::fs::create_dir_all(&logs)?;
         let docflow_bin = procs::docflow_binary()?;
 
@@ -90,6 +95,7 @@ impl Services {
             _s3_process: s3_process,
             admin,
             docflow_bin,
+            keep: logs_given,
         })
     }
 
@@ -383,7 +389,11 @@ impl Pipeline {
         self.docflow.stop(Duration::from_secs(5)).await;
         self.sim.stop(Duration::from_secs(2)).await;
         self.db.close_by_ref().await.ok();
-        services.admin.drop_database(&self.db_name).await;
+        if services.keep {
+            eprintln!("pipeline {}: database {} kept", self.name, self.db_name);
+        } else {
+            services.admin.drop_database(&self.db_name).await;
+        }
     }
 }
 

@@ -190,23 +190,28 @@ pub async fn latency(
     let normalized_at = pipe.normalized_times().await?;
     let provider = pipe.provider_times(&format!("{}-s2", pipe.prefix)).await?;
     // (end to end, the provider's own time) per normalized document.
-    let timed: Vec<(f64, f64)> = sent
+    let timed: Vec<(f64, f64, i64)> = sent
         .iter()
         .filter_map(|(key, at)| {
             let total = (normalized_at.get(key)? - at) as f64 / 1000.0;
-            Some((total, provider.get(key).copied().unwrap_or(0.0)))
+            Some((total, provider.get(key).copied().unwrap_or(0.0), *at))
         })
         .collect();
     let sorted = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v
     };
-    let latencies = sorted(timed.iter().map(|(total, own)| total - own).collect());
-    let raw = sorted(timed.iter().map(|(total, _)| *total).collect());
-    let own = sorted(timed.iter().map(|(_, own)| *own).collect());
+    let latencies = sorted(timed.iter().map(|(total, own, _)| total - own).collect());
+    let raw = sorted(timed.iter().map(|(total, _, _)| *total).collect());
+    let own = sorted(timed.iter().map(|(_, own, _)| *own).collect());
     let pct_of = |v: &[f64], p: f64| {
         v.get(((v.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN)
     };
+    // Whether the slowest 1 % come in bursts (a stall of the machine or of one component
+    // holds up everything in flight) or spread over the run (queueing).
+    let p99 = pct_of(&latencies, 0.99);
+    let slow_seconds: std::collections::BTreeSet<i64> =
+        timed.iter().filter(|(total, own, _)| total - own >= p99).map(|(_, _, at)| at / 1_000_000).collect();
     let pct = |p: f64| pct_of(&latencies, p);
     report.add("latency", "rate_per_s", rate, "docs/s (half of throughput)");
     report.add("latency", "offered_rate_per_s", offered, "docs/s (publishing, measured)");
@@ -225,6 +230,7 @@ pub async fn latency(
         "ms (job created to first callback, at the simulator)",
     );
     report.add("latency", "provider_own_p99_ms", pct_of(&own, 0.99), "ms");
+    report.add("latency", "slowest_1pct_in_seconds", slow_seconds.len() as f64, "distinct seconds of publication");
     stage_breakdown(pipe, &format!("{}-s2", pipe.prefix), &sent, report).await
 }
 

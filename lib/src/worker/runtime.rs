@@ -23,9 +23,13 @@ use super::{Delivery, Outcome, Stage, WorkerError};
 use crate::nats::Names;
 use crate::settings::{Settings, StageSettings};
 
-/// Messages requested per pull: few, since a delivered message's ack clock runs even
-/// while it waits in the client's buffer.
-const MAX_BATCH: usize = 8;
+/// Messages requested per pull: one, requested when a slot is free. A delivered
+/// message's ack clock runs from its delivery, even while it waits in the client's buffer
+/// for a slot; a message prefetched behind busy slots would be redelivered (and stepped
+/// twice) once it waited longer than the ack deadline. async-nats asks for the next
+/// message only when the previous one has been taken, and the loop below takes one only
+/// with a slot in hand.
+const PULL_BATCH: usize = 1;
 /// The server's heartbeat on an idle pull: what wakes an idle worker, and how soon a pull
 /// lost across a reconnect is noticed (three missed heartbeats). Rare, so an idle process
 /// stays near zero CPU.
@@ -156,7 +160,7 @@ impl<S: Stage> Worker<S> {
         let open = || async {
             self.consumer
                 .stream()
-                .max_messages_per_batch(concurrency.min(MAX_BATCH))
+                .max_messages_per_batch(PULL_BATCH)
                 .expires(expires)
                 .heartbeat((expires / 2).min(IDLE_HEARTBEAT))
                 .messages()

@@ -22,13 +22,26 @@ type Script = Box<dyn Fn(&Delivery, usize) -> Option<Outcome> + Send + Sync>;
 /// A transfer stage that follows a script: `None` means "never return".
 struct Scripted {
     script: Script,
+    /// How long each step works before its outcome (a slow step, simulated).
+    work: Duration,
     seen: Mutex<Vec<(u64, Instant)>>,
     dead: Mutex<Vec<(u64, String)>>,
 }
 
 impl Scripted {
     fn new(script: impl Fn(&Delivery, usize) -> Option<Outcome> + Send + Sync + 'static) -> Arc<Scripted> {
-        Arc::new(Scripted { script: Box::new(script), seen: Mutex::default(), dead: Mutex::default() })
+        Arc::new(Scripted {
+            script: Box::new(script),
+            work: Duration::ZERO,
+            seen: Mutex::default(),
+            dead: Mutex::default(),
+        })
+    }
+    fn working(
+        work: Duration,
+        script: impl Fn(&Delivery, usize) -> Option<Outcome> + Send + Sync + 'static,
+    ) -> Arc<Scripted> {
+        Arc::new(Scripted { script: Box::new(script), work, seen: Mutex::default(), dead: Mutex::default() })
     }
     fn attempts(&self) -> Vec<u64> {
         self.seen.lock().unwrap().iter().map(|(a, _)| *a).collect()
@@ -48,6 +61,10 @@ impl Stage for Scripted {
             seen.push((delivery.attempt, Instant::now()));
             seen.len() - 1
         };
+        if !self.work.is_zero() {
+            // The step's own work, simulated; not a wait for anything.
+            tokio::time::sleep(self.work).await;
+        }
         match (self.script)(delivery, call) {
             Some(outcome) => outcome,
             None => std::future::pending().await,
@@ -167,6 +184,28 @@ async fn two_retries_then_done_take_three_deliveries_spaced_by_the_backoff() {
         assert!(gaps[1] >= Duration::from_millis(400), "{gaps:?}");
         assert!(gaps[1] < Duration::from_millis(1000), "stretched by the server's backoff: {gaps:?}");
         assert!(stage.dead.lock().unwrap().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_message_waiting_for_a_free_slot_is_not_redelivered() {
+    // Steps of 600 ms against an ack deadline of 200 ms (the first backoff): a message
+    // delivered before a slot is free would be redelivered while it waits.
+    let h = Harness::new(&nats_url(), &[("DOCFLOW__STAGES__TRANSFER__CONCURRENCY", "2")]).await;
+    h.check(|h| async move {
+        let stage = Scripted::working(Duration::from_millis(600), |_, _| Some(Outcome::Done));
+        for i in 0..6 {
+            h.publish(&format!("slow-{i}")).await;
+        }
+        let (shutdown, handle) = h.start(stage.clone());
+        testkit::wait_for("six steps", Duration::from_secs(15), || async {
+            (stage.attempts().len() >= 6).then_some(())
+        })
+        .await;
+        h.wait_settled().await;
+        stop(shutdown, handle).await;
+        assert_eq!(stage.attempts(), [1; 6], "each message stepped once, on its first delivery");
     })
     .await;
 }

@@ -23,13 +23,10 @@ use super::{Delivery, Outcome, Stage, WorkerError};
 use crate::nats::Names;
 use crate::settings::{Settings, StageSettings};
 
-/// Messages requested per pull: one, requested when a slot is free. A delivered
-/// message's ack clock runs from its delivery, even while it waits in the client's buffer
-/// for a slot; a message prefetched behind busy slots would be redelivered (and stepped
-/// twice) once it waited longer than the ack deadline. async-nats asks for the next
-/// message only when the previous one has been taken, and the loop below takes one only
-/// with a slot in hand.
-const PULL_BATCH: usize = 1;
+/// Messages requested per pull: few, since a delivered message's ack clock runs even
+/// while it waits in the client's buffer (see `design.md`: a prefetched message waiting
+/// longer than the ack deadline is redelivered).
+const MAX_BATCH: usize = 8;
 /// The server's heartbeat on an idle pull: what wakes an idle worker, and how soon a pull
 /// lost across a reconnect is noticed (three missed heartbeats). Rare, so an idle process
 /// stays near zero CPU.
@@ -160,7 +157,7 @@ impl<S: Stage> Worker<S> {
         let open = || async {
             self.consumer
                 .stream()
-                .max_messages_per_batch(PULL_BATCH)
+                .max_messages_per_batch(concurrency.min(MAX_BATCH))
                 .expires(expires)
                 .heartbeat((expires / 2).min(IDLE_HEARTBEAT))
                 .messages()

@@ -17,7 +17,7 @@ use minio::s3::builders::ObjectContent;
 use minio::s3::client::MinioClientBuilder;
 use minio::s3::creds::StaticProvider;
 use minio::s3::response_traits::HasEtagFromHeaders;
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TryGetable};
 
 use crate::pg::{self, Admin};
 use crate::procs::{self, Process};
@@ -262,15 +262,15 @@ impl Pipeline {
         self.pairs("SELECT state, count(*)::bigint FROM documents GROUP BY state").await
     }
 
-    /// Rows of (text, bigint) from one of the bench's own queries, counted so that the
-    /// commits it causes are not charged to docflow.
-    async fn pairs<C: FromIterator<(String, i64)>>(&self, sql: &str) -> Result<C> {
+    /// Rows of two columns (text, bigint, ...) from one of the bench's own queries,
+    /// counted so that the commits it causes are not charged to docflow.
+    async fn pairs<A: TryGetable, B: TryGetable, C: FromIterator<(A, B)>>(&self, sql: &str) -> Result<C> {
         self.bench_queries.fetch_add(1, Ordering::Relaxed);
         let rows = self
             .db
             .query_all_raw(Statement::from_string(self.db.get_database_backend(), format!("/* docflow-bench */ {sql}")))
             .await?;
-        rows.iter().map(|r| Ok((r.try_get_by_index::<String>(0)?, r.try_get_by_index::<i64>(1)?))).collect()
+        rows.iter().map(|r| Ok((r.try_get_by_index::<A>(0)?, r.try_get_by_index::<B>(1)?))).collect()
     }
 
     /// Polls until `expected` documents are in a terminal state, or until nothing has
@@ -332,22 +332,12 @@ impl Pipeline {
         let jobs: Vec<serde_json::Value> = reqwest::get(format!("{}/v1/_sim/jobs", self.sim_url)).await?.json().await?;
         let own: HashMap<String, f64> =
             jobs.iter().filter_map(|j| Some((j["job_id"].as_str()?.to_owned(), j["own_time_ms"].as_f64()?))).collect();
-        self.bench_queries.fetch_add(1, Ordering::Relaxed);
-        let rows = self
-            .db
-            .query_all_raw(Statement::from_string(
-                self.db.get_database_backend(),
-                format!("/* docflow-bench */ SELECT key, provider_job_id FROM documents WHERE key LIKE '{prefix}%' AND provider_job_id IS NOT NULL"),
+        let jobs_by_key: Vec<(String, String)> = self
+            .pairs(&format!(
+                "SELECT key, provider_job_id FROM documents WHERE key LIKE '{prefix}%' AND provider_job_id IS NOT NULL"
             ))
             .await?;
-        let mut out = HashMap::new();
-        for row in rows {
-            let (key, job): (String, String) = (row.try_get_by_index(0)?, row.try_get_by_index(1)?);
-            if let Some(ms) = own.get(&job) {
-                out.insert(key, *ms);
-            }
-        }
-        Ok(out)
+        Ok(jobs_by_key.into_iter().filter_map(|(key, job)| Some((key, *own.get(&job)?))).collect())
     }
 
     /// Total delivery attempts docflow recorded for `stage` over every document.

@@ -197,22 +197,15 @@ pub async fn latency(
             Some((total, provider.get(key).copied().unwrap_or(0.0), *at))
         })
         .collect();
-    let sorted = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v
-    };
     let latencies = sorted(timed.iter().map(|(total, own, _)| total - own).collect());
     let raw = sorted(timed.iter().map(|(total, _, _)| *total).collect());
     let own = sorted(timed.iter().map(|(_, own, _)| *own).collect());
-    let pct_of = |v: &[f64], p: f64| {
-        v.get(((v.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN)
-    };
     // Whether the slowest 1 % come in bursts (a stall of the machine or of one component
     // holds up everything in flight) or spread over the run (queueing).
-    let p99 = pct_of(&latencies, 0.99);
+    let p99 = percentile(&latencies, 0.99);
     let slow_seconds: std::collections::BTreeSet<i64> =
         timed.iter().filter(|(total, own, _)| total - own >= p99).map(|(_, _, at)| at / 1_000_000).collect();
-    let pct = |p: f64| pct_of(&latencies, p);
+    let pct = |p: f64| percentile(&latencies, p);
     report.add("latency", "rate_per_s", rate, "docs/s (half of throughput)");
     report.add("latency", "offered_rate_per_s", offered, "docs/s (publishing, measured)");
     report.add("latency", "documents", latencies.len() as f64, "normalized");
@@ -221,17 +214,27 @@ pub async fn latency(
     report.add("latency", "p90_ms", pct(0.90), "ms");
     report.add("latency", "p99_ms", pct(0.99), "ms (target < 25)");
     report.add("latency", "max_ms", latencies.last().copied().unwrap_or(f64::NAN), "ms");
-    report.add("latency", "end_to_end_p50_ms", pct_of(&raw, 0.50), "ms (the provider's time included)");
-    report.add("latency", "end_to_end_p99_ms", pct_of(&raw, 0.99), "ms");
+    report.add("latency", "end_to_end_p50_ms", percentile(&raw, 0.50), "ms (the provider's time included)");
+    report.add("latency", "end_to_end_p99_ms", percentile(&raw, 0.99), "ms");
     report.add(
         "latency",
         "provider_own_p50_ms",
-        pct_of(&own, 0.50),
+        percentile(&own, 0.50),
         "ms (job created to first callback, at the simulator)",
     );
-    report.add("latency", "provider_own_p99_ms", pct_of(&own, 0.99), "ms");
+    report.add("latency", "provider_own_p99_ms", percentile(&own, 0.99), "ms");
     report.add("latency", "slowest_1pct_in_seconds", slow_seconds.len() as f64, "distinct seconds of publication");
     stage_breakdown(pipe, &format!("{}-s2", pipe.prefix), &sent, report).await
+}
+
+fn sorted(mut values: Vec<f64>) -> Vec<f64> {
+    values.sort_by(f64::total_cmp);
+    values
+}
+
+/// The `p` percentile (nearest rank) of `sorted` values; NaN when there are none.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted.get(((sorted.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN)
 }
 
 /// Where the time goes: for each step between two timeline states (the event's
@@ -264,8 +267,7 @@ async fn stage_breakdown(pipe: &Pipeline, prefix: &str, sent: &[(String, i64)], 
     let slowest = &totals[..totals.len().div_ceil(100)];
     for ((name, _, _), gap) in STEPS.iter().zip(gaps.iter_mut()) {
         gap.sort_by(f64::total_cmp);
-        let pct =
-            |p: f64| gap.get(((gap.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN);
+        let pct = |p: f64| percentile(gap, p);
         report.add("latency", &format!("{name}_p50_ms"), pct(0.50), "ms");
         report.add("latency", &format!("{name}_p99_ms"), pct(0.99), "ms");
     }

@@ -30,12 +30,7 @@ struct Scripted {
 
 impl Scripted {
     fn new(script: impl Fn(&Delivery, usize) -> Option<Outcome> + Send + Sync + 'static) -> Arc<Scripted> {
-        Arc::new(Scripted {
-            script: Box::new(script),
-            work: Duration::ZERO,
-            seen: Mutex::default(),
-            dead: Mutex::default(),
-        })
+        Scripted::working(Duration::ZERO, script)
     }
     fn working(
         work: Duration,
@@ -150,6 +145,17 @@ impl Harness {
         .await
     }
 
+    /// Runs `stage` on one message until it is dead-lettered and nothing is pending; the
+    /// message's stream sequence and the dead letters.
+    async fn until_dead_lettered(&self, stage: Arc<Scripted>, body: &str) -> (u64, Vec<dlq::DeadLetter>) {
+        let (shutdown, handle) = self.start(stage);
+        let seq = self.publish(body).await;
+        let letters = self.dead_letters(1).await;
+        self.wait_settled().await;
+        stop(shutdown, handle).await;
+        (seq, letters)
+    }
+
     async fn dead_letters(&self, count: usize) -> Vec<dlq::DeadLetter> {
         testkit::wait_for("dead letters", Duration::from_secs(15), || async {
             let letters = dlq::list(&self.js, &self.names, Some("transfer")).await.ok()?;
@@ -241,11 +247,7 @@ async fn a_message_held_for_later_comes_back_no_sooner_and_not_forever() {
     let h = Harness::new(&nats_url(), &[]).await;
     h.check(|h| async move {
         let stage = Scripted::new(|_, _| Some(Outcome::later(Duration::from_millis(400), "not due")));
-        let (shutdown, handle) = h.start(stage.clone());
-        h.publish("timer").await;
-        let letters = h.dead_letters(1).await;
-        h.wait_settled().await;
-        stop(shutdown, handle).await;
+        let (_, letters) = h.until_dead_lettered(stage.clone(), "timer").await;
         assert_eq!(stage.attempts(), [1, 2, 3]);
         assert!(stage.gaps().iter().all(|gap| *gap >= Duration::from_millis(400)), "{:?}", stage.gaps());
         assert!(
@@ -288,11 +290,7 @@ async fn a_failure_is_dead_lettered_with_its_headers_and_leaves_nothing_pending(
     let h = Harness::new(&nats_url(), &[]).await;
     h.check(|h| async move {
         let stage = Scripted::new(|_, _| Some(Outcome::fail("unsupported format")));
-        let (shutdown, handle) = h.start(stage.clone());
-        let seq = h.publish("the body").await;
-        let letters = h.dead_letters(1).await;
-        h.wait_settled().await;
-        stop(shutdown, handle).await;
+        let (seq, letters) = h.until_dead_lettered(stage.clone(), "the body").await;
 
         let letter = &letters[0];
         assert_eq!(letter.stage, "transfer");
@@ -316,11 +314,7 @@ async fn a_retry_on_the_last_attempt_is_dead_lettered() {
     let h = Harness::new(&nats_url(), &[]).await;
     h.check(|h| async move {
         let stage = Scripted::new(|_, _| Some(Outcome::retry("provider down")));
-        let (shutdown, handle) = h.start(stage.clone());
-        h.publish("x").await;
-        let letters = h.dead_letters(1).await;
-        h.wait_settled().await;
-        stop(shutdown, handle).await;
+        let (_, letters) = h.until_dead_lettered(stage.clone(), "x").await;
         assert_eq!(stage.attempts(), [1, 2, 3]);
         assert_eq!(letters[0].attempts, 3);
         assert!(

@@ -126,11 +126,11 @@ impl Transfer {
         delivery: &Delivery,
     ) -> Result<(String, bool), Outcome> {
         let provider = new.provider.as_str();
+        let submission_id = new.id.submission_id(provider).to_string();
         let job_id = self
-            .submit(upload, new.id, kind, content_type, provider)
+            .submit(upload, new.id, &submission_id, kind, content_type, provider)
             .await
             .map_err(|outcome| self.naked_in_received(new.id, delivery, outcome))?;
-        let submission_id = new.id.submission_id(provider).to_string();
         let marked = self
             .db
             .mark_submitted(new.id, provider, &submission_id, &job_id, STAGE, delivery.attempt as u32)
@@ -146,13 +146,13 @@ impl Transfer {
         &self,
         upload: &Upload,
         id: DocumentId,
+        submission_id: &str,
         kind: Kind,
         content_type: &str,
         provider: &str,
     ) -> Result<String, Outcome> {
         let client = &self.providers[provider];
         let provider_settings = &self.settings.providers[provider];
-        let submission_id = id.submission_id(provider).to_string();
         let mut meta = JobMetadata {
             reference: id.to_string(),
             kind,
@@ -182,7 +182,7 @@ impl Transfer {
                 SubmitBody::Url
             }
         };
-        match client.submit(&submission_id, &meta, body).await {
+        match client.submit(submission_id, &meta, body).await {
             Ok(job) => Ok(job.job_id),
             Err(SubmitError::Throttled { retry_after, detail }) => Err(Outcome::retry_after(retry_after, detail)),
             Err(SubmitError::Transient { detail }) => Err(Outcome::retry(detail)),

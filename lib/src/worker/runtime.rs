@@ -23,10 +23,14 @@ use super::{Delivery, Outcome, Stage, WorkerError};
 use crate::nats::Names;
 use crate::settings::{Settings, StageSettings};
 
-/// Messages requested per pull: few, since a delivered message's ack clock runs even
-/// while it waits in the client's buffer (see `design.md`: a prefetched message waiting
-/// longer than the ack deadline is redelivered).
+/// Messages requested per pull. A delivered message's ack clock runs from delivery, so
+/// the worker takes every delivered message off the client's buffer at once and keeps
+/// it alive with progress until a slot is free (see `design.md`).
 const MAX_BATCH: usize = 8;
+/// The most messages one worker holds (running or waiting for a slot) when the
+/// consumer's `max_ack_pending` allows more (the watchdog's timers): bounds the memory
+/// of a backlog. Up to `max_ack_pending`, nothing delivered waits without progress.
+const MAX_HELD: usize = 1024;
 /// The server's heartbeat on an idle pull: what wakes an idle worker, and how soon a pull
 /// lost across a reconnect is noticed (three missed heartbeats). Rare, so an idle process
 /// stays near zero CPU.
@@ -66,6 +70,8 @@ pub(crate) struct Bound<S: Stage> {
     pub max_deliver: i64,
     pub server_backoff: Vec<Duration>,
     pub ack_wait: Duration,
+    /// How many messages the worker holds at once: running plus waiting for a slot.
+    pub held: usize,
     /// `+TERM reason` needs nats-server 2.10.4; older servers ignore it entirely.
     pub term_with_reason: bool,
 }
@@ -120,6 +126,7 @@ impl<S: Stage> Worker<S> {
             );
         }
         let term_with_reason = version_at_least(&client.server_info().version, (2, 10, 4));
+        let held = held_limit(config.max_ack_pending, stage_settings.concurrency);
         let bound = Bound {
             stage,
             js,
@@ -132,6 +139,7 @@ impl<S: Stage> Worker<S> {
             max_deliver: config.max_deliver,
             server_backoff: config.backoff.clone(),
             ack_wait: config.ack_wait,
+            held,
             term_with_reason,
         };
         Ok(Worker { bound: Arc::new(bound), consumer })
@@ -164,20 +172,25 @@ impl<S: Stage> Worker<S> {
                 .await
         };
         let mut messages = open().await.map_err(|e| pull_err(e.to_string()))?;
-        let mut missed_heartbeats = 0;
+        // Missed heartbeats and failed re-pulls since the last message.
+        let mut troubles = 0;
 
         let stop_advisories = shutdown.child_token();
         let advisories = tokio::spawn(dead_letter::listen_advisories(bound.clone(), stop_advisories.clone()));
-        let permits = Arc::new(Semaphore::new(concurrency));
+        let slots = Arc::new(Semaphore::new(concurrency));
+        let held = Arc::new(Semaphore::new(bound.held));
         let tracker = TaskTracker::new();
+        // Cancelled when the loop ends, for whatever reason: messages still waiting for a
+        // slot are handed back instead of started.
+        let stop_waiting = shutdown.child_token();
         let hard_stop = CancellationToken::new();
-        tracing::info!(stage, stream = %bound.stream_name, consumer = %bound.consumer_name, concurrency, "worker started");
+        tracing::info!(stage, stream = %bound.stream_name, consumer = %bound.consumer_name, concurrency, held = bound.held, "worker started");
 
         let result = loop {
-            let permit = tokio::select! {
+            let hold = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => break Ok(()),
-                permit = permits.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+                hold = held.clone().acquire_owned() => hold.expect("the semaphore is never closed"),
             };
             let item = tokio::select! {
                 biased;
@@ -186,8 +199,14 @@ impl<S: Stage> Worker<S> {
             };
             match item {
                 Some(Ok(message)) => {
-                    missed_heartbeats = 0;
-                    tracker.spawn(handle(bound.clone(), message, permit, hard_stop.clone()));
+                    troubles = 0;
+                    let turn = Turn {
+                        hold,
+                        slots: slots.clone(),
+                        stop_waiting: stop_waiting.clone(),
+                        hard_stop: hard_stop.clone(),
+                    };
+                    tracker.spawn(handle(bound.clone(), message, turn));
                 }
                 Some(Err(e)) => match e.kind() {
                     MessagesErrorKind::ConsumerDeleted => {
@@ -197,16 +216,18 @@ impl<S: Stage> Worker<S> {
                         });
                     }
                     MessagesErrorKind::RequestLimitExceeded => break Err(pull_err(e.to_string())),
-                    // After a reconnect async-nats may wait long before pulling again (its
-                    // consumer-info retries); a fresh pull stream does not.
-                    MessagesErrorKind::MissingHeartbeat => {
-                        missed_heartbeats += 1;
-                        if missed_heartbeats >= 3 {
-                            tracing::warn!(stage, "no heartbeat from the server; pulling anew");
+                    // After a reconnect async-nats re-pulls only once its consumer-info
+                    // retries succeed; when they fail (a `Pull` error: JetStream still
+                    // recovering) or no heartbeat comes three times, a fresh pull stream
+                    // is what gets messages flowing again.
+                    kind @ (MessagesErrorKind::MissingHeartbeat | MessagesErrorKind::Pull) => {
+                        troubles += 1;
+                        if kind == MessagesErrorKind::Pull || troubles >= 3 {
+                            tracing::warn!(stage, error = %e, "pulling anew");
                             match open().await {
                                 Ok(fresh) => {
-                                    messages = fresh;
-                                    missed_heartbeats = 0;
+                                    hand_back(std::mem::replace(&mut messages, fresh)).await;
+                                    troubles = 0;
                                 }
                                 Err(e) => {
                                     tracing::warn!(stage, error = %e, "cannot pull anew; retrying later")
@@ -214,19 +235,19 @@ impl<S: Stage> Worker<S> {
                             }
                         }
                     }
-                    // Missing heartbeats, reconnects, no responders: the stream re-pulls.
+                    // No responders, other interruptions: the stream re-pulls by itself.
                     _ => tracing::warn!(stage, error = %e, "pull interrupted; continuing"),
                 },
                 None => break Err(pull_err("the message stream ended".into())),
             }
         };
 
-        // Stop pulling. Messages already buffered were never started: give them back now
-        // rather than after their ack deadline.
-        while let Some(Some(Ok(message))) = messages.next().now_or_never() {
-            let _ = message.ack_with(jetstream::AckKind::Nak(None)).await;
-        }
-        drop(messages);
+        // Stop pulling. Messages already buffered or waiting for a slot were never
+        // started: give them back now rather than after their ack deadline.
+        // The pull stream goes first (its unsubscribe reaches the server before the naks),
+        // so what is handed back is not delivered again to its outstanding pull request.
+        hand_back(messages).await;
+        stop_waiting.cancel();
         tracker.close();
         if tokio::time::timeout(bound.grace, tracker.wait()).await.is_err() {
             tracing::warn!(stage, grace = ?bound.grace, in_flight = tracker.len(), "shutdown grace over; naking what is still running");
@@ -246,13 +267,31 @@ impl<S: Stage> Worker<S> {
     }
 }
 
-/// Handles one delivery from start to settlement; holds its permit throughout.
-async fn handle<S: Stage>(
-    bound: Arc<Bound<S>>,
-    message: Message,
-    permit: OwnedSemaphorePermit,
+/// What a message task needs to take its turn: its place among the held messages, the
+/// run slots it waits for, and the signals that end the wait or the step.
+struct Turn {
+    hold: OwnedSemaphorePermit,
+    slots: Arc<Semaphore>,
+    stop_waiting: CancellationToken,
     hard_stop: CancellationToken,
-) {
+}
+
+/// Drops a pull stream and naks at once (no delay: redelivered now, here or elsewhere)
+/// what it had received and not yet yielded.
+async fn hand_back(mut messages: async_nats::jetstream::consumer::pull::Stream) {
+    let mut received = Vec::new();
+    while let Some(Some(Ok(message))) = messages.next().now_or_never() {
+        received.push(message);
+    }
+    drop(messages);
+    for message in received {
+        let _ = message.ack_with(jetstream::AckKind::Nak(None)).await;
+    }
+}
+
+/// Handles one delivery from delivery to settlement: waits for a run slot (sending
+/// progress), runs the step (sending progress), settles. Holds its place throughout.
+async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, turn: Turn) {
     let (attempt, stream_sequence) = match message.info() {
         Ok(info) => (info.delivered.max(1) as u64, info.stream_sequence),
         Err(e) => {
@@ -280,12 +319,24 @@ async fn handle<S: Stage>(
         document_id = delivery.header(dead_letter::DOCUMENT_ID).unwrap_or_default(),
     );
     let settle = async {
+        let slot = tokio::select! {
+            biased;
+            _ = turn.stop_waiting.cancelled() => None,
+            slot = with_progress(&bound, &reply, attempt, turn.slots.acquire_owned()) => {
+                Some(slot.expect("the semaphore is never closed"))
+            }
+        };
+        let Some(slot) = slot else {
+            tracing::debug!("worker stopping before the step started; handed back");
+            send(&bound.client, &reply, jetstream::AckKind::Nak(None).into()).await;
+            return;
+        };
         let step = tokio::spawn({
             let (stage, delivery) = (bound.stage.clone(), delivery.clone());
             async move { stage.step(&delivery).await }.in_current_span()
         });
         let started = std::time::Instant::now();
-        let outcome = run_with_progress(&bound, &reply, attempt, step, &hard_stop).await;
+        let outcome = run_with_progress(&bound, &reply, attempt, step, &turn.hard_stop).await;
         match outcome {
             Some(outcome) => {
                 let label = match &outcome {
@@ -304,9 +355,10 @@ async fn handle<S: Stage>(
                 send(&bound.client, &reply, nak_payload(delay)).await;
             }
         }
+        drop(slot);
     };
     settle.instrument(span).await;
-    drop(permit);
+    drop(turn.hold);
 }
 
 /// Awaits the step, sending progress so the ack deadline does not pass; `None` when the
@@ -318,23 +370,31 @@ async fn run_with_progress<S: Stage>(
     mut step: tokio::task::JoinHandle<Outcome>,
     hard_stop: &CancellationToken,
 ) -> Option<Outcome> {
+    tokio::select! {
+        biased;
+        joined = with_progress(bound, reply, attempt, &mut step) => Some(match joined {
+            Ok(outcome) => outcome,
+            Err(e) if e.is_panic() => Outcome::retry("the step panicked"),
+            Err(e) => Outcome::retry(format!("the step did not finish: {e}")),
+        }),
+        _ = hard_stop.cancelled() => {
+            step.abort();
+            None
+        }
+    }
+}
+
+/// Awaits `work`, sending `+WPI` every `progress_period` so the delivery's ack deadline
+/// does not pass meanwhile.
+async fn with_progress<S: Stage, F: Future>(bound: &Bound<S>, reply: &Subject, attempt: u64, work: F) -> F::Output {
     let period = progress_period(attempt, &bound.server_backoff, bound.ack_wait);
     let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut work = std::pin::pin!(work);
     loop {
         tokio::select! {
             biased;
-            joined = &mut step => {
-                return Some(match joined {
-                    Ok(outcome) => outcome,
-                    Err(e) if e.is_panic() => Outcome::retry("the step panicked"),
-                    Err(e) => Outcome::retry(format!("the step did not finish: {e}")),
-                });
-            }
-            _ = hard_stop.cancelled() => {
-                step.abort();
-                return None;
-            }
+            done = &mut work => return done,
             _ = progress.tick() => {
                 if let Err(e) = bound.client.publish(reply.clone(), Bytes::from_static(b"+WPI")).await {
                     tracing::warn!(error = %e, "cannot send progress");
@@ -441,6 +501,13 @@ pub(crate) fn nak_delay(wanted: Duration, attempt: u64, server_backoff: &[Durati
         None => Duration::ZERO,
     };
     wanted.saturating_sub(stretch).max(Duration::from_millis(1))
+}
+
+/// How many messages a worker holds: the consumer's `max_ack_pending` (what the server
+/// may deliver to it at once), capped by `MAX_HELD`, never fewer than its run slots.
+pub(crate) fn held_limit(max_ack_pending: i64, concurrency: usize) -> usize {
+    let allowed = if max_ack_pending > 0 { (max_ack_pending as usize).min(MAX_HELD) } else { MAX_HELD };
+    allowed.max(concurrency.max(1))
 }
 
 /// A third of the current delivery's ack deadline, so two progress messages may be lost.

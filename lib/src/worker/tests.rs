@@ -195,7 +195,6 @@ async fn two_retries_then_done_take_three_deliveries_spaced_by_the_backoff() {
 }
 
 #[tokio::test]
-#[ignore = "known defect, see worker/design.md: a prefetched message waiting for a slot is redelivered"]
 async fn a_message_waiting_for_a_free_slot_is_not_redelivered() {
     // Steps of 600 ms against an ack deadline of 200 ms (the first backoff): a message
     // delivered before a slot is free would be redelivered while it waits.
@@ -391,6 +390,48 @@ async fn shutdown_naks_a_step_that_outlives_the_grace_and_progress_keeps_it_unti
     .await;
 }
 
+/// Messages waiting for a slot when the worker stops were never started: they are handed
+/// back at once, not started during the shutdown grace.
+#[tokio::test]
+async fn shutdown_hands_back_the_messages_waiting_for_a_slot_unstarted() {
+    let h = Harness::new(
+        &nats_url(),
+        &[("DOCFLOW__STAGES__TRANSFER__CONCURRENCY", "1"), ("DOCFLOW__SHUTDOWN__GRACE", "300ms")],
+    )
+    .await;
+    h.check(|h| async move {
+        let stage = Scripted::new(|_, _| None);
+        let (shutdown, handle) = h.start(stage.clone());
+        for i in 0..3 {
+            h.publish(&format!("held-{i}")).await;
+        }
+        testkit::wait_for("all three delivered to the worker", Duration::from_secs(5), || async {
+            let pending = h.uploads().await.consumer_info("transfer").await.ok()?.num_ack_pending;
+            (pending == 3 && stage.attempts().len() == 1).then_some(())
+        })
+        .await;
+        stop(shutdown, handle).await;
+        assert_eq!(stage.attempts(), [1], "only the message with the slot was started");
+
+        let consumer: PullConsumer = h.uploads().await.get_consumer("transfer").await.unwrap();
+        // All three come back (held-0 after its nak delay). nats-server 2.9 may deliver a
+        // handed-back message twice, so bodies are counted once.
+        let (consumer, bodies) = (&consumer, &Mutex::new(std::collections::BTreeSet::new()));
+        let bodies = testkit::wait_for("the three messages back", Duration::from_secs(10), || async move {
+            let mut batch = consumer.fetch().max_messages(3).expires(Duration::from_secs(1)).messages().await.ok()?;
+            while let Some(Ok(message)) = batch.next().await {
+                bodies.lock().unwrap().insert(String::from_utf8_lossy(&message.payload).into_owned());
+                message.double_ack().await.unwrap();
+            }
+            let bodies = bodies.lock().unwrap();
+            (bodies.len() >= 3).then(|| bodies.iter().cloned().collect::<Vec<_>>())
+        })
+        .await;
+        assert_eq!(bodies, ["held-0", "held-1", "held-2"]);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_missing_consumer_says_to_run_setup() {
     let url = nats_url();
@@ -479,6 +520,15 @@ fn nak_delays_compensate_the_server_backoff() {
     assert!(version_at_least("2.15.1", (2, 10, 4)));
     assert!(!version_at_least("2.9.10", (2, 10, 4)));
     assert!(!version_at_least("2.10.3-beta", (2, 10, 4)));
+}
+
+#[test]
+fn a_worker_holds_what_the_server_may_deliver_to_it() {
+    use super::runtime::held_limit;
+    assert_eq!(held_limit(64, 16), 64, "the consumer's max_ack_pending");
+    assert_eq!(held_limit(100_000, 16), 1024, "capped for the watchdog's timers");
+    assert_eq!(held_limit(-1, 16), 1024, "unlimited on the server");
+    assert_eq!(held_limit(4, 16), 16, "never fewer than the run slots");
 }
 
 #[tokio::test]

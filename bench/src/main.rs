@@ -4,6 +4,7 @@
 //! so every figure that can be is a ratio to a baseline measured in the same run.
 
 mod baseline;
+mod disk;
 mod large;
 mod pg;
 mod procs;
@@ -21,7 +22,7 @@ use serde_json::json;
 
 use crate::report::Report;
 use crate::rig::{DocflowOptions, Pipeline, Services};
-use crate::s3::S3Server;
+use crate::s3::{S3Server, S3Storage};
 
 #[derive(Debug, Parser)]
 #[command(about = "docflow's performance, as ratios to baselines measured in the same run")]
@@ -84,6 +85,11 @@ struct Args {
     /// The S3 server: s3s-fs's storage with TCP_NODELAY (as MinIO), or the s3s-fs binary
     #[arg(long, value_enum, default_value_t = S3Server::Nodelay)]
     s3_server: S3Server,
+    /// Where the S3 server keeps the objects: memory (a directory on /dev/shm) or disk
+    /// (the bench's temporary directory). See README, Performance: s3s-fs writes through
+    /// the page cache without syncing, MinIO with O_DIRECT.
+    #[arg(long, value_enum, default_value_t = S3Storage::Memory)]
+    s3_storage: S3Storage,
     /// Serve S3 from this directory and nothing else (the bench's own S3 process)
     #[arg(long, hide = true)]
     serve_s3: Option<PathBuf>,
@@ -120,7 +126,10 @@ async fn main() -> Result<()> {
     let settle = Duration::from_secs(args.settle_secs);
     let mut report = Report::default();
 
-    let services = Services::start(&args.nats_server, args.s3_server, args.logs.as_deref()).await?;
+    // Room for the large object, and as much again for the other scenarios' objects.
+    let s3_bytes = (2 * (args.large_mib as u64).max(512)) << 20;
+    let services =
+        Services::start(&args.nats_server, args.s3_server, args.s3_storage, s3_bytes, args.logs.as_deref()).await?;
     println!("docflow-bench: logs in {}", services.logs.display());
     let result = run(&args, &services, settle, &mut report).await;
     if let Err(e) = &result {
@@ -140,7 +149,7 @@ async fn main() -> Result<()> {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
-    let s3_server = args.s3_server.describe();
+    let s3_server = format!("{}; objects on {}", args.s3_server.describe(), services.s3_storage);
     let top = json!({
         "machine": { "nproc": nproc, "cpu_model": model, "loadavg_at_end": load.trim(), "nats_server": nats_version,
                      "s3_server": s3_server },

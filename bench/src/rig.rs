@@ -21,7 +21,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TryGetable};
 
 use crate::pg::{self, Admin};
 use crate::procs::{self, Process};
-use crate::s3::S3Server;
+use crate::s3::{S3Server, S3Storage};
 
 pub const ACCESS_KEY: &str = "docflow-bench";
 pub const SECRET_KEY: &str = "docflow-bench-secret";
@@ -49,6 +49,9 @@ pub struct Services {
     pub s3_endpoint: String,
     pub s3: MinioClient,
     _s3_process: Process,
+    /// The S3 server's root (removed at the end), and where it is, for the report.
+    _s3_dir: tempfile::TempDir,
+    pub s3_storage: String,
     pub admin: Admin,
     pub docflow_bin: PathBuf,
     /// Keep the pipelines' databases (with `--logs`: everything to look into afterwards).
@@ -58,7 +61,14 @@ pub struct Services {
 impl Services {
     /// `logs`: where the processes' logs go (and stay); by default in the temporary
     /// directory, removed at the end.
-    pub async fn start(nats_server: &str, s3_server: S3Server, logs: Option<&Path>) -> Result<Services> {
+    /// `s3_bytes`: room the S3 server's objects may need (for `S3Storage::Memory`).
+    pub async fn start(
+        nats_server: &str,
+        s3_server: S3Server,
+        s3_storage: S3Storage,
+        s3_bytes: u64,
+        logs: Option<&Path>,
+    ) -> Result<Services> {
         let dir = tempfile::Builder::new().prefix("docflow-bench-").tempdir()?;
         let logs_given = logs.is_some();
         let logs = logs.map_or_else(|| dir.path().join("logs"), Path::to_path_buf);
@@ -77,9 +87,9 @@ impl Services {
         )?;
         procs::wait_for_port(nats_port, Duration::from_secs(20)).await.context("nats-server did not start")?;
 
-        let s3_dir = dir.path().join("s3");
-        std::fs::create_dir_all(&s3_dir)?;
-        let (s3_process, s3_endpoint) = s3_server.start(&logs, &s3_dir).await?;
+        let (s3_base, s3_storage) = s3_storage.place(dir.path(), s3_bytes);
+        let s3_dir = tempfile::Builder::new().prefix("docflow-bench-s3-").tempdir_in(&s3_base)?;
+        let (s3_process, s3_endpoint) = s3_server.start(&logs, s3_dir.path()).await?;
         let s3 = MinioClientBuilder::new(s3_endpoint.parse()?)
             .provider(Some(StaticProvider::new(ACCESS_KEY, SECRET_KEY, None)))
             .skip_region_lookup(true)
@@ -93,6 +103,8 @@ impl Services {
             s3_endpoint,
             s3,
             _s3_process: s3_process,
+            _s3_dir: s3_dir,
+            s3_storage,
             admin,
             docflow_bin,
             keep: logs_given,

@@ -3,6 +3,7 @@
 //! Objects are put into the bucket before the clock starts; the clock runs from the first
 //! MinIO event published to the last document's `normalized` commit (its `updated_at`).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::IntoFuture;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use anyhow::Result;
 use futures_util::StreamExt;
 
+use crate::disk::{self, FsyncProbe};
 use crate::pg::DbCounters;
 use crate::procs;
 use crate::report::Report;
@@ -121,6 +123,13 @@ pub async fn throughput(
     report.add("throughput", "docflow_cpu_utilisation", batch.docflow_cpu / batch.seconds, "cores");
     report.add("throughput", "provider_sim_cpu_ms_per_doc", batch.sim_cpu * 1000.0 / n, "ms");
     report.add("throughput", "nats_server_cpu_ms_per_doc", batch.nats_cpu * 1000.0 / n, "ms");
+    // The host's speed drifts from run to run; this ratio does not move with it.
+    report.add(
+        "throughput",
+        "docflow_cpu_ratio_to_nats_server",
+        batch.docflow_cpu / batch.nats_cpu,
+        "x nats-server's CPU for the same documents",
+    );
 
     report.add("db", "max_connections_held", batch.max_connections as f64, "connections (pool max 4)");
     match batch.db.statements {
@@ -170,6 +179,7 @@ pub async fn latency(
     let count = ((rate * duration.as_secs_f64()).round() as usize).max(1);
     let uploads = rig::put_small(services, &format!("{}-s2", pipe.prefix), 0..count).await?;
     let interval = Duration::from_secs_f64(1.0 / rate);
+    let probe = FsyncProbe::start(services.dir.path(), Duration::from_millis(50))?;
     let start = tokio::time::Instant::now();
     let mut publishes = Vec::with_capacity(count);
     for (i, upload) in uploads.iter().enumerate() {
@@ -187,6 +197,7 @@ pub async fn latency(
     }
     let offered = count as f64 / start.elapsed().as_secs_f64();
     let settled = pipe.wait_terminal(already + count as i64, POLL, pipe.stall).await?;
+    let fsyncs = probe.finish()?;
     let normalized_at = pipe.normalized_times().await?;
     let provider = pipe.provider_times(&format!("{}-s2", pipe.prefix)).await?;
     // (end to end, the provider's own time) per normalized document.
@@ -203,7 +214,7 @@ pub async fn latency(
     // Whether the slowest 1 % come in bursts (a stall of the machine or of one component
     // holds up everything in flight) or spread over the run (queueing).
     let p99 = percentile(&latencies, 0.99);
-    let slow_seconds: std::collections::BTreeSet<i64> =
+    let slow_seconds: BTreeSet<i64> =
         timed.iter().filter(|(total, own, _)| total - own >= p99).map(|(_, _, at)| at / 1_000_000).collect();
     let pct = |p: f64| percentile(&latencies, p);
     report.add("latency", "rate_per_s", rate, "docs/s (half of throughput)");
@@ -224,7 +235,40 @@ pub async fn latency(
     );
     report.add("latency", "provider_own_p99_ms", percentile(&own, 0.99), "ms");
     report.add("latency", "slowest_1pct_in_seconds", slow_seconds.len() as f64, "distinct seconds of publication");
+    disk_stalls(&fsyncs, &slow_seconds, report);
     stage_breakdown(pipe, &format!("{}-s2", pipe.prefix), &sent, report).await
+}
+
+/// The disk under the NATS store (and, on one-disk machines, PostgreSQL): fsync times
+/// during the scenario, and the worst fsync within the seconds the slowest 1 % were
+/// published against the other seconds' typical worst (much higher: the tail is the disk).
+fn disk_stalls(fsyncs: &[disk::Sample], slow_seconds: &BTreeSet<i64>, report: &mut Report) {
+    let all = sorted(fsyncs.iter().map(|(_, ms)| *ms).collect());
+    let mut worst_per_second: BTreeMap<i64, f64> = BTreeMap::new();
+    for (at, ms) in fsyncs {
+        let worst = worst_per_second.entry(at / 1_000_000).or_insert(0.0);
+        *worst = worst.max(*ms);
+    }
+    let (slow, other): (Vec<_>, Vec<_>) =
+        worst_per_second.iter().partition(|(second, _)| slow_seconds.contains(second));
+    let slow_worst = slow.iter().map(|(_, ms)| **ms).fold(f64::NAN, f64::max);
+    let other_worst = sorted(other.iter().map(|(_, ms)| **ms).collect());
+    let what = "ms (fsync of 4 KiB in the bench's temporary directory, 20 per second)";
+    report.add("latency", "disk_fsync_p50_ms", percentile(&all, 0.50), what);
+    report.add("latency", "disk_fsync_p99_ms", percentile(&all, 0.99), "ms");
+    report.add("latency", "disk_fsync_max_ms", all.last().copied().unwrap_or(f64::NAN), "ms");
+    report.add(
+        "latency",
+        "disk_fsync_worst_in_slowest_seconds_ms",
+        slow_worst,
+        "ms (worst fsync within the seconds the slowest 1 % were published)",
+    );
+    report.add(
+        "latency",
+        "disk_fsync_worst_in_other_seconds_p50_ms",
+        percentile(&other_worst, 0.50),
+        "ms (median over the other seconds of each one's worst fsync)",
+    );
 }
 
 fn sorted(mut values: Vec<f64>) -> Vec<f64> {

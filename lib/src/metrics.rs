@@ -27,6 +27,12 @@ pub const UPLOAD_URLS: &str = "docflow_gateway_upload_urls_total";
 pub const STAGE_MESSAGES: &str = "docflow_stage_messages_total";
 /// Time a stage's step took, in seconds, by `stage`.
 pub const STAGE_DURATION: &str = "docflow_stage_step_duration_seconds";
+/// Time a delivered message waited for one of its stage's run slots, in seconds, by
+/// `stage`: near zero unless the stage is saturated.
+pub const STAGE_SLOT_WAIT: &str = "docflow_stage_slot_wait_seconds";
+/// Progress (`+WPI`) sent to keep a delivery from being redelivered, by `stage` and
+/// `phase` (`waiting` for a slot, `running` the step).
+pub const STAGE_PROGRESS: &str = "docflow_stage_progress_total";
 
 /// The one recorder of the process. When another recorder was installed first (by an
 /// embedding program), metrics go there and `/metrics` renders an empty local recorder.
@@ -55,6 +61,15 @@ fn describe() {
     metrics::describe_counter!(UPLOAD_URLS, "presigned upload URLs handed out");
     metrics::describe_counter!(STAGE_MESSAGES, "messages settled by a stage, by stage and outcome");
     metrics::describe_histogram!(STAGE_DURATION, metrics::Unit::Seconds, "time a stage's step took");
+    metrics::describe_histogram!(
+        STAGE_SLOT_WAIT,
+        metrics::Unit::Seconds,
+        "time a delivered message waited for a run slot of its stage"
+    );
+    metrics::describe_counter!(
+        STAGE_PROGRESS,
+        "progress sent to keep deliveries, by stage and phase (waiting, running)"
+    );
 }
 
 /// The Prometheus text of every metric of the process.
@@ -157,4 +172,14 @@ pub(super) async fn count_requests(request: Request, next: Next) -> Response {
 pub fn stage_step(stage: &'static str, outcome: &'static str, took: std::time::Duration) {
     metrics::counter!(STAGE_MESSAGES, "stage" => stage, "outcome" => outcome).increment(1);
     metrics::histogram!(STAGE_DURATION, "stage" => stage).record(took.as_secs_f64());
+}
+
+/// A delivered message got its run slot after `waited`.
+pub fn stage_slot_wait(stage: &'static str, waited: std::time::Duration) {
+    metrics::histogram!(STAGE_SLOT_WAIT, "stage" => stage).record(waited.as_secs_f64());
+}
+
+/// A progress message sent for a delivery `waiting` for a slot or `running`.
+pub fn stage_progress(stage: &'static str, phase: &'static str) {
+    metrics::counter!(STAGE_PROGRESS, "stage" => stage, "phase" => phase).increment(1);
 }

@@ -319,10 +319,11 @@ async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, turn: Turn) {
         document_id = delivery.header(dead_letter::DOCUMENT_ID).unwrap_or_default(),
     );
     let settle = async {
+        let waiting = std::time::Instant::now();
         let slot = tokio::select! {
             biased;
             _ = turn.stop_waiting.cancelled() => None,
-            slot = with_progress(&bound, &reply, attempt, turn.slots.acquire_owned()) => {
+            slot = with_progress(&bound, &reply, attempt, "waiting", turn.slots.acquire_owned()) => {
                 Some(slot.expect("the semaphore is never closed"))
             }
         };
@@ -331,6 +332,7 @@ async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, turn: Turn) {
             send(&bound.client, &reply, jetstream::AckKind::Nak(None).into()).await;
             return;
         };
+        crate::metrics::stage_slot_wait(bound.stage.name(), waiting.elapsed());
         let step = tokio::spawn({
             let (stage, delivery) = (bound.stage.clone(), delivery.clone());
             async move { stage.step(&delivery).await }.in_current_span()
@@ -372,7 +374,7 @@ async fn run_with_progress<S: Stage>(
 ) -> Option<Outcome> {
     tokio::select! {
         biased;
-        joined = with_progress(bound, reply, attempt, &mut step) => Some(match joined {
+        joined = with_progress(bound, reply, attempt, "running", &mut step) => Some(match joined {
             Ok(outcome) => outcome,
             Err(e) if e.is_panic() => Outcome::retry("the step panicked"),
             Err(e) => Outcome::retry(format!("the step did not finish: {e}")),
@@ -385,8 +387,14 @@ async fn run_with_progress<S: Stage>(
 }
 
 /// Awaits `work`, sending `+WPI` every `progress_period` so the delivery's ack deadline
-/// does not pass meanwhile.
-async fn with_progress<S: Stage, F: Future>(bound: &Bound<S>, reply: &Subject, attempt: u64, work: F) -> F::Output {
+/// does not pass meanwhile; `phase` labels the progress metric.
+async fn with_progress<S: Stage, F: Future>(
+    bound: &Bound<S>,
+    reply: &Subject,
+    attempt: u64,
+    phase: &'static str,
+    work: F,
+) -> F::Output {
     let period = progress_period(attempt, &bound.server_backoff, bound.ack_wait);
     let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -396,6 +404,7 @@ async fn with_progress<S: Stage, F: Future>(bound: &Bound<S>, reply: &Subject, a
             biased;
             done = &mut work => return done,
             _ = progress.tick() => {
+                crate::metrics::stage_progress(bound.stage.name(), phase);
                 if let Err(e) = bound.client.publish(reply.clone(), Bytes::from_static(b"+WPI")).await {
                     tracing::warn!(error = %e, "cannot send progress");
                 }

@@ -21,8 +21,9 @@ use clap::Parser;
 use serde_json::json;
 
 use crate::report::Report;
+use crate::rig::StandIns;
 use crate::rig::{DocflowOptions, Pipeline, Services};
-use crate::s3::{S3Server, S3Storage};
+use crate::s3::S3Server;
 
 #[derive(Debug, Parser)]
 #[command(about = "docflow's performance, as ratios to baselines measured in the same run")]
@@ -85,11 +86,11 @@ struct Args {
     /// The S3 server: s3s-fs's storage with TCP_NODELAY (as MinIO), or the s3s-fs binary
     #[arg(long, value_enum, default_value_t = S3Server::Nodelay)]
     s3_server: S3Server,
-    /// Where the S3 server keeps the objects: memory (a directory on /dev/shm) or disk
-    /// (the bench's temporary directory). See README, Performance: s3s-fs writes through
-    /// the page cache without syncing, MinIO with O_DIRECT.
-    #[arg(long, value_enum, default_value_t = S3Storage::Memory)]
-    s3_storage: S3Storage,
+    /// Where the stand-ins for outside services (the S3 server, provider-sim) keep their
+    /// files: memory (a directory on /dev/shm) or disk (the bench's temporary directory).
+    /// See README, Performance: they write through the page cache without syncing.
+    #[arg(long, value_enum, default_value_t = StandIns::Memory)]
+    stand_ins: StandIns,
     /// Serve S3 from this directory and nothing else (the bench's own S3 process)
     #[arg(long, hide = true)]
     serve_s3: Option<PathBuf>,
@@ -126,10 +127,12 @@ async fn main() -> Result<()> {
     let settle = Duration::from_secs(args.settle_secs);
     let mut report = Report::default();
 
-    // Room for the large object, and as much again for the other scenarios' objects.
-    let s3_bytes = (2 * (args.large_mib as u64).max(512)) << 20;
+    // The large object three times (in the bucket; received by provider-sim from docflow
+    // and from the baseline), and 1 GiB for the other scenarios' files.
+    let stand_in_bytes = (3 * args.large_mib as u64 + 1024) << 20;
     let services =
-        Services::start(&args.nats_server, args.s3_server, args.s3_storage, s3_bytes, args.logs.as_deref()).await?;
+        Services::start(&args.nats_server, args.s3_server, args.stand_ins, stand_in_bytes, args.logs.as_deref())
+            .await?;
     println!("docflow-bench: logs in {}", services.logs.display());
     let result = run(&args, &services, settle, &mut report).await;
     if let Err(e) = &result {
@@ -149,10 +152,11 @@ async fn main() -> Result<()> {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default();
-    let s3_server = format!("{}; objects on {}", args.s3_server.describe(), services.s3_storage);
+    let s3_server = args.s3_server.describe();
+    let stand_ins = services.stand_ins_place.clone();
     let top = json!({
         "machine": { "nproc": nproc, "cpu_model": model, "loadavg_at_end": load.trim(), "nats_server": nats_version,
-                     "s3_server": s3_server },
+                     "s3_server": s3_server, "stand_ins_files": stand_ins },
         "sizes": { "smoke": args.smoke, "docs": args.docs, "latency_secs": args.latency_secs, "idle_secs": args.idle_secs,
                    "large_mib": args.large_mib, "retry_docs": args.retry_docs, "relay_msgs": args.relay_msgs,
                    "upsert_rows": args.upsert_rows, "concurrency": args.concurrency, "relay_in_flight": args.relay_in_flight,
@@ -164,7 +168,10 @@ async fn main() -> Result<()> {
     });
     let serde_json::Value::Object(top) = top else { unreachable!("an object literal") };
     report.write_json(&args.out, top)?;
-    println!("\nmachine: {nproc} CPUs, {model}; load average {}; {nats_version}; S3: {s3_server}\n", load.trim());
+    println!(
+        "\nmachine: {nproc} CPUs, {model}; load average {}; {nats_version}; S3: {s3_server}; stand-ins' files: {stand_ins}\n",
+        load.trim()
+    );
     println!("{}", report.table());
     println!("written to {} in {:.0} s", args.out.display(), began.elapsed().as_secs_f64());
     if result.is_ok() {

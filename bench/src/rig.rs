@@ -21,7 +21,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TryGetable};
 
 use crate::pg::{self, Admin};
 use crate::procs::{self, Process};
-use crate::s3::{S3Server, S3Storage};
+use crate::s3::S3Server;
 
 pub const ACCESS_KEY: &str = "docflow-bench";
 pub const SECRET_KEY: &str = "docflow-bench-secret";
@@ -41,6 +41,39 @@ pub struct DocflowOptions {
     pub database_query: Option<String>,
 }
 
+/// Where the stand-ins for outside services (the S3 server, provider-sim) keep their files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum StandIns {
+    /// A directory on /dev/shm (tmpfs), when it has room; else disk, said so
+    Memory,
+    /// The bench's temporary directory, on the disk the NATS store (here PostgreSQL too) writes to
+    Disk,
+}
+
+/// Where memory-backed objects go.
+const SHM: &str = "/dev/shm";
+
+impl StandIns {
+    /// The directory to put the stand-ins' files in, and how the report names it.
+    /// `Memory` falls back to disk when /dev/shm is missing or has less than `bytes` free.
+    pub fn place(self, disk: &Path, bytes: u64) -> (PathBuf, String) {
+        if self == StandIns::Memory {
+            match rustix::fs::statvfs(SHM) {
+                Ok(fs) if fs.f_bavail.saturating_mul(fs.f_frsize) >= bytes => {
+                    return (PathBuf::from(SHM), format!("memory ({SHM}, tmpfs)"));
+                }
+                Ok(fs) => println!(
+                    "docflow-bench: {SHM} has {} MiB free, {} MiB wanted: the stand-ins' files go on disk",
+                    fs.f_bavail.saturating_mul(fs.f_frsize) >> 20,
+                    bytes >> 20
+                ),
+                Err(e) => println!("docflow-bench: no {SHM} ({e}): the stand-ins' files go on disk"),
+            }
+        }
+        (disk.to_path_buf(), "disk".to_owned())
+    }
+}
+
 pub struct Services {
     pub dir: tempfile::TempDir,
     pub logs: PathBuf,
@@ -49,9 +82,10 @@ pub struct Services {
     pub s3_endpoint: String,
     pub s3: MinioClient,
     _s3_process: Process,
-    /// The S3 server's root (removed at the end), and where it is, for the report.
-    _s3_dir: tempfile::TempDir,
-    pub s3_storage: String,
+    /// Where the stand-ins for outside services keep their files (the S3 server's objects,
+    /// provider-sim's jobs; removed at the end), and what the report calls that place.
+    pub stand_ins: tempfile::TempDir,
+    pub stand_ins_place: String,
     pub admin: Admin,
     pub docflow_bin: PathBuf,
     /// Keep the pipelines' databases (with `--logs`: everything to look into afterwards).
@@ -61,12 +95,12 @@ pub struct Services {
 impl Services {
     /// `logs`: where the processes' logs go (and stay); by default in the temporary
     /// directory, removed at the end.
-    /// `s3_bytes`: room the S3 server's objects may need (for `S3Storage::Memory`).
+    /// `stand_in_bytes`: room the stand-ins' files may need (for `StandIns::Memory`).
     pub async fn start(
         nats_server: &str,
         s3_server: S3Server,
-        s3_storage: S3Storage,
-        s3_bytes: u64,
+        stand_ins: StandIns,
+        stand_in_bytes: u64,
         logs: Option<&Path>,
     ) -> Result<Services> {
         let dir = tempfile::Builder::new().prefix("docflow-bench-").tempdir()?;
@@ -87,9 +121,11 @@ impl Services {
         )?;
         procs::wait_for_port(nats_port, Duration::from_secs(20)).await.context("nats-server did not start")?;
 
-        let (s3_base, s3_storage) = s3_storage.place(dir.path(), s3_bytes);
-        let s3_dir = tempfile::Builder::new().prefix("docflow-bench-s3-").tempdir_in(&s3_base)?;
-        let (s3_process, s3_endpoint) = s3_server.start(&logs, s3_dir.path()).await?;
+        let (base, stand_ins_place) = stand_ins.place(dir.path(), stand_in_bytes);
+        let stand_ins = tempfile::Builder::new().prefix("docflow-bench-stand-ins-").tempdir_in(&base)?;
+        let s3_dir = stand_ins.path().join("s3");
+        std::fs::create_dir_all(&s3_dir)?;
+        let (s3_process, s3_endpoint) = s3_server.start(&logs, &s3_dir).await?;
         let s3 = MinioClientBuilder::new(s3_endpoint.parse()?)
             .provider(Some(StaticProvider::new(ACCESS_KEY, SECRET_KEY, None)))
             .skip_region_lookup(true)
@@ -103,8 +139,8 @@ impl Services {
             s3_endpoint,
             s3,
             _s3_process: s3_process,
-            _s3_dir: s3_dir,
-            s3_storage,
+            stand_ins,
+            stand_ins_place,
             admin,
             docflow_bin,
             keep: logs_given,
@@ -149,6 +185,8 @@ pub struct Pipeline {
     pub sim_url: String,
     pub sim: Process,
     pub docflow: Process,
+    /// docflow's gateway, for `/metrics`.
+    pub gateway_url: String,
     pub js: async_nats::jetstream::Context,
     /// How long a batch may make no progress before its remaining documents count as stuck.
     pub stall: Duration,
@@ -168,8 +206,10 @@ impl Pipeline {
             ["provider-sim", "--listen", "127.0.0.1:0", "--api-key", API_KEY, "--callback-secret", CALLBACK_SECRET]
                 .map(String::from)
                 .to_vec();
-        sim_args
-            .extend(["--data-dir".to_owned(), services.dir.path().join(format!("sim-{name}")).display().to_string()]);
+        sim_args.extend([
+            "--data-dir".to_owned(),
+            services.stand_ins.path().join(format!("sim-{name}")).display().to_string(),
+        ]);
         sim_args.extend(sim_flags.iter().map(|f| f.to_string()));
         let (sim, sim_url) = Process::spawn_announcing(
             &services.logs,
@@ -255,6 +295,7 @@ impl Pipeline {
             sim_url,
             sim,
             docflow,
+            gateway_url: format!("http://127.0.0.1:{gateway_port}"),
             js: services.jetstream().await?,
             stall: options.stall,
         })
@@ -350,6 +391,17 @@ impl Pipeline {
             ))
             .await?;
         Ok(jobs_by_key.into_iter().filter_map(|(key, job)| Some((key, *own.get(&job)?))).collect())
+    }
+
+    /// Progress messages (`+WPI`) docflow has sent so far, every stage and phase summed
+    /// (`docflow_stage_progress_total` on its `/metrics`).
+    pub async fn progress_sent(&self) -> Result<f64> {
+        let text = reqwest::get(format!("{}/metrics", self.gateway_url)).await?.error_for_status()?.text().await?;
+        Ok(text
+            .lines()
+            .filter(|line| line.starts_with("docflow_stage_progress_total"))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum())
     }
 
     /// Total delivery attempts docflow recorded for `stage` over every document.

@@ -5,7 +5,7 @@
 //! on a kept-alive connection then waits ~40 ms for the client's delayed ACK, and that
 //! wait, not docflow, would dominate the latency figures.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
@@ -25,39 +25,6 @@ pub enum S3Server {
     Nodelay,
     /// The `s3s-fs` binary (`S3S_FS_BIN`, else cargo's bin folder, else PATH), Nagle on
     Binary,
-}
-
-/// Where the bench's S3 server keeps its objects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum S3Storage {
-    /// A directory on /dev/shm (tmpfs), when it has room; else disk, said so
-    Memory,
-    /// The bench's temporary directory, on the disk PostgreSQL and NATS write to
-    Disk,
-}
-
-/// Where memory-backed objects go.
-const SHM: &str = "/dev/shm";
-
-impl S3Storage {
-    /// The directory to create the S3 root in, and how the report names it. `Memory`
-    /// falls back to `disk` when /dev/shm is missing or has less than `bytes` free.
-    pub fn place(self, disk: &Path, bytes: u64) -> (PathBuf, String) {
-        if self == S3Storage::Memory {
-            match rustix::fs::statvfs(SHM) {
-                Ok(fs) if fs.f_bavail.saturating_mul(fs.f_frsize) >= bytes => {
-                    return (PathBuf::from(SHM), format!("memory ({SHM}, tmpfs)"));
-                }
-                Ok(fs) => println!(
-                    "docflow-bench: {SHM} has {} MiB free, {} MiB wanted: S3 objects go on disk",
-                    fs.f_bavail.saturating_mul(fs.f_frsize) >> 20,
-                    bytes >> 20
-                ),
-                Err(e) => println!("docflow-bench: no {SHM} ({e}): S3 objects go on disk"),
-            }
-        }
-        (disk.to_path_buf(), "disk".to_owned())
-    }
 }
 
 impl S3Server {

@@ -36,6 +36,8 @@ pub struct Batch {
     pub db: DbCounters,
     pub max_connections: i64,
     pub peak_rss: u64,
+    /// Progress messages docflow sent to keep deliveries while they waited or ran.
+    pub progress: f64,
 }
 
 /// Publishes every upload as fast as the stream acks (64 acks outstanding), waits until
@@ -53,6 +55,7 @@ pub async fn run_batch(
     let db0 = pipe.counters(services).await?;
     let queries0 = pipe.bench_queries.load(Ordering::Relaxed);
     let cpu0 = cpu();
+    let progress0 = pipe.progress_sent().await?;
     let stop = AtomicBool::new(false);
     let db_name = pipe.db_name.clone();
     let start = now_micros();
@@ -97,6 +100,7 @@ pub async fn run_batch(
         db,
         max_connections,
         peak_rss: peak_rss.max(procs::memory(&pids.0.to_string()).1),
+        progress: pipe.progress_sent().await? - progress0,
     })
 }
 
@@ -123,6 +127,12 @@ pub async fn throughput(
     report.add("throughput", "docflow_cpu_utilisation", batch.docflow_cpu / batch.seconds, "cores");
     report.add("throughput", "provider_sim_cpu_ms_per_doc", batch.sim_cpu * 1000.0 / n, "ms");
     report.add("throughput", "nats_server_cpu_ms_per_doc", batch.nats_cpu * 1000.0 / n, "ms");
+    report.add(
+        "throughput",
+        "progress_per_doc",
+        batch.progress / n,
+        "+WPI sent per document (deliveries kept while they waited for a slot or ran)",
+    );
     // The host's speed drifts from run to run; this ratio does not move with it.
     report.add(
         "throughput",
@@ -180,6 +190,7 @@ pub async fn latency(
     let uploads = rig::put_small(services, &format!("{}-s2", pipe.prefix), 0..count).await?;
     let interval = Duration::from_secs_f64(1.0 / rate);
     let probe = FsyncProbe::start(services.dir.path(), Duration::from_millis(50))?;
+    let progress0 = pipe.progress_sent().await?;
     let start = tokio::time::Instant::now();
     let mut publishes = Vec::with_capacity(count);
     for (i, upload) in uploads.iter().enumerate() {
@@ -198,6 +209,7 @@ pub async fn latency(
     let offered = count as f64 / start.elapsed().as_secs_f64();
     let settled = pipe.wait_terminal(already + count as i64, POLL, pipe.stall).await?;
     let fsyncs = probe.finish()?;
+    let progress = pipe.progress_sent().await? - progress0;
     let normalized_at = pipe.normalized_times().await?;
     let provider = pipe.provider_times(&format!("{}-s2", pipe.prefix)).await?;
     // (end to end, the provider's own time) per normalized document.
@@ -234,6 +246,7 @@ pub async fn latency(
         "ms (job created to first callback, at the simulator)",
     );
     report.add("latency", "provider_own_p99_ms", percentile(&own, 0.99), "ms");
+    report.add("latency", "progress_per_doc", progress / count as f64, "+WPI sent per document");
     report.add("latency", "slowest_1pct_in_seconds", slow_seconds.len() as f64, "distinct seconds of publication");
     disk_stalls(&fsyncs, &slow_seconds, report);
     stage_breakdown(pipe, &format!("{}-s2", pipe.prefix), &sent, report).await

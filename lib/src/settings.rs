@@ -195,7 +195,9 @@ pub struct StageSettings {
     pub concurrency: usize,
     /// The consumer's `max_ack_pending`: messages delivered and not yet acked, across
     /// every process, including those waiting for a delayed redelivery. The watchdog's
-    /// is large: every submitted document's timer is pending until its deadline.
+    /// is large: every submitted document's timer is pending until its deadline. It is
+    /// also the most messages one process holds for the stage, running or waiting for a
+    /// slot (capped at 1024; see `worker/design.md`): lower it to bound memory.
     pub max_ack_pending: i64,
     /// Deliveries of one message before it is dead-lettered.
     pub max_deliver: i64,

@@ -50,7 +50,7 @@ pub enum StandIns {
     Disk,
 }
 
-/// Where memory-backed objects go.
+/// Where `StandIns::Memory` puts the stand-ins' files.
 const SHM: &str = "/dev/shm";
 
 impl StandIns {

@@ -54,8 +54,9 @@ pub async fn run_batch(
     let states0 = pipe.states().await?;
     let db0 = pipe.counters(services).await?;
     let queries0 = pipe.bench_queries.load(Ordering::Relaxed);
-    let cpu0 = cpu();
+    // Read before the CPU clock starts: rendering /metrics is not docflow's work.
     let progress0 = pipe.progress_sent().await?;
+    let cpu0 = cpu();
     let stop = AtomicBool::new(false);
     let db_name = pipe.db_name.clone();
     let start = now_micros();
@@ -322,9 +323,9 @@ async fn stage_breakdown(pipe: &Pipeline, prefix: &str, sent: &[(String, i64)], 
     }
     totals.sort_by(|a, b| b.0.total_cmp(&a.0));
     let slowest = &totals[..totals.len().div_ceil(100)];
-    for ((name, _, _), gap) in STEPS.iter().zip(gaps.iter_mut()) {
-        gap.sort_by(f64::total_cmp);
-        let pct = |p: f64| percentile(gap, p);
+    for ((name, _, _), gap) in STEPS.iter().zip(gaps) {
+        let gap = sorted(gap);
+        let pct = |p: f64| percentile(&gap, p);
         report.add("latency", &format!("{name}_p50_ms"), pct(0.50), "ms");
         report.add("latency", &format!("{name}_p99_ms"), pct(0.99), "ms");
     }

@@ -207,8 +207,7 @@ impl Db {
         stage: &str,
         attempt: u32,
     ) -> Result<bool, DbError> {
-        let text =
-            serde_json::to_string(normalized).map_err(|e| DbError::Query { cause: DbErr::Json(e.to_string()) })?;
+        let text = serde_json::to_string(normalized).map_err(|e| DbErr::Json(e.to_string()))?;
         let extra = Extra::Normalized(&text);
         self.apply(id, &[State::Validated], State::Normalized, stage, attempt, None, extra).await
     }

@@ -53,6 +53,8 @@ pub async fn run<S: Stage>(
 pub struct Worker<S: Stage> {
     bound: Arc<Bound<S>>,
     consumer: PullConsumer,
+    /// How many messages the worker holds at once: running plus waiting for a slot.
+    held: usize,
 }
 
 /// What every message task shares.
@@ -70,8 +72,6 @@ pub(crate) struct Bound<S: Stage> {
     pub max_deliver: i64,
     pub server_backoff: Vec<Duration>,
     pub ack_wait: Duration,
-    /// How many messages the worker holds at once: running plus waiting for a slot.
-    pub held: usize,
     /// `+TERM reason` needs nats-server 2.10.4; older servers ignore it entirely.
     pub term_with_reason: bool,
 }
@@ -139,10 +139,9 @@ impl<S: Stage> Worker<S> {
             max_deliver: config.max_deliver,
             server_backoff: config.backoff.clone(),
             ack_wait: config.ack_wait,
-            held,
             term_with_reason,
         };
-        Ok(Worker { bound: Arc::new(bound), consumer })
+        Ok(Worker { bound: Arc::new(bound), consumer, held })
     }
 
     /// Runs only the max-deliveries advisory listener (tests; `run` starts it itself).
@@ -178,13 +177,13 @@ impl<S: Stage> Worker<S> {
         let stop_advisories = shutdown.child_token();
         let advisories = tokio::spawn(dead_letter::listen_advisories(bound.clone(), stop_advisories.clone()));
         let slots = Arc::new(Semaphore::new(concurrency));
-        let held = Arc::new(Semaphore::new(bound.held));
+        let held = Arc::new(Semaphore::new(self.held));
         let tracker = TaskTracker::new();
         // Cancelled when the loop ends, for whatever reason: messages still waiting for a
         // slot are handed back instead of started.
         let stop_waiting = shutdown.child_token();
         let hard_stop = CancellationToken::new();
-        tracing::info!(stage, stream = %bound.stream_name, consumer = %bound.consumer_name, concurrency, held = bound.held, "worker started");
+        tracing::info!(stage, stream = %bound.stream_name, consumer = %bound.consumer_name, concurrency, held = self.held, "worker started");
 
         let result = loop {
             let hold = tokio::select! {

@@ -64,6 +64,7 @@ async fn run_job(sim: &Sim, job_id: &str) {
             }
         }
     }
+    // The rest of the simulated processing time, not a retry.
     tokio::time::sleep(sim.opts.processing_delay - queued).await;
 
     if sim.opts.fail_jobs > 0.0 && sim.draw(&["fail", &job.idempotency_key]) < sim.opts.fail_jobs {

@@ -350,10 +350,26 @@ impl Sandbox {
         state: docflow::db::State,
         deadline: Duration,
     ) -> docflow::db::Document {
-        wait_for(&format!("document {id} to be {}", state.as_str()), deadline, || async {
-            self.db.get(id).await.ok().flatten().filter(|d| d.state == state)
-        })
-        .await
+        let start = Instant::now();
+        loop {
+            let current = self.db.get(id).await.ok().flatten();
+            if let Some(document) = current.clone().filter(|d| d.state == state) {
+                return document;
+            }
+            if start.elapsed() >= deadline {
+                // Where the document is instead, so a failure says which stage stopped it.
+                let timeline = self.db.timeline(id).await.unwrap_or_default();
+                panic!(
+                    "timed out after {deadline:?} waiting for document {id} to be {}; it is {}; timeline: {timeline:?}",
+                    state.as_str(),
+                    current.map_or_else(
+                        || "not recorded".to_owned(),
+                        |d| format!("{} (error: {:?} in {:?})", d.state.as_str(), d.error_reason, d.error_stage)
+                    ),
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The simulator's jobs, as `GET /v1/_sim/jobs` lists them.

@@ -256,9 +256,12 @@ async fn run(args: &Args, services: &Services, settle: Duration, report: &mut Re
             scenarios::idle(services, &pipe, Duration::from_secs(args.idle_secs), report).await?;
         }
         if args.runs("latency") {
+            let seconds = Duration::from_secs(args.latency_secs);
+            println!("baseline: relay with a commit per stage ({} s at half of {rate:.1} msgs/s)", args.latency_secs);
+            let floor = baseline::relay_latency(services, rate / 2.0, seconds, args.concurrency, &body).await?;
             println!("scenario 2: latency ({} s at half of {rate:.1} docs/s)", args.latency_secs);
-            scenarios::latency(services, &mut pipe, rate / 2.0, Duration::from_secs(args.latency_secs), done, report)
-                .await?;
+            scenarios::latency(services, &mut pipe, rate / 2.0, seconds, done, report).await?;
+            scenarios::latency_ratios(&floor, report);
             let states = pipe.states().await?;
             done = ["normalized", "failed", "rejected"].iter().filter_map(|s| states.get(*s)).sum();
         }

@@ -253,6 +253,25 @@ pub async fn latency(
     stage_breakdown(pipe, &format!("{}-s2", pipe.prefix), &sent, report).await
 }
 
+/// Scenario 2 against the latency relay's floor (`baseline::relay_latency`): what the
+/// machine gives any three-stage JetStream and PostgreSQL pipeline at the same rate in
+/// the same run, so a tail that is the machine's shows as a ratio near the p50's.
+pub fn latency_ratios(floor: &[f64], report: &mut Report) {
+    let what = "ms (relay through 3 streams, one upsert commit per stage, at scenario 2's rate)";
+    for (p, key) in [(0.50, "p50"), (0.90, "p90"), (0.99, "p99")] {
+        let base = percentile(floor, p);
+        report.add("baseline", &format!("relay_commit_latency_{key}_ms"), base, if key == "p50" { what } else { "ms" });
+        if let Some(docflow) = report.get("latency", &format!("{key}_ms")) {
+            report.add(
+                "latency",
+                &format!("{key}_ratio_to_baseline"),
+                docflow / base,
+                "x the relay's (same percentile)",
+            );
+        }
+    }
+}
+
 /// The disk under the NATS store (and, on one-disk machines, PostgreSQL): fsync times
 /// during the scenario, and the worst fsync within the seconds the slowest 1 % were
 /// published against the other seconds' typical worst (much higher: the tail is the disk).

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
 
 use crate::pg;
-use crate::rig::Services;
+use crate::rig::{self, Services};
 
 const STAGES: usize = 3;
 
@@ -134,7 +134,7 @@ impl Relay {
 /// `rate` for `duration` through the relay's streams, each stage committing one
 /// single-row upsert (its own transaction, 4-connection pool) before it publishes on and
 /// acks, `concurrency` messages at once per stage. Milliseconds from publication to the
-/// last stage's commit, sorted.
+/// last stage's commit.
 pub async fn relay_latency(
     services: &Services,
     rate: f64,
@@ -194,21 +194,13 @@ pub async fn relay_latency(
         }
         drop(tx);
         let count = ((rate * duration.as_secs_f64()).round() as usize).max(1);
-        let interval = Duration::from_secs_f64(1.0 / rate);
-        let start = tokio::time::Instant::now();
-        let mut acks = Vec::with_capacity(count);
-        for n in 0..count {
-            tokio::time::sleep_until(start + interval * n as u32).await;
+        rig::publish_paced(&js, rate, count, |n| {
             let mut payload = (origin.elapsed().as_micros() as u64).to_le_bytes().to_vec();
             payload.extend_from_slice(&(n as u64).to_le_bytes());
             payload.extend_from_slice(body);
-            let ack = js.publish(relay.subject(0), payload.into()).await?;
-            // Spawned: the client lets at most 5000 publish acks wait unawaited.
-            acks.push(tokio::spawn(ack.into_future()));
-        }
-        for ack in acks {
-            ack.await??;
-        }
+            (relay.subject(0), payload)
+        })
+        .await?;
         let mut latencies = Vec::with_capacity(count);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         while latencies.len() < count {
@@ -221,7 +213,6 @@ pub async fn relay_latency(
             task.abort();
         }
         conn.close().await.ok();
-        latencies.sort_by(f64::total_cmp);
         anyhow::Ok(latencies)
     }
     .await

@@ -261,7 +261,7 @@ async fn run(args: &Args, services: &Services, settle: Duration, report: &mut Re
             let floor = baseline::relay_latency(services, rate / 2.0, seconds, args.concurrency, &body).await?;
             println!("scenario 2: latency ({} s at half of {rate:.1} docs/s)", args.latency_secs);
             scenarios::latency(services, &mut pipe, rate / 2.0, seconds, done, report).await?;
-            scenarios::latency_ratios(&floor, report);
+            scenarios::latency_ratios(floor, report);
             let states = pipe.states().await?;
             done = ["normalized", "failed", "rejected"].iter().filter_map(|s| states.get(*s)).sum();
         }

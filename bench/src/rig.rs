@@ -5,6 +5,7 @@
 //! would put them.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::IntoFuture;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -449,6 +450,32 @@ impl Pipeline {
             services.admin.drop_database(&self.db_name).await;
         }
     }
+}
+
+/// Publishes `count` messages at `rate` per second, the `n`th being what `message(n)`
+/// returns when its time comes (so a timestamp it takes is the publication's), and waits
+/// for every publish ack; the rate actually offered.
+pub async fn publish_paced(
+    js: &async_nats::jetstream::Context,
+    rate: f64,
+    count: usize,
+    mut message: impl FnMut(usize) -> (String, Vec<u8>),
+) -> Result<f64> {
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let start = tokio::time::Instant::now();
+    let mut acks = Vec::with_capacity(count);
+    for n in 0..count {
+        tokio::time::sleep_until(start + interval * n as u32).await;
+        let (subject, body) = message(n);
+        let ack = js.publish(subject, body.into()).await?;
+        // Awaited as they come: the client lets at most 5000 publish acks wait, and a
+        // publish beyond them waits for one to be awaited.
+        acks.push(tokio::spawn(ack.into_future()));
+    }
+    for ack in acks {
+        ack.await??;
+    }
+    Ok(count as f64 / start.elapsed().as_secs_f64())
 }
 
 pub fn event_body(upload: &Upload) -> Vec<u8> {

@@ -4,7 +4,6 @@
 //! MinIO event published to the last document's `normalized` commit (its `updated_at`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::IntoFuture;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -189,25 +188,15 @@ pub async fn latency(
 ) -> Result<()> {
     let count = ((rate * duration.as_secs_f64()).round() as usize).max(1);
     let uploads = rig::put_small(services, &format!("{}-s2", pipe.prefix), 0..count).await?;
-    let interval = Duration::from_secs_f64(1.0 / rate);
     let probe = FsyncProbe::start(services.dir.path(), Duration::from_millis(50))?;
     let progress0 = pipe.progress_sent().await?;
-    let start = tokio::time::Instant::now();
-    let mut publishes = Vec::with_capacity(count);
-    for (i, upload) in uploads.iter().enumerate() {
-        tokio::time::sleep_until(start + interval * i as u32).await;
-        let published_at = now_micros();
-        let ack = pipe.js.publish(format!("{}.uploads.minio", pipe.prefix), rig::event_body(upload).into()).await?;
-        // Awaited as they come: the client lets at most 5000 publish acks wait, and a
-        // publish beyond them waits for one to be awaited.
-        publishes.push((upload.key.clone(), published_at, tokio::spawn(ack.into_future())));
-    }
+    let subject = format!("{}.uploads.minio", pipe.prefix);
     let mut sent = Vec::with_capacity(count);
-    for (key, at, ack) in publishes {
-        ack.await??;
-        sent.push((key, at));
-    }
-    let offered = count as f64 / start.elapsed().as_secs_f64();
+    let offered = rig::publish_paced(&pipe.js, rate, count, |i| {
+        sent.push((uploads[i].key.clone(), now_micros()));
+        (subject.clone(), rig::event_body(&uploads[i]))
+    })
+    .await?;
     let settled = pipe.wait_terminal(already + count as i64, POLL, pipe.stall).await?;
     let fsyncs = probe.finish()?;
     let progress = pipe.progress_sent().await? - progress0;
@@ -256,10 +245,11 @@ pub async fn latency(
 /// Scenario 2 against the latency relay's floor (`baseline::relay_latency`): what the
 /// machine gives any three-stage JetStream and PostgreSQL pipeline at the same rate in
 /// the same run, so a tail that is the machine's shows as a ratio near the p50's.
-pub fn latency_ratios(floor: &[f64], report: &mut Report) {
+pub fn latency_ratios(floor: Vec<f64>, report: &mut Report) {
+    let floor = sorted(floor);
     let what = "ms (relay through 3 streams, one upsert commit per stage, at scenario 2's rate)";
     for (p, key) in [(0.50, "p50"), (0.90, "p90"), (0.99, "p99")] {
-        let base = percentile(floor, p);
+        let base = percentile(&floor, p);
         report.add("baseline", &format!("relay_commit_latency_{key}_ms"), base, if key == "p50" { what } else { "ms" });
         if let Some(docflow) = report.get("latency", &format!("{key}_ms")) {
             report.add(

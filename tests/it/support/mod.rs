@@ -36,7 +36,19 @@ pub fn video(size: usize) -> Vec<u8> {
 }
 
 /// Waits until `check` returns `Some`, polling, or panics with `what` after `deadline`.
-pub async fn wait_for<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
+pub async fn wait_for<T, F, Fut>(what: &str, deadline: Duration, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    match try_wait_for(deadline, check).await {
+        Some(value) => value,
+        None => panic!("timed out after {deadline:?} waiting for {what}"),
+    }
+}
+
+/// Polls `check` until it returns `Some`; `None` once `deadline` has passed.
+pub async fn try_wait_for<T, F, Fut>(deadline: Duration, mut check: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -44,9 +56,11 @@ where
     let start = Instant::now();
     loop {
         if let Some(value) = check().await {
-            return value;
+            return Some(value);
         }
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        if start.elapsed() >= deadline {
+            return None;
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -350,26 +364,22 @@ impl Sandbox {
         state: docflow::db::State,
         deadline: Duration,
     ) -> docflow::db::Document {
-        let start = Instant::now();
-        loop {
-            let current = self.db.get(id).await.ok().flatten();
-            if let Some(document) = current.clone().filter(|d| d.state == state) {
-                return document;
-            }
-            if start.elapsed() >= deadline {
-                // Where the document is instead, so a failure says which stage stopped it.
-                let timeline = self.db.timeline(id).await.unwrap_or_default();
-                panic!(
-                    "timed out after {deadline:?} waiting for document {id} to be {}; it is {}; timeline: {timeline:?}",
-                    state.as_str(),
-                    current.map_or_else(
-                        || "not recorded".to_owned(),
-                        |d| format!("{} (error: {:?} in {:?})", d.state.as_str(), d.error_reason, d.error_stage)
-                    ),
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        let reached =
+            try_wait_for(deadline, || async { self.db.get(id).await.ok().flatten().filter(|d| d.state == state) })
+                .await;
+        if let Some(document) = reached {
+            return document;
         }
+        // Where the document is instead, so a failure says which stage stopped it.
+        let current = self.db.get(id).await.ok().flatten().map_or_else(
+            || "not recorded".to_owned(),
+            |d| format!("{} (error: {:?} in {:?})", d.state.as_str(), d.error_reason, d.error_stage),
+        );
+        let timeline = self.db.timeline(id).await.unwrap_or_default();
+        panic!(
+            "timed out after {deadline:?} waiting for document {id} to be {}; it is {current}; timeline: {timeline:?}",
+            state.as_str()
+        );
     }
 
     /// The simulator's jobs, as `GET /v1/_sim/jobs` lists them.

@@ -33,6 +33,9 @@ pub const STAGE_SLOT_WAIT: &str = "docflow_stage_slot_wait_seconds";
 /// Progress (`+WPI`) sent to keep a delivery from being redelivered, by `stage` and
 /// `phase` (`waiting` for a slot, `running` the step).
 pub const STAGE_PROGRESS: &str = "docflow_stage_progress_total";
+/// SQL statements sent to the database, by the `stage` that sent them (`none` outside
+/// the stages: the evaluator API, migrations); see [`crate::db::statements`].
+pub const DB_STATEMENTS: &str = "docflow_db_statements_total";
 
 /// The one recorder of the process. When another recorder was installed first (by an
 /// embedding program), metrics go there and `/metrics` renders an empty local recorder.
@@ -70,6 +73,7 @@ fn describe() {
         STAGE_PROGRESS,
         "progress sent to keep deliveries, by stage and phase (waiting, running)"
     );
+    metrics::describe_counter!(DB_STATEMENTS, "SQL statements sent to the database, by the stage that sent them");
 }
 
 /// The Prometheus text of every metric of the process.
@@ -182,4 +186,9 @@ pub fn stage_slot_wait(stage: &'static str, waited: std::time::Duration) {
 /// A progress message sent for a delivery `waiting` for a slot or `running`.
 pub fn stage_progress(stage: &'static str, phase: &'static str) {
     metrics::counter!(STAGE_PROGRESS, "stage" => stage, "phase" => phase).increment(1);
+}
+
+/// `count` SQL statements sent by `stage`.
+pub fn db_statements(stage: &'static str, count: u64) {
+    metrics::counter!(DB_STATEMENTS, "stage" => stage).increment(count);
 }

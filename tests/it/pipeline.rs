@@ -139,12 +139,16 @@ async fn a_lesson_plan_and_a_video_reach_normalized_and_the_api_serves_them() {
                 && l.contains("outcome=\"done\"")
         });
         assert!(line.is_some(), "no {stage} counter in:\n{metrics}");
+        let value = |series: &str| {
+            let line = metrics.lines().find(|l| l.starts_with(series) && l.contains(&format!("stage=\"{stage}\"")));
+            line.and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        };
         // How long its messages waited for a run slot: one sample per message started.
-        let waits = metrics.lines().find(|l| {
-            l.starts_with("docflow_stage_slot_wait_seconds_count") && l.contains(&format!("stage=\"{stage}\""))
-        });
-        let count = waits.and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok());
-        assert!(count.is_some_and(|c| c >= 1.0), "no {stage} slot wait in:\n{metrics}");
+        let waits = value("docflow_stage_slot_wait_seconds_count");
+        assert!(waits.is_some_and(|c| c >= 1.0), "no {stage} slot wait in:\n{metrics}");
+        // Every stage writes its transition: the pool counts it under the stage.
+        let statements = value("docflow_db_statements_total");
+        assert!(statements.is_some_and(|c| c >= 1.0), "no {stage} statements in:\n{metrics}");
     }
 
     let (status, list) = sandbox.api("/v1/documents?state=normalized&kind=video").await;

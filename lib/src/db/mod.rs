@@ -21,6 +21,7 @@ mod listing;
 pub mod migration;
 mod model;
 mod repository;
+pub mod statements;
 pub mod testing;
 #[cfg(test)]
 mod tests;
@@ -71,11 +72,12 @@ impl Db {
                     .foreign_keys(true)
             });
         }
-        let conn = Database::connect(options).await.map_err(|cause| DbError::Connect {
+        let mut conn = Database::connect(options).await.map_err(|cause| DbError::Connect {
             url: error::redact(&settings.url),
             hint: if sqlite { "is its directory writable?" } else { "is PostgreSQL running and reachable?" },
             cause,
         })?;
+        conn.set_metric_callback(statements::statement);
         Ok(Db { conn })
     }
 

@@ -21,7 +21,7 @@ use sea_orm::{
 use super::entities::artifacts;
 use super::entities::{document_events, documents};
 use super::transition::Extra;
-use super::{ArtifactRow, Db, DbError, Document, NewDocument, State, TimelineEntry};
+use super::{ArtifactRow, Db, DbError, Document, NewDocument, State, TimelineEntry, statements};
 use crate::ids::DocumentId;
 
 const INSERT_DOCUMENT: &str = r#"INSERT INTO documents
@@ -234,7 +234,9 @@ impl Db {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()
         };
-        Ok(self.conn.begin_with_options(options).await?)
+        let txn = self.conn.begin_with_options(options).await?;
+        statements::transaction();
+        Ok(txn)
     }
 }
 

@@ -73,6 +73,7 @@ on_both!(
     a_reupload_under_the_same_key_is_found_as_the_latest,
     the_pool_never_holds_more_than_max_connections,
     a_constraint_violation_is_not_transient,
+    statements_are_counted_under_the_stage_that_sent_them,
 );
 
 fn new_document(name: &str) -> NewDocument {
@@ -89,6 +90,38 @@ fn new_document(name: &str) -> NewDocument {
         content_type: "application/pdf".into(),
         provider: "sim".into(),
     }
+}
+
+/// The pool's own counter (`docflow_db_statements_total`): each statement under the stage
+/// that sent it, a SQLite transaction with its `BEGIN` and `COMMIT`.
+async fn statements_are_counted_under_the_stage_that_sent_them(t: Target) {
+    crate::metrics::init();
+    // A label of this test's own: tests in this binary run at once, on the same recorder.
+    let (stage, recording) = match t.db.backend() {
+        // One statement: the document and its timeline entry in one CTE.
+        DbBackend::Postgres => ("test_counted_postgres", 1),
+        // BEGIN, the document, its timeline entry, COMMIT.
+        _ => ("test_counted_sqlite", 4),
+    };
+    let doc = new_document("counted.pdf");
+    let before = statements_counted(stage);
+
+    statements::in_stage(stage, t.db.get(doc.id)).await.unwrap();
+    assert_eq!(statements_counted(stage) - before, 1, "a read is one statement");
+
+    statements::in_stage(stage, t.db.record_received(&doc, "transfer", 1)).await.unwrap();
+    assert_eq!(statements_counted(stage) - before, 1 + recording);
+
+    let outside = statements_counted(statements::NO_STAGE);
+    t.db.get(doc.id).await.unwrap();
+    assert_eq!(statements_counted(stage) - before, 1 + recording, "a statement outside the stage is not its");
+    assert!(statements_counted(statements::NO_STAGE) > outside, "it counts under {:?}", statements::NO_STAGE);
+}
+
+/// `docflow_db_statements_total{stage}` as `/metrics` renders it (0 before the first).
+fn statements_counted(stage: &str) -> u64 {
+    let prefix = format!("{}{{stage=\"{stage}\"}} ", crate::metrics::DB_STATEMENTS);
+    crate::metrics::render().lines().find_map(|line| line.strip_prefix(&prefix)?.parse().ok()).unwrap_or(0)
 }
 
 async fn migrating_twice_is_a_no_op(t: Target) {

@@ -20,6 +20,7 @@ use tracing::Instrument;
 
 use super::dead_letter::{self, publish_dead_letter};
 use super::{Delivery, Outcome, Stage, WorkerError};
+use crate::db::statements;
 use crate::nats::Names;
 use crate::settings::{Settings, StageSettings};
 
@@ -334,7 +335,8 @@ async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, turn: Turn) {
         crate::metrics::stage_slot_wait(bound.stage.name(), waiting.elapsed());
         let step = tokio::spawn({
             let (stage, delivery) = (bound.stage.clone(), delivery.clone());
-            async move { stage.step(&delivery).await }.in_current_span()
+            let name = stage.name();
+            statements::in_stage(name, async move { stage.step(&delivery).await }).in_current_span()
         });
         let started = std::time::Instant::now();
         let outcome = run_with_progress(&bound, &reply, attempt, step, &turn.hard_stop).await;
@@ -358,7 +360,8 @@ async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, turn: Turn) {
         }
         drop(slot);
     };
-    settle.instrument(span).await;
+    // The step runs in a task of its own, counted there too; this counts the dead-letter hook.
+    statements::in_stage(bound.stage.name(), settle).instrument(span).await;
     drop(turn.hold);
 }
 

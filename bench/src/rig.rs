@@ -394,15 +394,10 @@ impl Pipeline {
         Ok(jobs_by_key.into_iter().filter_map(|(key, job)| Some((key, *own.get(&job)?))).collect())
     }
 
-    /// Progress messages (`+WPI`) docflow has sent so far, every stage and phase summed
-    /// (`docflow_stage_progress_total` on its `/metrics`).
-    pub async fn progress_sent(&self) -> Result<f64> {
+    /// What docflow has counted so far on its `/metrics`.
+    pub async fn own_counters(&self) -> Result<OwnCounters> {
         let text = reqwest::get(format!("{}/metrics", self.gateway_url)).await?.error_for_status()?.text().await?;
-        Ok(text
-            .lines()
-            .filter(|line| line.starts_with("docflow_stage_progress_total"))
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum())
+        Ok(OwnCounters::parse(&text))
     }
 
     /// Total delivery attempts docflow recorded for `stage` over every document.
@@ -534,4 +529,76 @@ pub async fn put_small(services: &Services, run: &str, range: std::ops::Range<us
     .collect::<Vec<_>>()
     .await;
     puts.into_iter().collect()
+}
+
+/// Counters docflow keeps itself, from its `/metrics` at one moment.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OwnCounters {
+    /// Progress messages (`+WPI`) sent, every stage and phase summed
+    /// (`docflow_stage_progress_total`).
+    pub progress: f64,
+    /// SQL statements sent, by the stage that sent them (`docflow_db_statements_total`,
+    /// the pool's own count).
+    pub statements: BTreeMap<String, f64>,
+}
+
+impl OwnCounters {
+    fn parse(text: &str) -> OwnCounters {
+        let mut counters = OwnCounters::default();
+        for line in text.lines().filter(|line| !line.starts_with('#')) {
+            let Some((series, value)) = line.rsplit_once(' ') else { continue };
+            let Ok(value) = value.parse::<f64>() else { continue };
+            if series.starts_with("docflow_stage_progress_total") {
+                counters.progress += value;
+            } else if let Some(labels) = series.strip_prefix("docflow_db_statements_total{") {
+                let stage = labels.split("stage=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or("");
+                *counters.statements.entry(stage.to_owned()).or_default() += value;
+            }
+        }
+        counters
+    }
+
+    /// What was counted since `before`.
+    pub fn minus(&self, before: &OwnCounters) -> OwnCounters {
+        let statements = self
+            .statements
+            .iter()
+            .map(|(stage, n)| (stage.clone(), n - before.statements.get(stage).copied().unwrap_or(0.0)))
+            .collect();
+        OwnCounters { progress: self.progress - before.progress, statements }
+    }
+
+    /// Statements sent by `stage`.
+    pub fn statements_of(&self, stage: &str) -> f64 {
+        self.statements.get(stage).copied().unwrap_or(0.0)
+    }
+
+    /// Statements sent, every stage summed.
+    pub fn all_statements(&self) -> f64 {
+        self.statements.values().sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OwnCounters;
+
+    #[test]
+    fn own_counters_are_read_from_prometheus_text() {
+        let text = "# TYPE docflow_stage_progress_total counter\n\
+            docflow_stage_progress_total{stage=\"transfer\",phase=\"waiting\"} 3\n\
+            docflow_stage_progress_total{stage=\"validate\",phase=\"running\"} 2\n\
+            docflow_db_statements_total{stage=\"transfer\"} 10\n\
+            docflow_db_statements_total{stage=\"none\"} 4\n\
+            docflow_stage_messages_total{stage=\"transfer\",outcome=\"done\"} 9\n";
+        let now = OwnCounters::parse(text);
+        assert_eq!(now.progress, 5.0);
+        assert_eq!(now.statements_of("transfer"), 10.0);
+        assert_eq!(now.all_statements(), 14.0);
+        let before = OwnCounters::parse("docflow_db_statements_total{stage=\"transfer\"} 4\n");
+        let since = now.minus(&before);
+        assert_eq!(since.statements_of("transfer"), 6.0);
+        assert_eq!(since.statements_of("none"), 4.0);
+        assert_eq!(since.progress, 5.0);
+    }
 }

@@ -23,12 +23,10 @@ const STAGES: usize = 3;
 pub async fn relay(services: &Services, messages: usize, in_flight: usize, body: &[u8]) -> Result<f64> {
     let js = services.jetstream().await?;
     let relay = Relay::create(&js, in_flight).await?;
-    let subject = |i: usize| relay.subject(i);
-    let consumers = relay.consumers.clone();
     // Loaded before the clock starts: the relay, not the publisher, is measured.
     let loads = futures_util::stream::iter((0..messages).map(|_| {
         let js = js.clone();
-        let (subject, body) = (subject(0), body.to_vec());
+        let (subject, body) = (relay.subject(0), body.to_vec());
         async move { js.publish(subject, body.into()).await?.await.map(drop).map_err(anyhow::Error::from) }
     }))
     .buffer_unordered(256)
@@ -38,10 +36,11 @@ pub async fn relay(services: &Services, messages: usize, in_flight: usize, body:
 
     let done = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
-    let mut tasks = Vec::new();
-    for (i, consumer) in consumers.into_iter().enumerate() {
-        let (js, next, done) = (js.clone(), subject(i + 1), done.clone());
-        tasks.push(tokio::spawn(async move {
+    // Dropped on every way out, which aborts the stages.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, consumer) in relay.consumers.iter().cloned().enumerate() {
+        let (js, next, done) = (js.clone(), relay.subject(i + 1), done.clone());
+        tasks.spawn(async move {
             let messages =
                 consumer.stream().max_messages_per_batch(in_flight).expires(Duration::from_secs(5)).messages().await?;
             messages
@@ -60,7 +59,7 @@ pub async fn relay(services: &Services, messages: usize, in_flight: usize, body:
                 })
                 .await;
             anyhow::Ok(())
-        }));
+        });
     }
     let deadline = Duration::from_secs(120 + messages as u64 / 10);
     while done.load(Ordering::Relaxed) < messages {
@@ -70,9 +69,7 @@ pub async fn relay(services: &Services, messages: usize, in_flight: usize, body:
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let rate = messages as f64 / start.elapsed().as_secs_f64();
-    for task in tasks {
-        task.abort();
-    }
+    tasks.abort_all();
     relay.delete(&js).await;
     Ok(rate)
 }
@@ -150,10 +147,11 @@ pub async fn relay_latency(
         conn.execute_unprepared(UPSERT_TABLE).await?;
         let origin = Instant::now();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<f64>();
-        let mut tasks = Vec::new();
+        // Dropped on every way out of this block, which aborts the stages.
+        let mut tasks = tokio::task::JoinSet::new();
         for (i, consumer) in relay.consumers.iter().cloned().enumerate() {
             let (js, next, conn, tx) = (js.clone(), relay.subject(i + 1), conn.clone(), tx.clone());
-            tasks.push(tokio::spawn(async move {
+            tasks.spawn(async move {
                 let messages = consumer
                     .stream()
                     .max_messages_per_batch(concurrency)
@@ -190,7 +188,7 @@ pub async fn relay_latency(
                     })
                     .await;
                 anyhow::Ok(())
-            }));
+            });
         }
         drop(tx);
         let count = ((rate * duration.as_secs_f64()).round() as usize).max(1);
@@ -209,9 +207,7 @@ pub async fn relay_latency(
                 _ => bail!("the latency relay committed {} of {count} messages", latencies.len()),
             }
         }
-        for task in &tasks {
-            task.abort();
-        }
+        tasks.abort_all();
         conn.close().await.ok();
         anyhow::Ok(latencies)
     }

@@ -87,6 +87,7 @@ impl Db {
         let migrate = async {
             if self.backend() == DbBackend::Postgres {
                 let txn = self.conn.begin().await?;
+                statements::transaction();
                 txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")).await?;
                 migration::Migrator::up(&txn, None).await?;
                 txn.commit().await

@@ -4,7 +4,8 @@
 //! migrations, start-up) count under `stage="none"`.
 //!
 //! Every statement the pool runs is counted, through sea-orm's metric callback; an
-//! explicit transaction (SQLite's multi-statement writes) adds its `BEGIN` and its end.
+//! explicit transaction (SQLite's multi-statement writes, the migrations' lock on
+//! PostgreSQL) adds its `BEGIN` and its end.
 
 use std::future::Future;
 

@@ -335,8 +335,7 @@ async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, turn: Turn) {
         crate::metrics::stage_slot_wait(bound.stage.name(), waiting.elapsed());
         let step = tokio::spawn({
             let (stage, delivery) = (bound.stage.clone(), delivery.clone());
-            let name = stage.name();
-            statements::in_stage(name, async move { stage.step(&delivery).await }).in_current_span()
+            statements::in_stage(stage.name(), async move { stage.step(&delivery).await }).in_current_span()
         });
         let started = std::time::Instant::now();
         let outcome = run_with_progress(&bound, &reply, attempt, step, &turn.hard_stop).await;
@@ -360,8 +359,7 @@ async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, turn: Turn) {
         }
         drop(slot);
     };
-    // The step runs in a task of its own, counted there too; this counts the dead-letter hook.
-    statements::in_stage(bound.stage.name(), settle).instrument(span).await;
+    settle.instrument(span).await;
     drop(turn.hold);
 }
 
@@ -452,7 +450,7 @@ async fn dead_letter_and_term<S: Stage>(bound: &Bound<S>, reply: &Subject, deliv
         return;
     }
     tracing::warn!(%reason, "message dead-lettered");
-    bound.stage.on_dead_letter(delivery, reason).await;
+    statements::in_stage(stage, bound.stage.on_dead_letter(delivery, reason)).await;
     let term = if bound.term_with_reason {
         Bytes::from(format!("+TERM {}", reason.replace(['\r', '\n'], " ")))
     } else {

@@ -16,7 +16,7 @@ pub struct Process {
 }
 
 pub fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(docflow::dev::ports::unused_local_port()?)
 }
 
 pub async fn wait_for_port(port: u16, deadline: Duration) -> Result<()> {

@@ -25,6 +25,7 @@ use crate::settings::{Settings, SettingsError};
 
 pub mod console;
 pub mod nats_server;
+pub mod ports;
 pub mod s3;
 pub mod samples;
 

@@ -54,7 +54,7 @@ impl NatsServer {
         std::fs::create_dir_all(store_dir).map_err(dir_error)?;
         let log = store_dir.join("nats-server.log");
         let output = std::fs::File::create(&log).map_err(dir_error)?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(dir_error)?.port();
+        let port = super::ports::unused_local_port().map_err(dir_error)?;
         let child = Command::new(binary)
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
             .arg(store_dir)
@@ -161,7 +161,7 @@ mod tests {
 
     #[tokio::test]
     async fn nothing_answers_on_a_closed_port() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = crate::dev::ports::unused_local_port().unwrap();
         assert!(!answers(&format!("nats://127.0.0.1:{port}")).await);
     }
 }

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -79,7 +78,7 @@ pub struct OwnServer {
 
 impl OwnServer {
     pub async fn start() -> OwnServer {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = crate::dev::ports::unused_local_port().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let child = Self::spawn(port, dir.path());
         let url = format!("nats://127.0.0.1:{port}");

@@ -16,7 +16,7 @@ pub struct Process {
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    docflow::dev::ports::unused_local_port().unwrap()
 }
 
 /// `S3S_FS_BIN`, else `s3s-fs` from PATH or cargo's bin folder.

@@ -2,7 +2,6 @@
 //! of its own for tests that stop it.
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -241,7 +240,7 @@ impl NatsServer {
 
     /// `jetstream: false` runs a plain NATS server: connected, but no stream answers.
     pub fn start_with(jetstream: bool) -> NatsServer {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = crate::dev::ports::unused_local_port().unwrap();
         let mut server = NatsServer { port, store: tempfile::tempdir().unwrap(), child: None, jetstream };
         server.restart();
         server

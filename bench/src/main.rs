@@ -55,6 +55,10 @@ struct Args {
     /// `stages.*.concurrency` of docflow (and the writers of the upsert baseline)
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// `runtime.worker_threads` of docflow (0: one per core). 1 is the setting for a small
+    /// server whose cores docflow shares with NATS, PostgreSQL and the object store, as here
+    #[arg(long, default_value_t = 1)]
+    worker_threads: usize,
     /// Messages in flight per stage in the pipelined relay
     #[arg(long, default_value_t = 64)]
     relay_in_flight: usize,
@@ -159,7 +163,7 @@ async fn main() -> Result<()> {
                      "s3_server": s3_server, "stand_ins_files": stand_ins },
         "sizes": { "smoke": args.smoke, "docs": args.docs, "latency_secs": args.latency_secs, "idle_secs": args.idle_secs,
                    "large_mib": args.large_mib, "retry_docs": args.retry_docs, "relay_msgs": args.relay_msgs,
-                   "upsert_rows": args.upsert_rows, "concurrency": args.concurrency, "relay_in_flight": args.relay_in_flight,
+                   "upsert_rows": args.upsert_rows, "concurrency": args.concurrency, "worker_threads": args.worker_threads, "relay_in_flight": args.relay_in_flight,
                    "backoff": args.backoff, "log_level": args.log_level, "sim_processing_delay": args.sim_processing_delay,
                    "database_query": args.database_query },
         "ok": result.is_ok(),
@@ -222,6 +226,7 @@ async fn run(args: &Args, services: &Services, settle: Duration, report: &mut Re
 
     let options = DocflowOptions {
         concurrency: args.concurrency,
+        worker_threads: args.worker_threads,
         backoff: args.backoff.clone(),
         transfer_max_deliver: 8,
         log_level: args.log_level.clone(),

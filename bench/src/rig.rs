@@ -34,6 +34,8 @@ const CALLBACK_SECRET: &str = "sim-callback-secret";
 #[derive(Debug, Clone)]
 pub struct DocflowOptions {
     pub concurrency: usize,
+    /// `runtime.worker_threads` (0: one per core).
+    pub worker_threads: usize,
     pub backoff: String,
     pub transfer_max_deliver: u32,
     pub log_level: String,
@@ -250,6 +252,7 @@ impl Pipeline {
             ("DOCFLOW__PROVIDERS__SIM__DELIVERY".into(), "upload".into()),
             ("DOCFLOW__PROVIDERS__SIM__RESULT_HOSTS".into(), sim_url.trim_start_matches("http://").to_owned()),
             ("DOCFLOW__SHUTDOWN__GRACE".into(), "2s".into()),
+            ("DOCFLOW__RUNTIME__WORKER_THREADS".into(), options.worker_threads.to_string()),
         ]);
         for stage in ["TRANSFER", "VALIDATE", "NORMALIZE", "WATCHDOG"] {
             env.insert(format!("DOCFLOW__STAGES__{stage}__BACKOFF"), backoff.clone());

@@ -50,9 +50,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime starts");
-    match runtime.block_on(dispatch(cli)) {
+    match start(Cli::parse()) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -61,7 +59,19 @@ fn main() -> ExitCode {
     }
 }
 
-async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+/// `docflow run` sizes its runtime by `runtime.worker_threads`, so its settings are loaded
+/// before the runtime starts; the other commands use tokio's default.
+fn start(cli: Cli) -> anyhow::Result<ExitCode> {
+    let settings = match cli.command {
+        Command::Run { .. } => Some(Settings::load(cli.config.as_deref(), None)?),
+        _ => None,
+    };
+    let threads = settings.as_ref().map_or(0, |s| s.runtime.worker_threads);
+    let runtime = app::runtime(threads).context("starting the tokio runtime")?;
+    runtime.block_on(dispatch(cli, settings))
+}
+
+async fn dispatch(cli: Cli, settings: Option<Settings>) -> anyhow::Result<ExitCode> {
     if let Command::Dev(args) = cli.command {
         return dev::run(args, cli.config).await;
     }
@@ -69,7 +79,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         init_logging("text", "info");
         return provider_sim(options).await;
     }
-    let settings = Settings::load(cli.config.as_deref(), None)?;
+    let settings = match settings {
+        Some(settings) => settings,
+        None => Settings::load(cli.config.as_deref(), None)?,
+    };
     // Long-running commands log at the configured level; one-shot commands print their
     // answer and log only what goes wrong.
     let long_running = matches!(cli.command, Command::Run { .. } | Command::Dev { .. });

@@ -116,6 +116,16 @@ pub async fn setup(settings: &Settings) -> Result<SetupReport, AppError> {
     Ok(SetupReport { topology, buckets_created })
 }
 
+/// The runtime `docflow run` lives on: `worker_threads` threads (`runtime.worker_threads`),
+/// or one per core the process may use when 0.
+pub fn runtime(worker_threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if worker_threads > 0 {
+        builder.worker_threads(worker_threads);
+    }
+    builder.enable_all().build()
+}
+
 /// Runs the components until `shutdown` is cancelled; an empty list runs all of them.
 pub async fn run(
     settings: Arc<Settings>,
@@ -217,5 +227,16 @@ impl StageRunner {
                 shutdown.cancel();
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_runtime_has_the_worker_threads_asked_for_or_one_per_core() {
+        assert_eq!(super::runtime(1).unwrap().metrics().num_workers(), 1);
+        assert_eq!(super::runtime(3).unwrap().metrics().num_workers(), 3);
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(super::runtime(0).unwrap().metrics().num_workers(), cores);
     }
 }

@@ -41,6 +41,7 @@ pub struct Settings {
     pub dead: DeadSettings,
     pub shutdown: ShutdownSettings,
     pub log: LogSettings,
+    pub runtime: RuntimeSettings,
     pub stages: StagesSettings,
 }
 
@@ -167,6 +168,12 @@ pub struct ShutdownSettings {
 pub struct LogSettings {
     pub format: String,
     pub level: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RuntimeSettings {
+    /// Tokio worker threads of `docflow run`; 0: one per available core.
+    pub worker_threads: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -434,6 +441,21 @@ mod tests {
         assert_eq!(s.database.max_connections, 4);
         assert_eq!(s.stages.transfer.backoff[1], Duration::from_secs(5));
         assert_eq!(s.provider_for(None).unwrap().0, "sim");
+        assert_eq!(s.runtime.worker_threads, 0);
+    }
+
+    #[test]
+    fn the_deploy_examples_load_with_their_secrets_from_the_environment() {
+        let secrets = HashMap::from([
+            ("DOCFLOW__PROVIDERS__ACME__API_KEY".to_owned(), "k".to_owned()),
+            ("DOCFLOW__PROVIDERS__ACME__CALLBACK_SECRET".to_owned(), "s".to_owned()),
+        ]);
+        for (file, worker_threads) in [("deploy/docflow.example.toml", 0), ("deploy/edge/docflow.toml", 1)] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(file);
+            let s = Settings::load(Some(&path), Some(secrets.clone())).unwrap_or_else(|e| panic!("{file}: {e}"));
+            assert_eq!(s.runtime.worker_threads, worker_threads, "{file}");
+            assert!(s.providers.contains_key("acme"), "{file}");
+        }
     }
 
     #[test]
@@ -443,10 +465,12 @@ mod tests {
             Some(env(&[
                 ("DOCFLOW__NATS__URL", "nats://127.0.0.1:5222"),
                 ("DOCFLOW__STAGES__TRANSFER__BACKOFF", "1s,2s"),
+                ("DOCFLOW__RUNTIME__WORKER_THREADS", "1"),
             ])),
         )
         .unwrap();
         assert_eq!(s.nats.url, "nats://127.0.0.1:5222");
+        assert_eq!(s.runtime.worker_threads, 1);
         assert_eq!(s.stages.transfer.backoff, vec![Duration::from_secs(1), Duration::from_secs(2)]);
     }
 

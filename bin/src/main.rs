@@ -59,35 +59,31 @@ fn main() -> ExitCode {
     }
 }
 
-/// `docflow run` sizes its runtime by `runtime.worker_threads`, so its settings are loaded
-/// before the runtime starts; the other commands use tokio's default.
+/// The commands that read the settings load them once, before the runtime starts: `docflow
+/// run` sizes its runtime by `runtime.worker_threads`; every other command runs on tokio's
+/// default.
 fn start(cli: Cli) -> anyhow::Result<ExitCode> {
-    let settings = match cli.command {
-        Command::Run { .. } => Some(Settings::load(cli.config.as_deref(), None)?),
-        _ => None,
-    };
-    let threads = settings.as_ref().map_or(0, |s| s.runtime.worker_threads);
-    let runtime = app::runtime(threads).context("starting the tokio runtime")?;
-    runtime.block_on(dispatch(cli, settings))
+    let runtime = |threads| app::runtime(threads).context("starting the tokio runtime");
+    match cli.command {
+        Command::Dev(args) => runtime(0)?.block_on(dev::run(args, cli.config)),
+        Command::ProviderSim(options) => {
+            init_logging("text", "info");
+            runtime(0)?.block_on(provider_sim(options))
+        }
+        command => {
+            let settings = Settings::load(cli.config.as_deref(), None)?;
+            let threads = if matches!(command, Command::Run { .. }) { settings.runtime.worker_threads } else { 0 };
+            runtime(threads)?.block_on(dispatch(command, settings))
+        }
+    }
 }
 
-async fn dispatch(cli: Cli, settings: Option<Settings>) -> anyhow::Result<ExitCode> {
-    if let Command::Dev(args) = cli.command {
-        return dev::run(args, cli.config).await;
-    }
-    if let Command::ProviderSim(options) = cli.command {
-        init_logging("text", "info");
-        return provider_sim(options).await;
-    }
-    let settings = match settings {
-        Some(settings) => settings,
-        None => Settings::load(cli.config.as_deref(), None)?,
-    };
-    // Long-running commands log at the configured level; one-shot commands print their
-    // answer and log only what goes wrong.
-    let long_running = matches!(cli.command, Command::Run { .. } | Command::Dev { .. });
-    init_logging(&settings.log.format, if long_running { &settings.log.level } else { "warn" });
-    match cli.command {
+async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
+    // `docflow run` logs at the configured level; one-shot commands print their answer and
+    // log only what goes wrong.
+    let level = if matches!(command, Command::Run { .. }) { settings.log.level.as_str() } else { "warn" };
+    init_logging(&settings.log.format, level);
+    match command {
         Command::Setup => {
             let report = app::setup(&settings).await?;
             print!("{}", report.topology);
@@ -104,8 +100,7 @@ async fn dispatch(cli: Cli, settings: Option<Settings>) -> anyhow::Result<ExitCo
         }
         Command::Status { id_or_key, json } => return status::run(&settings, &id_or_key, json).await,
         Command::Dlq(command) => return dlq::run(&settings, command).await,
-        Command::Dev(_) => unreachable!("handled above"),
-        Command::ProviderSim(_) => unreachable!("handled above"),
+        Command::Dev(_) | Command::ProviderSim(_) => unreachable!("started without settings, in start"),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -9,7 +9,7 @@ S3S_FS_VERSION := 0.14.1
 NATS_SERVER_SUITE ?= /usr/sbin/nats-server
 NATS_URL ?= nats://127.0.0.1:4222
 
-.PHONY: help deps services build test test-postgres test-sqlite test-smoke-nats run lint bench bench-smoke bench-build
+.PHONY: help deps services build test test-postgres test-sqlite test-smoke-nats test-faults run lint bench bench-smoke bench-build
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -40,6 +40,14 @@ test-sqlite:
 test-smoke-nats: ## the integration suite against the current nats-server release, on its own server
 	scripts/with-nats-server "$$(scripts/nats-server-current)" \
 		$(CARGO) test -p docflow-cli --test it -- --test-threads 4
+
+# The fault suite (tests/it/faults): outages under load, one scenario at a time (they kill
+# servers and processes of their own). DOCFLOW_FAULT_DOCS=200 for a full run. The table is
+# assembled into docs/reliability.md even when a scenario fails.
+test-faults: deps services ## the fault suite, then docs/reliability.md's table from its rows
+	rm -rf target/faults/rows
+	status=0; $(CARGO) test -p docflow-cli --test it faults:: -- --ignored --test-threads 1 || status=$$?; \
+		scripts/reliability-table; exit $$status
 
 lint: ## formatting and clippy, warnings as errors
 	$(CARGO) fmt --all --check

@@ -2,7 +2,9 @@
 //! provider-sim process and worker processes, so tests run in parallel against the same
 //! NATS and PostgreSQL. Processes are killed when the sandbox drops.
 
+pub mod nats_server;
 pub mod procs;
+pub mod proxy;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -102,23 +104,7 @@ impl SandboxBuilder {
         let s3_dir = dir.path().join("s3");
         std::fs::create_dir_all(&s3_dir).unwrap();
         let s3_port = free_port();
-        let s3 = Process::spawn(
-            "s3s-fs",
-            procs::s3s_fs_binary(),
-            &[
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &s3_port.to_string(),
-                "--access-key",
-                ACCESS_KEY,
-                "--secret-key",
-                SECRET_KEY,
-                s3_dir.to_str().unwrap(),
-            ],
-            &[],
-        );
-        procs::wait_for_port(s3_port, Duration::from_secs(20)).await;
+        let s3 = spawn_s3(s3_port, &s3_dir).await;
         let s3_endpoint = format!("http://127.0.0.1:{s3_port}");
 
         let mut sim_args = vec!["provider-sim".to_owned(), "--listen".into(), "127.0.0.1:0".into()];
@@ -163,7 +149,8 @@ impl SandboxBuilder {
         let status = setup.wait(Duration::from_secs(60)).await;
         assert!(status.success(), "docflow setup failed: {}", setup.output());
 
-        let client = async_nats::connect(nats_url()).await.expect("NATS is running");
+        // The NATS the workers use: the shared one, or a test's own (`DOCFLOW__NATS__URL`).
+        let client = async_nats::connect(&settings.nats.url).await.expect("NATS is running");
         let js = async_nats::jetstream::new(client);
         let db = Db::connect(&settings.database).await.expect("the test database answers");
         let s3_client = MinioClientBuilder::new(s3_endpoint.parse().unwrap())
@@ -185,6 +172,28 @@ impl SandboxBuilder {
             workers: Vec::new(),
         }
     }
+}
+
+/// An S3 server (s3s-fs) on `port`, serving `dir`, once it accepts connections.
+async fn spawn_s3(port: u16, dir: &std::path::Path) -> Process {
+    let s3 = Process::spawn(
+        "s3s-fs",
+        procs::s3s_fs_binary(),
+        &[
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--access-key",
+            ACCESS_KEY,
+            "--secret-key",
+            SECRET_KEY,
+            dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    procs::wait_for_port(port, Duration::from_secs(20)).await;
+    s3
 }
 
 pub struct Sandbox {
@@ -227,6 +236,18 @@ impl Sandbox {
         );
         self.workers.push(worker);
         self.workers.len() - 1
+    }
+
+    /// Kills the S3 server (SIGKILL); its data directory stays.
+    pub async fn kill_s3(&mut self) {
+        self.processes[0].kill().await;
+    }
+
+    /// Starts the S3 server again on the same port and data directory.
+    pub async fn start_s3(&mut self) {
+        let endpoint = &self.env["DOCFLOW__S3__ENDPOINT"];
+        let port: u16 = endpoint.rsplit(':').next().and_then(|p| p.parse().ok()).expect("the S3 endpoint's port");
+        self.processes[0] = spawn_s3(port, &self._dir.path().join("s3")).await;
     }
 
     /// Starts `docflow run` (every component) and waits until its gateway answers.

@@ -238,6 +238,18 @@ impl Sandbox {
         self.workers.len() - 1
     }
 
+    /// [`Sandbox::start_worker`] with extra `DOCFLOW__...` settings for this process only
+    /// (a second `docflow run` needs a gateway address of its own, for example).
+    pub fn start_worker_with(&mut self, components: &[&str], extra: &[(&str, &str)]) -> usize {
+        let mut env = self.env.clone();
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let mut args = vec!["run"];
+        args.extend_from_slice(components);
+        let name = format!("docflow run {} (#{})", components.join(" "), self.workers.len() + 1);
+        self.workers.push(Process::spawn(&name, docflow_binary(), &args, &env_pairs(&env)));
+        self.workers.len() - 1
+    }
+
     /// Kills the S3 server (SIGKILL); its data directory stays.
     pub async fn kill_s3(&mut self) {
         self.processes[0].kill().await;

@@ -14,11 +14,8 @@ const LOAD_DEADLINE: Duration = Duration::from_secs(60);
 async fn kill_9_of_docflow_run_mid_transfer_then_restart() {
     // Submissions answered 200 ms after the job is made, four at a time: a kill lands
     // between "the provider made the job" and "docflow heard back" for several documents.
-    let mut sandbox = sandbox()
-        .sim(&["--response-delay", "200ms"])
-        .env("DOCFLOW__STAGES__TRANSFER__CONCURRENCY", "4")
-        .start()
-        .await;
+    let mut sandbox =
+        sandbox().sim(&["--response-delay", "200ms"]).env("DOCFLOW__STAGES__TRANSFER__CONCURRENCY", "4").start().await;
     let n = docs();
     let load = Load::put(&sandbox, n, |_| None).await;
     let first = sandbox.start_all().await;
@@ -49,18 +46,24 @@ async fn kill_9_of_docflow_run_mid_validation_then_restart() {
     let first = sandbox.start_all().await;
     load.notify(&sandbox).await;
 
-    let at_fault = until(&sandbox, &load.ids, "a fifth of the documents normalized", LOAD_DEADLINE, |c| {
-        c.normalized() >= n / 5
-    })
-    .await;
+    let at_fault =
+        until(&sandbox, &load.ids, "a fifth of the documents normalized", LOAD_DEADLINE, |c| c.normalized() >= n / 5)
+            .await;
     sandbox.workers[first].kill().await;
     let in_flight = n - at_fault.normalized();
     sandbox.start_all().await;
     let healed = Instant::now();
 
-    Report::finish(&sandbox, &load, 2, "`kill -9` of `docflow run` mid-validation, restarted at once", in_flight, healed)
-        .await
-        .assert();
+    Report::finish(
+        &sandbox,
+        &load,
+        2,
+        "`kill -9` of `docflow run` mid-validation, restarted at once",
+        in_flight,
+        healed,
+    )
+    .await
+    .assert();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,7 +112,9 @@ async fn two_docflow_run_processes_share_the_consumers_and_one_is_killed() {
     )
     .await;
     if done_by_second < 1.0 {
-        report.fail("the second process had transferred nothing when it was killed: the consumers were not shared".into());
+        report.fail(
+            "the second process had transferred nothing when it was killed: the consumers were not shared".into(),
+        );
     }
     report.assert();
 }

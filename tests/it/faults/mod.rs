@@ -255,8 +255,9 @@ impl Report {
             let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
             for (state, reason) in census.states.values().filter(|(s, _)| *s != State::Normalized) {
                 let reason = reason.as_deref().map(|r| r.chars().take(160).collect::<String>());
-                *reasons.entry(format!("{} ({})", state.as_str(), reason.unwrap_or_else(|| "-".into()))).or_default() +=
-                    1;
+                *reasons
+                    .entry(format!("{} ({})", state.as_str(), reason.unwrap_or_else(|| "-".into())))
+                    .or_default() += 1;
             }
             let missing = n - census.states.len();
             if missing > 0 {

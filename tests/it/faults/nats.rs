@@ -28,10 +28,8 @@ async fn nats_server_killed_and_restarted_while_callbacks_are_refused() {
     sandbox.start_all().await;
     load.notify(&sandbox).await;
 
-    let at_fault = until(&sandbox, &load.ids, "every document submitted", LOAD_DEADLINE, |c| {
-        c.past(State::Submitted) == n
-    })
-    .await;
+    let at_fault =
+        until(&sandbox, &load.ids, "every document submitted", LOAD_DEADLINE, |c| c.past(State::Submitted) == n).await;
     nats.kill().await;
     let in_flight = n - at_fault.normalized();
     // The outage: a fixed window, the fault itself.

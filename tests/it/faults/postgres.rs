@@ -31,7 +31,8 @@ async fn database_unreachable(mode: Mode, order: u32, how: &str) {
         eprintln!("skipped: the PostgreSQL outage needs DOCFLOW_TEST_DB=postgres");
         return;
     }
-    let mut sandbox = sandbox().sim(&["--response-delay", "100ms"]).env("DOCFLOW__STAGES__TRANSFER__CONCURRENCY", "4").start().await;
+    let mut sandbox =
+        sandbox().sim(&["--response-delay", "100ms"]).env("DOCFLOW__STAGES__TRANSFER__CONCURRENCY", "4").start().await;
     let proxy = proxied_database(&mut sandbox).await;
     let n = docs();
     let load = Load::put(&sandbox, n, |_| None).await;

@@ -11,11 +11,8 @@ const LOAD_DEADLINE: Duration = Duration::from_secs(60);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "fault suite: make test-faults"]
 async fn s3_server_killed_mid_transfer_and_restarted() {
-    let mut sandbox = sandbox()
-        .sim(&["--response-delay", "100ms"])
-        .env("DOCFLOW__STAGES__TRANSFER__CONCURRENCY", "4")
-        .start()
-        .await;
+    let mut sandbox =
+        sandbox().sim(&["--response-delay", "100ms"]).env("DOCFLOW__STAGES__TRANSFER__CONCURRENCY", "4").start().await;
     let n = docs();
     // Every object is stored before the outage; the transfers read them during it.
     let load = Load::put(&sandbox, n, |_| None).await;

@@ -61,8 +61,7 @@ impl NatsNode {
             args.extend(["--routes".into(), routes.join(",")]);
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.process =
-            Some(Process::spawn(&format!("nats-server {}", self.name), nats_server_binary(), &args, &[]));
+        self.process = Some(Process::spawn(&format!("nats-server {}", self.name), nats_server_binary(), &args, &[]));
     }
 
     /// Starts the server (again) and waits until it accepts connections.
@@ -86,11 +85,36 @@ impl NatsNode {
 
 /// Waits until JetStream answers an account query at `url` (in a cluster: a meta leader).
 pub async fn wait_for_jetstream(url: &str, deadline: Duration) {
-    wait_for("JetStream to answer", deadline, || async move {
-        let client = async_nats::connect(url).await.ok()?;
-        async_nats::jetstream::new(client).query_account().await.ok().map(drop)
+    let last = std::sync::Mutex::new(String::new());
+    let answered = super::try_wait_for(deadline, || async {
+        let client = match async_nats::connect(url).await {
+            Ok(client) => client,
+            Err(e) => {
+                *last.lock().unwrap() = e.to_string();
+                return None;
+            }
+        };
+        // The raw account info request: its answer has an `error` until JetStream (in a
+        // cluster, its meta leader) is up.
+        match client.request("$JS.API.INFO", "".into()).await {
+            Ok(answer) => {
+                let body: serde_json::Value = serde_json::from_slice(&answer.payload).unwrap_or_default();
+                if body.get("error").is_none() && body.get("type").is_some() {
+                    return Some(());
+                }
+                *last.lock().unwrap() = String::from_utf8_lossy(&answer.payload).into_owned();
+                None
+            }
+            Err(e) => {
+                *last.lock().unwrap() = e.to_string();
+                None
+            }
+        }
     })
     .await;
+    if answered.is_none() {
+        panic!("JetStream at {url} did not answer within {deadline:?}: {}", last.lock().unwrap());
+    }
 }
 
 /// Three nats-servers clustered on loopback, JetStream on each.

@@ -67,12 +67,7 @@ impl Drop for TcpProxy {
     }
 }
 
-async fn serve(
-    mut listener: TcpListener,
-    port: u16,
-    target: SocketAddr,
-    mut modes: watch::Receiver<Mode>,
-) {
+async fn serve(mut listener: TcpListener, port: u16, target: SocketAddr, mut modes: watch::Receiver<Mode>) {
     loop {
         if *modes.borrow_and_update() == Mode::Refuse {
             // Nothing listens while refusing: connects get a reset from the kernel.

@@ -56,17 +56,19 @@ pub(super) fn classify(endpoint: &str, bucket: &str, key: &str, error: MinioErro
     match &error {
         MinioError::S3Server(S3ServerError::S3Error(response)) => {
             let code = response.code();
+            // The crate lower-cases the codes it does not know (`slowdown`).
             let name = code.to_string();
+            let is = |codes: &[&str]| codes.iter().any(|c| c.eq_ignore_ascii_case(&name));
             let detail = format!("{name} for {bucket}/{key}: {}", response.message().as_deref().unwrap_or(""));
             match code {
                 MinioErrorCode::NoSuchKey | MinioErrorCode::NoSuchBucket | MinioErrorCode::ResourceNotFound => {
                     not_found()
                 }
-                _ if NOT_FOUND_CODES.contains(&name.as_str()) => not_found(),
+                _ if is(&NOT_FOUND_CODES) => not_found(),
                 MinioErrorCode::AccessDenied => {
                     permanent(format!("{detail}; check s3.access_key, s3.secret_key and the bucket's policy"))
                 }
-                _ if CREDENTIALS_CODES.contains(&name.as_str()) => {
+                _ if is(&CREDENTIALS_CODES) => {
                     permanent(format!("{detail}; check s3.access_key and s3.secret_key"))
                 }
                 MinioErrorCode::BadRequest | MinioErrorCode::MethodNotAllowed | MinioErrorCode::NotSupported => {
@@ -76,7 +78,7 @@ pub(super) fn classify(endpoint: &str, bucket: &str, key: &str, error: MinioErro
                 MinioErrorCode::OtherError(ref other) if other.starts_with("HTTP ") => {
                     by_status(other[5..].parse().unwrap_or(0), detail, transient, permanent, not_found)
                 }
-                _ if INVALID_REQUEST_CODES.contains(&name.as_str()) => permanent(detail),
+                _ if is(&INVALID_REQUEST_CODES) => permanent(detail),
                 // SlowDown, InternalError, ServiceUnavailable, RequestTimeout,
                 // XMinioServerNotInitialized, and whatever else a store may invent.
                 _ => transient(detail),

@@ -96,6 +96,19 @@ async fn records_for_a_foreign_bucket_or_the_results_bucket_are_refused_and_noth
     assert_eq!(reasons, [false, false, true]);
     assert_eq!(sandbox.db.count_documents().await.unwrap(), 0);
     assert!(sandbox.sim_jobs().await.is_empty(), "nothing was sent to the provider");
+    let metrics = metrics_text(&sandbox).await;
+    assert!(metrics.contains(r#"docflow_events_refused_total{reason="foreign_bucket"} 2"#), "{metrics}");
+    assert!(metrics.contains(r#"docflow_events_refused_total{reason="results_bucket"} 1"#), "{metrics}");
+}
+
+/// The Prometheus text of the sandbox's `docflow run`: on the admin listener when the
+/// sandbox sets one, else on the gateway's.
+async fn metrics_text(sandbox: &Sandbox) -> String {
+    let base = match sandbox.env.get("DOCFLOW__ADMIN__LISTEN") {
+        Some(admin) => format!("http://{admin}"),
+        None => sandbox.gateway_url.clone(),
+    };
+    reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap()
 }
 
 #[tokio::test]
@@ -156,6 +169,23 @@ async fn one_record_for_a_missing_object_fails_alone_and_its_neighbours_are_norm
     assert_eq!(kept.records.len(), 1, "the dead letter holds the missing record only");
     assert_eq!(sandbox.sim_jobs().await.len(), 5, "one job per good record");
     assert_eq!(sandbox.db.count_documents().await.unwrap(), 6);
+}
+
+#[tokio::test]
+async fn an_unreachable_object_store_is_retried_until_the_last_attempt_not_failed_at_the_first() {
+    let mut sandbox = Sandbox::builder().start().await;
+    // The worker alone is pointed at a port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    sandbox.env.insert("DOCFLOW__S3__ENDPOINT".into(), format!("http://127.0.0.1:{closed}"));
+    sandbox.start_worker(&["transfer"]);
+    let id = sandbox.upload("teacher-1/plan.txt", crate::support::lesson_plan(), "text/plain", &[]).await;
+    let dead = dead_letters(&sandbox, 1).await;
+    assert_eq!(header(&dead[0], "Docflow-Attempts"), Some("5"), "every allowed delivery was tried");
+    let error = header(&dead[0], "Docflow-Error").unwrap();
+    assert!(error.contains("last attempt (5 of 5)") && error.contains("cannot connect"), "{error}");
+    let document = sandbox.wait_for_state(id, State::Failed, DEADLINE).await;
+    let attempts: Vec<i32> = sandbox.db.timeline(document.id).await.unwrap().iter().map(|t| t.attempt).collect();
+    assert_eq!(attempts.last(), Some(&5), "{attempts:?}");
 }
 
 #[tokio::test]

@@ -188,7 +188,8 @@ mod tests {
 
     #[test]
     fn a_lost_connection_is_transient_and_a_bad_url_not() {
-        let lost = DbErr::Conn(RuntimeErr::SqlxError(Arc::new(sqlx::Error::Io(std::io::ErrorKind::ConnectionRefused.into()))));
+        let lost =
+            DbErr::Conn(RuntimeErr::SqlxError(Arc::new(sqlx::Error::Io(std::io::ErrorKind::ConnectionRefused.into()))));
         assert!(DbError::Connect { url: String::new(), hint: "", cause: lost }.is_transient());
         let bad = DbErr::Conn(RuntimeErr::SqlxError(Arc::new(sqlx::Error::Configuration("bad url".into()))));
         assert!(!DbError::Connect { url: String::new(), hint: "", cause: bad }.is_transient());

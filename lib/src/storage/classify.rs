@@ -68,9 +68,7 @@ pub(super) fn classify(endpoint: &str, bucket: &str, key: &str, error: MinioErro
                 MinioErrorCode::AccessDenied => {
                     permanent(format!("{detail}; check s3.access_key, s3.secret_key and the bucket's policy"))
                 }
-                _ if is(&CREDENTIALS_CODES) => {
-                    permanent(format!("{detail}; check s3.access_key and s3.secret_key"))
-                }
+                _ if is(&CREDENTIALS_CODES) => permanent(format!("{detail}; check s3.access_key and s3.secret_key")),
                 MinioErrorCode::BadRequest | MinioErrorCode::MethodNotAllowed | MinioErrorCode::NotSupported => {
                     permanent(detail)
                 }
@@ -88,9 +86,13 @@ pub(super) fn classify(endpoint: &str, bucket: &str, key: &str, error: MinioErro
         | MinioError::S3Server(S3ServerError::InvalidServerResponse { http_status_code: status, .. }) => {
             by_status(*status, format!("{error} for {bucket}/{key}"), transient, permanent, not_found)
         }
-        MinioError::Network(NetworkError::ServerError(status)) => {
-            by_status(*status, format!("HTTP {status} without a body for {bucket}/{key}"), transient, permanent, not_found)
-        }
+        MinioError::Network(NetworkError::ServerError(status)) => by_status(
+            *status,
+            format!("HTTP {status} without a body for {bucket}/{key}"),
+            transient,
+            permanent,
+            not_found,
+        ),
         MinioError::Network(NetworkError::ReqwestError(e)) => transport(e, bucket, key, transient, permanent),
         // The crate files transport failures under "validation": they are not.
         MinioError::Validation(ValidationErr::HttpError(e)) => transport(e, bucket, key, transient, permanent),

@@ -75,6 +75,13 @@ pub fn new_traceparent() -> String {
     format!("00-{trace}-{span}-01")
 }
 
+/// The trace context of a document whose message carried none: the trace id is the
+/// document id, so the messages and dead letters made for it share one trace.
+pub fn traceparent_for(id: DocumentId) -> String {
+    let span = uuid::Uuid::new_v5(&id.0, b"traceparent").simple().to_string();
+    format!("00-{}-{}-01", id.0.simple(), &span[..16])
+}
+
 /// Publishes and waits for the stream's ack. Returns true when the stream recognised the
 /// message id as a duplicate.
 pub async fn publish(

@@ -21,6 +21,10 @@ pub const HTTP_DURATION: &str = "docflow_gateway_http_request_duration_seconds";
 pub const CALLBACKS: &str = "docflow_gateway_callbacks_total";
 /// S3 webhook notifications by `outcome` (see [`IngestOutcome`]).
 pub const INGESTS: &str = "docflow_gateway_ingest_total";
+/// Upload event records refused at the trust boundary (another bucket, a key that breaks
+/// the key rules, a body that is not an event), by `reason`: see
+/// [`crate::events::Refused::reason`].
+pub const EVENTS_REFUSED: &str = "docflow_events_refused_total";
 /// Presigned upload URLs handed out.
 pub const UPLOAD_URLS: &str = "docflow_gateway_upload_urls_total";
 /// Messages settled by a stage, by `stage` and `outcome` (`done`, `retry`, `dead_letter`).
@@ -62,6 +66,7 @@ fn describe() {
     metrics::describe_counter!(CALLBACKS, "provider callbacks by provider and outcome");
     metrics::describe_counter!(INGESTS, "S3 webhook notifications by outcome");
     metrics::describe_counter!(UPLOAD_URLS, "presigned upload URLs handed out");
+    metrics::describe_counter!(EVENTS_REFUSED, "upload event records refused at the trust boundary, by reason");
     metrics::describe_counter!(STAGE_MESSAGES, "messages settled by a stage, by stage and outcome");
     metrics::describe_histogram!(STAGE_DURATION, metrics::Unit::Seconds, "time a stage's step took");
     metrics::describe_histogram!(
@@ -140,6 +145,11 @@ impl IngestOutcome {
 
 pub fn ingest(outcome: IngestOutcome) {
     metrics::counter!(INGESTS, "outcome" => outcome.as_str()).increment(1);
+}
+
+/// One event record refused; `reason` is one of the fixed labels of `Refused::reason`.
+pub fn event_refused(reason: &'static str) {
+    metrics::counter!(EVENTS_REFUSED, "reason" => reason).increment(1);
 }
 
 pub fn upload_url() {

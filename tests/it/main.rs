@@ -1,6 +1,7 @@
 //! docflow's integration tests: real NATS, real PostgreSQL (or SQLite with
 //! DOCFLOW_TEST_DB=sqlite), a real S3 server (s3s-fs) and the real provider-sim process.
 
+mod boundary;
 mod dev;
 mod faults;
 mod pipeline;

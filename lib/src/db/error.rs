@@ -108,7 +108,94 @@ impl crate::worker::Transience for DbError {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use sea_orm::sqlx;
+    use tokio::net::TcpListener;
+
     use super::*;
+    use crate::db::Db;
+    use crate::settings::DatabaseSettings;
+
+    fn settings(port: u16, acquire_timeout: Duration) -> DatabaseSettings {
+        DatabaseSettings {
+            url: format!("postgres://docflow:secret@127.0.0.1:{port}/docflow"),
+            max_connections: 1,
+            acquire_timeout,
+        }
+    }
+
+    fn query_error(error: sqlx::Error) -> DbError {
+        DbError::from(DbErr::Query(RuntimeErr::SqlxError(Arc::new(error))))
+    }
+
+    #[tokio::test]
+    async fn a_server_that_accepts_and_closes_is_a_transient_connection_loss() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.readable().await;
+                drop(stream);
+            }
+        });
+        let error = Db::connect(&settings(port, Duration::from_secs(5))).await.unwrap_err();
+        assert!(error.is_transient(), "{error}");
+        let text = error.to_string();
+        assert!(!text.contains("secret") && text.contains("database.url"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_server_that_never_answers_is_a_transient_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                open.push(stream);
+            }
+        });
+        let error = Db::connect(&settings(port, Duration::from_millis(300))).await.unwrap_err();
+        held.abort();
+        assert!(error.is_transient(), "{error}");
+    }
+
+    #[test]
+    fn io_errors_on_a_query_are_transient() {
+        for kind in [
+            std::io::ErrorKind::ConnectionReset,
+            std::io::ErrorKind::ConnectionAborted,
+            std::io::ErrorKind::UnexpectedEof,
+            std::io::ErrorKind::BrokenPipe,
+            std::io::ErrorKind::TimedOut,
+        ] {
+            let error = query_error(sqlx::Error::Io(std::io::Error::from(kind)));
+            assert!(error.is_transient(), "{kind:?}: {error}");
+        }
+        assert!(query_error(sqlx::Error::PoolTimedOut).is_transient());
+        assert!(query_error(sqlx::Error::PoolClosed).is_transient());
+        assert!(query_error(sqlx::Error::WorkerCrashed).is_transient());
+    }
+
+    #[test]
+    fn a_pool_with_no_free_connection_is_a_transient_pool_timeout() {
+        let error = DbError::from(DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout));
+        assert!(matches!(error, DbError::PoolTimeout { .. }), "{error:?}");
+        assert!(error.is_transient());
+        assert!(error.to_string().contains("database.max_connections"), "{error}");
+    }
+
+    #[test]
+    fn a_lost_connection_is_transient_and_a_bad_url_not() {
+        let lost =
+            DbErr::Conn(RuntimeErr::SqlxError(Arc::new(sqlx::Error::Io(std::io::ErrorKind::ConnectionRefused.into()))));
+        assert!(DbError::Connect { url: String::new(), hint: "", cause: lost }.is_transient());
+        let bad = DbErr::Conn(RuntimeErr::SqlxError(Arc::new(sqlx::Error::Configuration("bad url".into()))));
+        assert!(!DbError::Connect { url: String::new(), hint: "", cause: bad }.is_transient());
+        assert!(!DbError::decode("state", "nonsense").is_transient());
+        assert!(!query_error(sqlx::Error::RowNotFound).is_transient());
+    }
 
     #[test]
     fn passwords_are_not_shown() {

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
+use super::{Boundary, ObjectKey, Refused};
 use crate::ids::{DocumentId, Kind, ObjectVersion};
 
 /// The event names that create content; every other event is acknowledged and ignored.
@@ -89,13 +91,13 @@ pub struct Source {
     pub user_agent: String,
 }
 
-/// An upload that starts work: one creating record of an event.
+/// An upload that starts work: one creating record of an event, past the boundary.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Upload {
     pub event_name: String,
     pub bucket: String,
-    /// Unescaped object name.
-    pub key: String,
+    /// Unescaped object name, checked against the key rules.
+    pub key: ObjectKey,
     pub size: u64,
     pub etag: Option<String>,
     pub version_id: Option<String>,
@@ -112,11 +114,11 @@ impl Upload {
 
     /// The first path segment: the teacher's or trainee's id.
     pub fn uploader_id(&self) -> &str {
-        self.key.split('/').next().unwrap_or_default()
+        self.key.uploader_id()
     }
 
     pub fn file_name(&self) -> &str {
-        self.key.rsplit('/').next().unwrap_or(&self.key)
+        self.key.file_name()
     }
 
     pub fn kind(&self) -> Kind {
@@ -133,48 +135,126 @@ impl Upload {
 pub enum EventError {
     #[error("not a MinIO event: {0}")]
     Malformed(#[from] serde_json::Error),
-    #[error("object key {0:?} is not valid percent-encoded UTF-8")]
-    BadKey(String),
+    #[error(transparent)]
+    Refused(#[from] Refused),
+}
+
+/// True for the records that create content; every other is acknowledged and ignored.
+pub fn is_creating(record: &Record) -> bool {
+    CREATING_EVENTS.contains(&record.event_name.as_str())
 }
 
 /// Parses a notification body into the uploads it announces; records that create no
-/// content (deletes, tagging, retention, ...) are left out.
+/// content (deletes, tagging, retention, ...) are left out. A creating record whose key
+/// breaks the key rules fails the whole body: a stage goes record by record with
+/// [`admit`] instead.
 pub fn parse(body: &[u8]) -> Result<Vec<Upload>, EventError> {
     let log: EventLog = serde_json::from_slice(body)?;
     let mut uploads = Vec::new();
-    for record in log.records {
-        if !CREATING_EVENTS.contains(&record.event_name.as_str()) {
-            continue;
-        }
-        let object = record.s3.object;
-        let key = query_unescape(&object.key).ok_or_else(|| EventError::BadKey(object.key.clone()))?;
-        let metadata = object
-            .user_metadata
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|(k, v)| {
-                let k = k.to_ascii_lowercase();
-                k.strip_prefix("x-amz-meta-").map(|name| (name.to_owned(), v))
-            })
-            .collect();
-        uploads.push(Upload {
-            event_name: record.event_name,
-            bucket: record.s3.bucket.name,
-            key,
-            size: object.size.unwrap_or_default(),
-            etag: object.e_tag,
-            version_id: object.version_id,
-            content_type: object.content_type,
-            metadata,
-        });
+    for record in log.records.iter().filter(|r| is_creating(r)) {
+        uploads.push(upload(record)?);
     }
     Ok(uploads)
 }
 
+/// One creating record through the trust boundary: the bucket first (a foreign record's
+/// key is not even unescaped), then the key rules.
+pub fn admit(record: &Record, boundary: &Boundary) -> Result<Upload, Refused> {
+    boundary.admit_bucket(&record.s3.bucket.name)?;
+    upload(record)
+}
+
+/// The record as an upload, if its key passes the rules (the bucket is not checked).
+fn upload(record: &Record) -> Result<Upload, Refused> {
+    let object = &record.s3.object;
+    let key = ObjectKey::from_bytes(&query_unescape_bytes(&object.key)).map_err(|error| Refused::Key {
+        bucket: record.s3.bucket.name.clone(),
+        key: object.key.chars().take(200).collect(),
+        error,
+    })?;
+    let metadata = object
+        .user_metadata
+        .iter()
+        .flatten()
+        .filter_map(|(k, v)| {
+            let k = k.to_ascii_lowercase();
+            k.strip_prefix("x-amz-meta-").map(|name| (name.to_owned(), v.clone()))
+        })
+        .collect();
+    Ok(Upload {
+        event_name: record.event_name.clone(),
+        bucket: record.s3.bucket.name.clone(),
+        key,
+        size: object.size.unwrap_or_default(),
+        etag: object.e_tag.clone(),
+        version_id: object.version_id.clone(),
+        content_type: object.content_type.clone(),
+        metadata,
+    })
+}
+
+/// The `Nats-Msg-Id` of one record: `s3-` and the SHA-256 of what identifies the event
+/// (event name, bucket, escaped key, version, ETag, sequencer). The same event delivered
+/// twice has the same id; two uploads of one key differ by version, ETag or sequencer
+/// (so a re-upload of the same bytes, same document, is not taken for a duplicate).
+pub fn record_message_id(record: &Record) -> String {
+    let mut hash = Sha256::new();
+    let object = &record.s3.object;
+    for part in [
+        record.event_name.as_str(),
+        record.s3.bucket.name.as_str(),
+        object.key.as_str(),
+        object.version_id.as_deref().unwrap_or_default(),
+        object.e_tag.as_deref().unwrap_or_default(),
+        object.sequencer.as_str(),
+    ] {
+        hash.update(part.as_bytes());
+        hash.update([0u8]);
+    }
+    format!("s3-{}", hex::encode(hash.finalize()))
+}
+
+/// One creating record of a notification as a message of its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Single {
+    pub message_id: String,
+    /// Set when the boundary admits the record: the document it will be.
+    pub document_id: Option<DocumentId>,
+    /// An `event.Log` holding this record only.
+    pub body: Vec<u8>,
+}
+
+/// The creating records of `log`, one message each, so that each is accepted, refused
+/// or retried on its own. Records that create no content are left out.
+pub fn split(log: &EventLog, boundary: &Boundary) -> Vec<Single> {
+    log.records
+        .iter()
+        .filter(|r| is_creating(r))
+        .map(|record| {
+            let name = String::from_utf8_lossy(&query_unescape_bytes(&record.s3.object.key)).into_owned();
+            let single = EventLog {
+                event_name: record.event_name.clone(),
+                key: format!("{}/{name}", record.s3.bucket.name),
+                records: vec![record.clone()],
+            };
+            Single {
+                message_id: record_message_id(record),
+                document_id: admit(record, boundary).ok().map(|u| u.document_id()),
+                body: serde_json::to_vec(&single).expect("an event log serializes"),
+            }
+        })
+        .collect()
+}
+
 /// Go's `url.QueryUnescape`: `+` is a space, `%XX` a byte.
 pub fn query_unescape(escaped: &str) -> Option<String> {
+    String::from_utf8(query_unescape_bytes(escaped)).ok()
+}
+
+/// [`query_unescape`] without the UTF-8 check: the bytes the key stands for.
+pub fn query_unescape_bytes(escaped: &str) -> Vec<u8> {
     let spaced = escaped.replace('+', " ");
-    percent_decode_str(&spaced).decode_utf8().ok().map(|s| s.into_owned())
+    percent_decode_str(&spaced).collect()
 }
 
 /// Everything but `A-Za-z0-9-_.~` is escaped, as Go's `url.QueryEscape` does.
@@ -360,6 +440,114 @@ mod tests {
             serde_json::Value::Array(a) => a.iter().map(shape).collect(),
             _ => serde_json::Value::Null,
         }
+    }
+
+    fn record(bucket: &str, escaped_key: &str, etag: &str) -> Record {
+        let mut log = created_event(&CreatedObject {
+            event_name: "s3:ObjectCreated:Put",
+            bucket,
+            key: "placeholder/x",
+            size: 10,
+            etag,
+            content_type: "text/plain",
+            user_metadata: BTreeMap::new(),
+            version_id: None,
+            principal_id: "minioadmin",
+            source_ip: "127.0.0.1",
+            user_agent: "x",
+            request_id: "1",
+            event_time: chrono::Utc::now(),
+        });
+        log.records[0].s3.object.key = escaped_key.to_owned();
+        log.records.remove(0)
+    }
+
+    fn boundary() -> Boundary {
+        Boundary::new("uploads", "results")
+    }
+
+    #[test]
+    fn a_record_in_the_uploads_bucket_with_a_good_key_is_admitted() {
+        let upload = admit(&record("uploads", "teacher-1%2Fplan+1.txt", "e1"), &boundary()).unwrap();
+        assert_eq!(upload.key, "teacher-1/plan 1.txt");
+        assert_eq!(upload.uploader_id(), "teacher-1");
+    }
+
+    #[test]
+    fn records_naming_another_bucket_are_refused_before_their_key_is_looked_at() {
+        let refused = admit(&record("results", "teacher-1%2Fplan.txt", "e1"), &boundary()).unwrap_err();
+        assert_eq!(refused.reason(), "results_bucket");
+        // Even a key that breaks the rules is refused for its bucket first.
+        let refused = admit(&record("secret-bucket", "..%2Fx", "e1"), &boundary()).unwrap_err();
+        assert_eq!(refused.reason(), "foreign_bucket");
+    }
+
+    #[test]
+    fn escaped_keys_that_break_the_rules_are_refused_with_the_rule() {
+        let cases = [
+            ("teacher-1%2F..%2Fresults%2Fx", "key_dot_segment"),
+            ("teacher-1%2Fa%00b", "key_control_character"),
+            ("teacher-1%2F%FF%FE", "key_not_utf8"),
+            ("%2Fteacher-1%2Fa", "key_no_uploader"),
+            ("teacher-1%2F%2Fa", "key_empty_segment"),
+        ];
+        for (escaped, reason) in cases {
+            let refused = admit(&record("uploads", escaped, "e1"), &boundary()).unwrap_err();
+            assert_eq!(refused.reason(), reason, "{escaped}");
+            assert!(refused.to_string().contains(escaped), "the reason names the key: {refused}");
+        }
+        let long = "a%2F".to_owned() + &"b".repeat(1100);
+        assert_eq!(admit(&record("uploads", &long, "e1"), &boundary()).unwrap_err().reason(), "key_too_long");
+    }
+
+    #[test]
+    fn a_notification_of_several_records_splits_into_one_message_per_creating_record() {
+        let mut log = created_event(&CreatedObject {
+            event_name: "s3:ObjectCreated:Put",
+            bucket: "uploads",
+            key: "t/a.txt",
+            size: 1,
+            etag: "e0",
+            content_type: "text/plain",
+            user_metadata: BTreeMap::new(),
+            version_id: None,
+            principal_id: "p",
+            source_ip: "127.0.0.1",
+            user_agent: "x",
+            request_id: "1",
+            event_time: chrono::Utc::now(),
+        });
+        log.records.push(record("uploads", "t%2Fb.txt", "e1"));
+        log.records.push(record("secret-bucket", "t%2Fc.txt", "e2"));
+        let mut removed = record("uploads", "t%2Fd.txt", "e3");
+        removed.event_name = "s3:ObjectRemoved:Delete".into();
+        log.records.push(removed);
+
+        let singles = split(&log, &boundary());
+        assert_eq!(singles.len(), 3, "the delete is left out");
+        let ids: std::collections::BTreeSet<_> = singles.iter().map(|s| s.message_id.clone()).collect();
+        assert_eq!(ids.len(), 3, "each record has its own message id");
+        assert!(singles[0].document_id.is_some() && singles[1].document_id.is_some());
+        assert_eq!(singles[2].document_id, None, "a refused record names no document");
+        for (single, original) in singles.iter().zip(&log.records) {
+            let back: EventLog = serde_json::from_slice(&single.body).unwrap();
+            assert_eq!(back.records, vec![original.clone()]);
+            assert_eq!(single.message_id, record_message_id(original));
+        }
+        let second = parse(&singles[1].body).unwrap();
+        assert_eq!(second[0].key, "t/b.txt");
+        assert_eq!(Some(second[0].document_id()), singles[1].document_id);
+        // Splitting again gives the same messages: a re-split after a crash deduplicates.
+        assert_eq!(split(&log, &boundary()), singles);
+    }
+
+    #[test]
+    fn a_reupload_of_the_same_bytes_has_another_message_id() {
+        let first = record("uploads", "t%2Fa.txt", "e1");
+        let mut again = first.clone();
+        again.s3.object.sequencer = "17F00000000000FF".into();
+        assert_ne!(record_message_id(&first), record_message_id(&again));
+        assert_eq!(record_message_id(&first), record_message_id(&first.clone()));
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! `POST /v1/ingest/s3`: an S3 store's webhook notification (MinIO's `notify_webhook`
-//! POSTs the same JSON its NATS target publishes). The raw body goes to
-//! `{prefix}.uploads.webhook`, where the transfer stage reads it exactly as it reads
-//! `{prefix}.uploads.minio`.
+//! POSTs the same JSON its NATS target publishes). Each record goes to
+//! `{prefix}.uploads.webhook` as a message of its own (a one-record body unchanged), where
+//! the transfer stage reads it exactly as it reads `{prefix}.uploads.minio` and applies
+//! the trust boundary: one bad record never fails, delays or retries another.
 //!
-//! MinIO retries a notification until it gets a 2xx, so the message id is derived from
-//! what identifies the event (bucket, key, version or ETag, sequencer, event name): a
+//! MinIO retries a notification until it gets a 2xx, so each message id is derived from
+//! what identifies its record (bucket, key, version or ETag, sequencer, event name): a
 //! retry within the uploads stream's duplicate window is stored once.
 
 use axum::Json;
@@ -14,10 +15,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use secrecy::ExposeSecret;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::{ApiError, GatewayState, auth, body};
-use crate::events::minio::{self as minio_events, EventLog};
+use crate::events::Boundary;
+use crate::events::minio::{self as minio_events, EventLog, Single};
 use crate::messages::{self, TRACEPARENT};
 use crate::metrics::{self, IngestOutcome};
 
@@ -59,11 +60,7 @@ async fn handle(
             IngestOutcome::Invalid,
         ));
     }
-    // The document id header is a convenience for `nats stream view`; a key that does not
-    // unescape is the transfer stage's to dead-letter, with the event kept whole.
-    let document_id =
-        minio_events::parse(&raw).ok().and_then(|uploads| uploads.first().map(|upload| upload.document_id()));
-    let message_id = message_id(&log);
+    let messages = messages_of(&log, &raw, &Boundary::from_settings(&state.settings.s3));
     let traceparent = headers.get(TRACEPARENT).and_then(|v| v.to_str().ok());
     let traceparent = traceparent.filter(|v| v.len() == 55 && v.is_ascii());
     let unavailable = |error: ApiError| (error, IngestOutcome::Unavailable);
@@ -74,10 +71,23 @@ async fn handle(
         ));
     }
     let subject = state.names.subject("uploads.webhook");
-    let publish = messages::publish(&state.jetstream, subject, &message_id, document_id, traceparent, raw.to_vec());
-    match tokio::time::timeout(state.publish_timeout, publish).await {
+    // The store retries the whole notification until every record is stored: records
+    // stored already are then duplicates the stream drops.
+    let publish_all = async {
+        let (mut all_duplicates, mut any) = (true, false);
+        for message in messages {
+            any = true;
+            let Single { message_id, document_id, body } = message;
+            let trace = traceparent.map(str::to_owned).or_else(|| document_id.map(messages::traceparent_for));
+            let publish =
+                messages::publish(&state.jetstream, subject.clone(), &message_id, document_id, trace.as_deref(), body);
+            all_duplicates &= publish.await?;
+        }
+        Ok::<_, messages::PublishError>(any && all_duplicates)
+    };
+    match tokio::time::timeout(state.publish_timeout, publish_all).await {
         Ok(Ok(duplicate)) => {
-            tracing::info!(event = %log.event_name, key = %log.key, duplicate, "s3 notification accepted");
+            tracing::info!(event = %log.event_name, key = %log.key, records = log.records.len(), duplicate, "s3 notification accepted");
             Ok(duplicate)
         }
         Ok(Err(error)) => {
@@ -94,23 +104,17 @@ async fn handle(
     }
 }
 
-/// `s3-` and the SHA-256 of what identifies each record: the same event delivered twice
-/// has the same id; two uploads of one key differ by version, ETag or sequencer.
-pub(super) fn message_id(log: &EventLog) -> String {
-    let mut hash = Sha256::new();
-    for record in &log.records {
-        let object = &record.s3.object;
-        for part in [
-            record.event_name.as_str(),
-            record.s3.bucket.name.as_str(),
-            object.key.as_str(),
-            object.version_id.as_deref().unwrap_or_default(),
-            object.e_tag.as_deref().unwrap_or_default(),
-            object.sequencer.as_str(),
-        ] {
-            hash.update(part.as_bytes());
-            hash.update([0u8]);
-        }
+/// The messages a notification becomes: a one-record body as it came (so what the store
+/// sent is what `nats stream view` shows), several records one message each. The
+/// document id header is set for records the boundary admits; the transfer stage refuses
+/// the others with the reason.
+pub(super) fn messages_of(log: &EventLog, raw: &[u8], boundary: &Boundary) -> Vec<Single> {
+    match log.records.as_slice() {
+        [record] => vec![Single {
+            message_id: minio_events::record_message_id(record),
+            document_id: minio_events::admit(record, boundary).ok().map(|upload| upload.document_id()),
+            body: raw.to_vec(),
+        }],
+        _ => minio_events::split(log, boundary),
     }
-    format!("s3-{}", hex::encode(hash.finalize()))
 }

@@ -11,13 +11,16 @@ use futures_util::Stream;
 use minio::s3::MinioClient;
 use minio::s3::client::MinioClientBuilder;
 use minio::s3::creds::StaticProvider;
-use minio::s3::error::{Error as MinioError, S3ServerError};
+use minio::s3::error::Error as MinioError;
 use minio::s3::http::BaseUrl;
 use minio::s3::types::S3Api;
-use minio::s3::types::minio_error_response::MinioErrorCode;
 use secrecy::ExposeSecret;
 
 use crate::settings::S3Settings;
+
+mod classify;
+#[cfg(test)]
+mod tests;
 
 /// The part size of multipart uploads: one part is buffered at a time.
 const PART_SIZE: u64 = 16 * 1024 * 1024;
@@ -25,15 +28,20 @@ const PART_SIZE: u64 = 16 * 1024 * 1024;
 /// An object's bytes as they arrive.
 pub type ByteStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
 
+/// An object store error, by what the caller does next (see `classify.rs` for which
+/// answer is which).
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    /// The object (or its bucket) does not exist: retrying will not help.
+    /// The store answered that the object (or its bucket) does not exist: retrying will
+    /// not help.
     #[error("object {bucket}/{key} does not exist (it may have been deleted after the upload)")]
     NotFound { bucket: String, key: String },
-    /// The store could not be reached or answered an error that may pass.
+    /// The store could not be reached, did not answer in time, or answered an error that
+    /// may pass (5xx, `SlowDown`): retry with the stage's backoff.
     #[error("object store at {endpoint}: {detail}")]
     Transient { endpoint: String, detail: String },
-    /// The request itself is wrong (bad name, refused credentials, ...).
+    /// The request can never succeed as it is: access denied, refused credentials, a name
+    /// the store or the client rejects.
     #[error("object store at {endpoint}: {detail}")]
     Permanent { endpoint: String, detail: String },
 }
@@ -202,26 +210,6 @@ impl Store {
     }
 
     fn classify(&self, bucket: &str, key: &str, error: MinioError) -> StorageError {
-        let endpoint = self.endpoint.clone();
-        match &error {
-            MinioError::S3Server(S3ServerError::S3Error(response)) => match response.code() {
-                MinioErrorCode::NoSuchKey | MinioErrorCode::NoSuchBucket | MinioErrorCode::ResourceNotFound => {
-                    StorageError::NotFound { bucket: bucket.to_owned(), key: key.to_owned() }
-                }
-                MinioErrorCode::AccessDenied => StorageError::Permanent {
-                    endpoint,
-                    detail: format!("{error}; check s3.access_key and s3.secret_key"),
-                },
-                _ => StorageError::Transient { endpoint, detail: format!("{error}") },
-            },
-            MinioError::S3Server(S3ServerError::HttpError(status, _))
-            | MinioError::S3Server(S3ServerError::InvalidServerResponse { http_status_code: status, .. })
-                if *status == 404 =>
-            {
-                StorageError::NotFound { bucket: bucket.to_owned(), key: key.to_owned() }
-            }
-            MinioError::Validation(_) => StorageError::Permanent { endpoint, detail: format!("{error}: {error:?}") },
-            _ => StorageError::Transient { endpoint, detail: format!("{error}: {error:?}") },
-        }
+        classify::classify(&self.endpoint, bucket, key, error)
     }
 }

@@ -2,6 +2,7 @@
 //! failed, published by the runtime (permanent failure, last attempt) and by the
 //! max-deliveries advisory listener (deliveries ran out without a final attempt).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use async_nats::HeaderMap;
@@ -78,6 +79,28 @@ pub async fn publish_dead_letter(
         .message_id(format!("{stream}:{}", delivery.stream_sequence));
     let ack: PublishAckFuture = js.send_publish(subject.clone(), publish).await.map_err(|e| err(e.to_string()))?;
     ack.await.map_err(|e| err(e.to_string()))
+}
+
+/// `delivery` as its dead letter should show it: when the message did not name its
+/// document (or carried no `traceparent`) and the stage can tell which document it
+/// concerns, with `Docflow-Document-Id` and a `traceparent` derived from it.
+pub(crate) fn named<'a, S: Stage>(stage: &S, delivery: &'a Delivery) -> Cow<'a, Delivery> {
+    if delivery.header(DOCUMENT_ID).is_some() && delivery.header(TRACEPARENT).is_some() {
+        return Cow::Borrowed(delivery);
+    }
+    let id = match delivery.header(DOCUMENT_ID) {
+        Some(header) => header.parse().ok(),
+        None => stage.document_of(delivery),
+    };
+    let Some(id) = id else { return Cow::Borrowed(delivery) };
+    let mut named = delivery.clone();
+    if named.header(DOCUMENT_ID).is_none() {
+        named.headers.insert(DOCUMENT_ID, id.to_string().as_str());
+    }
+    if named.header(TRACEPARENT).is_none() {
+        named.headers.insert(TRACEPARENT, crate::messages::traceparent_for(id).as_str());
+    }
+    Cow::Owned(named)
 }
 
 /// A header value on one line, at most 1 KiB.
@@ -165,6 +188,7 @@ async fn dead_letter_exhausted<S: Stage>(bound: &Bound<S>, advisory: &MaxDeliver
         max_deliver: bound.max_deliver,
         stream_sequence: message.sequence,
     };
+    let delivery = named(bound.stage.as_ref(), &delivery).into_owned();
     let ack =
         publish_dead_letter(&bound.js, &bound.names, bound.stage.name(), &bound.stream_name, &delivery, EXHAUSTED)
             .await
@@ -181,7 +205,72 @@ async fn dead_letter_exhausted<S: Stage>(bound: &Bound<S>, advisory: &MaxDeliver
 
 #[cfg(test)]
 mod tests {
-    use super::header_safe;
+    use async_nats::HeaderMap;
+    use bytes::Bytes;
+
+    use super::{DOCUMENT_ID, TRACEPARENT, header_safe, named};
+    use crate::ids::DocumentId;
+    use crate::worker::{Delivery, Outcome, Stage};
+
+    /// A stage that reads the document id from the body.
+    struct BodyNames;
+
+    impl Stage for BodyNames {
+        fn name(&self) -> &'static str {
+            "transfer"
+        }
+        async fn step(&self, _: &Delivery) -> Outcome {
+            Outcome::Done
+        }
+        fn document_of(&self, delivery: &Delivery) -> Option<DocumentId> {
+            std::str::from_utf8(&delivery.payload).ok()?.parse().ok()
+        }
+    }
+
+    fn delivery(body: &str, headers: &[(&str, &str)]) -> Delivery {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(*k, *v);
+        }
+        Delivery {
+            subject: "p.uploads.minio".into(),
+            headers: map,
+            payload: Bytes::from(body.to_owned()),
+            attempt: 1,
+            max_deliver: 5,
+            stream_sequence: 7,
+        }
+    }
+
+    const ID: &str = "5b0a3c1e-0000-4000-8000-000000000001";
+
+    #[test]
+    fn a_dead_letter_names_the_document_the_stage_derives_with_a_traceparent() {
+        let plain = delivery(ID, &[]);
+        let named = named(&BodyNames, &plain);
+        assert_eq!(named.header(DOCUMENT_ID), Some(ID));
+        let trace = named.header(TRACEPARENT).unwrap();
+        assert_eq!(trace.len(), 55, "{trace}");
+        assert!(trace.starts_with(&format!("00-{}", ID.replace('-', ""))), "{trace}");
+    }
+
+    #[test]
+    fn the_headers_a_message_carried_are_kept() {
+        let trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let carried = delivery("not an id", &[(DOCUMENT_ID, ID), (TRACEPARENT, trace)]);
+        assert!(matches!(named(&BodyNames, &carried), std::borrow::Cow::Borrowed(_)));
+        let id_only = delivery("not an id", &[(DOCUMENT_ID, ID)]);
+        assert_eq!(named(&BodyNames, &id_only).header(DOCUMENT_ID), Some(ID));
+        assert!(named(&BodyNames, &id_only).header(TRACEPARENT).is_some());
+    }
+
+    #[test]
+    fn a_message_about_no_known_document_is_left_as_it_is() {
+        let unknown = delivery("garbage", &[]);
+        let named = named(&BodyNames, &unknown);
+        assert_eq!(named.header(DOCUMENT_ID), None);
+        assert_eq!(named.header(TRACEPARENT), None);
+    }
 
     #[test]
     fn header_values_stay_on_one_line_and_short() {

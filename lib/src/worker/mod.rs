@@ -97,6 +97,14 @@ pub trait Stage: Send + Sync + 'static {
     /// Handles one delivery. Never sleeps or loops to retry: it returns `Retry`.
     fn step(&self, delivery: &Delivery) -> impl Future<Output = Outcome> + Send;
 
+    /// The document a delivery concerns when its headers do not name it (an upload event
+    /// from the store carries no header): its dead letter then carries that
+    /// `Docflow-Document-Id`, and a `traceparent` derived from it when it had none.
+    fn document_of(&self, delivery: &Delivery) -> Option<crate::ids::DocumentId> {
+        let _ = delivery;
+        None
+    }
+
     /// Called once a message is dead-lettered (permanent failure, last attempt, or the
     /// max-deliveries advisory after a crash loop) so the stage can record the failure.
     fn on_dead_letter(&self, delivery: &Delivery, reason: &str) -> impl Future<Output = ()> + Send {

@@ -441,6 +441,7 @@ async fn settle<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &Delivery
 
 async fn dead_letter_and_term<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &Delivery, reason: &str) {
     let stage = bound.stage.name();
+    let delivery = &*dead_letter::named(bound.stage.as_ref(), delivery);
     if let Err(e) = publish_dead_letter(&bound.js, &bound.names, stage, &bound.stream_name, delivery, reason).await {
         // Not terminated: redelivered later, or caught by the max-deliveries advisory.
         tracing::error!(error = %e, %reason, "cannot dead-letter; the message will be redelivered");

@@ -14,9 +14,10 @@ use chrono::Utc;
 
 use self::retried::Retried;
 use crate::db::{Db, Document, NewDocument, State};
-use crate::events::minio::{self, Upload};
+use crate::events::minio::{self, EventLog, Upload};
+use crate::events::{Boundary, Refused};
 use crate::ids::{DocumentId, Kind};
-use crate::messages::{self, WatchTimer};
+use crate::messages::{self, TRACEPARENT, WatchTimer};
 use crate::nats::Names;
 use crate::provider::client::{ProviderClient, SubmitBody, SubmitError};
 use crate::provider::protocol::JobMetadata;
@@ -35,6 +36,18 @@ pub struct Transfer {
     settings: Arc<Settings>,
     /// Documents this process naked in `received`: their redelivery writes nothing.
     retried: Retried,
+    /// The buckets an event may start work in.
+    boundary: Boundary,
+}
+
+/// What an upload message holds, once read.
+enum Units {
+    /// No record that creates content: acknowledged and ignored.
+    Nothing,
+    /// One record, admitted or refused at the boundary.
+    One(Result<Upload, Refused>),
+    /// Several records: split into one message each.
+    Several(EventLog),
 }
 
 impl Transfer {
@@ -45,7 +58,56 @@ impl Transfer {
             .map(|(name, p)| ProviderClient::new(name, p).map(|c| (name.clone(), c)).map_err(|e| e.to_string()))
             .collect::<Result<_, _>>()?;
         let names = Names::new(&settings.nats.prefix);
-        Ok(Transfer { db, store, js, names, providers, settings, retried: Retried::new(retried::CAPACITY) })
+        let boundary = Boundary::from_settings(&settings.s3);
+        Ok(Transfer { db, store, js, names, providers, settings, retried: Retried::new(retried::CAPACITY), boundary })
+    }
+
+    /// Reads an upload message: a body that is not an event is refused.
+    fn units(&self, payload: &[u8]) -> Result<Units, Refused> {
+        let log: EventLog =
+            serde_json::from_slice(payload).map_err(|e| Refused::Malformed { detail: e.to_string() })?;
+        let mut creating = log.records.iter().filter(|r| minio::is_creating(r));
+        Ok(match (creating.next(), creating.next()) {
+            (None, _) => Units::Nothing,
+            (Some(record), None) => Units::One(minio::admit(record, &self.boundary)),
+            _ => Units::Several(log),
+        })
+    }
+
+    /// The upload of a one-record message the boundary admits.
+    fn single_upload(&self, delivery: &Delivery) -> Option<Upload> {
+        match self.units(&delivery.payload) {
+            Ok(Units::One(Ok(upload))) => Some(upload),
+            _ => None,
+        }
+    }
+
+    /// A record that can never start work: dead-lettered at once with the reason, counted.
+    fn refuse(&self, refused: Refused) -> Outcome {
+        crate::metrics::event_refused(refused.reason());
+        Outcome::fail(refused.to_string())
+    }
+
+    /// A notification of several records becomes one message per record, on the subject
+    /// it came on, each with its own `Nats-Msg-Id`, document id and trace: one bad record
+    /// then never fails, delays or retries another. The copies are stored (acks awaited)
+    /// before the original is acked; a crash in between splits again, and the stream
+    /// drops the second copies as duplicates of the first.
+    async fn split(&self, log: &EventLog, delivery: &Delivery) -> Outcome {
+        let singles = minio::split(log, &self.boundary);
+        let carried = delivery.header(TRACEPARENT).filter(|t| t.len() == 55);
+        for single in &singles {
+            let trace = single.document_id.map(messages::traceparent_for).or_else(|| carried.map(str::to_owned));
+            let subject = delivery.subject.clone();
+            let body = single.body.clone();
+            let stored =
+                messages::publish(&self.js, subject, &single.message_id, single.document_id, trace.as_deref(), body);
+            if let Err(e) = stored.await {
+                return Outcome::from_error(&e);
+            }
+        }
+        tracing::info!(records = singles.len(), "notification split into one message per record");
+        Outcome::Done
     }
 
     async fn transfer(&self, upload: &Upload, delivery: &Delivery) -> Outcome {
@@ -63,7 +125,7 @@ impl Transfer {
             kind: upload.kind(),
             uploader_id: upload.uploader_id().to_owned(),
             bucket: upload.bucket.clone(),
-            key: upload.key.clone(),
+            key: upload.key.to_string(),
             version_id: upload.version_id.clone(),
             etag: upload.etag.clone(),
             size: upload.size as i64,
@@ -245,29 +307,27 @@ impl Stage for Transfer {
     }
 
     async fn step(&self, delivery: &Delivery) -> Outcome {
-        let uploads = match minio::parse(&delivery.payload) {
-            Ok(uploads) => uploads,
-            Err(e) => return Outcome::fail(e.to_string()),
-        };
-        // A webhook body may carry several records: each is idempotent, so a retry of the
-        // message redoes none of the work already done.
-        for upload in &uploads {
-            let outcome = self.transfer(upload, delivery).await;
-            if outcome != Outcome::Done {
-                return outcome;
-            }
+        match self.units(&delivery.payload) {
+            Ok(Units::Nothing) => Outcome::Done,
+            Ok(Units::One(Ok(upload))) => self.transfer(&upload, delivery).await,
+            Ok(Units::One(Err(refused))) | Err(refused) => self.refuse(refused),
+            Ok(Units::Several(log)) => self.split(&log, delivery).await,
         }
-        Outcome::Done
     }
 
+    fn document_of(&self, delivery: &Delivery) -> Option<DocumentId> {
+        self.single_upload(delivery).map(|upload| upload.document_id())
+    }
+
+    /// Marks the document of a one-record message failed. A refused record has none; a
+    /// notification of several records is dead-lettered only when its split could not be
+    /// stored, before any of its documents was recorded.
     async fn on_dead_letter(&self, delivery: &Delivery, reason: &str) {
-        let Ok(uploads) = minio::parse(&delivery.payload) else { return };
-        for upload in uploads {
-            let id = upload.document_id();
-            self.retried.forget(id);
-            if let Err(error) = self.db.mark_failed(id, STAGE, delivery.attempt as u32, reason).await {
-                tracing::error!(document_id = %id, error = %error, "cannot mark the document failed");
-            }
+        let Some(upload) = self.single_upload(delivery) else { return };
+        let id = upload.document_id();
+        self.retried.forget(id);
+        if let Err(error) = self.db.mark_failed(id, STAGE, delivery.attempt as u32, reason).await {
+            tracing::error!(document_id = %id, error = %error, "cannot mark the document failed");
         }
     }
 }

@@ -3,5 +3,6 @@
 
 mod dev;
 mod pipeline;
+mod restart;
 mod support;
 mod transfer;

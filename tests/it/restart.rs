@@ -104,7 +104,10 @@ async fn docflow_retry_restarts_documents_the_provider_failed() {
         assert_eq!(jobs.len(), 2, "one job per round: {jobs:?}");
         assert_ne!(key_of(&jobs[0]), key_of(&jobs[1]), "each round has its own Idempotency-Key");
         assert!(reasons(&sandbox, id).await.contains(&"retried".to_owned()));
-        assert_eq!(document.provider_job_id.as_deref(), jobs.iter().find(|j| j["status"] == "completed").unwrap()["job_id"].as_str());
+        assert_eq!(
+            document.provider_job_id.as_deref(),
+            jobs.iter().find(|j| j["status"] == "completed").unwrap()["job_id"].as_str()
+        );
     }
 
     // A normalized document is not restarted: the error names what can be.

@@ -203,8 +203,16 @@ impl Db {
         attempt: u32,
     ) -> Result<bool, DbError> {
         let origin = i64::try_from(origin).unwrap_or(i64::MAX);
-        self.apply(id, &[State::Failed, State::Rejected], State::Received, stage, attempt, Some(reason), Extra::Restart { origin })
-            .await
+        self.apply(
+            id,
+            &[State::Failed, State::Rejected],
+            State::Received,
+            stage,
+            attempt,
+            Some(reason),
+            Extra::Restart { origin },
+        )
+        .await
     }
 
     /// The submission id under which `job_id` was recorded for the document, if it was.
@@ -224,8 +232,8 @@ impl Db {
         states: &[State],
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<Document>, DbError> {
-        let mut query = documents::Entity::find()
-            .filter(documents::Column::State.is_in(states.iter().map(State::as_str)));
+        let mut query =
+            documents::Entity::find().filter(documents::Column::State.is_in(states.iter().map(State::as_str)));
         if let Some(since) = since {
             query = query.filter(documents::Column::UpdatedAt.gte(since));
         }

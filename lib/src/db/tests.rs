@@ -428,7 +428,9 @@ async fn a_failed_document_restarts_in_a_new_round_once_per_message(t: Target) {
     assert!(!t.db.restart(id, 11, "notified again", "transfer", 1).await.unwrap());
     let round0 = id.submission_id_for_round("sim", 0).to_string();
     assert!(t.db.mark_submitted_in_round(id, 0, "sim", &round0, "job-0", "transfer", 1).await.unwrap());
-    assert!(t.db.transition(id, &[State::Submitted], State::Failed, "validate", 1, Some("provider failed")).await.unwrap());
+    assert!(
+        t.db.transition(id, &[State::Submitted], State::Failed, "validate", 1, Some("provider failed")).await.unwrap()
+    );
 
     // The message that started round 0, redelivered, does not restart it.
     assert!(!t.db.restart(id, 10, "notified again", "transfer", 2).await.unwrap());
@@ -449,7 +451,9 @@ async fn a_failed_document_restarts_in_a_new_round_once_per_message(t: Target) {
     assert_eq!(t.db.submission_of_job(id, "job-1").await.unwrap(), Some(round1));
     assert_eq!(t.db.submission_of_job(id, "job-x").await.unwrap(), None);
 
-    assert!(t.db.transition(id, &[State::Submitted], State::Rejected, "validate", 1, Some("bad results")).await.unwrap());
+    assert!(
+        t.db.transition(id, &[State::Submitted], State::Rejected, "validate", 1, Some("bad results")).await.unwrap()
+    );
     let rejected = t.db.in_states_since(&[State::Rejected], None).await.unwrap();
     assert_eq!(rejected.iter().map(|d| d.id).collect::<Vec<_>>(), [id]);
     let later = chrono::Utc::now() + chrono::Duration::hours(1);

@@ -12,9 +12,6 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(m20250101_000001_initial::Migration),
-            Box::new(m20250601_000002_submission_rounds::Migration),
-        ]
+        vec![Box::new(m20250101_000001_initial::Migration), Box::new(m20250601_000002_submission_rounds::Migration)]
     }
 }

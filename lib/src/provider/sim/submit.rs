@@ -169,7 +169,8 @@ async fn handle(sim: &Arc<Sim>, request: Request) -> Response {
     };
     if (sim.key_index(&received.meta.reference, &key) as u64) < u64::from(opts.reject_first) {
         let _ = tokio::fs::remove_dir_all(&dir).await;
-        let status = StatusCode::from_u16(opts.reject_status.unwrap_or(422)).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+        let status =
+            StatusCode::from_u16(opts.reject_status.unwrap_or(422)).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
         return error(
             status,
             code_for(status.as_u16()),

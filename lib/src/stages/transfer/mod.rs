@@ -13,7 +13,7 @@ use std::sync::Arc;
 use async_nats::jetstream;
 use chrono::Utc;
 
-use self::restart::{Cause, RESTART_HEADER, REQUEST_SUBJECT, RestartRequest};
+use self::restart::{Cause, REQUEST_SUBJECT, RESTART_HEADER, RestartRequest};
 use self::retried::Retried;
 use crate::db::{Db, Document, NewDocument, State};
 use crate::events::minio::{self, Upload};

@@ -131,7 +131,11 @@ impl Retry {
 
     /// The documents in `state` that reached it within `since` (all when `None`), oldest
     /// change first.
-    pub async fn in_state(&self, state: State, since: Option<std::time::Duration>) -> Result<Vec<Document>, RetryError> {
+    pub async fn in_state(
+        &self,
+        state: State,
+        since: Option<std::time::Duration>,
+    ) -> Result<Vec<Document>, RetryError> {
         // A duration reaching before the calendar's start is no limit.
         let since = since
             .and_then(|since| chrono::Duration::from_std(since).ok())

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, Statement};
 
+use sea_orm_migration::MigratorTrait;
+
 use super::*;
 use crate::ids::{DocumentId, Kind, ObjectVersion};
 
@@ -130,7 +132,7 @@ async fn migrating_twice_is_a_no_op(t: Target) {
     let again = Db::connect(&settings(&t.url)).await.unwrap();
     again.migrate().await.unwrap();
     let applied = migration_rows(&t.db).await;
-    assert_eq!(applied, 1);
+    assert_eq!(applied, migration::Migrator::migrations().len() as i64);
     assert_eq!(t.db.count_documents().await.unwrap(), 0);
 }
 

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 mod dev;
 mod dlq;
+mod retry;
 mod status;
 
 #[derive(Parser)]
@@ -47,6 +48,8 @@ enum Command {
     /// Inspect and redrive dead letters.
     #[command(subcommand)]
     Dlq(dlq::DlqCommand),
+    /// Restart failed or rejected documents in a new submission round.
+    Retry(retry::RetryArgs),
 }
 
 fn main() -> ExitCode {
@@ -100,6 +103,7 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<ExitCo
         }
         Command::Status { id_or_key, json } => return status::run(&settings, &id_or_key, json).await,
         Command::Dlq(command) => return dlq::run(&settings, command).await,
+        Command::Retry(args) => return retry::run(&settings, args).await,
         Command::Dev(_) | Command::ProviderSim(_) => unreachable!("started without settings, in start"),
     }
     Ok(ExitCode::SUCCESS)

@@ -24,7 +24,17 @@ impl DocumentId {
     /// The submission id sent as `Idempotency-Key`: the same on every retry of one
     /// document's submission to one provider.
     pub fn submission_id(&self, provider: &str) -> Uuid {
-        Uuid::new_v5(&self.0, format!("submission/{provider}").as_bytes())
+        self.submission_id_for_round(provider, 0)
+    }
+
+    /// The submission id of one submission round: a restarted document (replay, `docflow
+    /// retry`, a new notification) is submitted anew under a new key; within a round every
+    /// retry carries the same one. Round 0 keeps the key documents had before rounds existed.
+    pub fn submission_id_for_round(&self, provider: &str, round: u32) -> Uuid {
+        match round {
+            0 => Uuid::new_v5(&self.0, format!("submission/{provider}").as_bytes()),
+            n => Uuid::new_v5(&self.0, format!("submission/{provider}/round/{n}").as_bytes()),
+        }
     }
 }
 
@@ -125,6 +135,17 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_ne!(a, d);
+    }
+
+    #[test]
+    fn each_submission_round_has_its_own_key_and_round_zero_keeps_the_old_one() {
+        let id = DocumentId::derive("uploads", "t/x.pdf", &ObjectVersion::new(None, Some("abc")));
+        assert_eq!(id.submission_id("sim"), id.submission_id_for_round("sim", 0));
+        assert_eq!(id.submission_id("sim"), Uuid::new_v5(&id.0, b"submission/sim"));
+        let keys: std::collections::BTreeSet<Uuid> = (0..4).map(|r| id.submission_id_for_round("sim", r)).collect();
+        assert_eq!(keys.len(), 4, "every round has its own key");
+        assert_eq!(id.submission_id_for_round("sim", 2), id.submission_id_for_round("sim", 2));
+        assert_ne!(id.submission_id_for_round("sim", 1), id.submission_id_for_round("other", 1));
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub struct WatchTimer {
     /// 0 for the first deadline; each re-watch of a still-running job adds one.
     #[serde(default)]
     pub round: u32,
+    /// Early job-status checks already made (`providers.<name>.first_status_check`, then
+    /// doubling): the next one is due `first * (2^(checks+1) - 1)` after `submitted_at`.
+    #[serde(default)]
+    pub checks: u32,
 }
 
 /// Asks the normalize stage to build a validated document's record, on `{prefix}.normalize`.

@@ -110,6 +110,10 @@ pub struct ProviderSettings {
     pub result_hosts: Vec<String>,
     #[serde(default = "default_callback_timeout", with = "humantime_serde")]
     pub callback_timeout: Duration,
+    /// The watchdog's first job-status check after a submission, then at doubling
+    /// intervals until the callback or `callback_timeout` (0 s: only at the deadline).
+    #[serde(default = "default_first_status_check", with = "humantime_serde")]
+    pub first_status_check: Duration,
     #[serde(default = "default_request_timeout", with = "humantime_serde")]
     pub request_timeout: Duration,
     /// After the deadline, a job still running is watched again this many times (one
@@ -126,6 +130,9 @@ fn default_url_ttl() -> Duration {
 }
 fn default_callback_timeout() -> Duration {
     Duration::from_secs(6 * 3600)
+}
+fn default_first_status_check() -> Duration {
+    Duration::from_secs(120)
 }
 fn default_watch_rounds() -> u32 {
     3

@@ -5,5 +5,6 @@ mod boundary;
 mod dev;
 mod faults;
 mod pipeline;
+mod restart;
 mod support;
 mod transfer;

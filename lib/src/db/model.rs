@@ -56,6 +56,12 @@ impl State {
         matches!(self, State::Normalized | State::Failed | State::Rejected)
     }
 
+    /// `failed` and `rejected`: a replay, `docflow retry` or a new notification restarts
+    /// the document in a new submission round. Nothing restarts any other state.
+    pub fn is_restartable(&self) -> bool {
+        self.is_failure()
+    }
+
     /// `failed` and `rejected` carry an error stage and reason.
     pub fn is_failure(&self) -> bool {
         matches!(self, State::Failed | State::Rejected)
@@ -116,8 +122,20 @@ pub struct Document {
     /// `{stage: attempt}` of the last transition each stage made.
     pub attempts: serde_json::Value,
     pub normalized: Option<serde_json::Value>,
+    /// 0 for the first submission; each restart (replay, retry, new notification) adds
+    /// one, and the round's submission id is its `Idempotency-Key`.
+    pub submission_round: u32,
+    /// The uploads stream sequence of the message that started the current round.
+    pub round_origin: Option<u64>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl Document {
+    /// The submission id (`Idempotency-Key`) of the document's current round.
+    pub fn round_submission_id(&self) -> uuid::Uuid {
+        self.id.submission_id_for_round(&self.provider, self.submission_round)
+    }
 }
 
 /// One entry of a document's timeline, as the document resource shows it.
@@ -178,6 +196,8 @@ impl TryFrom<documents::Model> for Document {
             error_reason: row.error_reason,
             attempts: row.attempts,
             normalized: row.normalized,
+            submission_round: u32::try_from(row.submission_round).unwrap_or(0),
+            round_origin: row.round_origin.and_then(|o| u64::try_from(o).ok()),
             created_at: row.created_at,
             updated_at: row.updated_at,
         })

@@ -19,14 +19,14 @@ use sea_orm::{
 };
 
 use super::entities::artifacts;
-use super::entities::{document_events, documents};
+use super::entities::{document_events, documents, submissions};
 use super::transition::Extra;
 use super::{ArtifactRow, Db, DbError, Document, NewDocument, State, TimelineEntry, statements};
 use crate::ids::DocumentId;
 
 const INSERT_DOCUMENT: &str = r#"INSERT INTO documents
-    (id, state, kind, uploader_id, bucket, "key", version_id, etag, size, content_type, provider, attempts, created_at, updated_at)
-    VALUES ($1, 'received', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+    (id, state, kind, uploader_id, bucket, "key", version_id, etag, size, content_type, provider, attempts, created_at, updated_at, submission_round, round_origin)
+    VALUES ($1, 'received', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, 0, $15)
     ON CONFLICT (id) DO NOTHING"#;
 
 const INSERT_RECEIVED_EVENT: &str = "INSERT INTO document_events (document_id, at, state, stage, attempt, reason) \
@@ -41,6 +41,18 @@ impl Db {
         doc: &NewDocument,
         stage: &str,
         attempt: u32,
+    ) -> Result<(Document, bool), DbError> {
+        self.record_received_from(doc, stage, attempt, None).await
+    }
+
+    /// [`Db::record_received`], noting `origin` (the uploads stream sequence of the message
+    /// that recorded it) as the message that started round 0.
+    pub async fn record_received_from(
+        &self,
+        doc: &NewDocument,
+        stage: &str,
+        attempt: u32,
+        origin: Option<u64>,
     ) -> Result<(Document, bool), DbError> {
         let now = now();
         let attempt = clamp(attempt);
@@ -60,6 +72,7 @@ impl Db {
             now.into(),
             stage.into(),
             attempt.into(),
+            origin.and_then(|o| i64::try_from(o).ok()).into(),
         ];
         let inserted = match self.backend() {
             DbBackend::Postgres => {
@@ -103,6 +116,8 @@ impl Db {
             error_reason: None,
             attempts,
             normalized: None,
+            submission_round: 0,
+            round_origin: origin,
             created_at: now,
             updated_at: now,
         };
@@ -151,8 +166,85 @@ impl Db {
         stage: &str,
         attempt: u32,
     ) -> Result<bool, DbError> {
-        let submission = Extra::Submission { provider, submission_id, job_id };
+        let submission = Extra::Submission { provider, submission_id, job_id, round: None };
         self.apply(id, &[State::Received], State::Submitted, stage, attempt, None, submission).await
+    }
+
+    /// [`Db::mark_submitted`] of submission round `round`: only while the document is
+    /// `received` in that round, so a late step of an earlier round never records its job
+    /// as the current round's.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn mark_submitted_in_round(
+        &self,
+        id: DocumentId,
+        round: u32,
+        provider: &str,
+        submission_id: &str,
+        job_id: &str,
+        stage: &str,
+        attempt: u32,
+    ) -> Result<bool, DbError> {
+        let submission = Extra::Submission { provider, submission_id, job_id, round: Some(round) };
+        self.apply(id, &[State::Received], State::Submitted, stage, attempt, None, submission).await
+    }
+
+    /// Restarts a `failed` or `rejected` document: back to `received` in the next
+    /// submission round (job and submission id cleared, error cleared), the timeline
+    /// recording `reason` (`replayed`, `retried`, `notified again`). `origin` is the uploads
+    /// stream sequence of the message asking: a document whose current round that very
+    /// message started is not restarted (its redelivery after the round ended). Returns
+    /// whether it restarted; `Ok(false)` changed nothing.
+    pub async fn restart(
+        &self,
+        id: DocumentId,
+        origin: u64,
+        reason: &str,
+        stage: &str,
+        attempt: u32,
+    ) -> Result<bool, DbError> {
+        let origin = i64::try_from(origin).unwrap_or(i64::MAX);
+        self.apply(
+            id,
+            &[State::Failed, State::Rejected],
+            State::Received,
+            stage,
+            attempt,
+            Some(reason),
+            Extra::Restart { origin },
+        )
+        .await
+    }
+
+    /// The submission id under which `job_id` was recorded for the document, if it was.
+    pub async fn submission_of_job(&self, id: DocumentId, job_id: &str) -> Result<Option<String>, DbError> {
+        let row = submissions::Entity::find()
+            .filter(submissions::Column::DocumentId.eq(id.to_string()))
+            .filter(submissions::Column::JobId.eq(job_id))
+            .one(&self.conn)
+            .await?;
+        Ok(row.map(|row| row.id))
+    }
+
+    /// Documents in one of `states` last changed at or after `since`, oldest change first
+    /// (`docflow retry --state`).
+    pub async fn in_states_since(
+        &self,
+        states: &[State],
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<Document>, DbError> {
+        let mut query =
+            documents::Entity::find().filter(documents::Column::State.is_in(states.iter().map(State::as_str)));
+        if let Some(since) = since {
+            query = query.filter(documents::Column::UpdatedAt.gte(since));
+        }
+        query
+            .order_by_asc(documents::Column::UpdatedAt)
+            .order_by_asc(documents::Column::Id)
+            .all(&self.conn)
+            .await?
+            .into_iter()
+            .map(Document::try_from)
+            .collect()
     }
 
     /// Moves the document to `to` if its state is one of `from`, appending a timeline

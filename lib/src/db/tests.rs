@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, Statement};
 
+use sea_orm_migration::MigratorTrait;
+
 use super::*;
 use crate::ids::{DocumentId, Kind, ObjectVersion};
 
@@ -74,6 +76,7 @@ on_both!(
     the_pool_never_holds_more_than_max_connections,
     a_constraint_violation_is_not_transient,
     statements_are_counted_under_the_stage_that_sent_them,
+    a_failed_document_restarts_in_a_new_round_once_per_message,
 );
 
 fn new_document(name: &str) -> NewDocument {
@@ -129,7 +132,7 @@ async fn migrating_twice_is_a_no_op(t: Target) {
     let again = Db::connect(&settings(&t.url)).await.unwrap();
     again.migrate().await.unwrap();
     let applied = migration_rows(&t.db).await;
-    assert_eq!(applied, 1);
+    assert_eq!(applied, migration::Migrator::migrations().len() as i64);
     assert_eq!(t.db.count_documents().await.unwrap(), 0);
 }
 
@@ -416,4 +419,49 @@ fn states_round_trip_through_their_names() {
     }
     assert!("done".parse::<State>().is_err());
     assert!(State::Rejected.is_terminal() && !State::Validated.is_terminal());
+}
+
+async fn a_failed_document_restarts_in_a_new_round_once_per_message(t: Target) {
+    let doc = new_document("restart.docx");
+    let id = doc.id;
+    let (recorded, _) = t.db.record_received_from(&doc, "transfer", 1, Some(10)).await.unwrap();
+    assert_eq!((recorded.submission_round, recorded.round_origin), (0, Some(10)));
+    // Nothing restarts a document in flight.
+    assert!(!t.db.restart(id, 11, "notified again", "transfer", 1).await.unwrap());
+    let round0 = id.submission_id_for_round("sim", 0).to_string();
+    assert!(t.db.mark_submitted_in_round(id, 0, "sim", &round0, "job-0", "transfer", 1).await.unwrap());
+    assert!(
+        t.db.transition(id, &[State::Submitted], State::Failed, "validate", 1, Some("provider failed")).await.unwrap()
+    );
+
+    // The message that started round 0, redelivered, does not restart it.
+    assert!(!t.db.restart(id, 10, "notified again", "transfer", 2).await.unwrap());
+    assert!(t.db.restart(id, 11, "replayed", "transfer", 1).await.unwrap());
+    let d = t.db.get(id).await.unwrap().unwrap();
+    assert_eq!(d.state, State::Received);
+    assert_eq!((d.submission_round, d.round_origin), (1, Some(11)));
+    assert_eq!(d.round_submission_id(), id.submission_id_for_round("sim", 1));
+    assert_eq!((d.provider_job_id, d.submission_id, d.error_stage, d.error_reason), (None, None, None, None));
+    // Its redelivery changes nothing more.
+    assert!(!t.db.restart(id, 11, "replayed", "transfer", 2).await.unwrap());
+
+    // A late step of round 0 cannot record its job as round 1's.
+    assert!(!t.db.mark_submitted_in_round(id, 0, "sim", &round0, "job-0", "transfer", 3).await.unwrap());
+    let round1 = id.submission_id_for_round("sim", 1).to_string();
+    assert!(t.db.mark_submitted_in_round(id, 1, "sim", &round1, "job-1", "transfer", 1).await.unwrap());
+    assert_eq!(t.db.submission_of_job(id, "job-0").await.unwrap(), Some(round0));
+    assert_eq!(t.db.submission_of_job(id, "job-1").await.unwrap(), Some(round1));
+    assert_eq!(t.db.submission_of_job(id, "job-x").await.unwrap(), None);
+
+    assert!(
+        t.db.transition(id, &[State::Submitted], State::Rejected, "validate", 1, Some("bad results")).await.unwrap()
+    );
+    let rejected = t.db.in_states_since(&[State::Rejected], None).await.unwrap();
+    assert_eq!(rejected.iter().map(|d| d.id).collect::<Vec<_>>(), [id]);
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    assert!(t.db.in_states_since(&[State::Rejected], Some(later)).await.unwrap().is_empty());
+    assert!(t.db.restart(id, 12, "retried", "transfer", 1).await.unwrap());
+    let reasons: Vec<Option<String>> = t.db.timeline(id).await.unwrap().into_iter().map(|e| e.reason).collect();
+    assert_eq!(reasons.iter().flatten().filter(|r| ["replayed", "retried"].contains(&r.as_str())).count(), 2);
+    assert_eq!(t.db.get(id).await.unwrap().unwrap().submission_round, 2);
 }

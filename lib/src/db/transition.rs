@@ -18,11 +18,19 @@ use crate::ids::DocumentId;
 /// What a transition records besides state, attempts, error and timeline.
 pub(super) enum Extra<'a> {
     None,
-    /// `received -> submitted`: $9 submission id, $10 job id, $11 provider.
+    /// `received -> submitted`: $9 submission id, $10 job id, $11 provider; with a round,
+    /// $12 the submission round the document must still be in.
     Submission {
         provider: &'a str,
         submission_id: &'a str,
         job_id: &'a str,
+        round: Option<u32>,
+    },
+    /// `failed|rejected -> received`, the next submission round: $9 the uploads stream
+    /// sequence of the message restarting it, which must not be the one that started the
+    /// current round.
+    Restart {
+        origin: i64,
     },
     /// `processed -> validated`: $9 callback event id, then six parameters per artifact.
     /// With `processed_first` (from `submitted`), a `processed` timeline entry precedes
@@ -74,12 +82,25 @@ impl Db {
         ];
         let backend = self.backend();
         let mut set = String::new();
+        let mut condition = String::new();
         let mut artifact_rows = Vec::new();
         match &extra {
             Extra::None => {}
-            Extra::Submission { provider, submission_id, job_id } => {
+            Extra::Submission { provider, submission_id, job_id, round } => {
                 values.extend([(*submission_id).into(), (*job_id).into(), (*provider).into()]);
                 set.push_str(", submission_id = $9, provider_job_id = $10");
+                if let Some(round) = round {
+                    values.push(clamp(*round).into());
+                    condition.push_str(" AND submission_round = $12");
+                }
+            }
+            Extra::Restart { origin } => {
+                values.push((*origin).into());
+                set.push_str(
+                    ", submission_round = submission_round + 1, round_origin = $9, submission_id = NULL, \
+                     provider_job_id = NULL",
+                );
+                condition.push_str(" AND (round_origin IS NULL OR round_origin <> $9)");
             }
             Extra::Validated { event_id, artifacts, .. } => {
                 values.push((*event_id).into());
@@ -120,7 +141,7 @@ impl Db {
         };
         let update = format!(
             "UPDATE documents SET state = $2, updated_at = $3, attempts = {attempts}, \
-             error_stage = $6, error_reason = $7{set} WHERE id = $1 AND state IN ({guard})"
+             error_stage = $6, error_reason = $7{set} WHERE id = $1 AND state IN ({guard}){condition}"
         );
 
         let processed_first = matches!(extra, Extra::Validated { processed_first: true, .. });
@@ -136,7 +157,7 @@ impl Db {
             };
             let mut sql = format!("WITH moved AS ({update} RETURNING id), event AS ({events})");
             match &extra {
-                Extra::None | Extra::Normalized(_) => {}
+                Extra::None | Extra::Normalized(_) | Extra::Restart { .. } => {}
                 Extra::Submission { .. } => sql.push_str(&format!(
                     ", submission AS ({SUBMISSION_COLUMNS} SELECT $9, id, $11, $10, 'submitted', $3, $3 \
                      FROM moved {SUBMISSION_CONFLICT})"
@@ -170,7 +191,7 @@ impl Db {
             let event = format!("{EVENT_COLUMNS} VALUES ($1, $3, $2, $4, $5, $8)");
             txn.execute_raw(stmt(backend, &event, &values)).await?;
             match &extra {
-                Extra::None | Extra::Normalized(_) => {}
+                Extra::None | Extra::Normalized(_) | Extra::Restart { .. } => {}
                 Extra::Submission { .. } => {
                     let sql = format!(
                         "{SUBMISSION_COLUMNS} VALUES ($9, $1, $11, $10, 'submitted', $3, $3) {SUBMISSION_CONFLICT}"

@@ -10,7 +10,9 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use super::dead_letter::{ATTEMPTS, DOCUMENT_ID, ERROR, FAILED_AT, ORIGINAL_SUBJECT, STAGE, TRACEPARENT};
+use crate::ids::DocumentId;
 use crate::nats::Names;
+use crate::stages::transfer::restart::{self, Cause, RESTART_HEADER};
 use crate::topology::DEAD_STREAM;
 
 #[derive(Debug, thiserror::Error)]
@@ -101,8 +103,16 @@ pub async fn show(js: &jetstream::Context, names: &Names, sequence: u64) -> Resu
 }
 
 /// Republishes the original body to its original subject (keeping the document id and
-/// trace headers), then deletes the dead letter. A replay repeated within the target
-/// stream's duplicate window is stored once (`Nats-Msg-Id` `replay:{DEAD}:{seq}`).
+/// trace headers, and marked `Docflow-Restart: replayed`), then deletes the dead letter. A
+/// replay repeated within the target stream's duplicate window is stored once
+/// (`Nats-Msg-Id` `replay:{DEAD}:{seq}`).
+///
+/// The replay restarts the letter's document when it is `failed` or `rejected` (a new
+/// submission round, the timeline saying `replayed`): a replayed upload event restarts it
+/// in the transfer stage; for a letter of a later stage naming its document, a restart
+/// request goes to the transfer stage too (`replay:{DEAD}:{seq}:restart`). The republished
+/// message of a later stage then finds its document restarted, or ended, and changes
+/// nothing; a document still in flight is not restarted, and its message is handled anew.
 pub async fn replay(js: &jetstream::Context, names: &Names, sequence: u64) -> Result<PublishAck, DlqError> {
     let letter = show(js, names, sequence).await?;
     if letter.original_subject.is_empty() {
@@ -114,8 +124,20 @@ pub async fn replay(js: &jetstream::Context, names: &Names, sequence: u64) -> Re
             headers.insert(name, value.as_str());
         }
     }
+    headers.insert(RESTART_HEADER, Cause::Replayed.reason());
     let dead = names.stream(DEAD_STREAM);
     let err = |detail: String| DlqError::Replay { sequence, subject: letter.original_subject.clone(), detail };
+    let document = letter.document_id.as_deref().and_then(|id| id.parse::<DocumentId>().ok());
+    let upload_event = letter.original_subject.starts_with(&names.subject("uploads."));
+    if let Some(document) = document.filter(|_| !upload_event) {
+        // The restart request first: once the letter is gone, nothing would ask again.
+        let message_id = format!("replay:{dead}:{sequence}:restart");
+        restart::request(js, names, document, Cause::Replayed, &message_id).await.map_err(|e| DlqError::Replay {
+            sequence,
+            subject: e.subject.clone(),
+            detail: e.detail.clone(),
+        })?;
+    }
     let publish = PublishMessage::build()
         .payload(letter.payload.clone())
         .headers(headers)

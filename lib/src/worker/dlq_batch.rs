@@ -101,6 +101,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn replaying_a_later_stages_letter_asks_the_transfer_stage_to_restart_its_document() {
+        use crate::stages::transfer::restart::{Cause, RESTART_HEADER, RestartRequest};
+        let url = testkit::nats_url();
+        let prefix = testkit::random_prefix();
+        let settings = testkit::settings(&url, &prefix, &[]);
+        let (_client, js) = testkit::connect(&url).await;
+        crate::topology::apply(&js, &settings).await.unwrap();
+        let names = Names::new(&prefix);
+        let mut headers = HeaderMap::new();
+        headers.insert(STAGE, "validate");
+        headers.insert(ERROR, "results host unreachable");
+        headers.insert(ATTEMPTS, "5");
+        headers.insert(ORIGINAL_SUBJECT, names.subject("callbacks.sim").as_str());
+        headers.insert(DOCUMENT_ID, "5b0a3c1e-2f7d-5d3b-9a6e-0c1d2e3f4a5b");
+        js.publish_with_headers(names.dead_subject("validate"), headers, "{}".into()).await.unwrap().await.unwrap();
+
+        let letters = DeadLetters::connect(&settings).await.unwrap();
+        assert!(letters.replay(&[1]).await.is_success());
+        // The callback goes back to validate, and a restart request to transfer.
+        let callbacks = js.get_stream(names.stream("callbacks")).await.unwrap();
+        let callback = callbacks.get_last_raw_message_by_subject(&names.subject("callbacks.sim")).await.unwrap();
+        assert_eq!(callback.headers.get(RESTART_HEADER).map(|v| v.as_str()), Some("replayed"));
+        let uploads = js.get_stream(names.stream("uploads")).await.unwrap();
+        let request = uploads.get_last_raw_message_by_subject(&names.subject("uploads.restart")).await.unwrap();
+        let request: RestartRequest = serde_json::from_slice(&request.payload).unwrap();
+        assert_eq!(request.document_id.to_string(), "5b0a3c1e-2f7d-5d3b-9a6e-0c1d2e3f4a5b");
+        assert_eq!(request.cause, Cause::Replayed);
+        // Replaying it again within the duplicate window stores nothing more.
+        assert!(!letters.replay(&[1]).await.is_success(), "the letter is gone");
+        letters.close().await;
+        testkit::delete_streams(&js, &prefix).await;
+    }
+
+    #[tokio::test]
     async fn letters_are_replayed_by_stage_and_by_sequence_and_failures_reported() {
         let url = testkit::nats_url();
         let prefix = testkit::random_prefix();

@@ -26,6 +26,10 @@ pub struct Model {
     pub attempts: Json,
     #[sea_orm(column_type = "JsonBinary", nullable)]
     pub normalized: Option<Json>,
+    /// 0 for the first submission; each restart adds one.
+    pub submission_round: i32,
+    /// The uploads stream sequence of the message that started the current round.
+    pub round_origin: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

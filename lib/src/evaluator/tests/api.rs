@@ -169,6 +169,8 @@ async fn documents_created_in_the_same_microsecond_are_paged_by_id(t: Target) {
             error_reason: Set(None),
             attempts: Set(json!({"transfer": 1})),
             normalized: Set(None),
+            submission_round: Set(0),
+            round_origin: Set(None),
             created_at: Set(at),
             updated_at: Set(at),
         };

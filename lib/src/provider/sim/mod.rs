@@ -75,6 +75,14 @@ pub struct SimOptions {
     /// Fraction (0 to 1) of jobs that end failed (error code `processing_failed`).
     #[arg(long, default_value_t = 0.0, value_parser = fraction)]
     pub fail_jobs: f64,
+    /// The first N Idempotency-Keys of each reference end their jobs failed (`processing_failed`):
+    /// a document restarted under a new key then succeeds.
+    #[arg(long, default_value_t = 0)]
+    pub fail_first_jobs: u32,
+    /// Refuse the first N Idempotency-Keys of each reference with --reject-status (default
+    /// 422), every attempt of them; later keys (a restarted document) are accepted.
+    #[arg(long, default_value_t = 0)]
+    pub reject_first: u32,
     /// Fraction (0 to 1) of jobs whose callback is never sent.
     #[arg(long, default_value_t = 0.0, value_parser = fraction)]
     pub drop_callbacks: f64,
@@ -109,6 +117,8 @@ impl Default for SimOptions {
             retry_after: 1,
             reject_status: None,
             fail_jobs: 0.0,
+            fail_first_jobs: 0,
+            reject_first: 0,
             drop_callbacks: 0.0,
             duplicate_callbacks: 0,
             corrupt_results: false,

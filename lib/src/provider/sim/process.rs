@@ -71,6 +71,10 @@ async fn run_job(sim: &Sim, job_id: &str) {
         finish_failed(sim, job_id, "processing_failed", "the simulator failed this job (--fail-jobs)".into());
         return deliver(sim, job_id).await;
     }
+    if (sim.key_index(&job.meta.reference, &job.idempotency_key) as u64) < u64::from(sim.opts.fail_first_jobs) {
+        finish_failed(sim, job_id, "processing_failed", "the simulator failed this job (--fail-first-jobs)".into());
+        return deliver(sim, job_id).await;
+    }
     match outputs::produce(&job.meta, &source, &dir.join("results")).await {
         Ok(produced) => {
             let results = produced

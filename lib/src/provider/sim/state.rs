@@ -28,6 +28,8 @@ pub(super) struct Sim {
     pub shutdown: CancellationToken,
     pub http: reqwest::Client,
     keys: Mutex<HashMap<String, KeyEntry>>,
+    /// Each reference's Idempotency-Keys, in the order first seen with a body.
+    references: Mutex<HashMap<String, Vec<String>>>,
     jobs: Mutex<BTreeMap<String, Job>>,
     stats: Mutex<Stats>,
 }
@@ -155,6 +157,7 @@ impl Sim {
             shutdown,
             http,
             keys: Mutex::new(HashMap::new()),
+            references: Mutex::new(HashMap::new()),
             jobs: Mutex::new(BTreeMap::new()),
             stats: Mutex::new(Stats::default()),
         }
@@ -184,6 +187,19 @@ impl Sim {
         entry.attempts += 1;
         entry.attempt_times_ms.push(chrono::Utc::now().timestamp_millis());
         (entry.attempts, entry.lock.clone())
+    }
+
+    /// Which of `reference`'s keys `key` is (from 0, in the order first seen).
+    pub fn key_index(&self, reference: &str, key: &str) -> usize {
+        let mut references = lock(&self.references);
+        let keys = references.entry(reference.to_owned()).or_default();
+        match keys.iter().position(|k| k == key) {
+            Some(index) => index,
+            None => {
+                keys.push(key.to_owned());
+                keys.len() - 1
+            }
+        }
     }
 
     pub fn job_for_key(&self, key: &str) -> Option<String> {

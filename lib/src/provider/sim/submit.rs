@@ -100,7 +100,7 @@ async fn handle(sim: &Arc<Sim>, request: Request) -> Response {
     }
     let (attempt, key_lock) = sim.note_attempt(&key);
     let opts = &sim.opts;
-    if let Some(status) = opts.reject_status {
+    if let Some(status) = opts.reject_status.filter(|_| opts.reject_first == 0) {
         drain(body).await;
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
         return error(
@@ -167,6 +167,16 @@ async fn handle(sim: &Arc<Sim>, request: Request) -> Response {
             return refusal.into_response();
         }
     };
+    if (sim.key_index(&received.meta.reference, &key) as u64) < u64::from(opts.reject_first) {
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+        let status =
+            StatusCode::from_u16(opts.reject_status.unwrap_or(422)).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+        return error(
+            status,
+            code_for(status.as_u16()),
+            format!("submission rejected with {} (--reject-first)", status.as_u16()),
+        );
+    }
     sim.create_job(Job {
         job_id: job_id.clone(),
         event_id: format!("evt_{id}"),

@@ -4,6 +4,7 @@
 //! document's watch timer. See `design.md` for why a duplicate event or a crash between
 //! submit and ack makes no second job.
 
+pub mod restart;
 mod retried;
 
 use std::collections::BTreeMap;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use async_nats::jetstream;
 use chrono::Utc;
 
+use self::restart::{Cause, REQUEST_SUBJECT, RESTART_HEADER, RestartRequest};
 use self::retried::Retried;
 use crate::db::{Db, Document, NewDocument, State};
 use crate::events::minio::{self, EventLog, Upload};
@@ -132,38 +134,121 @@ impl Transfer {
             content_type: upload.content_type.clone().unwrap_or_else(|| "application/octet-stream".into()),
             provider: provider.to_owned(),
         };
-        if delivery.attempt > 1 && self.retried.recalls(new.id, delivery.stream_sequence) {
-            return self.resubmit(upload, &new, delivery).await;
+        if delivery.attempt > 1
+            && let Some(round) = self.retried.recalls(new.id, delivery.stream_sequence)
+        {
+            return self.resubmit(upload, &new, round, delivery).await;
         }
         self.record_and_submit(upload, &new, delivery).await
     }
 
     /// The path of a first delivery, and of any the process does not remember: record the
-    /// document (or read it back), then do what its state leaves to do.
+    /// document (or read it back), restart it when it is failed or rejected (a new
+    /// notification, or the replay of its dead letter), then do what its state leaves to do.
     async fn record_and_submit(&self, upload: &Upload, new: &NewDocument, delivery: &Delivery) -> Outcome {
         let attempt = delivery.attempt as u32;
-        let document = match self.db.record_received(new, STAGE, attempt).await {
+        let origin = Some(delivery.stream_sequence);
+        let mut document = match self.db.record_received_from(new, STAGE, attempt, origin).await {
             Ok((document, _inserted)) => document,
             Err(e) => return Outcome::from_error(&e),
         };
+        if restart::restarts(document.state, document.round_origin, delivery.stream_sequence) {
+            let cause = Cause::of_event(delivery.header(RESTART_HEADER));
+            document = match self.restart(document.id, cause, delivery).await {
+                Ok(document) => document,
+                Err(outcome) => return outcome,
+            };
+        }
+        self.submit_current_round(upload, new, &document, delivery).await
+    }
+
+    /// Submits a `received` document in its current round; for any other state, does what
+    /// the state leaves to do.
+    async fn submit_current_round(
+        &self,
+        upload: &Upload,
+        new: &NewDocument,
+        document: &Document,
+        delivery: &Delivery,
+    ) -> Outcome {
         if document.state != State::Received {
             self.retried.forget(document.id);
-            return self.resume(&document).await;
+            return self.resume(document).await;
         }
         // The row's kind and content type: the event that recorded it may have said otherwise.
-        match self.submit_and_mark(upload, new, document.kind, &document.content_type, delivery).await {
+        let round = document.submission_round;
+        match self.submit_and_mark(upload, new, document.kind, &document.content_type, round, delivery).await {
             Ok((job_id, _)) => self.start_watch(new.id, &new.provider, &job_id).await,
             Err(outcome) => outcome,
         }
+    }
+
+    /// Restarts a failed or rejected document in its next submission round (unless this
+    /// message started the current one), and reads where it is: whatever another message
+    /// did meanwhile is in the row.
+    async fn restart(&self, id: DocumentId, cause: Cause, delivery: &Delivery) -> Result<Document, Outcome> {
+        let attempt = delivery.attempt as u32;
+        match self.db.restart(id, delivery.stream_sequence, cause.reason(), STAGE, attempt).await {
+            Ok(true) => tracing::info!(document_id = %id, cause = cause.reason(), "document restarted"),
+            Ok(false) => {}
+            Err(e) => return Err(Outcome::from_error(&e)),
+        }
+        match self.db.get(id).await {
+            Ok(Some(document)) => Ok(document),
+            Ok(None) => Err(Outcome::fail(format!("document {id} disappeared while it was restarted"))),
+            Err(e) => Err(Outcome::from_error(&e)),
+        }
+    }
+
+    /// A restart request (`docflow retry`, or the replay of a dead letter of a later stage):
+    /// the document is restarted and submitted from what its row says of the upload.
+    async fn restart_requested(&self, request: &RestartRequest, delivery: &Delivery) -> Outcome {
+        let document = match self.restart(request.document_id, request.cause, delivery).await {
+            Ok(document) => document,
+            Err(outcome) => return outcome,
+        };
+        let key = match crate::events::ObjectKey::parse(&document.key) {
+            Ok(key) => key,
+            Err(e) => return Outcome::fail(format!("document {} has a key that can never start work: {e}", document.id)),
+        };
+        let upload = Upload {
+            event_name: format!("docflow:{}", request.cause.reason()),
+            bucket: document.bucket.clone(),
+            key,
+            size: u64::try_from(document.size).unwrap_or(0),
+            etag: document.etag.clone(),
+            version_id: document.version_id.clone(),
+            content_type: Some(document.content_type.clone()),
+            metadata: [("kind".to_owned(), document.kind.as_str().to_owned())].into_iter().collect(),
+        };
+        let new = NewDocument {
+            id: document.id,
+            kind: document.kind,
+            uploader_id: document.uploader_id.clone(),
+            bucket: document.bucket.clone(),
+            key: document.key.clone(),
+            version_id: document.version_id.clone(),
+            etag: document.etag.clone(),
+            size: document.size,
+            content_type: document.content_type.clone(),
+            provider: document.provider.clone(),
+        };
+        if document.state == State::Received && !self.settings.providers.contains_key(&document.provider) {
+            return Outcome::fail(format!(
+                "document {} went to provider {:?}, which is no longer configured",
+                document.id, document.provider
+            ));
+        }
+        self.submit_current_round(&upload, &new, &document, delivery).await
     }
 
     /// The redelivery of a message this process naked with the document in `received`:
     /// no recording, straight to the submission (the provider answers a repeated
     /// submission id with the job it has). The guarded write decides; when it finds the
     /// document elsewhere than `received`, the document is read and its state acted on.
-    async fn resubmit(&self, upload: &Upload, new: &NewDocument, delivery: &Delivery) -> Outcome {
+    async fn resubmit(&self, upload: &Upload, new: &NewDocument, round: u32, delivery: &Delivery) -> Outcome {
         tracing::debug!(document_id = %new.id, "redelivery of a document left received; submitting again");
-        match self.submit_and_mark(upload, new, new.kind, &new.content_type, delivery).await {
+        match self.submit_and_mark(upload, new, new.kind, &new.content_type, round, delivery).await {
             Ok((job_id, true)) => self.start_watch(new.id, &new.provider, &job_id).await,
             // Validate recorded the job from an early callback, another process did, or
             // the row is gone: whatever happened is in the row.
@@ -185,19 +270,21 @@ impl Transfer {
         new: &NewDocument,
         kind: Kind,
         content_type: &str,
+        round: u32,
         delivery: &Delivery,
     ) -> Result<(String, bool), Outcome> {
         let provider = new.provider.as_str();
-        let submission_id = new.id.submission_id(provider).to_string();
+        // One key per submission round: every retry within the round repeats it.
+        let submission_id = new.id.submission_id_for_round(provider, round).to_string();
         let job_id = self
             .submit(upload, new.id, &submission_id, kind, content_type, provider)
             .await
-            .map_err(|outcome| self.naked_in_received(new.id, delivery, outcome))?;
+            .map_err(|outcome| self.naked_in_received(new.id, round, delivery, outcome))?;
         let marked = self
             .db
-            .mark_submitted(new.id, provider, &submission_id, &job_id, STAGE, delivery.attempt as u32)
+            .mark_submitted_in_round(new.id, round, provider, &submission_id, &job_id, STAGE, delivery.attempt as u32)
             .await
-            .map_err(|e| self.naked_in_received(new.id, delivery, Outcome::from_error(&e)))?;
+            .map_err(|e| self.naked_in_received(new.id, round, delivery, Outcome::from_error(&e)))?;
         self.retried.forget(new.id);
         Ok((job_id, marked))
     }
@@ -254,9 +341,11 @@ impl Transfer {
 
     /// `outcome` of a step that leaves the document in `received`: a retry is remembered,
     /// so the redelivery skips the recording.
-    fn naked_in_received(&self, id: DocumentId, delivery: &Delivery, outcome: Outcome) -> Outcome {
-        if matches!(outcome, Outcome::Retry { .. }) && !delivery.is_last_attempt() {
-            self.retried.remember(id, delivery.stream_sequence);
+    fn naked_in_received(&self, id: DocumentId, round: u32, delivery: &Delivery, outcome: Outcome) -> Outcome {
+        // A restart request's redelivery takes its full path (it has no event to resubmit).
+        let event = !self.is_restart_request(delivery);
+        if event && matches!(outcome, Outcome::Retry { .. }) && !delivery.is_last_attempt() {
+            self.retried.remember(id, delivery.stream_sequence, round);
         }
         outcome
     }
@@ -272,6 +361,10 @@ impl Transfer {
             }
             _ => Outcome::Done,
         }
+    }
+
+    fn is_restart_request(&self, delivery: &Delivery) -> bool {
+        delivery.subject == self.names.subject(REQUEST_SUBJECT)
     }
 
     /// Publishes the document's watch timer; deduplicated by the stream on its job id.
@@ -291,6 +384,7 @@ impl Transfer {
             submitted_at,
             deadline,
             round: 0,
+            checks: 0,
         };
         let body = serde_json::to_vec(&timer).expect("a watch timer serializes");
         let message_id = format!("watch:{id}:{job_id}");
@@ -307,6 +401,12 @@ impl Stage for Transfer {
     }
 
     async fn step(&self, delivery: &Delivery) -> Outcome {
+        if self.is_restart_request(delivery) {
+            return match serde_json::from_slice::<RestartRequest>(&delivery.payload) {
+                Ok(request) => self.restart_requested(&request, delivery).await,
+                Err(e) => Outcome::fail(format!("not a restart request: {e}")),
+            };
+        }
         match self.units(&delivery.payload) {
             Ok(Units::Nothing) => Outcome::Done,
             Ok(Units::One(Ok(upload))) => self.transfer(&upload, delivery).await,
@@ -316,6 +416,9 @@ impl Stage for Transfer {
     }
 
     fn document_of(&self, delivery: &Delivery) -> Option<DocumentId> {
+        if self.is_restart_request(delivery) {
+            return serde_json::from_slice::<RestartRequest>(&delivery.payload).ok().map(|r| r.document_id);
+        }
         self.single_upload(delivery).map(|upload| upload.document_id())
     }
 
@@ -323,6 +426,15 @@ impl Stage for Transfer {
     /// notification of several records is dead-lettered only when its split could not be
     /// stored, before any of its documents was recorded.
     async fn on_dead_letter(&self, delivery: &Delivery, reason: &str) {
+        if self.is_restart_request(delivery) {
+            if let Ok(request) = serde_json::from_slice::<RestartRequest>(&delivery.payload) {
+                let id = request.document_id;
+                if let Err(error) = self.db.mark_failed(id, STAGE, delivery.attempt as u32, reason).await {
+                    tracing::error!(document_id = %id, error = %error, "cannot mark the document failed");
+                }
+            }
+            return;
+        }
         let Some(upload) = self.single_upload(delivery) else { return };
         let id = upload.document_id();
         self.retried.forget(id);

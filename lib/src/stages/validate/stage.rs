@@ -60,9 +60,23 @@ impl Validate {
         // The callback is signed by the document's provider and names the document, so
         // it records the job itself; transfer then finds the document submitted.
         let mut document = document;
+        // A restarted document's earlier rounds may still call back: their jobs were
+        // recorded under another round's submission id, and their news is stale.
+        if document.provider_job_id.as_deref() != Some(callback.job_id.as_str()) {
+            match self.db.submission_of_job(id, &callback.job_id).await {
+                Ok(Some(submission)) if submission != document.round_submission_id().to_string() => {
+                    tracing::info!(document_id = %id, job_id = %callback.job_id, round = document.submission_round, "callback of an earlier submission round ignored");
+                    return Outcome::Done;
+                }
+                Ok(_) => {}
+                Err(e) => return Outcome::from_error(&e),
+            }
+        }
         if document.provider == provider && document.state == State::Received {
-            let submission_id = id.submission_id(provider).to_string();
-            match self.db.mark_submitted(id, provider, &submission_id, &callback.job_id, STAGE, attempt).await {
+            let submission_id = document.round_submission_id().to_string();
+            let round = document.submission_round;
+            let job_id = callback.job_id.as_str();
+            match self.db.mark_submitted_in_round(id, round, provider, &submission_id, job_id, STAGE, attempt).await {
                 Ok(_) => match self.db.get(id).await {
                     Ok(Some(current)) => document = current,
                     Ok(None) => return Outcome::fail(format!("document {id} disappeared")),

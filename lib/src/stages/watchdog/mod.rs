@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::db::{Db, State};
 use crate::messages::{self, WatchTimer};
@@ -17,6 +17,37 @@ use crate::settings::Settings;
 use crate::worker::{Delivery, Outcome, Stage};
 
 pub const STAGE: &str = "watchdog";
+
+/// What the watchdog does when a timer is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// An early job-status check: a job still running gets the next check.
+    Check,
+    /// The callback deadline: a job still running is watched another round, or fails.
+    Deadline,
+}
+
+/// Early checks at most; past them only deadlines wake a timer (with the 2 min default
+/// the last would be years away).
+const MAX_CHECKS: u32 = 24;
+
+/// When `timer` is next due, and for what: its next early status check, at
+/// `first * (2^(checks+1) - 1)` after the submission (`first`, `3 first`, `7 first`, ...:
+/// doubling intervals), or its deadline when that comes first. `first` zero: deadlines only.
+pub fn next_wake(timer: &WatchTimer, first: Duration) -> (Wake, DateTime<Utc>) {
+    if first.is_zero() || timer.checks >= MAX_CHECKS {
+        return (Wake::Deadline, timer.deadline);
+    }
+    let factor = (1u32 << (timer.checks + 1)) - 1;
+    let check = first
+        .checked_mul(factor)
+        .and_then(|offset| chrono::Duration::from_std(offset).ok())
+        .and_then(|offset| timer.submitted_at.checked_add_signed(offset));
+    match check {
+        Some(at) if at < timer.deadline => (Wake::Check, at),
+        _ => (Wake::Deadline, timer.deadline),
+    }
+}
 
 pub struct Watchdog {
     db: Db,
@@ -37,18 +68,28 @@ impl Watchdog {
     }
 
     async fn watch(&self, timer: &WatchTimer, delivery: &Delivery) -> Outcome {
-        // Before the deadline nothing is read: the timer goes back to sleep in JetStream.
+        let Some(provider) = self.settings.providers.get(&timer.provider) else {
+            return Outcome::fail(format!(
+                "provider {:?} of document {} is no longer configured",
+                timer.provider, timer.document_id
+            ));
+        };
+        // Before the next check (or the deadline) nothing is read: the timer goes back to
+        // sleep in JetStream.
         let now = Utc::now();
-        if now < timer.deadline {
-            let wait = (timer.deadline - now).to_std().unwrap_or(Duration::ZERO);
+        let (wake, at) = next_wake(timer, provider.first_status_check);
+        if now < at {
+            let wait = (at - now).to_std().unwrap_or(Duration::ZERO);
             return Outcome::later(wait, "waiting for the callback");
         }
         let document = match self.db.get(timer.document_id).await {
             Ok(Some(document)) => document,
             Ok(None) => return Outcome::fail(format!("watch timer of unknown document {}", timer.document_id)),
+            Err(e) if wake == Wake::Check => return self.next_check(timer, &e.to_string()).await,
             Err(e) => return Outcome::from_error(&e),
         };
-        // The callback came (or the document ended another way): the timer is over.
+        // The callback came (or the document ended another way, or was restarted in a new
+        // round with another job): the timer is over.
         if document.state != State::Submitted || document.provider_job_id.as_deref() != Some(timer.job_id.as_str()) {
             return Outcome::Done;
         }
@@ -58,19 +99,25 @@ impl Watchdog {
                 timer.provider, document.id
             ));
         };
-        let status = match client.job_status(&timer.job_id).await {
-            Ok(status) => status,
-            Err(SubmitError::Permanent { detail, .. }) => {
+        let status = match (client.job_status(&timer.job_id).await, wake) {
+            (Ok(status), _) => status,
+            // An early check that gets no answer is no reason to retry or fail: the next
+            // check (or the deadline) asks again.
+            (Err(error), Wake::Check) => return self.next_check(timer, &error.to_string()).await,
+            (Err(SubmitError::Permanent { detail, .. }), Wake::Deadline) => {
                 let reason = format!("no callback by the deadline, and the job status is unavailable: {detail}");
                 return self.fail(&document.id, &reason, delivery).await;
             }
-            Err(SubmitError::Throttled { retry_after, detail }) => return Outcome::retry_after(retry_after, detail),
-            Err(SubmitError::Transient { detail }) => return Outcome::retry(detail),
+            (Err(SubmitError::Throttled { retry_after, detail }), Wake::Deadline) => {
+                return Outcome::retry_after(retry_after, detail);
+            }
+            (Err(SubmitError::Transient { detail }), Wake::Deadline) => return Outcome::retry(detail),
         };
         let state = status.status;
         if let Some(callback) = status.into_callback() {
             // Recovered as if its callback had come: through the validate stage's stream,
             // deduplicated with a real callback on the event id.
+            tracing::info!(document_id = %document.id, job_id = %timer.job_id, checks = timer.checks, "callback recovered from the job status");
             let body = serde_json::to_vec(&callback).expect("a callback serializes");
             let subject = self.names.subject(&format!("callbacks.{}", timer.provider));
             return match messages::publish(&self.js, subject, &callback.event_id, Some(document.id), None, body).await {
@@ -78,7 +125,9 @@ impl Watchdog {
                 Err(e) => Outcome::from_error(&e),
             };
         }
-        let provider = &self.settings.providers[&timer.provider];
+        if wake == Wake::Check {
+            return self.next_check(timer, state.as_str()).await;
+        }
         if timer.round >= provider.watch_rounds {
             let reason = format!(
                 "no callback after {} watch round(s) of {}, and the job is still {}",
@@ -95,9 +144,23 @@ impl Watchdog {
             ..timer.clone()
         };
         let message_id = format!("watch:{}:{}:{}", document.id, timer.job_id, next.round);
-        let body = serde_json::to_vec(&next).expect("a timer serializes");
-        match messages::publish(&self.js, self.names.subject("watch"), &message_id, Some(document.id), None, body).await
-        {
+        self.publish_timer(&next, &message_id).await
+    }
+
+    /// The job is still running (or its status could not be read) at an early check: a new
+    /// timer for the next one replaces this one, so the number of deliveries of one timer
+    /// message stays two (held, then due), however many checks a job takes.
+    async fn next_check(&self, timer: &WatchTimer, seen: &str) -> Outcome {
+        tracing::debug!(document_id = %timer.document_id, job_id = %timer.job_id, checks = timer.checks, seen, "no callback yet; next status check scheduled");
+        let next = WatchTimer { checks: timer.checks + 1, ..timer.clone() };
+        let message_id = format!("watch:{}:{}:{}:check:{}", timer.document_id, timer.job_id, timer.round, next.checks);
+        self.publish_timer(&next, &message_id).await
+    }
+
+    async fn publish_timer(&self, timer: &WatchTimer, message_id: &str) -> Outcome {
+        let body = serde_json::to_vec(timer).expect("a timer serializes");
+        let subject = self.names.subject("watch");
+        match messages::publish(&self.js, subject, message_id, Some(timer.document_id), None, body).await {
             Ok(_) => Outcome::Done,
             Err(e) => Outcome::from_error(&e),
         }
@@ -133,5 +196,63 @@ impl Stage for Watchdog {
         {
             tracing::error!(document_id = %timer.document_id, error = %error, "cannot mark the document failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timer(checks: u32, round: u32) -> WatchTimer {
+        let submitted_at = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        WatchTimer {
+            document_id: crate::ids::DocumentId(uuid::Uuid::from_u128(1)),
+            provider: "sim".into(),
+            job_id: "job_1".into(),
+            submitted_at,
+            deadline: submitted_at + chrono::Duration::hours(6),
+            round,
+            checks,
+        }
+    }
+
+    fn minutes_after_submission(wake: (Wake, DateTime<Utc>), t: &WatchTimer) -> (Wake, i64) {
+        (wake.0, (wake.1 - t.submitted_at).num_minutes())
+    }
+
+    #[test]
+    fn status_checks_start_at_first_status_check_and_double_until_the_deadline() {
+        let first = Duration::from_secs(120);
+        let wakes: Vec<(Wake, i64)> = (0..10)
+            .map(|checks| {
+                let t = timer(checks, 0);
+                minutes_after_submission(next_wake(&t, first), &t)
+            })
+            .collect();
+        let checks: Vec<i64> = wakes.iter().filter(|(w, _)| *w == Wake::Check).map(|(_, m)| *m).collect();
+        assert_eq!(checks, [2, 6, 14, 30, 62, 126, 254], "intervals 2, 4, 8, ... minutes");
+        assert!(wakes[7..].iter().all(|w| *w == (Wake::Deadline, 360)), "{wakes:?}");
+    }
+
+    #[test]
+    fn without_first_status_check_only_the_deadline_wakes_a_timer() {
+        let t = timer(0, 0);
+        assert_eq!(next_wake(&t, Duration::ZERO), (Wake::Deadline, t.deadline));
+    }
+
+    #[test]
+    fn many_checks_or_a_huge_first_check_never_overflow() {
+        let t = timer(MAX_CHECKS + 5, 0);
+        assert_eq!(next_wake(&t, Duration::from_secs(1)).0, Wake::Deadline);
+        let t = timer(MAX_CHECKS - 1, 0);
+        assert_eq!(next_wake(&t, Duration::from_secs(u64::MAX / 4)).0, Wake::Deadline);
+    }
+
+    #[test]
+    fn a_later_watch_round_goes_on_checking_at_the_same_doubling_points() {
+        // Round 1's deadline is 12 h after the submission: the 8th check (510 min) fits.
+        let mut t = timer(7, 1);
+        t.deadline = t.submitted_at + chrono::Duration::hours(12);
+        assert_eq!(minutes_after_submission(next_wake(&t, Duration::from_secs(120)), &t), (Wake::Check, 510));
     }
 }

@@ -1,0 +1,174 @@
+//! Restartable documents (a dead letter's replay, `docflow retry`, a new notification) and
+//! the watchdog's early job-status checks.
+
+use std::time::Duration;
+
+use docflow::db::State;
+use docflow::ids::DocumentId;
+use docflow::settings::Settings;
+use docflow::worker::dlq_batch::DeadLetters;
+
+use crate::support::{Process, Sandbox, docflow_binary, lesson_plan, wait_for};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Runs a one-shot `docflow` command with the sandbox's settings: exit code and output.
+async fn docflow(sandbox: &Sandbox, args: &[&str]) -> (i32, String) {
+    let env: Vec<(String, String)> = sandbox.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut process = Process::spawn(&format!("docflow {}", args.join(" ")), docflow_binary(), args, &env);
+    let status = process.wait(Duration::from_secs(60)).await;
+    (status.code().unwrap_or(-1), process.output())
+}
+
+/// The simulator's jobs for one document, in creation order of their keys.
+async fn jobs_of(sandbox: &Sandbox, id: DocumentId) -> Vec<serde_json::Value> {
+    let reference = id.to_string();
+    sandbox.sim_jobs().await.into_iter().filter(|job| job["reference"] == reference.as_str()).collect()
+}
+
+fn key_of(job: &serde_json::Value) -> String {
+    job["idempotency_key"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn reasons(sandbox: &Sandbox, id: DocumentId) -> Vec<String> {
+    sandbox.db.timeline(id).await.unwrap().into_iter().filter_map(|entry| entry.reason).collect()
+}
+
+/// Waits until the transfer consumer has nothing pending or in flight.
+async fn transfer_idle(sandbox: &Sandbox) {
+    let stream = sandbox.js.get_stream(sandbox.stream("UPLOADS")).await.unwrap();
+    wait_for("the transfer consumer to be idle", DEADLINE, || {
+        let stream = stream.clone();
+        async move {
+            let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+                stream.get_consumer("transfer").await.ok()?;
+            let info = consumer.info().await.ok()?;
+            (info.num_pending == 0 && info.num_ack_pending == 0).then_some(())
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_document_refused_by_the_provider_restarts_when_its_dead_letter_is_replayed() {
+    let mut sandbox = Sandbox::builder().sim(&["--reject-first", "1"]).start().await;
+    sandbox.start_all().await;
+    let id = sandbox.upload("teacher-r1/plan.txt", lesson_plan(), "text/plain", &[]).await;
+    let failed = sandbox.wait_for_state(id, State::Failed, DEADLINE).await;
+    assert_eq!(failed.error_stage.as_deref(), Some("transfer"));
+    assert!(jobs_of(&sandbox, id).await.is_empty(), "the provider refused round 0");
+
+    let settings = Settings::load(None, Some(sandbox.env.clone())).unwrap();
+    let letters = DeadLetters::connect(&settings).await.unwrap();
+    let letter = wait_for("the transfer dead letter", DEADLINE, || async {
+        letters.list(Some("transfer")).await.ok()?.into_iter().next()
+    })
+    .await;
+    let (code, output) = docflow(&sandbox, &["dlq", "replay", &letter.sequence.to_string()]).await;
+    assert_eq!(code, 0, "{output}");
+
+    let document = sandbox.wait_for_state(id, State::Normalized, DEADLINE).await;
+    assert_eq!(document.submission_round, 1);
+    let jobs = jobs_of(&sandbox, id).await;
+    assert_eq!(jobs.len(), 1, "one job for round 1: {jobs:?}");
+    let round0 = id.submission_id_for_round("sim", 0).to_string();
+    let round1 = id.submission_id_for_round("sim", 1).to_string();
+    assert_eq!(key_of(&jobs[0]), round1, "round 1 went under a new Idempotency-Key");
+    assert_ne!(round0, round1);
+    assert_eq!(document.submission_id.as_deref(), Some(round1.as_str()));
+    assert!(reasons(&sandbox, id).await.contains(&"replayed".to_owned()));
+    assert!(letters.list(Some("transfer")).await.unwrap().is_empty());
+    letters.close().await;
+}
+
+#[tokio::test]
+async fn docflow_retry_restarts_documents_the_provider_failed() {
+    let mut sandbox = Sandbox::builder().sim(&["--fail-first-jobs", "1"]).start().await;
+    sandbox.start_all().await;
+    let a = sandbox.upload("teacher-r2/a.txt", lesson_plan(), "text/plain", &[]).await;
+    let b = sandbox.upload("teacher-r2/b.txt", b"Another plan wiht typos.\n".repeat(20), "text/plain", &[]).await;
+    for id in [a, b] {
+        let failed = sandbox.wait_for_state(id, State::Failed, DEADLINE).await;
+        assert_eq!(failed.error_stage.as_deref(), Some("validate"));
+    }
+
+    let (code, output) = docflow(&sandbox, &["retry", "--state", "failed", "--since", "1h"]).await;
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains(&a.to_string()) && output.contains(&b.to_string()), "{output}");
+    assert!(output.contains("2 document(s) restarted"), "{output}");
+
+    for id in [a, b] {
+        let document = sandbox.wait_for_state(id, State::Normalized, DEADLINE).await;
+        assert_eq!(document.submission_round, 1);
+        let jobs = jobs_of(&sandbox, id).await;
+        assert_eq!(jobs.len(), 2, "one job per round: {jobs:?}");
+        assert_ne!(key_of(&jobs[0]), key_of(&jobs[1]), "each round has its own Idempotency-Key");
+        assert!(reasons(&sandbox, id).await.contains(&"retried".to_owned()));
+        assert_eq!(
+            document.provider_job_id.as_deref(),
+            jobs.iter().find(|j| j["status"] == "completed").unwrap()["job_id"].as_str()
+        );
+    }
+
+    // A normalized document is not restarted: the error names what can be.
+    let (code, output) = docflow(&sandbox, &["retry", &a.to_string()]).await;
+    assert_eq!(code, 1, "{output}");
+    assert!(output.contains("only failed or rejected documents restart"), "{output}");
+    let (code, output) = docflow(&sandbox, &["retry", "no-such-thing"]).await;
+    assert_eq!(code, 1, "{output}");
+    assert!(output.contains("neither a document id"), "{output}");
+    let (code, output) = docflow(&sandbox, &["retry"]).await;
+    assert_eq!(code, 2, "{output}");
+    assert_eq!(sandbox.db.get(a).await.unwrap().unwrap().submission_round, 1);
+}
+
+#[tokio::test]
+async fn a_new_notification_restarts_a_failed_document_and_changes_nothing_for_a_normalized_one() {
+    let mut sandbox = Sandbox::builder().sim(&["--fail-first-jobs", "1"]).start().await;
+    sandbox.start_all().await;
+    let bytes = lesson_plan();
+    let size = bytes.len() as u64;
+    let key = "teacher-r3/plan.txt";
+    let etag = sandbox.put_object("uploads", key, bytes, "text/plain", &[]).await;
+    sandbox.notify_created("uploads", key, size, &etag, "text/plain", &[]).await;
+    let id = crate::support::document_id("uploads", key, &etag);
+    sandbox.wait_for_state(id, State::Failed, DEADLINE).await;
+
+    // The teacher uploads the same file again: the same document, restarted.
+    sandbox.notify_created("uploads", key, size, &etag, "text/plain", &[]).await;
+    let document = sandbox.wait_for_state(id, State::Normalized, DEADLINE).await;
+    assert_eq!(document.submission_round, 1);
+    assert!(reasons(&sandbox, id).await.contains(&"notified again".to_owned()));
+    let jobs = jobs_of(&sandbox, id).await;
+    assert_eq!(jobs.len(), 2);
+    assert_ne!(key_of(&jobs[0]), key_of(&jobs[1]));
+
+    // Notified once more while normalized: nothing changes.
+    let timeline = sandbox.db.timeline(id).await.unwrap();
+    sandbox.notify_created("uploads", key, size, &etag, "text/plain", &[]).await;
+    transfer_idle(&sandbox).await;
+    let after = sandbox.db.get(id).await.unwrap().unwrap();
+    assert_eq!((after.state, after.submission_round), (State::Normalized, 1));
+    assert_eq!(sandbox.db.timeline(id).await.unwrap(), timeline);
+    assert_eq!(jobs_of(&sandbox, id).await.len(), 2, "no new submission");
+}
+
+#[tokio::test]
+async fn a_lost_callback_is_recovered_by_an_early_status_check_long_before_the_deadline() {
+    let mut sandbox = Sandbox::builder()
+        .sim(&["--drop-callbacks", "1", "--processing-delay", "1s"])
+        .env("DOCFLOW__PROVIDERS__SIM__FIRST_STATUS_CHECK", "1s")
+        .start()
+        .await;
+    sandbox.start_all().await;
+    let started = std::time::Instant::now();
+    let id = sandbox.upload("teacher-r4/plan.txt", lesson_plan(), "text/plain", &[]).await;
+    // callback_timeout stays 6 h: only the early checks (1 s, 3 s, 7 s, ...) can find it.
+    let document = sandbox.wait_for_state(id, State::Normalized, Duration::from_secs(45)).await;
+    let jobs = jobs_of(&sandbox, id).await;
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["callbacks_sent"], 0, "no callback was ever sent");
+    assert_eq!(jobs[0]["callback_dropped"], true);
+    assert_eq!(jobs[0]["job_id"].as_str(), document.provider_job_id.as_deref());
+    eprintln!("lost callback recovered in {:?}", started.elapsed());
+}

@@ -202,7 +202,7 @@ impl Store {
     }
 
     fn classify(&self, bucket: &str, key: &str, error: MinioError) -> StorageError {
-        let endpoint = self.endpoint.clone();
+        let endpoint = crate::redact::url(&self.endpoint);
         match &error {
             MinioError::S3Server(S3ServerError::S3Error(response)) => match response.code() {
                 MinioErrorCode::NoSuchKey | MinioErrorCode::NoSuchBucket | MinioErrorCode::ResourceNotFound => {

@@ -320,10 +320,8 @@ impl Settings {
         if self.nats.replicas == 0 || self.nats.replicas > 5 {
             return Err(invalid("nats.replicas", "1 to 5"));
         }
-        crate::nats::auth::Auth::from_settings(&self.nats)
-            .map_err(|e| invalid(e.key, e.expected))?;
-        crate::nats::auth::Tls::from_settings(&self.nats.tls)
-            .map_err(|e| invalid(e.key, e.expected))?;
+        crate::nats::auth::Auth::from_settings(&self.nats).map_err(|e| invalid(e.key, e.expected))?;
+        crate::nats::auth::Tls::from_settings(&self.nats.tls).map_err(|e| invalid(e.key, e.expected))?;
         let db = &self.database.url;
         if !db.starts_with("postgres://") && !db.starts_with("postgresql://") && !db.starts_with("sqlite:") {
             return Err(invalid("database.url", "a postgres:// or sqlite: URL"));

@@ -73,8 +73,7 @@ async fn no_secret_is_printed_or_served_at_info_or_debug_with_nats_restarted() {
         assert!(!body.contains(NATS_USER) && !body.contains("nats://"), "{body}");
         printed.push((format!("/readyz of worker {index} with NATS down"), body));
     }
-    let _server =
-        NatsServer::start_configured(&default_binary(), &store, Some(port), &nats_config()).await.unwrap();
+    let _server = NatsServer::start_configured(&default_binary(), &store, Some(port), &nats_config()).await.unwrap();
     sandbox.wait_ready(info).await;
     sandbox.wait_ready(debug).await;
 

@@ -79,7 +79,9 @@ impl Auth {
     /// The settings key(s) of this method, for error messages.
     pub fn keys(&self) -> &'static str {
         match self {
-            Auth::None => "no authentication configured (nats.user + nats.password, nats.token, nats.nkey_seed_file or nats.creds_file)",
+            Auth::None => {
+                "no authentication configured (nats.user + nats.password, nats.token, nats.nkey_seed_file or nats.creds_file)"
+            }
             Auth::UserPassword { .. } => "nats.user + nats.password (or user:password@ in nats.url)",
             Auth::Token(_) => "nats.token (or token@ in nats.url)",
             Auth::NkeySeedFile(_) => "nats.nkey_seed_file",

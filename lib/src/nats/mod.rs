@@ -87,12 +87,11 @@ async fn options(settings: &NatsSettings) -> Result<(async_nats::ConnectOptions,
         Auth::Token(token) => options = options.token(token.expose_secret().to_owned()),
         Auth::NkeySeedFile(path) => {
             let text = read("nats.nkey_seed_file", path)?;
-            let seed = text.split_whitespace().find(|word| word.starts_with("SU")).ok_or_else(|| {
-                ConnectError::Invalid {
+            let seed =
+                text.split_whitespace().find(|word| word.starts_with("SU")).ok_or_else(|| ConnectError::Invalid {
                     key: "nats.nkey_seed_file".into(),
                     expected: format!("{} should hold a user NKey seed (a line starting with SU)", path.display()),
-                }
-            })?;
+                })?;
             options = options.nkey(seed.to_owned());
         }
         Auth::CredsFile(path) => {

@@ -94,9 +94,8 @@ async fn an_nkey_seed_file() {
     assert!(text.contains("nats.nkey_seed_file"), "{text}");
 
     let missing = dir.path().join("missing.nk");
-    let error = connect(&nats(&url, &[("DOCFLOW__NATS__NKEY_SEED_FILE", missing.to_str().unwrap())]), "t")
-        .await
-        .unwrap_err();
+    let error =
+        connect(&nats(&url, &[("DOCFLOW__NATS__NKEY_SEED_FILE", missing.to_str().unwrap())]), "t").await.unwrap_err();
     assert!(matches!(error, ConnectError::File { key: "nats.nkey_seed_file", .. }), "{error}");
     server.stop().await;
 }
@@ -182,12 +181,10 @@ async fn tls_with_a_private_ca_and_a_client_certificate() {
     // The server verifies clients: no certificate, no connection.
     connect(&nats(&url, &[("DOCFLOW__NATS__TLS__CA_FILE", ca)]), "t").await.unwrap_err();
     // The server's certificate is checked against the CA: without it, no connection.
-    let error = connect(
-        &nats(&url, &[("DOCFLOW__NATS__TLS__CERT_FILE", cert), ("DOCFLOW__NATS__TLS__KEY_FILE", key)]),
-        "t",
-    )
-    .await
-    .unwrap_err();
+    let error =
+        connect(&nats(&url, &[("DOCFLOW__NATS__TLS__CERT_FILE", cert), ("DOCFLOW__NATS__TLS__KEY_FILE", key)]), "t")
+            .await
+            .unwrap_err();
     assert!(error.to_string().contains("nats.tls") || error.to_string().contains("TLS"), "{error}");
     server.stop().await;
 }

@@ -247,8 +247,7 @@ impl Sandbox {
         let mut env = env_pairs(&self.env);
         env.push(("DOCFLOW__ADMIN__LISTEN".into(), admin.clone()));
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let worker =
-            Process::spawn(&format!("docflow run {}", components.join(" ")), docflow_binary(), &args, &env);
+        let worker = Process::spawn(&format!("docflow run {}", components.join(" ")), docflow_binary(), &args, &env);
         self.workers.push(worker);
         self.admin_urls.push(format!("http://{admin}"));
         self.workers.len() - 1

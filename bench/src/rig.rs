@@ -188,8 +188,8 @@ pub struct Pipeline {
     pub sim_url: String,
     pub sim: Process,
     pub docflow: Process,
-    /// docflow's gateway, for `/metrics`.
-    pub gateway_url: String,
+    /// docflow's admin listener, for `/metrics`.
+    pub admin_url: String,
     pub js: async_nats::jetstream::Context,
     /// How long a batch may make no progress before its remaining documents count as stuck.
     pub stall: Duration,
@@ -224,11 +224,13 @@ impl Pipeline {
         .await?;
 
         let gateway_port = procs::free_port()?;
+        let admin_port = procs::free_port()?;
         let backoff = options.backoff.clone();
         let mut env: HashMap<String, String> = HashMap::from([
             ("DOCFLOW__LOG__LEVEL".into(), options.log_level.clone()),
             ("DOCFLOW__GATEWAY__LISTEN".into(), format!("127.0.0.1:{gateway_port}")),
             ("DOCFLOW__GATEWAY__PUBLIC_URL".into(), format!("http://127.0.0.1:{gateway_port}")),
+            ("DOCFLOW__ADMIN__LISTEN".into(), format!("127.0.0.1:{admin_port}")),
             ("DOCFLOW__GATEWAY__TOKENS".into(), "bench-token".into()),
             ("DOCFLOW__NATS__URL".into(), services.nats_url.clone()),
             ("DOCFLOW__NATS__PREFIX".into(), prefix.clone()),
@@ -299,7 +301,7 @@ impl Pipeline {
             sim_url,
             sim,
             docflow,
-            gateway_url: format!("http://127.0.0.1:{gateway_port}"),
+            admin_url: format!("http://127.0.0.1:{admin_port}"),
             js: services.jetstream().await?,
             stall: options.stall,
         })
@@ -399,7 +401,7 @@ impl Pipeline {
 
     /// What docflow has counted so far on its `/metrics`.
     pub async fn own_counters(&self) -> Result<OwnCounters> {
-        let text = reqwest::get(format!("{}/metrics", self.gateway_url)).await?.error_for_status()?.text().await?;
+        let text = reqwest::get(format!("{}/metrics", self.admin_url)).await?.error_for_status()?.text().await?;
         Ok(OwnCounters::parse(&text))
     }
 

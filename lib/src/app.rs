@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::admin::{self, AdminState};
 use crate::db::Db;
 use crate::evaluator::{self, EvaluatorState};
 use crate::gateway::{self, GatewayState};
@@ -70,11 +71,11 @@ pub enum AppError {
     #[error(transparent)]
     Worker(#[from] worker::WorkerError),
     #[error(
-        "cannot listen on {listen} (gateway.listen): {cause}; stop what uses that address or set gateway.listen (DOCFLOW__GATEWAY__LISTEN) to a free one"
+        "cannot listen on {listen} ({key}): {cause}; stop what uses that address or set {key} ({env}) to a free one"
     )]
-    Listen { listen: String, cause: std::io::Error },
-    #[error("the gateway stopped serving: {0}")]
-    Serve(std::io::Error),
+    Listen { key: &'static str, env: &'static str, listen: String, cause: std::io::Error },
+    #[error("the {what} listener stopped serving: {cause}")]
+    Serve { what: &'static str, cause: std::io::Error },
     #[error("{0}")]
     Other(String),
 }
@@ -136,29 +137,49 @@ pub async fn run(
 }
 
 /// [`run`], with the gateway serving on `listener` when one is given (tests bind port 0)
-/// instead of binding `gateway.listen`.
+/// instead of binding `gateway.listen`; the admin listener binds `admin.listen`.
 pub async fn run_with(
     settings: Arc<Settings>,
     components: &[Component],
     shutdown: CancellationToken,
     listener: Option<TcpListener>,
 ) -> Result<(), AppError> {
+    run_listening(settings, components, shutdown, Listeners { gateway: listener, admin: None }).await
+}
+
+/// Listeners bound by the caller (tests and `docflow dev` bind free ports); `None`: the
+/// configured address.
+#[derive(Debug, Default)]
+pub struct Listeners {
+    /// The public listener, used when the gateway component runs.
+    pub gateway: Option<TcpListener>,
+    /// The private admin listener, on every process.
+    pub admin: Option<TcpListener>,
+}
+
+/// [`run`], on the given listeners.
+pub async fn run_listening(
+    settings: Arc<Settings>,
+    components: &[Component],
+    shutdown: CancellationToken,
+    listeners: Listeners,
+) -> Result<(), AppError> {
     let components: Vec<Component> = if components.is_empty() { Component::ALL.to_vec() } else { components.to_vec() };
     crate::metrics::init();
+    // Bound before anything connects or starts, so a taken port stops the process at once.
+    let admin = match listeners.admin {
+        Some(listener) => listener,
+        None => bind("admin.listen", "DOCFLOW__ADMIN__LISTEN", &settings.admin.listen).await?,
+    };
+    let listener = match (components.contains(&Component::Gateway), listeners.gateway) {
+        (false, _) => None,
+        (true, Some(listener)) => Some(listener),
+        (true, None) => Some(bind("gateway.listen", "DOCFLOW__GATEWAY__LISTEN", &settings.gateway.listen).await?),
+    };
     let client = nats::connect(&settings.nats, "docflow").await?;
     let js = async_nats::jetstream::new(client.clone());
     let db = Db::connect(&settings.database).await?;
     let store = Store::new(&settings.s3)?;
-    // Bound before any worker starts, so a taken port stops the process at once.
-    let listener = match (components.contains(&Component::Gateway), listener) {
-        (false, _) => None,
-        (true, Some(listener)) => Some(listener),
-        (true, None) => Some(
-            TcpListener::bind(&settings.gateway.listen)
-                .await
-                .map_err(|cause| AppError::Listen { listen: settings.gateway.listen.clone(), cause })?,
-        ),
-    };
 
     let tasks = TaskTracker::new();
     let (failed_tx, mut failed_rx) = tokio::sync::mpsc::channel::<AppError>(components.len());
@@ -191,12 +212,22 @@ pub async fn run_with(
         let (shutdown, failed) = (shutdown.clone(), failed_tx.clone());
         // `serve` logs the address it listens on.
         tasks.spawn(async move {
-            if let Err(e) = gateway::serve(state, listener, shutdown.clone()).await {
-                failed.send(AppError::Serve(e)).await.ok();
+            if let Err(cause) = gateway::serve(state, listener, shutdown.clone()).await {
+                failed.send(AppError::Serve { what: "gateway", cause }).await.ok();
                 shutdown.cancel();
             }
         });
     }
+    // Every process, whatever it runs. More readiness checks join the state here
+    // (`AdminState::with_probe`: a provider's breaker states, for example).
+    let admin_state = AdminState::new(client.clone(), db.clone());
+    let (admin_shutdown, failed) = (shutdown.clone(), failed_tx.clone());
+    tasks.spawn(async move {
+        if let Err(cause) = admin::serve(admin_state, admin, admin_shutdown.clone()).await {
+            failed.send(AppError::Serve { what: "admin", cause }).await.ok();
+            admin_shutdown.cancel();
+        }
+    });
     tasks.close();
     drop((failed_tx, runner));
     tasks.wait().await;
@@ -205,6 +236,10 @@ pub async fn run_with(
         Some(error) => Err(error),
         None => Ok(()),
     }
+}
+
+async fn bind(key: &'static str, env: &'static str, listen: &str) -> Result<TcpListener, AppError> {
+    TcpListener::bind(listen).await.map_err(|cause| AppError::Listen { key, env, listen: listen.to_owned(), cause })
 }
 
 /// Spawns stage workers; the first to fail stops the others.

@@ -2,6 +2,7 @@
 //! normalized. MinIO bucket notifications land in NATS JetStream; independent stages pull
 //! from durable consumers; results are stored through SeaORM.
 
+pub mod admin;
 pub mod app;
 pub mod db;
 pub mod dev;
@@ -13,6 +14,7 @@ pub mod messages;
 pub mod metrics;
 pub mod nats;
 pub mod provider;
+pub mod redact;
 pub mod settings;
 pub mod stages;
 pub mod storage;

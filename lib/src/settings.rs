@@ -37,6 +37,7 @@ pub struct Settings {
     pub providers: BTreeMap<String, ProviderSettings>,
     pub routing: RoutingSettings,
     pub gateway: GatewaySettings,
+    pub admin: AdminSettings,
     pub ingest: IngestSettings,
     pub dead: DeadSettings,
     pub shutdown: ShutdownSettings,
@@ -52,6 +53,41 @@ pub struct NatsSettings {
     pub replicas: usize,
     /// Empty: the definitions embedded in the binary.
     pub definitions_dir: String,
+    /// Authentication, at most one method (checked by `crate::nats::auth`): `user` +
+    /// `password`, `token`, `nkey_seed_file`, `creds_file`, or credentials in `url`. An
+    /// empty value counts as unset (so an environment variable can clear a file's key).
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    #[serde(default)]
+    pub token: Option<SecretString>,
+    #[serde(default)]
+    pub nkey_seed_file: Option<PathBuf>,
+    #[serde(default)]
+    pub creds_file: Option<PathBuf>,
+    #[serde(default)]
+    pub tls: NatsTlsSettings,
+}
+
+/// `[nats.tls]`: any key set turns TLS on (required, not opportunistic).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NatsTlsSettings {
+    /// CA certificates (PEM) the server's certificate must chain to, on top of the system's.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate (PEM), for servers that verify clients; with `key_file`.
+    #[serde(default)]
+    pub cert_file: Option<PathBuf>,
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+}
+
+/// `[admin]`: the private listener of every `docflow run` process.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AdminSettings {
+    /// `/healthz`, `/readyz`, `/metrics`; keep it on a private address.
+    pub listen: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -291,6 +327,8 @@ impl Settings {
         if self.nats.replicas == 0 || self.nats.replicas > 5 {
             return Err(invalid("nats.replicas", "1 to 5"));
         }
+        crate::nats::auth::Auth::from_settings(&self.nats).map_err(|e| invalid(e.key, e.expected))?;
+        crate::nats::auth::Tls::from_settings(&self.nats.tls).map_err(|e| invalid(e.key, e.expected))?;
         let db = &self.database.url;
         if !db.starts_with("postgres://") && !db.starts_with("postgresql://") && !db.starts_with("sqlite:") {
             return Err(invalid("database.url", "a postgres:// or sqlite: URL"));
@@ -338,6 +376,9 @@ impl Settings {
         check_http_url("gateway.public_url", &self.gateway.public_url)?;
         if self.gateway.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(invalid("gateway.listen", "an address and port, e.g. 127.0.0.1:8080"));
+        }
+        if self.admin.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(invalid("admin.listen", "an address and port, e.g. 127.0.0.1:9090 (keep it private)"));
         }
         if self.gateway_max_body().is_none() {
             return Err(invalid("gateway.max_body", "a size such as 1MiB, 512KiB or 1048576"));

@@ -101,14 +101,9 @@ async fn records_for_a_foreign_bucket_or_the_results_bucket_are_refused_and_noth
     assert!(metrics.contains(r#"docflow_events_refused_total{reason="results_bucket"} 1"#), "{metrics}");
 }
 
-/// The Prometheus text of the sandbox's `docflow run`: on the admin listener when the
-/// sandbox sets one, else on the gateway's.
+/// The Prometheus text of the sandbox's first `docflow run`, from its admin listener.
 async fn metrics_text(sandbox: &Sandbox) -> String {
-    let base = match sandbox.env.get("DOCFLOW__ADMIN__LISTEN") {
-        Some(admin) => format!("http://{admin}"),
-        None => sandbox.gateway_url.clone(),
-    };
-    reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap()
+    reqwest::get(format!("{}/metrics", sandbox.admin_url(0))).await.unwrap().text().await.unwrap()
 }
 
 #[tokio::test]

@@ -2,9 +2,11 @@
 //! DOCFLOW_TEST_DB=sqlite), a real S3 server (s3s-fs) and the real provider-sim process.
 
 mod boundary;
+mod admin;
 mod dev;
 mod faults;
 mod pipeline;
 mod restart;
+mod secrets;
 mod support;
 mod transfer;

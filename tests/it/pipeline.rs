@@ -100,7 +100,7 @@ const FINDINGS: &str = r#"{"findings":[{"category":"spelling","severity":"minor"
 #[tokio::test]
 async fn a_lesson_plan_and_a_video_reach_normalized_and_the_api_serves_them() {
     let mut sandbox = Sandbox::builder().start().await;
-    sandbox.start_all().await;
+    let all = sandbox.start_all().await;
     let plan =
         sandbox.upload("teacher-42/week3/lesson plan.txt", lesson_plan(), "text/plain", &[("kind", "document")]).await;
     let clip = sandbox.upload("trainee-7/clip 01.mp4", video(), "video/mp4", &[]).await;
@@ -131,7 +131,7 @@ async fn a_lesson_plan_and_a_video_reach_normalized_and_the_api_serves_them() {
     assert!(video_doc["normalized"]["duration_seconds"].as_f64().is_some());
 
     // Operators see the stages' work on /metrics, by stage and outcome only.
-    let metrics = reqwest::get(format!("{}/metrics", sandbox.gateway_url)).await.unwrap().text().await.unwrap();
+    let metrics = reqwest::get(format!("{}/metrics", sandbox.admin_url(all))).await.unwrap().text().await.unwrap();
     for stage in ["transfer", "validate", "normalize"] {
         let line = metrics.lines().find(|l| {
             l.starts_with("docflow_stage_messages_total")

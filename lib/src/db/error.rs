@@ -85,21 +85,6 @@ fn transient_code(code: &str) -> bool {
         || (code.len() <= 4 && code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6)))
 }
 
-/// `url` without its password, for messages.
-pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rsplit_once('@') {
-        Some((userinfo, host)) if userinfo.contains(':') => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
-            format!("{scheme}://{user}:***@{host}{}", &rest[authority_end..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
 impl crate::worker::Transience for DbError {
     fn is_transient(&self) -> bool {
         DbError::is_transient(self)
@@ -195,14 +180,6 @@ mod tests {
         assert!(!DbError::Connect { url: String::new(), hint: "", cause: bad }.is_transient());
         assert!(!DbError::decode("state", "nonsense").is_transient());
         assert!(!query_error(sqlx::Error::RowNotFound).is_transient());
-    }
-
-    #[test]
-    fn passwords_are_not_shown() {
-        assert_eq!(redact("postgres://u:secret@db:5432/docflow"), "postgres://u:***@db:5432/docflow");
-        assert_eq!(redact("postgres://127.0.0.1/docflow"), "postgres://127.0.0.1/docflow");
-        assert_eq!(redact("postgres://postgres@127.0.0.1/docflow"), "postgres://postgres@127.0.0.1/docflow");
-        assert_eq!(redact("sqlite://var/docflow.db?mode=rwc"), "sqlite://var/docflow.db?mode=rwc");
     }
 
     #[test]

@@ -73,7 +73,7 @@ impl Db {
             });
         }
         let mut conn = Database::connect(options).await.map_err(|cause| DbError::Connect {
-            url: error::redact(&settings.url),
+            url: crate::redact::url(&settings.url),
             hint: if sqlite { "is its directory writable?" } else { "is PostgreSQL running and reachable?" },
             cause,
         })?;

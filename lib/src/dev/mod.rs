@@ -192,10 +192,14 @@ pub async fn run(
     let (mut settings, run_sim) = load_settings(&data_dir, &secrets, options.config.as_deref(), env)?;
 
     // NATS: the configured server when one answers, else a child of our own.
-    let nats_child = if nats_server::answers(&settings.nats.url).await {
+    let nats_child = if crate::nats::answers(&settings.nats).await {
         None
     } else {
-        println!("no NATS server at {}: starting {}", settings.nats.url, options.nats_server.display());
+        println!(
+            "no NATS server at {}: starting {}",
+            crate::redact::url(&settings.nats.url),
+            options.nats_server.display()
+        );
         let server = nats_server::NatsServer::start(&options.nats_server, &data_dir.join("nats")).await?;
         settings.nats.url = server.url().to_owned();
         Some(server)
@@ -286,12 +290,21 @@ async fn serve(
         settings.gateway.public_url = format!("http://{gateway_address}");
     }
 
+    // The admin listener: its configured address, or a free port when that one is taken.
+    let configured = settings.admin.listen.clone();
+    let admin = bind_or_free("admin", &configured).await?;
+    settings.admin.listen = admin
+        .local_addr()
+        .map_err(|cause| DevError::Listen { what: "admin", address: configured.clone(), cause })?
+        .to_string();
+
     let report = app::setup(&settings).await?;
     tracing::info!(topology = %report.topology, buckets = ?report.buckets_created, "set up");
     let settings = Arc::new(settings);
     let (app_settings, app_stop) = (settings.clone(), stop.clone());
     let app_task = tokio::spawn(async move {
-        let result = app::run_with(app_settings, &[], app_stop.clone(), Some(gateway)).await;
+        let listeners = app::Listeners { gateway: Some(gateway), admin: Some(admin) };
+        let result = app::run_listening(app_settings, &[], app_stop.clone(), listeners).await;
         app_stop.cancel();
         result
     });
@@ -322,7 +335,7 @@ async fn samples_run(settings: &Settings, options: &DevOptions, stop: &Cancellat
     let db = Db::connect(&settings.database).await?;
     let run = chrono::Utc::now().format("dev-%Y%m%d-%H%M%S").to_string();
     let mut progress = Vec::new();
-    println!("\nuploading the samples to {}/{}", settings.s3.endpoint, settings.s3.uploads_bucket);
+    println!("\nuploading the samples to {}/{}", crate::redact::url(&settings.s3.endpoint), settings.s3.uploads_bucket);
     for sample in &samples::SAMPLES {
         let started = Instant::now();
         let uploaded = sample.upload(&settings.s3, &run).await?;
@@ -349,17 +362,23 @@ async fn samples_run(settings: &Settings, options: &DevOptions, stop: &Cancellat
     }
 }
 
+/// URLs go through [`crate::redact::url`]: a configured NATS or database password is never
+/// shown. The dev secrets it prints are generated for this data directory, to be used.
 fn print_banner(settings: &Settings, secrets: &DevSecrets, sim: bool) {
+    use crate::redact::url;
     println!("\ndocflow dev is running");
-    println!("  gateway      {}", settings.gateway.public_url);
+    println!("  gateway      {}", url(&settings.gateway.public_url));
+    println!("  admin        http://{}  (/healthz /readyz /metrics)", settings.admin.listen);
     println!(
         "  s3 endpoint  {}  (access key {}, secret key {})",
-        settings.s3.endpoint, secrets.s3_access_key, secrets.s3_secret_key
+        url(&settings.s3.endpoint),
+        secrets.s3_access_key,
+        secrets.s3_secret_key
     );
-    println!("  nats         {}  (prefix {})", settings.nats.url, settings.nats.prefix);
-    println!("  database     {}", settings.database.url);
+    println!("  nats         {}  (prefix {})", url(&settings.nats.url), settings.nats.prefix);
+    println!("  database     {}", url(&settings.database.url));
     match (sim, settings.providers.get("sim")) {
-        (true, Some(p)) => println!("  provider     simulator at {}", p.base_url),
+        (true, Some(p)) => println!("  provider     simulator at {}", url(&p.base_url)),
         _ => println!("  providers    {}", settings.providers.keys().cloned().collect::<Vec<_>>().join(", ")),
     }
     println!("  token        {}  (bearer token of /v1/documents and /v1/uploads)", secrets.token);

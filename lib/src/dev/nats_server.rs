@@ -43,6 +43,7 @@ pub struct NatsServer {
     child: Child,
     binary: PathBuf,
     url: String,
+    port: u16,
     log: PathBuf,
 }
 
@@ -51,23 +52,69 @@ impl NatsServer {
     /// in `STORE_DIR/nats-server.log`, and waits until it accepts connections.
     pub async fn start(binary: &Path, store_dir: &Path) -> Result<NatsServer, NatsServerError> {
         let dir_error = |cause| NatsServerError::Dir { path: store_dir.display().to_string(), cause };
+        let port = super::ports::unused_local_port().map_err(dir_error)?;
+        let args = vec!["-js".into(), "-a".into(), "127.0.0.1".into(), "-p".into(), port.to_string(), "-sd".into()];
+        Self::spawn(binary, store_dir, port, args, true).await
+    }
+
+    /// Starts `binary` with a configuration file of `config` (nats-server syntax:
+    /// `authorization { ... }`, `tls { ... }`) after the address, `port` (a free one when
+    /// `None`) and JetStream in `store_dir`. The URL has no credentials: the client brings
+    /// its own. For servers that require authentication or TLS (tests, `docflow dev`
+    /// against a copy of production's NATS setup).
+    pub async fn start_configured(
+        binary: &Path,
+        store_dir: &Path,
+        port: Option<u16>,
+        config: &str,
+    ) -> Result<NatsServer, NatsServerError> {
+        let dir_error = |cause| NatsServerError::Dir { path: store_dir.display().to_string(), cause };
+        std::fs::create_dir_all(store_dir).map_err(dir_error)?;
+        let port = match port {
+            Some(port) => port,
+            None => super::ports::unused_local_port().map_err(dir_error)?,
+        };
+        let file = store_dir.join("nats-server.conf");
+        let text = format!(
+            "listen: \"127.0.0.1:{port}\"\njetstream {{ store_dir: {} }}\n{config}\n",
+            serde_json::to_string(&store_dir.display().to_string()).expect("a string serializes")
+        );
+        std::fs::write(&file, text).map_err(dir_error)?;
+        Self::spawn(binary, store_dir, port, vec!["-c".into(), file.display().to_string()], false).await
+    }
+
+    async fn spawn(
+        binary: &Path,
+        store_dir: &Path,
+        port: u16,
+        args: Vec<String>,
+        store_arg: bool,
+    ) -> Result<NatsServer, NatsServerError> {
+        let dir_error = |cause| NatsServerError::Dir { path: store_dir.display().to_string(), cause };
         std::fs::create_dir_all(store_dir).map_err(dir_error)?;
         let log = store_dir.join("nats-server.log");
-        let output = std::fs::File::create(&log).map_err(dir_error)?;
-        let port = super::ports::unused_local_port().map_err(dir_error)?;
-        let child = Command::new(binary)
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(store_dir)
+        let output = std::fs::File::options().create(true).append(true).open(&log).map_err(dir_error)?;
+        let mut command = Command::new(binary);
+        command.args(&args);
+        if store_arg {
+            command.arg(store_dir);
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(output.try_clone().map_err(dir_error)?)
             .stderr(output)
             .kill_on_drop(true)
             .spawn()
             .map_err(|cause| NatsServerError::Spawn { binary: binary.display().to_string(), cause })?;
-        let mut server = NatsServer { child, binary: binary.to_owned(), url: format!("nats://127.0.0.1:{port}"), log };
+        let mut server =
+            NatsServer { child, binary: binary.to_owned(), url: format!("nats://127.0.0.1:{port}"), port, log };
         server.wait_ready().await?;
         tracing::info!(url = %server.url, store = %store_dir.display(), "nats-server started");
         Ok(server)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     pub fn url(&self) -> &str {

@@ -2,8 +2,10 @@
 //! durably to JetStream and answers; it touches no database. Routes (interfaces.md):
 //! - `POST /v1/callbacks/{provider}`: a provider's signed callback (provider-protocol.md §3);
 //! - `POST /v1/ingest/s3`: an S3 store's webhook notification;
-//! - `POST /v1/uploads`: a presigned PUT URL for an uploading app;
-//! - `GET /healthz`, `GET /readyz`, `GET /metrics`: operators.
+//! - `POST /v1/uploads`: a presigned PUT URL for an uploading app.
+//!
+//! This is the PUBLIC listener: operators' `/healthz`, `/readyz` and `/metrics` are served
+//! on the private admin listener only ([`crate::admin`]) and answer 404 here.
 //!
 //! Other routes (the evaluator API, `GET /v1/documents...`) are built elsewhere and merged
 //! in through [`GatewayState::with_routes`]; they can reuse [`auth::require_bearer`] and
@@ -13,7 +15,6 @@ pub mod auth;
 mod body;
 mod callbacks;
 mod errors;
-mod health;
 mod ingest;
 mod uploads;
 
@@ -27,7 +28,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use axum::Router;
 use axum::http::{HeaderName, StatusCode, header};
-use axum::routing::{get, post};
+use axum::routing::post;
 use axum::serve::{Listener, ListenerExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -110,9 +111,6 @@ pub fn router(mut state: GatewayState) -> Router {
         .route("/v1/callbacks/{provider}", post(callbacks::receive))
         .route("/v1/ingest/s3", post(ingest::receive))
         .route("/v1/uploads", post(uploads::create))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
         .with_state(state);
     let app = match extra {
         Some(extra) => own.merge(extra),

@@ -88,7 +88,7 @@ impl ProviderClient {
     pub fn new(name: &str, settings: &ProviderSettings) -> Result<ProviderClient, ClientBuildError> {
         let error = |detail: String| ClientBuildError { name: name.to_owned(), detail };
         let mut base_url = Url::parse(&settings.base_url)
-            .map_err(|e| error(format!("base_url {:?} is not a URL: {e}", settings.base_url)))?;
+            .map_err(|e| error(format!("base_url {:?} is not a URL: {e}", crate::redact::url(&settings.base_url))))?;
         if !base_url.path().ends_with('/') {
             let path = format!("{}/", base_url.path());
             base_url.set_path(&path);
@@ -206,7 +206,9 @@ impl ProviderClient {
         } else {
             "request failed"
         };
-        SubmitError::Transient { detail: format!("provider {}: {what} at {url}: {}", self.name, chain(&error)) }
+        // reqwest quotes the URL it failed on: no password or signature in it goes further.
+        let detail = format!("provider {}: {what} at {url}: {}", self.name, chain(&error));
+        SubmitError::Transient { detail: crate::redact::text(&detail) }
     }
 
     /// Maps an unsuccessful answer by the protocol's table.

@@ -210,6 +210,6 @@ impl Store {
     }
 
     fn classify(&self, bucket: &str, key: &str, error: MinioError) -> StorageError {
-        classify::classify(&self.endpoint, bucket, key, error)
+        classify::classify(&crate::redact::url(&self.endpoint), bucket, key, error)
     }
 }

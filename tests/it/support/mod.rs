@@ -78,12 +78,20 @@ pub fn nats_url() -> String {
 pub struct SandboxBuilder {
     sim_flags: Vec<String>,
     env: Vec<(String, String)>,
+    database_password: Option<String>,
 }
 
 impl SandboxBuilder {
     /// Flags for `docflow provider-sim`.
     pub fn sim(mut self, flags: &[&str]) -> Self {
         self.sim_flags.extend(flags.iter().map(|f| f.to_string()));
+        self
+    }
+
+    /// A password in the PostgreSQL URL docflow is given (the test server trusts local
+    /// connections, so it is never asked for: a value to look for in what docflow prints).
+    pub fn database_password(mut self, password: &str) -> Self {
+        self.database_password = Some(password.to_owned());
         self
     }
 
@@ -99,6 +107,10 @@ impl SandboxBuilder {
         let database_url = match database_kind().as_str() {
             "sqlite" => format!("sqlite://{}/docflow.db?mode=rwc", dir.path().display()),
             _ => docflow::db::testing::fresh_postgres_url().await,
+        };
+        let database_url = match (&self.database_password, database_url.split_once('@')) {
+            (Some(password), Some((user, rest))) => format!("{user}:{password}@{rest}"),
+            _ => database_url,
         };
 
         let s3_dir = dir.path().join("s3");
@@ -149,8 +161,8 @@ impl SandboxBuilder {
         let status = setup.wait(Duration::from_secs(60)).await;
         assert!(status.success(), "docflow setup failed: {}", setup.output());
 
-        // The NATS the workers use: the shared one, or a test's own (`DOCFLOW__NATS__URL`).
-        let client = async_nats::connect(&settings.nats.url).await.expect("NATS is running");
+        // Through docflow's own connect: the sandbox's NATS may require credentials.
+        let client = docflow::nats::connect(&settings.nats, "tests").await.expect("NATS is running");
         let js = async_nats::jetstream::new(client);
         let db = Db::connect(&settings.database).await.expect("the test database answers");
         let s3_client = MinioClientBuilder::new(s3_endpoint.parse().unwrap())
@@ -170,6 +182,8 @@ impl SandboxBuilder {
             s3: s3_client,
             processes: vec![s3, sim],
             workers: Vec::new(),
+            admin_urls: Vec::new(),
+            nats: settings.nats.clone(),
         }
     }
 }
@@ -209,6 +223,9 @@ pub struct Sandbox {
     pub s3: MinioClient,
     processes: Vec<Process>,
     pub workers: Vec<Process>,
+    /// The admin listener of each worker (`/healthz`, `/readyz`, `/metrics`), by index.
+    pub admin_urls: Vec<String>,
+    nats: docflow::settings::NatsSettings,
 }
 
 pub fn docflow_binary() -> PathBuf {
@@ -221,32 +238,26 @@ fn env_pairs(env: &HashMap<String, String>) -> Vec<(String, String)> {
 
 impl Sandbox {
     pub fn builder() -> SandboxBuilder {
-        SandboxBuilder { sim_flags: Vec::new(), env: Vec::new() }
+        SandboxBuilder { sim_flags: Vec::new(), env: Vec::new(), database_password: None }
     }
 
-    /// Starts `docflow run COMPONENTS...` as a process of its own; returns its index.
+    /// Starts `docflow run COMPONENTS...` as a process of its own, with an admin listener
+    /// of its own (see [`Sandbox::admin_urls`]); returns its index.
     pub fn start_worker(&mut self, components: &[&str]) -> usize {
-        let mut args = vec!["run"];
-        args.extend_from_slice(components);
-        let worker = Process::spawn(
-            &format!("docflow run {}", components.join(" ")),
-            docflow_binary(),
-            &args,
-            &env_pairs(&self.env),
-        );
-        self.workers.push(worker);
-        self.workers.len() - 1
+        self.start_worker_with(components, &[])
     }
 
-    /// [`Sandbox::start_worker`] with extra `DOCFLOW__...` settings for this process only
-    /// (a second `docflow run` needs a gateway address of its own, for example).
+    /// [`Sandbox::start_worker`] with more `DOCFLOW__...` (or `RUST_LOG`) variables.
     pub fn start_worker_with(&mut self, components: &[&str], extra: &[(&str, &str)]) -> usize {
-        let mut env = self.env.clone();
-        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let mut args = vec!["run"];
         args.extend_from_slice(components);
-        let name = format!("docflow run {} (#{})", components.join(" "), self.workers.len() + 1);
-        self.workers.push(Process::spawn(&name, docflow_binary(), &args, &env_pairs(&env)));
+        let admin = format!("127.0.0.1:{}", free_port());
+        let mut env = env_pairs(&self.env);
+        env.push(("DOCFLOW__ADMIN__LISTEN".into(), admin.clone()));
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let worker = Process::spawn(&format!("docflow run {}", components.join(" ")), docflow_binary(), &args, &env);
+        self.workers.push(worker);
+        self.admin_urls.push(format!("http://{admin}"));
         self.workers.len() - 1
     }
 
@@ -262,14 +273,27 @@ impl Sandbox {
         self.processes[0] = spawn_s3(port, &self._dir.path().join("s3")).await;
     }
 
-    /// Starts `docflow run` (every component) and waits until its gateway answers.
-    pub async fn start_all(&mut self) -> usize {
-        let index = self.start_worker(&[]);
-        let url = format!("{}/healthz", self.gateway_url);
-        wait_for("the gateway to answer", Duration::from_secs(30), || async {
+    /// The admin listener of worker `index`.
+    pub fn admin_url(&self, index: usize) -> &str {
+        &self.admin_urls[index]
+    }
+
+    /// Waits until worker `index` is ready (`/readyz` on its admin listener answers 200).
+    pub async fn wait_ready(&self, index: usize) {
+        let url = format!("{}/readyz", self.admin_url(index));
+        wait_for("the process to be ready", Duration::from_secs(30), || async {
             reqwest::get(&url).await.ok().filter(|r| r.status().is_success()).map(drop)
         })
         .await;
+    }
+
+    /// Starts `docflow run` (every component) and waits until it is ready and its gateway
+    /// answers.
+    pub async fn start_all(&mut self) -> usize {
+        let index = self.start_worker(&[]);
+        self.wait_ready(index).await;
+        let port: u16 = self.gateway_url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a gateway port");
+        procs::wait_for_port(port, Duration::from_secs(30)).await;
         index
     }
 
@@ -466,10 +490,11 @@ impl Drop for Sandbox {
         let names: Vec<String> =
             ["UPLOADS", "CALLBACKS", "NORMALIZE", "WATCH", "DEAD"].iter().map(|s| self.stream(s)).collect();
         let url = self.database_url.clone();
+        let nats = self.nats.clone();
         let _ = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async move {
-                if let Ok(client) = async_nats::connect(nats_url()).await {
+                if let Ok(client) = docflow::nats::connect(&nats, "tests clean-up").await {
                     let js = async_nats::jetstream::new(client);
                     for name in names {
                         let _ = js.delete_stream(name).await;

@@ -41,10 +41,16 @@ impl Process {
         let log_dir = tempfile::tempdir().unwrap();
         let log = log_dir.path().join("output.log");
         let file = std::fs::File::create(&log).unwrap();
+        // RUST_LOG from `env` when given there (a test that reads every log level).
+        let rust_log = env
+            .iter()
+            .find(|(k, _)| k == "RUST_LOG")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| std::env::var("TEST_RUST_LOG").unwrap_or_else(|_| "info".into()));
         let child = Command::new(program.as_ref())
             .args(args)
             .envs(env.iter().map(|(k, v)| (k, v)))
-            .env("RUST_LOG", std::env::var("TEST_RUST_LOG").unwrap_or_else(|_| "info".into()))
+            .env("RUST_LOG", rust_log)
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file)

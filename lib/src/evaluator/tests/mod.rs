@@ -37,6 +37,7 @@ pub fn settings(extra: &[(&str, &str)]) -> Settings {
         ("DOCFLOW__GATEWAY__TOKENS", TOKEN),
         ("DOCFLOW__INGEST__TOKEN", "ingest-token"),
         ("DOCFLOW__SHUTDOWN__GRACE", "2s"),
+        ("DOCFLOW__ADMIN__LISTEN", "127.0.0.1:0"),
         ("DOCFLOW__S3__ENDPOINT", S3_ENDPOINT),
         ("DOCFLOW__S3__RESULTS_BUCKET", "results"),
     ]

@@ -13,19 +13,13 @@ use axum::http::StatusCode;
 use support::{Sandbox, get, json_of, text_of};
 
 #[tokio::test]
-async fn healthz_answers_ok_without_checking_anything() {
+async fn operators_routes_are_not_served_on_the_public_listener() {
     let sandbox = Sandbox::new().await;
-    let response = sandbox.send(get("/healthz")).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(text_of(response).await, "ok");
-}
-
-#[tokio::test]
-async fn readyz_is_ready_while_nats_is_connected() {
-    let sandbox = Sandbox::new().await;
-    let response = sandbox.send(get("/readyz")).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(json_of(response).await["nats"], "connected");
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let response = sandbox.send(get(path)).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(json_of(response).await["error"], "no such route", "{path}");
+    }
 }
 
 #[tokio::test]
@@ -34,9 +28,8 @@ async fn metrics_are_prometheus_text_with_route_templates_as_labels() {
     crate::metrics::init();
     let response = sandbox.send(support::callback_request("nobody-here", b"{}", None)).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    let response = sandbox.send(get("/metrics")).await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let text = text_of(response).await;
+    // Served on the admin listener (crate::admin).
+    let text = crate::metrics::render();
     assert!(text.contains("docflow_gateway_http_requests_total"), "{text}");
     assert!(text.contains(r#"route="/v1/callbacks/{provider}""#), "{text}");
     assert!(text.contains(r#"outcome="unknown_provider""#), "{text}");
@@ -76,8 +69,8 @@ async fn serve_stops_when_the_shutdown_token_is_cancelled() {
     let addr = listener.local_addr().unwrap();
     let shutdown = tokio_util::sync::CancellationToken::new();
     let server = tokio::spawn(crate::gateway::serve(sandbox.state(), listener, shutdown.clone()));
-    let answer = reqwest::get(format!("http://{addr}/healthz")).await.unwrap();
-    assert_eq!(answer.status(), 200);
+    let answer = reqwest::get(format!("http://{addr}/v1/nothing")).await.unwrap();
+    assert_eq!(answer.status(), 404);
     shutdown.cancel();
     let result = tokio::time::timeout(std::time::Duration::from_secs(10), server).await;
     assert!(matches!(result, Ok(Ok(Ok(())))), "{result:?}");

@@ -3,5 +3,6 @@
 
 mod dev;
 mod pipeline;
+mod security;
 mod support;
 mod transfer;

@@ -6,7 +6,7 @@
 //! - `GET /healthz`, `GET /readyz`, `GET /metrics`: operators.
 //!
 //! Other routes (the evaluator API, `GET /v1/documents...`) are built elsewhere and merged
-//! in through [`GatewayState::with_routes`]; they can reuse [`auth::require_bearer`] and
+//! in through [`GatewayState::with_routes`]; they can reuse [`auth::authorize`] and
 //! [`ApiError`], and are counted by the same metrics middleware.
 
 pub mod auth;
@@ -15,6 +15,7 @@ mod callbacks;
 mod errors;
 mod health;
 mod ingest;
+pub mod tokens;
 mod uploads;
 
 #[cfg(test)]
@@ -39,7 +40,7 @@ use crate::nats::Names;
 use crate::settings::Settings;
 use crate::storage::Store;
 
-pub use errors::ApiError;
+pub use errors::{ApiError, shown};
 
 /// The signature header of provider callbacks.
 pub const SIGNATURE_HEADER: &str = "Docflow-Signature";

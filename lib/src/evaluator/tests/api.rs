@@ -238,7 +238,8 @@ async fn known_tokens_of_another_role_are_refused_with_403(t: Target) {
 async fn query_values_that_can_never_match_are_400_and_never_reach_the_database(t: Target) {
     t.receive("teacher-42", Kind::Document, "a.pdf").await;
     let router = t.router();
-    let long = "t".repeat(450_000);
+    // The longest URI the http crate builds (a 450 kB one is refused before any handler).
+    let long = "t".repeat(60_000);
     for query in [
         "uploader=%00".to_owned(),
         "uploader=a%00b".to_owned(),

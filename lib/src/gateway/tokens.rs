@@ -108,7 +108,7 @@ pub fn parse(value: &Value) -> Result<Vec<GatewayToken>, String> {
     let entries = match value {
         Value::Null => return Ok(Vec::new()),
         Value::Array(entries) => entries,
-        Value::String(_) => return Err(old_form("gateway.tokens")),
+        Value::String(_) => return Err(format!("`gateway.tokens`: {}", old_form())),
         _ => return Err(format!("`gateway.tokens`: expected a list of tables; {NEW_FORM}")),
     };
     let mut tokens = Vec::with_capacity(entries.len());
@@ -125,15 +125,16 @@ pub fn parse(value: &Value) -> Result<Vec<GatewayToken>, String> {
     Ok(tokens)
 }
 
-fn old_form(key: &str) -> String {
-    format!("`{key}`: the list of bare tokens (`tokens = [\"...\"]`) is no longer read; {NEW_FORM}")
+/// The old form's error, without the key (the caller names it).
+fn old_form() -> String {
+    format!("the list of bare tokens (`tokens = [\"...\"]`) is no longer read; {NEW_FORM}")
 }
 
 fn parse_entry(i: usize, entry: &Value) -> Result<GatewayToken, String> {
     let key = |field: &str| format!("`gateway.tokens[{i}].{field}`");
     let table = match entry {
         Value::Object(table) => table,
-        Value::String(_) => return Err(old_form("gateway.tokens")),
+        Value::String(_) => return Err(format!("`gateway.tokens`: {}", old_form())),
         _ => return Err(format!("`gateway.tokens[{i}]`: expected a table; {NEW_FORM}")),
     };
     for field in table.keys() {
@@ -212,7 +213,7 @@ pub fn env_source(value: &str) -> Result<File<FileSourceString, FileFormat>, Set
     let value = value.trim();
     let value = if value.is_empty() { "[]" } else { value };
     if !value.starts_with('[') {
-        return Err(SettingsError::Invalid { key: ENV_VAR.to_owned(), expected: old_form(ENV_VAR) });
+        return Err(SettingsError::Invalid { key: ENV_VAR.to_owned(), expected: old_form() });
     }
     let text = format!("[gateway]\ntokens = {value}\n");
     if Config::builder().add_source(File::from_str(&text, FileFormat::Toml)).build().is_err() {

@@ -248,10 +248,10 @@ proptest! {
 
     #[test]
     fn a_bearer_header_of_any_bytes_is_read_or_ignored(value in vec(any::<u8>(), 0..100)) {
-        if let Some(headers) = bearer_headers(&value) {
-            if let Some(token) = auth::bearer(&headers) {
-                prop_assert!(!token.is_empty());
-            }
+        if let Some(headers) = bearer_headers(&value)
+            && let Some(token) = auth::bearer(&headers)
+        {
+            prop_assert!(!token.is_empty());
         }
     }
 }

@@ -231,7 +231,7 @@ impl Pipeline {
             ("DOCFLOW__GATEWAY__LISTEN".into(), format!("127.0.0.1:{gateway_port}")),
             ("DOCFLOW__GATEWAY__PUBLIC_URL".into(), format!("http://127.0.0.1:{gateway_port}")),
             ("DOCFLOW__ADMIN__LISTEN".into(), format!("127.0.0.1:{admin_port}")),
-            ("DOCFLOW__GATEWAY__TOKENS".into(), "bench-token".into()),
+            ("DOCFLOW__GATEWAY__TOKENS".into(), "[{token = \"bench-token\", role = \"evaluator\"}]".into()),
             ("DOCFLOW__NATS__URL".into(), services.nats_url.clone()),
             ("DOCFLOW__NATS__PREFIX".into(), prefix.clone()),
             (

@@ -186,7 +186,9 @@ pub struct RoutingSettings {
 pub struct GatewaySettings {
     pub listen: String,
     pub public_url: String,
-    pub tokens: Vec<SecretString>,
+    /// `[[gateway.tokens]]`: who may call the uploads route and the evaluator API.
+    #[serde(default, deserialize_with = "crate::gateway::tokens::deserialize")]
+    pub tokens: Vec<crate::gateway::tokens::GatewayToken>,
     pub max_body: String,
 }
 
@@ -292,8 +294,13 @@ impl Settings {
             }
         }
         let mut environment = Environment::with_prefix("DOCFLOW").separator("__").list_separator(",").try_parsing(true);
-        let vars: HashMap<String, String> = env.clone().unwrap_or_else(|| std::env::vars().collect());
-        let mut list_keys = vec!["gateway.tokens".to_owned()];
+        let mut vars: HashMap<String, String> = env.unwrap_or_else(|| std::env::vars().collect());
+        // `DOCFLOW__GATEWAY__TOKENS` holds a TOML array of tables: read here, not by the
+        // environment source (it has no form for a list of tables).
+        if let Some(tokens) = vars.remove(crate::gateway::tokens::ENV_VAR) {
+            builder = builder.add_source(crate::gateway::tokens::env_source(&tokens)?);
+        }
+        let mut list_keys = Vec::new();
         list_keys.extend(STAGES.iter().map(|stage| format!("stages.{stage}.backoff")));
         // Per-provider lists: the provider names are only known from the variables.
         for (name, value) in &vars {
@@ -306,9 +313,7 @@ impl Settings {
         for key in &list_keys {
             environment = environment.with_list_parse_key(key);
         }
-        if let Some(map) = env {
-            environment = environment.source(Some(map));
-        }
+        environment = environment.source(Some(vars));
         let settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
         settings.validate()?;
         Ok(settings)

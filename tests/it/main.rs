@@ -8,5 +8,6 @@ mod faults;
 mod pipeline;
 mod restart;
 mod secrets;
+mod security;
 mod support;
 mod transfer;

@@ -362,7 +362,7 @@ async fn an_s3_webhook_notification_starts_the_same_pipeline() {
 }
 
 #[tokio::test]
-async fn an_uploading_app_gets_a_presigned_put_that_lands_in_the_uploads_bucket() {
+async fn an_uploading_app_gets_a_presigned_form_that_lands_in_the_uploads_bucket() {
     let mut sandbox = Sandbox::builder().start().await;
     sandbox.start_all().await;
     let client = reqwest::Client::new();
@@ -370,19 +370,26 @@ async fn an_uploading_app_gets_a_presigned_put_that_lands_in_the_uploads_bucket(
     let url = format!("{}/v1/uploads", sandbox.gateway_url);
     let refused = client.post(&url).json(&request).send().await.unwrap();
     assert_eq!(refused.status().as_u16(), 401);
-    let answer: serde_json::Value =
-        client.post(&url).bearer_auth(crate::support::TOKEN).json(&request).send().await.unwrap().json().await.unwrap();
-    assert_eq!(answer["method"], "PUT");
-    let key = answer["key"].as_str().unwrap();
-    assert!(key.starts_with("trainee-1/") && key.ends_with("-notes.txt"), "{key}");
-    let put = client
-        .put(answer["url"].as_str().unwrap())
-        .header("Content-Type", "text/plain")
-        .body("hello class")
+    let answer: serde_json::Value = client
+        .post(&url)
+        .bearer_auth(crate::support::UPLOAD_TOKEN)
+        .json(&request)
         .send()
         .await
+        .unwrap()
+        .json()
+        .await
         .unwrap();
-    assert!(put.status().is_success(), "{}", put.status());
+    assert_eq!(answer["method"], "POST");
+    let key = answer["key"].as_str().unwrap();
+    assert!(key.starts_with("trainee-1/") && key.ends_with("-notes.txt"), "{key}");
+    let mut form = reqwest::multipart::Form::new();
+    for (name, value) in answer["fields"].as_object().unwrap() {
+        form = form.text(name.clone(), value.as_str().unwrap().to_owned());
+    }
+    form = form.part("file", reqwest::multipart::Part::bytes(&b"hello class"[..]).file_name("notes.txt"));
+    let post = client.post(answer["url"].as_str().unwrap()).multipart(form).send().await.unwrap();
+    assert!(post.status().is_success(), "{}", post.status());
     let stored = sandbox.s3.get_object("uploads", key).unwrap().build();
     use minio::s3::types::S3Api;
     let bytes = stored.send().await.unwrap().into_bytes().await.unwrap();

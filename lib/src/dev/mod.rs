@@ -82,7 +82,12 @@ pub enum DevError {
 /// commands keep working across runs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct DevSecrets {
+    /// Role `evaluator`: `GET /v1/documents*`.
     token: String,
+    /// Role `uploads`: `POST /v1/uploads` for any uploader. Absent from the secrets of an
+    /// older docflow dev: made then.
+    #[serde(default = "random_secret")]
+    upload_token: String,
     ingest_token: String,
     s3_access_key: String,
     s3_secret_key: String,
@@ -93,13 +98,17 @@ struct DevSecrets {
 impl DevSecrets {
     fn load_or_create(path: &Path) -> std::io::Result<DevSecrets> {
         if let Ok(text) = std::fs::read_to_string(path)
-            && let Ok(secrets) = serde_json::from_str(&text)
+            && let Ok(secrets) = serde_json::from_str::<DevSecrets>(&text)
         {
+            if !text.contains("\"upload_token\"") {
+                std::fs::write(path, serde_json::to_vec_pretty(&secrets).expect("secrets serialize"))?;
+            }
             return Ok(secrets);
         }
-        let random = || uuid::Uuid::new_v4().simple().to_string();
+        let random = random_secret;
         let secrets = DevSecrets {
             token: format!("dev-{}", random()),
+            upload_token: format!("dev-upload-{}", random()),
             ingest_token: random(),
             s3_access_key: "docflow-dev".into(),
             s3_secret_key: random(),
@@ -109,6 +118,10 @@ impl DevSecrets {
         std::fs::write(path, serde_json::to_vec_pretty(&secrets).expect("secrets serialize"))?;
         Ok(secrets)
     }
+}
+
+fn random_secret() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 /// A TOML basic string (JSON's escapes are TOML's).
@@ -122,11 +135,13 @@ fn dev_defaults(data_dir: &Path, secrets: &DevSecrets, sim: bool) -> String {
     let database = format!("sqlite://{}/docflow.db", data_dir.display());
     let mut toml = format!(
         "[database]\nurl = {}\n\n[s3]\nendpoint = \"http://127.0.0.1:9000\"\naccess_key = {}\nsecret_key = {}\n\n\
-         [gateway]\ntokens = [{}]\n\n[ingest]\ntoken = {}\n",
+         [[gateway.tokens]]\ntoken = {}\nrole = \"evaluator\"\n\n\
+         [[gateway.tokens]]\ntoken = {}\nrole = \"uploads\"\n\n[ingest]\ntoken = {}\n",
         toml_str(&database),
         toml_str(&secrets.s3_access_key),
         toml_str(&secrets.s3_secret_key),
         toml_str(&secrets.token),
+        toml_str(&secrets.upload_token),
         toml_str(&secrets.ingest_token),
     );
     if sim {
@@ -381,7 +396,8 @@ fn print_banner(settings: &Settings, secrets: &DevSecrets, sim: bool) {
         (true, Some(p)) => println!("  provider     simulator at {}", url(&p.base_url)),
         _ => println!("  providers    {}", settings.providers.keys().cloned().collect::<Vec<_>>().join(", ")),
     }
-    println!("  token        {}  (bearer token of /v1/documents and /v1/uploads)", secrets.token);
+    println!("  token        {}  (bearer token of /v1/documents: role evaluator)", secrets.token);
+    println!("  upload token {}  (bearer token of POST /v1/uploads: role uploads)", secrets.upload_token);
 }
 
 fn print_how_to(settings: &Settings, secrets: &DevSecrets) {
@@ -406,6 +422,7 @@ mod tests {
     fn secrets() -> DevSecrets {
         DevSecrets {
             token: "t".into(),
+            upload_token: "u".into(),
             ingest_token: "i".into(),
             s3_access_key: "a".into(),
             s3_secret_key: "s".into(),
@@ -421,6 +438,12 @@ mod tests {
         assert_eq!(settings.database.url, "sqlite:///tmp/x y/docflow.db");
         assert_eq!(settings.providers.keys().collect::<Vec<_>>(), ["sim"]);
         assert_eq!(settings.s3.access_key, "a");
+        let roles: Vec<_> = settings.gateway.tokens.iter().map(|t| t.role.name()).collect();
+        assert_eq!(roles, ["evaluator", "uploads"]);
+        assert_eq!(
+            settings.gateway.tokens[0],
+            crate::gateway::tokens::GatewayToken::new("t", crate::gateway::tokens::Role::Evaluator)
+        );
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! `{"items": [...], "next_cursor": "..." | null}`.
 //!
 //! Every parameter is optional and an empty value counts as absent. A value that cannot
-//! be used, an unknown parameter (a typo would otherwise silently list everything) or a
-//! parameter given twice is answered 400 naming it.
+//! be used (control characters, longer than [`MAX_VALUE`] bytes, an unknown state, a bad
+//! cursor), an unknown parameter (a typo would otherwise silently list everything) or a
+//! parameter given twice is answered 400 naming it, before any query reaches the database.
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -14,9 +15,12 @@ use serde::Serialize;
 
 use super::{DEFAULT_LIMIT, DocumentSummary, EvaluatorState, MAX_LIMIT, authorize, db_error};
 use crate::db::{Cursor, ListFilter};
-use crate::gateway::ApiError;
+use crate::gateway::{ApiError, shown};
 
 const INVALID: &str = "invalid query parameter";
+/// Longest value of any parameter, in bytes: an uploader id is a key's first segment,
+/// and a key is at most 1024 bytes.
+pub const MAX_VALUE: usize = 1024;
 
 /// A parsed, validated list request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +53,10 @@ async fn handle(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Result<Page, ApiError> {
     authorize(state, headers)?;
-    let Query(pairs) = query.map_err(|e| ApiError::bad_request("malformed query string").detail(e.body_text()))?;
+    let Query(pairs) = query.map_err(|_| {
+        ApiError::bad_request("malformed query string")
+            .detail("expected name=value pairs separated by `&`, percent-encoded UTF-8")
+    })?;
     let request = parse(&pairs)?;
     let (documents, next) = state
         .db
@@ -66,11 +73,17 @@ pub(super) fn parse(pairs: &[(String, String)]) -> Result<ListRequest, ApiError>
     let mut request = ListRequest { filter: ListFilter::default(), limit: DEFAULT_LIMIT, cursor: None };
     let mut seen: Vec<&str> = Vec::new();
     for (name, value) in pairs {
-        let field = |problem: String| ApiError::invalid_field(INVALID, name, problem);
+        let field = |problem: String| ApiError::invalid_field(INVALID, &shown(name), problem);
         if seen.contains(&name.as_str()) {
             return Err(field("given more than once".to_owned()));
         }
         seen.push(name);
+        if value.len() > MAX_VALUE {
+            return Err(field(format!("longer than {MAX_VALUE} bytes")));
+        }
+        if value.chars().any(char::is_control) {
+            return Err(field("contains control characters".to_owned()));
+        }
         let value = value.trim();
         if value.is_empty() {
             continue;
@@ -79,22 +92,29 @@ pub(super) fn parse(pairs: &[(String, String)]) -> Result<ListRequest, ApiError>
             "state" => {
                 request.filter.state = Some(value.parse().map_err(|_| {
                     field(format!(
-                        "unknown state {value:?}; expected one of received, submitted, processed, validated, normalized, failed, rejected"
+                        "unknown state \"{}\"; expected one of received, submitted, processed, validated, normalized, failed, rejected",
+                        shown(value)
                     ))
                 })?);
             }
             "kind" => {
-                request.filter.kind = Some(
-                    value.parse().map_err(|_| field(format!("unknown kind {value:?}; expected document or video")))?,
-                );
+                request.filter.kind =
+                    Some(value.parse().map_err(|_| {
+                        field(format!("unknown kind \"{}\"; expected document or video", shown(value)))
+                    })?);
             }
-            "uploader" => request.filter.uploader = Some(value.to_owned()),
+            "uploader" => {
+                if value.contains('/') {
+                    return Err(field("an uploader id is a key's first segment: it has no `/`".to_owned()));
+                }
+                request.filter.uploader = Some(value.to_owned());
+            }
             "limit" => {
                 request.limit = value
                     .parse::<u64>()
                     .ok()
                     .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| field(format!("{value:?} is not a number from 1 to {MAX_LIMIT}")))?;
+                    .ok_or_else(|| field(format!("\"{}\" is not a number from 1 to {MAX_LIMIT}", shown(value))))?;
             }
             "cursor" => {
                 request.cursor = Some(Cursor::decode(value).map_err(|e| field(e.to_string()))?);
@@ -157,5 +177,22 @@ mod tests {
         assert_eq!(field_of(&[("cursor", "not-a-cursor")]), "cursor");
         assert_eq!(field_of(&[("status", "failed")]), "status");
         assert_eq!(field_of(&[("state", "failed"), ("state", "rejected")]), "state");
+    }
+
+    #[test]
+    fn values_that_can_never_match_are_refused_before_the_database() {
+        let long = "t".repeat(450_000);
+        assert_eq!(field_of(&[("uploader", "\0")]), "uploader");
+        assert_eq!(field_of(&[("uploader", "teacher\u{1b}[31m")]), "uploader");
+        assert_eq!(field_of(&[("uploader", &long)]), "uploader");
+        assert_eq!(field_of(&[("uploader", "a/b")]), "uploader");
+        assert_eq!(field_of(&[("cursor", &long)]), "cursor");
+        assert_eq!(field_of(&[("state", "\0")]), "state");
+        let echoed = parse(&pairs(&[(&long, "x")])).unwrap_err();
+        assert!(echoed.detail["field"].as_str().unwrap().len() < 100, "a long name is not echoed whole");
+        assert_eq!(
+            parse(&pairs(&[("uploader", &"t".repeat(MAX_VALUE))])).unwrap().filter.uploader.unwrap().len(),
+            MAX_VALUE
+        );
     }
 }

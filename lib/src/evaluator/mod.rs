@@ -5,7 +5,7 @@
 //! - `GET /v1/documents/{id}`: one document with its timeline, normalized content and
 //!   artifacts, each with a presigned GET URL into `s3.results_bucket`.
 //!
-//! Both need a bearer token from `gateway.tokens`. Unlike the gateway's own routes these
+//! Both need a bearer token of role `evaluator` from `[[gateway.tokens]]`. Unlike the gateway's own routes these
 //! read the database; they are merged into the gateway's router with
 //! [`crate::gateway::GatewayState::with_routes`], so they share its middleware (metrics,
 //! timeout, tracing with the `Authorization` header hidden).
@@ -23,10 +23,10 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
-use secrecy::{ExposeSecret, SecretString};
 
 use crate::db::{Db, DbError};
-use crate::gateway::{ApiError, auth};
+use crate::gateway::ApiError;
+use crate::gateway::auth::{self, Access};
 use crate::settings::Settings;
 use crate::storage::Store;
 
@@ -61,28 +61,22 @@ pub fn routes(state: EvaluatorState) -> Router {
     Router::new().route("/v1/documents", get(list::list)).route("/v1/documents/{id}", get(show::show)).with_state(state)
 }
 
-/// 401 unless the request carries one of `gateway.tokens`. With no token configured every
-/// request is refused, with a message telling the operator what to set.
+/// 401 unless the request carries one of `[[gateway.tokens]]`, 403 unless its role is
+/// `evaluator`. With no token configured every request is refused, with a message telling
+/// the operator what to set.
 fn authorize(state: &EvaluatorState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let tokens: Vec<&SecretString> =
-        state.settings.gateway.tokens.iter().filter(|t| !t.expose_secret().is_empty()).collect();
-    if tokens.is_empty() {
-        let mut error = ApiError::new(StatusCode::UNAUTHORIZED, "no bearer tokens configured")
-            .detail("the evaluator API refuses every request until an operator sets gateway.tokens (or DOCFLOW__GATEWAY__TOKENS)");
-        error.bearer_challenge = true;
-        return Err(error);
-    }
-    auth::require_bearer(headers, &tokens)
+    auth::authorize(headers, &state.settings.gateway.tokens, Access::Evaluate).map(drop)
 }
 
 /// A database failure as the caller sees it: 503 with `Retry-After` when it may pass,
-/// else 500. Logged here, where it is handled.
+/// else 500. Logged here, where it is handled; the driver's own text stays in the log.
 fn db_error(error: &DbError) -> ApiError {
     if error.is_transient() {
         tracing::warn!(%error, "evaluator query failed, answered 503");
-        ApiError::unavailable("database unavailable").detail(error.to_string())
+        ApiError::unavailable("database unavailable").detail("the database cannot be reached; retry later")
     } else {
         tracing::error!(%error, "evaluator query failed");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "database query failed").detail(error.to_string())
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "database query failed")
+            .detail("the gateway's log has the cause")
     }
 }

@@ -2,6 +2,7 @@
 //! UUID, 404 for one no document has.
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,17 +13,27 @@ use crate::db::ArtifactRow;
 use crate::gateway::ApiError;
 use crate::ids::DocumentId;
 
-pub(super) async fn show(State(state): State<EvaluatorState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    match handle(&state, &headers, &id).await {
+pub(super) async fn show(
+    State(state): State<EvaluatorState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Response {
+    match handle(&state, &headers, id).await {
         Ok(resource) => Json(resource).into_response(),
         Err(error) => error.into_response(),
     }
 }
 
-async fn handle(state: &EvaluatorState, headers: &HeaderMap, id: &str) -> Result<DocumentResource, ApiError> {
+async fn handle(
+    state: &EvaluatorState,
+    headers: &HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<DocumentResource, ApiError> {
     authorize(state, headers)?;
-    let id: DocumentId =
-        id.parse().map_err(|_| ApiError::invalid_field("invalid document id", "id", "a document id is a UUID"))?;
+    let invalid = || ApiError::invalid_field("invalid document id", "id", "a document id is a UUID");
+    // A path that is not percent-encoded UTF-8 is as invalid as any other non-UUID.
+    let Ok(Path(id)) = id else { return Err(invalid()) };
+    let id: DocumentId = id.parse().map_err(|_| invalid())?;
     let Some(mut document) = state.db.get(id).await.map_err(|e| db_error(&e))? else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "no such document").detail(json!({"id": id})));
     };
@@ -49,10 +60,10 @@ async fn presign(state: &EvaluatorState, artifact: &ArtifactRow) -> Result<Strin
     state.store.presign_get(bucket, &artifact.key, state.artifact_url_ttl).await.map_err(|error| {
         tracing::error!(%error, bucket, key = %artifact.key, "cannot presign an artifact URL");
         if error.is_transient() {
-            ApiError::unavailable("object store unavailable").detail(error.to_string())
+            ApiError::unavailable("object store unavailable").detail("retry later")
         } else {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "cannot presign an artifact URL")
-                .detail(format!("{error}; check the s3 settings"))
+                .detail("the gateway's log has the cause; check the s3 settings")
         }
     })
 }

@@ -47,7 +47,11 @@ pub(super) async fn read_limited(headers: &HeaderMap, body: Body, max: usize) ->
     match Limited::new(body, max).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(max)),
-        Err(error) => Err(ApiError::bad_request("could not read the request body").detail(error.to_string())),
+        Err(error) => {
+            tracing::debug!(%error, "request body unreadable");
+            Err(ApiError::bad_request("could not read the request body")
+                .detail("the connection broke or the body's framing is wrong"))
+        }
     }
 }
 

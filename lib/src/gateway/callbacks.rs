@@ -144,12 +144,12 @@ fn is_traceparent(value: &str) -> bool {
 
 /// The body as a [`Callback`], or a 400 naming the first field at fault.
 pub(super) fn parse(raw: &[u8]) -> Result<Callback, ApiError> {
-    let value: Value =
-        serde_json::from_slice(raw).map_err(|e| ApiError::bad_request("body is not JSON").detail(e.to_string()))?;
+    let value: Value = serde_json::from_slice(raw).map_err(|e| ApiError::not_json(&e))?;
     check_schema(&value)?;
     // The checks above name the field; this keeps the gateway and the validation stage
     // agreeing on what a callback is.
-    serde_json::from_value(value).map_err(|e| ApiError::bad_request(INVALID).detail(e.to_string()))
+    serde_json::from_value(value)
+        .map_err(|_| ApiError::bad_request(INVALID).detail("a field has a value of the wrong type or shape"))
 }
 
 fn check_schema(value: &Value) -> Result<(), ApiError> {

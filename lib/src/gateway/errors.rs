@@ -45,6 +45,20 @@ impl ApiError {
         ApiError::bad_request(error).detail(json!({"field": field, "problem": problem.into()}))
     }
 
+    /// A 400 for a body that is not the JSON it should be, in our words: where, and which
+    /// kind of problem (serde's own message is not repeated).
+    pub fn not_json(error: &serde_json::Error) -> ApiError {
+        use serde_json::error::Category;
+        let problem = match error.classify() {
+            Category::Syntax => "malformed JSON",
+            Category::Eof => "the JSON ends early",
+            Category::Data => "a value has the wrong type",
+            Category::Io => "the body could not be read",
+        };
+        ApiError::bad_request("body is not JSON")
+            .detail(json!({"problem": problem, "line": error.line(), "column": error.column()}))
+    }
+
     pub fn unavailable(error: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, error).retry_after(RETRY_AFTER_SECONDS)
     }
@@ -79,6 +93,17 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// `value` fit to be repeated in an error: control characters shown as `\u{..}`, cut to
+/// 64 characters. Input is echoed only to help the caller find it, never whole.
+pub fn shown(value: &str) -> String {
+    const MAX: usize = 64;
+    let mut text: String = value.chars().take(MAX).flat_map(char::escape_debug).collect();
+    if value.chars().nth(MAX).is_some() {
+        text.push_str("...");
+    }
+    text
+}
+
 /// Paths the gateway does not serve.
 pub(super) async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such route")
@@ -87,4 +112,26 @@ pub(super) async fn not_found() -> ApiError {
 /// A served path with another method.
 pub(super) async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this route")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shown_values_are_short_and_escaped() {
+        assert_eq!(shown("teacher-42"), "teacher-42");
+        assert_eq!(shown("a\0b\n"), "a\\0b\\n");
+        let long = "x".repeat(450_000);
+        assert_eq!(shown(&long).len(), 67);
+    }
+
+    #[test]
+    fn a_json_error_is_described_without_serdes_text() {
+        let error = serde_json::from_slice::<serde_json::Value>(b"{\"a\": trux}").unwrap_err();
+        let api = ApiError::not_json(&error);
+        assert_eq!(api.status, StatusCode::BAD_REQUEST);
+        assert_eq!(api.detail["problem"], "malformed JSON");
+        assert_eq!(api.detail["line"], 1);
+    }
 }

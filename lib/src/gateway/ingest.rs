@@ -52,7 +52,9 @@ async fn handle(
     let raw =
         body::read_limited(headers, request_body, state.max_body).await.map_err(|e| (e, IngestOutcome::Invalid))?;
     let log: EventLog = serde_json::from_slice(&raw).map_err(|e| {
-        (ApiError::bad_request("not an S3 event notification").detail(e.to_string()), IngestOutcome::Invalid)
+        let mut error = ApiError::not_json(&e);
+        error.error = "not an S3 event notification".to_owned();
+        (error, IngestOutcome::Invalid)
     })?;
     if log.records.is_empty() {
         return Err((

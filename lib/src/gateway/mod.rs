@@ -8,7 +8,7 @@
 //! on the private admin listener only ([`crate::admin`]) and answer 404 here.
 //!
 //! Other routes (the evaluator API, `GET /v1/documents...`) are built elsewhere and merged
-//! in through [`GatewayState::with_routes`]; they can reuse [`auth::require_bearer`] and
+//! in through [`GatewayState::with_routes`]; they can reuse [`auth::authorize`] and
 //! [`ApiError`], and are counted by the same metrics middleware.
 
 pub mod auth;
@@ -16,6 +16,7 @@ mod body;
 mod callbacks;
 mod errors;
 mod ingest;
+pub mod tokens;
 mod uploads;
 
 #[cfg(test)]
@@ -40,7 +41,7 @@ use crate::nats::Names;
 use crate::settings::Settings;
 use crate::storage::Store;
 
-pub use errors::ApiError;
+pub use errors::{ApiError, shown};
 
 /// The signature header of provider callbacks.
 pub const SIGNATURE_HEADER: &str = "Docflow-Signature";

@@ -1,6 +1,11 @@
-//! `POST /v1/uploads`: hands an uploading app a presigned PUT URL for a fresh key in the
-//! uploads bucket, `{uploader_id}/{yyyy}/{mm}/{uuid}-{file_name}`. The upload itself goes
-//! straight to the store, whose notification then starts the pipeline.
+//! `POST /v1/uploads`: hands an uploading app a presigned form upload (S3 POST Object)
+//! for a fresh key in the uploads bucket, `{uploader_id}/{yyyy}/{mm}/{uuid}-{file_name}`.
+//! The form binds what the request declared: the store refuses a file of another size or
+//! another content type ([`crate::storage::UploadForm`]). The upload itself goes straight
+//! to the store, whose notification then starts the pipeline.
+//!
+//! Who may ask: a token of role `uploads` for any uploader, `uploader` for its own
+//! `uploader_id` only (401 without a known token, 403 for another role or uploader).
 
 use axum::Json;
 use axum::body::Body;
@@ -8,22 +13,25 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, Utc};
-use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
-use super::{ApiError, GatewayState, auth, body};
+use super::auth::{self, Access};
+use super::tokens::{MAX_UPLOADER_ID, uploader_id_ok};
+use super::{ApiError, GatewayState, body};
 use crate::metrics;
 
-/// The largest object one presigned PUT can create (S3's single-PUT limit).
+/// The largest object one presigned upload can create (S3's single-PUT limit).
 pub const MAX_UPLOAD_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+/// Longest `file_name`, in bytes.
+pub const MAX_FILE_NAME: usize = 200;
 const INVALID: &str = "invalid upload request";
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct UploadRequest {
-    uploader_id: String,
-    file_name: String,
-    content_type: String,
-    size: u64,
+    pub(super) uploader_id: String,
+    pub(super) file_name: String,
+    pub(super) content_type: String,
+    pub(super) size: u64,
 }
 
 pub(super) async fn create(State(state): State<GatewayState>, headers: HeaderMap, request_body: Body) -> Response {
@@ -34,15 +42,14 @@ pub(super) async fn create(State(state): State<GatewayState>, headers: HeaderMap
 }
 
 async fn handle(state: &GatewayState, headers: &HeaderMap, request_body: Body) -> Result<Response, ApiError> {
-    let tokens: Vec<_> = state.settings.gateway.tokens.iter().collect();
-    auth::require_bearer(headers, &tokens)?;
+    // 401 and a role that can upload for nobody (403) before the body is read.
+    let token = auth::authorize(headers, &state.settings.gateway.tokens, Access::Upload(None))?;
     if !body::is_json(headers) {
         return Err(body::unsupported_media_type());
     }
     let raw = body::read_limited(headers, request_body, state.max_body).await?;
-    let request: UploadRequest =
-        serde_json::from_slice(&raw).map_err(|e| ApiError::bad_request(INVALID).detail(e.to_string()))?;
-    validate(&request)?;
+    let request = parse(&raw)?;
+    auth::check(&token.role, Access::Upload(Some(&request.uploader_id)))?;
     let now = Utc::now();
     let key = format!(
         "{}/{:04}/{:02}/{}-{}",
@@ -54,23 +61,27 @@ async fn handle(state: &GatewayState, headers: &HeaderMap, request_body: Body) -
     );
     let bucket = &state.settings.s3.uploads_bucket;
     let ttl = state.upload_url_ttl;
-    let url = state.store.presign_put(bucket, &key, ttl).await.map_err(|error| {
-        tracing::warn!(%error, "cannot presign an upload URL");
-        if error.is_transient() {
-            ApiError::unavailable("object store unavailable").detail(error.to_string())
-        } else {
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "cannot presign an upload URL").detail(error.to_string())
-        }
-    })?;
+    let form = state.store.presign_upload_form(bucket, &key, &request.content_type, request.size, ttl).await.map_err(
+        |error| {
+            tracing::warn!(%error, "cannot presign an upload form");
+            if error.is_transient() {
+                ApiError::unavailable("object store unavailable").detail("retry later")
+            } else {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "cannot presign an upload")
+                    .detail("the gateway's log has the cause; check the s3 settings")
+            }
+        },
+    )?;
     let expires_at = now + chrono::Duration::from_std(ttl).unwrap_or_else(|_| chrono::Duration::minutes(15));
     metrics::upload_url();
-    tracing::info!(uploader_id = %request.uploader_id, size = request.size, "upload url issued");
+    tracing::info!(uploader_id = %request.uploader_id, size = request.size, "upload form issued");
     Ok((
         StatusCode::OK,
         Json(json!({
-            "url": url,
-            "method": "PUT",
-            "headers": {"Content-Type": request.content_type},
+            "url": form.url,
+            "method": "POST",
+            "headers": {},
+            "fields": form.fields,
             "key": key,
             "expires_at": expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         })),
@@ -78,31 +89,69 @@ async fn handle(state: &GatewayState, headers: &HeaderMap, request_body: Body) -
         .into_response())
 }
 
-fn validate(request: &UploadRequest) -> Result<(), ApiError> {
-    let field = |name: &str, problem: &str| ApiError::invalid_field(INVALID, name, problem);
-    let segment_ok = |s: &str, max: usize| {
-        !s.is_empty()
-            && s.len() <= max
-            && s != "."
-            && s != ".."
-            && !s.contains(['/', '\\'])
-            && !s.chars().any(char::is_control)
+/// The body as an [`UploadRequest`], or a 400 in our own words naming the field.
+pub(super) fn parse(raw: &[u8]) -> Result<UploadRequest, ApiError> {
+    let value: Value = serde_json::from_slice(raw).map_err(|e| ApiError::not_json(&e))?;
+    let Some(object) = value.as_object() else {
+        return Err(ApiError::invalid_field(INVALID, "$", "expected a JSON object"));
     };
-    if !segment_ok(&request.uploader_id, 128) {
-        return Err(field("uploader_id", "1 to 128 characters, no `/`, `\\` or control characters, not `.` or `..`"));
+    let request = UploadRequest {
+        uploader_id: text(object, "uploader_id")?,
+        file_name: text(object, "file_name")?,
+        content_type: text(object, "content_type")?,
+        size: match object.get("size") {
+            Some(Value::Number(n)) => n.as_u64().ok_or_else(|| field("size", SIZE_RULE))?,
+            Some(_) => return Err(field("size", "expected a number of bytes")),
+            None => return Err(field("size", "missing")),
+        },
+    };
+    validate(&request)?;
+    Ok(request)
+}
+
+const SIZE_RULE: &str = "more than 0 and at most 5 GiB (5368709120 bytes)";
+
+fn field(name: &str, problem: &str) -> ApiError {
+    ApiError::invalid_field(INVALID, name, problem)
+}
+
+fn text(object: &Map<String, Value>, name: &str) -> Result<String, ApiError> {
+    match object.get(name) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(field(name, "expected a string")),
+        None => Err(field(name, "missing")),
     }
-    if !segment_ok(&request.file_name, 200) {
-        return Err(field("file_name", "1 to 200 bytes, no `/`, `\\` or control characters, not `.` or `..`"));
+}
+
+fn validate(request: &UploadRequest) -> Result<(), ApiError> {
+    if !uploader_id_ok(&request.uploader_id) {
+        return Err(field(
+            "uploader_id",
+            &format!("1 to {MAX_UPLOADER_ID} bytes, no `/`, `\\` or control characters, not `.` or `..`"),
+        ));
+    }
+    let name = &request.file_name;
+    let name_ok = !name.is_empty()
+        && name.len() <= MAX_FILE_NAME
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\'])
+        && !name.chars().any(char::is_control);
+    if !name_ok {
+        return Err(field(
+            "file_name",
+            &format!("1 to {MAX_FILE_NAME} bytes, no `/`, `\\` or control characters, not `.` or `..`"),
+        ));
     }
     let content_type_ok =
         request.content_type.split_once('/').is_some_and(|(a, b)| !a.trim().is_empty() && !b.trim().is_empty())
             && request.content_type.len() <= 255
             && request.content_type.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
     if !content_type_ok {
-        return Err(field("content_type", "a media type such as application/pdf"));
+        return Err(field("content_type", "a media type such as application/pdf, at most 255 characters"));
     }
     if request.size == 0 || request.size > MAX_UPLOAD_SIZE {
-        return Err(field("size", "more than 0 and at most 5 GiB (5368709120 bytes)"));
+        return Err(field("size", SIZE_RULE));
     }
     Ok(())
 }

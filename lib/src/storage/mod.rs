@@ -21,6 +21,8 @@ use crate::settings::S3Settings;
 mod classify;
 #[cfg(test)]
 mod tests;
+mod upload_form;
+pub use upload_form::UploadForm;
 
 /// The part size of multipart uploads: one part is buffered at a time.
 const PART_SIZE: u64 = 16 * 1024 * 1024;
@@ -62,6 +64,8 @@ impl crate::worker::Transience for StorageError {
 pub struct Store {
     client: MinioClient,
     endpoint: String,
+    /// `s3.region`: presigned form URLs are built for it.
+    region: String,
     timeout: Duration,
 }
 
@@ -83,7 +87,12 @@ impl Store {
             .skip_region_lookup(true)
             .build()
             .map_err(|e| permanent(format!("cannot build the S3 client: {e}")))?;
-        Ok(Store { client, endpoint: settings.endpoint.clone(), timeout: settings.request_timeout })
+        Ok(Store {
+            client,
+            endpoint: settings.endpoint.clone(),
+            region: settings.region.clone(),
+            timeout: settings.request_timeout,
+        })
     }
 
     pub fn endpoint(&self) -> &str {
@@ -183,13 +192,6 @@ impl Store {
             Ok(_) | Err(StorageError::NotFound { .. }) => Ok(()),
             Err(e) => Err(e),
         }
-    }
-
-    /// A presigned PUT URL, valid for `ttl` (1 s to 7 days). Only the host is signed (the
-    /// minio presigner signs no other header), so the uploader's `Content-Type` is not
-    /// enforced by the store: the pipeline sniffs content anyway.
-    pub async fn presign_put(&self, bucket: &str, key: &str, ttl: Duration) -> Result<String, StorageError> {
-        self.presign(http::Method::PUT, bucket, key, ttl).await
     }
 
     /// Runs one S3 call under the store's timeout and classifies its error.

@@ -22,8 +22,22 @@ pub use procs::{Process, free_port};
 
 pub const ACCESS_KEY: &str = "docflow-test";
 pub const SECRET_KEY: &str = "docflow-test-secret";
-/// The evaluators' bearer token in every sandbox.
+/// The evaluators' bearer token in every sandbox (role `evaluator`).
 pub const TOKEN: &str = "evaluator-token";
+/// An uploading app's token in every sandbox (role `uploads`).
+pub const UPLOAD_TOKEN: &str = "upload-token";
+/// One teacher's token in every sandbox (role `uploader`, uploader_id `teacher-42`),
+/// configured by its SHA-256.
+pub const TEACHER_TOKEN: &str = "teacher-42-token";
+
+/// `DOCFLOW__GATEWAY__TOKENS` of every sandbox.
+pub fn tokens_setting() -> String {
+    format!(
+        "[{{token = \"{TOKEN}\", role = \"evaluator\"}}, {{token = \"{UPLOAD_TOKEN}\", role = \"uploads\"}}, \
+         {{token_sha256 = \"{}\", role = \"uploader\", uploader_id = \"teacher-42\"}}]",
+        docflow::gateway::tokens::sha256_hex(TEACHER_TOKEN)
+    )
+}
 
 /// A small text lesson plan, with a few typos for the provider to find.
 pub fn lesson_plan() -> Vec<u8> {
@@ -131,7 +145,7 @@ impl SandboxBuilder {
         let mut env: HashMap<String, String> = HashMap::from([
             ("DOCFLOW__GATEWAY__LISTEN".into(), format!("127.0.0.1:{gateway_port}")),
             ("DOCFLOW__GATEWAY__PUBLIC_URL".into(), format!("http://127.0.0.1:{gateway_port}")),
-            ("DOCFLOW__GATEWAY__TOKENS".into(), TOKEN.into()),
+            ("DOCFLOW__GATEWAY__TOKENS".into(), tokens_setting()),
             ("DOCFLOW__INGEST__TOKEN".into(), "ingest-token".into()),
             ("DOCFLOW__PROVIDERS__SIM__RESULT_HOSTS".into(), sim_host),
             ("DOCFLOW__STAGES__VALIDATE__BACKOFF".into(), "300ms,600ms,1s".into()),

@@ -16,6 +16,8 @@ on_both!(
     documents_created_in_the_same_microsecond_are_paged_by_id,
     requests_without_the_right_token_are_refused,
     unknown_and_malformed_ids_are_answered_404_and_400,
+    known_tokens_of_another_role_are_refused_with_403,
+    query_values_that_can_never_match_are_400_and_never_reach_the_database,
     a_normalized_document_has_its_timeline_content_and_artifact_links,
     failed_and_rejected_documents_carry_their_error,
 );
@@ -212,6 +214,53 @@ async fn requests_without_the_right_token_are_refused(t: Target) {
     assert!(body["detail"].as_str().unwrap().contains("gateway.tokens"), "{body}");
 }
 
+async fn known_tokens_of_another_role_are_refused_with_403(t: Target) {
+    let id = t.receive("teacher-42", Kind::Document, "a.pdf").await;
+    let router = t.router();
+    for uri in ["/v1/documents".to_owned(), format!("/v1/documents/{id}")] {
+        for token in [UPLOADS_TOKEN, TEACHER_TOKEN] {
+            let (status, body) = get(&router, &uri, Some(token)).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{uri} {token}");
+            assert_ne!(body["detail"]["role"], "evaluator", "{body}");
+            assert!(body.get("items").is_none() && body.get("id").is_none(), "nothing is shown: {body}");
+        }
+        let (status, _) = get(&router, &uri, Some(TOKEN)).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+    }
+    // A token configured by its SHA-256 works as the token itself does.
+    let hashed = format!(
+        "[{{token_sha256 = \"{}\", role = \"evaluator\"}}]",
+        crate::gateway::tokens::sha256_hex("hashed-evaluator-token")
+    );
+    let router = t.router_with(&[("DOCFLOW__GATEWAY__TOKENS", &hashed)]);
+    assert_eq!(get(&router, "/v1/documents", Some("hashed-evaluator-token")).await.0, StatusCode::OK);
+    assert_eq!(get(&router, "/v1/documents", Some(TOKEN)).await.0, StatusCode::UNAUTHORIZED);
+}
+
+async fn query_values_that_can_never_match_are_400_and_never_reach_the_database(t: Target) {
+    t.receive("teacher-42", Kind::Document, "a.pdf").await;
+    let router = t.router();
+    // The longest URI the http crate builds (a 450 kB one is refused before any handler).
+    let long = "t".repeat(60_000);
+    for query in [
+        "uploader=%00".to_owned(),
+        "uploader=a%00b".to_owned(),
+        format!("uploader={long}"),
+        format!("cursor={long}"),
+        "cursor=%00".to_owned(),
+        "kind=%0a".to_owned(),
+        format!("{long}=1"),
+    ] {
+        let (status, body) = get(&router, &format!("/v1/documents?{query}"), Some(TOKEN)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{}: {body}", &query[..query.len().min(40)]);
+        let text = body.to_string();
+        assert!(!text.contains("UTF8") && !text.contains("0x00"), "{text}");
+        assert!(text.len() < 1024, "the input is not echoed whole");
+    }
+    let page = list(&router, "?uploader=teacher-42").await;
+    assert_eq!(ids(&page).len(), 1);
+}
+
 async fn unknown_and_malformed_ids_are_answered_404_and_400(t: Target) {
     let router = t.router();
     let unknown = uuid::Uuid::new_v4();
@@ -220,9 +269,11 @@ async fn unknown_and_malformed_ids_are_answered_404_and_400(t: Target) {
     assert_eq!(body["error"], "no such document");
     assert_eq!(body["detail"]["id"], unknown.to_string());
 
-    let (status, body) = get(&router, "/v1/documents/not-a-uuid", Some(TOKEN)).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["detail"]["field"], "id");
+    for path in ["/v1/documents/not-a-uuid", "/v1/documents/%FF%FE", "/v1/documents/%00"] {
+        let (status, body) = get(&router, path, Some(TOKEN)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        assert_eq!(body["detail"]["field"], "id", "{path}");
+    }
 }
 
 fn artifact(role: &str, name: &str, id: DocumentId) -> ArtifactRow {

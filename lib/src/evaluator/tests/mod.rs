@@ -21,6 +21,12 @@ use crate::settings::{DatabaseSettings, Settings};
 use crate::storage::Store;
 
 pub const TOKEN: &str = "evaluator-token";
+/// Role `uploads`: known, but not allowed on the evaluator API.
+pub const UPLOADS_TOKEN: &str = "uploads-token";
+/// Role `uploader` for `teacher-42`: known, but not allowed on the evaluator API.
+pub const TEACHER_TOKEN: &str = "teacher-42-token";
+pub const TOKENS: &str = "[{token = \"evaluator-token\", role = \"evaluator\"}, {token = \"uploads-token\", role = \"uploads\"}, \
+     {token = \"teacher-42-token\", role = \"uploader\", uploader_id = \"teacher-42\"}]";
 /// Presigning is computed locally: nothing listens there.
 pub const S3_ENDPOINT: &str = "http://s3.example.test:9000";
 
@@ -34,7 +40,7 @@ pub fn settings(extra: &[(&str, &str)]) -> Settings {
         ("DOCFLOW__PROVIDERS__SIM__BASE_URL", "http://127.0.0.1:9100"),
         ("DOCFLOW__PROVIDERS__SIM__API_KEY", "k"),
         ("DOCFLOW__PROVIDERS__SIM__CALLBACK_SECRET", "s"),
-        ("DOCFLOW__GATEWAY__TOKENS", TOKEN),
+        ("DOCFLOW__GATEWAY__TOKENS", TOKENS),
         ("DOCFLOW__INGEST__TOKEN", "ingest-token"),
         ("DOCFLOW__SHUTDOWN__GRACE", "2s"),
         ("DOCFLOW__ADMIN__LISTEN", "127.0.0.1:0"),

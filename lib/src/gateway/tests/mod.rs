@@ -3,6 +3,7 @@
 //! or a `nats-server` of their own when a test must stop it.
 
 mod callbacks;
+mod fuzz;
 mod ingest;
 mod outage;
 mod support;

@@ -21,7 +21,12 @@ use crate::storage::Store;
 pub const PROVIDER: &str = "sim";
 pub const SECRET: &str = "current-secret";
 pub const OLD_SECRET: &str = "previous-secret";
+/// Role `uploads`: an uploading app.
 pub const TOKEN: &str = "app-token";
+/// Role `evaluator`.
+pub const EVALUATOR_TOKEN: &str = "evaluator-token";
+/// Role `uploader` for `teacher-42`, configured by its SHA-256 only.
+pub const TEACHER_TOKEN: &str = "teacher-42-token";
 pub const INGEST_TOKEN: &str = "ingest-token";
 
 pub fn nats_url() -> String {
@@ -31,13 +36,18 @@ pub fn nats_url() -> String {
 /// Settings for one test: a random prefix, provider `sim` with two secrets (rotation).
 pub fn settings(nats_url: &str, extra: &[(&str, &str)]) -> Settings {
     let prefix = format!("gwt-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let tokens = format!(
+        "[{{token = \"{TOKEN}\", role = \"uploads\"}}, {{token = \"{EVALUATOR_TOKEN}\", role = \"evaluator\"}}, \
+         {{token_sha256 = \"{}\", role = \"uploader\", uploader_id = \"teacher-42\"}}]",
+        crate::gateway::tokens::sha256_hex(TEACHER_TOKEN)
+    );
     let mut env: HashMap<String, String> = [
         ("DOCFLOW__NATS__URL", nats_url),
         ("DOCFLOW__NATS__PREFIX", prefix.as_str()),
         ("DOCFLOW__PROVIDERS__SIM__BASE_URL", "http://127.0.0.1:9100"),
         ("DOCFLOW__PROVIDERS__SIM__API_KEY", "k"),
         ("DOCFLOW__PROVIDERS__SIM__CALLBACK_SECRET", SECRET),
-        ("DOCFLOW__GATEWAY__TOKENS", TOKEN),
+        ("DOCFLOW__GATEWAY__TOKENS", tokens.as_str()),
         ("DOCFLOW__INGEST__TOKEN", INGEST_TOKEN),
         ("DOCFLOW__SHUTDOWN__GRACE", "2s"),
     ]

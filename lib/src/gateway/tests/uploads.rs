@@ -1,4 +1,5 @@
-//! `POST /v1/uploads`: presigned PUT URLs for uploading apps.
+//! `POST /v1/uploads`: presigned form uploads for uploading apps, by token role. That the
+//! store enforces the form is proven against a real S3 server in tests/it/security.rs.
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -20,13 +21,12 @@ fn plan() -> Value {
 }
 
 #[tokio::test]
-async fn an_app_with_a_token_gets_a_presigned_put_url_for_a_fresh_key() {
+async fn an_app_with_a_token_gets_a_presigned_form_for_a_fresh_key() {
     let sandbox = Sandbox::new().await;
     let response = sandbox.send(upload(&plan(), Some(TOKEN))).await;
     assert_eq!(response.status(), StatusCode::OK);
     let answer = json_of(response).await;
-    assert_eq!(answer["method"], "PUT");
-    assert_eq!(answer["headers"]["Content-Type"], plan()["content_type"]);
+    assert_eq!(answer["method"], "POST");
     let key = answer["key"].as_str().unwrap();
     let parts: Vec<&str> = key.splitn(4, '/').collect();
     let now = chrono::Utc::now();
@@ -37,10 +37,18 @@ async fn an_app_with_a_token_gets_a_presigned_put_url_for_a_fresh_key() {
     assert!(uuid::Uuid::parse_str(uuid).is_ok(), "{key}");
     assert_eq!(name, "-lesson plan week 3.docx");
     let url = reqwest::Url::parse(answer["url"].as_str().unwrap()).unwrap();
-    assert!(url.path().starts_with("/uploads/teacher-42/"), "{url}");
-    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
-    assert!(query.contains_key("X-Amz-Signature"), "{url}");
-    assert_eq!(query["X-Amz-Expires"], "900");
+    assert_eq!(url.path().trim_end_matches('/'), "/uploads", "{url}");
+    // The form binds the key, the content type and the size (policy conditions).
+    let fields = &answer["fields"];
+    assert_eq!(fields["key"], key);
+    assert_eq!(fields["Content-Type"], plan()["content_type"]);
+    assert!(fields["X-Amz-Signature"].is_string(), "{fields}");
+    let policy = base64_decode(fields["policy"].as_str().unwrap());
+    let policy: Value = serde_json::from_slice(&policy).unwrap();
+    let conditions = policy["conditions"].as_array().unwrap();
+    assert!(conditions.contains(&json!(["content-length-range", 48213, 48213])), "{policy}");
+    assert!(conditions.contains(&json!(["eq", "$Content-Type", plan()["content_type"]])), "{policy}");
+    assert!(conditions.contains(&json!(["eq", "$key", key])), "{policy}");
     let expires = chrono::DateTime::parse_from_rfc3339(answer["expires_at"].as_str().unwrap()).unwrap();
     assert!((expires.timestamp() - now.timestamp() - 900).abs() <= 5);
     // Two requests for the same name get two keys: an upload never overwrites another.
@@ -48,13 +56,55 @@ async fn an_app_with_a_token_gets_a_presigned_put_url_for_a_fresh_key() {
     assert_ne!(again["key"], answer["key"]);
 }
 
+fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let values: Vec<u32> =
+        text.bytes().filter(|b| *b != b'=').map(|b| ALPHABET.iter().position(|a| *a == b).unwrap() as u32).collect();
+    let mut out = Vec::new();
+    for chunk in values.chunks(4) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, v)| n | v << (18 - 6 * i));
+        for i in 0..chunk.len() - 1 {
+            out.push((n >> (16 - 8 * i)) as u8);
+        }
+    }
+    out
+}
+
 #[tokio::test]
-async fn without_a_valid_token_the_answer_is_401() {
+async fn without_a_known_token_the_answer_is_401() {
     let sandbox = Sandbox::new().await;
-    for token in [None, Some("wrong"), Some(INGEST_TOKEN)] {
+    for token in [None, Some("wrong"), Some(INGEST_TOKEN), Some("")] {
         let response = sandbox.send(upload(&plan(), token)).await;
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{token:?}");
         assert!(json_of(response).await["error"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn each_role_may_upload_only_what_it_is_for() {
+    let sandbox = Sandbox::new().await;
+    let for_uploader = |id: &str| {
+        let mut body = plan();
+        body["uploader_id"] = json!(id);
+        body
+    };
+    let table = [
+        (TOKEN, "teacher-42", StatusCode::OK),
+        (TOKEN, "someone-else", StatusCode::OK),
+        (TEACHER_TOKEN, "teacher-42", StatusCode::OK),
+        (TEACHER_TOKEN, "someone-else", StatusCode::FORBIDDEN),
+        (TEACHER_TOKEN, "teacher-4", StatusCode::FORBIDDEN),
+        (EVALUATOR_TOKEN, "teacher-42", StatusCode::FORBIDDEN),
+    ];
+    for (token, uploader, status) in table {
+        let response = sandbox.send(upload(&for_uploader(uploader), Some(token))).await;
+        assert_eq!(response.status(), status, "{token} for {uploader}");
+        let body = json_of(response).await;
+        if status == StatusCode::FORBIDDEN {
+            assert!(body["error"].is_string() && body["detail"]["role"].is_string(), "{body}");
+        } else {
+            assert!(body["key"].as_str().unwrap().starts_with(&format!("{uploader}/")), "{body}");
+        }
     }
 }
 
@@ -67,6 +117,13 @@ async fn bad_fields_are_400_naming_the_field() {
         ("file_name", json!("../x.docx")),
         ("size", json!(0)),
         ("size", json!(6_000_000_000u64)),
+        ("size", json!(-1)),
+        ("size", json!("10")),
+        ("uploader_id", json!("teacher\u{0}42")),
+        ("uploader_id", json!("t".repeat(450_000))),
+        ("file_name", json!("plan\u{0}.docx")),
+        ("content_type", json!("text/plain\r\nX-Evil: 1")),
+        ("content_type", json!(7)),
     ] {
         let mut body = plan();
         body[key] = bad;
@@ -78,4 +135,25 @@ async fn bad_fields_are_400_naming_the_field() {
     body.as_object_mut().unwrap().remove("size");
     let response = sandbox.send(upload(&body, Some(TOKEN))).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(json_of(response).await["detail"]["field"], "size");
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_400_in_our_words() {
+    let sandbox = Sandbox::new().await;
+    for raw in [&b"{\"uploader_id\": "[..], b"not json", b"[1, 2]", b"\xff\xfe"] {
+        let request = Request::post("/v1/uploads")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .body(Body::from(raw.to_vec()))
+            .unwrap();
+        let response = sandbox.send(request).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body = json_of(response).await;
+        let text = body.to_string();
+        assert!(body["error"].is_string(), "{text}");
+        for serde_words in ["EOF", "invalid type", "at line", "expected value", "trailing"] {
+            assert!(!text.contains(serde_words), "serde's own text leaked: {text}");
+        }
+    }
 }

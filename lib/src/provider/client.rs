@@ -2,9 +2,12 @@
 //! asking for its status. Every failure is classified by what the caller does next
 //! ([`SubmitError`]); the client itself never retries; JetStream redelivery does.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -14,9 +17,6 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::provider::protocol::{JobAccepted, JobMetadata, JobStatus};
 use crate::settings::ProviderSettings;
-
-/// How long establishing a connection to the provider may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How much of a provider's error body goes into an error's detail.
 const DETAIL_LIMIT: usize = 2048;
@@ -73,6 +73,7 @@ pub struct ProviderClient {
     base_url: Url,
     api_key: SecretString,
     http: reqwest::Client,
+    idle_timeout: Duration,
 }
 
 impl std::fmt::Debug for ProviderClient {
@@ -82,9 +83,10 @@ impl std::fmt::Debug for ProviderClient {
 }
 
 impl ProviderClient {
-    /// `request_timeout` bounds each whole request, an upload's transfer included: set it
-    /// to cover the largest upload on the slowest link. Redirects are not followed (the
-    /// protocol has none, and a redirect would carry the API key elsewhere).
+    /// A request has no total-time limit: it fails after `connect_timeout` without a
+    /// connection, or once the provider has neither taken any of the upload nor sent
+    /// anything for `idle_timeout` (waiting for the answer included). Redirects are not
+    /// followed (the protocol has none, and a redirect would carry the API key elsewhere).
     pub fn new(name: &str, settings: &ProviderSettings) -> Result<ProviderClient, ClientBuildError> {
         let error = |detail: String| ClientBuildError { name: name.to_owned(), detail };
         let mut base_url = Url::parse(&settings.base_url)
@@ -94,13 +96,18 @@ impl ProviderClient {
             base_url.set_path(&path);
         }
         let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(settings.request_timeout)
+            .connect_timeout(settings.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("docflow/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| error(format!("cannot build an HTTP client: {e}")))?;
-        Ok(ProviderClient { name: name.to_owned(), base_url, api_key: settings.api_key.clone(), http })
+        Ok(ProviderClient {
+            name: name.to_owned(),
+            base_url,
+            api_key: settings.api_key.clone(),
+            http,
+            idle_timeout: settings.idle_timeout,
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -120,6 +127,7 @@ impl ProviderClient {
         body: SubmitBody,
     ) -> Result<JobAccepted, SubmitError> {
         let url = self.url("v1/jobs");
+        let activity = Activity::new();
         let request = self
             .http
             .post(url.clone())
@@ -137,6 +145,10 @@ impl ProviderClient {
                 } else {
                     "application/octet-stream"
                 };
+                // Each chunk the connection takes is progress: a provider that stops reading
+                // the upload stops them, and the idle watchdog ends the request.
+                let touched = activity.clone();
+                let stream = stream.inspect(move |_| touched.touch());
                 let file = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), size)
                     .file_name(meta.file_name.clone())
                     .mime_str(part_type)
@@ -160,10 +172,11 @@ impl ProviderClient {
                 request.json(meta)
             }
         };
-        let response = request.send().await.map_err(|e| self.send_error(&url, e))?;
+        let response = self.watched(&activity, &url, request.send()).await?.map_err(|e| self.send_error(&url, e))?;
+        activity.touch();
         let status = response.status();
         if (200..=202).contains(&status.as_u16()) {
-            let body = read_limited(response).await;
+            let body = self.watched(&activity, &url, read_limited(response, &activity)).await?;
             return serde_json::from_slice::<JobAccepted>(&body).map_err(|e| {
                 SubmitError::Transient {
                     // The job may exist: a retry with the same key finds it.
@@ -171,22 +184,20 @@ impl ProviderClient {
                 }
             });
         }
-        Err(self.classify(response).await)
+        self.classify(response, &activity, &url).await
     }
 
     /// `GET /v1/jobs/{job_id}`: the safety net for a lost callback.
     pub async fn job_status(&self, job_id: &str) -> Result<JobStatus, SubmitError> {
         let mut url = self.url("v1/jobs/");
         url.path_segments_mut().expect("an http(s) URL has path segments").pop_if_empty().push(job_id);
-        let response = self
-            .http
-            .get(url.clone())
-            .header(AUTHORIZATION, format!("Bearer {}", self.api_key.expose_secret()))
-            .send()
-            .await
-            .map_err(|e| self.send_error(&url, e))?;
+        let activity = Activity::new();
+        let request =
+            self.http.get(url.clone()).header(AUTHORIZATION, format!("Bearer {}", self.api_key.expose_secret())).send();
+        let response = self.watched(&activity, &url, request).await?.map_err(|e| self.send_error(&url, e))?;
+        activity.touch();
         if response.status() == StatusCode::OK {
-            let body = response.bytes().await.map_err(|e| self.send_error(&url, e))?;
+            let body = self.watched(&activity, &url, response.bytes()).await?.map_err(|e| self.send_error(&url, e))?;
             return serde_json::from_slice::<JobStatus>(&body).map_err(|e| SubmitError::Transient {
                 detail: format!(
                     "provider {} answered an unreadable status for job {job_id} ({e}): {}",
@@ -195,7 +206,20 @@ impl ProviderClient {
                 ),
             });
         }
-        Err(self.classify(response).await)
+        self.classify(response, &activity, &url).await
+    }
+
+    /// Runs `work` until it ends or nothing moved for `idle_timeout` (a transient failure).
+    async fn watched<F: Future>(&self, activity: &Activity, url: &Url, work: F) -> Result<F::Output, SubmitError> {
+        match idle_watchdog(activity, self.idle_timeout, work).await {
+            Some(done) => Ok(done),
+            None => Err(SubmitError::Transient {
+                detail: format!(
+                    "provider {}: timed out at {url}: nothing sent or accepted for {:?} (providers.{}.idle_timeout)",
+                    self.name, self.idle_timeout, self.name
+                ),
+            }),
+        }
     }
 
     fn send_error(&self, url: &Url, error: reqwest::Error) -> SubmitError {
@@ -209,13 +233,13 @@ impl ProviderClient {
         SubmitError::Transient { detail: format!("provider {}: {what} at {url}: {}", self.name, chain(&error)) }
     }
 
-    /// Maps an unsuccessful answer by the protocol's table.
-    async fn classify(&self, response: reqwest::Response) -> SubmitError {
+    /// Maps an unsuccessful answer by the protocol's table (always an `Err`).
+    async fn classify<T>(&self, response: reqwest::Response, activity: &Activity, url: &Url) -> Result<T, SubmitError> {
         let status = response.status();
         let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let location = location(response.headers());
-        let body = text(&read_limited(response).await);
-        classify(&self.name, status, retry_after.as_deref(), location.as_deref(), &body, SystemTime::now())
+        let body = text(&self.watched(activity, url, read_limited(response, activity)).await?);
+        Err(classify(&self.name, status, retry_after.as_deref(), location.as_deref(), &body, SystemTime::now()))
     }
 }
 
@@ -276,11 +300,51 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+/// When a request last moved: a chunk of the upload taken, an answer or a chunk of it read.
+#[derive(Clone)]
+struct Activity {
+    start: Instant,
+    /// Milliseconds from `start`.
+    last: Arc<AtomicU64>,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity { start: Instant::now(), last: Arc::new(AtomicU64::new(0)) }
+    }
+
+    fn touch(&self) {
+        self.last.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.start + Duration::from_millis(self.last.load(Ordering::Relaxed))
+    }
+}
+
+/// `work`'s output, or `None` once `activity` has not moved for `idle` (`work` is dropped,
+/// which closes the connection). No limit on the total time while it keeps moving.
+async fn idle_watchdog<F: Future>(activity: &Activity, idle: Duration, work: F) -> Option<F::Output> {
+    let mut work = std::pin::pin!(work);
+    loop {
+        let deadline = activity.last() + idle;
+        tokio::select! {
+            done = &mut work => return Some(done),
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                if activity.last() + idle <= Instant::now() {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
 /// The first [`DETAIL_LIMIT`] bytes of a body, without reading the rest.
-async fn read_limited(response: reqwest::Response) -> Vec<u8> {
+async fn read_limited(response: reqwest::Response, activity: &Activity) -> Vec<u8> {
     let mut body = Vec::new();
     let mut chunks = response.bytes_stream();
     while let Some(Ok(chunk)) = chunks.next().await {
+        activity.touch();
         body.extend_from_slice(&chunk);
         if body.len() > DETAIL_LIMIT {
             break;

@@ -162,6 +162,7 @@ async fn dead_letter_exhausted<S: Stage>(bound: &Bound<S>, advisory: &MaxDeliver
         headers: message.headers,
         payload: message.payload,
         attempt: advisory.deliveries,
+        delivered: advisory.deliveries,
         max_deliver: bound.max_deliver,
         stream_sequence: message.sequence,
     };

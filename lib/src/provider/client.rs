@@ -444,6 +444,163 @@ mod tests {
         assert_eq!(text(b"  short \n"), "short");
     }
 
+    mod timeouts {
+        use std::time::Instant;
+
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+        use super::*;
+        use crate::ids::Kind;
+
+        fn client(base_url: &str, connect: &str, idle: &str) -> ProviderClient {
+            let settings: ProviderSettings = serde_json::from_value(serde_json::json!({
+                "base_url": base_url,
+                "api_key": "k",
+                "callback_secret": "s",
+                "connect_timeout": connect,
+                "idle_timeout": idle,
+            }))
+            .unwrap();
+            ProviderClient::new("p", &settings).unwrap()
+        }
+
+        fn meta(size: u64) -> JobMetadata {
+            JobMetadata {
+                reference: "5b0a3c1e-2f7d-5d3b-9a6e-0c1d2e3f4a5b".into(),
+                kind: Kind::Document,
+                file_name: "plan.txt".into(),
+                content_type: "text/plain".into(),
+                size,
+                callback_url: "http://127.0.0.1:9/cb".into(),
+                source_url: Some("http://127.0.0.1:9/object".into()),
+            }
+        }
+
+        /// A listener that accepts and keeps every connection, doing `each` with it.
+        async fn listener<F, Fut>(each: F) -> String
+        where
+            F: Fn(TcpStream) -> Fut + Send + 'static,
+            Fut: Future<Output = ()> + Send + 'static,
+        {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            tokio::spawn(async move {
+                while let Ok((socket, _)) = listener.accept().await {
+                    tokio::spawn(each(socket));
+                }
+            });
+            format!("http://{address}")
+        }
+
+        fn expect_idle<T: std::fmt::Debug>(result: Result<T, SubmitError>) {
+            match result {
+                Err(SubmitError::Transient { detail }) => {
+                    assert!(detail.contains("nothing sent or accepted"), "{detail}");
+                    assert!(detail.contains("providers.p.idle_timeout"), "{detail}");
+                }
+                other => panic!("expected an idle timeout, got {other:?}"),
+            }
+        }
+
+        #[tokio::test]
+        async fn a_provider_that_accepts_and_never_answers_is_transient_after_the_idle_timeout() {
+            let url = listener(|mut socket| async move {
+                // Reads the whole request, answers nothing, keeps the connection.
+                let mut sink = vec![0; 64 * 1024];
+                while socket.read(&mut sink).await.is_ok_and(|n| n > 0) {}
+                std::future::pending::<()>().await;
+            })
+            .await;
+            let client = client(&url, "1s", "200ms");
+            let started = Instant::now();
+            expect_idle(client.submit("k", &meta(3), SubmitBody::Url).await);
+            expect_idle(client.job_status("job_1").await);
+            let took = started.elapsed();
+            assert!(took >= Duration::from_millis(400) && took < Duration::from_millis(1500), "{took:?}");
+        }
+
+        #[tokio::test]
+        async fn a_provider_that_stops_reading_the_upload_is_transient_after_the_idle_timeout() {
+            let url = listener(|socket| async move {
+                // Never reads: the upload fills the socket buffers, then stalls.
+                let _socket = socket;
+                std::future::pending::<()>().await;
+            })
+            .await;
+            let size: u64 = 1 << 30;
+            let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+            let stream = futures_util::stream::repeat_with(move || Ok(chunk.clone())).take((size >> 16) as usize);
+            let body = SubmitBody::Upload { stream: Box::pin(stream), size };
+            let started = Instant::now();
+            let mut meta = meta(size);
+            meta.source_url = None;
+            expect_idle(client(&url, "1s", "300ms").submit("k", &meta, body).await);
+            assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        }
+
+        #[tokio::test]
+        async fn an_upload_that_keeps_moving_is_never_cut_however_long_it_takes() {
+            let url = listener(|mut socket| async move {
+                // Reads the request to the end of its multipart body, then accepts it.
+                let mut request = Vec::new();
+                let mut buffer = vec![0; 16 * 1024];
+                while !request.ends_with(b"--\r\n") {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let body = br#"{"job_id":"job_slow"}"#;
+                let head = format!("HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len());
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(body).await;
+                std::future::pending::<()>().await;
+            })
+            .await;
+            // 12 chunks, one every 100 ms: 1.2 s in all, each gap well under the 400 ms idle timeout.
+            let stream = futures_util::stream::unfold(0u32, |n| async move {
+                if n == 12 {
+                    return None;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Some((Ok(Bytes::from_static(b"0123456789")), n + 1))
+            });
+            let body = SubmitBody::Upload { stream: Box::pin(stream), size: 120 };
+            let mut meta = meta(120);
+            meta.source_url = None;
+            let started = Instant::now();
+            let job = client(&url, "1s", "400ms").submit("k", &meta, body).await.expect("accepted");
+            assert_eq!(job.job_id, "job_slow");
+            assert!(started.elapsed() > Duration::from_millis(1100), "{:?}", started.elapsed());
+        }
+
+        #[tokio::test]
+        async fn a_provider_that_does_not_accept_the_connection_is_transient_after_the_connect_timeout() {
+            // A listener whose accept queue is full and never accepts: further SYNs are dropped.
+            let socket = TcpSocket::new_v4().unwrap();
+            socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let address = socket.local_addr().unwrap();
+            let _listener = socket.listen(0).unwrap();
+            let mut queued = Vec::new();
+            loop {
+                match tokio::time::timeout(Duration::from_millis(100), TcpStream::connect(address)).await {
+                    Ok(Ok(stream)) => queued.push(stream),
+                    Ok(Err(e)) => panic!("cannot fill the accept queue: {e}"),
+                    Err(_) => break,
+                }
+                assert!(queued.len() < 64, "the accept queue never filled");
+            }
+            let started = Instant::now();
+            match client(&format!("http://{address}"), "200ms", "10s").job_status("job_1").await {
+                Err(SubmitError::Transient { detail }) => assert!(detail.contains("timed out"), "{detail}"),
+                other => panic!("expected a connect timeout, got {other:?}"),
+            }
+            let took = started.elapsed();
+            assert!(took >= Duration::from_millis(200) && took < Duration::from_secs(2), "{took:?}");
+        }
+    }
+
     #[test]
     fn media_types_are_checked_like_reqwest_does() {
         assert!(is_media_type("application/pdf"));

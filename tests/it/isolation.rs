@@ -147,6 +147,13 @@ async fn a_hung_then_down_provider_holds_only_its_own_documents_and_loses_none()
         sandbox.wait_for_state(*id, State::Normalized, Duration::from_secs(90)).await;
     }
     assert!(sandbox.stream_messages("DEAD").await.is_empty(), "no dead letter at all");
+    // Holds spent no attempt: at most the one real failure of a submission in flight when
+    // the breaker opened (concurrency 4, failures 3) precedes the one that succeeded.
+    for id in &a_docs {
+        let timeline = sandbox.db.timeline(*id).await.unwrap();
+        let submitted = timeline.iter().find(|e| e.state == State::Submitted).expect("submitted once");
+        assert!(submitted.attempt <= 2, "{id} submitted at attempt {}: {timeline:?}", submitted.attempt);
+    }
     let jobs: Vec<serde_json::Value> =
         reqwest::get(format!("{sim_a_url}/v1/_sim/jobs")).await.unwrap().json().await.unwrap();
     let mut per_reference: HashMap<String, usize> = HashMap::new();

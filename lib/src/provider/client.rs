@@ -503,6 +503,69 @@ mod tests {
             }
         }
 
+        /// A provider answering every request with `status`, `headers` and `body`.
+        async fn answering(status: u16, headers: &'static str, body: &'static str) -> String {
+            listener(move |mut socket| async move {
+                let mut head = Vec::new();
+                let mut buffer = vec![0; 16 * 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            })
+            .await
+        }
+
+        /// Every row of the protocol's response table, over real HTTP.
+        #[tokio::test]
+        async fn each_answer_of_the_response_table_maps_to_what_docflow_does() {
+            for status in [200, 201, 202] {
+                let url = answering(status, "", r#"{"job_id":"job_1"}"#).await;
+                let job = client(&url, "1s", "2s").submit("k", &meta(3), SubmitBody::Url).await;
+                assert_eq!(job.map(|j| j.job_id), Ok("job_1".to_owned()), "{status}");
+            }
+            let url = answering(429, "retry-after: 7\r\n", "").await;
+            match client(&url, "1s", "2s").submit("k", &meta(3), SubmitBody::Url).await {
+                Err(SubmitError::Throttled { retry_after, .. }) => assert_eq!(retry_after, Duration::from_secs(7)),
+                other => panic!("429 with seconds: {other:?}"),
+            }
+            let in_a_minute = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(60));
+            let header: &'static str = Box::leak(format!("retry-after: {in_a_minute}\r\n").into_boxed_str());
+            let url = answering(429, header, "").await;
+            match client(&url, "1s", "2s").submit("k", &meta(3), SubmitBody::Url).await {
+                Err(SubmitError::Throttled { retry_after, .. }) => {
+                    assert!(retry_after > Duration::from_secs(55) && retry_after <= Duration::from_secs(60), "{retry_after:?}")
+                }
+                other => panic!("429 with a date: {other:?}"),
+            }
+            for status in [408, 500, 502, 503, 504] {
+                let url = answering(status, "", "busy").await;
+                let result = client(&url, "1s", "2s").submit("k", &meta(3), SubmitBody::Url).await;
+                assert!(matches!(result, Err(SubmitError::Transient { .. })), "{status}: {result:?}");
+            }
+            for status in [400, 401, 403, 404, 413, 415, 422] {
+                let url = answering(status, "", r#"{"error":"bad_file"}"#).await;
+                match client(&url, "1s", "2s").submit("k", &meta(3), SubmitBody::Url).await {
+                    Err(SubmitError::Permanent { status: got, detail }) => {
+                        assert_eq!(got, status);
+                        assert!(detail.ends_with(r#"{"error":"bad_file"}"#), "the provider's body: {detail}");
+                    }
+                    other => panic!("{status}: {other:?}"),
+                }
+            }
+            // Nothing listens: a connect error.
+            let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+            let result = client(&format!("http://{closed}"), "1s", "2s").job_status("job_1").await;
+            assert!(matches!(&result, Err(SubmitError::Transient { detail }) if detail.contains("cannot connect")), "{result:?}");
+        }
+
         #[tokio::test]
         async fn a_provider_that_accepts_and_never_answers_is_transient_after_the_idle_timeout() {
             let url = listener(|mut socket| async move {

@@ -69,10 +69,17 @@ pub struct Transition {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Inner {
-    Closed { failures: u32 },
+    Closed {
+        failures: u32,
+    },
     /// Probe at `until`; `wait` is the backoff that led here (doubled on a failed probe).
-    Open { until: Instant, wait: Duration },
-    HalfOpen { wait: Duration },
+    Open {
+        until: Instant,
+        wait: Duration,
+    },
+    HalfOpen {
+        wait: Duration,
+    },
 }
 
 /// The circuit breaker of one provider: closed → (N consecutive transient failures) →
@@ -111,7 +118,10 @@ impl Breaker {
             Inner::Closed { .. } => (Admission::Go, None),
             Inner::Open { until, wait } if now >= until => {
                 self.inner = Inner::HalfOpen { wait };
-                (Admission::Probe, Some(Transition { from: BreakerState::Open, to: BreakerState::HalfOpen, wait: None }))
+                (
+                    Admission::Probe,
+                    Some(Transition { from: BreakerState::Open, to: BreakerState::HalfOpen, wait: None }),
+                )
             }
             Inner::Open { until, .. } => (Admission::Hold(until - now), None),
             // The probe is out; its verdict comes at most an idle timeout later.
@@ -252,7 +262,9 @@ impl Gate {
                 probe_in = ?t.wait.unwrap_or_default(),
                 "provider breaker opened: documents wait in their stream without spending attempts"
             ),
-            _ => tracing::info!(provider = %self.name, from = t.from.as_str(), to = t.to.as_str(), "provider breaker changed"),
+            _ => {
+                tracing::info!(provider = %self.name, from = t.from.as_str(), to = t.to.as_str(), "provider breaker changed")
+            }
         }
     }
 }
@@ -310,11 +322,7 @@ mod tests {
     use super::*;
 
     fn settings(failures: u32) -> BreakerSettings {
-        BreakerSettings {
-            failures,
-            probe_after: Duration::from_secs(1),
-            max_probe_after: Duration::from_secs(8),
-        }
+        BreakerSettings { failures, probe_after: Duration::from_secs(1), max_probe_after: Duration::from_secs(8) }
     }
 
     #[test]

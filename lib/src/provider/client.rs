@@ -541,7 +541,10 @@ mod tests {
             let url = answering(429, header, "").await;
             match client(&url, "1s", "2s").submit("k", &meta(3), SubmitBody::Url).await {
                 Err(SubmitError::Throttled { retry_after, .. }) => {
-                    assert!(retry_after > Duration::from_secs(55) && retry_after <= Duration::from_secs(60), "{retry_after:?}")
+                    assert!(
+                        retry_after > Duration::from_secs(55) && retry_after <= Duration::from_secs(60),
+                        "{retry_after:?}"
+                    )
                 }
                 other => panic!("429 with a date: {other:?}"),
             }
@@ -563,7 +566,10 @@ mod tests {
             // Nothing listens: a connect error.
             let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
             let result = client(&format!("http://{closed}"), "1s", "2s").job_status("job_1").await;
-            assert!(matches!(&result, Err(SubmitError::Transient { detail }) if detail.contains("cannot connect")), "{result:?}");
+            assert!(
+                matches!(&result, Err(SubmitError::Transient { detail }) if detail.contains("cannot connect")),
+                "{result:?}"
+            );
         }
 
         #[tokio::test]
@@ -615,7 +621,10 @@ mod tests {
                     }
                 }
                 let body = br#"{"job_id":"job_slow"}"#;
-                let head = format!("HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len());
+                let head = format!(
+                    "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                );
                 let _ = socket.write_all(head.as_bytes()).await;
                 let _ = socket.write_all(body).await;
                 std::future::pending::<()>().await;

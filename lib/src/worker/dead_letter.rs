@@ -157,11 +157,12 @@ async fn dead_letter_exhausted<S: Stage>(bound: &Bound<S>, advisory: &MaxDeliver
             return Ok(());
         }
     };
+    let spent = super::hold::spent(&message.headers).unwrap_or(0);
     let delivery = Delivery {
         subject: message.subject.to_string(),
         headers: message.headers,
         payload: message.payload,
-        attempt: advisory.deliveries,
+        attempt: spent + advisory.deliveries,
         delivered: advisory.deliveries,
         max_deliver: bound.max_deliver,
         stream_sequence: message.sequence,

@@ -84,12 +84,7 @@ impl FirstHeld {
 /// Publishes a fresh copy of `delivery` on its subject with `spent` attempts recorded,
 /// and waits for the stream's ack. Deduplicated on `hold:{stream}:{seq}`: a copy
 /// republished twice (the old one's ack was lost) is stored once.
-pub async fn republish(
-    js: &jetstream::Context,
-    stream: &str,
-    delivery: &Delivery,
-    spent: u64,
-) -> Result<(), String> {
+pub async fn republish(js: &jetstream::Context, stream: &str, delivery: &Delivery, spent: u64) -> Result<(), String> {
     let mut headers = HeaderMap::new();
     for (name, values) in delivery.headers.iter() {
         let name: &str = name.as_ref();

@@ -450,7 +450,9 @@ async fn settle<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &Delivery
                 Ok(()) => {
                     confirm(&bound.client, reply, Bytes::from_static(b"+ACK")).await;
                 }
-                Err(e) => tracing::error!(error = %e, "cannot republish; the message will be dead-lettered by the advisory"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot republish; the message will be dead-lettered by the advisory")
+                }
             }
         }
         Outcome::Retry { after, reason } if !delivery.is_last_attempt() => {
@@ -504,8 +506,11 @@ async fn dead_letter_and_term<S: Stage>(bound: &Bound<S>, reply: &Subject, deliv
     if let Err(e) = publish_dead_letter(&bound.js, &bound.names, stage, &bound.stream_name, delivery, reason).await {
         // Not terminated: redelivered later, or caught by the max-deliveries advisory.
         tracing::error!(error = %e, %reason, "cannot dead-letter; the message will be redelivered");
-        let delay =
-            nak_delay(backoff_for(&bound.settings.backoff, delivery.attempt), delivery.delivered, &bound.server_backoff);
+        let delay = nak_delay(
+            backoff_for(&bound.settings.backoff, delivery.attempt),
+            delivery.delivered,
+            &bound.server_backoff,
+        );
         send(&bound.client, reply, nak_payload(delay)).await;
         return;
     }

@@ -16,12 +16,12 @@
 //!   the same way (the spent attempts counting this one), since the server would not
 //!   deliver that copy again.
 //!
-//! Whether a copy's first delivery was a hold is remembered by the process that held it
+//! Whether a copy's first delivery was a hold is remembered by the process that settled it
 //! ([`FirstHeld`]); a process that does not know (restarted, another process) assumes a
 //! hold for a copy born of a hold, and no hold for an original. `provider/design.md`
 //! explains why this is enough for the transfer stage.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 
 use async_nats::HeaderMap;
@@ -48,35 +48,41 @@ pub fn spent(headers: &HeaderMap) -> Option<u64> {
     headers.get(ATTEMPTS_SPENT).and_then(|v| v.as_str().trim().parse().ok())
 }
 
-/// Stream sequences of copies whose first delivery this process held.
+/// Whether the first delivery of a copy (by stream sequence) was a hold, for the copies
+/// whose first delivery this process settled and that are not finished yet.
 #[derive(Default)]
 pub struct FirstHeld {
-    inner: Mutex<(HashSet<u64>, VecDeque<u64>)>,
+    inner: Mutex<(HashMap<u64, bool>, VecDeque<u64>)>,
 }
 
 impl FirstHeld {
-    pub fn remember(&self, sequence: u64) {
+    pub fn remember(&self, sequence: u64, held: bool) {
         let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let (set, order) = &mut *guard;
-        if set.insert(sequence) {
+        let (map, order) = &mut *guard;
+        if map.insert(sequence, held).is_none() {
             order.push_back(sequence);
         }
-        while set.len() > CAPACITY {
+        while map.len() > CAPACITY {
             let Some(oldest) = order.pop_front() else { break };
-            set.remove(&oldest);
+            map.remove(&oldest);
+        }
+        if order.len() > 2 * CAPACITY {
+            order.retain(|s| map.contains_key(s));
         }
     }
 
-    /// `Some(true)` when this process held the copy's first delivery, `None` when it
-    /// does not know.
+    /// Whether this process held the copy's first delivery; `None` when it does not know.
     pub fn recalls(&self, sequence: u64) -> Option<bool> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner).0.contains(&sequence).then_some(true)
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner).0.get(&sequence).copied()
     }
 
+    /// Cheap: the order keeps a stale entry, skipped on eviction and compacted when it
+    /// grows past twice the capacity.
     pub fn forget(&self, sequence: u64) {
         let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        if guard.0.remove(&sequence) {
-            guard.1.retain(|s| *s != sequence);
+        if guard.0.remove(&sequence).is_some() && guard.1.len() > 2 * CAPACITY {
+            let (map, order) = &mut *guard;
+            order.retain(|s| map.contains_key(s));
         }
     }
 }
@@ -145,12 +151,14 @@ mod tests {
     #[test]
     fn first_held_is_bounded_and_forgets() {
         let held = FirstHeld::default();
-        held.remember(1);
+        held.remember(1, true);
+        held.remember(2, false);
         assert_eq!(held.recalls(1), Some(true));
+        assert_eq!(held.recalls(2), Some(false));
         held.forget(1);
         assert_eq!(held.recalls(1), None);
         for s in 0..(CAPACITY as u64 + 10) {
-            held.remember(s);
+            held.remember(s, true);
         }
         assert_eq!(held.recalls(0), None);
         assert_eq!(held.recalls(CAPACITY as u64 + 9), Some(true));

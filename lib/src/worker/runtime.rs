@@ -427,9 +427,18 @@ async fn with_progress<S: Stage, F: Future>(
 }
 
 async fn settle<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &Delivery, outcome: Outcome) {
-    // Settled for good, or by a nak on a later delivery: the first-hold mark is spent.
-    if delivery.delivered > 1 || !matches!(outcome, Outcome::Hold { .. }) {
-        bound.first_held.forget(delivery.stream_sequence);
+    // What a copy's first delivery was decides its later attempt numbers; once the copy
+    // is finished (or replaced, below) it is forgotten.
+    match &outcome {
+        Outcome::Retry { .. } if !delivery.is_last_attempt() => {
+            if delivery.delivered == 1 {
+                bound.first_held.remember(delivery.stream_sequence, false);
+            }
+        }
+        Outcome::Hold { .. } if delivery.delivered == 1 => {}
+        // Timers (the watchdog) never hold: unknown means "not held", which is right.
+        Outcome::Later { .. } if !delivery.is_last_attempt() => {}
+        _ => bound.first_held.forget(delivery.stream_sequence),
     }
     match outcome {
         Outcome::Done => {
@@ -448,6 +457,7 @@ async fn settle<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &Delivery
             tracing::info!(%reason, "step will retry on a fresh copy (this one's deliveries are used up)");
             match hold::republish(&bound.js, &bound.stream_name, delivery, delivery.attempt).await {
                 Ok(()) => {
+                    bound.first_held.forget(delivery.stream_sequence);
                     confirm(&bound.client, reply, Bytes::from_static(b"+ACK")).await;
                 }
                 Err(e) => {
@@ -479,7 +489,7 @@ async fn settle<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &Delivery
 async fn hold_message<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &Delivery, after: Duration, reason: &str) {
     let room = bound.max_deliver <= 0 || (delivery.delivered as i64) < bound.max_deliver;
     if delivery.delivered == 1 && room {
-        bound.first_held.remember(delivery.stream_sequence);
+        bound.first_held.remember(delivery.stream_sequence, true);
         tracing::debug!(%reason, ?after, "message held");
         confirm(&bound.client, reply, nak_payload(nak_delay(after, delivery.delivered, &bound.server_backoff))).await;
         return;

@@ -37,6 +37,11 @@ pub const STAGE_SLOT_WAIT: &str = "docflow_stage_slot_wait_seconds";
 /// Progress (`+WPI`) sent to keep a delivery from being redelivered, by `stage` and
 /// `phase` (`waiting` for a slot, `running` the step).
 pub const STAGE_PROGRESS: &str = "docflow_stage_progress_total";
+/// A provider's circuit breaker, by `provider`: 0 closed, 1 open, 2 half-open.
+pub const PROVIDER_BREAKER: &str = "docflow_provider_breaker_state";
+/// Documents held back from a provider without spending an attempt, by `provider` and
+/// `reason` (`breaker`: open or probing; `busy`: all of its slots in use).
+pub const PROVIDER_HELD: &str = "docflow_provider_held_total";
 /// SQL statements sent to the database, by the `stage` that sent them (`none` outside
 /// the stages: the evaluator API, migrations); see [`crate::db::statements`].
 pub const DB_STATEMENTS: &str = "docflow_db_statements_total";
@@ -77,6 +82,14 @@ fn describe() {
     metrics::describe_counter!(
         STAGE_PROGRESS,
         "progress sent to keep deliveries, by stage and phase (waiting, running)"
+    );
+    metrics::describe_gauge!(
+        PROVIDER_BREAKER,
+        "circuit breaker of a provider: 0 closed, 1 open, 2 half-open (one probe in flight)"
+    );
+    metrics::describe_counter!(
+        PROVIDER_HELD,
+        "documents held back from a provider without spending an attempt, by provider and reason (breaker, busy)"
     );
     metrics::describe_counter!(DB_STATEMENTS, "SQL statements sent to the database, by the stage that sent them");
 }
@@ -201,4 +214,14 @@ pub fn stage_progress(stage: &'static str, phase: &'static str) {
 /// `count` SQL statements sent by `stage`.
 pub fn db_statements(stage: &'static str, count: u64) {
     metrics::counter!(DB_STATEMENTS, "stage" => stage).increment(count);
+}
+
+/// The breaker state of `provider` (a configured name): 0 closed, 1 open, 2 half-open.
+pub fn provider_breaker(provider: &str, state: f64) {
+    metrics::gauge!(PROVIDER_BREAKER, "provider" => provider.to_owned()).set(state);
+}
+
+/// A document held back from `provider` for `reason` (`breaker` or `busy`).
+pub fn provider_held(provider: &str, reason: &'static str) {
+    metrics::counter!(PROVIDER_HELD, "provider" => provider.to_owned(), "reason" => reason).increment(1);
 }

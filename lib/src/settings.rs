@@ -150,8 +150,26 @@ pub struct ProviderSettings {
     /// intervals until the callback or `callback_timeout` (0 s: only at the deadline).
     #[serde(default = "default_first_status_check", with = "humantime_serde")]
     pub first_status_check: Duration,
-    #[serde(default = "default_request_timeout", with = "humantime_serde")]
-    pub request_timeout: Duration,
+    /// No longer used: a submission has no total-time limit (a large upload that keeps
+    /// moving is never cut); `connect_timeout` and `idle_timeout` bound it instead.
+    /// Still accepted so existing files load.
+    #[serde(default, with = "humantime_serde")]
+    pub request_timeout: Option<Duration>,
+    /// How long establishing a connection to the provider may take.
+    #[serde(default = "default_connect_timeout", with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// A provider that sends nothing and accepts none of the upload for this long is a
+    /// transient failure (waiting for the answer included).
+    #[serde(default = "default_idle_timeout", with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Submissions to this provider at once per process; unset: the transfer stage's
+    /// concurrency divided by the number of providers (at least 1), so a hung provider
+    /// never holds the slots the others need.
+    #[serde(default)]
+    pub concurrency: Option<usize>,
+    /// The circuit breaker (`provider/design.md`).
+    #[serde(default)]
+    pub breaker: BreakerSettings,
     /// After the deadline, a job still running is watched again this many times (one
     /// `callback_timeout` each) before its document fails.
     #[serde(default = "default_watch_rounds")]
@@ -173,8 +191,44 @@ fn default_first_status_check() -> Duration {
 fn default_watch_rounds() -> u32 {
     3
 }
-fn default_request_timeout() -> Duration {
-    Duration::from_secs(600)
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_idle_timeout() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// `providers.<name>.breaker`: after `failures` consecutive transient failures nothing is
+/// submitted to the provider until a probe, first `probe_after` later, then at doubling
+/// intervals up to `max_probe_after`; the first success closes it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BreakerSettings {
+    #[serde(default = "default_breaker_failures")]
+    pub failures: u32,
+    #[serde(default = "default_probe_after", with = "humantime_serde")]
+    pub probe_after: Duration,
+    #[serde(default = "default_max_probe_after", with = "humantime_serde")]
+    pub max_probe_after: Duration,
+}
+
+impl Default for BreakerSettings {
+    fn default() -> BreakerSettings {
+        BreakerSettings {
+            failures: default_breaker_failures(),
+            probe_after: default_probe_after(),
+            max_probe_after: default_max_probe_after(),
+        }
+    }
+}
+
+fn default_breaker_failures() -> u32 {
+    5
+}
+fn default_probe_after() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_max_probe_after() -> Duration {
+    Duration::from_secs(60)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -251,6 +305,13 @@ pub struct StageSettings {
     /// also the most messages one process holds for the stage, running or waiting for a
     /// slot (capped at 1024; see `worker/design.md`): lower it to bound memory.
     pub max_ack_pending: i64,
+    /// The most messages one process holds for the stage, running or waiting for a slot;
+    /// unset: `max_ack_pending` (capped at 1024). The transfer stage sets it below its
+    /// large `max_ack_pending`: documents held for a provider that is down wait on the
+    /// server (pending, naked with a delay), not in memory, and must not stop the
+    /// consumer from delivering other providers' documents (`provider/design.md`).
+    #[serde(default)]
+    pub max_held: Option<usize>,
     /// Deliveries of one message before it is dead-lettered.
     pub max_deliver: i64,
     /// Delay before the n-th retry; the last entry repeats.
@@ -359,6 +420,21 @@ impl Settings {
         }
         for (name, p) in &self.providers {
             check_http_url(&format!("providers.{name}.base_url"), &p.base_url)?;
+            if p.connect_timeout.is_zero() || p.idle_timeout.is_zero() {
+                return Err(invalid(
+                    format!("providers.{name}.idle_timeout"),
+                    "positive durations for connect_timeout and idle_timeout, e.g. \"5s\" and \"60s\"",
+                ));
+            }
+            if p.concurrency == Some(0) {
+                return Err(invalid(format!("providers.{name}.concurrency"), "at least 1"));
+            }
+            if p.breaker.failures == 0 || p.breaker.probe_after.is_zero() {
+                return Err(invalid(
+                    format!("providers.{name}.breaker"),
+                    "failures of at least 1 and a positive probe_after",
+                ));
+            }
             if p.callback_secret.all().is_empty() {
                 return Err(invalid(
                     format!("providers.{name}.callback_secret"),
@@ -427,6 +503,13 @@ impl Settings {
     /// `gateway.max_body` in bytes.
     pub fn gateway_max_body(&self) -> Option<usize> {
         parse_size(&self.gateway.max_body)
+    }
+
+    /// `providers.<name>.concurrency`, or its default: the transfer stage's concurrency
+    /// shared between the providers.
+    pub fn provider_concurrency(&self, name: &str) -> usize {
+        let shared = (self.stages.transfer.concurrency / self.providers.len().max(1)).max(1);
+        self.providers.get(name).and_then(|p| p.concurrency).unwrap_or(shared)
     }
 
     /// The provider a document goes to: the one its metadata names, else the default.

@@ -5,6 +5,7 @@ mod boundary;
 mod admin;
 mod dev;
 mod faults;
+mod isolation;
 mod pipeline;
 mod restart;
 mod secrets;

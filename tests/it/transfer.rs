@@ -148,11 +148,11 @@ async fn a_provider_failing_twice_with_503_is_retried_by_redelivery_into_one_job
 #[tokio::test]
 async fn a_redelivery_after_the_callback_recorded_the_job_records_nothing_and_makes_no_second_job() {
     // The provider creates the job and calls back at once, but answers the submission only
-    // after 4 s, past transfer's 2 s request timeout: transfer naks with the document
+    // after 4 s, past transfer's 2 s idle timeout: transfer naks with the document
     // `received`, and by the redelivery validate has recorded the job from the callback.
     let mut sandbox = Sandbox::builder()
         .sim(&["--response-delay", "4s"])
-        .env("DOCFLOW__PROVIDERS__SIM__REQUEST_TIMEOUT", "2s")
+        .env("DOCFLOW__PROVIDERS__SIM__IDLE_TIMEOUT", "2s")
         .start()
         .await;
     let logged = log_document_writes(&sandbox).await;

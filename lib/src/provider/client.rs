@@ -2,9 +2,12 @@
 //! asking for its status. Every failure is classified by what the caller does next
 //! ([`SubmitError`]); the client itself never retries; JetStream redelivery does.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -14,9 +17,6 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::provider::protocol::{JobAccepted, JobMetadata, JobStatus};
 use crate::settings::ProviderSettings;
-
-/// How long establishing a connection to the provider may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How much of a provider's error body goes into an error's detail.
 const DETAIL_LIMIT: usize = 2048;
@@ -73,6 +73,7 @@ pub struct ProviderClient {
     base_url: Url,
     api_key: SecretString,
     http: reqwest::Client,
+    idle_timeout: Duration,
 }
 
 impl std::fmt::Debug for ProviderClient {
@@ -82,9 +83,10 @@ impl std::fmt::Debug for ProviderClient {
 }
 
 impl ProviderClient {
-    /// `request_timeout` bounds each whole request, an upload's transfer included: set it
-    /// to cover the largest upload on the slowest link. Redirects are not followed (the
-    /// protocol has none, and a redirect would carry the API key elsewhere).
+    /// A request has no total-time limit: it fails after `connect_timeout` without a
+    /// connection, or once the provider has neither taken any of the upload nor sent
+    /// anything for `idle_timeout` (waiting for the answer included). Redirects are not
+    /// followed (the protocol has none, and a redirect would carry the API key elsewhere).
     pub fn new(name: &str, settings: &ProviderSettings) -> Result<ProviderClient, ClientBuildError> {
         let error = |detail: String| ClientBuildError { name: name.to_owned(), detail };
         let mut base_url = Url::parse(&settings.base_url)
@@ -94,13 +96,18 @@ impl ProviderClient {
             base_url.set_path(&path);
         }
         let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(settings.request_timeout)
+            .connect_timeout(settings.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("docflow/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| error(format!("cannot build an HTTP client: {e}")))?;
-        Ok(ProviderClient { name: name.to_owned(), base_url, api_key: settings.api_key.clone(), http })
+        Ok(ProviderClient {
+            name: name.to_owned(),
+            base_url,
+            api_key: settings.api_key.clone(),
+            http,
+            idle_timeout: settings.idle_timeout,
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -120,6 +127,7 @@ impl ProviderClient {
         body: SubmitBody,
     ) -> Result<JobAccepted, SubmitError> {
         let url = self.url("v1/jobs");
+        let activity = Activity::new();
         let request = self
             .http
             .post(url.clone())
@@ -137,6 +145,10 @@ impl ProviderClient {
                 } else {
                     "application/octet-stream"
                 };
+                // Each chunk the connection takes is progress: a provider that stops reading
+                // the upload stops them, and the idle watchdog ends the request.
+                let touched = activity.clone();
+                let stream = stream.inspect(move |_| touched.touch());
                 let file = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), size)
                     .file_name(meta.file_name.clone())
                     .mime_str(part_type)
@@ -160,10 +172,11 @@ impl ProviderClient {
                 request.json(meta)
             }
         };
-        let response = request.send().await.map_err(|e| self.send_error(&url, e))?;
+        let response = self.watched(&activity, &url, request.send()).await?.map_err(|e| self.send_error(&url, e))?;
+        activity.touch();
         let status = response.status();
         if (200..=202).contains(&status.as_u16()) {
-            let body = read_limited(response).await;
+            let body = self.watched(&activity, &url, read_limited(response, &activity)).await?;
             return serde_json::from_slice::<JobAccepted>(&body).map_err(|e| {
                 SubmitError::Transient {
                     // The job may exist: a retry with the same key finds it.
@@ -171,22 +184,20 @@ impl ProviderClient {
                 }
             });
         }
-        Err(self.classify(response).await)
+        self.classify(response, &activity, &url).await
     }
 
     /// `GET /v1/jobs/{job_id}`: the safety net for a lost callback.
     pub async fn job_status(&self, job_id: &str) -> Result<JobStatus, SubmitError> {
         let mut url = self.url("v1/jobs/");
         url.path_segments_mut().expect("an http(s) URL has path segments").pop_if_empty().push(job_id);
-        let response = self
-            .http
-            .get(url.clone())
-            .header(AUTHORIZATION, format!("Bearer {}", self.api_key.expose_secret()))
-            .send()
-            .await
-            .map_err(|e| self.send_error(&url, e))?;
+        let activity = Activity::new();
+        let request =
+            self.http.get(url.clone()).header(AUTHORIZATION, format!("Bearer {}", self.api_key.expose_secret())).send();
+        let response = self.watched(&activity, &url, request).await?.map_err(|e| self.send_error(&url, e))?;
+        activity.touch();
         if response.status() == StatusCode::OK {
-            let body = response.bytes().await.map_err(|e| self.send_error(&url, e))?;
+            let body = self.watched(&activity, &url, response.bytes()).await?.map_err(|e| self.send_error(&url, e))?;
             return serde_json::from_slice::<JobStatus>(&body).map_err(|e| SubmitError::Transient {
                 detail: format!(
                     "provider {} answered an unreadable status for job {job_id} ({e}): {}",
@@ -195,7 +206,20 @@ impl ProviderClient {
                 ),
             });
         }
-        Err(self.classify(response).await)
+        self.classify(response, &activity, &url).await
+    }
+
+    /// Runs `work` until it ends or nothing moved for `idle_timeout` (a transient failure).
+    async fn watched<F: Future>(&self, activity: &Activity, url: &Url, work: F) -> Result<F::Output, SubmitError> {
+        match idle_watchdog(activity, self.idle_timeout, work).await {
+            Some(done) => Ok(done),
+            None => Err(SubmitError::Transient {
+                detail: format!(
+                    "provider {}: timed out at {url}: nothing sent or accepted for {:?} (providers.{}.idle_timeout)",
+                    self.name, self.idle_timeout, self.name
+                ),
+            }),
+        }
     }
 
     fn send_error(&self, url: &Url, error: reqwest::Error) -> SubmitError {
@@ -211,13 +235,13 @@ impl ProviderClient {
         SubmitError::Transient { detail: crate::redact::text(&detail) }
     }
 
-    /// Maps an unsuccessful answer by the protocol's table.
-    async fn classify(&self, response: reqwest::Response) -> SubmitError {
+    /// Maps an unsuccessful answer by the protocol's table (always an `Err`).
+    async fn classify<T>(&self, response: reqwest::Response, activity: &Activity, url: &Url) -> Result<T, SubmitError> {
         let status = response.status();
         let retry_after = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let location = location(response.headers());
-        let body = text(&read_limited(response).await);
-        classify(&self.name, status, retry_after.as_deref(), location.as_deref(), &body, SystemTime::now())
+        let body = text(&self.watched(activity, url, read_limited(response, activity)).await?);
+        Err(classify(&self.name, status, retry_after.as_deref(), location.as_deref(), &body, SystemTime::now()))
     }
 }
 
@@ -278,11 +302,51 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+/// When a request last moved: a chunk of the upload taken, an answer or a chunk of it read.
+#[derive(Clone)]
+struct Activity {
+    start: Instant,
+    /// Milliseconds from `start`.
+    last: Arc<AtomicU64>,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity { start: Instant::now(), last: Arc::new(AtomicU64::new(0)) }
+    }
+
+    fn touch(&self) {
+        self.last.store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.start + Duration::from_millis(self.last.load(Ordering::Relaxed))
+    }
+}
+
+/// `work`'s output, or `None` once `activity` has not moved for `idle` (`work` is dropped,
+/// which closes the connection). No limit on the total time while it keeps moving.
+async fn idle_watchdog<F: Future>(activity: &Activity, idle: Duration, work: F) -> Option<F::Output> {
+    let mut work = std::pin::pin!(work);
+    loop {
+        let deadline = activity.last() + idle;
+        tokio::select! {
+            done = &mut work => return Some(done),
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                if activity.last() + idle <= Instant::now() {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
 /// The first [`DETAIL_LIMIT`] bytes of a body, without reading the rest.
-async fn read_limited(response: reqwest::Response) -> Vec<u8> {
+async fn read_limited(response: reqwest::Response, activity: &Activity) -> Vec<u8> {
     let mut body = Vec::new();
     let mut chunks = response.bytes_stream();
     while let Some(Ok(chunk)) = chunks.next().await {
+        activity.touch();
         body.extend_from_slice(&chunk);
         if body.len() > DETAIL_LIMIT {
             break;
@@ -380,6 +444,235 @@ mod tests {
         assert!(cut.len() <= DETAIL_LIMIT + "…".len());
         assert!(cut.ends_with('…'));
         assert_eq!(text(b"  short \n"), "short");
+    }
+
+    mod timeouts {
+        use std::time::Instant;
+
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+        use super::*;
+        use crate::ids::Kind;
+
+        fn client(base_url: &str, connect: &str, idle: &str) -> ProviderClient {
+            let settings: ProviderSettings = serde_json::from_value(serde_json::json!({
+                "base_url": base_url,
+                "api_key": "k",
+                "callback_secret": "s",
+                "connect_timeout": connect,
+                "idle_timeout": idle,
+            }))
+            .unwrap();
+            ProviderClient::new("p", &settings).unwrap()
+        }
+
+        fn meta(size: u64) -> JobMetadata {
+            JobMetadata {
+                reference: "5b0a3c1e-2f7d-5d3b-9a6e-0c1d2e3f4a5b".into(),
+                kind: Kind::Document,
+                file_name: "plan.txt".into(),
+                content_type: "text/plain".into(),
+                size,
+                callback_url: "http://127.0.0.1:9/cb".into(),
+                source_url: Some("http://127.0.0.1:9/object".into()),
+            }
+        }
+
+        /// A listener that accepts and keeps every connection, doing `each` with it.
+        async fn listener<F, Fut>(each: F) -> String
+        where
+            F: Fn(TcpStream) -> Fut + Send + 'static,
+            Fut: Future<Output = ()> + Send + 'static,
+        {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let address = listener.local_addr().unwrap();
+            tokio::spawn(async move {
+                while let Ok((socket, _)) = listener.accept().await {
+                    tokio::spawn(each(socket));
+                }
+            });
+            format!("http://{address}")
+        }
+
+        fn expect_idle<T: std::fmt::Debug>(result: Result<T, SubmitError>) {
+            match result {
+                Err(SubmitError::Transient { detail }) => {
+                    assert!(detail.contains("nothing sent or accepted"), "{detail}");
+                    assert!(detail.contains("providers.p.idle_timeout"), "{detail}");
+                }
+                other => panic!("expected an idle timeout, got {other:?}"),
+            }
+        }
+
+        /// A provider answering every request with `status`, `headers` and `body`.
+        async fn answering(status: u16, headers: &'static str, body: &'static str) -> String {
+            listener(move |mut socket| async move {
+                let mut head = Vec::new();
+                let mut buffer = vec![0; 16 * 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let answer = format!(
+                    "HTTP/1.1 {status} X\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            })
+            .await
+        }
+
+        /// Every row of the protocol's response table, over real HTTP.
+        #[tokio::test]
+        async fn each_answer_of_the_response_table_maps_to_what_docflow_does() {
+            for status in [200, 201, 202] {
+                let url = answering(status, "", r#"{"job_id":"job_1"}"#).await;
+                let job = client(&url, "1s", "2s").submit("k", &meta(3), SubmitBody::Url).await;
+                assert_eq!(job.map(|j| j.job_id), Ok("job_1".to_owned()), "{status}");
+            }
+            let url = answering(429, "retry-after: 7\r\n", "").await;
+            match client(&url, "1s", "2s").submit("k", &meta(3), SubmitBody::Url).await {
+                Err(SubmitError::Throttled { retry_after, .. }) => assert_eq!(retry_after, Duration::from_secs(7)),
+                other => panic!("429 with seconds: {other:?}"),
+            }
+            let in_a_minute = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(60));
+            let header: &'static str = Box::leak(format!("retry-after: {in_a_minute}\r\n").into_boxed_str());
+            let url = answering(429, header, "").await;
+            match client(&url, "1s", "2s").submit("k", &meta(3), SubmitBody::Url).await {
+                Err(SubmitError::Throttled { retry_after, .. }) => {
+                    assert!(
+                        retry_after > Duration::from_secs(55) && retry_after <= Duration::from_secs(60),
+                        "{retry_after:?}"
+                    )
+                }
+                other => panic!("429 with a date: {other:?}"),
+            }
+            for status in [408, 500, 502, 503, 504] {
+                let url = answering(status, "", "busy").await;
+                let result = client(&url, "1s", "2s").submit("k", &meta(3), SubmitBody::Url).await;
+                assert!(matches!(result, Err(SubmitError::Transient { .. })), "{status}: {result:?}");
+            }
+            for status in [400, 401, 403, 404, 413, 415, 422] {
+                let url = answering(status, "", r#"{"error":"bad_file"}"#).await;
+                match client(&url, "1s", "2s").submit("k", &meta(3), SubmitBody::Url).await {
+                    Err(SubmitError::Permanent { status: got, detail }) => {
+                        assert_eq!(got, status);
+                        assert!(detail.ends_with(r#"{"error":"bad_file"}"#), "the provider's body: {detail}");
+                    }
+                    other => panic!("{status}: {other:?}"),
+                }
+            }
+            // Nothing listens: a connect error.
+            let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+            let result = client(&format!("http://{closed}"), "1s", "2s").job_status("job_1").await;
+            assert!(
+                matches!(&result, Err(SubmitError::Transient { detail }) if detail.contains("cannot connect")),
+                "{result:?}"
+            );
+        }
+
+        #[tokio::test]
+        async fn a_provider_that_accepts_and_never_answers_is_transient_after_the_idle_timeout() {
+            let url = listener(|mut socket| async move {
+                // Reads the whole request, answers nothing, keeps the connection.
+                let mut sink = vec![0; 64 * 1024];
+                while socket.read(&mut sink).await.is_ok_and(|n| n > 0) {}
+                std::future::pending::<()>().await;
+            })
+            .await;
+            let client = client(&url, "1s", "200ms");
+            let started = Instant::now();
+            expect_idle(client.submit("k", &meta(3), SubmitBody::Url).await);
+            expect_idle(client.job_status("job_1").await);
+            let took = started.elapsed();
+            assert!(took >= Duration::from_millis(400) && took < Duration::from_millis(1500), "{took:?}");
+        }
+
+        #[tokio::test]
+        async fn a_provider_that_stops_reading_the_upload_is_transient_after_the_idle_timeout() {
+            let url = listener(|socket| async move {
+                // Never reads: the upload fills the socket buffers, then stalls.
+                let _socket = socket;
+                std::future::pending::<()>().await;
+            })
+            .await;
+            let size: u64 = 1 << 30;
+            let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+            let stream = futures_util::stream::repeat_with(move || Ok(chunk.clone())).take((size >> 16) as usize);
+            let body = SubmitBody::Upload { stream: Box::pin(stream), size };
+            let started = Instant::now();
+            let mut meta = meta(size);
+            meta.source_url = None;
+            expect_idle(client(&url, "1s", "300ms").submit("k", &meta, body).await);
+            assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        }
+
+        #[tokio::test]
+        async fn an_upload_that_keeps_moving_is_never_cut_however_long_it_takes() {
+            let url = listener(|mut socket| async move {
+                // Reads the request to the end of its multipart body, then accepts it.
+                let mut request = Vec::new();
+                let mut buffer = vec![0; 16 * 1024];
+                while !request.ends_with(b"--\r\n") {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let body = br#"{"job_id":"job_slow"}"#;
+                let head = format!(
+                    "HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(body).await;
+                std::future::pending::<()>().await;
+            })
+            .await;
+            // 12 chunks, one every 100 ms: 1.2 s in all, each gap well under the 400 ms idle timeout.
+            let stream = futures_util::stream::unfold(0u32, |n| async move {
+                if n == 12 {
+                    return None;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                Some((Ok(Bytes::from_static(b"0123456789")), n + 1))
+            });
+            let body = SubmitBody::Upload { stream: Box::pin(stream), size: 120 };
+            let mut meta = meta(120);
+            meta.source_url = None;
+            let started = Instant::now();
+            let job = client(&url, "1s", "400ms").submit("k", &meta, body).await.expect("accepted");
+            assert_eq!(job.job_id, "job_slow");
+            assert!(started.elapsed() > Duration::from_millis(1100), "{:?}", started.elapsed());
+        }
+
+        #[tokio::test]
+        async fn a_provider_that_does_not_accept_the_connection_is_transient_after_the_connect_timeout() {
+            // A listener whose accept queue is full and never accepts: further SYNs are dropped.
+            let socket = TcpSocket::new_v4().unwrap();
+            socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let address = socket.local_addr().unwrap();
+            let _listener = socket.listen(0).unwrap();
+            let mut queued = Vec::new();
+            loop {
+                match tokio::time::timeout(Duration::from_millis(100), TcpStream::connect(address)).await {
+                    Ok(Ok(stream)) => queued.push(stream),
+                    Ok(Err(e)) => panic!("cannot fill the accept queue: {e}"),
+                    Err(_) => break,
+                }
+                assert!(queued.len() < 64, "the accept queue never filled");
+            }
+            let started = Instant::now();
+            match client(&format!("http://{address}"), "200ms", "10s").job_status("job_1").await {
+                Err(SubmitError::Transient { detail }) => assert!(detail.contains("timed out"), "{detail}"),
+                other => panic!("expected a connect timeout, got {other:?}"),
+            }
+            let took = started.elapsed();
+            assert!(took >= Duration::from_millis(200) && took < Duration::from_secs(2), "{took:?}");
+        }
     }
 
     #[test]

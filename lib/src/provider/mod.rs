@@ -1,8 +1,10 @@
 //! The outside processing service, as `provider-protocol.md` defines it: the wire types
 //! (`protocol`), the callback signature both sides compute (`signature`), docflow's client
-//! for submissions and status (`client`), and the reference provider `docflow provider-sim`
-//! runs (`sim`).
+//! for submissions and status (`client`), each provider's slots and circuit breaker
+//! (`breaker`, see `design.md`), and the reference provider `docflow provider-sim` runs
+//! (`sim`).
 
+pub mod breaker;
 pub mod client;
 pub mod protocol;
 pub mod signature;

@@ -26,7 +26,7 @@ fn the_embedded_definitions_parse_with_the_defaults() {
     assert_eq!((transfer.stream.as_str(), transfer.name()), ("DOCFLOW_UPLOADS", "transfer"));
     assert_eq!(transfer.config.filter_subject, "docflow.uploads.>");
     assert_eq!(transfer.config.max_deliver, 8);
-    assert_eq!(transfer.config.max_ack_pending, 64);
+    assert_eq!(transfer.config.max_ack_pending, 4096);
     assert_eq!(transfer.config.backoff.len(), 5);
     assert_eq!(transfer.config.backoff[3], Duration::from_secs(120));
     for def in &defs.consumers {

@@ -180,11 +180,13 @@ async fn dead_letter_exhausted<S: Stage>(bound: &Bound<S>, advisory: &MaxDeliver
             return Ok(());
         }
     };
+    let spent = super::hold::spent(&message.headers).unwrap_or(0);
     let delivery = Delivery {
         subject: message.subject.to_string(),
         headers: message.headers,
         payload: message.payload,
-        attempt: advisory.deliveries,
+        attempt: spent + advisory.deliveries,
+        delivered: advisory.deliveries,
         max_deliver: bound.max_deliver,
         stream_sequence: message.sequence,
     };
@@ -237,6 +239,7 @@ mod tests {
             headers: map,
             payload: Bytes::from(body.to_owned()),
             attempt: 1,
+            delivered: 1,
             max_deliver: 5,
             stream_sequence: 7,
         }

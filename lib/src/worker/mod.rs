@@ -6,6 +6,7 @@
 pub mod dead_letter;
 pub mod dlq;
 pub mod dlq_batch;
+pub mod hold;
 mod runtime;
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -35,6 +36,10 @@ pub enum Outcome {
     Later { after: Duration, reason: String },
     /// A permanent failure: dead letter on `{prefix}.dead.{stage}`, then term.
     Fail { reason: String },
+    /// Not an attempt: the message waits for something outside it (its provider is down
+    /// or busy). Back to the stream for about `after` without spending an attempt and
+    /// never dead-lettered for it, however long it lasts (`hold.rs`). Counted as `held`.
+    Hold { after: Duration, reason: String },
 }
 
 impl Outcome {
@@ -46,6 +51,9 @@ impl Outcome {
     }
     pub fn later(after: Duration, reason: impl Into<String>) -> Outcome {
         Outcome::Later { after, reason: reason.into() }
+    }
+    pub fn hold(after: Duration, reason: impl Into<String>) -> Outcome {
+        Outcome::Hold { after, reason: reason.into() }
     }
     pub fn fail(reason: impl Into<String>) -> Outcome {
         Outcome::Fail { reason: reason.into() }
@@ -71,8 +79,11 @@ pub struct Delivery {
     pub subject: String,
     pub headers: HeaderMap,
     pub payload: Bytes,
-    /// 1 on the first delivery.
+    /// 1 on the first delivery: the attempts spent on the message, this one included.
+    /// Deliveries that were holds (`Outcome::Hold`) are not attempts (`hold.rs`).
     pub attempt: u64,
+    /// The server's delivery count of this copy of the message (1 on its first delivery).
+    pub delivered: u64,
     /// The consumer's `max_deliver` (-1: unlimited).
     pub max_deliver: i64,
     pub stream_sequence: u64,

@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::dead_letter::{self, publish_dead_letter};
+use super::hold::{self, FirstHeld};
 use super::{Delivery, Outcome, Stage, WorkerError};
 use crate::db::statements;
 use crate::nats::Names;
@@ -75,6 +76,8 @@ pub(crate) struct Bound<S: Stage> {
     pub ack_wait: Duration,
     /// `+TERM reason` needs nats-server 2.10.4; older servers ignore it entirely.
     pub term_with_reason: bool,
+    /// Copies whose first delivery this process held (`hold.rs`).
+    pub first_held: FirstHeld,
 }
 
 impl<S: Stage> Worker<S> {
@@ -127,7 +130,8 @@ impl<S: Stage> Worker<S> {
             );
         }
         let term_with_reason = version_at_least(&client.server_info().version, (2, 10, 4));
-        let held = held_limit(config.max_ack_pending, stage_settings.concurrency);
+        let held = held_limit(config.max_ack_pending, stage_settings.concurrency)
+            .min(stage_settings.max_held.unwrap_or(usize::MAX).max(stage_settings.concurrency.max(1)));
         let bound = Bound {
             stage,
             js,
@@ -141,6 +145,7 @@ impl<S: Stage> Worker<S> {
             server_backoff: config.backoff.clone(),
             ack_wait: config.ack_wait,
             term_with_reason,
+            first_held: FirstHeld::default(),
         };
         Ok(Worker { bound: Arc::new(bound), consumer, held })
     }
@@ -292,7 +297,7 @@ async fn hand_back(mut messages: async_nats::jetstream::consumer::pull::Stream) 
 /// Handles one delivery from delivery to settlement: waits for a run slot (sending
 /// progress), runs the step (sending progress), settles. Holds its place throughout.
 async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, turn: Turn) {
-    let (attempt, stream_sequence) = match message.info() {
+    let (delivered, stream_sequence) = match message.info() {
         Ok(info) => (info.delivered.max(1) as u64, info.stream_sequence),
         Err(e) => {
             tracing::error!(error = %e, subject = %message.subject, "not a JetStream delivery; ignored");
@@ -303,11 +308,18 @@ async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, turn: Turn) {
     let Some(reply) = message.reply.clone() else {
         return;
     };
+    let headers = message.headers.unwrap_or_default();
+    let spent = hold::spent(&headers);
+    // Unknown here (another process held it, or this one restarted): a copy born of a
+    // hold most likely held its first delivery too; an original most likely did not.
+    let first_held = bound.first_held.recalls(stream_sequence).unwrap_or(spent.is_some());
+    let attempt = hold::attempt(spent.unwrap_or(0), delivered, first_held);
     let delivery = Delivery {
         subject: message.subject.to_string(),
-        headers: message.headers.unwrap_or_default(),
+        headers,
         payload: message.payload,
         attempt,
+        delivered,
         max_deliver: bound.max_deliver,
         stream_sequence,
     };
@@ -323,7 +335,7 @@ async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, turn: Turn) {
         let slot = tokio::select! {
             biased;
             _ = turn.stop_waiting.cancelled() => None,
-            slot = with_progress(&bound, &reply, attempt, "waiting", turn.slots.acquire_owned()) => {
+            slot = with_progress(&bound, &reply, delivered, "waiting", turn.slots.acquire_owned()) => {
                 Some(slot.expect("the semaphore is never closed"))
             }
         };
@@ -338,13 +350,14 @@ async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, turn: Turn) {
             statements::in_stage(stage.name(), async move { stage.step(&delivery).await }).in_current_span()
         });
         let started = std::time::Instant::now();
-        let outcome = run_with_progress(&bound, &reply, attempt, step, &turn.hard_stop).await;
+        let outcome = run_with_progress(&bound, &reply, delivered, step, &turn.hard_stop).await;
         match outcome {
             Some(outcome) => {
                 let label = match &outcome {
                     Outcome::Done => "done",
                     Outcome::Retry { .. } if !delivery.is_last_attempt() => "retry",
                     Outcome::Later { .. } if !delivery.is_last_attempt() => "later",
+                    Outcome::Hold { .. } => "held",
                     _ => "dead_letter",
                 };
                 crate::metrics::stage_step(bound.stage.name(), label, started.elapsed());
@@ -352,7 +365,7 @@ async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, turn: Turn) {
             }
             None => {
                 // Shut down mid-step: hand the message back soon, to this or another worker.
-                let delay = nak_delay(bound.settings.backoff[0], attempt, &bound.server_backoff);
+                let delay = nak_delay(bound.settings.backoff[0], delivered, &bound.server_backoff);
                 tracing::warn!(?delay, "step interrupted by shutdown; naked");
                 send(&bound.client, &reply, nak_payload(delay)).await;
             }
@@ -414,20 +427,52 @@ async fn with_progress<S: Stage, F: Future>(
 }
 
 async fn settle<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &Delivery, outcome: Outcome) {
+    // What a copy's first delivery was decides its later attempt numbers; once the copy
+    // is finished (or replaced, below) it is forgotten.
+    match &outcome {
+        Outcome::Retry { .. } if !delivery.is_last_attempt() => {
+            if delivery.delivered == 1 {
+                bound.first_held.remember(delivery.stream_sequence, false);
+            }
+        }
+        Outcome::Hold { .. } if delivery.delivered == 1 => {}
+        // Timers (the watchdog) never hold: unknown means "not held", which is right.
+        Outcome::Later { .. } if !delivery.is_last_attempt() => {}
+        _ => bound.first_held.forget(delivery.stream_sequence),
+    }
     match outcome {
         Outcome::Done => {
             if confirm(&bound.client, reply, Bytes::from_static(b"+ACK")).await {
                 tracing::debug!("step done");
             }
         }
+        Outcome::Hold { after, reason } => hold_message(bound, reply, delivery, after, &reason).await,
+        // The server would not deliver this copy again, yet attempts are left (earlier
+        // deliveries were holds): a fresh copy carries on, redelivered at once.
+        Outcome::Retry { reason, .. }
+            if !delivery.is_last_attempt()
+                && bound.max_deliver > 0
+                && delivery.delivered as i64 >= bound.max_deliver =>
+        {
+            tracing::info!(%reason, "step will retry on a fresh copy (this one's deliveries are used up)");
+            match hold::republish(&bound.js, &bound.stream_name, delivery, delivery.attempt).await {
+                Ok(()) => {
+                    bound.first_held.forget(delivery.stream_sequence);
+                    confirm(&bound.client, reply, Bytes::from_static(b"+ACK")).await;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot republish; the message will be dead-lettered by the advisory")
+                }
+            }
+        }
         Outcome::Retry { after, reason } if !delivery.is_last_attempt() => {
             let wanted = after.unwrap_or_else(|| with_jitter(backoff_for(&bound.settings.backoff, delivery.attempt)));
-            let delay = nak_delay(wanted, delivery.attempt, &bound.server_backoff);
+            let delay = nak_delay(wanted, delivery.delivered, &bound.server_backoff);
             tracing::info!(%reason, ?wanted, "step will retry");
             confirm(&bound.client, reply, nak_payload(delay)).await;
         }
         Outcome::Later { after, reason } if !delivery.is_last_attempt() => {
-            let delay = nak_delay(after, delivery.attempt, &bound.server_backoff);
+            let delay = nak_delay(after, delivery.delivered, &bound.server_backoff);
             tracing::debug!(%reason, ?after, "message held");
             confirm(&bound.client, reply, nak_payload(delay)).await;
         }
@@ -439,14 +484,44 @@ async fn settle<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &Delivery
     }
 }
 
+/// A hold: a nak with `after` on the copy's first delivery, a fresh copy on any later one
+/// (`hold.rs`). Never a dead letter.
+async fn hold_message<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &Delivery, after: Duration, reason: &str) {
+    let room = bound.max_deliver <= 0 || (delivery.delivered as i64) < bound.max_deliver;
+    if delivery.delivered == 1 && room {
+        bound.first_held.remember(delivery.stream_sequence, true);
+        tracing::debug!(%reason, ?after, "message held");
+        confirm(&bound.client, reply, nak_payload(nak_delay(after, delivery.delivered, &bound.server_backoff))).await;
+        return;
+    }
+    // This delivery was not an attempt: the copy records the ones before it.
+    let spent = delivery.attempt.saturating_sub(1);
+    match hold::republish(&bound.js, &bound.stream_name, delivery, spent).await {
+        Ok(()) => {
+            tracing::debug!(%reason, spent, "message held on a fresh copy");
+            confirm(&bound.client, reply, Bytes::from_static(b"+ACK")).await;
+        }
+        Err(e) => {
+            // Held anyway; the next hold tries again. A copy never reaches its last
+            // delivery by holds alone while republishing works.
+            tracing::warn!(error = %e, %reason, "cannot republish a held message; naked");
+            confirm(&bound.client, reply, nak_payload(nak_delay(after, delivery.delivered, &bound.server_backoff)))
+                .await;
+        }
+    }
+}
+
 async fn dead_letter_and_term<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &Delivery, reason: &str) {
     let stage = bound.stage.name();
     let delivery = &*dead_letter::named(bound.stage.as_ref(), delivery);
     if let Err(e) = publish_dead_letter(&bound.js, &bound.names, stage, &bound.stream_name, delivery, reason).await {
         // Not terminated: redelivered later, or caught by the max-deliveries advisory.
         tracing::error!(error = %e, %reason, "cannot dead-letter; the message will be redelivered");
-        let delay =
-            nak_delay(backoff_for(&bound.settings.backoff, delivery.attempt), delivery.attempt, &bound.server_backoff);
+        let delay = nak_delay(
+            backoff_for(&bound.settings.backoff, delivery.attempt),
+            delivery.delivered,
+            &bound.server_backoff,
+        );
         send(&bound.client, reply, nak_payload(delay)).await;
         return;
     }

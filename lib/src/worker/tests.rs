@@ -560,3 +560,38 @@ async fn the_worker_carries_on_after_nats_restarts() {
     assert!(!handle.is_finished(), "the worker stopped: {:?}", handle.await);
     stop(shutdown, handle).await;
 }
+
+/// `Outcome::Hold` spends no attempt however many times it happens (max_deliver 3 here):
+/// naks on a copy's first delivery, fresh copies with the same body and headers after,
+/// then real retries are counted from 1 and the message completes on its third attempt
+/// (the second retry on a copy whose server deliveries ran out goes to a fresh copy).
+#[tokio::test]
+async fn holds_spend_no_attempt_and_keep_the_body_and_headers() {
+    let h = Harness::new(&nats_url(), &[]).await;
+    h.check(|h| async move {
+        let stage = Scripted::new(|d, call| {
+            if &d.payload[..] != b"held" || d.header(dead_letter::DOCUMENT_ID) != Some("doc-1") {
+                return Some(Outcome::fail("the copy lost its body or headers"));
+            }
+            Some(match call {
+                0..10 => Outcome::hold(Duration::from_millis(20), "provider down"),
+                10 | 11 => Outcome::retry("provider failed"),
+                _ => Outcome::Done,
+            })
+        });
+        let (shutdown, handle) = h.start(stage.clone());
+        h.publish("held").await;
+        testkit::wait_for("thirteen steps", Duration::from_secs(15), || async {
+            (stage.attempts().len() >= 13).then_some(())
+        })
+        .await;
+        h.wait_settled().await;
+        stop(shutdown, handle).await;
+        let mut expected = vec![1; 11];
+        expected.extend([2, 3]);
+        assert_eq!(stage.attempts(), expected, "holds are not attempts");
+        assert!(stage.dead.lock().unwrap().is_empty());
+        assert!(dlq::list(&h.js, &h.names, Some("transfer")).await.unwrap().is_empty());
+    })
+    .await;
+}

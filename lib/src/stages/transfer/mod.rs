@@ -21,6 +21,7 @@ use crate::events::{Boundary, Refused};
 use crate::ids::{DocumentId, Kind};
 use crate::messages::{self, TRACEPARENT, WatchTimer};
 use crate::nats::Names;
+use crate::provider::breaker::{Gate, Verdict};
 use crate::provider::client::{ProviderClient, SubmitBody, SubmitError};
 use crate::provider::protocol::JobMetadata;
 use crate::settings::{Delivery as DeliveryMode, Settings};
@@ -35,6 +36,8 @@ pub struct Transfer {
     js: jetstream::Context,
     names: Names,
     providers: BTreeMap<String, ProviderClient>,
+    /// Each provider's slots and circuit breaker (`provider/design.md`).
+    gates: BTreeMap<String, Arc<Gate>>,
     settings: Arc<Settings>,
     /// Documents this process naked in `received`: their redelivery writes nothing.
     retried: Retried,
@@ -59,9 +62,14 @@ impl Transfer {
             .iter()
             .map(|(name, p)| ProviderClient::new(name, p).map(|c| (name.clone(), c)).map_err(|e| e.to_string()))
             .collect::<Result<_, _>>()?;
+        let gates = settings
+            .providers
+            .iter()
+            .map(|(name, p)| (name.clone(), Gate::new(name, settings.provider_concurrency(name), &p.breaker)))
+            .collect();
         let names = Names::new(&settings.nats.prefix);
         let boundary = Boundary::from_settings(&settings.s3);
-        Ok(Transfer { db, store, js, names, providers, settings, retried: Retried::new(retried::CAPACITY), boundary })
+        Ok(Transfer { db, store, js, names, providers, gates, settings, retried: Retried::new(retried::CAPACITY), boundary })
     }
 
     /// Reads an upload message: a body that is not an event is refused.
@@ -302,6 +310,16 @@ impl Transfer {
     ) -> Result<String, Outcome> {
         let client = &self.providers[provider];
         let provider_settings = &self.settings.providers[provider];
+        // The provider's own slot and its breaker's leave; otherwise the document waits in
+        // its stream without spending an attempt.
+        let gate = &self.gates[provider];
+        let pass = gate.enter().map_err(|after| {
+            Outcome::hold(
+                after,
+                format!("provider {provider} is busy or down (breaker {}); held", gate.state().as_str()),
+            )
+        })?;
+        let probe = pass.is_probe();
         let mut meta = JobMetadata {
             reference: id.to_string(),
             kind,
@@ -331,9 +349,20 @@ impl Transfer {
                 SubmitBody::Url
             }
         };
-        match client.submit(submission_id, &meta, body).await {
+        let result = client.submit(submission_id, &meta, body).await;
+        pass.settle(match &result {
+            Ok(_) | Err(SubmitError::Permanent { status: 400.., .. }) => Verdict::Answered,
+            Err(SubmitError::Transient { .. }) => Verdict::Transient,
+            Err(SubmitError::Throttled { .. } | SubmitError::Permanent { .. }) => Verdict::Neutral,
+        });
+        match result {
             Ok(job) => Ok(job.job_id),
             Err(SubmitError::Throttled { retry_after, detail }) => Err(Outcome::retry_after(retry_after, detail)),
+            // A failed probe is the outage, not the document: no attempt spent on it.
+            Err(SubmitError::Transient { detail }) if probe => Err(Outcome::hold(
+                self.settings.providers[provider].breaker.probe_after,
+                format!("probe failed: {detail}"),
+            )),
             Err(SubmitError::Transient { detail }) => Err(Outcome::retry(detail)),
             Err(SubmitError::Permanent { detail, .. }) => Err(Outcome::fail(detail)),
         }

@@ -49,13 +49,13 @@ async fn serve(router: Router) -> SocketAddr {
     address
 }
 
-fn provider_client(base_url: &str, api_key: &str, request_timeout: &str) -> ProviderClient {
+fn provider_client(base_url: &str, api_key: &str, idle_timeout: &str) -> ProviderClient {
     // Through serde, so fields added to the settings later take their defaults.
     let settings: ProviderSettings = serde_json::from_value(serde_json::json!({
         "base_url": base_url,
         "api_key": api_key,
         "callback_secret": "sim-callback-secret",
-        "request_timeout": request_timeout,
+        "idle_timeout": idle_timeout,
     }))
     .unwrap();
     ProviderClient::new("sim", &settings).unwrap()

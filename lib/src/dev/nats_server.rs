@@ -1,6 +1,8 @@
 //! A `nats-server` child process for `docflow dev` when no server answers: JetStream on,
 //! loopback only, a free port, its store in the data directory (so streams survive a
-//! restart of `docflow dev`). Stopped on [`NatsServer::stop`], killed when dropped.
+//! restart of `docflow dev`). Stopped on [`NatsServer::stop`], killed when dropped. A
+//! restart takes the port of the previous start again when it is free (kept in
+//! `STORE_DIR/port`), so the URL in the written settings stays the same.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -54,7 +56,13 @@ impl NatsServer {
         std::fs::create_dir_all(store_dir).map_err(dir_error)?;
         let log = store_dir.join("nats-server.log");
         let output = std::fs::File::create(&log).map_err(dir_error)?;
-        let port = super::ports::unused_local_port().map_err(dir_error)?;
+        let port_file = store_dir.join("port");
+        let previous = std::fs::read_to_string(&port_file).ok().and_then(|text| text.trim().parse::<u16>().ok());
+        let port = match previous.filter(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok()) {
+            Some(port) => port,
+            None => super::ports::unused_local_port().map_err(dir_error)?,
+        };
+        std::fs::write(&port_file, port.to_string()).map_err(dir_error)?;
         let child = Command::new(binary)
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
             .arg(store_dir)
@@ -144,8 +152,10 @@ mod tests {
         assert!(!answers(&url).await, "the server stopped");
         assert!(store.join("jetstream").exists(), "the store is in the given directory");
 
-        // Started again on the same store, the stream and its message are still there.
+        // Started again on the same store, on the same port, the stream and its message
+        // are still there.
         let server = NatsServer::start(&binary(), &store).await.unwrap();
+        assert_eq!(server.url(), url, "the port of the previous start");
         let js = async_nats::jetstream::new(async_nats::connect(server.url()).await.unwrap());
         let mut stream = js.get_stream("DEVTEST").await.unwrap();
         assert_eq!(stream.info().await.unwrap().state.messages, 1);

@@ -4,6 +4,7 @@
 //! document's watch timer. See `design.md` for why a duplicate event or a crash between
 //! submit and ack makes no second job.
 
+mod preflight;
 mod retried;
 
 use std::collections::BTreeMap;
@@ -70,6 +71,9 @@ impl Transfer {
             content_type: upload.content_type.clone().unwrap_or_else(|| "application/octet-stream".into()),
             provider: provider.to_owned(),
         };
+        if let Some(outcome) = preflight::refused(&self.db, &self.store, &self.settings, upload, &new, delivery).await {
+            return outcome;
+        }
         if delivery.attempt > 1 && self.retried.recalls(new.id, delivery.stream_sequence) {
             return self.resubmit(upload, &new, delivery).await;
         }

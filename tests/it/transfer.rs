@@ -360,3 +360,30 @@ fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+#[tokio::test]
+async fn an_empty_upload_is_refused_before_the_provider_with_a_reason_in_plain_words() {
+    let mut sandbox = Sandbox::builder().start().await;
+    sandbox.start_worker(&["transfer"]);
+    let empty = sandbox.upload("teacher-42/week3/plan.docx", Vec::new(), "application/octet-stream", &[]).await;
+    let plan = sandbox.upload("teacher-42/week3/plan.md", lesson_plan(), "text/markdown", &[]).await;
+
+    let document = sandbox.wait_for_state(empty, State::Failed, DEADLINE).await;
+    let reason = document.error_reason.clone().unwrap_or_default();
+    assert!(reason.contains("the file is empty (0 bytes)"), "{reason}");
+    assert_eq!(document.error_stage.as_deref(), Some("transfer"));
+    // The refused upload has its dead letter, with the same reason.
+    let dead = wait_for("the dead letter", DEADLINE, || async {
+        let letters = dead_letters(&sandbox).await;
+        (!letters.is_empty()).then_some(letters)
+    })
+    .await;
+    assert_eq!(dead.len(), 1);
+    let error = dead[0].headers.get("Docflow-Error").map(|v| v.to_string()).unwrap_or_default();
+    assert!(error.contains("empty (0 bytes)"), "{error}");
+    // A good upload after it still goes through; the provider never saw the empty one.
+    sandbox.wait_for_state(plan, State::Submitted, DEADLINE).await;
+    let jobs = sandbox.sim_jobs().await;
+    assert_eq!(jobs.len(), 1, "{jobs:#?}");
+    assert_eq!(jobs[0]["reference"], plan.to_string());
+}

@@ -19,7 +19,7 @@ mod status;
 #[derive(Parser)]
 #[command(name = "docflow", version, about = "Files through an outside processing service, checked and normalized")]
 struct Cli {
-    /// Settings file [default: ./docflow.toml when present, else DATA_DIR/docflow.toml, the one `docflow dev` writes].
+    /// Settings file [default: ./docflow.toml, else DATA_DIR/docflow.toml (the one `docflow dev` writes), else /etc/docflow/docflow.toml].
     #[arg(long, global = true, env = "DOCFLOW_CONFIG")]
     config: Option<PathBuf>,
     /// `docflow dev`'s data directory [default: ./var]; other commands read the settings it wrote there.
@@ -83,11 +83,11 @@ fn start(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// The settings of every command but `dev` and `provider-sim`, from the file
-/// [`config_file::find`] picks: `--config`, `./docflow.toml`, or what `docflow dev` wrote
-/// into its data directory.
+/// [`config_file::find`] picks: `--config`, `./docflow.toml`, what `docflow dev` wrote
+/// into its data directory, or `/etc/docflow/docflow.toml`.
 fn load_settings(config: Option<&Path>, data_dir: Option<&Path>) -> anyhow::Result<Settings> {
     let cwd = std::env::current_dir().context("reading the working directory")?;
-    let file = config_file::find(config, data_dir, &cwd);
+    let file = config_file::find(config, data_dir, &cwd, Path::new(config_file::SYSTEM_FILE));
     let nothing_found = file.is_none() && !cwd.join("docflow.toml").exists();
     Settings::load(file.as_deref(), None).map_err(|error| {
         if nothing_found {

@@ -16,14 +16,17 @@ use crate::settings::{Delivery, ProviderSettings, Settings};
 
 /// The file's name, in the data directory.
 pub const FILE_NAME: &str = "docflow.toml";
+/// The settings of a packaged install (the Debian package's conffile).
+pub const SYSTEM_FILE: &str = "/etc/docflow/docflow.toml";
 /// `docflow dev`'s data directory when none is given.
 pub const DEFAULT_DATA_DIR: &str = "./var";
 
 /// The settings file a command reads, in this order: the one given (`--config` or
 /// `DOCFLOW_CONFIG`); `./docflow.toml` (`None`: the loader reads it) unless a data
 /// directory was named; the file `docflow dev` wrote into the data directory (`--data-dir`,
-/// default `./var`); else `None` (defaults and environment only).
-pub fn find(explicit: Option<&Path>, data_dir: Option<&Path>, cwd: &Path) -> Option<PathBuf> {
+/// default `./var`); `system` ([`SYSTEM_FILE`], a packaged install's); else `None`
+/// (defaults and environment only).
+pub fn find(explicit: Option<&Path>, data_dir: Option<&Path>, cwd: &Path, system: &Path) -> Option<PathBuf> {
     if let Some(path) = explicit {
         return Some(path.to_owned());
     }
@@ -33,7 +36,10 @@ pub fn find(explicit: Option<&Path>, data_dir: Option<&Path>, cwd: &Path) -> Opt
     let dir = data_dir.map(Path::to_owned).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
     let dir = if dir.is_absolute() { dir } else { cwd.join(dir) };
     let dev = dir.join(FILE_NAME);
-    dev.exists().then_some(dev)
+    if dev.exists() {
+        return Some(dev);
+    }
+    (data_dir.is_none() && system.exists()).then(|| system.to_owned())
 }
 
 /// What to add to a settings error when no file was found at all.
@@ -41,7 +47,8 @@ pub fn not_found_hint(data_dir: Option<&Path>) -> String {
     let dir = data_dir.map(|d| d.display().to_string()).unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned());
     format!(
         "no settings file was found: pass --config FILE (or set DOCFLOW_CONFIG), create ./docflow.toml, \
-         or start `docflow dev` (`make run`), which writes {dir}/{FILE_NAME} (--data-dir DIR for another directory)"
+         {SYSTEM_FILE} (the package's), or start `docflow dev` (`make run`), which writes {dir}/{FILE_NAME} \
+         (--data-dir DIR for another directory)"
     )
 }
 
@@ -200,10 +207,16 @@ mod tests {
     fn a_given_file_wins_then_the_working_directory_then_the_data_directory() {
         let cwd = tempfile::tempdir().unwrap();
         let cwd = cwd.path();
+        let none = cwd.join("no-system-file");
+        let find = |explicit: Option<&Path>, data_dir: Option<&Path>, cwd: &Path| find(explicit, data_dir, cwd, &none);
         let given = Path::new("/etc/docflow/docflow.toml");
         assert_eq!(find(Some(given), None, cwd).as_deref(), Some(given));
         // Nothing anywhere: defaults and environment.
         assert_eq!(find(None, None, cwd), None);
+        // A packaged install's file, when there is nothing closer.
+        let system = cwd.join("etc-docflow.toml");
+        std::fs::write(&system, "").unwrap();
+        assert_eq!(super::find(None, None, cwd, &system), Some(system.clone()));
         // What `docflow dev` wrote into ./var.
         std::fs::create_dir_all(cwd.join("var")).unwrap();
         std::fs::write(cwd.join("var").join(FILE_NAME), "").unwrap();

@@ -90,11 +90,7 @@ fn load_settings(config: Option<&Path>, data_dir: Option<&Path>) -> anyhow::Resu
     let file = config_file::find(config, data_dir, &cwd, Path::new(config_file::SYSTEM_FILE));
     let nothing_found = file.is_none() && !cwd.join("docflow.toml").exists();
     Settings::load(file.as_deref(), None).map_err(|error| {
-        if nothing_found {
-            anyhow::anyhow!("{error}\n{}", config_file::not_found_hint(data_dir))
-        } else {
-            error.into()
-        }
+        if nothing_found { anyhow::anyhow!("{error}\n{}", config_file::not_found_hint(data_dir)) } else { error.into() }
     })
 }
 

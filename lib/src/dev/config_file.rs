@@ -139,8 +139,7 @@ pub fn write(path: &Path, settings: &Settings) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let temporary = path.with_extension("toml.new");
-    let mut file =
-        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&temporary)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&temporary)?;
     file.write_all(render(settings).as_bytes())?;
     file.sync_all()?;
     std::fs::rename(&temporary, path)

@@ -85,7 +85,9 @@ pub enum DevError {
     Database(#[from] crate::db::DbError),
     #[error(transparent)]
     Upload(#[from] samples::UploadError),
-    #[error("no NATS server answers at {url} (--nats-url); start it, or leave --nats-url out to run a nats-server of its own")]
+    #[error(
+        "no NATS server answers at {url} (--nats-url); start it, or leave --nats-url out to run a nats-server of its own"
+    )]
     NatsUnreachable { url: String },
     #[error("cannot write the settings file {path}: {cause}; choose another --data-dir")]
     SettingsFile { path: String, cause: std::io::Error },
@@ -407,7 +409,10 @@ fn print_banner(settings: &Settings, secrets: &DevSecrets, sim: bool, settings_f
         _ => println!("  providers    {}", settings.providers.keys().cloned().collect::<Vec<_>>().join(", ")),
     }
     println!("  token        {}  (bearer token of /v1/documents and /v1/uploads)", secrets.token);
-    println!("  settings     {}  (docflow status, docflow dlq ... read it from this directory)", settings_file.display());
+    println!(
+        "  settings     {}  (docflow status, docflow dlq ... read it from this directory)",
+        settings_file.display()
+    );
 }
 
 fn print_how_to(settings: &Settings, secrets: &DevSecrets) {

@@ -140,10 +140,9 @@ pub async fn refused(
     let max_size = settings.providers.get(&new.provider).and_then(|p| p.max_size.as_deref()).and_then(parse_size);
     let mut refusal = check_size(upload.size, &new.provider, max_size.map(|m| m as u64)).err();
     if refusal.is_none() && new.kind == Kind::Document {
-        let head = match read_head(store, upload).await {
-            Ok(head) => head,
-            Err(outcome) => return Some(outcome),
-        };
+        // Unreadable here (gone, S3 down): the submission path meets the same error and
+        // handles it as it always has (recorded, then failed or retried).
+        let Some(head) = read_head(store, upload).await else { return None };
         // The bucket's size is the truth when the event said otherwise.
         refusal = if head.is_empty() { Some(Refusal::Empty) } else { check_document(upload.file_name(), &head).err() };
     }
@@ -158,21 +157,18 @@ pub async fn refused(
     }
 }
 
-/// Up to [`HEAD_BYTES`] of the object; the rest is not read.
-async fn read_head(store: &Store, upload: &Upload) -> Result<Vec<u8>, Outcome> {
-    let (mut stream, _) = store
-        .open(&upload.bucket, &upload.key, upload.version_id.as_deref())
-        .await
-        .map_err(|e| Outcome::from_error(&e))?;
+/// Up to [`HEAD_BYTES`] of the object (the rest is not read); `None` when it cannot be read.
+async fn read_head(store: &Store, upload: &Upload) -> Option<Vec<u8>> {
+    let (mut stream, _) = store.open(&upload.bucket, &upload.key, upload.version_id.as_deref()).await.ok()?;
     let mut head = Vec::with_capacity(HEAD_BYTES);
     while head.len() < HEAD_BYTES {
         match stream.next().await {
             Some(Ok(chunk)) => head.extend_from_slice(&chunk[..chunk.len().min(HEAD_BYTES - head.len())]),
-            Some(Err(e)) => return Err(Outcome::retry(format!("reading {}/{}: {e}", upload.bucket, upload.key))),
+            Some(Err(_)) => return None,
             None => break,
         }
     }
-    Ok(head)
+    Some(head)
 }
 
 #[cfg(test)]
@@ -196,7 +192,10 @@ mod tests {
     fn a_file_over_the_providers_limit_is_refused_with_both_sizes() {
         let refusal = check_size(3 << 30, "acme", Some(2 << 30)).unwrap_err();
         let text = refusal.to_string();
-        assert!(text.contains("3.0 GB") && text.contains("2.0 GB") && text.contains("providers.acme.max_size"), "{text}");
+        assert!(
+            text.contains("3.0 GB") && text.contains("2.0 GB") && text.contains("providers.acme.max_size"),
+            "{text}"
+        );
         assert_eq!(check_size(2 << 30, "acme", Some(2 << 30)), Ok(()), "the limit itself is allowed");
         assert_eq!(check_size(u64::MAX, "acme", None), Ok(()), "no limit configured");
     }

@@ -142,7 +142,7 @@ pub async fn refused(
     if refusal.is_none() && new.kind == Kind::Document {
         // Unreadable here (gone, S3 down): the submission path meets the same error and
         // handles it as it always has (recorded, then failed or retried).
-        let Some(head) = read_head(store, upload).await else { return None };
+        let head = read_head(store, upload).await?;
         // The bucket's size is the truth when the event said otherwise.
         refusal = if head.is_empty() { Some(Refusal::Empty) } else { check_document(upload.file_name(), &head).err() };
     }

@@ -17,7 +17,7 @@ const STOP_DEADLINE: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 pub enum NatsServerError {
     #[error(
-        "cannot start {binary}: {cause}; install nats-server (apt-get install nats-server) or set DOCFLOW_NATS_SERVER to its path"
+        "cannot start {binary}: {cause}; install nats-server (apt-get install nats-server), set DOCFLOW_NATS_SERVER to its path, or use a running server with `docflow dev --nats-url URL`"
     )]
     Spawn { binary: String, cause: std::io::Error },
     #[error("cannot prepare {path}: {cause}")]

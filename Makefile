@@ -74,3 +74,19 @@ bench: deps services bench-build ## full-size performance run: table on stdout, 
 
 bench-smoke: deps services bench-build ## every bench scenario at tiny sizes (CI: the harness works, no figure asserted)
 	target/release/docflow-bench --smoke --nats-server "$(BENCH_NATS_SERVER)" $(BENCH_ARGS)
+
+# Packages: a Debian package (cargo-deb, installed from crates.io when missing) and a
+# tarball for other distributions, in target/package/. PACKAGE_PROFILE=release (the
+# fat-LTO build) by default; the test builds with the dev profile unless told otherwise.
+PACKAGE_PROFILE ?= release
+TEST_PACKAGE_PROFILE ?= dev
+.PHONY: package test-package test-deploy
+
+package: ## the Debian package and a tarball for other distributions, in target/package/
+	PACKAGE_PROFILE=$(PACKAGE_PROFILE) scripts/package
+
+test-package: ## builds the package, extracts it into a throwaway root (dpkg -x) and runs docflow from it
+	PACKAGE_PROFILE=$(TEST_PACKAGE_PROFILE) scripts/test-package
+
+test-deploy: ## docker-compose config on the compose files; the Kubernetes manifests parse and name only what exists
+	scripts/check-deploy

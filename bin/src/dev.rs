@@ -8,9 +8,6 @@ use docflow::dev::{self, DevOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct DevArgs {
-    /// Where the database, the objects, the NATS store and the generated secrets live.
-    #[arg(long, default_value = "./var")]
-    data_dir: PathBuf,
     /// Exit once every sample is normalized: 0, or 1 when one failed, was rejected or
     /// the deadline passed.
     #[arg(long)]
@@ -18,15 +15,24 @@ pub struct DevArgs {
     /// How long the samples get to reach a final state.
     #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
     samples_deadline: Duration,
-    /// The nats-server binary started when no NATS server answers [default: DOCFLOW_NATS_SERVER, else nats-server].
+    /// The nats-server binary of the child server [default: DOCFLOW_NATS_SERVER, else nats-server].
     #[arg(long)]
     nats_server: Option<PathBuf>,
+    /// Use this existing NATS server instead of a child one; the streams then get a prefix
+    /// of their own, derived from the data directory (unless nats.prefix is set to
+    /// something else than `docflow`), so they are shared with no other docflow.
+    #[arg(long, value_name = "URL")]
+    nats_url: Option<String>,
 }
 
-pub async fn run(args: DevArgs, config: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+/// `data_dir` is the global `--data-dir` (the database, the objects, the NATS store, the
+/// generated secrets and the settings file live there), default `./var`.
+pub async fn run(args: DevArgs, config: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     // The console is the output; logs show what goes wrong (RUST_LOG=info for more).
     super::init_logging("text", "warn");
-    let mut options = DevOptions::new(args.data_dir);
+    let data_dir = data_dir.unwrap_or_else(|| PathBuf::from(docflow::dev::config_file::DEFAULT_DATA_DIR));
+    let mut options = DevOptions::new(data_dir);
+    options.nats_url = args.nats_url;
     options.config = config;
     options.exit_after_samples = args.exit_after_samples;
     options.samples_deadline = args.samples_deadline;

@@ -1,13 +1,14 @@
 //! The `docflow` binary: parses the command line, loads settings, starts logging and calls
 //! into the library. Exit status: 0 success, 1 failure, 2 usage error.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use docflow::app::{self, Component};
+use docflow::dev::config_file;
 use docflow::settings::Settings;
 use tokio_util::sync::CancellationToken;
 
@@ -19,9 +20,12 @@ mod status;
 #[derive(Parser)]
 #[command(name = "docflow", version, about = "Files through an outside processing service, checked and normalized")]
 struct Cli {
-    /// Settings file (default: ./docflow.toml when present).
+    /// Settings file [default: ./docflow.toml, else DATA_DIR/docflow.toml (the one `docflow dev` writes), else /etc/docflow/docflow.toml].
     #[arg(long, global = true, env = "DOCFLOW_CONFIG")]
     config: Option<PathBuf>,
+    /// `docflow dev`'s data directory [default: ./var]; other commands read the settings it wrote there.
+    #[arg(long, global = true, env = "DOCFLOW_DATA_DIR")]
+    data_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -68,17 +72,29 @@ fn main() -> ExitCode {
 fn start(cli: Cli) -> anyhow::Result<ExitCode> {
     let runtime = |threads| app::runtime(threads).context("starting the tokio runtime");
     match cli.command {
-        Command::Dev(args) => runtime(0)?.block_on(dev::run(args, cli.config)),
+        Command::Dev(args) => runtime(0)?.block_on(dev::run(args, cli.config, cli.data_dir)),
         Command::ProviderSim(options) => {
             init_logging("text", "info");
             runtime(0)?.block_on(provider_sim(options))
         }
         command => {
-            let settings = Settings::load(cli.config.as_deref(), None)?;
+            let settings = load_settings(cli.config.as_deref(), cli.data_dir.as_deref())?;
             let threads = if matches!(command, Command::Run { .. }) { settings.runtime.worker_threads } else { 0 };
             runtime(threads)?.block_on(dispatch(command, settings))
         }
     }
+}
+
+/// The settings of every command but `dev` and `provider-sim`, from the file
+/// [`config_file::find`] picks: `--config`, `./docflow.toml`, what `docflow dev` wrote
+/// into its data directory, or `/etc/docflow/docflow.toml`.
+fn load_settings(config: Option<&Path>, data_dir: Option<&Path>) -> anyhow::Result<Settings> {
+    let cwd = std::env::current_dir().context("reading the working directory")?;
+    let file = config_file::find(config, data_dir, &cwd, Path::new(config_file::SYSTEM_FILE));
+    let nothing_found = file.is_none() && !cwd.join("docflow.toml").exists();
+    Settings::load(file.as_deref(), None).map_err(|error| {
+        if nothing_found { anyhow::anyhow!("{error}\n{}", config_file::not_found_hint(data_dir)) } else { error.into() }
+    })
 }
 
 async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {

@@ -174,6 +174,10 @@ pub struct ProviderSettings {
     /// `callback_timeout` each) before its document fails.
     #[serde(default = "default_watch_rounds")]
     pub watch_rounds: u32,
+    /// The largest file the provider accepts (`2GiB`); larger uploads are refused before
+    /// they are sent (transfer's pre-flight). None: no limit.
+    #[serde(default)]
+    pub max_size: Option<String>,
 }
 
 fn default_delivery() -> Delivery {
@@ -440,6 +444,9 @@ impl Settings {
                     format!("providers.{name}.callback_secret"),
                     "a secret or a non-empty list of secrets",
                 ));
+            }
+            if p.max_size.as_deref().is_some_and(|size| parse_size(size).is_none()) {
+                return Err(invalid(format!("providers.{name}.max_size"), "a size such as 2GiB or 500MB"));
             }
         }
         if self.providers.len() > 1 && !self.providers.contains_key(&self.routing.default) {

@@ -69,9 +69,10 @@ async fn a_lesson_plan_and_a_video_put_into_the_bucket_become_submitted_document
     sandbox.start_worker(&["transfer"]);
     let plan = sandbox
         .upload(
-            "teacher-42/week3/lesson plan.docx",
+            // Text, so named as text: a `.docx` that is not a Word file is refused (pre-flight).
+            "teacher-42/week3/lesson plan.txt",
             lesson_plan(),
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "text/plain",
             &[("kind", "document")],
         )
         .await;
@@ -97,7 +98,7 @@ async fn a_lesson_plan_and_a_video_put_into_the_bucket_become_submitted_document
     let mut status = crate::support::Process::spawn(
         "docflow status",
         crate::support::docflow_binary(),
-        &["status", "uploads/teacher-42/week3/lesson plan.docx", "--json"],
+        &["status", "uploads/teacher-42/week3/lesson plan.txt", "--json"],
         &sandbox.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<Vec<_>>(),
     );
     assert!(status.wait(Duration::from_secs(30)).await.success());
@@ -359,4 +360,31 @@ async fn sigterm_stops_a_worker_cleanly() {
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[tokio::test]
+async fn an_empty_upload_is_refused_before_the_provider_with_a_reason_in_plain_words() {
+    let mut sandbox = Sandbox::builder().start().await;
+    sandbox.start_worker(&["transfer"]);
+    let empty = sandbox.upload("teacher-42/week3/plan.docx", Vec::new(), "application/octet-stream", &[]).await;
+    let plan = sandbox.upload("teacher-42/week3/plan.md", lesson_plan(), "text/markdown", &[]).await;
+
+    let document = sandbox.wait_for_state(empty, State::Failed, DEADLINE).await;
+    let reason = document.error_reason.clone().unwrap_or_default();
+    assert!(reason.contains("the file is empty (0 bytes)"), "{reason}");
+    assert_eq!(document.error_stage.as_deref(), Some("transfer"));
+    // The refused upload has its dead letter, with the same reason.
+    let dead = wait_for("the dead letter", DEADLINE, || async {
+        let letters = dead_letters(&sandbox).await;
+        (!letters.is_empty()).then_some(letters)
+    })
+    .await;
+    assert_eq!(dead.len(), 1);
+    let error = dead[0].headers.get("Docflow-Error").map(|v| v.to_string()).unwrap_or_default();
+    assert!(error.contains("empty (0 bytes)"), "{error}");
+    // A good upload after it still goes through; the provider never saw the empty one.
+    sandbox.wait_for_state(plan, State::Submitted, DEADLINE).await;
+    let jobs = sandbox.sim_jobs().await;
+    assert_eq!(jobs.len(), 1, "{jobs:#?}");
+    assert_eq!(jobs[0]["reference"], plan.to_string());
 }

@@ -4,6 +4,13 @@
 //! provider simulator, then every component of `docflow run` in this process, and the
 //! bundled [`samples`] uploaded and followed on the console.
 //!
+//! Isolated by default: NATS is a `nats-server` child of its own (store in the data
+//! directory), never a server that happens to answer on 127.0.0.1:4222, where another
+//! docflow (a second `docflow dev`, a production install) would share its consumers. Told
+//! to use an existing server (`--nats-url`), it takes a prefix of its own, derived from the
+//! data directory ([`config_file::derived_prefix`]). The settings it runs with are written
+//! to `DATA_DIR/docflow.toml` ([`config_file`]), where `docflow status` and `dlq` find them.
+//!
 //! Settings: embedded defaults < dev defaults (below) < the settings file < environment,
 //! so a file or `DOCFLOW__...` variable still overrides any of them. A configured provider
 //! replaces the simulator.
@@ -23,6 +30,7 @@ use crate::db::{Db, State};
 use crate::provider::sim::{self, SimOptions};
 use crate::settings::{Settings, SettingsError};
 
+pub mod config_file;
 pub mod console;
 pub mod nats_server;
 pub mod ports;
@@ -40,8 +48,10 @@ pub struct DevOptions {
     pub exit_after_samples: bool,
     /// How long the samples get to reach a final state.
     pub samples_deadline: Duration,
-    /// The `nats-server` binary started when no server answers.
+    /// The `nats-server` binary started as the child server.
     pub nats_server: PathBuf,
+    /// Use this existing NATS server instead of a child one (with a prefix of its own).
+    pub nats_url: Option<String>,
 }
 
 impl DevOptions {
@@ -52,6 +62,7 @@ impl DevOptions {
             exit_after_samples: false,
             samples_deadline: Duration::from_secs(300),
             nats_server: nats_server::default_binary(),
+            nats_url: None,
         }
     }
 }
@@ -74,6 +85,12 @@ pub enum DevError {
     Database(#[from] crate::db::DbError),
     #[error(transparent)]
     Upload(#[from] samples::UploadError),
+    #[error(
+        "no NATS server answers at {url} (--nats-url); start it, or leave --nats-url out to run a nats-server of its own"
+    )]
+    NatsUnreachable { url: String },
+    #[error("cannot write the settings file {path}: {cause}; choose another --data-dir")]
+    SettingsFile { path: String, cause: std::io::Error },
     #[error("samples did not all end normalized: {0}")]
     Samples(String),
 }
@@ -171,6 +188,10 @@ fn load_settings(
     }
 }
 
+/// The default prefix, the one a production docflow uses: never taken by a dev instance
+/// on a server it did not start.
+const SHARED_PREFIX: &str = "docflow";
+
 /// Binds `wanted`, or a free port on the same address when it is taken.
 async fn bind_or_free(what: &'static str, wanted: &str) -> Result<TcpListener, DevError> {
     let fail = |cause| DevError::Listen { what, address: wanted.to_owned(), cause };
@@ -206,18 +227,23 @@ pub async fn run(
     let secrets = DevSecrets::load_or_create(&data_dir.join("dev-secrets.json")).map_err(data_error)?;
     let (mut settings, run_sim) = load_settings(&data_dir, &secrets, options.config.as_deref(), env)?;
 
-    // NATS: the configured server when one answers, else a child of our own.
-    let nats_child = if crate::nats::answers(&settings.nats).await {
-        None
-    } else {
-        println!(
-            "no NATS server at {}: starting {}",
-            crate::redact::url(&settings.nats.url),
-            options.nats_server.display()
-        );
-        let server = nats_server::NatsServer::start(&options.nats_server, &data_dir.join("nats")).await?;
-        settings.nats.url = server.url().to_owned();
-        Some(server)
+    // NATS: a child server of our own, unless told to use an existing one.
+    let nats_child = match &options.nats_url {
+        Some(url) => {
+            settings.nats.url = url.clone();
+            if settings.nats.prefix == SHARED_PREFIX {
+                settings.nats.prefix = config_file::derived_prefix(&data_dir);
+            }
+            if !crate::nats::answers(&settings.nats).await {
+                return Err(DevError::NatsUnreachable { url: url.clone() });
+            }
+            None
+        }
+        None => {
+            let server = nats_server::NatsServer::start(&options.nats_server, &data_dir.join("nats")).await?;
+            settings.nats.url = server.url().to_owned();
+            Some(server)
+        }
     };
     let result = serve(options, settings, run_sim, &data_dir, &secrets, shutdown).await;
     if let Some(server) = nats_child {
@@ -315,6 +341,9 @@ async fn serve(
 
     let report = app::setup(&settings).await?;
     tracing::info!(topology = %report.topology, buckets = ?report.buckets_created, "set up");
+    let settings_file = data_dir.join(config_file::FILE_NAME);
+    config_file::write(&settings_file, &settings)
+        .map_err(|cause| DevError::SettingsFile { path: settings_file.display().to_string(), cause })?;
     let settings = Arc::new(settings);
     let (app_settings, app_stop) = (settings.clone(), stop.clone());
     let app_task = tokio::spawn(async move {
@@ -323,7 +352,7 @@ async fn serve(
         app_stop.cancel();
         result
     });
-    print_banner(&settings, secrets, run_sim);
+    print_banner(&settings, secrets, run_sim, &settings_file);
 
     let outcome = samples_run(&settings, &options, &stop).await;
     if !options.exit_after_samples {
@@ -348,12 +377,25 @@ async fn serve(
 /// end normalized.
 async fn samples_run(settings: &Settings, options: &DevOptions, stop: &CancellationToken) -> Result<(), DevError> {
     let db = Db::connect(&settings.database).await?;
-    let run = chrono::Utc::now().format("dev-%Y%m%d-%H%M%S").to_string();
     let mut progress = Vec::new();
     println!("\nuploading the samples to {}/{}", crate::redact::url(&settings.s3.endpoint), settings.s3.uploads_bucket);
     for sample in &samples::SAMPLES {
         let started = Instant::now();
-        let uploaded = sample.upload(&settings.s3, &run).await?;
+        // A restart follows the samples of the previous run; it uploads none twice.
+        let key = sample.key();
+        if let Some(document) = db.find_latest_by_key(&settings.s3.uploads_bucket, &key).await? {
+            println!(
+                "  {:<24} already uploaded ({}), not again (document {})",
+                sample.name,
+                document.state.as_str(),
+                document.id
+            );
+            let uploaded =
+                samples::Uploaded { sample: *sample, bucket: document.bucket, key: document.key, id: document.id };
+            progress.push(console::Progress::new(uploaded, started));
+            continue;
+        }
+        let uploaded = sample.upload(&settings.s3).await?;
         println!(
             "  {:<24} uploaded    as {}/{} (document {})",
             sample.name, uploaded.bucket, uploaded.key, uploaded.id
@@ -379,7 +421,7 @@ async fn samples_run(settings: &Settings, options: &DevOptions, stop: &Cancellat
 
 /// URLs go through [`crate::redact::url`]: a configured NATS or database password is never
 /// shown. The dev secrets it prints are generated for this data directory, to be used.
-fn print_banner(settings: &Settings, secrets: &DevSecrets, sim: bool) {
+fn print_banner(settings: &Settings, secrets: &DevSecrets, sim: bool, settings_file: &Path) {
     use crate::redact::url;
     println!("\ndocflow dev is running");
     println!("  gateway      {}", url(&settings.gateway.public_url));
@@ -398,6 +440,10 @@ fn print_banner(settings: &Settings, secrets: &DevSecrets, sim: bool) {
     }
     println!("  token        {}  (bearer token of /v1/documents: role evaluator)", secrets.token);
     println!("  upload token {}  (bearer token of POST /v1/uploads: role uploads)", secrets.upload_token);
+    println!(
+        "  settings     {}  (docflow status, docflow dlq ... read it from this directory)",
+        settings_file.display()
+    );
 }
 
 fn print_how_to(settings: &Settings, secrets: &DevSecrets) {

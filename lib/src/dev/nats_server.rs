@@ -1,6 +1,8 @@
 //! A `nats-server` child process for `docflow dev` when no server answers: JetStream on,
 //! loopback only, a free port, its store in the data directory (so streams survive a
-//! restart of `docflow dev`). Stopped on [`NatsServer::stop`], killed when dropped.
+//! restart of `docflow dev`). Stopped on [`NatsServer::stop`], killed when dropped. A
+//! restart takes the port of the previous start again when it is free (kept in
+//! `STORE_DIR/port`), so the URL in the written settings stays the same.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -15,7 +17,7 @@ const STOP_DEADLINE: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 pub enum NatsServerError {
     #[error(
-        "cannot start {binary}: {cause}; install nats-server (apt-get install nats-server) or set DOCFLOW_NATS_SERVER to its path"
+        "cannot start {binary}: {cause}; install nats-server (apt-get install nats-server), set DOCFLOW_NATS_SERVER to its path, or use a running server with `docflow dev --nats-url URL`"
     )]
     Spawn { binary: String, cause: std::io::Error },
     #[error("cannot prepare {path}: {cause}")]
@@ -48,11 +50,20 @@ pub struct NatsServer {
 }
 
 impl NatsServer {
-    /// Starts `binary -js -a 127.0.0.1 -p PORT -sd STORE_DIR` on a free port, its output
+    /// Starts `binary -js -a 127.0.0.1 -p PORT -sd STORE_DIR` on the port of its previous
+    /// start when that is free, else on a free port, its output
     /// in `STORE_DIR/nats-server.log`, and waits until it accepts connections.
     pub async fn start(binary: &Path, store_dir: &Path) -> Result<NatsServer, NatsServerError> {
         let dir_error = |cause| NatsServerError::Dir { path: store_dir.display().to_string(), cause };
-        let port = super::ports::unused_local_port().map_err(dir_error)?;
+        std::fs::create_dir_all(store_dir).map_err(dir_error)?;
+        // The port of the previous start when it is free again: a restart keeps its URL.
+        let port_file = store_dir.join("port");
+        let previous = std::fs::read_to_string(&port_file).ok().and_then(|text| text.trim().parse::<u16>().ok());
+        let port = match previous.filter(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok()) {
+            Some(port) => port,
+            None => super::ports::unused_local_port().map_err(dir_error)?,
+        };
+        std::fs::write(&port_file, port.to_string()).map_err(dir_error)?;
         let args = vec!["-js".into(), "-a".into(), "127.0.0.1".into(), "-p".into(), port.to_string(), "-sd".into()];
         Self::spawn(binary, store_dir, port, args, true).await
     }
@@ -191,8 +202,10 @@ mod tests {
         assert!(!answers(&url).await, "the server stopped");
         assert!(store.join("jetstream").exists(), "the store is in the given directory");
 
-        // Started again on the same store, the stream and its message are still there.
+        // Started again on the same store, on the same port, the stream and its message
+        // are still there.
         let server = NatsServer::start(&binary(), &store).await.unwrap();
+        assert_eq!(server.url(), url, "the port of the previous start");
         let js = async_nats::jetstream::new(async_nats::connect(server.url()).await.unwrap());
         let mut stream = js.get_stream("DEVTEST").await.unwrap();
         assert_eq!(stream.info().await.unwrap().state.messages, 1);

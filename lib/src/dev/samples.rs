@@ -58,14 +58,15 @@ pub struct Uploaded {
 }
 
 impl Sample {
-    /// `{uploader}/{run}/{name}`: every run of `docflow dev` uploads new documents.
-    pub fn key(&self, run: &str) -> String {
-        format!("{}/{run}/{}", self.uploader, self.name)
+    /// `{uploader}/samples/{name}`: the same key on every run, so a restart finds the
+    /// documents of the previous one.
+    pub fn key(&self) -> String {
+        format!("{}/samples/{}", self.uploader, self.name)
     }
 
     /// Puts the sample into the uploads bucket through the S3 API, as any uploader would.
-    pub async fn upload(&self, s3: &S3Settings, run: &str) -> Result<Uploaded, UploadError> {
-        let key = self.key(run);
+    pub async fn upload(&self, s3: &S3Settings) -> Result<Uploaded, UploadError> {
+        let key = self.key();
         let fail = |detail: String| UploadError { key: key.clone(), endpoint: s3.endpoint.clone(), detail };
         let client = client(s3).map_err(fail)?;
         let mut metadata = minio::s3::multimap_ext::Multimap::new();

@@ -68,6 +68,11 @@ impl GatewayToken {
         GatewayToken { digest: digest(token), role }
     }
 
+    /// The token's SHA-256 in hex, as `token_sha256` takes it (the token itself is not kept).
+    pub fn sha256_hex(&self) -> String {
+        hex::encode(self.digest)
+    }
+
     /// From the hex SHA-256 of a token; `None` unless it is 64 hex digits.
     pub fn from_sha256(hex: &str, role: Role) -> Option<GatewayToken> {
         let hex = hex.trim();

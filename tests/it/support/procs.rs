@@ -38,6 +38,17 @@ pub async fn wait_for_port(port: u16, deadline: Duration) {
 
 impl Process {
     pub fn spawn(name: &str, program: impl AsRef<Path>, args: &[&str], env: &[(String, String)]) -> Process {
+        Process::spawn_in(name, program, args, env, None)
+    }
+
+    /// [`Process::spawn`] in the working directory `dir`.
+    pub fn spawn_in(
+        name: &str,
+        program: impl AsRef<Path>,
+        args: &[&str],
+        env: &[(String, String)],
+        dir: Option<&Path>,
+    ) -> Process {
         let log_dir = tempfile::tempdir().unwrap();
         let log = log_dir.path().join("output.log");
         let file = std::fs::File::create(&log).unwrap();
@@ -47,7 +58,11 @@ impl Process {
             .find(|(k, _)| k == "RUST_LOG")
             .map(|(_, v)| v.clone())
             .unwrap_or_else(|| std::env::var("TEST_RUST_LOG").unwrap_or_else(|_| "info".into()));
-        let child = Command::new(program.as_ref())
+        let mut command = Command::new(program.as_ref());
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
+        let child = command
             .args(args)
             .envs(env.iter().map(|(k, v)| (k, v)))
             .env("RUST_LOG", rust_log)

@@ -5,6 +5,7 @@
 //! submit and ack makes no second job.
 
 pub mod restart;
+mod preflight;
 mod retried;
 
 use std::collections::BTreeMap;
@@ -142,6 +143,9 @@ impl Transfer {
             content_type: upload.content_type.clone().unwrap_or_else(|| "application/octet-stream".into()),
             provider: provider.to_owned(),
         };
+        if let Some(outcome) = preflight::refused(&self.db, &self.store, &self.settings, upload, &new, delivery).await {
+            return outcome;
+        }
         if delivery.attempt > 1
             && let Some(round) = self.retried.recalls(new.id, delivery.stream_sequence)
         {

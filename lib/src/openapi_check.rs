@@ -173,8 +173,7 @@ async fn every_documented_provider_route_is_served_by_provider_sim_and_every_pla
     let base = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
     let data_dir = tempfile::tempdir().unwrap();
-    let opts =
-        crate::provider::sim::SimOptions { data_dir: Some(data_dir.path().to_owned()), ..Default::default() };
+    let opts = crate::provider::sim::SimOptions { data_dir: Some(data_dir.path().to_owned()), ..Default::default() };
     let sim = tokio::spawn(crate::provider::sim::run(opts, listener, shutdown.clone()));
     let client = reqwest::Client::new();
     let mut wrong = Vec::new();
@@ -191,7 +190,10 @@ async fn every_documented_provider_route_is_served_by_provider_sim_and_every_pla
         let empty = response.bytes().await.unwrap().is_empty();
         let routed = !(status == StatusCode::METHOD_NOT_ALLOWED || status == StatusCode::NOT_FOUND && empty);
         if routed == operation.planned {
-            wrong.push(format!("{operation}: documented as {}, but provider-sim routes it: {routed}", served_or_planned(&operation)));
+            wrong.push(format!(
+                "{operation}: documented as {}, but provider-sim routes it: {routed}",
+                served_or_planned(&operation)
+            ));
         }
         checked += 1;
     }

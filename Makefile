@@ -64,12 +64,15 @@ lint: ## formatting and clippy, warnings as errors
 # `make run ARGS=--exit-after-samples` exits once the samples are normalized (CI does).
 ARGS ?=
 # The release profile builds in a few minutes (README, Prerequisites); packages and
-# `make bench` use the slower `dist` profile (fat LTO, one codegen unit).
+# `make bench` use the slower `dist` profile (fat LTO, one codegen unit). The nats-server
+# docflow dev starts when none answers: PATH's, Debian's in /usr/sbin (not on a user's
+# PATH), or the virtual environment's.
 run: ## build docflow and run the whole pipeline on this machine (docflow dev)
 	@command -v nats-server >/dev/null || test -x /usr/sbin/nats-server || \
 		(apt-get update -qq && apt-get install -y -qq nats-server) || $(MAKE) --no-print-directory $(VENV)/.tools
 	$(CARGO) build --release --bin docflow
-	target/release/docflow dev $(ARGS)
+	DOCFLOW_NATS_SERVER="$${DOCFLOW_NATS_SERVER:-$$(command -v nats-server || { test -x /usr/sbin/nats-server && echo /usr/sbin/nats-server; } || scripts/nats-server-current || echo nats-server)}" \
+		target/release/docflow dev $(ARGS)
 
 # The bench starts its own nats-server (a free port, a temporary store), s3s-fs and
 # provider-sim, and uses the local PostgreSQL with a fresh database; see docs/performance.md.

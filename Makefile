@@ -27,7 +27,8 @@ deps: $(VENV)/.tools ## install what the tests need: s3s-fs (S3 test server), na
 		(apt-get update -qq && apt-get install -y -qq nats-server)
 
 $(VENV)/.tools:
-	@python3 -m venv "$(VENV)" || { echo "python3 -m venv failed: on Debian, apt-get install python3-venv" >&2; exit 1; }
+	@python3 -m venv "$(VENV)" 2>/dev/null || { rm -rf "$(VENV)"; apt-get update -qq && apt-get install -y -qq python3-venv && \
+		python3 -m venv "$(VENV)"; } || { echo "python3 -m venv failed: on Debian, apt-get install python3-venv" >&2; exit 1; }
 	"$(VENV)/bin/pip" install -q $(PYTHON_TOOLS)
 	@touch $@
 

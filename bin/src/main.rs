@@ -41,7 +41,7 @@ enum Command {
     },
     /// The whole stack on one machine on embedded defaults.
     Dev(dev::DevArgs),
-    /// The reference provider of provider-protocol.md, with failure injection.
+    /// The reference provider of docs/provider-protocol.md, with failure injection.
     ProviderSim(docflow::provider::sim::SimOptions),
     /// A document's state and timeline, by id or bucket/key.
     Status {

@@ -218,9 +218,17 @@ pub async fn run_listening(
             }
         });
     }
-    // Every process, whatever it runs. More readiness checks join the state here
-    // (`AdminState::with_probe`: a provider's breaker states, for example).
-    let admin_state = AdminState::new(client.clone(), db.clone());
+    // Every process, whatever it runs. A provider's open breaker is shown, never a reason
+    // to take the process out of service (empty where no transfer stage runs).
+    let breakers: admin::ProbeFn = std::sync::Arc::new(|| {
+        Box::pin(async {
+            let states = crate::provider::breaker::states();
+            admin::Probe::info(serde_json::Value::Object(
+                states.into_iter().map(|(name, state)| (name, state.as_str().into())).collect(),
+            ))
+        })
+    });
+    let admin_state = AdminState::new(client.clone(), db.clone()).with_probe("providers", breakers);
     let (admin_shutdown, failed) = (shutdown.clone(), failed_tx.clone());
     tasks.spawn(async move {
         if let Err(cause) = admin::serve(admin_state, admin, admin_shutdown.clone()).await {

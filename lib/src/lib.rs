@@ -13,6 +13,8 @@ pub mod ids;
 pub mod messages;
 pub mod metrics;
 pub mod nats;
+#[cfg(test)]
+mod openapi_check;
 pub mod provider;
 pub mod redact;
 pub mod settings;

@@ -288,8 +288,7 @@ async fn an_event_whose_object_no_longer_exists_is_dead_lettered_with_a_clear_re
 async fn events_that_create_no_content_are_acknowledged_and_ignored() {
     let mut sandbox = Sandbox::builder().start().await;
     for fixture in ["delete-ignored.json", "put-tagging-ignored.json"] {
-        let body =
-            std::fs::read(format!("{}/../../shared/fixtures/minio/{fixture}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let body = std::fs::read(format!("{}/../tests/fixtures/minio/{fixture}", env!("CARGO_MANIFEST_DIR"))).unwrap();
         sandbox.publish_raw(&sandbox.subject("uploads.minio"), body).await;
     }
     sandbox.start_worker(&["transfer"]);

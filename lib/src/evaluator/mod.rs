@@ -1,5 +1,5 @@
 //! The evaluator API, part of the `gateway` component: read-only views of documents for
-//! the people who evaluate them (interfaces.md, "The document resource").
+//! the people who evaluate them (`docs/openapi.json`, `Document`).
 //! - `GET /v1/documents?state=&kind=&uploader=&limit=&cursor=`: newest first, paged by an
 //!   opaque keyset cursor ([`crate::db::Cursor`]);
 //! - `GET /v1/documents/{id}`: one document with its timeline, normalized content and

@@ -1,4 +1,4 @@
-//! The document resource of interfaces.md, field for field. These types are the API's
+//! The document resource of `docs/openapi.json` (`Document`), field for field. These types are the API's
 //! shape: renaming a field here changes what evaluators' scripts read.
 
 use chrono::{DateTime, Utc};

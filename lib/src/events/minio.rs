@@ -285,7 +285,7 @@ pub struct CreatedObject<'a> {
 }
 
 /// Builds the `event.Log` MinIO's NATS target publishes for a created object, field for
-/// field (the fixtures under `shared/fixtures/minio` are the reference).
+/// field (the fixtures under `tests/fixtures/minio` are the reference).
 pub fn created_event(o: &CreatedObject<'_>) -> EventLog {
     let identity = || Identity { principal_id: o.principal_id.to_owned() };
     let mut metadata = o.user_metadata.clone();
@@ -343,7 +343,7 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> Vec<u8> {
-        let path = format!("{}/../../shared/fixtures/minio/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!("{}/../tests/fixtures/minio/{name}", env!("CARGO_MANIFEST_DIR"));
         std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 

@@ -1,4 +1,4 @@
-//! `POST /v1/callbacks/{provider}` (provider-protocol.md §3): verify, publish, answer.
+//! `POST /v1/callbacks/{provider}` (docs/provider-protocol.md, section 3): verify, publish, answer.
 //!
 //! The checks run in the order of the protocol's answer table, cheapest and least
 //! revealing first: provider (404), content type (415), size (413), signature (401),

@@ -1,6 +1,6 @@
 //! The `gateway` component: docflow's HTTP edge. It verifies what comes in, publishes it
-//! durably to JetStream and answers; it touches no database. Routes (interfaces.md):
-//! - `POST /v1/callbacks/{provider}`: a provider's signed callback (provider-protocol.md §3);
+//! durably to JetStream and answers; it touches no database. Routes (`docs/openapi.json`):
+//! - `POST /v1/callbacks/{provider}`: a provider's signed callback (docs/provider-protocol.md, section 3);
 //! - `POST /v1/ingest/s3`: an S3 store's webhook notification;
 //! - `POST /v1/uploads`: a presigned PUT URL for an uploading app.
 //!

@@ -1,4 +1,4 @@
-//! docflow's side of sections 1 and 2 of `provider-protocol.md`: submitting a job and
+//! docflow's side of sections 1 and 2 of `docs/provider-protocol.md`: submitting a job and
 //! asking for its status. Every failure is classified by what the caller does next
 //! ([`SubmitError`]); the client itself never retries; JetStream redelivery does.
 

@@ -1,4 +1,4 @@
-//! The outside processing service, as `provider-protocol.md` defines it: the wire types
+//! The outside processing service, as `docs/provider-protocol.md` defines it: the wire types
 //! (`protocol`), the callback signature both sides compute (`signature`), docflow's client
 //! for submissions and status (`client`), each provider's slots and circuit breaker
 //! (`breaker`, see `design.md`), and the reference provider `docflow provider-sim` runs

@@ -1,4 +1,4 @@
-//! The wire types of `provider-protocol.md` v1. Both docflow (client, callback gateway,
+//! The wire types of `docs/provider-protocol.md` v1. Both docflow (client, callback gateway,
 //! validation) and the simulator (server) serialize through these, so the two sides cannot
 //! drift apart.
 

@@ -1,4 +1,4 @@
-//! The `Docflow-Signature` header of callbacks (provider-protocol.md, section 3):
+//! The `Docflow-Signature` header of callbacks (docs/provider-protocol.md, section 3):
 //! `t={unix seconds},v1={hex HMAC-SHA256}` with the MAC over `"{t}." + raw body`. Several
 //! `v1=` entries may appear while a secret is rotated; one valid entry suffices. The
 //! provider side signs (the simulator), the callback gateway verifies.

@@ -1,6 +1,7 @@
 //! The worker runtime: each stage is an actor that owns its durable pull consumer and runs
 //! its step function on each message. The runtime alone turns a step's [`Outcome`] into an
-//! ack, a nak with delay or a dead letter. It knows nothing about any stage.
+//! ack, a nak with delay or a dead letter. It knows no stage's logic: a stage's name only
+//! selects its `[stages.NAME]` settings, its durable consumer and its dead-letter subject.
 //! See `design.md` beside this file for the delivery semantics.
 
 pub mod dead_letter;

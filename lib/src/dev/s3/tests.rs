@@ -110,7 +110,7 @@ impl Endpoint {
 }
 
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/../../shared/fixtures/minio/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../tests/fixtures/minio/{name}", env!("CARGO_MANIFEST_DIR"));
     serde_json::from_slice(&std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
 }
 

@@ -1,4 +1,4 @@
-//! Every row of the gateway answer table (provider-protocol.md §3), with the stream's
+//! Every row of the gateway answer table (docs/provider-protocol.md, section 3), with the stream's
 //! message count checked: +1 for an accepted callback, unchanged for anything else.
 
 use axum::body::Body;

@@ -1,4 +1,4 @@
-//! `POST /v1/ingest/s3` with MinIO's own payloads (shared/fixtures/minio).
+//! `POST /v1/ingest/s3` with MinIO's own payloads (tests/fixtures/minio).
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};

@@ -1,4 +1,4 @@
-//! `docflow provider-sim`: the reference provider of `provider-protocol.md`, with failure
+//! `docflow provider-sim`: the reference provider of `docs/provider-protocol.md`, with failure
 //! injection for tests and demos. Every injected fault is deterministic: it depends on the
 //! `Idempotency-Key`, the attempt number and `--seed`, never on timing.
 //!

@@ -1,4 +1,4 @@
-//! The checks of a callback's results (provider-protocol.md, section 4) that need no I/O:
+//! The checks of a callback's results (docs/provider-protocol.md, section 4) that need no I/O:
 //! where a result may be fetched from, which roles a kind needs, whether bytes look like
 //! their declared content type, and the schemas of the JSON and WebVTT roles.
 

@@ -96,15 +96,11 @@ async fn records_for_a_foreign_bucket_or_the_results_bucket_are_refused_and_noth
     assert_eq!(reasons, [false, false, true]);
     assert_eq!(sandbox.db.count_documents().await.unwrap(), 0);
     assert!(sandbox.sim_jobs().await.is_empty(), "nothing was sent to the provider");
-    let metrics = metrics_text(&sandbox).await;
+    let metrics = sandbox.metrics(0).await;
     assert!(metrics.contains(r#"docflow_events_refused_total{reason="foreign_bucket"} 2"#), "{metrics}");
     assert!(metrics.contains(r#"docflow_events_refused_total{reason="results_bucket"} 1"#), "{metrics}");
 }
 
-/// The Prometheus text of the sandbox's first `docflow run`, from its admin listener.
-async fn metrics_text(sandbox: &Sandbox) -> String {
-    reqwest::get(format!("{}/metrics", sandbox.admin_url(0))).await.unwrap().text().await.unwrap()
-}
 
 #[tokio::test]
 async fn keys_that_break_the_key_rules_are_dead_lettered_at_the_first_attempt() {

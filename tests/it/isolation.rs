@@ -66,7 +66,7 @@ async fn front(mode: Arc<AtomicU8>, target: String) -> String {
 
 /// The value of a sample of the gateway's `/metrics`, 0 when absent.
 async fn metric(sandbox: &Sandbox, name: &str, labels: &str) -> f64 {
-    let text = reqwest::get(format!("{}/metrics", sandbox.gateway_url)).await.unwrap().text().await.unwrap();
+    let text = sandbox.metrics(0).await;
     text.lines()
         .filter(|line| line.starts_with(name) && labels.split(',').all(|l| line.contains(l)))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())

@@ -86,7 +86,6 @@ async fn two_docflow_run_processes_share_the_consumers_and_one_is_killed() {
     let listen = format!("127.0.0.1:{port}");
     let second = sandbox.start_worker_with(&[], &[("DOCFLOW__GATEWAY__LISTEN", &listen)]);
     sandbox.wait_ready(second).await;
-    let second_admin = sandbox.admin_url(second).to_owned();
     load.notify(&sandbox).await;
 
     let at_fault = until(&sandbox, &load.ids, "a quarter of the documents submitted", LOAD_DEADLINE, |c| {
@@ -94,7 +93,7 @@ async fn two_docflow_run_processes_share_the_consumers_and_one_is_killed() {
     })
     .await;
     // What the second process had transferred when it died: it took its share.
-    let done_by_second = stage_messages(&second_admin, "transfer", "done").await;
+    let done_by_second = stage_messages(&sandbox, second, "transfer", "done").await;
     sandbox.workers[second].kill().await;
     let in_flight = n - at_fault.normalized();
     let healed = Instant::now();

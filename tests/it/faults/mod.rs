@@ -378,10 +378,9 @@ pub async fn dead_letters(sandbox: &Sandbox) -> Vec<(String, u64)> {
     by_subject.into_iter().collect()
 }
 
-/// `docflow_stage_messages_total{stage,outcome}` on the `/metrics` of the admin listener
-/// at `admin_url` (the process's own counts).
-pub async fn stage_messages(admin_url: &str, stage: &str, outcome: &str) -> f64 {
-    let text = reqwest::get(format!("{admin_url}/metrics")).await.unwrap().text().await.unwrap();
+/// `docflow_stage_messages_total{stage,outcome}` of worker `index` (the process's own counts).
+pub async fn stage_messages(sandbox: &Sandbox, index: usize, stage: &str, outcome: &str) -> f64 {
+    let text = sandbox.metrics(index).await;
     text.lines()
         .filter(|l| l.starts_with("docflow_stage_messages_total{"))
         .filter(|l| l.contains(&format!("stage=\"{stage}\"")) && l.contains(&format!("outcome=\"{outcome}\"")))

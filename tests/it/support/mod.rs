@@ -292,6 +292,12 @@ impl Sandbox {
         &self.admin_urls[index]
     }
 
+    /// The Prometheus text of worker `index`'s `/metrics` (its admin listener).
+    pub async fn metrics(&self, index: usize) -> String {
+        let url = format!("{}/metrics", self.admin_url(index));
+        reqwest::get(&url).await.expect("the admin listener answers").text().await.expect("a metrics body")
+    }
+
     /// Waits until worker `index` is ready (`/readyz` on its admin listener answers 200).
     pub async fn wait_ready(&self, index: usize) {
         let url = format!("{}/readyz", self.admin_url(index));

@@ -101,7 +101,6 @@ async fn records_for_a_foreign_bucket_or_the_results_bucket_are_refused_and_noth
     assert!(metrics.contains(r#"docflow_events_refused_total{reason="results_bucket"} 1"#), "{metrics}");
 }
 
-
 #[tokio::test]
 async fn keys_that_break_the_key_rules_are_dead_lettered_at_the_first_attempt() {
     let mut sandbox = Sandbox::builder().start().await;

@@ -15,10 +15,16 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = tomllib.loads((ROOT / "lib/docflow.default.toml").read_text())
+DEFAULTS_TEXT = (ROOT / "lib/docflow.default.toml").read_text()
 # Provider keys are commented out in the defaults (there is no default provider).
-PROVIDER_KEYS = set(re.findall(r"^# (\w+) = ", (ROOT / "lib/docflow.default.toml").read_text(), re.M))
-# Settings another change adds (the admin listener); accepted until the defaults have them.
-PENDING = {("admin", "listen")}
+PROVIDER_KEYS = set(re.findall(r"^# (\w+) = ", DEFAULTS_TEXT, re.M))
+# Optional settings the defaults describe in comments only (NATS authentication: none by
+# default): `#   user = ...` under a table, and commented tables such as `# [nats.tls]`.
+COMMENTED_KEYS = {key for line in DEFAULTS_TEXT.splitlines() if line.startswith("#") for key in re.findall(r"(\w+) = ", line)}
+COMMENTED_TABLES = {tuple(t.split(".")) for t in re.findall(r"^#\s*\[([\w.]+)\]", DEFAULTS_TEXT, re.M)}
+# Secrets the operator makes from files of their own, not in these manifests: the NATS
+# server's CA (`kubectl create secret generic nats-ca --from-file=ca.crt=...`).
+EXTERNAL_SECRETS = {"nats-ca"}
 COMMANDS = {"setup", "run"}
 COMPONENTS = {"gateway", "transfer", "validate", "normalize", "watchdog"}
 ADMIN_PORT = 9090
@@ -32,12 +38,14 @@ def error(where, what):
 def setting_exists(path):
     if path[0] == "providers":
         return len(path) <= 2 or (len(path) == 3 and path[2] in PROVIDER_KEYS)
-    if path[0] not in DEFAULTS and any(tuple(path) == pending[: len(path)] for pending in PENDING):
+    if any(tuple(path[:-1]) == table for table in COMMENTED_TABLES):
+        return path[-1] in COMMENTED_KEYS
+    if tuple(path) in COMMENTED_TABLES:
         return True
     node = DEFAULTS
-    for key in path:
+    for i, key in enumerate(path):
         if not isinstance(node, dict) or key not in node:
-            return False
+            return isinstance(node, dict) and i == len(path) - 1 and key in COMMENTED_KEYS
         node = node[key]
     return True
 
@@ -97,7 +105,7 @@ for where, template in pods:
     for volume in volumes.values():
         if "configMap" in volume and volume["configMap"]["name"] not in configmaps:
             error(where, f"volume {volume['name']} names a ConfigMap that does not exist")
-        if "secret" in volume and volume["secret"]["secretName"] not in secrets:
+        if "secret" in volume and volume["secret"]["secretName"] not in set(secrets) | EXTERNAL_SECRETS:
             error(where, f"volume {volume['name']} names a Secret that does not exist")
     for c in spec["containers"]:
         cw = f"{where} container {c['name']}"

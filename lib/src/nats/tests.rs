@@ -100,6 +100,100 @@ async fn an_nkey_seed_file() {
     server.stop().await;
 }
 
+/// A NATS JWT (what `nsc` writes): `header.claims.signature`, base64url without padding,
+/// signed by `issuer`; `jti` is the base32 SHA-256 of the claims without it, as nsc makes it.
+fn jwt(issuer: &nkeys::KeyPair, subject: &str, name: &str, nats: serde_json::Value) -> String {
+    use data_encoding::{BASE32_NOPAD, BASE64URL_NOPAD};
+    use sha2::Digest;
+    let iat = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let mut claims =
+        serde_json::json!({ "iat": iat, "iss": issuer.public_key(), "name": name, "sub": subject, "nats": nats });
+    claims["jti"] = BASE32_NOPAD.encode(&sha2::Sha256::digest(claims.to_string())).into();
+    let signed = format!(
+        "{}.{}",
+        BASE64URL_NOPAD.encode(br#"{"typ":"JWT","alg":"ed25519-nkey"}"#),
+        BASE64URL_NOPAD.encode(claims.to_string().as_bytes())
+    );
+    let signature = issuer.sign(signed.as_bytes()).unwrap();
+    format!("{signed}.{}", BASE64URL_NOPAD.encode(&signature))
+}
+
+/// An account signed by `operator`, without limits; JetStream on unless `system` (a
+/// system account may not have it).
+fn account_jwt(operator: &nkeys::KeyPair, account: &nkeys::KeyPair, system: bool) -> String {
+    let storage = if system { 0 } else { -1 };
+    let limits = serde_json::json!({
+        "subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1, "wildcards": true,
+        "conn": -1, "leaf": -1, "mem_storage": storage, "disk_storage": storage, "streams": -1, "consumer": -1,
+    });
+    let nats = serde_json::json!({
+        "limits": limits, "default_permissions": { "pub": {}, "sub": {} }, "type": "account", "version": 2,
+    });
+    jwt(operator, &account.public_key(), "acc", nats)
+}
+
+/// A `.creds` file for a new user of `account`, in the format `nsc` writes; its seed.
+fn creds_file(path: &Path, account: &nkeys::KeyPair) -> String {
+    let user = nkeys::KeyPair::new_user();
+    let nats = serde_json::json!({
+        "pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1, "type": "user", "version": 2,
+    });
+    let user_jwt = jwt(account, &user.public_key(), "u", nats);
+    let seed = user.seed().unwrap();
+    let text = format!(
+        "-----BEGIN NATS USER JWT-----\n{user_jwt}\n------END NATS USER JWT------\n\n\
+         ************************* IMPORTANT *************************\n\
+         NKEY Seed printed below can be used to sign and prove identity.\n\
+         NKEYs are sensitive and should be treated as secrets.\n\n\
+         -----BEGIN USER NKEY SEED-----\n{seed}\n------END USER NKEY SEED------\n\n\
+         *************************************************************\n"
+    );
+    std::fs::write(path, text).unwrap();
+    seed
+}
+
+/// Operator (decentralized JWT) mode: the server trusts an operator and knows one account;
+/// a user of that account connects with its `.creds` file, a user signed by an account the
+/// operator never signed is refused.
+#[tokio::test]
+async fn a_creds_file_in_operator_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let operator = nkeys::KeyPair::new_operator();
+    let operator_nats = serde_json::json!({ "type": "operator", "version": 2 });
+    let operator_jwt = jwt(&operator, &operator.public_key(), "op", operator_nats);
+    let account = nkeys::KeyPair::new_account();
+    // JetStream (on in the test server) needs a system account in operator mode.
+    let system = nkeys::KeyPair::new_account();
+    let config = format!(
+        "operator: \"{operator_jwt}\"\nsystem_account: {}\nresolver: MEMORY\n\
+         resolver_preload: {{ {}: \"{}\", {}: \"{}\" }}",
+        system.public_key(),
+        system.public_key(),
+        account_jwt(&operator, &system, true),
+        account.public_key(),
+        account_jwt(&operator, &account, false)
+    );
+    let server = server(dir.path(), &config).await;
+    let url = format!("nats://127.0.0.1:{}", server.port());
+    let good = dir.path().join("docflow.creds");
+    creds_file(&good, &account);
+    works(&nats(&url, &[("DOCFLOW__NATS__CREDS_FILE", good.to_str().unwrap())])).await;
+
+    // A well-formed creds file whose user JWT is signed by another account key.
+    let stranger = dir.path().join("stranger.creds");
+    let seed = creds_file(&stranger, &nkeys::KeyPair::new_account());
+    let text = refused(&nats(&url, &[("DOCFLOW__NATS__CREDS_FILE", stranger.to_str().unwrap())]), &seed).await;
+    assert!(text.contains("refused the credentials") && text.contains("nats.creds_file"), "{text}");
+    // And the server does ask for credentials.
+    refused(&nats(&url, &[]), &seed).await;
+
+    let missing = dir.path().join("missing.creds");
+    let error =
+        connect(&nats(&url, &[("DOCFLOW__NATS__CREDS_FILE", missing.to_str().unwrap())]), "t").await.unwrap_err();
+    assert!(matches!(error, ConnectError::File { key: "nats.creds_file", .. }), "{error}");
+    server.stop().await;
+}
+
 /// A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files.
 struct Pki {
     ca: PathBuf,

@@ -329,3 +329,31 @@ async fn a_lesson_plans_page_shows_its_findings_download_and_timeline_in_words()
     assert!(page.body.contains("did not pass docflow's checks"), "{}", page.body);
     assert!(page.body.contains("<details>") && page.body.contains("chapters[0].start is negative"));
 }
+
+#[tokio::test]
+async fn the_list_pages_with_the_evaluator_apis_cursor_and_keeps_its_filters() {
+    let t = sqlite().await;
+    let mut names = Vec::new();
+    for i in 0..5 {
+        let name = format!("plan-{i}.pdf");
+        t.receive("teacher-42", Kind::Document, &name).await;
+        names.push(name);
+    }
+    t.receive("teacher-42", Kind::Video, "lesson.mp4").await;
+    let router = router(&t, &[]);
+    let (session, _) = sign_in(&router, TEACHER_TOKEN).await;
+    let mut seen = Vec::new();
+    let mut uri = "/ui/?kind=document&limit=2".to_owned();
+    for _ in 0..10 {
+        let page = get(&router, &uri, Some(&session)).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(!page.body.contains("lesson.mp4"), "the filter holds on every page");
+        seen.extend(names.iter().filter(|n| page.body.contains(n.as_str())).cloned());
+        let Some(at) = page.body.find("rel=\"next\" href=\"") else { break };
+        let href = page.body[at + 17..].split('"').next().unwrap().replace("&amp;", "&");
+        assert!(href.contains("kind=document") && href.contains("cursor="), "{href}");
+        uri = format!("{href}&limit=2");
+    }
+    seen.sort();
+    assert_eq!(seen, names, "every document once, over three pages");
+}

@@ -14,6 +14,8 @@
 //! artifact links), `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` and
 //! `frame-ancestors 'none'`. Not built yet: live updates, the upload page, OpenID Connect.
 
+#[cfg(test)]
+mod browser;
 mod pages;
 pub mod session;
 

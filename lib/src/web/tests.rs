@@ -357,3 +357,43 @@ async fn the_list_pages_with_the_evaluator_apis_cursor_and_keeps_its_filters() {
     seen.sort();
     assert_eq!(seen, names, "every document once, over three pages");
 }
+
+#[tokio::test]
+async fn a_videos_page_has_a_player_with_its_caption_track_chapters_and_transcript() {
+    let t = sqlite().await;
+    let id = t.receive("teacher-42", Kind::Video, "fractions.mp4").await;
+    let db = &t.db;
+    let submission = id.submission_id("sim").to_string();
+    assert!(db.mark_submitted(id, "sim", &submission, "job_2", "transfer", 1).await.unwrap());
+    assert!(db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
+    let artifacts = [
+        artifact("rendition", "fractions.720p.mp4", id),
+        artifact("summary", "summary.json", id),
+        artifact("thumbnail", "thumb.jpg", id),
+        artifact("transcript", "transcript.vtt", id),
+    ];
+    assert!(db.record_validated(id, State::Processed, "evt-2", &artifacts, "validate", 1).await.unwrap());
+    let normalized = json!({"schema_version": 1, "duration_seconds": 754.0, "language": "fr", "speakers": 2,
+        "chapters": [{"start": 0.0, "title": "Halves"}, {"start": 95.0, "title": "Quarters"}],
+        "transcript": "Bonjour à tous.\nAujourd'hui les fractions."});
+    assert!(db.store_normalized(id, &normalized, "normalize", 1).await.unwrap());
+    let router = router(&t, &[]);
+    let (session, _) = sign_in(&router, TEACHER_TOKEN).await;
+    let page = get(&router, &format!("/ui/documents/{id}"), Some(&session)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let rendition = format!("{}/results/{id}/rendition/fractions.720p.mp4", crate::evaluator::tests::S3_ENDPOINT);
+    for text in [
+        format!("<video controls preload=\"metadata\" src=\"{rendition}"),
+        format!("src=\"/ui/documents/{id}/transcript.vtt\""),
+        "<track kind=\"captions\" default".to_owned(),
+        "srclang=\"fr\"".to_owned(),
+        "12:34".to_owned(),
+        "1:35</span> Quarters".to_owned(),
+        "Aujourd'hui les fractions.".to_owned(),
+        "Signed in as teacher teacher-42".to_owned(),
+    ] {
+        assert!(page.body.contains(&text), "{text} missing: {}", page.body);
+    }
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.contains("img-src 'self' http://s3.example.test:9000"), "{csp}");
+}

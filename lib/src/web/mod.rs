@@ -122,19 +122,27 @@ fn to_sign_in() -> Response {
     Redirect::to("/ui/sign-in").into_response()
 }
 
+/// A session whose role reads no document (an uploading app's).
+struct Refused;
+
 /// Which uploader's documents a session may read: `Ok(None)` for all (evaluator).
-fn readable<'s>(key: &SessionKey, session: &'s Session) -> Result<Option<&'s str>, Response> {
+fn readable(session: &Session) -> Result<Option<&str>, Refused> {
     match &session.role {
         Role::Evaluator => Ok(None),
         Role::Uploader { uploader_id } => Ok(Some(uploader_id)),
-        Role::Uploads => Err(pages::error(
-            Some((session, &key.csrf(session))),
-            StatusCode::FORBIDDEN,
-            "Not available to this role",
-            "You signed in with an uploading app's token (role uploads): it may upload for any teacher but \
-             not read documents. Sign in with an evaluator's token, or with a teacher's own token.",
-        )),
+        Role::Uploads => Err(Refused),
     }
+}
+
+/// The page of [`Refused`].
+fn refused(key: &SessionKey, session: &Session) -> Response {
+    pages::error(
+        Some((session, &key.csrf(session))),
+        StatusCode::FORBIDDEN,
+        "Not available to this role",
+        "You signed in with an uploading app's token (role uploads): it may upload for any teacher but \
+         not read documents. Sign in with an evaluator's token, or with a teacher's own token.",
+    )
 }
 
 async fn style() -> Response {
@@ -214,9 +222,9 @@ async fn list(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Response {
     let Some(session) = state.session(&headers) else { return to_sign_in() };
-    let own = match readable(&state.key, &session) {
+    let own = match readable(&session) {
         Ok(own) => own.map(str::to_owned),
-        Err(refused) => return refused,
+        Err(Refused) => return refused(&state.key, &session),
     };
     let csrf = state.key.csrf(&session);
     let bad = |message: &str| {
@@ -273,9 +281,9 @@ async fn document(
     id: Result<Path<String>, PathRejection>,
 ) -> Response {
     let Some(session) = state.session(&headers) else { return to_sign_in() };
-    let own = match readable(&state.key, &session) {
+    let own = match readable(&session) {
         Ok(own) => own,
-        Err(refused) => return refused,
+        Err(Refused) => return refused(&state.key, &session),
     };
     let csrf = state.key.csrf(&session);
     let Some(id) = id.ok().and_then(|Path(id)| id.parse::<DocumentId>().ok()) else {
@@ -319,7 +327,7 @@ async fn transcript(
     id: Result<Path<String>, PathRejection>,
 ) -> Response {
     let Some(session) = state.session(&headers) else { return StatusCode::UNAUTHORIZED.into_response() };
-    let Ok(own) = readable(&state.key, &session) else { return StatusCode::FORBIDDEN.into_response() };
+    let Ok(own) = readable(&session) else { return StatusCode::FORBIDDEN.into_response() };
     let Some(id) = id.ok().and_then(|Path(id)| id.parse::<DocumentId>().ok()) else {
         return StatusCode::NOT_FOUND.into_response();
     };

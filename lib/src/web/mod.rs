@@ -243,7 +243,9 @@ async fn list(
         // A teacher's list is their own, whatever the address says.
         request.filter.uploader = Some(own);
     }
-    let limit = if pairs.iter().any(|(k, _)| k == "limit") { request.limit } else { DEFAULT_LIMIT };
+    // Kept in the pages' links when the address gave it.
+    let given_limit = pairs.iter().any(|(k, v)| k == "limit" && !v.trim().is_empty()).then_some(request.limit);
+    let limit = given_limit.unwrap_or(DEFAULT_LIMIT);
     let listed = state.evaluator.db.list_documents(&request.filter, limit, request.cursor.as_ref()).await;
     let (documents, next) = match listed {
         Ok(page) => page,
@@ -254,6 +256,7 @@ async fn list(
         &session,
         &csrf,
         &request.filter,
+        given_limit,
         &items,
         next.as_ref().map(Cursor::encode).as_deref(),
         request.cursor.is_some(),

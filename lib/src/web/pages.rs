@@ -120,7 +120,7 @@ fn when(at: DateTime<Utc>) -> Markup {
     html! { time datetime=(at.to_rfc3339()) { (at.format("%-d %b %Y, %H:%M UTC")) } }
 }
 
-fn query(filter: &ListFilter, cursor: Option<&str>) -> String {
+fn query(filter: &ListFilter, limit: Option<u64>, cursor: Option<&str>) -> String {
     let mut parts = Vec::new();
     let encode = |v: &str| percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string();
     if let Some(state) = filter.state {
@@ -132,6 +132,9 @@ fn query(filter: &ListFilter, cursor: Option<&str>) -> String {
     if let Some(uploader) = &filter.uploader {
         parts.push(format!("uploader={}", encode(uploader)));
     }
+    if let Some(limit) = limit {
+        parts.push(format!("limit={limit}"));
+    }
     if let Some(cursor) = cursor {
         parts.push(format!("cursor={}", encode(cursor)));
     }
@@ -142,6 +145,7 @@ pub fn list(
     session: &Session,
     csrf: &str,
     filter: &ListFilter,
+    limit: Option<u64>,
     items: &[DocumentSummary],
     next: Option<&str>,
     paged: bool,
@@ -200,8 +204,8 @@ pub fn list(
                 }
             }
             nav.pages aria-label="Pages" {
-                @if paged { a href=(query(filter, None)) { "First page" } }
-                @if let Some(next) = next { a rel="next" href=(query(filter, Some(next))) { "Next page" } }
+                @if paged { a href=(query(filter, limit, None)) { "First page" } }
+                @if let Some(next) = next { a rel="next" href=(query(filter, limit, Some(next))) { "Next page" } }
             }
         },
     )

@@ -1,8 +1,8 @@
 //! docflow's integration tests: real NATS, real PostgreSQL (or SQLite with
 //! DOCFLOW_TEST_DB=sqlite), a real S3 server (s3s-fs) and the real provider-sim process.
 
-mod admin;
 mod boundary;
+mod admin;
 mod dev;
 mod faults;
 mod isolation;

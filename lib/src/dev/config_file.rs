@@ -164,11 +164,7 @@ pub fn render(settings: &Settings) -> String {
     );
     text.push_str(&nats_tls);
     for token in &g.tokens {
-        text.push_str(&format!(
-            "\n[[gateway.tokens]]\ntoken_sha256 = {}\nrole = {}\n",
-            s(&token.sha256_hex()),
-            s(token.role.name())
-        ));
+        text.push_str(&format!("\n[[gateway.tokens]]\ntoken_sha256 = {}\nrole = {}\n", s(&token.sha256_hex()), s(token.role.name())));
         if let crate::gateway::tokens::Role::Uploader { uploader_id } = &token.role {
             text.push_str(&format!("uploader_id = {}\n", s(uploader_id)));
         }

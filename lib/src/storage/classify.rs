@@ -50,14 +50,8 @@ const CREDENTIALS_CODES: [&str; 5] =
 const NOT_FOUND_CODES: [&str; 3] = ["NoSuchKey", "NoSuchBucket", "NoSuchVersion"];
 
 pub(super) fn classify(endpoint: &str, bucket: &str, key: &str, error: MinioError) -> StorageError {
-    let transient = |detail: String| StorageError::Transient {
-        endpoint: endpoint.to_owned(),
-        detail: crate::redact::text(&detail),
-    };
-    let permanent = |detail: String| StorageError::Permanent {
-        endpoint: endpoint.to_owned(),
-        detail: crate::redact::text(&detail),
-    };
+    let transient = |detail: String| StorageError::Transient { endpoint: endpoint.to_owned(), detail: crate::redact::text(&detail) };
+    let permanent = |detail: String| StorageError::Permanent { endpoint: endpoint.to_owned(), detail: crate::redact::text(&detail) };
     let not_found = || StorageError::NotFound { bucket: bucket.to_owned(), key: key.to_owned() };
     match &error {
         MinioError::S3Server(S3ServerError::S3Error(response)) => {

@@ -4,8 +4,8 @@
 //! document's watch timer. See `design.md` for why a duplicate event or a crash between
 //! submit and ack makes no second job.
 
-mod preflight;
 pub mod restart;
+mod preflight;
 mod retried;
 
 use std::collections::BTreeMap;
@@ -70,17 +70,7 @@ impl Transfer {
             .collect();
         let names = Names::new(&settings.nats.prefix);
         let boundary = Boundary::from_settings(&settings.s3);
-        Ok(Transfer {
-            db,
-            store,
-            js,
-            names,
-            providers,
-            gates,
-            settings,
-            retried: Retried::new(retried::CAPACITY),
-            boundary,
-        })
+        Ok(Transfer { db, store, js, names, providers, gates, settings, retried: Retried::new(retried::CAPACITY), boundary })
     }
 
     /// Reads an upload message: a body that is not an event is refused.
@@ -231,9 +221,7 @@ impl Transfer {
         };
         let key = match crate::events::ObjectKey::parse(&document.key) {
             Ok(key) => key,
-            Err(e) => {
-                return Outcome::fail(format!("document {} has a key that can never start work: {e}", document.id));
-            }
+            Err(e) => return Outcome::fail(format!("document {} has a key that can never start work: {e}", document.id)),
         };
         let upload = Upload {
             event_name: format!("docflow:{}", request.cause.reason()),

@@ -60,6 +60,11 @@ test-faults: deps services ## the fault suite, then docs/reliability.md's table 
 	status=0; $(CARGO) test -p docflow-cli --test it faults:: -- --ignored --test-threads 1 || status=$$?; \
 		scripts/reliability-table; exit $$status
 
+.PHONY: test-browser
+test-browser: ## the web interface in headless Chromium (Debian's chromium and chromium-driver); rewrites docs/screenshots/
+	@command -v chromedriver >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+	$(CARGO) test -p docflow --lib web::browser -- --ignored --nocapture
+
 check-deploy: $(VENV)/.tools ## deploy/: NATS configurations on both nats-servers, compose config, Kubernetes manifests
 	@command -v docker-compose >/dev/null || (apt-get update -qq && apt-get install -y -qq docker-compose)
 	scripts/check-nats-configs $(NATS_SERVER_SUITE) "$$(scripts/nats-server-current)"

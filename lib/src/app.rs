@@ -207,8 +207,10 @@ pub async fn run_listening(
         }
     }
     if let Some(listener) = listener {
+        let evaluator_state = EvaluatorState::new(settings.clone(), db.clone(), store.clone());
         let state = GatewayState::new(settings.clone(), js.clone(), store.clone())
-            .with_routes(evaluator::routes(EvaluatorState::new(settings.clone(), db.clone(), store.clone())));
+            .with_routes(evaluator::routes(evaluator_state.clone()))
+            .with_routes(crate::web::routes(crate::web::WebState::new(evaluator_state)));
         let (shutdown, failed) = (shutdown.clone(), failed_tx.clone());
         // `serve` logs the address it listens on.
         tasks.spawn(async move {

@@ -21,4 +21,5 @@ pub mod settings;
 pub mod stages;
 pub mod storage;
 pub mod topology;
+pub mod web;
 pub mod worker;

@@ -425,6 +425,10 @@ fn print_banner(settings: &Settings, secrets: &DevSecrets, sim: bool, settings_f
     use crate::redact::url;
     println!("\ndocflow dev is running");
     println!("  gateway      {}", url(&settings.gateway.public_url));
+    println!(
+        "  web          {}/ui/  (sign in with the token below)",
+        url(settings.gateway.public_url.trim_end_matches('/'))
+    );
     println!("  admin        http://{}  (/healthz /readyz /metrics)", settings.admin.listen);
     println!(
         "  s3 endpoint  {}  (access key {}, secret key {})",

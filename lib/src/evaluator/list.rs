@@ -24,7 +24,7 @@ pub const MAX_VALUE: usize = 1024;
 
 /// A parsed, validated list request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct ListRequest {
+pub(crate) struct ListRequest {
     pub filter: ListFilter,
     pub limit: u64,
     pub cursor: Option<Cursor>,
@@ -69,7 +69,7 @@ async fn handle(
     })
 }
 
-pub(super) fn parse(pairs: &[(String, String)]) -> Result<ListRequest, ApiError> {
+pub(crate) fn parse(pairs: &[(String, String)]) -> Result<ListRequest, ApiError> {
     let mut request = ListRequest { filter: ListFilter::default(), limit: DEFAULT_LIMIT, cursor: None };
     let mut seen: Vec<&str> = Vec::new();
     for (name, value) in pairs {

@@ -10,12 +10,12 @@
 //! [`crate::gateway::GatewayState::with_routes`], so they share its middleware (metrics,
 //! timeout, tracing with the `Authorization` header hidden).
 
-mod list;
+pub(crate) mod list;
 mod resource;
-mod show;
+pub(crate) mod show;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,7 +70,7 @@ fn authorize(state: &EvaluatorState, headers: &HeaderMap) -> Result<(), ApiError
 
 /// A database failure as the caller sees it: 503 with `Retry-After` when it may pass,
 /// else 500. Logged here, where it is handled; the driver's own text stays in the log.
-fn db_error(error: &DbError) -> ApiError {
+pub(crate) fn db_error(error: &DbError) -> ApiError {
     if error.is_transient() {
         tracing::warn!(%error, "evaluator query failed, answered 503");
         ApiError::unavailable("database unavailable").detail("the database cannot be reached; retry later")

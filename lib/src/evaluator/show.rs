@@ -34,9 +34,25 @@ async fn handle(
     // A path that is not percent-encoded UTF-8 is as invalid as any other non-UUID.
     let Ok(Path(id)) = id else { return Err(invalid()) };
     let id: DocumentId = id.parse().map_err(|_| invalid())?;
+    load(state, id, None)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such document").detail(json!({"id": id})))
+}
+
+/// The resource of document `id` with presigned artifact links; `None` when there is no
+/// such document, or when `uploader` is given and the document is someone else's (the
+/// web interface's uploader sessions: checked before anything is presigned).
+pub(crate) async fn load(
+    state: &EvaluatorState,
+    id: DocumentId,
+    uploader: Option<&str>,
+) -> Result<Option<DocumentResource>, ApiError> {
     let Some(mut document) = state.db.get(id).await.map_err(|e| db_error(&e))? else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "no such document").detail(json!({"id": id})));
+        return Ok(None);
     };
+    if uploader.is_some_and(|own| own != document.uploader_id) {
+        return Ok(None);
+    }
     let (timeline, artifacts) =
         tokio::try_join!(state.db.timeline(id), state.db.artifacts(id)).map_err(|e| db_error(&e))?;
     let mut views = Vec::with_capacity(artifacts.len());
@@ -45,12 +61,12 @@ async fn handle(
         views.push(ArtifactView::new(artifact, url));
     }
     let normalized = document.normalized.take();
-    Ok(DocumentResource {
+    Ok(Some(DocumentResource {
         summary: DocumentSummary::from(document),
         timeline: timeline.into_iter().map(TimelineView::from).collect(),
         normalized,
         artifacts: views,
-    })
+    }))
 }
 
 /// A GET URL for the artifact in `s3.results_bucket`. Presigning is computed locally, so

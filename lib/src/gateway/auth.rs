@@ -56,6 +56,12 @@ pub fn authenticate<'t>(headers: &HeaderMap, tokens: &'t [GatewayToken]) -> Resu
         return Err(error);
     }
     let Some(presented) = bearer(headers) else { return Err(unauthorized()) };
+    find_token(presented, tokens).ok_or_else(unauthorized)
+}
+
+/// The configured token `presented` is, if any (also the web interface's sign-in). Every
+/// configured digest is compared, in constant time.
+pub fn find_token<'t>(presented: &str, tokens: &'t [GatewayToken]) -> Option<&'t GatewayToken> {
     let presented: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
     let mut found = subtle::Choice::from(0);
     let mut index = 0u32;
@@ -64,7 +70,7 @@ pub fn authenticate<'t>(headers: &HeaderMap, tokens: &'t [GatewayToken]) -> Resu
         index.conditional_assign(&(i as u32), equal);
         found |= equal;
     }
-    if bool::from(found) { Ok(&tokens[index as usize]) } else { Err(unauthorized()) }
+    bool::from(found).then(|| &tokens[index as usize])
 }
 
 /// [`authenticate`], then 403 unless the token's role allows `access`.

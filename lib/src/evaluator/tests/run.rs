@@ -44,6 +44,10 @@ async fn run_serves_the_gateway_on_a_given_listener_until_shutdown() {
     assert_eq!(page, serde_json::json!({"items": [], "next_cursor": null}));
     let refused = client.get(format!("{base}/v1/documents")).send().await.unwrap();
     assert_eq!(refused.status(), 401);
+    // So is the web interface, with its own headers.
+    let sign_in = client.get(format!("{base}/ui/sign-in")).send().await.unwrap();
+    assert_eq!(sign_in.status(), 200);
+    assert!(sign_in.headers()["content-security-policy"].to_str().unwrap().starts_with("default-src 'self'"));
 
     shutdown.cancel();
     let outcome =

@@ -1,0 +1,346 @@
+//! The pages' templates (maud: checked when the crate compiles, escaped by default) and
+//! the stylesheet. No script: everything reads without JavaScript.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use maud::{DOCTYPE, Markup, html};
+use serde_json::Value;
+
+use super::session::Session;
+use crate::db::{ListFilter, State};
+use crate::evaluator::{DocumentResource, DocumentSummary, TimelineView};
+use crate::gateway::tokens::Role;
+use crate::ids::Kind;
+
+/// The only stylesheet, served at `/ui/style.css`. Colours meet WCAG AA contrast on white.
+pub const STYLE: &str = include_str!("style.css");
+
+fn layout(title: &str, session: Option<(&Session, &str)>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · docflow" }
+                link rel="stylesheet" href="/ui/style.css";
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header {
+                    a.brand href="/ui/" { "docflow" }
+                    @if let Some((session, csrf)) = session {
+                        nav aria-label="Account" {
+                            span.who { "Signed in as " (who(&session.role)) }
+                            form method="post" action="/ui/sign-out" {
+                                input type="hidden" name="csrf" value=(csrf);
+                                button type="submit" { "Sign out" }
+                            }
+                        }
+                    }
+                }
+                main id="main" { (body) }
+            }
+        }
+    }
+}
+
+fn who(role: &Role) -> String {
+    match role {
+        Role::Evaluator => "an evaluator".to_owned(),
+        Role::Uploads => "an uploading app".to_owned(),
+        Role::Uploader { uploader_id } => format!("teacher {uploader_id}"),
+    }
+}
+
+pub fn sign_in(csrf: &str, problem: Option<&str>) -> Markup {
+    layout(
+        "Sign in",
+        None,
+        html! {
+            h1 { "Sign in" }
+            @if let Some(problem) = problem {
+                p.problem role="alert" { (problem) }
+            }
+            form.sign-in method="post" action="/ui/sign-in" {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="token" { "Your access token" }
+                input id="token" name="token" type="password" autocomplete="current-password" required;
+                p.hint { "The token your operator gave you (an evaluator's, or a teacher's own)." }
+                button type="submit" { "Sign in" }
+            }
+        },
+    )
+}
+
+pub fn error(session: Option<(&Session, &str)>, status: StatusCode, title: &str, message: &str) -> Response {
+    let page = layout(
+        title,
+        session,
+        html! {
+            h1 { (title) }
+            p { (message) }
+            @if session.is_some() { p { a href="/ui/" { "Back to the documents" } } }
+            @else { p { a href="/ui/sign-in" { "Sign in" } } }
+        },
+    );
+    (status, page).into_response()
+}
+
+fn badge(state: State) -> Markup {
+    html! { span class={ "badge state-" (state.as_str()) } { (state.as_str()) } }
+}
+
+fn kind_word(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Document => "lesson plan",
+        Kind::Video => "video",
+    }
+}
+
+/// The file name: the key's last segment.
+fn file_name(key: &str) -> &str {
+    key.rsplit('/').next().unwrap_or(key)
+}
+
+/// "5 min ago" and the like.
+pub fn age(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
+    let seconds = (now - then).num_seconds().max(0);
+    match seconds {
+        0..60 => "just now".to_owned(),
+        60..3600 => format!("{} min ago", seconds / 60),
+        3600..86400 => format!("{} h ago", seconds / 3600),
+        _ if seconds < 2 * 86400 => "yesterday".to_owned(),
+        _ => format!("{} days ago", seconds / 86400),
+    }
+}
+
+fn when(at: DateTime<Utc>) -> Markup {
+    html! { time datetime=(at.to_rfc3339()) { (at.format("%-d %b %Y, %H:%M UTC")) } }
+}
+
+fn query(filter: &ListFilter, limit: Option<u64>, cursor: Option<&str>) -> String {
+    let mut parts = Vec::new();
+    let encode = |v: &str| percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string();
+    if let Some(state) = filter.state {
+        parts.push(format!("state={}", state.as_str()));
+    }
+    if let Some(kind) = filter.kind {
+        parts.push(format!("kind={}", kind.as_str()));
+    }
+    if let Some(uploader) = &filter.uploader {
+        parts.push(format!("uploader={}", encode(uploader)));
+    }
+    if let Some(limit) = limit {
+        parts.push(format!("limit={limit}"));
+    }
+    if let Some(cursor) = cursor {
+        parts.push(format!("cursor={}", encode(cursor)));
+    }
+    if parts.is_empty() { "/ui/".to_owned() } else { format!("/ui/?{}", parts.join("&")) }
+}
+
+pub fn list(
+    session: &Session,
+    csrf: &str,
+    filter: &ListFilter,
+    limit: Option<u64>,
+    items: &[DocumentSummary],
+    next: Option<&str>,
+    paged: bool,
+) -> Markup {
+    let now = Utc::now();
+    let evaluator = matches!(session.role, Role::Evaluator);
+    layout(
+        "Documents",
+        Some((session, csrf)),
+        html! {
+            h1 { @if evaluator { "Documents" } @else { "Your documents" } }
+            form.filters method="get" action="/ui/" role="search" aria-label="Filter the documents" {
+                div {
+                    label for="state" { "State" }
+                    select id="state" name="state" {
+                        option value="" selected[filter.state.is_none()] { "any" }
+                        @for state in State::ALL {
+                            option value=(state.as_str()) selected[filter.state == Some(state)] { (state.as_str()) }
+                        }
+                    }
+                }
+                div {
+                    label for="kind" { "Kind" }
+                    select id="kind" name="kind" {
+                        option value="" selected[filter.kind.is_none()] { "any" }
+                        option value="document" selected[filter.kind == Some(Kind::Document)] { "lesson plan" }
+                        option value="video" selected[filter.kind == Some(Kind::Video)] { "video" }
+                    }
+                }
+                @if evaluator {
+                    div {
+                        label for="uploader" { "Uploader" }
+                        input id="uploader" name="uploader" type="text" value=(filter.uploader.as_deref().unwrap_or(""));
+                    }
+                }
+                button type="submit" { "Filter" }
+            }
+            @if items.is_empty() {
+                p.empty { "No document matches." }
+            } @else {
+                table {
+                    caption.visually-hidden { "Documents, newest first" }
+                    thead { tr { th scope="col" { "File" } th scope="col" { "State" } th scope="col" { "Kind" }
+                        th scope="col" { "Uploader" } th scope="col" { "Uploaded" } } }
+                    tbody {
+                        @for item in items {
+                            tr {
+                                td { a href={ "/ui/documents/" (item.id) } { (file_name(&item.key)) } }
+                                td { (badge(item.state)) }
+                                td { (kind_word(item.kind)) }
+                                td { (item.uploader_id) }
+                                td { time datetime=(item.created_at.to_rfc3339()) title=(item.created_at.format("%-d %b %Y, %H:%M UTC")) { (age(now, item.created_at)) } }
+                            }
+                        }
+                    }
+                }
+            }
+            nav.pages aria-label="Pages" {
+                @if paged { a href=(query(filter, limit, None)) { "First page" } }
+                @if let Some(next) = next { a rel="next" href=(query(filter, limit, Some(next))) { "Next page" } }
+            }
+        },
+    )
+}
+
+/// A timeline entry in words.
+fn step(entry: &TimelineView) -> String {
+    let what = match entry.state {
+        State::Received => "received from the upload store",
+        State::Submitted => "sent to the provider",
+        State::Processed => "processed by the provider",
+        State::Validated => "results checked",
+        State::Normalized => "checked and stored: ready to read",
+        State::Failed => "stopped: it failed",
+        State::Rejected => "refused by the provider",
+    };
+    if entry.attempt > 1 { format!("{what} (attempt {})", entry.attempt) } else { what.to_owned() }
+}
+
+/// Why a document stopped, in a teacher's words.
+fn failure_words(state: State, stage: &str) -> &'static str {
+    match (state, stage) {
+        (State::Rejected, _) => {
+            "The provider could not work on this file: it may be damaged, empty or of a kind it does not \
+             read. Upload a corrected file to try again."
+        }
+        (_, "transfer") => "docflow could not hand the file to the provider, even after several tries.",
+        (_, "validate") => "The provider's results did not pass docflow's checks, so they are not shown.",
+        (_, "normalize") => "The results could not be stored.",
+        (_, "watchdog") => "The provider did not answer in time.",
+        _ => "Processing stopped before the results were ready.",
+    }
+}
+
+fn seconds(value: f64) -> String {
+    let total = value.max(0.0) as u64;
+    format!("{}:{:02}", total / 60, total % 60)
+}
+
+fn text<'v>(value: &'v Value, name: &str) -> &'v str {
+    value.get(name).and_then(Value::as_str).unwrap_or("")
+}
+
+pub fn document(session: &Session, csrf: &str, resource: &DocumentResource, now: DateTime<Utc>) -> Markup {
+    let summary = &resource.summary;
+    let name = file_name(&summary.key);
+    let artifact = |role: &str| resource.artifacts.iter().find(|a| a.role == role);
+    let normalized = resource.normalized.as_ref();
+    layout(
+        name,
+        Some((session, csrf)),
+        html! {
+            p { a href="/ui/" { "← All documents" } }
+            h1 { (name) }
+            dl.facts {
+                dt { "State" } dd { (badge(summary.state)) }
+                dt { "Kind" } dd { (kind_word(summary.kind)) }
+                dt { "Uploader" } dd { (summary.uploader_id) }
+                dt { "Uploaded" } dd { (when(summary.created_at)) " (" (age(now, summary.created_at)) ")" }
+            }
+            @if let Some(error) = &summary.error {
+                section.problem aria-labelledby="why" {
+                    h2 id="why" { "What went wrong" }
+                    p { (failure_words(summary.state, &error.stage)) }
+                    details {
+                        summary { "Technical detail" }
+                        p { "Stage " code { (error.stage) } ": " (error.reason) }
+                    }
+                }
+            }
+            @if let (Kind::Document, Some(record)) = (summary.kind, normalized) {
+                section aria-labelledby="findings" {
+                    h2 id="findings" { "Findings" }
+                    @if let Some(corrected) = artifact("corrected") {
+                        p { a.download href=(corrected.url) download=(corrected.name) { "Download the corrected file (" (corrected.name) ")" } }
+                    }
+                    @let findings = record.get("findings").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+                    @if findings.is_empty() {
+                        p { "No finding: nothing to correct." }
+                    } @else {
+                        ol.findings {
+                            @for finding in findings {
+                                li {
+                                    p.meta { span.category { (text(finding, "category")) } " · " span class={ "severity severity-" (text(finding, "severity")) } { (text(finding, "severity")) } }
+                                    p { (text(finding, "message")) }
+                                    @if !text(finding, "excerpt").is_empty() { blockquote { (text(finding, "excerpt")) } }
+                                    @if !text(finding, "suggestion").is_empty() { p.suggestion { "Suggested: " (text(finding, "suggestion")) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let (Kind::Video, Some(record)) = (summary.kind, normalized) {
+                section aria-labelledby="video" {
+                    h2 id="video" { "Video" }
+                    @if let Some(rendition) = artifact("rendition") {
+                        video controls preload="metadata" src=(rendition.url)
+                            poster=[artifact("thumbnail").map(|t| t.url.as_str())] {
+                            @if artifact("transcript").is_some() {
+                                track kind="captions" default label="Transcript" srclang=(text(record, "language"))
+                                    src={ "/ui/documents/" (summary.id) "/transcript.vtt" };
+                            }
+                            a href=(rendition.url) { "Download the video" }
+                        }
+                    } @else {
+                        p { "The provider made no playable copy of this video." }
+                    }
+                    h3 { "Summary" }
+                    dl.facts {
+                        dt { "Length" } dd { (seconds(record.get("duration_seconds").and_then(Value::as_f64).unwrap_or(0.0))) }
+                        dt { "Language" } dd { (text(record, "language")) }
+                        @if let Some(speakers) = record.get("speakers").and_then(Value::as_u64) { dt { "Speakers" } dd { (speakers) } }
+                    }
+                    @let chapters = record.get("chapters").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+                    @if !chapters.is_empty() {
+                        h3 { "Chapters" }
+                        ol.chapters {
+                            @for chapter in chapters {
+                                li { span.at { (seconds(chapter.get("start").and_then(Value::as_f64).unwrap_or(0.0))) } " " (text(chapter, "title")) }
+                            }
+                        }
+                    }
+                    h3 { "Transcript" }
+                    div.transcript { (text(record, "transcript")) }
+                }
+            }
+            section aria-labelledby="timeline" {
+                h2 id="timeline" { "What happened" }
+                ol.timeline {
+                    @for entry in &resource.timeline {
+                        li { (when(entry.at)) ": " (step(entry)) }
+                    }
+                }
+            }
+        },
+    )
+}

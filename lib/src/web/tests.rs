@@ -1,0 +1,399 @@
+//! The web interface through its router (tower's `oneshot`) on SQLite: sign-in and its
+//! cookie, CSRF refusals, what each role sees, and the headers of every page.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use serde_json::json;
+use tower::ServiceExt;
+
+use super::{WebState, routes};
+use crate::db::{ArtifactRow, State};
+use crate::evaluator::EvaluatorState;
+use crate::evaluator::tests::{TEACHER_TOKEN, TOKEN, Target, UPLOADS_TOKEN, settings, sqlite};
+use crate::ids::{DocumentId, Kind};
+use crate::storage::Store;
+
+fn router(t: &Target, extra: &[(&str, &str)]) -> Router {
+    let settings = Arc::new(settings(extra));
+    let store = Store::new(&settings.s3).expect("store");
+    routes(WebState::new(EvaluatorState::new(settings, t.db.clone(), store)))
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+async fn send(router: &Router, request: Request<Body>) -> Page {
+    let response = router.clone().oneshot(request).await.expect("router is infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    Page { status, headers, body: String::from_utf8(bytes.to_vec()).unwrap() }
+}
+
+async fn get(router: &Router, uri: &str, cookie: Option<&str>) -> Page {
+    let mut request = Request::get(uri);
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    send(router, request.body(Body::empty()).unwrap()).await
+}
+
+async fn post(router: &Router, uri: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Page {
+    let body: String = form
+        .iter()
+        .map(|(k, v)| format!("{k}={}", percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut request = Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    send(router, request.body(Body::from(body)).unwrap()).await
+}
+
+/// The `Set-Cookie` header that sets `name`, whole.
+fn set_cookie(page: &Page, name: &str) -> Option<String> {
+    page.headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|v| v.starts_with(&format!("{name}=")))
+}
+
+/// `name=value` of a `Set-Cookie` header, as a `Cookie` header sends it back.
+fn pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+/// The hidden `csrf` field of a page's form.
+fn csrf_field(body: &str) -> String {
+    let at = body.find("name=\"csrf\" value=\"").expect("a form with a csrf field") + 19;
+    body[at..].split('"').next().unwrap().to_owned()
+}
+
+/// Signs in with `token`; the session's `Cookie` header value and the page's CSRF token.
+async fn sign_in(router: &Router, token: &str) -> (String, String) {
+    let form = get(router, "/ui/sign-in", None).await;
+    assert_eq!(form.status, StatusCode::OK);
+    let csrf_cookie = pair(&set_cookie(&form, "docflow_csrf").expect("the double-submit cookie"));
+    let csrf = csrf_field(&form.body);
+    let signed = post(router, "/ui/sign-in", Some(&csrf_cookie), &[("token", token), ("csrf", &csrf)]).await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
+    assert_eq!(signed.headers[header::LOCATION], "/ui/");
+    let session = pair(&set_cookie(&signed, "docflow_session").expect("a session cookie"));
+    let list = get(router, "/ui/", Some(&session)).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let csrf = csrf_field(&list.body);
+    (session, csrf)
+}
+
+fn assert_secured(page: &Page) {
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.starts_with("default-src 'self'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe"), "{csp}");
+    assert_eq!(page.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    assert_eq!(page.headers[header::REFERRER_POLICY], "no-referrer");
+}
+
+#[tokio::test]
+async fn signing_in_sets_a_strict_http_only_cookie_that_is_not_the_token() {
+    let t = sqlite().await;
+    let router = router(&t, &[]);
+    let form = get(&router, "/ui/sign-in", None).await;
+    assert_secured(&form);
+    assert!(form.body.contains("type=\"password\"") && form.body.contains("<label for=\"token\""), "{}", form.body);
+    let csrf_cookie = set_cookie(&form, "docflow_csrf").unwrap();
+    assert!(csrf_cookie.contains("HttpOnly") && csrf_cookie.contains("SameSite=Strict"), "{csrf_cookie}");
+
+    let csrf = csrf_field(&form.body);
+    let signed = post(&router, "/ui/sign-in", Some(&pair(&csrf_cookie)), &[("token", TOKEN), ("csrf", &csrf)]).await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER);
+    let cookie = set_cookie(&signed, "docflow_session").unwrap();
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/ui", "Max-Age="] {
+        assert!(cookie.contains(flag), "{flag} missing: {cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "http public_url: no Secure flag ({cookie})");
+    assert!(!cookie.contains(TOKEN) && !cookie.contains(&crate::gateway::tokens::sha256_hex(TOKEN)[..16]));
+
+    // Behind https, Secure.
+    let https = self::router(&t, &[("DOCFLOW__GATEWAY__PUBLIC_URL", "https://docflow.school.example")]);
+    let form = get(&https, "/ui/sign-in", None).await;
+    let csrf_cookie = set_cookie(&form, "docflow_csrf").unwrap();
+    assert!(csrf_cookie.contains("; Secure"), "{csrf_cookie}");
+    let signed =
+        post(&https, "/ui/sign-in", Some(&pair(&csrf_cookie)), &[("token", TOKEN), ("csrf", &csrf_field(&form.body))])
+            .await;
+    assert!(set_cookie(&signed, "docflow_session").unwrap().contains("; Secure"));
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_401_and_opens_no_session() {
+    let t = sqlite().await;
+    let router = router(&t, &[]);
+    let form = get(&router, "/ui/sign-in", None).await;
+    let csrf_cookie = pair(&set_cookie(&form, "docflow_csrf").unwrap());
+    let csrf = csrf_field(&form.body);
+    let refused = post(&router, "/ui/sign-in", Some(&csrf_cookie), &[("token", "guess"), ("csrf", &csrf)]).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert!(set_cookie(&refused, "docflow_session").is_none());
+    assert!(refused.body.contains("not one of this gateway"), "{}", refused.body);
+    assert_secured(&refused);
+    // A forged or foreign session cookie is no session.
+    let page = get(&router, "/ui/", Some("docflow_session=v1.evaluator..99999999999.00.00.00")).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert_eq!(page.headers[header::LOCATION], "/ui/sign-in");
+}
+
+#[tokio::test]
+async fn forms_without_their_csrf_token_are_refused_with_403() {
+    let t = sqlite().await;
+    let router = router(&t, &[]);
+    let form = get(&router, "/ui/sign-in", None).await;
+    let csrf_cookie = pair(&set_cookie(&form, "docflow_csrf").unwrap());
+    let csrf = csrf_field(&form.body);
+    // Sign-in: no field, no cookie, or the two differing.
+    for (cookie, fields) in [
+        (Some(csrf_cookie.as_str()), vec![("token", TOKEN)]),
+        (None, vec![("token", TOKEN), ("csrf", csrf.as_str())]),
+        (Some(csrf_cookie.as_str()), vec![("token", TOKEN), ("csrf", "0000")]),
+    ] {
+        let refused = post(&router, "/ui/sign-in", cookie, &fields).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{fields:?}");
+        assert!(set_cookie(&refused, "docflow_session").is_none());
+        assert_secured(&refused);
+    }
+
+    // Sign-out: refused without the session's token (and the session still works), then
+    // accepted with it, which clears the cookie.
+    let (session, csrf) = sign_in(&router, TOKEN).await;
+    for fields in [vec![], vec![("csrf", "nope")], vec![("csrf", csrf_field(&form.body).as_str())]] {
+        let refused = post(&router, "/ui/sign-out", Some(&session), &fields).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{fields:?}");
+    }
+    assert_eq!(get(&router, "/ui/", Some(&session)).await.status, StatusCode::OK);
+    let out = post(&router, "/ui/sign-out", Some(&session), &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(out.headers[header::LOCATION], "/ui/sign-in");
+    let cleared = set_cookie(&out, "docflow_session").unwrap();
+    assert!(cleared.starts_with("docflow_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
+}
+
+#[tokio::test]
+async fn evaluators_see_every_document_and_a_teacher_only_their_own() {
+    let t = sqlite().await;
+    let own = t.receive("teacher-42", Kind::Document, "plan-42.pdf").await;
+    let other = t.receive("teacher-7", Kind::Video, "lesson-7.mp4").await;
+    t.db.mark_failed(other, "transfer", 3, "provider refused the file").await.unwrap();
+    let router = router(&t, &[]);
+
+    let (evaluator, _) = sign_in(&router, TOKEN).await;
+    let list = get(&router, "/ui/", Some(&evaluator)).await;
+    assert_secured(&list);
+    assert!(list.body.contains("plan-42.pdf") && list.body.contains("lesson-7.mp4"), "{}", list.body);
+    assert!(list.body.contains("state-failed") && list.body.contains("teacher-7"));
+    assert!(list.body.contains(&format!("/ui/documents/{own}")));
+    // Filters go through the evaluator API's parser.
+    let failed = get(&router, "/ui/?state=failed&kind=&uploader=", Some(&evaluator)).await;
+    assert!(failed.body.contains("lesson-7.mp4") && !failed.body.contains("plan-42.pdf"), "{}", failed.body);
+    let by_uploader = get(&router, "/ui/?uploader=teacher-42", Some(&evaluator)).await;
+    assert!(by_uploader.body.contains("plan-42.pdf") && !by_uploader.body.contains("lesson-7.mp4"));
+    let bad = get(&router, "/ui/?state=done", Some(&evaluator)).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("unknown state"), "{}", bad.body);
+
+    let (teacher, _) = sign_in(&router, TEACHER_TOKEN).await;
+    for uri in ["/ui/", "/ui/?uploader=teacher-7", "/ui/?kind=video"] {
+        let list = get(&router, uri, Some(&teacher)).await;
+        assert_eq!(list.status, StatusCode::OK);
+        assert!(!list.body.contains("lesson-7.mp4") && !list.body.contains("teacher-7"), "{uri}: {}", list.body);
+    }
+    assert!(get(&router, "/ui/", Some(&teacher)).await.body.contains("plan-42.pdf"));
+}
+
+#[tokio::test]
+async fn a_teacher_cannot_open_another_teachers_document() {
+    let t = sqlite().await;
+    let own = t.receive("teacher-42", Kind::Document, "plan-42.pdf").await;
+    let other = t.receive("teacher-7", Kind::Document, "plan-7.pdf").await;
+    let router = router(&t, &[]);
+    let (teacher, _) = sign_in(&router, TEACHER_TOKEN).await;
+    let page = get(&router, &format!("/ui/documents/{own}"), Some(&teacher)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("plan-42.pdf"));
+    for uri in [format!("/ui/documents/{other}"), format!("/ui/documents/{}", DocumentId(uuid::Uuid::new_v4()))] {
+        let page = get(&router, &uri, Some(&teacher)).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(!page.body.contains("plan-7.pdf"));
+        assert_secured(&page);
+    }
+    let track = get(&router, &format!("/ui/documents/{other}/transcript.vtt"), Some(&teacher)).await;
+    assert_eq!(track.status, StatusCode::NOT_FOUND);
+    let (evaluator, _) = sign_in(&router, TOKEN).await;
+    assert_eq!(get(&router, &format!("/ui/documents/{other}"), Some(&evaluator)).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_an_uploading_app_reads_nothing() {
+    let t = sqlite().await;
+    let id = t.receive("teacher-42", Kind::Document, "plan.pdf").await;
+    let router = router(&t, &[]);
+    for uri in ["/ui/".to_owned(), format!("/ui/documents/{id}")] {
+        let page = get(&router, &uri, None).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER, "{uri}");
+        assert_eq!(page.headers[header::LOCATION], "/ui/sign-in");
+        assert_secured(&page);
+    }
+    let (app, _) = sign_in_refused_list(&router).await;
+    for uri in ["/ui/".to_owned(), format!("/ui/documents/{id}")] {
+        let page = get(&router, &uri, Some(&app)).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN, "{uri}");
+        assert!(!page.body.contains("plan.pdf"));
+        assert!(page.body.contains("action=\"/ui/sign-out\""), "an app's session can still sign out");
+    }
+    let style = get(&router, "/ui/style.css", None).await;
+    assert_eq!(style.status, StatusCode::OK);
+    assert_eq!(style.headers[header::CONTENT_TYPE], "text/css; charset=utf-8");
+}
+
+/// Signs in with the uploads token (whose list is 403): the session cookie.
+async fn sign_in_refused_list(router: &Router) -> (String, ()) {
+    let form = get(router, "/ui/sign-in", None).await;
+    let csrf_cookie = pair(&set_cookie(&form, "docflow_csrf").unwrap());
+    let signed =
+        post(router, "/ui/sign-in", Some(&csrf_cookie), &[("token", UPLOADS_TOKEN), ("csrf", &csrf_field(&form.body))])
+            .await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER);
+    (pair(&set_cookie(&signed, "docflow_session").unwrap()), ())
+}
+
+fn artifact(role: &str, name: &str, id: DocumentId) -> ArtifactRow {
+    ArtifactRow {
+        role: role.into(),
+        name: name.into(),
+        key: format!("{id}/{role}/{name}"),
+        size: 49102,
+        sha256: "ab".repeat(32),
+        content_type: "application/octet-stream".into(),
+    }
+}
+
+#[tokio::test]
+async fn a_lesson_plans_page_shows_its_findings_download_and_timeline_in_words() {
+    let t = sqlite().await;
+    let id = t.receive("teacher-42", Kind::Document, "plan.docx").await;
+    let db = &t.db;
+    let submission = id.submission_id("sim").to_string();
+    assert!(db.mark_submitted(id, "sim", &submission, "job_1", "transfer", 1).await.unwrap());
+    assert!(db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
+    let artifacts = [artifact("corrected", "plan.corrected.docx", id), artifact("findings", "findings.json", id)];
+    assert!(db.record_validated(id, State::Processed, "evt-1", &artifacts, "validate", 1).await.unwrap());
+    let normalized = json!({"schema_version": 1, "word_count": 900, "language": "en", "findings": [
+        {"category": "spelling", "severity": "minor", "message": "Misspelt word <b>", "excerpt": "recieve", "suggestion": "receive"}
+    ]});
+    assert!(db.store_normalized(id, &normalized, "normalize", 1).await.unwrap());
+    let failed = t.receive("teacher-42", Kind::Video, "broken.mp4").await;
+    db.mark_failed(failed, "validate", 1, "summary.json: chapters[0].start is negative").await.unwrap();
+    let router = router(&t, &[]);
+    let (session, _) = sign_in(&router, TOKEN).await;
+
+    let page = get(&router, &format!("/ui/documents/{id}"), Some(&session)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    for text in [
+        "spelling",
+        "minor",
+        "recieve",
+        "Suggested: receive",
+        "Download the corrected file",
+        "sent to the provider",
+        "checked and stored",
+    ] {
+        assert!(page.body.contains(text), "{text} missing: {}", page.body);
+    }
+    assert!(page.body.contains("Misspelt word &lt;b&gt;"), "provider text is escaped");
+    assert!(
+        page.body
+            .contains(&format!("{}/results/{id}/corrected/plan.corrected.docx", crate::evaluator::tests::S3_ENDPOINT))
+    );
+    // The policy allows media from the store's origin, and nothing else beyond 'self'.
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.contains(&format!("media-src 'self' {}", crate::evaluator::tests::S3_ENDPOINT)), "{csp}");
+    assert_secured(&page);
+
+    let page = get(&router, &format!("/ui/documents/{failed}"), Some(&session)).await;
+    assert!(page.body.contains("did not pass docflow's checks"), "{}", page.body);
+    assert!(page.body.contains("<details>") && page.body.contains("chapters[0].start is negative"));
+}
+
+#[tokio::test]
+async fn the_list_pages_with_the_evaluator_apis_cursor_and_keeps_its_filters() {
+    let t = sqlite().await;
+    let mut names = Vec::new();
+    for i in 0..5 {
+        let name = format!("plan-{i}.pdf");
+        t.receive("teacher-42", Kind::Document, &name).await;
+        names.push(name);
+    }
+    t.receive("teacher-42", Kind::Video, "lesson.mp4").await;
+    let router = router(&t, &[]);
+    let (session, _) = sign_in(&router, TEACHER_TOKEN).await;
+    let mut seen = Vec::new();
+    let mut uri = "/ui/?kind=document&limit=2".to_owned();
+    for _ in 0..10 {
+        let page = get(&router, &uri, Some(&session)).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(!page.body.contains("lesson.mp4"), "the filter holds on every page");
+        seen.extend(names.iter().filter(|n| page.body.contains(n.as_str())).cloned());
+        let Some(at) = page.body.find("rel=\"next\" href=\"") else { break };
+        let href = page.body[at + 17..].split('"').next().unwrap().replace("&amp;", "&");
+        assert!(href.contains("kind=document") && href.contains("limit=2") && href.contains("cursor="), "{href}");
+        uri = href;
+    }
+    seen.sort();
+    assert_eq!(seen, names, "every document once, over three pages");
+}
+
+#[tokio::test]
+async fn a_videos_page_has_a_player_with_its_caption_track_chapters_and_transcript() {
+    let t = sqlite().await;
+    let id = t.receive("teacher-42", Kind::Video, "fractions.mp4").await;
+    let db = &t.db;
+    let submission = id.submission_id("sim").to_string();
+    assert!(db.mark_submitted(id, "sim", &submission, "job_2", "transfer", 1).await.unwrap());
+    assert!(db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
+    let artifacts = [
+        artifact("rendition", "fractions.720p.mp4", id),
+        artifact("summary", "summary.json", id),
+        artifact("thumbnail", "thumb.jpg", id),
+        artifact("transcript", "transcript.vtt", id),
+    ];
+    assert!(db.record_validated(id, State::Processed, "evt-2", &artifacts, "validate", 1).await.unwrap());
+    let normalized = json!({"schema_version": 1, "duration_seconds": 754.0, "language": "fr", "speakers": 2,
+        "chapters": [{"start": 0.0, "title": "Halves"}, {"start": 95.0, "title": "Quarters"}],
+        "transcript": "Bonjour à tous.\nAujourd'hui les fractions."});
+    assert!(db.store_normalized(id, &normalized, "normalize", 1).await.unwrap());
+    let router = router(&t, &[]);
+    let (session, _) = sign_in(&router, TEACHER_TOKEN).await;
+    let page = get(&router, &format!("/ui/documents/{id}"), Some(&session)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let rendition = format!("{}/results/{id}/rendition/fractions.720p.mp4", crate::evaluator::tests::S3_ENDPOINT);
+    for text in [
+        format!("<video controls preload=\"metadata\" src=\"{rendition}"),
+        format!("src=\"/ui/documents/{id}/transcript.vtt\""),
+        "<track kind=\"captions\" default".to_owned(),
+        "srclang=\"fr\"".to_owned(),
+        "12:34".to_owned(),
+        "1:35</span> Quarters".to_owned(),
+        "Aujourd'hui les fractions.".to_owned(),
+        "Signed in as teacher teacher-42".to_owned(),
+    ] {
+        assert!(page.body.contains(&text), "{text} missing: {}", page.body);
+    }
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.contains("img-src 'self' http://s3.example.test:9000"), "{csp}");
+}

@@ -23,3 +23,5 @@ pub mod storage;
 pub mod topology;
 pub mod web;
 pub mod worker;
+#[cfg(test)]
+mod test_servers;

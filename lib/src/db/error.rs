@@ -97,7 +97,6 @@ mod tests {
     use std::time::Duration;
 
     use sea_orm::sqlx;
-    use tokio::net::TcpListener;
 
     use super::*;
     use crate::db::Db;
@@ -117,14 +116,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_server_that_accepts_and_closes_is_a_transient_connection_loss() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let _ = stream.readable().await;
-                drop(stream);
-            }
-        });
+        let port = crate::test_servers::accept_and_close().await;
         let error = Db::connect(&settings(port, Duration::from_secs(5))).await.unwrap_err();
         assert!(error.is_transient(), "{error}");
         let text = error.to_string();
@@ -133,14 +125,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_server_that_never_answers_is_a_transient_timeout() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let held = tokio::spawn(async move {
-            let mut open = Vec::new();
-            while let Ok((stream, _)) = listener.accept().await {
-                open.push(stream);
-            }
-        });
+        let (port, held) = crate::test_servers::black_hole().await;
         let error = Db::connect(&settings(port, Duration::from_millis(300))).await.unwrap_err();
         held.abort();
         assert!(error.is_transient(), "{error}");

@@ -98,15 +98,8 @@ async fn a_store_refusing_connections_is_transient() {
 
 #[tokio::test]
 async fn a_connection_reset_mid_request_is_transient() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            // Closing with the request unread makes the kernel answer with a reset.
-            let _ = stream.readable().await;
-            drop(stream);
-        }
-    });
+    // Closing with the request unread makes the kernel answer with a reset.
+    let port = crate::test_servers::accept_and_close().await;
     assert_transient(&open(&store(port, Duration::from_secs(5))).await);
 }
 

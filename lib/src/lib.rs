@@ -20,8 +20,8 @@ pub mod redact;
 pub mod settings;
 pub mod stages;
 pub mod storage;
+#[cfg(test)]
+mod test_servers;
 pub mod topology;
 pub mod web;
 pub mod worker;
-#[cfg(test)]
-mod test_servers;

@@ -62,13 +62,17 @@ pub struct NormalizeInputs {
 pub struct PublishError {
     pub subject: String,
     pub detail: String,
-    /// False when the subject has no stream: `docflow setup` was not run.
-    pub transient: bool,
+    /// Nothing answered for the subject: no stream takes it (`docflow setup` was not
+    /// run), or the stream's replicas are electing a leader. The two cannot be told apart
+    /// from here, so the publish counts as transient: a cluster's election ends in
+    /// seconds, and a stream that never appears ends in a dead letter with the hint.
+    pub no_stream: bool,
 }
 
+/// Every failed publish is worth another attempt: see [`PublishError::no_stream`].
 impl crate::worker::Transience for PublishError {
     fn is_transient(&self) -> bool {
-        self.transient
+        true
     }
 }
 
@@ -103,16 +107,24 @@ pub async fn publish(
     }
     let trace = traceparent.map(str::to_owned).unwrap_or_else(new_traceparent);
     headers.insert(TRACEPARENT, trace.as_str());
-    let fail = |detail: String, transient: bool| PublishError { subject: subject.clone(), detail, transient };
+    let fail = |detail: String, no_stream: bool| PublishError {
+        subject: subject.clone(),
+        detail,
+        no_stream,
+    };
     let ack = js
         .publish_with_headers(subject.clone(), headers, body.into())
         .await
-        .map_err(|e| fail(e.to_string(), true))?
+        .map_err(|e| fail(e.to_string(), false))?
         .await
         .map_err(|e| {
             let no_stream = e.kind() == PublishErrorKind::StreamNotFound;
-            let hint = if no_stream { "; no stream takes this subject: run `docflow setup`" } else { "" };
-            fail(format!("{e}{hint}"), !no_stream)
+            let hint = if no_stream {
+                "; no stream answered for this subject: if it persists, run `docflow setup`"
+            } else {
+                ""
+            };
+            fail(format!("{e}{hint}"), no_stream)
         })?;
     Ok(ack.duplicate)
 }

@@ -65,10 +65,10 @@ impl ApiError {
 
     /// A failed publish: the message is not stored, the caller retries later.
     pub fn from_publish(error: &PublishError) -> ApiError {
-        let hint = if error.transient {
-            "JetStream did not acknowledge the message; retry later"
+        let hint = if error.no_stream {
+            "no JetStream stream answered for this subject; retry later (if it persists, an operator must run `docflow setup`)"
         } else {
-            "no JetStream stream takes this subject; an operator must run `docflow setup`"
+            "JetStream did not acknowledge the message; retry later"
         };
         ApiError::unavailable("message queue unavailable").detail(hint)
     }

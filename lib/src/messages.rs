@@ -128,3 +128,28 @@ pub async fn publish(
         })?;
     Ok(ack.duplicate)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::worker::{Outcome, testkit};
+
+    /// A subject no stream takes (as while a clustered stream elects its leader) is worth
+    /// another attempt: the step retries, and the reason still says how to fix a stream
+    /// that never appears.
+    #[tokio::test]
+    async fn a_publish_no_stream_answers_is_retried_with_the_setup_hint() {
+        let (_client, js) = testkit::connect(&testkit::nats_url()).await;
+        let subject = format!("{}.watch", testkit::random_prefix());
+        let error = publish(&js, subject.clone(), "id-1", None, None, b"{}".to_vec())
+            .await
+            .expect_err("no stream takes the subject");
+        assert!(error.no_stream, "{error}");
+        match Outcome::from_error(&error) {
+            Outcome::Retry { reason, .. } => {
+                assert!(reason.contains(&subject) && reason.contains("docflow setup"), "{reason}")
+            }
+            other => panic!("expected a retry, got {other:?}"),
+        }
+    }
+}

@@ -180,7 +180,9 @@ pub async fn run_listening(
     let js = async_nats::jetstream::new(client.clone());
     let names = nats::Names::new(&settings.nats.prefix);
     // Every state a document takes is published for the web interface's live updates.
-    let db = Db::connect(&settings.database).await?.with_observer(crate::web::live::publisher(client.clone(), names.clone()));
+    let db = Db::connect(&settings.database)
+        .await?
+        .with_observer(crate::web::live::publisher(client.clone(), names.clone()));
     let store = Store::new(&settings.s3)?;
 
     let tasks = TaskTracker::new();

@@ -8,6 +8,7 @@
 //! `(created_at, id)`, which PostgreSQL and SQLite scan backwards for this order.
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, Func, LikeExpr};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::entities::documents;
@@ -20,7 +21,7 @@ pub struct ListFilter {
     pub state: Option<State>,
     pub kind: Option<Kind>,
     pub uploader: Option<String>,
-    /// Text the key contains, ignoring the case of ASCII letters (`%`, `_` and `\` are
+    /// Text the key contains, ignoring the case of ASCII letters (`%` and `_` are
     /// matched as themselves). No index serves it: it narrows the rows the others select.
     pub key: Option<String>,
 }
@@ -83,11 +84,11 @@ impl Db {
             condition = condition.add(documents::Column::UploaderId.eq(uploader.as_str()));
         }
         if let Some(key) = &filter.key {
-            let escaped = key.to_ascii_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            condition = condition.add(sea_orm::sea_query::Expr::cust_with_values(
-                r#"LOWER("key") LIKE $1 ESCAPE '\'"#,
-                [format!("%{escaped}%")],
-            ));
+            // `!` escapes (a backslash would be read as escaping the closing quote).
+            let escaped = key.to_ascii_lowercase().replace('!', "!!").replace('%', "!%").replace('_', "!_");
+            let lower = Expr::expr(Func::lower(Expr::col((documents::Entity, documents::Column::Key))));
+            condition = condition
+                .add(sea_orm::sea_query::ExprTrait::like(lower, LikeExpr::new(format!("%{escaped}%")).escape('!')));
         }
         if let Some(cursor) = cursor {
             // (created_at, id) < (c, i), spelled so that `created_at <= c` bounds the

@@ -235,7 +235,11 @@ impl Db {
         if self.observer.is_none() {
             return;
         }
-        let fields = (row.try_get::<String>("", "uploader_id"), row.try_get::<String>("", "kind"), row.try_get::<String>("", "key"));
+        let fields = (
+            row.try_get::<String>("", "uploader_id"),
+            row.try_get::<String>("", "kind"),
+            row.try_get::<String>("", "key"),
+        );
         let (Ok(uploader), Ok(kind), Ok(key)) = fields else {
             tracing::warn!(%id, "the transition's row came back without its uploader, kind or key; not observed");
             return;

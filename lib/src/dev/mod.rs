@@ -279,7 +279,6 @@ async fn serve(
     let servers = CancellationToken::new();
     let _stop_on_return = (stop.clone().drop_guard(), servers.clone().drop_guard());
 
-
     // The provider simulator, unless a provider is configured.
     if run_sim {
         let listener = bind_or_free("provider simulator", "127.0.0.1:0").await?;
@@ -445,7 +444,10 @@ fn print_banner(settings: &Settings, secrets: &DevSecrets, sim: bool, settings_f
     let web = url(settings.gateway.public_url.trim_end_matches('/'));
     println!("  web          {web}/ui/");
     println!("    open as an evaluator   {web}/ui/sign-in#token={}", secrets.token);
-    println!("    open as {DEV_TEACHER}     {web}/ui/sign-in#token={}  (uploads, reads their own)", secrets.teacher_token);
+    println!(
+        "    open as {DEV_TEACHER}     {web}/ui/sign-in#token={}  (uploads, reads their own)",
+        secrets.teacher_token
+    );
     println!("  admin        http://{}  (/healthz /readyz /metrics)", settings.admin.listen);
     println!(
         "  s3 endpoint  {}  (access key {}, secret key {})",

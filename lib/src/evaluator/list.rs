@@ -121,7 +121,9 @@ pub(crate) fn parse(pairs: &[(String, String)]) -> Result<ListRequest, ApiError>
                 request.cursor = Some(Cursor::decode(value).map_err(|e| field(e.to_string()))?);
             }
             _ => {
-                return Err(field("unknown parameter; expected state, kind, uploader, key, limit or cursor".to_owned()));
+                return Err(field(
+                    "unknown parameter; expected state, kind, uploader, key, limit or cursor".to_owned(),
+                ));
             }
         }
     }

@@ -62,8 +62,8 @@ pub(crate) async fn presign(
         request.file_name
     );
     let bucket = &settings.s3.uploads_bucket;
-    let form = store.presign_upload_form(bucket, &key, &request.content_type, request.size, ttl).await.map_err(
-        |error| {
+    let form =
+        store.presign_upload_form(bucket, &key, &request.content_type, request.size, ttl).await.map_err(|error| {
             tracing::warn!(%error, "cannot presign an upload form");
             if error.is_transient() {
                 ApiError::unavailable("object store unavailable").detail("retry later")
@@ -71,8 +71,7 @@ pub(crate) async fn presign(
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "cannot presign an upload")
                     .detail("the gateway's log has the cause; check the s3 settings")
             }
-        },
-    )?;
+        })?;
     let expires_at = now + chrono::Duration::from_std(ttl).unwrap_or_else(|_| chrono::Duration::minutes(15));
     metrics::upload_url();
     tracing::info!(uploader_id = %request.uploader_id, size = request.size, "upload form issued");

@@ -102,12 +102,16 @@ impl Live {
 
     /// The server-sent events of the changes `seen` lets through, until shutdown or `until`
     /// (the session's expiry, seconds since the epoch).
-    pub fn events(&self, seen: Seen, until: u64) -> Sse<KeepAliveStream<BoxStream<'static, Result<Event, Infallible>>>> {
+    pub fn events(
+        &self,
+        seen: Seen,
+        until: u64,
+    ) -> Sse<KeepAliveStream<BoxStream<'static, Result<Event, Infallible>>>> {
         let receiver = self.sender.subscribe();
         let shutdown = self.shutdown.clone();
-        let left = Duration::from_secs(until.saturating_sub(
-            SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(u64::MAX),
-        ));
+        let left = Duration::from_secs(
+            until.saturating_sub(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(u64::MAX)),
+        );
         let expiry = Box::pin(tokio::time::sleep(left));
         let stream = futures_util::stream::unfold(
             (receiver, seen, shutdown, expiry),
@@ -125,7 +129,8 @@ impl Live {
                     if !seen.lets_through(&change) {
                         continue;
                     }
-                    let event = Event::default().event("status").json_data(&change).expect("a status change serializes");
+                    let event =
+                        Event::default().event("status").json_data(&change).expect("a status change serializes");
                     return Some((Ok(event), (receiver, seen, shutdown, expiry)));
                 }
             },

@@ -46,7 +46,8 @@ pub const PREFIX: &str = "/ui";
 const MAX_TRANSCRIPT: u64 = 4 << 20;
 
 /// The policy of every page but a document's (which adds its artifacts' origin).
-pub(super) const CSP: &str = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
+pub(super) const CSP: &str =
+    "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 
 /// What the pages share. Cheap to clone.
 #[derive(Clone, Debug)]

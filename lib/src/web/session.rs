@@ -196,7 +196,9 @@ mod tests {
         let cookie = SessionKey::from_secret(secret).open(&token, now, SESSION_TTL);
         let tokens = std::slice::from_ref(&token);
         assert!(SessionKey::from_secret(secret).verify(&cookie, tokens, now).is_some());
-        assert!(SessionKey::from_secret("another secret of more than thirty-two").verify(&cookie, tokens, now).is_none());
+        assert!(
+            SessionKey::from_secret("another secret of more than thirty-two").verify(&cookie, tokens, now).is_none()
+        );
         assert!(SessionKey::random().verify(&cookie, tokens, now).is_none());
     }
 

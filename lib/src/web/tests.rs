@@ -406,7 +406,11 @@ async fn a_videos_page_has_a_player_with_its_caption_track_chapters_and_transcri
 }
 
 /// `GET /ui/events` with `cookie`: the status code, and the stream's body when 200.
-async fn open_events(router: &Router, uri: &str, cookie: Option<&str>) -> (StatusCode, Option<axum::body::BodyDataStream>) {
+async fn open_events(
+    router: &Router,
+    uri: &str,
+    cookie: Option<&str>,
+) -> (StatusCode, Option<axum::body::BodyDataStream>) {
     let mut request = Request::get(uri);
     if let Some(cookie) = cookie {
         request = request.header(header::COOKIE, cookie);
@@ -466,7 +470,10 @@ async fn live_events_reach_an_evaluator_all_and_a_teacher_only_their_own() {
     live.send(mine.clone());
     assert_eq!(next_change(&mut all).await["id"], other.id.to_string());
     let heard = next_change(&mut all).await;
-    assert_eq!((heard["id"].as_str(), heard["state"].as_str()), (Some(mine.id.to_string().as_str()), Some("submitted")));
+    assert_eq!(
+        (heard["id"].as_str(), heard["state"].as_str()),
+        (Some(mine.id.to_string().as_str()), Some("submitted"))
+    );
     assert_eq!(heard["key"], "teacher-42/2025/01/x-mine.pdf");
     assert_eq!(next_change(&mut own).await["id"], mine.id.to_string(), "the other teacher's change is not sent");
 
@@ -486,14 +493,24 @@ async fn the_upload_page_presigns_for_the_teacher_and_allows_the_stores_origin_o
     let (teacher, csrf) = sign_in(&router, TEACHER_TOKEN).await;
     let page = get(&router, "/ui/upload", Some(&teacher)).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    assert!(page.body.contains("type=\"file\"") && page.body.contains("<progress") && !page.body.contains("id=\"teacher\""));
+    assert!(
+        page.body.contains("type=\"file\"") && page.body.contains("<progress") && !page.body.contains("id=\"teacher\"")
+    );
     let csp = page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
     let store = crate::evaluator::tests::S3_ENDPOINT;
-    assert!(csp.contains(&format!("connect-src 'self' {store};")) && csp.contains(&format!("form-action 'self' {store}")), "{csp}");
+    assert!(
+        csp.contains(&format!("connect-src 'self' {store};")) && csp.contains(&format!("form-action 'self' {store}")),
+        "{csp}"
+    );
     assert_eq!(csp.matches("form-action").count(), 1, "{csp}");
     assert!(!csp.contains("unsafe") && !csp.contains('*'), "{csp}");
 
-    let form = [("csrf", csrf.as_str()), ("file_name", "plan week 3.pdf"), ("content_type", "application/pdf"), ("size", "1234")];
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("file_name", "plan week 3.pdf"),
+        ("content_type", "application/pdf"),
+        ("size", "1234"),
+    ];
     let granted = post(&router, "/ui/upload", Some(&teacher), &form).await;
     assert_eq!(granted.status, StatusCode::OK, "{}", granted.body);
     let grant: serde_json::Value = serde_json::from_str(&granted.body).unwrap();
@@ -506,7 +523,8 @@ async fn the_upload_page_presigns_for_the_teacher_and_allows_the_stores_origin_o
     // Without the CSRF token, with a bad size, or as an evaluator: refused.
     let refused = post(&router, "/ui/upload", Some(&teacher), &form[1..]).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    let bad = post(&router, "/ui/upload", Some(&teacher), &[("csrf", &csrf), ("file_name", "a.pdf"), ("size", "0")]).await;
+    let bad =
+        post(&router, "/ui/upload", Some(&teacher), &[("csrf", &csrf), ("file_name", "a.pdf"), ("size", "0")]).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
     assert!(bad.body.contains("size"), "{}", bad.body);
     let (evaluator, evaluator_csrf) = sign_in(&router, TOKEN).await;
@@ -521,14 +539,23 @@ async fn the_upload_page_presigns_for_the_teacher_and_allows_the_stores_origin_o
     let app_page = get(&router, "/ui/upload", Some(&app)).await;
     assert!(app_page.body.contains("id=\"teacher\""), "{}", app_page.body);
     let app_csrf = csrf_field(&app_page.body);
-    let for_teacher = [("csrf", app_csrf.as_str()), ("teacher", "teacher-9"), ("file_name", "clip.mp4"), ("content_type", "video/mp4"), ("size", "99")];
+    let for_teacher = [
+        ("csrf", app_csrf.as_str()),
+        ("teacher", "teacher-9"),
+        ("file_name", "clip.mp4"),
+        ("content_type", "video/mp4"),
+        ("size", "99"),
+    ];
     let granted = post(&router, "/ui/upload", Some(&app), &for_teacher).await;
     assert_eq!(granted.status, StatusCode::OK, "{}", granted.body);
     let grant: serde_json::Value = serde_json::from_str(&granted.body).unwrap();
     let key = grant["key"].as_str().unwrap().to_owned();
     assert!(key.starts_with("teacher-9/"), "{key}");
     let watch = grant["watch"].as_str().unwrap();
-    let uri = format!("/ui/events?key={}&watch={watch}", percent_encoding::utf8_percent_encode(&key, percent_encoding::NON_ALPHANUMERIC));
+    let uri = format!(
+        "/ui/events?key={}&watch={watch}",
+        percent_encoding::utf8_percent_encode(&key, percent_encoding::NON_ALPHANUMERIC)
+    );
     let mut stream = open_events(&router, &uri, Some(&app)).await.1.expect("the upload's stream");
     let unrelated = change("teacher-9", "teacher-9/2025/01/other.mp4", State::Received);
     let followed = change("teacher-9", &key, State::Received);

@@ -235,7 +235,11 @@
     var upload = document.getElementById("upload");
     if (upload) uploadPage(upload);
     var signIn = document.querySelector("form.sign-in");
-    if (signIn) signInFromFragment(signIn);
+    if (signIn) {
+      signInFromFragment(signIn);
+      // The link opened on this very page changes only the fragment.
+      window.addEventListener("hashchange", function () { signInFromFragment(signIn); });
+    }
     // Already signed in, the sign-in page sent the browser here with the fragment.
     else if (/^#token=/.test(location.hash)) history.replaceState(null, "", location.pathname + location.search);
   }

@@ -7,12 +7,16 @@
 //!   its own), filtered and paged with the evaluator API's parser and cursor;
 //! - `GET /ui/documents/{id}`: one document, its timeline in words, its findings or its
 //!   video; `GET /ui/documents/{id}/transcript.vtt`: the caption track, same-origin;
-//! - `GET /ui/style.css`: the only stylesheet. No script, no third-party request.
+//! - `GET /ui/events`: state changes as server-sent events, filtered by role ([`live`]);
+//! - `GET /ui/upload`, `POST /ui/upload`: a teacher's upload page and its presigned form;
+//! - `GET /ui/style.css`, `GET /ui/app.js`: the only stylesheet and script. No
+//!   third-party request.
 //!
 //! Every response carries a strict Content-Security-Policy (`default-src 'self'`; a
 //! document's page also allows media and images from the origin of its own presigned
-//! artifact links), `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` and
-//! `frame-ancestors 'none'`. Not built yet: live updates, the upload page, OpenID Connect.
+//! artifact links; the upload page the store's origin for `connect-src` and
+//! `form-action`), `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` and
+//! `frame-ancestors 'none'`. Not built yet: OpenID Connect.
 
 #[cfg(test)]
 mod browser;

@@ -91,6 +91,6 @@ pub async fn serve(root: &Path) -> Result<()> {
         term.recv().await;
         cancel.cancel();
     });
-    docflow::dev::s3::serve(builder.build(), listener, shutdown).await?;
+    docflow::dev::s3::serve(builder.build(), listener, Vec::new(), shutdown).await?;
     Ok(())
 }

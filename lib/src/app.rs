@@ -178,7 +178,11 @@ pub async fn run_listening(
     };
     let client = nats::connect(&settings.nats, "docflow").await?;
     let js = async_nats::jetstream::new(client.clone());
-    let db = Db::connect(&settings.database).await?;
+    let names = nats::Names::new(&settings.nats.prefix);
+    // Every state a document takes is published for the web interface's live updates.
+    let db = Db::connect(&settings.database)
+        .await?
+        .with_observer(crate::web::live::publisher(client.clone(), names.clone()));
     let store = Store::new(&settings.s3)?;
 
     let tasks = TaskTracker::new();
@@ -208,9 +212,12 @@ pub async fn run_listening(
     }
     if let Some(listener) = listener {
         let evaluator_state = EvaluatorState::new(settings.clone(), db.clone(), store.clone());
+        let live = crate::web::live::Live::new(shutdown.clone());
+        tasks.spawn(crate::web::live::feed(client.clone(), names.clone(), live.clone(), shutdown.clone()));
+        let web = crate::web::WebState::new(evaluator_state.clone()).with_live(live);
         let state = GatewayState::new(settings.clone(), js.clone(), store.clone())
-            .with_routes(evaluator::routes(evaluator_state.clone()))
-            .with_routes(crate::web::routes(crate::web::WebState::new(evaluator_state)));
+            .with_routes(evaluator::routes(evaluator_state))
+            .with_routes(crate::web::routes(web));
         let (shutdown, failed) = (shutdown.clone(), failed_tx.clone());
         // `serve` logs the address it listens on.
         tasks.spawn(async move {

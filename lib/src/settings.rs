@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use config::{Config, Environment, File, FileFormat};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 /// The reference settings, embedded in the binary.
@@ -248,6 +248,11 @@ pub struct GatewaySettings {
     #[serde(default, deserialize_with = "crate::gateway::tokens::deserialize")]
     pub tokens: Vec<crate::gateway::tokens::GatewayToken>,
     pub max_body: String,
+    /// The web interface's session signing secret, at least 32 bytes; every gateway
+    /// given the same one accepts the others' sessions. Unset: a random key per process
+    /// (a restart signs everybody out).
+    #[serde(default)]
+    pub session_secret: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -467,6 +472,12 @@ impl Settings {
         }
         if self.admin.listen.parse::<std::net::SocketAddr>().is_err() {
             return Err(invalid("admin.listen", "an address and port, e.g. 127.0.0.1:9090 (keep it private)"));
+        }
+        if self.gateway.session_secret.as_ref().is_some_and(|s| s.expose_secret().len() < 32) {
+            return Err(invalid(
+                "gateway.session_secret",
+                "at least 32 bytes (e.g. `openssl rand -hex 32`), the same on every gateway; or unset for a key per process",
+            ));
         }
         if self.gateway_max_body().is_none() {
             return Err(invalid("gateway.max_body", "a size such as 1MiB, 512KiB or 1048576"));

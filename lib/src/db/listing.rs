@@ -1,5 +1,5 @@
-//! Listing documents for the evaluator API: optional filters on state, kind and uploader,
-//! newest first, paged by a keyset cursor over `(created_at DESC, id DESC)`.
+//! Listing documents for the evaluator API: optional filters on state, kind, uploader and
+//! text in the key, newest first, paged by a keyset cursor over `(created_at DESC, id DESC)`.
 //!
 //! Keyset rather than offset paging: a page starts strictly after the last row of the
 //! previous one, so documents inserted meanwhile (always newer, hence before the cursor)
@@ -8,6 +8,7 @@
 //! `(created_at, id)`, which PostgreSQL and SQLite scan backwards for this order.
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, Func, LikeExpr};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::entities::documents;
@@ -20,6 +21,9 @@ pub struct ListFilter {
     pub state: Option<State>,
     pub kind: Option<Kind>,
     pub uploader: Option<String>,
+    /// Text the key contains, ignoring the case of ASCII letters (`%` and `_` are
+    /// matched as themselves). No index serves it: it narrows the rows the others select.
+    pub key: Option<String>,
 }
 
 /// Where the next page starts: the `(created_at, id)` of the last row of the previous one.
@@ -78,6 +82,13 @@ impl Db {
         }
         if let Some(uploader) = &filter.uploader {
             condition = condition.add(documents::Column::UploaderId.eq(uploader.as_str()));
+        }
+        if let Some(key) = &filter.key {
+            // `!` escapes (a backslash would be read as escaping the closing quote).
+            let escaped = key.to_ascii_lowercase().replace('!', "!!").replace('%', "!%").replace('_', "!_");
+            let lower = Expr::expr(Func::lower(Expr::col((documents::Entity, documents::Column::Key))));
+            condition = condition
+                .add(sea_orm::sea_query::ExprTrait::like(lower, LikeExpr::new(format!("%{escaped}%")).escape('!')));
         }
         if let Some(cursor) = cursor {
             // (created_at, id) < (c, i), spelled so that `created_at <= c` bounds the

@@ -31,11 +31,22 @@ pub use entities::*;
 pub use error::DbError;
 pub use listing::{Cursor, InvalidCursor, ListFilter};
 pub use model::{ArtifactRow, Document, NewDocument, State, TimelineEntry, UnknownState};
+pub use observer::{Observer, StatusChange};
+
+mod observer;
 
 /// A pool of database connections; cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Db {
     conn: DatabaseConnection,
+    /// Told of every state a document takes, after the write that recorded it.
+    observer: Option<Observer>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("conn", &self.conn).field("observer", &self.observer.is_some()).finish()
+    }
 }
 
 /// How long a pooled connection may sit idle before it is pinged on its next use.
@@ -78,7 +89,7 @@ impl Db {
             cause,
         })?;
         conn.set_metric_callback(statements::statement);
-        Ok(Db { conn })
+        Ok(Db { conn, observer: None })
     }
 
     /// Applies pending migrations; a no-op when the schema is current. Safe to run from

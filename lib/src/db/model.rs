@@ -13,7 +13,7 @@ use crate::ids::{DocumentId, Kind};
 
 /// A document's state. `received -> submitted -> processed -> validated -> normalized`;
 /// `failed` and `rejected` end a document's run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     Received,

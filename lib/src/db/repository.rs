@@ -98,6 +98,14 @@ impl Db {
                 self.get(doc.id).await?.ok_or_else(|| DbError::decode("documents.id", &doc.id.to_string()))?;
             return Ok((current, false));
         }
+        self.observe(|| super::StatusChange {
+            id: doc.id,
+            state: State::Received,
+            at: now,
+            uploader: doc.uploader_id.clone(),
+            kind: doc.kind,
+            key: doc.key.clone(),
+        });
         let document = Document {
             id: doc.id,
             state: State::Received,

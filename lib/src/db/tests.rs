@@ -77,7 +77,44 @@ on_both!(
     a_constraint_violation_is_not_transient,
     statements_are_counted_under_the_stage_that_sent_them,
     a_failed_document_restarts_in_a_new_round_once_per_message,
+    the_observer_hears_every_state_recorded_and_nothing_else,
 );
+
+/// The observer hears each state the database recorded, in order, after its write; a
+/// duplicate creation or a transition whose guard did not match is not heard.
+async fn the_observer_hears_every_state_recorded_and_nothing_else(t: Target) {
+    let heard = Arc::new(std::sync::Mutex::new(Vec::<StatusChange>::new()));
+    let sink = heard.clone();
+    let db =
+        t.db.clone().with_observer(Arc::new(move |change: &StatusChange| sink.lock().unwrap().push(change.clone())));
+    let doc = new_document("observed.pdf");
+    let id = doc.id;
+    db.record_received(&doc, "transfer", 1).await.unwrap();
+    db.record_received(&doc, "transfer", 2).await.unwrap();
+    assert!(db.mark_submitted(id, "sim", "sub-1", "job-1", "transfer", 1).await.unwrap());
+    assert!(!db.transition(id, &[State::Received], State::Failed, "transfer", 1, None).await.unwrap());
+    assert!(
+        db.record_validated(id, State::Submitted, "evt-1", &[artifact("findings", "f.json")], "validate", 1)
+            .await
+            .unwrap()
+    );
+    assert!(db.store_normalized(id, &serde_json::json!({"findings": []}), "normalize", 1).await.unwrap());
+    // Through the pool without the observer: not heard.
+    let other = new_document("unobserved.pdf");
+    t.db.record_received(&other, "transfer", 1).await.unwrap();
+
+    let heard = heard.lock().unwrap().clone();
+    let states: Vec<State> = heard.iter().map(|c| c.state).collect();
+    assert_eq!(states, [State::Received, State::Submitted, State::Processed, State::Validated, State::Normalized]);
+    let timeline = db.timeline(id).await.unwrap();
+    for change in &heard {
+        assert_eq!(
+            (change.id, change.kind, change.uploader.as_str(), change.key.as_str()),
+            (id, Kind::Document, "teacher-42", doc.key.as_str())
+        );
+        assert!(timeline.iter().any(|e| e.state == change.state && e.at == change.at), "{change:?} is in the timeline");
+    }
+}
 
 fn new_document(name: &str) -> NewDocument {
     let key = format!("teacher-42/week3/{name}");

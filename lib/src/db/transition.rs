@@ -9,11 +9,14 @@
 //! Parameters: $1 id, $2 new state, $3 now, $4 stage, $5 attempt, $6 error stage,
 //! $7 error reason, $8 timeline reason, then the extra's from $9.
 
-use sea_orm::{ConnectionTrait, DbBackend, Value};
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Value};
 
 use super::repository::{clamp, now, pg, stmt};
-use super::{ArtifactRow, Db, DbError, State};
+use super::{ArtifactRow, Db, DbError, State, StatusChange};
 use crate::ids::DocumentId;
+
+/// What the guarded update returns for the observer (the rest it knows already).
+const RETURNED: &str = r#"uploader_id, kind, "key""#;
 
 /// What a transition records besides state, attempts, error and timeline.
 pub(super) enum Extra<'a> {
@@ -69,11 +72,12 @@ impl Db {
         if from.is_empty() {
             return Ok(false);
         }
+        let at = now();
         let (error_stage, error_reason) = if to.is_failure() { (Some(stage), reason) } else { (None, None) };
         let mut values: Vec<Value> = vec![
             id.to_string().into(),
             to.as_str().into(),
-            now().into(),
+            at.into(),
             stage.into(),
             clamp(attempt).into(),
             error_stage.map(str::to_owned).into(),
@@ -155,7 +159,7 @@ impl Db {
             } else {
                 format!("{EVENT_COLUMNS} SELECT id, $3, $2, $4, $5, $8 FROM moved")
             };
-            let mut sql = format!("WITH moved AS ({update} RETURNING id), event AS ({events})");
+            let mut sql = format!("WITH moved AS ({update} RETURNING id, {RETURNED}), event AS ({events})");
             match &extra {
                 Extra::None | Extra::Normalized(_) | Extra::Restart { .. } => {}
                 Extra::Submission { .. } => sql.push_str(&format!(
@@ -177,12 +181,15 @@ impl Db {
                 }
             }
             // Data-modifying CTEs run to completion whether or not the query reads them.
-            sql.push_str(" SELECT id FROM moved");
-            return Ok(self.conn.query_one_raw(pg(sql, values)).await?.is_some());
+            sql.push_str(&format!(" SELECT id, {RETURNED} FROM moved"));
+            let moved = self.conn.query_one_raw(pg(sql, values)).await?;
+            self.observe_moved(id, to, at, processed_first, moved.as_ref());
+            return Ok(moved.is_some());
         }
 
         let txn = self.begin_write().await?;
-        let moved = txn.execute_raw(stmt(backend, &update, &values)).await?.rows_affected() == 1;
+        let returned = txn.query_one_raw(stmt(backend, &format!("{update} RETURNING {RETURNED}"), &values)).await?;
+        let moved = returned.is_some();
         if moved {
             if processed_first {
                 let event = format!("{EVENT_COLUMNS} VALUES ($1, $3, 'processed', $4, $5, NULL)");
@@ -210,6 +217,38 @@ impl Db {
             }
         }
         txn.commit().await?;
+        self.observe_moved(id, to, at, processed_first, returned.as_ref());
         Ok(moved)
+    }
+
+    /// Tells the observer of the states a matched transition recorded (`processed` first
+    /// when the write recorded it too); nothing when it matched no row.
+    fn observe_moved(
+        &self,
+        id: DocumentId,
+        to: State,
+        at: chrono::DateTime<chrono::Utc>,
+        processed_first: bool,
+        row: Option<&QueryResult>,
+    ) {
+        let Some(row) = row else { return };
+        if self.observer.is_none() {
+            return;
+        }
+        let fields = (
+            row.try_get::<String>("", "uploader_id"),
+            row.try_get::<String>("", "kind"),
+            row.try_get::<String>("", "key"),
+        );
+        let (Ok(uploader), Ok(kind), Ok(key)) = fields else {
+            tracing::warn!(%id, "the transition's row came back without its uploader, kind or key; not observed");
+            return;
+        };
+        let Ok(kind) = kind.parse() else { return };
+        let change = |state| StatusChange { id, state, at, uploader: uploader.clone(), kind, key: key.clone() };
+        if processed_first {
+            self.observe(|| change(State::Processed));
+        }
+        self.observe(|| change(to));
     }
 }

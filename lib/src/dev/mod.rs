@@ -105,6 +105,10 @@ struct DevSecrets {
     /// older docflow dev: made then.
     #[serde(default = "random_secret")]
     upload_token: String,
+    /// Role `uploader` for the samples' first teacher (the web interface's upload page).
+    /// Absent from the secrets of an older docflow dev: made then.
+    #[serde(default = "random_secret")]
+    teacher_token: String,
     ingest_token: String,
     s3_access_key: String,
     s3_secret_key: String,
@@ -117,7 +121,7 @@ impl DevSecrets {
         if let Ok(text) = std::fs::read_to_string(path)
             && let Ok(secrets) = serde_json::from_str::<DevSecrets>(&text)
         {
-            if !text.contains("\"upload_token\"") {
+            if !text.contains("\"upload_token\"") || !text.contains("\"teacher_token\"") {
                 std::fs::write(path, serde_json::to_vec_pretty(&secrets).expect("secrets serialize"))?;
             }
             return Ok(secrets);
@@ -126,6 +130,7 @@ impl DevSecrets {
         let secrets = DevSecrets {
             token: format!("dev-{}", random()),
             upload_token: format!("dev-upload-{}", random()),
+            teacher_token: format!("dev-teacher-{}", random()),
             ingest_token: random(),
             s3_access_key: "docflow-dev".into(),
             s3_secret_key: random(),
@@ -136,6 +141,9 @@ impl DevSecrets {
         Ok(secrets)
     }
 }
+
+/// The teacher whose token `docflow dev` makes: the first sample's uploader.
+const DEV_TEACHER: &str = "teacher-42";
 
 fn random_secret() -> String {
     uuid::Uuid::new_v4().simple().to_string()
@@ -153,12 +161,15 @@ fn dev_defaults(data_dir: &Path, secrets: &DevSecrets, sim: bool) -> String {
     let mut toml = format!(
         "[database]\nurl = {}\n\n[s3]\nendpoint = \"http://127.0.0.1:9000\"\naccess_key = {}\nsecret_key = {}\n\n\
          [[gateway.tokens]]\ntoken = {}\nrole = \"evaluator\"\n\n\
-         [[gateway.tokens]]\ntoken = {}\nrole = \"uploads\"\n\n[ingest]\ntoken = {}\n",
+         [[gateway.tokens]]\ntoken = {}\nrole = \"uploads\"\n\n\
+         [[gateway.tokens]]\ntoken = {}\nrole = \"uploader\"\nuploader_id = {}\n\n[ingest]\ntoken = {}\n",
         toml_str(&database),
         toml_str(&secrets.s3_access_key),
         toml_str(&secrets.s3_secret_key),
         toml_str(&secrets.token),
         toml_str(&secrets.upload_token),
+        toml_str(&secrets.teacher_token),
+        toml_str(DEV_TEACHER),
         toml_str(&secrets.ingest_token),
     );
     if sim {
@@ -268,26 +279,6 @@ async fn serve(
     let servers = CancellationToken::new();
     let _stop_on_return = (stop.clone().drop_guard(), servers.clone().drop_guard());
 
-    // The S3 endpoint: announces every upload on {prefix}.uploads.minio.
-    let s3_listener = bind_or_free("s3 endpoint", &host_port(&settings.s3.endpoint)).await?;
-    let s3_address = s3_listener.local_addr().map_err(|cause| DevError::Listen {
-        what: "s3 endpoint",
-        address: settings.s3.endpoint.clone(),
-        cause,
-    })?;
-    settings.s3.endpoint = format!("http://{s3_address}");
-    let client = crate::nats::connect(&settings.nats, "docflow dev s3").await.map_err(AppError::from)?;
-    let notifier = s3::Notifier::new(
-        async_nats::jetstream::new(client.clone()),
-        crate::nats::Names::new(&settings.nats.prefix).subject("uploads.minio"),
-        settings.s3.endpoint.clone(),
-    )
-    .for_buckets([settings.s3.uploads_bucket.clone()]);
-    let store = s3::NotifyingStore::new(&data_dir.join("s3"), notifier)?;
-    let service =
-        s3::service(store, &settings.s3.access_key, secrecy::ExposeSecret::expose_secret(&settings.s3.secret_key));
-    tasks.spawn(s3::serve(service, s3_listener, servers.clone()));
-
     // The provider simulator, unless a provider is configured.
     if run_sim {
         let listener = bind_or_free("provider simulator", "127.0.0.1:0").await?;
@@ -338,6 +329,28 @@ async fn serve(
         .local_addr()
         .map_err(|cause| DevError::Listen { what: "admin", address: configured.clone(), cause })?
         .to_string();
+
+    // The S3 endpoint: announces every upload on {prefix}.uploads.minio.
+    let s3_listener = bind_or_free("s3 endpoint", &host_port(&settings.s3.endpoint)).await?;
+    let s3_address = s3_listener.local_addr().map_err(|cause| DevError::Listen {
+        what: "s3 endpoint",
+        address: settings.s3.endpoint.clone(),
+        cause,
+    })?;
+    settings.s3.endpoint = format!("http://{s3_address}");
+    let client = crate::nats::connect(&settings.nats, "docflow dev s3").await.map_err(AppError::from)?;
+    let notifier = s3::Notifier::new(
+        async_nats::jetstream::new(client.clone()),
+        crate::nats::Names::new(&settings.nats.prefix).subject("uploads.minio"),
+        settings.s3.endpoint.clone(),
+    )
+    .for_buckets([settings.s3.uploads_bucket.clone()]);
+    let store = s3::NotifyingStore::new(&data_dir.join("s3"), notifier)?;
+    let service =
+        s3::service(store, &settings.s3.access_key, secrecy::ExposeSecret::expose_secret(&settings.s3.secret_key));
+    // The web interface's upload page posts to it from the gateway's origin.
+    let origins = crate::web::origin(&settings.gateway.public_url).into_iter().collect();
+    tasks.spawn(s3::serve(service, s3_listener, origins, servers.clone()));
 
     let report = app::setup(&settings).await?;
     tracing::info!(topology = %report.topology, buckets = ?report.buckets_created, "set up");
@@ -425,9 +438,15 @@ fn print_banner(settings: &Settings, secrets: &DevSecrets, sim: bool, settings_f
     use crate::redact::url;
     println!("\ndocflow dev is running");
     println!("  gateway      {}", url(&settings.gateway.public_url));
+    // One click signs in: the token travels in the fragment, which the browser never
+    // sends (no server or access log sees it); the sign-in page's script posts it with
+    // the form's CSRF token and drops it from the address.
+    let web = url(settings.gateway.public_url.trim_end_matches('/'));
+    println!("  web          {web}/ui/");
+    println!("    open as an evaluator   {web}/ui/sign-in#token={}", secrets.token);
     println!(
-        "  web          {}/ui/  (sign in with the token below)",
-        url(settings.gateway.public_url.trim_end_matches('/'))
+        "    open as {DEV_TEACHER}     {web}/ui/sign-in#token={}  (uploads, reads their own)",
+        secrets.teacher_token
     );
     println!("  admin        http://{}  (/healthz /readyz /metrics)", settings.admin.listen);
     println!(
@@ -473,6 +492,7 @@ mod tests {
         DevSecrets {
             token: "t".into(),
             upload_token: "u".into(),
+            teacher_token: "tt".into(),
             ingest_token: "i".into(),
             s3_access_key: "a".into(),
             s3_secret_key: "s".into(),
@@ -489,7 +509,14 @@ mod tests {
         assert_eq!(settings.providers.keys().collect::<Vec<_>>(), ["sim"]);
         assert_eq!(settings.s3.access_key, "a");
         let roles: Vec<_> = settings.gateway.tokens.iter().map(|t| t.role.name()).collect();
-        assert_eq!(roles, ["evaluator", "uploads"]);
+        assert_eq!(roles, ["evaluator", "uploads", "uploader"]);
+        assert_eq!(
+            settings.gateway.tokens[2],
+            crate::gateway::tokens::GatewayToken::new(
+                "tt",
+                crate::gateway::tokens::Role::Uploader { uploader_id: DEV_TEACHER.into() }
+            )
+        );
         assert_eq!(
             settings.gateway.tokens[0],
             crate::gateway::tokens::GatewayToken::new("t", crate::gateway::tokens::Role::Evaluator)

@@ -1,4 +1,4 @@
-//! `GET /v1/documents?state=&kind=&uploader=&limit=&cursor=`: documents newest first,
+//! `GET /v1/documents?state=&kind=&uploader=&key=&limit=&cursor=`: documents newest first,
 //! `{"items": [...], "next_cursor": "..." | null}`.
 //!
 //! Every parameter is optional and an empty value counts as absent. A value that cannot
@@ -109,6 +109,7 @@ pub(crate) fn parse(pairs: &[(String, String)]) -> Result<ListRequest, ApiError>
                 }
                 request.filter.uploader = Some(value.to_owned());
             }
+            "key" => request.filter.key = Some(value.to_owned()),
             "limit" => {
                 request.limit = value
                     .parse::<u64>()
@@ -120,7 +121,9 @@ pub(crate) fn parse(pairs: &[(String, String)]) -> Result<ListRequest, ApiError>
                 request.cursor = Some(Cursor::decode(value).map_err(|e| field(e.to_string()))?);
             }
             _ => {
-                return Err(field("unknown parameter; expected state, kind, uploader, limit or cursor".to_owned()));
+                return Err(field(
+                    "unknown parameter; expected state, kind, uploader, key, limit or cursor".to_owned(),
+                ));
             }
         }
     }

@@ -17,7 +17,7 @@ mod callbacks;
 mod errors;
 mod ingest;
 pub mod tokens;
-mod uploads;
+pub(crate) mod uploads;
 
 #[cfg(test)]
 mod tests;

@@ -27,11 +27,55 @@ pub const MAX_FILE_NAME: usize = 200;
 const INVALID: &str = "invalid upload request";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct UploadRequest {
-    pub(super) uploader_id: String,
-    pub(super) file_name: String,
-    pub(super) content_type: String,
-    pub(super) size: u64,
+pub(crate) struct UploadRequest {
+    pub(crate) uploader_id: String,
+    pub(crate) file_name: String,
+    pub(crate) content_type: String,
+    pub(crate) size: u64,
+}
+
+/// A form upload handed out: where and what to post, and until when.
+#[derive(Debug, Clone)]
+pub(crate) struct Presigned {
+    pub(crate) form: crate::storage::UploadForm,
+    pub(crate) key: String,
+    pub(crate) expires_at: chrono::DateTime<Utc>,
+}
+
+/// The presigned form upload of a valid `request`, for a fresh key
+/// `{uploader_id}/{yyyy}/{mm}/{uuid}-{file_name}` in the uploads bucket (the web
+/// interface's upload page asks through here too).
+pub(crate) async fn presign(
+    store: &crate::storage::Store,
+    settings: &crate::settings::Settings,
+    request: &UploadRequest,
+    ttl: std::time::Duration,
+) -> Result<Presigned, ApiError> {
+    validate(request)?;
+    let now = Utc::now();
+    let key = format!(
+        "{}/{:04}/{:02}/{}-{}",
+        request.uploader_id,
+        now.year(),
+        now.month(),
+        uuid::Uuid::new_v4(),
+        request.file_name
+    );
+    let bucket = &settings.s3.uploads_bucket;
+    let form =
+        store.presign_upload_form(bucket, &key, &request.content_type, request.size, ttl).await.map_err(|error| {
+            tracing::warn!(%error, "cannot presign an upload form");
+            if error.is_transient() {
+                ApiError::unavailable("object store unavailable").detail("retry later")
+            } else {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "cannot presign an upload")
+                    .detail("the gateway's log has the cause; check the s3 settings")
+            }
+        })?;
+    let expires_at = now + chrono::Duration::from_std(ttl).unwrap_or_else(|_| chrono::Duration::minutes(15));
+    metrics::upload_url();
+    tracing::info!(uploader_id = %request.uploader_id, size = request.size, "upload form issued");
+    Ok(Presigned { form, key, expires_at })
 }
 
 pub(super) async fn create(State(state): State<GatewayState>, headers: HeaderMap, request_body: Body) -> Response {
@@ -50,31 +94,8 @@ async fn handle(state: &GatewayState, headers: &HeaderMap, request_body: Body) -
     let raw = body::read_limited(headers, request_body, state.max_body).await?;
     let request = parse(&raw)?;
     auth::check(&token.role, Access::Upload(Some(&request.uploader_id)))?;
-    let now = Utc::now();
-    let key = format!(
-        "{}/{:04}/{:02}/{}-{}",
-        request.uploader_id,
-        now.year(),
-        now.month(),
-        uuid::Uuid::new_v4(),
-        request.file_name
-    );
-    let bucket = &state.settings.s3.uploads_bucket;
-    let ttl = state.upload_url_ttl;
-    let form = state.store.presign_upload_form(bucket, &key, &request.content_type, request.size, ttl).await.map_err(
-        |error| {
-            tracing::warn!(%error, "cannot presign an upload form");
-            if error.is_transient() {
-                ApiError::unavailable("object store unavailable").detail("retry later")
-            } else {
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "cannot presign an upload")
-                    .detail("the gateway's log has the cause; check the s3 settings")
-            }
-        },
-    )?;
-    let expires_at = now + chrono::Duration::from_std(ttl).unwrap_or_else(|_| chrono::Duration::minutes(15));
-    metrics::upload_url();
-    tracing::info!(uploader_id = %request.uploader_id, size = request.size, "upload form issued");
+    let Presigned { form, key, expires_at } =
+        presign(&state.store, &state.settings, &request, state.upload_url_ttl).await?;
     Ok((
         StatusCode::OK,
         Json(json!({
@@ -123,7 +144,7 @@ fn text(object: &Map<String, Value>, name: &str) -> Result<String, ApiError> {
     }
 }
 
-fn validate(request: &UploadRequest) -> Result<(), ApiError> {
+pub(crate) fn validate(request: &UploadRequest) -> Result<(), ApiError> {
     if !uploader_id_ok(&request.uploader_id) {
         return Err(field(
             "uploader_id",

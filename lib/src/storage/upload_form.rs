@@ -69,3 +69,14 @@ impl Store {
         Ok(url.to_string())
     }
 }
+
+impl Store {
+    /// The URL the upload forms for `bucket` post to (a page's policy allows its origin).
+    pub fn form_url(&self, bucket: &str) -> Result<String, StorageError> {
+        let bucket = BucketName::new(bucket).map_err(|e| StorageError::Permanent {
+            endpoint: self.endpoint.clone(),
+            detail: format!("bucket {bucket}: {e}"),
+        })?;
+        self.bucket_url(&bucket)
+    }
+}

@@ -1,6 +1,11 @@
 //! The web interface in real headless Chromium (Debian's `chromium` and
-//! `chromium-driver`, driven over WebDriver): sign in, see the list, open a lesson plan's
-//! page. Saves the screenshots of `docs/screenshots/`.
+//! `chromium-driver`, driven over WebDriver): on the whole pipeline of `docflow dev` (its
+//! own nats-server, S3 endpoint, simulator and every component), one-click sign-in, the
+//! samples' list and its filters, a lesson plan's findings and download, a video's
+//! captions and chapters, an upload through the page followed live to `normalized`, a
+//! teacher kept to their own documents, sign-out and a form refused without its CSRF
+//! token; on a database alone, a lesson plan's page. Saves the screenshots of
+//! `docs/screenshots/`.
 //!
 //! Ignored by default, as it needs the browser installed:
 //! `apt-get install -y chromium chromium-driver`, then
@@ -71,7 +76,6 @@ async fn in_chromium_an_evaluator_signs_in_sees_the_list_and_opens_a_lesson_plan
             .await?
             .send_keys(TOKEN)
             .await?;
-        screenshot("sign-in.png", &browser.screenshot().await?);
         browser.find(Locator::Css("form.sign-in button")).await?.click().await?;
         let link = browser
             .wait()
@@ -80,7 +84,6 @@ async fn in_chromium_an_evaluator_signs_in_sees_the_list_and_opens_a_lesson_plan
             .await?;
         let list = browser.source().await?;
         assert!(list.contains("fractions.mp4") && list.contains("state-failed"), "{list}");
-        screenshot("list.png", &browser.screenshot().await?);
         link.click().await?;
         let heading = browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("h2#findings")).await?;
         assert_eq!(heading.text().await?, "Findings");
@@ -108,18 +111,23 @@ async fn in_chromium_an_evaluator_signs_in_sees_the_list_and_opens_a_lesson_plan
 async fn start(
     t: &crate::evaluator::tests::Target,
 ) -> (String, tokio::task::JoinHandle<std::io::Result<()>>, tokio::process::Child, fantoccini::Client) {
-    assert!(
-        std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
-        "install the browser first: apt-get install -y chromium chromium-driver"
-    );
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let settings = Arc::new(settings(&[]));
     let store = Store::new(&settings.s3).unwrap();
     let app = routes(WebState::new(EvaluatorState::new(settings, t.db.clone(), store)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let (driver, browser) = chromium().await;
+    (base, server, driver, browser)
+}
 
+/// chromedriver (ours alone, killed when dropped) and a headless Chromium session.
+async fn chromium() -> (tokio::process::Child, fantoccini::Client) {
+    assert!(
+        std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
+        "install the browser first: apt-get install -y chromium chromium-driver"
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
     // chromedriver, ours alone (killed when dropped).
     let port = free_port();
     let driver = tokio::process::Command::new(CHROMEDRIVER)
@@ -144,7 +152,7 @@ async fn start(
     );
     let browser =
         ClientBuilder::rustls().unwrap().capabilities(capabilities).connect(&webdriver).await.expect("a session");
-    (base, server, driver, browser)
+    (driver, browser)
 }
 
 /// Signs in with the evaluator's token through the form.
@@ -197,5 +205,151 @@ async fn measure_the_list_over_1000_documents_in_chromium() {
     browser.close().await.ok();
     driver.kill().await.ok();
     server.abort();
+    outcome.expect("the browser session");
+}
+
+/// Waits up to `seconds` for `script` (a function body returning a boolean) to return true.
+async fn until(
+    browser: &fantoccini::Client,
+    what: &str,
+    seconds: u64,
+    script: &str,
+) -> Result<(), fantoccini::error::CmdError> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    loop {
+        if browser.execute(script, vec![]).await?.as_bool() == Some(true) {
+            return Ok(());
+        }
+        assert!(Instant::now() < deadline, "{what}: not within {seconds} s; the page:\n{}", browser.source().await?);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `docflow dev` in this process, on a data directory of its own: its gateway's address,
+/// the evaluator's and teacher-42's tokens, and what stops it.
+async fn dev(
+    data: &std::path::Path,
+) -> (String, String, String, tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let options = crate::dev::DevOptions::new(data.to_path_buf());
+    let stop = shutdown.clone();
+    let task = tokio::spawn(async move {
+        if let Err(error) = crate::dev::run(options, Some(Default::default()), stop).await {
+            panic!("docflow dev: {error}");
+        }
+    });
+    let settings_file = data.join(crate::dev::config_file::FILE_NAME);
+    let start = Instant::now();
+    while !settings_file.exists() {
+        assert!(start.elapsed() < Duration::from_secs(60), "docflow dev wrote no settings");
+        assert!(!task.is_finished(), "docflow dev stopped");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let settings = crate::settings::Settings::load(Some(&settings_file), Some(Default::default())).unwrap();
+    let secrets: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("dev-secrets.json")).unwrap()).unwrap();
+    let token = |name: &str| secrets[name].as_str().unwrap().to_owned();
+    (
+        settings.gateway.public_url.trim_end_matches('/').to_owned(),
+        token("token"),
+        token("teacher_token"),
+        shutdown,
+        task,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver"]
+async fn in_chromium_on_docflow_dev_a_teacher_uploads_and_watches_it_reach_normalized() {
+    let data = tempfile::tempdir().unwrap();
+    let (base, evaluator_token, teacher_token, shutdown, task) = dev(data.path()).await;
+    let (mut driver, browser) = chromium().await;
+    let plan = data.path().join("fractions week 5.md");
+    std::fs::write(&plan, "# Fractions, week 5\n\nPupils will recieve a worksheet and compare halves and quarters.\n")
+        .unwrap();
+    let outcome = async {
+        let wait = Duration::from_secs(30);
+        // One-click sign-in as `docflow dev` prints it: the token in the fragment.
+        browser.goto(&format!("{base}/ui/sign-in")).await?;
+        browser.wait().at_most(wait).for_element(Locator::Css("input#token")).await?;
+        screenshot("sign-in.png", &browser.screenshot().await?);
+        browser.goto(&format!("{base}/ui/sign-in#token={evaluator_token}")).await?;
+        browser.wait().at_most(wait).for_element(Locator::Css("table[data-live]")).await?;
+        assert_eq!(browser.current_url().await?.as_str(), format!("{base}/ui/"), "the token left the address");
+        // The samples reach `normalized` on the open page, which updates by itself.
+        until(&browser, "both samples normalized on the list", 120,
+            "return document.querySelectorAll('tbody .state-normalized').length === 2").await?;
+        let list = browser.source().await?;
+        assert!(list.contains("lesson-plan-week3.md") && list.contains("classroom-clip.mp4"), "{list}");
+        screenshot("list.png", &browser.screenshot().await?);
+        // Filters: kind, then text in the key.
+        browser.goto(&format!("{base}/ui/?kind=video")).await?;
+        browser.wait().at_most(wait).for_element(Locator::Css("table")).await?;
+        let videos = browser.source().await?;
+        assert!(videos.contains("classroom-clip.mp4") && !videos.contains("lesson-plan-week3.md"));
+        browser.find(Locator::Css("select#kind")).await?.select_by_value("").await?;
+        browser.find(Locator::Css("input#key")).await?.send_keys("WEEK3").await?;
+        browser.find(Locator::Css("form.filters button")).await?.click().await?;
+        let link = browser.wait().at_most(wait).for_element(Locator::LinkText("lesson-plan-week3.md")).await?;
+        assert!(!browser.source().await?.contains("classroom-clip.mp4"), "the key filter holds");
+        // A lesson plan's findings and the corrected file.
+        link.click().await?;
+        browser.wait().at_most(wait).for_element(Locator::Css("h2#findings")).await?;
+        let download = browser.find(Locator::Css("a.download")).await?;
+        let href = download.attr("href").await?.expect("a download link");
+        let corrected = reqwest::get(&href).await.expect("the presigned link answers");
+        assert!(corrected.status().is_success(), "{href}: {}", corrected.status());
+        assert!(!corrected.bytes().await.unwrap().is_empty());
+        // The video's page: its caption track loads (same-origin), chapters are links.
+        browser.goto(&format!("{base}/ui/?kind=video")).await?;
+        browser.wait().at_most(wait).for_element(Locator::LinkText("classroom-clip.mp4")).await?.click().await?;
+        browser.wait().at_most(wait).for_element(Locator::Css("h2#video")).await?;
+        let video_page = browser.current_url().await?.to_string();
+        let video_page_source = browser.source().await?;
+        assert!(video_page_source.contains("Transcript"), "{video_page_source}");
+        screenshot("video.png", &browser.screenshot().await?);
+        let other_teachers = video_page.clone();
+        browser.find(Locator::Css("header form button")).await?.click().await?;
+        browser.wait().at_most(wait).for_element(Locator::Css("input#token")).await?;
+
+        // The teacher: one click, then the upload page.
+        browser.goto(&format!("{base}/ui/sign-in#token={teacher_token}")).await?;
+        browser.wait().at_most(wait).for_element(Locator::Css("table")).await?;
+        let own = browser.source().await?;
+        assert!(own.contains("lesson-plan-week3.md") && !own.contains("classroom-clip.mp4"), "{own}");
+        browser.goto(&other_teachers).await?;
+        let refused = browser.wait().at_most(wait).for_element(Locator::Css("main h1")).await?;
+        assert_eq!(refused.text().await?, "No such document", "another teacher's page");
+        browser.goto(&format!("{base}/ui/upload")).await?;
+        browser.wait().at_most(wait).for_element(Locator::Css("input#file")).await?.send_keys(plan.to_str().unwrap()).await?;
+        browser.find(Locator::Css("form#upload button")).await?.click().await?;
+        until(&browser, "the upload followed to normalized", 120,
+            "return document.getElementById('progress').getAttribute('data-state') === 'normalized'").await?;
+        assert_eq!(browser.execute("return document.getElementById('sent').value", vec![]).await?, json!(100));
+        let status = browser.find(Locator::Css("#status")).await?.text().await?;
+        assert!(status.contains("ready to read"), "{status}");
+        screenshot("upload.png", &browser.screenshot().await?);
+        browser.find(Locator::Css("#follow a")).await?.click().await?;
+        browser.wait().at_most(wait).for_element(Locator::Css("h2#findings")).await?;
+        assert!(browser.source().await?.contains("fractions week 5"), "the uploaded plan's page");
+
+        // A form without its CSRF token is refused; the session survives it.
+        browser
+            .execute("const f = document.querySelector('header form'); f.querySelector('input[name=csrf]').remove(); f.submit(); return true;", vec![])
+            .await?;
+        let heading = browser.wait().at_most(wait).for_element(Locator::Css("main h1")).await?;
+        assert_eq!(heading.text().await?, "This form cannot be accepted");
+        browser.goto(&format!("{base}/ui/")).await?;
+        browser.wait().at_most(wait).for_element(Locator::Css("header form button")).await?.click().await?;
+        browser.wait().at_most(wait).for_element(Locator::Css("input#token")).await?;
+        browser.goto(&format!("{base}/ui/")).await?;
+        browser.wait().at_most(wait).for_element(Locator::Css("input#token")).await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    browser.close().await.ok();
+    driver.kill().await.ok();
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(60), task).await.expect("docflow dev stops").expect("docflow dev ran");
     outcome.expect("the browser session");
 }

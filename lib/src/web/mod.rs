@@ -7,17 +7,23 @@
 //!   its own), filtered and paged with the evaluator API's parser and cursor;
 //! - `GET /ui/documents/{id}`: one document, its timeline in words, its findings or its
 //!   video; `GET /ui/documents/{id}/transcript.vtt`: the caption track, same-origin;
-//! - `GET /ui/style.css`: the only stylesheet. No script, no third-party request.
+//! - `GET /ui/events`: state changes as server-sent events, filtered by role ([`live`]);
+//! - `GET /ui/upload`, `POST /ui/upload`: a teacher's upload page and its presigned form;
+//! - `GET /ui/style.css`, `GET /ui/app.js`: the only stylesheet and script. No
+//!   third-party request.
 //!
 //! Every response carries a strict Content-Security-Policy (`default-src 'self'`; a
 //! document's page also allows media and images from the origin of its own presigned
-//! artifact links), `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` and
-//! `frame-ancestors 'none'`. Not built yet: live updates, the upload page, OpenID Connect.
+//! artifact links; the upload page the store's origin for `connect-src` and
+//! `form-action`), `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` and
+//! `frame-ancestors 'none'`. Not built yet: OpenID Connect.
 
 #[cfg(test)]
 mod browser;
+pub mod live;
 mod pages;
 pub mod session;
+mod upload;
 
 #[cfg(test)]
 mod tests;
@@ -44,7 +50,8 @@ pub const PREFIX: &str = "/ui";
 const MAX_TRANSCRIPT: u64 = 4 << 20;
 
 /// The policy of every page but a document's (which adds its artifacts' origin).
-const CSP: &str = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
+pub(super) const CSP: &str =
+    "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'";
 
 /// What the pages share. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -53,13 +60,27 @@ pub struct WebState {
     pub key: SessionKey,
     /// Cookies are `Secure` when `gateway.public_url` is https.
     pub secure: bool,
+    /// The state changes `GET /ui/events` streams.
+    pub live: live::Live,
 }
 
 impl WebState {
-    /// With a fresh random session key (sessions end when the process does).
+    /// With the session key of `gateway.session_secret`, or a fresh random one when it is
+    /// unset (sessions then end when the process does).
     pub fn new(evaluator: EvaluatorState) -> WebState {
-        let secure = evaluator.settings.gateway.public_url.to_ascii_lowercase().starts_with("https://");
-        WebState { evaluator, key: SessionKey::random(), secure }
+        let gateway = &evaluator.settings.gateway;
+        let secure = gateway.public_url.to_ascii_lowercase().starts_with("https://");
+        let key = match &gateway.session_secret {
+            Some(secret) => SessionKey::from_secret(secrecy::ExposeSecret::expose_secret(secret)),
+            None => SessionKey::random(),
+        };
+        WebState { evaluator, key, secure, live: live::Live::default() }
+    }
+
+    /// Streams the changes `live` hears (the gateway feeds it from NATS).
+    pub fn with_live(mut self, live: live::Live) -> WebState {
+        self.live = live;
+        self
     }
 
     fn session(&self, headers: &HeaderMap) -> Option<Session> {
@@ -85,6 +106,9 @@ pub fn routes(state: WebState) -> Router {
         .route(PREFIX, get(|| async { Redirect::permanent("/ui/") }))
         .route("/ui/", get(list))
         .route("/ui/style.css", get(style))
+        .route("/ui/app.js", get(script))
+        .route("/ui/events", get(events))
+        .route("/ui/upload", get(upload::page).post(upload::presign))
         .route("/ui/sign-in", get(sign_in_form).post(sign_in))
         .route("/ui/sign-out", axum::routing::post(sign_out))
         .route("/ui/documents/{id}", get(document))
@@ -148,6 +172,43 @@ fn refused(key: &SessionKey, session: &Session) -> Response {
 async fn style() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], pages::STYLE)
         .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        pages::SCRIPT,
+    )
+        .into_response()
+}
+
+/// `GET /ui/events`: the state changes of the documents this session may read, as
+/// server-sent events (`event: status`, data a [`crate::db::StatusChange`]), until the
+/// session expires or the gateway stops. 401 without a session. Role `uploads` reads no
+/// document: it may follow only the upload it just made, with `?key=K&watch=W` from the
+/// upload page (`W` binds the key to the session), and is 403 otherwise.
+async fn events(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Response {
+    let Some(session) = state.session(&headers) else { return StatusCode::UNAUTHORIZED.into_response() };
+    let pairs = query.map(|Query(pairs)| pairs).unwrap_or_default();
+    let seen = match readable(&session) {
+        Ok(None) => live::Seen::All,
+        Ok(Some(own)) => live::Seen::Uploader(own.to_owned()),
+        Err(Refused) => {
+            let (key, watch) = (field(&pairs, "key"), field(&pairs, "watch"));
+            if key.is_empty() || !state.key.watch_ok(&session, key, watch) {
+                return StatusCode::FORBIDDEN.into_response();
+            }
+            live::Seen::Key(key.to_owned())
+        }
+    };
+    let mut response = state.live.events(seen, session.expires).into_response();
+    // Proxies must not buffer the stream.
+    response.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
 }
 
 async fn sign_in_form(State(state): State<WebState>, headers: HeaderMap) -> Response {
@@ -313,7 +374,7 @@ async fn document(
 }
 
 /// `scheme://host[:port]` of a URL, for the policy; `None` for anything odd.
-fn origin(url: &str) -> Option<String> {
+pub fn origin(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     let host = rest.split(['/', '?', '#']).next()?;
     let ok = matches!(scheme, "http" | "https")

@@ -1,5 +1,6 @@
-//! The pages' templates (maud: checked when the crate compiles, escaped by default) and
-//! the stylesheet. No script: everything reads without JavaScript.
+//! The pages' templates (maud: checked when the crate compiles, escaped by default), the
+//! stylesheet and the one small script (live updates, chapters that seek, the upload's
+//! progress). Everything reads without JavaScript; only uploading needs it.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -15,6 +16,8 @@ use crate::ids::Kind;
 
 /// The only stylesheet, served at `/ui/style.css`. Colours meet WCAG AA contrast on white.
 pub const STYLE: &str = include_str!("style.css");
+/// The only script, served at `/ui/app.js`: no library, no build step.
+pub const SCRIPT: &str = include_str!("app.js");
 
 fn layout(title: &str, session: Option<(&Session, &str)>, body: Markup) -> Markup {
     html! {
@@ -25,6 +28,7 @@ fn layout(title: &str, session: Option<(&Session, &str)>, body: Markup) -> Marku
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · docflow" }
                 link rel="stylesheet" href="/ui/style.css";
+                script src="/ui/app.js" defer {}
             }
             body {
                 a.skip href="#main" { "Skip to content" }
@@ -32,6 +36,7 @@ fn layout(title: &str, session: Option<(&Session, &str)>, body: Markup) -> Marku
                     a.brand href="/ui/" { "docflow" }
                     @if let Some((session, csrf)) = session {
                         nav aria-label="Account" {
+                            @if !matches!(session.role, Role::Evaluator) { a href="/ui/upload" { "Upload" } }
                             span.who { "Signed in as " (who(&session.role)) }
                             form method="post" action="/ui/sign-out" {
                                 input type="hidden" name="csrf" value=(csrf);
@@ -132,6 +137,9 @@ fn query(filter: &ListFilter, limit: Option<u64>, cursor: Option<&str>) -> Strin
     if let Some(uploader) = &filter.uploader {
         parts.push(format!("uploader={}", encode(uploader)));
     }
+    if let Some(key) = &filter.key {
+        parts.push(format!("key={}", encode(key)));
+    }
     if let Some(limit) = limit {
         parts.push(format!("limit={limit}"));
     }
@@ -181,18 +189,21 @@ pub fn list(
                         input id="uploader" name="uploader" type="text" value=(filter.uploader.as_deref().unwrap_or(""));
                     }
                 }
+                div {
+                    label for="key" { "File name contains" }
+                    input id="key" name="key" type="search" value=(filter.key.as_deref().unwrap_or(""));
+                }
                 button type="submit" { "Filter" }
             }
-            @if items.is_empty() {
-                p.empty { "No document matches." }
-            } @else {
-                table {
+            p.empty hidden[!items.is_empty()] { "No document matches." }
+            // The first page takes new documents as they arrive (app.js).
+            table hidden[items.is_empty()] data-live=[(!paged).then_some("list")] {
                     caption.visually-hidden { "Documents, newest first" }
                     thead { tr { th scope="col" { "File" } th scope="col" { "State" } th scope="col" { "Kind" }
                         th scope="col" { "Uploader" } th scope="col" { "Uploaded" } } }
                     tbody {
                         @for item in items {
-                            tr {
+                            tr data-id=(item.id) {
                                 td { a href={ "/ui/documents/" (item.id) } { (file_name(&item.key)) } }
                                 td { (badge(item.state)) }
                                 td { (kind_word(item.kind)) }
@@ -201,7 +212,6 @@ pub fn list(
                             }
                         }
                     }
-                }
             }
             nav.pages aria-label="Pages" {
                 @if paged { a href=(query(filter, limit, None)) { "First page" } }
@@ -260,7 +270,7 @@ pub fn document(session: &Session, csrf: &str, resource: &DocumentResource, now:
         html! {
             p { a href="/ui/" { "← All documents" } }
             h1 { (name) }
-            dl.facts {
+            dl.facts data-document=(summary.id) data-state=(summary.state.as_str()) {
                 dt { "State" } dd { (badge(summary.state)) }
                 dt { "Kind" } dd { (kind_word(summary.kind)) }
                 dt { "Uploader" } dd { (summary.uploader_id) }
@@ -325,7 +335,8 @@ pub fn document(session: &Session, csrf: &str, resource: &DocumentResource, now:
                         h3 { "Chapters" }
                         ol.chapters {
                             @for chapter in chapters {
-                                li { span.at { (seconds(chapter.get("start").and_then(Value::as_f64).unwrap_or(0.0))) } " " (text(chapter, "title")) }
+                                @let start = chapter.get("start").and_then(Value::as_f64).unwrap_or(0.0).max(0.0);
+                                li { a href="#video" data-seek=(start) { span.at { (seconds(start)) } " " (text(chapter, "title")) } }
                             }
                         }
                     }
@@ -335,11 +346,51 @@ pub fn document(session: &Session, csrf: &str, resource: &DocumentResource, now:
             }
             section aria-labelledby="timeline" {
                 h2 id="timeline" { "What happened" }
-                ol.timeline {
+                ol.timeline aria-live="polite" {
                     @for entry in &resource.timeline {
                         li { (when(entry.at)) ": " (step(entry)) }
                     }
                 }
+            }
+        },
+    )
+}
+
+/// The upload page: `teacher` is the session's own uploader, `None` for an uploading app
+/// (which names the teacher). Uploading needs the script; without it the page says so.
+pub fn upload(session: &Session, csrf: &str, teacher: Option<&str>) -> Markup {
+    layout(
+        "Upload",
+        Some((session, csrf)),
+        html! {
+            h1 { "Upload a lesson plan or a video" }
+            noscript { p.problem { "Uploading needs JavaScript: the file goes straight from your browser to the store." } }
+            form #upload method="post" action="/ui/upload" data-csrf=(csrf) {
+                fieldset {
+                    legend { "What are you sending?" }
+                    label { input type="radio" name="what" value="document" checked; " A lesson plan" }
+                    label { input type="radio" name="what" value="video"; " A video" }
+                }
+                @if teacher.is_none() {
+                    div {
+                        label for="teacher" { "For teacher" }
+                        input #teacher name="teacher" type="text" required autocomplete="off";
+                        p.hint { "The teacher's id, as their documents are filed." }
+                    }
+                }
+                div {
+                    label for="file" { "File" }
+                    input #file name="file" type="file" required
+                        accept=".pdf,.doc,.docx,.odt,.md,.txt,.rtf,application/pdf,text/*";
+                }
+                button type="submit" { "Upload" }
+            }
+            section #progress hidden aria-labelledby="progress-title" {
+                h2 #progress-title { "Progress" }
+                label for="sent" { "Sent to the store" }
+                progress #sent max="100" value="0" {}
+                p #status role="status" aria-live="polite" {}
+                p #follow hidden { a href="" { "Open the document" } }
             }
         },
     )

@@ -2,9 +2,9 @@
 //!
 //! A session cookie holds no token: it holds the role, the uploader (for role
 //! `uploader`), an expiry, a random nonce and a tag of the token it was opened with, all
-//! signed with HMAC-SHA256 under a key drawn at random when the process starts. Restarting
-//! the gateway therefore signs everybody out, and several gateway processes do not share
-//! sessions (each asks its users to sign in; a configured secret would lift this). The tag
+//! signed with HMAC-SHA256 under a key derived from `gateway.session_secret`, or drawn at
+//! random when the process starts when none is configured (then a restart signs
+//! everybody out, and several gateway processes do not share sessions). The tag
 //! ties the session to its token: once an operator removes the token from
 //! `[[gateway.tokens]]` the session is refused on its next request.
 //!
@@ -49,6 +49,14 @@ impl SessionKey {
     /// A fresh random key.
     pub fn random() -> SessionKey {
         SessionKey(rand::random())
+    }
+
+    /// The key of a configured secret (`gateway.session_secret`): the same on every
+    /// gateway given it.
+    pub fn from_secret(secret: &str) -> SessionKey {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+        mac.update(b"docflow web session key v1");
+        SessionKey(mac.finalize().into_bytes().into())
     }
 
     fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
@@ -109,6 +117,17 @@ impl SessionKey {
         hex::encode(self.mac(&[b"csrf", session.nonce.as_bytes()]))
     }
 
+    /// What lets `session` follow the document of upload `key` (role `uploads` reads no
+    /// other): handed out with the upload's form.
+    pub fn watch(&self, session: &Session, key: &str) -> String {
+        hex::encode(self.mac(&[b"watch", session.nonce.as_bytes(), key.as_bytes()]))
+    }
+
+    /// True when `presented` is [`SessionKey::watch`] of `session` and `key`.
+    pub fn watch_ok(&self, session: &Session, key: &str, presented: &str) -> bool {
+        bool::from(self.watch(session, key).as_bytes().ct_eq(presented.as_bytes()))
+    }
+
     /// True when `presented` is `session`'s CSRF token.
     pub fn csrf_ok(&self, session: &Session, presented: &str) -> bool {
         bool::from(self.csrf(session).as_bytes().ct_eq(presented.as_bytes()))
@@ -167,6 +186,20 @@ mod tests {
         assert!(key.verify(&forged, tokens, now).is_none(), "tampered");
         assert!(key.verify("", tokens, now).is_none());
         assert!(key.verify("v1.evaluator....", tokens, now).is_none());
+    }
+
+    #[test]
+    fn gateways_with_the_same_secret_share_sessions_and_others_do_not() {
+        let token = teacher();
+        let now = SystemTime::now();
+        let secret = "a shared secret of more than thirty-two bytes";
+        let cookie = SessionKey::from_secret(secret).open(&token, now, SESSION_TTL);
+        let tokens = std::slice::from_ref(&token);
+        assert!(SessionKey::from_secret(secret).verify(&cookie, tokens, now).is_some());
+        assert!(
+            SessionKey::from_secret("another secret of more than thirty-two").verify(&cookie, tokens, now).is_none()
+        );
+        assert!(SessionKey::random().verify(&cookie, tokens, now).is_none());
     }
 
     #[test]

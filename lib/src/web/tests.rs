@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, Request, StatusCode, header};
 use serde_json::json;
 use tower::ServiceExt;
 
+use super::live::Live;
 use super::{WebState, routes};
 use crate::db::{ArtifactRow, State};
 use crate::evaluator::EvaluatorState;
@@ -17,9 +18,15 @@ use crate::ids::{DocumentId, Kind};
 use crate::storage::Store;
 
 fn router(t: &Target, extra: &[(&str, &str)]) -> Router {
+    live_router(t, extra).0
+}
+
+/// The router, and the feed its `/ui/events` streams from.
+fn live_router(t: &Target, extra: &[(&str, &str)]) -> (Router, Live) {
     let settings = Arc::new(settings(extra));
     let store = Store::new(&settings.s3).expect("store");
-    routes(WebState::new(EvaluatorState::new(settings, t.db.clone(), store)))
+    let live = Live::default();
+    (routes(WebState::new(EvaluatorState::new(settings, t.db.clone(), store)).with_live(live.clone())), live)
 }
 
 struct Page {
@@ -388,7 +395,7 @@ async fn a_videos_page_has_a_player_with_its_caption_track_chapters_and_transcri
         "<track kind=\"captions\" default".to_owned(),
         "srclang=\"fr\"".to_owned(),
         "12:34".to_owned(),
-        "1:35</span> Quarters".to_owned(),
+        "<a href=\"#video\" data-seek=\"95\"><span class=\"at\">1:35</span> Quarters</a>".to_owned(),
         "Aujourd'hui les fractions.".to_owned(),
         "Signed in as teacher teacher-42".to_owned(),
     ] {
@@ -396,4 +403,216 @@ async fn a_videos_page_has_a_player_with_its_caption_track_chapters_and_transcri
     }
     let csp = page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
     assert!(csp.contains("img-src 'self' http://s3.example.test:9000"), "{csp}");
+}
+
+/// `GET /ui/events` with `cookie`: the status code, and the stream's body when 200.
+async fn open_events(
+    router: &Router,
+    uri: &str,
+    cookie: Option<&str>,
+) -> (StatusCode, Option<axum::body::BodyDataStream>) {
+    let mut request = Request::get(uri);
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    let response = router.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+    let status = response.status();
+    if status != StatusCode::OK {
+        return (status, None);
+    }
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
+    (status, Some(response.into_body().into_data_stream()))
+}
+
+/// The next `status` event's data from a stream (keep-alive comments skipped), within 10 s.
+async fn next_change(stream: &mut axum::body::BodyDataStream) -> serde_json::Value {
+    use futures_util::StreamExt;
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(end) = text.find("\n\n") {
+            let frame: String = text.drain(..end + 2).collect();
+            if let Some(data) = frame.lines().find_map(|l| l.strip_prefix("data: ")) {
+                assert!(frame.contains("event: status"), "{frame}");
+                return serde_json::from_str(data).unwrap();
+            }
+            continue;
+        }
+        let chunk = tokio::time::timeout_at(deadline, stream.next()).await.expect("an event within 10 s");
+        text.push_str(std::str::from_utf8(&chunk.expect("the stream is open").unwrap()).unwrap());
+    }
+}
+
+fn change(uploader: &str, key: &str, state: State) -> crate::db::StatusChange {
+    crate::db::StatusChange {
+        id: DocumentId(uuid::Uuid::new_v4()),
+        state,
+        at: chrono::Utc::now(),
+        uploader: uploader.into(),
+        kind: Kind::Document,
+        key: key.into(),
+    }
+}
+
+#[tokio::test]
+async fn live_events_reach_an_evaluator_all_and_a_teacher_only_their_own() {
+    let t = sqlite().await;
+    let (router, live) = live_router(&t, &[]);
+    assert_eq!(open_events(&router, "/ui/events", None).await.0, StatusCode::UNAUTHORIZED);
+    let (evaluator, _) = sign_in(&router, TOKEN).await;
+    let (teacher, _) = sign_in(&router, TEACHER_TOKEN).await;
+    let mut all = open_events(&router, "/ui/events", Some(&evaluator)).await.1.unwrap();
+    // A teacher's `uploader=` in the address changes nothing.
+    let mut own = open_events(&router, "/ui/events?uploader=teacher-7", Some(&teacher)).await.1.unwrap();
+    let other = change("teacher-7", "teacher-7/2025/01/x-other.pdf", State::Received);
+    let mine = change("teacher-42", "teacher-42/2025/01/x-mine.pdf", State::Submitted);
+    live.send(other.clone());
+    live.send(mine.clone());
+    assert_eq!(next_change(&mut all).await["id"], other.id.to_string());
+    let heard = next_change(&mut all).await;
+    assert_eq!(
+        (heard["id"].as_str(), heard["state"].as_str()),
+        (Some(mine.id.to_string().as_str()), Some("submitted"))
+    );
+    assert_eq!(heard["key"], "teacher-42/2025/01/x-mine.pdf");
+    assert_eq!(next_change(&mut own).await["id"], mine.id.to_string(), "the other teacher's change is not sent");
+
+    // An uploading app reads no stream but the upload it follows, with the page's watch token.
+    let app = sign_in_refused_list(&router).await.0;
+    for uri in ["/ui/events", "/ui/events?key=teacher-7/2025/01/x-other.pdf&watch=00"] {
+        assert_eq!(open_events(&router, uri, Some(&app)).await.0, StatusCode::FORBIDDEN, "{uri}");
+    }
+}
+
+/// The upload page's form: a presigned POST for a key under the teacher's own folder, its
+/// watch token opening a stream of that key only; refused without CSRF or for an evaluator.
+#[tokio::test]
+async fn the_upload_page_presigns_for_the_teacher_and_allows_the_stores_origin_only() {
+    let t = sqlite().await;
+    let (router, live) = live_router(&t, &[]);
+    let (teacher, csrf) = sign_in(&router, TEACHER_TOKEN).await;
+    let page = get(&router, "/ui/upload", Some(&teacher)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains("type=\"file\"") && page.body.contains("<progress") && !page.body.contains("id=\"teacher\"")
+    );
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    let store = crate::evaluator::tests::S3_ENDPOINT;
+    assert!(
+        csp.contains(&format!("connect-src 'self' {store};")) && csp.contains(&format!("form-action 'self' {store}")),
+        "{csp}"
+    );
+    assert_eq!(csp.matches("form-action").count(), 1, "{csp}");
+    assert!(!csp.contains("unsafe") && !csp.contains('*'), "{csp}");
+
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("file_name", "plan week 3.pdf"),
+        ("content_type", "application/pdf"),
+        ("size", "1234"),
+    ];
+    let granted = post(&router, "/ui/upload", Some(&teacher), &form).await;
+    assert_eq!(granted.status, StatusCode::OK, "{}", granted.body);
+    let grant: serde_json::Value = serde_json::from_str(&granted.body).unwrap();
+    let key = grant["key"].as_str().unwrap();
+    assert!(key.starts_with("teacher-42/") && key.ends_with("-plan week 3.pdf"), "{key}");
+    assert_eq!(grant["fields"]["key"], key);
+    assert_eq!(grant["fields"]["Content-Type"], "application/pdf");
+    assert!(grant["url"].as_str().unwrap().starts_with(store), "{grant}");
+
+    // Without the CSRF token, with a bad size, or as an evaluator: refused.
+    let refused = post(&router, "/ui/upload", Some(&teacher), &form[1..]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    let bad =
+        post(&router, "/ui/upload", Some(&teacher), &[("csrf", &csrf), ("file_name", "a.pdf"), ("size", "0")]).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+    assert!(bad.body.contains("size"), "{}", bad.body);
+    let (evaluator, evaluator_csrf) = sign_in(&router, TOKEN).await;
+    assert_eq!(get(&router, "/ui/upload", Some(&evaluator)).await.status, StatusCode::FORBIDDEN);
+    let mut as_evaluator = form;
+    as_evaluator[0].1 = &evaluator_csrf;
+    assert_eq!(post(&router, "/ui/upload", Some(&evaluator), &as_evaluator).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(post(&router, "/ui/upload", None, &form).await.status, StatusCode::UNAUTHORIZED);
+
+    // An uploading app names the teacher, and follows that upload only.
+    let app = sign_in_refused_list(&router).await.0;
+    let app_page = get(&router, "/ui/upload", Some(&app)).await;
+    assert!(app_page.body.contains("id=\"teacher\""), "{}", app_page.body);
+    let app_csrf = csrf_field(&app_page.body);
+    let for_teacher = [
+        ("csrf", app_csrf.as_str()),
+        ("teacher", "teacher-9"),
+        ("file_name", "clip.mp4"),
+        ("content_type", "video/mp4"),
+        ("size", "99"),
+    ];
+    let granted = post(&router, "/ui/upload", Some(&app), &for_teacher).await;
+    assert_eq!(granted.status, StatusCode::OK, "{}", granted.body);
+    let grant: serde_json::Value = serde_json::from_str(&granted.body).unwrap();
+    let key = grant["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("teacher-9/"), "{key}");
+    let watch = grant["watch"].as_str().unwrap();
+    let uri = format!(
+        "/ui/events?key={}&watch={watch}",
+        percent_encoding::utf8_percent_encode(&key, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let mut stream = open_events(&router, &uri, Some(&app)).await.1.expect("the upload's stream");
+    let unrelated = change("teacher-9", "teacher-9/2025/01/other.mp4", State::Received);
+    let followed = change("teacher-9", &key, State::Received);
+    live.send(unrelated);
+    live.send(followed.clone());
+    assert_eq!(next_change(&mut stream).await["id"], followed.id.to_string());
+    // The watch token of one session is not another's.
+    assert_eq!(open_events(&router, &uri, Some(&sign_in_refused_list(&router).await.0)).await.0, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_list_filters_on_text_in_the_key_and_keeps_it_in_its_pages() {
+    let t = sqlite().await;
+    for i in 0..3 {
+        t.receive("teacher-42", Kind::Document, &format!("fractions-{i}.pdf")).await;
+    }
+    t.receive("teacher-42", Kind::Document, "decimals.pdf").await;
+    let router = router(&t, &[]);
+    let (session, _) = sign_in(&router, TOKEN).await;
+    let page = get(&router, "/ui/?key=FRACTIONS&limit=2", Some(&session)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("decimals.pdf") && page.body.contains("fractions-2.pdf"), "{}", page.body);
+    assert!(page.body.contains("value=\"FRACTIONS\""), "the filter shows what was asked");
+    assert!(page.body.contains("key=FRACTIONS&amp;limit=2&amp;cursor="), "{}", page.body);
+    assert!(page.body.contains("data-live=\"list\""), "the first page takes live rows");
+    let none = get(&router, "/ui/?key=algebra", Some(&session)).await;
+    assert!(none.body.contains("No document matches.") && !none.body.contains("fractions"));
+}
+
+#[tokio::test]
+async fn the_script_is_served_same_origin_and_every_page_loads_it() {
+    let t = sqlite().await;
+    let router = router(&t, &[]);
+    let script = get(&router, "/ui/app.js", None).await;
+    assert_eq!(script.status, StatusCode::OK);
+    assert_eq!(script.headers[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
+    for needed in ["new EventSource(", "/ui/events", "upload.addEventListener(\"progress\"", "data-seek", "#token="] {
+        assert!(script.body.contains(needed), "{needed}");
+    }
+    assert!(!script.body.contains("http://") && !script.body.contains("https://"), "no third-party request");
+    let sign_in = get(&router, "/ui/sign-in", None).await;
+    assert!(sign_in.body.contains("<script src=\"/ui/app.js\" defer>"), "{}", sign_in.body);
+}
+
+#[tokio::test]
+async fn gateways_configured_with_one_session_secret_share_sessions() {
+    let t = sqlite().await;
+    let secret = [("DOCFLOW__GATEWAY__SESSION_SECRET", "0123456789abcdef0123456789abcdef-shared")];
+    let (first, second) = (router(&t, &secret), router(&t, &secret));
+    let (session, _) = sign_in(&first, TOKEN).await;
+    assert_eq!(get(&second, "/ui/", Some(&session)).await.status, StatusCode::OK);
+    // Without the secret each process has its own key: signed out elsewhere.
+    let unconfigured = router(&t, &[]);
+    assert_eq!(get(&unconfigured, "/ui/", Some(&session)).await.status, StatusCode::SEE_OTHER);
+    // A short secret is refused by the settings' check, naming the key.
+    let short = std::panic::catch_unwind(|| settings(&[("DOCFLOW__GATEWAY__SESSION_SECRET", "short")]));
+    let error = short.expect_err("a short secret does not load");
+    let message = error.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("gateway.session_secret"), "{message}");
 }

@@ -200,6 +200,27 @@ impl RequestFacts {
 #[derive(Debug, Clone, Copy)]
 struct Peer(IpAddr);
 
+/// The request's `Origin` when it is one of `origins`.
+fn cors_origin<B>(request: &http::Request<B>, origins: &[String]) -> Option<http::HeaderValue> {
+    let origin = request.headers().get(http::header::ORIGIN)?;
+    origins.iter().any(|o| o.as_bytes() == origin.as_bytes()).then(|| origin.clone())
+}
+
+/// The answer to a CORS preflight from an allowed origin.
+fn preflight<B>(origin: &http::HeaderValue, request: &http::Request<B>) -> http::Response<s3s::Body> {
+    let mut response = http::Response::new(s3s::Body::empty());
+    *response.status_mut() = http::StatusCode::NO_CONTENT;
+    let headers = response.headers_mut();
+    headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+    headers.insert(http::header::ACCESS_CONTROL_ALLOW_METHODS, http::HeaderValue::from_static("GET, HEAD, PUT, POST"));
+    if let Some(asked) = request.headers().get(http::header::ACCESS_CONTROL_REQUEST_HEADERS) {
+        headers.insert(http::header::ACCESS_CONTROL_ALLOW_HEADERS, asked.clone());
+    }
+    headers.insert(http::header::ACCESS_CONTROL_MAX_AGE, http::HeaderValue::from_static("600"));
+    headers.insert(http::header::VARY, http::HeaderValue::from_static("Origin"));
+    response
+}
+
 /// Go's `textproto.CanonicalMIMEHeaderKey`: `x-amz-meta-kind` -> `X-Amz-Meta-Kind`.
 pub fn canonical_header_key(name: &str) -> String {
     let mut upper = true;
@@ -220,8 +241,17 @@ pub fn service(store: NotifyingStore, access_key: &str, secret_key: &str) -> S3S
 }
 
 /// Serves `service` on `listener` until `shutdown` is cancelled, then lets open
-/// connections finish for a few seconds.
-pub async fn serve(service: S3Service, listener: TcpListener, shutdown: CancellationToken) -> io::Result<()> {
+/// connections finish for a few seconds. Browsers on one of `origins` (the gateway's, for
+/// the web interface's upload page) may post to it cross-origin: their CORS preflight is
+/// answered and their responses carry `Access-Control-Allow-Origin`, as a MinIO or a
+/// bucket's CORS rule would.
+pub async fn serve(
+    service: S3Service,
+    listener: TcpListener,
+    origins: Vec<String>,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
+    let origins = std::sync::Arc::new(origins);
     let address = listener.local_addr()?;
     tracing::info!(%address, "s3 endpoint listening");
     let http = ConnBuilder::new(TokioExecutor::new());
@@ -240,12 +270,27 @@ pub async fn serve(service: S3Service, listener: TcpListener, shutdown: Cancella
         // s3s-fs's own server leaves it off: every GET on a kept-alive connection then
         // waits ~40 ms for the client's delayed ACK.
         crate::gateway::set_nodelay(&socket);
-        let service = service.clone();
+        let (service, origins) = (service.clone(), origins.clone());
         let handler = hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(Peer(peer.ip()));
             let service = service.clone();
-            // An error here aborts the connection, as s3s intends.
-            async move { service.call(request.map(s3s::Body::from)).await }
+            let allowed = cors_origin(&request, &origins);
+            async move {
+                if let Some(origin) = &allowed
+                    && request.method() == http::Method::OPTIONS
+                {
+                    return Ok::<_, s3s::HttpError>(preflight(origin, &request));
+                }
+                // An error here aborts the connection, as s3s intends.
+                let mut response = service.call(request.map(s3s::Body::from)).await?;
+                if let Some(origin) = allowed {
+                    let headers = response.headers_mut();
+                    headers.insert(http::header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+                    headers.insert(http::header::ACCESS_CONTROL_EXPOSE_HEADERS, http::HeaderValue::from_static("ETag"));
+                    headers.append(http::header::VARY, http::HeaderValue::from_static("Origin"));
+                }
+                Ok(response)
+            }
         });
         let connection = http.serve_connection(TokioIo::new(socket), handler).into_owned();
         let connection = graceful.watch(connection);

@@ -17,7 +17,11 @@ use crate::worker::testkit::{connect, nats_url, random_prefix};
 const ACCESS_KEY: &str = "minioadmin";
 const SECRET_KEY: &str = "minioadmin-secret";
 
+/// The only origin whose browsers may post cross-origin.
+const GATEWAY_ORIGIN: &str = "http://127.0.0.1:8080";
+
 struct Endpoint {
+    url: String,
     _dir: tempfile::TempDir,
     js: async_nats::jetstream::Context,
     names: Names,
@@ -46,7 +50,8 @@ impl Endpoint {
         let notifier = Notifier::new(js.clone(), names.subject("uploads.minio"), url.clone()).for_buckets(["uploads"]);
         let store = NotifyingStore::new(&dir.path().join("s3"), notifier).unwrap();
         let shutdown = CancellationToken::new();
-        tokio::spawn(serve(service(store, ACCESS_KEY, SECRET_KEY), listener, shutdown.clone()));
+        let origins = vec![GATEWAY_ORIGIN.to_owned()];
+        tokio::spawn(serve(service(store, ACCESS_KEY, SECRET_KEY), listener, origins, shutdown.clone()));
         let s3 = MinioClientBuilder::new(url.parse().unwrap())
             .provider(Some(StaticProvider::new(ACCESS_KEY, SECRET_KEY, None)))
             .skip_region_lookup(true)
@@ -55,7 +60,7 @@ impl Endpoint {
         for bucket in ["uploads", "results"] {
             s3.create_bucket(bucket).unwrap().build().send().await.expect("the bucket is created");
         }
-        Endpoint { _dir: dir, js, names, s3, shutdown }
+        Endpoint { url, _dir: dir, js, names, s3, shutdown }
     }
 
     async fn put(
@@ -204,4 +209,34 @@ async fn objects_of_other_buckets_are_not_announced() {
 fn metadata_names_are_canonicalised_as_go_does() {
     assert_eq!(canonical_header_key("x-amz-meta-kind"), "X-Amz-Meta-Kind");
     assert_eq!(canonical_header_key("x-amz-meta-my-KEY"), "X-Amz-Meta-My-Key");
+}
+
+/// The web interface's upload page posts from the gateway's origin: its preflight is
+/// answered and its responses readable; another origin gets neither.
+#[tokio::test]
+async fn the_gateways_origin_may_post_cross_origin_and_no_other() {
+    let endpoint = Endpoint::start(false).await;
+    let http = reqwest::Client::new();
+    let preflight = |origin: &'static str| {
+        http.request(reqwest::Method::OPTIONS, format!("{}/uploads", endpoint.url))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "content-type")
+            .send()
+    };
+    let allowed = preflight(GATEWAY_ORIGIN).await.unwrap();
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    assert_eq!(allowed.headers()["access-control-allow-origin"], GATEWAY_ORIGIN);
+    assert!(allowed.headers()["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+    assert_eq!(allowed.headers()["access-control-allow-headers"], "content-type");
+    let other = preflight("http://elsewhere.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    let listed = http.get(format!("{}/uploads", endpoint.url)).header("Origin", GATEWAY_ORIGIN).send().await.unwrap();
+    assert_eq!(
+        listed.headers()["access-control-allow-origin"],
+        GATEWAY_ORIGIN,
+        "an answer (here a refusal) is readable"
+    );
+    endpoint.shutdown.cancel();
 }

@@ -12,6 +12,7 @@ use crate::db::{ArtifactRow, State, documents};
 
 on_both!(
     filters_select_by_state_kind_and_uploader,
+    the_key_filter_selects_text_in_the_key_whatever_its_case_and_literally,
     pages_cover_every_document_once_even_when_documents_arrive_meanwhile,
     documents_created_in_the_same_microsecond_are_paged_by_id,
     requests_without_the_right_token_are_refused,
@@ -101,6 +102,25 @@ async fn filters_select_by_state_kind_and_uploader(t: Target) {
         assert_eq!(body["detail"]["field"], field, "{body}");
         assert!(body["error"].is_string());
     }
+}
+
+/// `key=`: documents whose key contains the text, ignoring ASCII case; `%` and `_` are
+/// themselves, not patterns; with the other filters and paging.
+async fn the_key_filter_selects_text_in_the_key_whatever_its_case_and_literally(t: Target) {
+    let week = t.receive("teacher-1", Kind::Document, "Fractions-Week3.pdf").await.to_string();
+    let percent = t.receive("teacher-1", Kind::Document, "100%_done.pdf").await.to_string();
+    let video = t.receive("teacher-2", Kind::Video, "fractions.mp4").await.to_string();
+    t.receive("teacher-2", Kind::Document, "1000 done.pdf").await;
+    let router = t.router();
+    assert_eq!(sorted(ids(&list(&router, "?key=FRACTIONS").await)), sorted(vec![week, video.clone()]));
+    assert_eq!(ids(&list(&router, "?key=fractions&kind=video").await), [video]);
+    assert_eq!(ids(&list(&router, "?key=%25_").await), [percent], "`%_` matched literally");
+    assert!(ids(&list(&router, "?key=week4").await).is_empty());
+    // Every key has the uploader's folder: `week3/` matches all four, two per page.
+    let pages = all_pages(&router, "&key=week3%2F", 2).await;
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2]);
+    let (status, body) = get(&router, "/v1/documents?key=a&key=b", Some(TOKEN)).await;
+    assert_eq!((status, body["detail"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("key")), "{body}");
 }
 
 async fn pages_cover_every_document_once_even_when_documents_arrive_meanwhile(t: Target) {

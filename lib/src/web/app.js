@@ -1,0 +1,249 @@
+// docflow's web interface: the one script, served by the gateway at /ui/app.js.
+// No library and no build step. Every page reads without it; it adds live updates of
+// documents in flight (server-sent events from /ui/events), chapters that seek the
+// video, and the upload page's direct upload to the object store with its progress.
+"use strict";
+
+(function () {
+  var WORDS = {
+    received: "received from the upload store",
+    submitted: "sent to the provider",
+    processed: "processed by the provider",
+    validated: "results checked",
+    normalized: "checked and stored: ready to read",
+    failed: "stopped: it failed",
+    rejected: "refused by the provider"
+  };
+  var FINAL = { normalized: true, failed: true, rejected: true };
+
+  function el(tag, attributes, text) {
+    var node = document.createElement(tag);
+    Object.keys(attributes || {}).forEach(function (name) { node.setAttribute(name, attributes[name]); });
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function setBadge(badge, state) {
+    badge.className = "badge state-" + state;
+    badge.textContent = state;
+  }
+
+  function fileName(key) {
+    var parts = key.split("/");
+    return parts[parts.length - 1];
+  }
+
+  function when(at) {
+    var date = new Date(at);
+    return el("time", { datetime: at }, date.toUTCString().replace(/:\d\d GMT$/, " UTC"));
+  }
+
+  // Opens the stream of state changes; `onChange(change)` for each, `onOpen(again)`
+  // each time it (re)connects.
+  function listen(url, onChange, onOpen) {
+    if (!window.EventSource) return null;
+    var source = new EventSource(url);
+    var opened = false;
+    source.addEventListener("open", function () {
+      if (onOpen) onOpen(opened);
+      opened = true;
+    });
+    source.addEventListener("status", function (event) {
+      try { onChange(JSON.parse(event.data)); } catch (e) { /* not a change: ignored */ }
+    });
+    return source;
+  }
+
+  // The list's first page: badges change, new documents that match the filters appear.
+  function liveList(table) {
+    var query = new URLSearchParams(location.search);
+    var filter = {
+      state: query.get("state") || "",
+      kind: query.get("kind") || "",
+      uploader: query.get("uploader") || "",
+      key: (query.get("key") || "").toLowerCase()
+    };
+    var body = table.tBodies[0];
+    function matches(change) {
+      return (!filter.state || filter.state === change.state) &&
+        (!filter.kind || filter.kind === change.kind) &&
+        (!filter.uploader || filter.uploader === change.uploader) &&
+        (!filter.key || change.key.toLowerCase().indexOf(filter.key) >= 0);
+    }
+    listen("/ui/events", function (change) {
+      var row = body.querySelector('tr[data-id="' + change.id + '"]');
+      if (row) {
+        setBadge(row.querySelector(".badge"), change.state);
+        row.setAttribute("data-state", change.state);
+        return;
+      }
+      if (!matches(change)) return;
+      row = el("tr", { "data-id": change.id, "class": "arrived" });
+      var link = el("a", { href: "/ui/documents/" + change.id }, fileName(change.key));
+      var cells = [link, el("span", {}, ""), document.createTextNode(change.kind === "video" ? "video" : "lesson plan"),
+        document.createTextNode(change.uploader), el("time", { datetime: change.at }, "just now")];
+      cells.forEach(function (content) { var cell = el("td"); cell.appendChild(content); row.appendChild(cell); });
+      setBadge(cells[1], change.state);
+      body.insertBefore(row, body.firstChild);
+      table.hidden = false;
+      var empty = document.querySelector("p.empty");
+      if (empty) empty.hidden = true;
+    });
+  }
+
+  // A document's page: its state and timeline follow; a final state reloads the page,
+  // which then shows the results or the reason.
+  function liveDocument(facts) {
+    var id = facts.getAttribute("data-document");
+    var timeline = document.querySelector("ol.timeline");
+    listen("/ui/events", function (change) {
+      if (change.id !== id || change.state === facts.getAttribute("data-state")) return;
+      facts.setAttribute("data-state", change.state);
+      setBadge(facts.querySelector(".badge"), change.state);
+      if (timeline) {
+        var item = el("li");
+        item.appendChild(when(change.at));
+        item.appendChild(document.createTextNode(": " + (WORDS[change.state] || change.state)));
+        timeline.appendChild(item);
+      }
+      if (FINAL[change.state]) location.reload();
+    }, function (again) {
+      // Changes missed while disconnected: the page is read again.
+      if (again) location.reload();
+    });
+  }
+
+  // Chapters seek the video.
+  function chapters() {
+    var video = document.querySelector("video");
+    if (!video) return;
+    document.querySelectorAll("[data-seek]").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        event.preventDefault();
+        video.currentTime = parseFloat(link.getAttribute("data-seek")) || 0;
+        video.focus();
+        var playing = video.play();
+        if (playing && playing.catch) playing.catch(function () { /* needs a gesture: the position is set */ });
+      });
+    });
+  }
+
+  // The upload page: a presigned form from the gateway, the file straight to the store
+  // with its progress, then the document followed to its final state.
+  function uploadPage(form) {
+    var kinds = form.querySelectorAll('input[name="what"]');
+    var file = form.querySelector("#file");
+    var accept = { document: file.getAttribute("accept"), video: "video/*,.mp4,.mov,.m4v,.mkv,.webm" };
+    kinds.forEach(function (radio) {
+      radio.addEventListener("change", function () { file.setAttribute("accept", accept[radio.value]); });
+    });
+    var progress = document.getElementById("progress");
+    var bar = document.getElementById("sent");
+    var status = document.getElementById("status");
+    var follow = document.getElementById("follow");
+    function say(text) { status.textContent = text; }
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var chosen = file.files[0];
+      if (!chosen) return;
+      var button = form.querySelector('button[type="submit"]');
+      button.disabled = true;
+      progress.hidden = false;
+      bar.value = 0;
+      say("Preparing the upload…");
+      var ask = new URLSearchParams();
+      ask.set("csrf", form.getAttribute("data-csrf"));
+      ask.set("file_name", chosen.name);
+      ask.set("content_type", chosen.type || "application/octet-stream");
+      ask.set("size", String(chosen.size));
+      var teacher = form.querySelector("#teacher");
+      if (teacher) ask.set("teacher", teacher.value);
+      fetch("/ui/upload", { method: "POST", body: ask, credentials: "same-origin" })
+        .then(function (response) {
+          return response.json().then(function (body) {
+            if (!response.ok) throw new Error((body.error || "refused") + (body.detail ? ": " + JSON.stringify(body.detail) : ""));
+            return body;
+          });
+        })
+        .then(function (grant) { watchThenSend(grant, chosen, button); })
+        .catch(function (error) { say("The upload could not start: " + error.message); button.disabled = false; });
+    });
+
+    function watchThenSend(grant, chosen, button) {
+      var started = false;
+      var events = "/ui/events?key=" + encodeURIComponent(grant.key) + "&watch=" + encodeURIComponent(grant.watch);
+      var source = listen(events, function (change) {
+        if (change.key !== grant.key) return;
+        follow.hidden = false;
+        follow.querySelector("a").setAttribute("href", "/ui/documents/" + change.id);
+        progress.setAttribute("data-state", change.state);
+        say("docflow has it: " + (WORDS[change.state] || change.state) + ".");
+        if (FINAL[change.state]) { source.close(); button.disabled = false; }
+      }, function () {
+        // Listening before the file is sent: no change can be missed.
+        if (!started) { started = true; send(grant, chosen, button); }
+      });
+      if (!source) send(grant, chosen, button);
+    }
+
+    function send(grant, chosen, button) {
+      var data = new FormData();
+      Object.keys(grant.fields).forEach(function (name) { data.append(name, grant.fields[name]); });
+      data.append("file", chosen);
+      var request = new XMLHttpRequest();
+      request.open("POST", grant.url);
+      request.upload.addEventListener("progress", function (event) {
+        if (event.lengthComputable) {
+          bar.value = Math.round(100 * event.loaded / event.total);
+          say("Sending: " + bar.value + " %");
+        }
+      });
+      request.addEventListener("load", function () {
+        if (request.status >= 200 && request.status < 300) {
+          bar.value = 100;
+          say("Sent. Waiting for docflow to take it…");
+        } else {
+          say("The store refused the file (HTTP " + request.status + "). Try again.");
+          button.disabled = false;
+        }
+      });
+      request.addEventListener("error", function () {
+        say("The file could not reach the store. Check the connection and try again.");
+        button.disabled = false;
+      });
+      request.send(data);
+    }
+  }
+
+  // Signing in from `docflow dev`'s link: the token is in the address's fragment, which
+  // no server sees; it is posted with the normal form, then removed from the address.
+  function signInFromFragment(form) {
+    var match = /^#token=(.+)$/.exec(location.hash);
+    if (!match) return;
+    history.replaceState(null, "", location.pathname);
+    form.querySelector("#token").value = decodeURIComponent(match[1]);
+    form.submit();
+  }
+
+  function start() {
+    var table = document.querySelector("table[data-live]");
+    if (table) liveList(table);
+    var facts = document.querySelector("dl[data-document]");
+    if (facts && !FINAL[facts.getAttribute("data-state")]) liveDocument(facts);
+    chapters();
+    var upload = document.getElementById("upload");
+    if (upload) uploadPage(upload);
+    var signIn = document.querySelector("form.sign-in");
+    if (signIn) {
+      signInFromFragment(signIn);
+      // The link opened on this very page changes only the fragment.
+      window.addEventListener("hashchange", function () { signInFromFragment(signIn); });
+    }
+    // Already signed in, the sign-in page sent the browser here with the fragment.
+    else if (/^#token=/.test(location.hash)) history.replaceState(null, "", location.pathname + location.search);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

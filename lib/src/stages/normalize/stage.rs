@@ -13,9 +13,10 @@ use crate::messages::{NormalizeInputs, NormalizeRequest};
 use crate::settings::Settings;
 use crate::stages::validate::checks;
 use crate::storage::Store;
+use crate::stages::StageId;
 use crate::worker::{Delivery, Outcome, Stage};
 
-pub const STAGE: &str = "normalize";
+pub const STAGE: StageId = StageId::Normalize;
 
 pub struct Normalize {
     db: Db,
@@ -108,7 +109,7 @@ impl Normalize {
 }
 
 impl Stage for Normalize {
-    fn name(&self) -> &'static str {
+    fn id(&self) -> StageId {
         STAGE
     }
 
@@ -132,7 +133,7 @@ impl Stage for Normalize {
             Ok(record) => record,
             Err(outcome) => return outcome,
         };
-        match self.db.store_normalized(id, &record, STAGE, delivery.attempt as u32).await {
+        match self.db.store_normalized(id, &record, STAGE.as_str(), delivery.attempt as u32).await {
             Ok(_) => Outcome::Done,
             Err(e) => Outcome::from_error(&e),
         }
@@ -140,7 +141,7 @@ impl Stage for Normalize {
 
     async fn on_dead_letter(&self, delivery: &Delivery, reason: &str) {
         if let Ok(request) = serde_json::from_slice::<NormalizeRequest>(&delivery.payload)
-            && let Err(error) = self.db.mark_failed(request.document_id, STAGE, delivery.attempt as u32, reason).await
+            && let Err(error) = self.db.mark_failed(request.document_id, STAGE.as_str(), delivery.attempt as u32, reason).await
         {
             tracing::error!(document_id = %request.document_id, error = %error, "cannot mark the document failed");
         }

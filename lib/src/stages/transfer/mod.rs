@@ -27,9 +27,10 @@ use crate::provider::client::{ProviderClient, SubmitBody, SubmitError};
 use crate::provider::protocol::JobMetadata;
 use crate::settings::{Delivery as DeliveryMode, Settings};
 use crate::storage::Store;
+use crate::stages::StageId;
 use crate::worker::{Delivery, Outcome, Stage};
 
-pub const STAGE: &str = "transfer";
+pub const STAGE: StageId = StageId::Transfer;
 
 pub struct Transfer {
     db: Db,
@@ -170,7 +171,7 @@ impl Transfer {
     async fn record_and_submit(&self, upload: &Upload, new: &NewDocument, delivery: &Delivery) -> Outcome {
         let attempt = delivery.attempt as u32;
         let origin = Some(delivery.stream_sequence);
-        let mut document = match self.db.record_received_from(new, STAGE, attempt, origin).await {
+        let mut document = match self.db.record_received_from(new, STAGE.as_str(), attempt, origin).await {
             Ok((document, _inserted)) => document,
             Err(e) => return Outcome::from_error(&e),
         };
@@ -210,7 +211,7 @@ impl Transfer {
     /// did meanwhile is in the row.
     async fn restart(&self, id: DocumentId, cause: Cause, delivery: &Delivery) -> Result<Document, Outcome> {
         let attempt = delivery.attempt as u32;
-        match self.db.restart(id, delivery.stream_sequence, cause.reason(), STAGE, attempt).await {
+        match self.db.restart(id, delivery.stream_sequence, cause.reason(), STAGE.as_str(), attempt).await {
             Ok(true) => tracing::info!(document_id = %id, cause = cause.reason(), "document restarted"),
             Ok(false) => {}
             Err(e) => return Err(Outcome::from_error(&e)),
@@ -306,7 +307,7 @@ impl Transfer {
             .map_err(|outcome| self.naked_in_received(new.id, round, delivery, outcome))?;
         let marked = self
             .db
-            .mark_submitted_in_round(new.id, round, provider, &submission_id, &job_id, STAGE, delivery.attempt as u32)
+            .mark_submitted_in_round(new.id, round, provider, &submission_id, &job_id, STAGE.as_str(), delivery.attempt as u32)
             .await
             .map_err(|e| self.naked_in_received(new.id, round, delivery, Outcome::from_error(&e)))?;
         self.retried.forget(new.id);
@@ -441,7 +442,7 @@ impl Transfer {
 }
 
 impl Stage for Transfer {
-    fn name(&self) -> &'static str {
+    fn id(&self) -> StageId {
         STAGE
     }
 
@@ -474,7 +475,7 @@ impl Stage for Transfer {
         if self.is_restart_request(delivery) {
             if let Ok(request) = serde_json::from_slice::<RestartRequest>(&delivery.payload) {
                 let id = request.document_id;
-                if let Err(error) = self.db.mark_failed(id, STAGE, delivery.attempt as u32, reason).await {
+                if let Err(error) = self.db.mark_failed(id, STAGE.as_str(), delivery.attempt as u32, reason).await {
                     tracing::error!(document_id = %id, error = %error, "cannot mark the document failed");
                 }
             }
@@ -483,7 +484,7 @@ impl Stage for Transfer {
         let Some(upload) = self.single_upload(delivery) else { return };
         let id = upload.document_id();
         self.retried.forget(id);
-        if let Err(error) = self.db.mark_failed(id, STAGE, delivery.attempt as u32, reason).await {
+        if let Err(error) = self.db.mark_failed(id, STAGE.as_str(), delivery.attempt as u32, reason).await {
             tracing::error!(document_id = %id, error = %error, "cannot mark the document failed");
         }
     }

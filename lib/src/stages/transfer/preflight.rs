@@ -147,7 +147,7 @@ pub async fn refused(
         refusal = if head.is_empty() { Some(Refusal::Empty) } else { check_document(upload.file_name(), &head).err() };
     }
     let refusal = refusal?;
-    match db.record_received(new, STAGE, delivery.attempt as u32).await {
+    match db.record_received(new, STAGE.as_str(), delivery.attempt as u32).await {
         Ok((document, _)) if document.state != State::Received => None,
         Ok(_) => {
             tracing::info!(document_id = %new.id, reason = %refusal, "upload refused before submission");

@@ -17,9 +17,10 @@ use crate::provider::protocol::{Callback, CallbackStatus, ResultFile};
 use crate::settings::Settings;
 use crate::stages::normalize::record::Original;
 use crate::storage::Store;
+use crate::stages::StageId;
 use crate::worker::{Delivery, Outcome, Stage};
 
-pub const STAGE: &str = "validate";
+pub const STAGE: StageId = StageId::Validate;
 
 /// Deliveries after which bytes that keep mismatching reject the document.
 const MISMATCH_ATTEMPTS: u64 = 3;
@@ -76,7 +77,7 @@ impl Validate {
             let submission_id = document.round_submission_id().to_string();
             let round = document.submission_round;
             let job_id = callback.job_id.as_str();
-            match self.db.mark_submitted_in_round(id, round, provider, &submission_id, job_id, STAGE, attempt).await {
+            match self.db.mark_submitted_in_round(id, round, provider, &submission_id, job_id, STAGE.as_str(), attempt).await {
                 Ok(_) => match self.db.get(id).await {
                     Ok(Some(current)) => document = current,
                     Ok(None) => return Outcome::fail(format!("document {id} disappeared")),
@@ -119,7 +120,7 @@ impl Validate {
                     document.state,
                     &callback.event_id,
                     &checked.artifacts,
-                    STAGE,
+                    STAGE.as_str(),
                     attempt,
                 );
                 return match recorded.await {
@@ -151,7 +152,7 @@ impl Validate {
     /// Records the callback's acceptance (`submitted -> processed`) unless it is recorded.
     async fn accept(&self, document: &Document, attempt: u32) -> Result<(), crate::db::DbError> {
         if document.state == State::Submitted {
-            self.db.transition(document.id, &[State::Submitted], State::Processed, STAGE, attempt, None).await?;
+            self.db.transition(document.id, &[State::Submitted], State::Processed, STAGE.as_str(), attempt, None).await?;
         }
         Ok(())
     }
@@ -161,7 +162,7 @@ impl Validate {
         if let Err(e) = self.accept(document, attempt).await {
             return Outcome::from_error(&e);
         }
-        match self.db.transition(document.id, &[State::Processed], to, STAGE, attempt, Some(reason)).await {
+        match self.db.transition(document.id, &[State::Processed], to, STAGE.as_str(), attempt, Some(reason)).await {
             Ok(_) => Outcome::Done,
             Err(e) => Outcome::from_error(&e),
         }
@@ -293,7 +294,7 @@ fn check_content(role: &str, bytes: Bytes) -> Result<String, Refusal> {
 }
 
 impl Stage for Validate {
-    fn name(&self) -> &'static str {
+    fn id(&self) -> StageId {
         STAGE
     }
 
@@ -318,7 +319,7 @@ impl Stage for Validate {
         // Only a document this callback belongs to is failed by it.
         if let Ok(Some(document)) = self.db.get(id).await
             && document.provider_job_id.as_deref() == Some(callback.job_id.as_str())
-            && let Err(error) = self.db.mark_failed(id, STAGE, delivery.attempt as u32, reason).await
+            && let Err(error) = self.db.mark_failed(id, STAGE.as_str(), delivery.attempt as u32, reason).await
         {
             tracing::error!(document_id = %id, error = %error, "cannot mark the document failed");
         }

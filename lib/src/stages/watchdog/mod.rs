@@ -14,9 +14,10 @@ use crate::messages::{self, WatchTimer};
 use crate::nats::Names;
 use crate::provider::client::{ProviderClient, SubmitError};
 use crate::settings::Settings;
+use crate::stages::StageId;
 use crate::worker::{Delivery, Outcome, Stage};
 
-pub const STAGE: &str = "watchdog";
+pub const STAGE: StageId = StageId::Watchdog;
 
 /// What the watchdog does when a timer is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,7 +170,7 @@ impl Watchdog {
     async fn fail(&self, id: &crate::ids::DocumentId, reason: &str, delivery: &Delivery) -> Outcome {
         match self
             .db
-            .transition(*id, &[State::Submitted], State::Failed, STAGE, delivery.attempt as u32, Some(reason))
+            .transition(*id, &[State::Submitted], State::Failed, STAGE.as_str(), delivery.attempt as u32, Some(reason))
             .await
         {
             Ok(_) => Outcome::Done,
@@ -179,7 +180,7 @@ impl Watchdog {
 }
 
 impl Stage for Watchdog {
-    fn name(&self) -> &'static str {
+    fn id(&self) -> StageId {
         STAGE
     }
 
@@ -192,7 +193,7 @@ impl Stage for Watchdog {
 
     async fn on_dead_letter(&self, delivery: &Delivery, reason: &str) {
         if let Ok(timer) = serde_json::from_slice::<WatchTimer>(&delivery.payload)
-            && let Err(error) = self.db.mark_failed(timer.document_id, STAGE, delivery.attempt as u32, reason).await
+            && let Err(error) = self.db.mark_failed(timer.document_id, STAGE.as_str(), delivery.attempt as u32, reason).await
         {
             tracing::error!(document_id = %timer.document_id, error = %error, "cannot mark the document failed");
         }

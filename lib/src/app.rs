@@ -15,6 +15,7 @@ use crate::gateway::{self, GatewayState};
 use crate::settings::Settings;
 use crate::stages::StageId;
 use crate::stages::normalize::Normalize;
+use crate::stages::ports::Ports;
 use crate::stages::transfer::Transfer;
 use crate::stages::validate::Validate;
 use crate::stages::watchdog::Watchdog;
@@ -183,6 +184,13 @@ pub async fn run_listening(
     let db = Db::connect(&settings.database).await?;
     let store = Store::new(&settings.s3)?;
 
+    // What the stages reach the outside through; built once, before anything serves.
+    // Provider clients only where a stage calls providers.
+    let calls_providers =
+        components.iter().any(|c| matches!(c, Component::Stage(StageId::Transfer | StageId::Watchdog)));
+    let ports =
+        Ports::connect(&settings, db.clone(), store.clone(), js.clone(), calls_providers).map_err(AppError::Other)?;
+
     let tasks = TaskTracker::new();
     let (failed_tx, mut failed_rx) = tokio::sync::mpsc::channel::<AppError>(components.len());
     let runner = StageRunner {
@@ -195,18 +203,10 @@ pub async fn run_listening(
     };
     for component in &components {
         match component {
-            Component::Stage(StageId::Transfer) => runner.spawn(
-                Transfer::new(settings.clone(), db.clone(), store.clone(), js.clone()).map_err(AppError::Other)?,
-            ),
-            Component::Stage(StageId::Validate) => {
-                runner.spawn(Validate::new(settings.clone(), db.clone(), store.clone(), js.clone()))
-            }
-            Component::Stage(StageId::Normalize) => {
-                runner.spawn(Normalize::new(settings.clone(), db.clone(), store.clone()))
-            }
-            Component::Stage(StageId::Watchdog) => {
-                runner.spawn(Watchdog::new(settings.clone(), db.clone(), js.clone()).map_err(AppError::Other)?)
-            }
+            Component::Stage(StageId::Transfer) => runner.spawn(Transfer::new(settings.clone(), &ports)),
+            Component::Stage(StageId::Validate) => runner.spawn(Validate::new(settings.clone(), &ports)),
+            Component::Stage(StageId::Normalize) => runner.spawn(Normalize::new(settings.clone(), &ports)),
+            Component::Stage(StageId::Watchdog) => runner.spawn(Watchdog::new(settings.clone(), &ports)),
             // Spawned below, once every stage is built: a stage that fails to build
             // returns before anything serves.
             Component::Gateway => {}

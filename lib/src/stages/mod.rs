@@ -4,7 +4,10 @@
 //! settings, its durable consumer and its dead-letter subject.
 
 mod id;
+#[cfg(test)]
+mod memory;
 pub mod normalize;
+pub mod ports;
 pub mod transfer;
 pub mod validate;
 pub mod watchdog;

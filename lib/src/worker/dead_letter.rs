@@ -192,10 +192,9 @@ async fn dead_letter_exhausted<S: Stage>(bound: &Bound<S>, advisory: &MaxDeliver
         stream_sequence: message.sequence,
     };
     let delivery = named(bound.stage.as_ref(), &delivery).into_owned();
-    let ack =
-        publish_dead_letter(&bound.js, &bound.names, bound.stage.id(), &bound.stream_name, &delivery, EXHAUSTED)
-            .await
-            .map_err(|e| e.to_string())?;
+    let ack = publish_dead_letter(&bound.js, &bound.names, bound.stage.id(), &bound.stream_name, &delivery, EXHAUSTED)
+        .await
+        .map_err(|e| e.to_string())?;
     if ack.duplicate {
         tracing::info!("dead letter already published by the worker");
     } else {

@@ -117,13 +117,6 @@ impl From<StepError> for Outcome {
     }
 }
 
-impl Outcome {
-    /// `Retry` (with the stage's backoff) for an error that may pass, `Fail` otherwise.
-    pub fn from_error(error: &impl Transience) -> Outcome {
-        if error.is_transient() { Outcome::retry(error.to_string()) } else { Outcome::fail(error.to_string()) }
-    }
-}
-
 /// What a step function returns: its outcome, or the error that decides it.
 pub type Step = Result<Outcome, StepError>;
 

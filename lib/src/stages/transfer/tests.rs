@@ -66,7 +66,7 @@ async fn an_upload_is_recorded_submitted_and_watched() {
     assert_eq!(submitted[0].1.callback_url, "http://127.0.0.1:8080/v1/callbacks/sim");
     let timers = world.publisher.on("docflow.watch");
     assert_eq!(timers.len(), 1);
-    assert_eq!(timers[0].message_id, format!("watch:{id}:{job}"));
+    assert_eq!((timers[0].message_id.clone(), timers[0].document_id), (format!("watch:{id}:{job}"), Some(id)));
     let timer = timers[0].json();
     assert_eq!((timer["v"].as_u64(), timer["job_id"].as_str()), (Some(1), Some(job.as_str())));
 }

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use clap::builder::PossibleValuesParser;
 use clap::{ArgGroup, Subcommand};
-use docflow::settings::{STAGES, Settings};
+use docflow::settings::Settings;
+use docflow::stages::StageId;
 use docflow::worker::dlq::DeadLetter;
 use docflow::worker::dlq_batch::DeadLetters;
 
@@ -15,7 +16,7 @@ pub enum DlqCommand {
     /// List dead letters, oldest first.
     List {
         /// Only this stage's dead letters.
-        #[arg(long, value_parser = PossibleValuesParser::new(STAGES))]
+        #[arg(long, value_parser = PossibleValuesParser::new(StageId::ALL.map(StageId::as_str)))]
         stage: Option<String>,
         #[arg(long)]
         json: bool,
@@ -33,7 +34,7 @@ pub enum DlqCommand {
         /// Sequences to replay.
         seqs: Vec<u64>,
         /// Every dead letter of this stage.
-        #[arg(long, value_parser = PossibleValuesParser::new(STAGES))]
+        #[arg(long, value_parser = PossibleValuesParser::new(StageId::ALL.map(StageId::as_str)))]
         stage: Option<String>,
         /// Every dead letter.
         #[arg(long)]
@@ -43,7 +44,7 @@ pub enum DlqCommand {
     #[command(group(ArgGroup::new("which").required(true).args(["stage", "all"])))]
     Purge {
         /// Every dead letter of this stage.
-        #[arg(long, value_parser = PossibleValuesParser::new(STAGES))]
+        #[arg(long, value_parser = PossibleValuesParser::new(StageId::ALL.map(StageId::as_str)))]
         stage: Option<String>,
         /// Every dead letter.
         #[arg(long)]

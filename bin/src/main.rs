@@ -36,7 +36,8 @@ enum Command {
     Setup,
     /// Run components in one process; none named = all.
     Run {
-        /// gateway, transfer, validate, normalize, watchdog
+        /// Components to run.
+        #[arg(value_parser = component_parser())]
         components: Vec<Component>,
     },
     /// The whole stack on one machine on embedded defaults.
@@ -54,6 +55,13 @@ enum Command {
     Dlq(dlq::DlqCommand),
     /// Restart failed or rejected documents in a new submission round.
     Retry(retry::RetryArgs),
+}
+
+/// Parses a component name; help and errors list the components.
+fn component_parser() -> impl clap::builder::TypedValueParser<Value = Component> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Component::ALL.map(|c| c.as_str()))
+        .map(|name| name.parse::<Component>().expect("a possible value is a component"))
 }
 
 fn main() -> ExitCode {

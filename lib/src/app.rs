@@ -13,48 +13,51 @@ use crate::db::Db;
 use crate::evaluator::{self, EvaluatorState};
 use crate::gateway::{self, GatewayState};
 use crate::settings::Settings;
+use crate::stages::StageId;
 use crate::stages::normalize::Normalize;
+use crate::stages::ports::Ports;
 use crate::stages::transfer::Transfer;
 use crate::stages::validate::Validate;
 use crate::stages::watchdog::Watchdog;
 use crate::storage::Store;
 use crate::{nats, topology, worker};
 
+/// What `docflow run` can run: the gateway, or a stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Component {
     Gateway,
-    Transfer,
-    Validate,
-    Normalize,
-    Watchdog,
+    Stage(StageId),
 }
 
 impl Component {
-    pub const ALL: [Component; 5] =
-        [Component::Gateway, Component::Transfer, Component::Validate, Component::Normalize, Component::Watchdog];
+    pub const ALL: [Component; 5] = [
+        Component::Gateway,
+        Component::Stage(StageId::ALL[0]),
+        Component::Stage(StageId::ALL[1]),
+        Component::Stage(StageId::ALL[2]),
+        Component::Stage(StageId::ALL[3]),
+    ];
 
     pub fn as_str(&self) -> &'static str {
         match self {
             Component::Gateway => "gateway",
-            Component::Transfer => "transfer",
-            Component::Validate => "validate",
-            Component::Normalize => "normalize",
-            Component::Watchdog => "watchdog",
+            Component::Stage(stage) => stage.as_str(),
         }
     }
 
-    /// Whether this build can run the component (all of them now).
-    pub fn available(&self) -> bool {
-        true
+    /// `gateway, transfer, validate, normalize, watchdog`: for help and error messages.
+    pub fn listed() -> String {
+        Component::ALL.map(|c| c.as_str()).join(", ")
     }
 }
 
 impl std::str::FromStr for Component {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Component::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| {
-            format!("unknown component {s:?}; expected one of: gateway transfer validate normalize watchdog")
-        })
+        Component::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("unknown component {s:?}; expected one of: {}", Component::listed()))
     }
 }
 
@@ -185,6 +188,13 @@ pub async fn run_listening(
         .with_observer(crate::web::live::publisher(client.clone(), names.clone()));
     let store = Store::new(&settings.s3)?;
 
+    // What the stages reach the outside through; built once, before anything serves.
+    // Provider clients only where a stage calls providers.
+    let calls_providers =
+        components.iter().any(|c| matches!(c, Component::Stage(StageId::Transfer | StageId::Watchdog)));
+    let ports =
+        Ports::connect(&settings, db.clone(), store.clone(), js.clone(), calls_providers).map_err(AppError::Other)?;
+
     let tasks = TaskTracker::new();
     let (failed_tx, mut failed_rx) = tokio::sync::mpsc::channel::<AppError>(components.len());
     let runner = StageRunner {
@@ -197,14 +207,10 @@ pub async fn run_listening(
     };
     for component in &components {
         match component {
-            Component::Transfer => runner.spawn(
-                Transfer::new(settings.clone(), db.clone(), store.clone(), js.clone()).map_err(AppError::Other)?,
-            ),
-            Component::Validate => runner.spawn(Validate::new(settings.clone(), db.clone(), store.clone(), js.clone())),
-            Component::Normalize => runner.spawn(Normalize::new(settings.clone(), db.clone(), store.clone())),
-            Component::Watchdog => {
-                runner.spawn(Watchdog::new(settings.clone(), db.clone(), js.clone()).map_err(AppError::Other)?)
-            }
+            Component::Stage(StageId::Transfer) => runner.spawn(Transfer::new(settings.clone(), &ports)),
+            Component::Stage(StageId::Validate) => runner.spawn(Validate::new(settings.clone(), &ports)),
+            Component::Stage(StageId::Normalize) => runner.spawn(Normalize::new(settings.clone(), &ports)),
+            Component::Stage(StageId::Watchdog) => runner.spawn(Watchdog::new(settings.clone(), &ports)),
             // Spawned below, once every stage is built: a stage that fails to build
             // returns before anything serves.
             Component::Gateway => {}

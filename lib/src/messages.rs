@@ -9,17 +9,28 @@ use async_nats::jetstream::{self, context::PublishErrorKind};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::db::ArtifactRow;
+use crate::db::{ArtifactRow, Document};
 use crate::ids::{DocumentId, Kind};
-use crate::stages::normalize::record::Original;
 
 pub const DOCUMENT_ID: &str = "Docflow-Document-Id";
 pub const TRACEPARENT: &str = "traceparent";
+
+/// The version of the message bodies this release writes, in their `v` field. A body
+/// without one is version 1: the release before the field wrote the same shapes, so its
+/// messages still in flight during an upgrade parse as they are. A change of shape adds
+/// a version and keeps reading the older ones.
+pub const VERSION: u32 = 1;
+
+pub(crate) fn version_1() -> u32 {
+    1
+}
 
 /// The watch timer of a submitted document, on `{prefix}.watch`: the watchdog holds it
 /// (nak with delay) until the callback deadline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WatchTimer {
+    #[serde(default = "version_1")]
+    pub v: u32,
     pub document_id: DocumentId,
     pub provider: String,
     pub job_id: String,
@@ -37,6 +48,8 @@ pub struct WatchTimer {
 /// Asks the normalize stage to build a validated document's record, on `{prefix}.normalize`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NormalizeRequest {
+    #[serde(default = "version_1")]
+    pub v: u32,
     pub document_id: DocumentId,
     /// What validate checked, when it is small enough to travel with the request (see
     /// `stages/normalize/design.md`): normalize then reads neither the database nor the
@@ -46,15 +59,67 @@ pub struct NormalizeRequest {
 }
 
 /// A validated document as normalize needs it: immutable facts of the document, the
-/// artifacts `record_validated` stored, and the checked text of the JSON and WebVTT
-/// results by role.
+/// artifacts validate stored, and the checked text of the JSON and WebVTT results by
+/// role. Its own fields, not the database's: a column renamed changes no message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NormalizeInputs {
     pub kind: Kind,
     pub uploader_id: String,
     pub original: Original,
-    pub artifacts: Vec<ArtifactRow>,
+    pub artifacts: Vec<Artifact>,
     pub contents: BTreeMap<String, String>,
+}
+
+impl NormalizeInputs {
+    /// The inputs of `document`, with its artifacts and the checked `contents` by role.
+    pub fn of(document: &Document, artifacts: Vec<ArtifactRow>, contents: BTreeMap<String, String>) -> NormalizeInputs {
+        NormalizeInputs {
+            kind: document.kind,
+            uploader_id: document.uploader_id.clone(),
+            original: Original {
+                bucket: document.bucket.clone(),
+                key: document.key.clone(),
+                size: document.size,
+                content_type: document.content_type.clone(),
+            },
+            artifacts: artifacts.into_iter().map(Artifact::from).collect(),
+            contents,
+        }
+    }
+}
+
+/// The uploaded object a document came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Original {
+    pub bucket: String,
+    pub key: String,
+    pub size: i64,
+    pub content_type: String,
+}
+
+/// A checked result, stored in the results bucket under `key`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Artifact {
+    pub role: String,
+    pub name: String,
+    pub key: String,
+    pub size: i64,
+    pub sha256: String,
+    pub content_type: String,
+}
+
+impl From<ArtifactRow> for Artifact {
+    fn from(row: ArtifactRow) -> Artifact {
+        let ArtifactRow { role, name, key, size, sha256, content_type } = row;
+        Artifact { role, name, key, size, sha256, content_type }
+    }
+}
+
+impl From<Artifact> for ArtifactRow {
+    fn from(artifact: Artifact) -> ArtifactRow {
+        let Artifact { role, name, key, size, sha256, content_type } = artifact;
+        ArtifactRow { role, name, key, size, sha256, content_type }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -128,7 +193,7 @@ pub async fn publish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::worker::{Outcome, testkit};
+    use crate::worker::{Outcome, StepError, testkit};
 
     /// A subject no stream takes (as while a clustered stream elects its leader) is worth
     /// another attempt: the step retries, and the reason still says how to fix a stream
@@ -141,11 +206,33 @@ mod tests {
             .await
             .expect_err("no stream takes the subject");
         assert!(error.no_stream, "{error}");
-        match Outcome::from_error(&error) {
+        match Outcome::from(StepError::from(error)) {
             Outcome::Retry { reason, .. } => {
                 assert!(reason.contains(&subject) && reason.contains("docflow setup"), "{reason}")
             }
             other => panic!("expected a retry, got {other:?}"),
         }
+    }
+
+    /// A request as the release before versioned messages wrote it: no `v`.
+    const UNVERSIONED: &str = r#"{"document_id":"00000000-0000-0000-0000-000000000007","inputs":{"kind":"document","uploader_id":"teacher-42","original":{"bucket":"uploads","key":"teacher-42/plan.pdf","size":10,"content_type":"application/pdf"},"artifacts":[{"role":"findings","name":"findings.json","key":"k/findings/findings.json","size":2,"sha256":"ab","content_type":"application/json"}],"contents":{"findings":"{}"}}}"#;
+
+    #[test]
+    fn a_normalize_request_from_the_previous_release_still_parses_as_version_1() {
+        let request: NormalizeRequest = serde_json::from_str(UNVERSIONED).unwrap();
+        assert_eq!(request.v, 1);
+        let inputs = request.inputs.unwrap();
+        assert_eq!(inputs.original.key, "teacher-42/plan.pdf");
+        assert_eq!(ArtifactRow::from(inputs.artifacts[0].clone()).key, "k/findings/findings.json");
+        assert_eq!(inputs.contents["findings"], "{}");
+    }
+
+    #[test]
+    fn a_watch_timer_from_the_previous_release_still_parses_and_new_ones_carry_their_version() {
+        let old = r#"{"document_id":"00000000-0000-0000-0000-000000000007","provider":"sim","job_id":"job_1","submitted_at":"2026-01-01T00:00:00Z","deadline":"2026-01-01T06:00:00Z"}"#;
+        let timer: WatchTimer = serde_json::from_str(old).unwrap();
+        assert_eq!((timer.v, timer.round, timer.checks), (1, 0, 0));
+        let written = serde_json::to_value(WatchTimer { v: VERSION, ..timer }).unwrap();
+        assert_eq!(written["v"], VERSION);
     }
 }

@@ -10,11 +10,10 @@ use config::{Config, Environment, File, FileFormat};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::stages::StageId;
+
 /// The reference settings, embedded in the binary.
 pub const DEFAULTS: &str = include_str!("../docflow.default.toml");
-
-/// The stage names, in pipeline order.
-pub const STAGES: [&str; 4] = ["transfer", "validate", "normalize", "watchdog"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -284,24 +283,13 @@ pub struct RuntimeSettings {
     pub worker_threads: usize,
 }
 
+/// `[stages.NAME]`, one table per [`StageId`]; read with [`StageId::settings`].
 #[derive(Debug, Clone, Deserialize)]
 pub struct StagesSettings {
     pub transfer: StageSettings,
     pub validate: StageSettings,
     pub normalize: StageSettings,
     pub watchdog: StageSettings,
-}
-
-impl StagesSettings {
-    pub fn get(&self, stage: &str) -> Option<&StageSettings> {
-        match stage {
-            "transfer" => Some(&self.transfer),
-            "validate" => Some(&self.validate),
-            "normalize" => Some(&self.normalize),
-            "watchdog" => Some(&self.watchdog),
-            _ => None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -371,7 +359,7 @@ impl Settings {
             builder = builder.add_source(crate::gateway::tokens::env_source(&tokens)?);
         }
         let mut list_keys = Vec::new();
-        list_keys.extend(STAGES.iter().map(|stage| format!("stages.{stage}.backoff")));
+        list_keys.extend(StageId::ALL.iter().map(|stage| format!("stages.{stage}.backoff")));
         // Per-provider lists: the provider names are only known from the variables.
         for (name, value) in &vars {
             let Some(rest) = name.strip_prefix("DOCFLOW__PROVIDERS__") else { continue };
@@ -485,8 +473,8 @@ impl Settings {
         if !matches!(self.log.format.as_str(), "text" | "json") {
             return Err(invalid("log.format", "`text` or `json`"));
         }
-        for stage in STAGES {
-            let s = self.stages.get(stage).expect("every stage has settings");
+        for stage in StageId::ALL {
+            let s = stage.settings(&self.stages);
             if s.concurrency == 0 {
                 return Err(invalid(format!("stages.{stage}.concurrency"), "at least 1"));
             }

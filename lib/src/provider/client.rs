@@ -59,6 +59,19 @@ impl SubmitError {
     }
 }
 
+/// A throttled request retries no sooner than the provider asked; a transient one with
+/// the stage's backoff; a permanent one fails.
+impl From<SubmitError> for crate::worker::StepError {
+    fn from(error: SubmitError) -> crate::worker::StepError {
+        use crate::worker::StepError;
+        match error {
+            SubmitError::Throttled { retry_after, detail } => StepError::retry_after(retry_after, detail),
+            SubmitError::Transient { detail } => StepError::retry(detail),
+            SubmitError::Permanent { detail, .. } => StepError::fail(detail),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("provider {name}: {detail}")]
 pub struct ClientBuildError {

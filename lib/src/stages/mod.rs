@@ -1,8 +1,15 @@
-//! The pipeline's stages, one folder each: structs that own their clients and the settings
-//! they read, with one step function per message (see `crate::worker`). A stage's name
-//! selects its `[stages.NAME]` settings, its durable consumer and its dead-letter subject.
+//! The pipeline's stages, one folder each: structs that own their clients (behind the
+//! narrow traits of [`ports`]) and the settings they read, with one step function per
+//! message (see `crate::worker`). A stage's [`StageId`] selects its `[stages.NAME]`
+//! settings, its durable consumer and its dead-letter subject.
 
+mod id;
+#[cfg(test)]
+mod memory;
 pub mod normalize;
+pub mod ports;
 pub mod transfer;
 pub mod validate;
 pub mod watchdog;
+
+pub use id::{StageId, UnknownStage};

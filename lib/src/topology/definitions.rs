@@ -8,6 +8,7 @@ use async_nats::jetstream::{consumer, stream};
 use super::{DEAD_STREAM, TopologyError};
 use crate::nats::Names;
 use crate::settings::Settings;
+use crate::stages::{StageId, UnknownStage};
 
 /// The prefix the shipped definitions are written with.
 const SHIPPED_PREFIX: &str = "docflow";
@@ -164,12 +165,8 @@ fn consumer_def(file: &str, text: &str, names: &Names, settings: &Settings) -> R
     let Some(stage) = config.durable_name.clone() else {
         return Err(invalid(file, "set durable_name (docflow's consumers are durable, named after their stage)"));
     };
-    let Some(stage_settings) = settings.stages.get(&stage) else {
-        return Err(invalid(
-            file,
-            format!("durable_name {stage:?} is not a stage (transfer, validate, normalize, watchdog)"),
-        ));
-    };
+    let stage: StageId = stage.parse().map_err(|e: UnknownStage| invalid(file, format!("durable_name {e}")))?;
+    let stage_settings = stage.settings(&settings.stages);
     if !config.filter_subject.is_empty() {
         config.filter_subject = rename_subject(file, &config.filter_subject, names)?;
     }

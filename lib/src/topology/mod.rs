@@ -15,18 +15,6 @@ use crate::settings::Settings;
 
 pub use definitions::{ConsumerDef, Definitions, StreamDef, definitions};
 
-/// The durable consumer a stage pulls from: `(stream short name, consumer name)`, the
-/// stream's full name being `Names::stream(short)` (`DOCFLOW_UPLOADS` for `uploads`).
-pub fn stage_consumer(stage: &str) -> Option<(&'static str, &'static str)> {
-    match stage {
-        "transfer" => Some(("uploads", "transfer")),
-        "validate" => Some(("callbacks", "validate")),
-        "normalize" => Some(("normalize", "normalize")),
-        "watchdog" => Some(("watch", "watchdog")),
-        _ => None,
-    }
-}
-
 /// The short name of the dead-letter stream.
 pub const DEAD_STREAM: &str = "dead";
 

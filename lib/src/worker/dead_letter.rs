@@ -18,6 +18,7 @@ use tracing::Instrument;
 use super::runtime::Bound;
 use super::{Delivery, Stage, WorkerError};
 use crate::nats::Names;
+use crate::stages::StageId;
 
 pub const STAGE: &str = "Docflow-Stage";
 pub const ERROR: &str = "Docflow-Error";
@@ -49,12 +50,12 @@ pub struct DeadLetterError {
 pub async fn publish_dead_letter(
     js: &jetstream::Context,
     names: &Names,
-    stage: &str,
+    stage: StageId,
     stream: &str,
     delivery: &Delivery,
     reason: &str,
 ) -> Result<PublishAck, DeadLetterError> {
-    let subject = names.dead_subject(stage);
+    let subject = stage.dead_subject(names);
     let err = |detail: String| DeadLetterError {
         stream: stream.to_owned(),
         sequence: delivery.stream_sequence,
@@ -68,7 +69,7 @@ pub async fn publish_dead_letter(
             headers.insert(name, value);
         }
     }
-    headers.insert(STAGE, stage);
+    headers.insert(STAGE, stage.as_str());
     headers.insert(ERROR, header_safe(reason).as_str());
     headers.insert(ATTEMPTS, delivery.attempt.to_string().as_str());
     headers.insert(ORIGINAL_SUBJECT, delivery.subject.as_str());
@@ -134,7 +135,7 @@ pub(crate) async fn listen_advisories<S: Stage>(
     shutdown: CancellationToken,
 ) -> Result<(), WorkerError> {
     let subject = format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{}.{}", bound.stream_name, bound.consumer_name);
-    let group = format!("{}-dead-{}", bound.names.prefix(), bound.stage.name());
+    let group = format!("{}-dead-{}", bound.names.prefix(), bound.stage.id().as_str());
     let mut advisories = bound
         .client
         .queue_subscribe(subject.clone(), group)
@@ -157,7 +158,7 @@ pub(crate) async fn listen_advisories<S: Stage>(
         };
         let span = tracing::info_span!(
             "exhausted",
-            stage = bound.stage.name(),
+            stage = bound.stage.id().as_str(),
             stream_seq = advisory.stream_seq,
             deliveries = advisory.deliveries
         );
@@ -191,10 +192,9 @@ async fn dead_letter_exhausted<S: Stage>(bound: &Bound<S>, advisory: &MaxDeliver
         stream_sequence: message.sequence,
     };
     let delivery = named(bound.stage.as_ref(), &delivery).into_owned();
-    let ack =
-        publish_dead_letter(&bound.js, &bound.names, bound.stage.name(), &bound.stream_name, &delivery, EXHAUSTED)
-            .await
-            .map_err(|e| e.to_string())?;
+    let ack = publish_dead_letter(&bound.js, &bound.names, bound.stage.id(), &bound.stream_name, &delivery, EXHAUSTED)
+        .await
+        .map_err(|e| e.to_string())?;
     if ack.duplicate {
         tracing::info!("dead letter already published by the worker");
     } else {
@@ -218,8 +218,8 @@ mod tests {
     struct BodyNames;
 
     impl Stage for BodyNames {
-        fn name(&self) -> &'static str {
-            "transfer"
+        fn id(&self) -> crate::stages::StageId {
+            crate::stages::StageId::Transfer
         }
         async fn step(&self, _: &Delivery) -> Outcome {
             Outcome::Done

@@ -1,7 +1,8 @@
 //! The worker runtime: each stage is an actor that owns its durable pull consumer and runs
 //! its step function on each message. The runtime alone turns a step's [`Outcome`] into an
-//! ack, a nak with delay or a dead letter. It knows no stage's logic: a stage's name only
-//! selects its `[stages.NAME]` settings, its durable consumer and its dead-letter subject.
+//! ack, a nak with delay or a dead letter. It runs no stage's logic: a stage's
+//! [`StageId`](crate::stages::StageId) gives it the stage's `[stages.NAME]` settings, its
+//! durable consumer and its dead-letter subject, and labels its logs and metrics.
 //! See `design.md` beside this file for the delivery semantics.
 
 pub mod dead_letter;
@@ -67,11 +68,61 @@ pub trait Transience: std::fmt::Display {
     fn is_transient(&self) -> bool;
 }
 
-impl Outcome {
-    /// `Retry` (with the stage's backoff) for an error that may pass, `Fail` otherwise.
-    pub fn from_error(error: &impl Transience) -> Outcome {
-        if error.is_transient() { Outcome::retry(error.to_string()) } else { Outcome::fail(error.to_string()) }
+/// Why a step stopped short, in terms of what the runtime does next: steps return
+/// `Result<Outcome, StepError>` and use `?` on their clients' errors. Every error that
+/// knows its [`Transience`] converts: a transient one retries with the stage's backoff,
+/// any other fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepError {
+    /// [`Outcome::Retry`]: nak with `after`, or with the stage's backoff when `None`.
+    Retry { after: Option<Duration>, reason: String },
+    /// [`Outcome::Hold`]: back to the stream without spending an attempt.
+    Hold { after: Duration, reason: String },
+    /// [`Outcome::Fail`]: dead letter.
+    Fail { reason: String },
+}
+
+impl StepError {
+    pub fn retry(reason: impl Into<String>) -> StepError {
+        StepError::Retry { after: None, reason: reason.into() }
     }
+    pub fn retry_after(after: Duration, reason: impl Into<String>) -> StepError {
+        StepError::Retry { after: Some(after), reason: reason.into() }
+    }
+    pub fn hold(after: Duration, reason: impl Into<String>) -> StepError {
+        StepError::Hold { after, reason: reason.into() }
+    }
+    pub fn fail(reason: impl Into<String>) -> StepError {
+        StepError::Fail { reason: reason.into() }
+    }
+    /// True for a retry (with or without its own delay).
+    pub fn is_retry(&self) -> bool {
+        matches!(self, StepError::Retry { .. })
+    }
+}
+
+impl<E: Transience> From<E> for StepError {
+    fn from(error: E) -> StepError {
+        if error.is_transient() { StepError::retry(error.to_string()) } else { StepError::fail(error.to_string()) }
+    }
+}
+
+impl From<StepError> for Outcome {
+    fn from(error: StepError) -> Outcome {
+        match error {
+            StepError::Retry { after, reason } => Outcome::Retry { after, reason },
+            StepError::Hold { after, reason } => Outcome::Hold { after, reason },
+            StepError::Fail { reason } => Outcome::Fail { reason },
+        }
+    }
+}
+
+/// What a step function returns: its outcome, or the error that decides it.
+pub type Step = Result<Outcome, StepError>;
+
+/// The outcome of a step, whichever way it ended.
+pub fn settled(step: Step) -> Outcome {
+    step.unwrap_or_else(Outcome::from)
 }
 
 /// One delivery of a message, as a step sees it.
@@ -103,8 +154,8 @@ impl Delivery {
 
 /// A pipeline stage: a struct that owns its clients plus one step function per message.
 pub trait Stage: Send + Sync + 'static {
-    /// The stage's name: `transfer`, `validate`, `normalize`, `watchdog`.
-    fn name(&self) -> &'static str;
+    /// Which stage it is: its consumer, settings and dead-letter subject.
+    fn id(&self) -> crate::stages::StageId;
 
     /// Handles one delivery. Never sleeps or loops to retry: it returns `Retry`.
     fn step(&self, delivery: &Delivery) -> impl Future<Output = Outcome> + Send;
@@ -128,8 +179,6 @@ pub trait Stage: Send + Sync + 'static {
 /// Why a worker stopped; each names the consumer and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
-    #[error("stage {stage:?} has no consumer; stages are transfer, validate, normalize, watchdog")]
-    UnknownStage { stage: String },
     #[error(
         "consumer {consumer} on stream {stream} does not exist; run `docflow setup` to create the streams and consumers"
     )]

@@ -88,13 +88,12 @@ impl<S: Stage> Worker<S> {
         client: Client,
         settings: &Settings,
     ) -> Result<Worker<S>, WorkerError> {
-        let name = stage.name();
-        let (short, consumer_name) =
-            crate::topology::stage_consumer(name).ok_or(WorkerError::UnknownStage { stage: name.to_owned() })?;
-        let stage_settings =
-            settings.stages.get(name).ok_or(WorkerError::UnknownStage { stage: name.to_owned() })?.clone();
+        let id = stage.id();
+        let name = id.as_str();
+        let consumer_name = id.consumer();
+        let stage_settings = id.settings(&settings.stages).clone();
         let names = Names::new(&settings.nats.prefix);
-        let stream_name = names.stream(short);
+        let stream_name = names.stream(id.stream());
         let missing =
             || WorkerError::MissingConsumer { stream: stream_name.clone(), consumer: consumer_name.to_owned() };
         let bind_err = |detail: String| WorkerError::Bind {
@@ -159,7 +158,7 @@ impl<S: Stage> Worker<S> {
     /// Pulls and handles messages until `shutdown` is cancelled or the consumer is deleted.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), WorkerError> {
         let bound = self.bound;
-        let stage = bound.stage.name();
+        let stage = bound.stage.id().as_str();
         let concurrency = bound.settings.concurrency.max(1);
         let expires = bound.settings.pull_expires;
         let pull_err = |detail: String| WorkerError::Pull {
@@ -325,12 +324,12 @@ async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, turn: Turn) {
     };
     let span = tracing::info_span!(
         "message",
-        stage = bound.stage.name(),
+        stage = bound.stage.id().as_str(),
         attempt,
         stream_seq = stream_sequence,
         document_id = delivery.header(dead_letter::DOCUMENT_ID).unwrap_or_default(),
     );
-    let settle = async {
+    let handled = async {
         let waiting = std::time::Instant::now();
         let slot = tokio::select! {
             biased;
@@ -344,10 +343,10 @@ async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, turn: Turn) {
             send(&bound.client, &reply, jetstream::AckKind::Nak(None).into()).await;
             return;
         };
-        crate::metrics::stage_slot_wait(bound.stage.name(), waiting.elapsed());
+        crate::metrics::stage_slot_wait(bound.stage.id().as_str(), waiting.elapsed());
         let step = tokio::spawn({
             let (stage, delivery) = (bound.stage.clone(), delivery.clone());
-            statements::in_stage(stage.name(), async move { stage.step(&delivery).await }).in_current_span()
+            statements::in_stage(stage.id().as_str(), async move { stage.step(&delivery).await }).in_current_span()
         });
         let started = std::time::Instant::now();
         let outcome = run_with_progress(&bound, &reply, delivered, step, &turn.hard_stop).await;
@@ -360,7 +359,7 @@ async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, turn: Turn) {
                     Outcome::Hold { .. } => "held",
                     _ => "dead_letter",
                 };
-                crate::metrics::stage_step(bound.stage.name(), label, started.elapsed());
+                crate::metrics::stage_step(bound.stage.id().as_str(), label, started.elapsed());
                 settle(&bound, &reply, &delivery, outcome).await
             }
             None => {
@@ -372,7 +371,7 @@ async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, turn: Turn) {
         }
         drop(slot);
     };
-    settle.instrument(span).await;
+    handled.instrument(span).await;
     drop(turn.hold);
 }
 
@@ -417,7 +416,7 @@ async fn with_progress<S: Stage, F: Future>(
             biased;
             done = &mut work => return done,
             _ = progress.tick() => {
-                crate::metrics::stage_progress(bound.stage.name(), phase);
+                crate::metrics::stage_progress(bound.stage.id().as_str(), phase);
                 if let Err(e) = bound.client.publish(reply.clone(), Bytes::from_static(b"+WPI")).await {
                     tracing::warn!(error = %e, "cannot send progress");
                 }
@@ -512,7 +511,7 @@ async fn hold_message<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &De
 }
 
 async fn dead_letter_and_term<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &Delivery, reason: &str) {
-    let stage = bound.stage.name();
+    let stage = bound.stage.id();
     let delivery = &*dead_letter::named(bound.stage.as_ref(), delivery);
     if let Err(e) = publish_dead_letter(&bound.js, &bound.names, stage, &bound.stream_name, delivery, reason).await {
         // Not terminated: redelivered later, or caught by the max-deliveries advisory.
@@ -526,7 +525,7 @@ async fn dead_letter_and_term<S: Stage>(bound: &Bound<S>, reply: &Subject, deliv
         return;
     }
     tracing::warn!(%reason, "message dead-lettered");
-    statements::in_stage(stage, bound.stage.on_dead_letter(delivery, reason)).await;
+    statements::in_stage(stage.as_str(), bound.stage.on_dead_letter(delivery, reason)).await;
     let term = if bound.term_with_reason {
         Bytes::from(format!("+TERM {}", reason.replace(['\r', '\n'], " ")))
     } else {

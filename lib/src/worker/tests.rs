@@ -19,7 +19,8 @@ use crate::settings::Settings;
 
 type Script = Box<dyn Fn(&Delivery, usize) -> Option<Outcome> + Send + Sync>;
 
-/// A transfer stage that follows a script: `None` means "never return".
+/// A stage that follows a script (`None` means "never return"), in place of the transfer
+/// stage: it runs on transfer's consumer, settings and dead-letter subject.
 struct Scripted {
     script: Script,
     /// How long each step works before its outcome (a slow step, simulated).
@@ -47,8 +48,8 @@ impl Scripted {
 }
 
 impl Stage for Scripted {
-    fn name(&self) -> &'static str {
-        "transfer"
+    fn id(&self) -> crate::stages::StageId {
+        crate::stages::StageId::Transfer
     }
     async fn step(&self, delivery: &Delivery) -> Outcome {
         let call = {

@@ -7,57 +7,43 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::record::{self, Artifact, Original, Record};
-use crate::db::{Db, State};
+use crate::db::State;
 use crate::ids::{DocumentId, Kind};
 use crate::messages::{NormalizeInputs, NormalizeRequest};
 use crate::settings::Settings;
+use crate::stages::StageId;
+use crate::stages::ports::{Documents, Objects, Ports};
 use crate::stages::validate::checks;
-use crate::storage::Store;
-use crate::worker::{Delivery, Outcome, Stage};
+use crate::worker::{self, Delivery, Outcome, Stage, Step, StepError};
 
-pub const STAGE: &str = "normalize";
+pub const STAGE: StageId = StageId::Normalize;
 
 pub struct Normalize {
-    db: Db,
-    store: Store,
+    db: Arc<dyn Documents>,
+    store: Arc<dyn Objects>,
     settings: Arc<Settings>,
 }
 
 impl Normalize {
-    pub fn new(settings: Arc<Settings>, db: Db, store: Store) -> Normalize {
-        Normalize { db, store, settings }
+    pub fn new(settings: Arc<Settings>, ports: &Ports) -> Normalize {
+        Normalize { db: ports.documents.clone(), store: ports.objects.clone(), settings }
     }
 
     /// The inputs of a request that carries none: the document and its artifacts from the
     /// database. `None` when the document is not (or no longer) `validated`.
-    async fn load(&self, id: DocumentId) -> Result<Option<NormalizeInputs>, Outcome> {
-        let document = match self.db.get(id).await {
-            Ok(Some(document)) => document,
-            Ok(None) => return Err(Outcome::fail(format!("unknown document {id}"))),
-            Err(e) => return Err(Outcome::from_error(&e)),
-        };
+    async fn load(&self, id: DocumentId) -> Result<Option<NormalizeInputs>, StepError> {
+        let document = self.db.get(id).await?.ok_or_else(|| StepError::fail(format!("unknown document {id}")))?;
         if document.state != State::Validated {
             // Normalized already (a redelivery), or ended: nothing to do.
             return Ok(None);
         }
-        let artifacts = self.db.artifacts(id).await.map_err(|e| Outcome::from_error(&e))?;
-        Ok(Some(NormalizeInputs {
-            kind: document.kind,
-            uploader_id: document.uploader_id,
-            original: Original {
-                bucket: document.bucket,
-                key: document.key,
-                size: document.size,
-                content_type: document.content_type,
-            },
-            artifacts,
-            contents: BTreeMap::new(),
-        }))
+        let artifacts = self.db.artifacts(id).await?;
+        Ok(Some(NormalizeInputs::of(&document, artifacts, BTreeMap::new())))
     }
 
     /// The checked text of a role: carried by the request, else read from the results
     /// bucket.
-    async fn read(&self, inputs: &mut NormalizeInputs, role: &str) -> Result<Bytes, Outcome> {
+    async fn read(&self, inputs: &mut NormalizeInputs, role: &str) -> Result<Bytes, StepError> {
         if let Some(text) = inputs.contents.remove(role) {
             return Ok(Bytes::from(text));
         }
@@ -65,15 +51,12 @@ impl Normalize {
             .artifacts
             .iter()
             .find(|a| a.role == role)
-            .ok_or_else(|| Outcome::fail(format!("the validated results have no {role}")))?;
-        self.store
-            .read_small(&self.settings.s3.results_bucket, &artifact.key, checks::CONTENT_LIMIT)
-            .await
-            .map_err(|e| Outcome::from_error(&e))
+            .ok_or_else(|| StepError::fail(format!("the validated results have no {role}")))?;
+        Ok(self.store.read_small(&self.settings.s3.results_bucket, &artifact.key, checks::CONTENT_LIMIT).await?)
     }
 
-    async fn build(&self, mut inputs: NormalizeInputs) -> Result<Record, Outcome> {
-        let invalid = |r: checks::Refusal| Outcome::fail(format!("a validated result no longer parses: {r}"));
+    async fn build(&self, mut inputs: NormalizeInputs) -> Result<Record, StepError> {
+        let invalid = |r: checks::Refusal| StepError::fail(format!("a validated result no longer parses: {r}"));
         let content = match inputs.kind {
             Kind::Document => {
                 let findings = checks::parse_findings(&self.read(&mut inputs, "findings").await?).map_err(invalid)?;
@@ -85,11 +68,17 @@ impl Normalize {
                 record::video_content(summary, transcript)
             }
         };
+        let original = inputs.original;
         Ok(Record {
             schema_version: record::SCHEMA_VERSION,
             kind: inputs.kind,
             uploader_id: inputs.uploader_id,
-            original: inputs.original,
+            original: Original {
+                bucket: original.bucket,
+                key: original.key,
+                size: original.size,
+                content_type: original.content_type,
+            },
             artifacts: inputs
                 .artifacts
                 .into_iter()
@@ -105,37 +94,33 @@ impl Normalize {
             content,
         })
     }
-}
 
-impl Stage for Normalize {
-    fn name(&self) -> &'static str {
-        STAGE
-    }
-
-    async fn step(&self, delivery: &Delivery) -> Outcome {
-        let request: NormalizeRequest = match serde_json::from_slice(&delivery.payload) {
-            Ok(request) => request,
-            Err(e) => return Outcome::fail(format!("not a normalize request: {e}")),
-        };
+    async fn normalize(&self, delivery: &Delivery) -> Step {
+        let request: NormalizeRequest = serde_json::from_slice(&delivery.payload)
+            .map_err(|e| StepError::fail(format!("not a normalize request: {e}")))?;
         let id = request.document_id;
         // Carried inputs skip the reads: the guarded write below leaves a document that is
         // no longer `validated` alone either way.
         let inputs = match request.inputs {
             Some(inputs) => inputs,
-            None => match self.load(id).await {
-                Ok(Some(inputs)) => inputs,
-                Ok(None) => return Outcome::Done,
-                Err(outcome) => return outcome,
+            None => match self.load(id).await? {
+                Some(inputs) => inputs,
+                None => return Ok(Outcome::Done),
             },
         };
-        let record = match self.build(inputs).await {
-            Ok(record) => record,
-            Err(outcome) => return outcome,
-        };
-        match self.db.store_normalized(id, &record, STAGE, delivery.attempt as u32).await {
-            Ok(_) => Outcome::Done,
-            Err(e) => Outcome::from_error(&e),
-        }
+        let record = self.build(inputs).await?;
+        self.db.store_normalized(id, &record, STAGE, delivery.attempt as u32).await?;
+        Ok(Outcome::Done)
+    }
+}
+
+impl Stage for Normalize {
+    fn id(&self) -> StageId {
+        STAGE
+    }
+
+    async fn step(&self, delivery: &Delivery) -> Outcome {
+        worker::settled(self.normalize(delivery).await)
     }
 
     async fn on_dead_letter(&self, delivery: &Delivery, reason: &str) {
@@ -146,3 +131,7 @@ impl Stage for Normalize {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

@@ -11,32 +11,32 @@ mod retried;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use async_nats::jetstream;
 use chrono::Utc;
 
 use self::restart::{Cause, REQUEST_SUBJECT, RESTART_HEADER, RestartRequest};
 use self::retried::Retried;
-use crate::db::{Db, Document, NewDocument, State};
+use crate::db::{Document, NewDocument, State};
 use crate::events::minio::{self, EventLog, Upload};
 use crate::events::{Boundary, Refused};
 use crate::ids::{DocumentId, Kind};
 use crate::messages::{self, TRACEPARENT, WatchTimer};
 use crate::nats::Names;
 use crate::provider::breaker::{Gate, Verdict};
-use crate::provider::client::{ProviderClient, SubmitBody, SubmitError};
+use crate::provider::client::{SubmitBody, SubmitError};
 use crate::provider::protocol::JobMetadata;
 use crate::settings::{Delivery as DeliveryMode, Settings};
-use crate::storage::Store;
-use crate::worker::{Delivery, Outcome, Stage};
+use crate::stages::StageId;
+use crate::stages::ports::{Documents, Objects, Ports, Provider, Publisher};
+use crate::worker::{self, Delivery, Outcome, Stage, Step, StepError};
 
-pub const STAGE: &str = "transfer";
+pub const STAGE: StageId = StageId::Transfer;
 
 pub struct Transfer {
-    db: Db,
-    store: Store,
-    js: jetstream::Context,
+    db: Arc<dyn Documents>,
+    store: Arc<dyn Objects>,
+    publisher: Arc<dyn Publisher>,
     names: Names,
-    providers: BTreeMap<String, ProviderClient>,
+    providers: BTreeMap<String, Arc<dyn Provider>>,
     /// Each provider's slots and circuit breaker (`provider/design.md`).
     gates: BTreeMap<String, Arc<Gate>>,
     settings: Arc<Settings>,
@@ -57,12 +57,7 @@ enum Units {
 }
 
 impl Transfer {
-    pub fn new(settings: Arc<Settings>, db: Db, store: Store, js: jetstream::Context) -> Result<Transfer, String> {
-        let providers = settings
-            .providers
-            .iter()
-            .map(|(name, p)| ProviderClient::new(name, p).map(|c| (name.clone(), c)).map_err(|e| e.to_string()))
-            .collect::<Result<_, _>>()?;
+    pub fn new(settings: Arc<Settings>, ports: &Ports) -> Transfer {
         let gates = settings
             .providers
             .iter()
@@ -70,17 +65,17 @@ impl Transfer {
             .collect();
         let names = Names::new(&settings.nats.prefix);
         let boundary = Boundary::from_settings(&settings.s3);
-        Ok(Transfer {
-            db,
-            store,
-            js,
+        Transfer {
+            db: ports.documents.clone(),
+            store: ports.objects.clone(),
+            publisher: ports.publisher.clone(),
             names,
-            providers,
+            providers: ports.providers.clone(),
             gates,
             settings,
             retried: Retried::new(retried::CAPACITY),
             boundary,
-        })
+        }
     }
 
     /// Reads an upload message: a body that is not an event is refused.
@@ -104,9 +99,9 @@ impl Transfer {
     }
 
     /// A record that can never start work: dead-lettered at once with the reason, counted.
-    fn refuse(&self, refused: Refused) -> Outcome {
+    fn refuse(&self, refused: Refused) -> StepError {
         crate::metrics::event_refused(refused.reason());
-        Outcome::fail(refused.to_string())
+        StepError::fail(refused.to_string())
     }
 
     /// A notification of several records becomes one message per record, on the subject
@@ -114,32 +109,29 @@ impl Transfer {
     /// then never fails, delays or retries another. The copies are stored (acks awaited)
     /// before the original is acked; a crash in between splits again, and the stream
     /// drops the second copies as duplicates of the first.
-    async fn split(&self, log: &EventLog, delivery: &Delivery) -> Outcome {
+    async fn split(&self, log: &EventLog, delivery: &Delivery) -> Step {
         let singles = minio::split(log, &self.boundary);
         let carried = delivery.header(TRACEPARENT).filter(|t| t.len() == 55);
         for single in &singles {
             let trace = single.document_id.map(messages::traceparent_for).or_else(|| carried.map(str::to_owned));
             let subject = delivery.subject.clone();
             let body = single.body.clone();
-            let stored =
-                messages::publish(&self.js, subject, &single.message_id, single.document_id, trace.as_deref(), body);
-            if let Err(e) = stored.await {
-                return Outcome::from_error(&e);
-            }
+            let document = single.document_id;
+            self.publisher.publish(subject, &single.message_id, document, trace.as_deref(), body).await?;
         }
         tracing::info!(records = singles.len(), "notification split into one message per record");
-        Outcome::Done
+        Ok(Outcome::Done)
     }
 
-    async fn transfer(&self, upload: &Upload, delivery: &Delivery) -> Outcome {
+    async fn transfer(&self, upload: &Upload, delivery: &Delivery) -> Step {
         let Some((provider, _)) = self.settings.provider_for(upload.requested_provider()) else {
-            return Outcome::fail(format!(
+            return Err(StepError::fail(format!(
                 "object {}/{} names provider {:?}, which is not configured (configured: {})",
                 upload.bucket,
                 upload.key,
                 upload.requested_provider().unwrap_or(&self.settings.routing.default),
                 self.settings.providers.keys().cloned().collect::<Vec<_>>().join(", ")
-            ));
+            )));
         };
         let new = NewDocument {
             id: upload.document_id(),
@@ -153,9 +145,7 @@ impl Transfer {
             content_type: upload.content_type.clone().unwrap_or_else(|| "application/octet-stream".into()),
             provider: provider.to_owned(),
         };
-        if let Some(outcome) = preflight::refused(&self.db, &self.store, &self.settings, upload, &new, delivery).await {
-            return outcome;
-        }
+        preflight::refuse(&*self.db, &*self.store, &self.settings, upload, &new, delivery).await?;
         if delivery.attempt > 1
             && let Some(round) = self.retried.recalls(new.id, delivery.stream_sequence)
         {
@@ -167,19 +157,13 @@ impl Transfer {
     /// The path of a first delivery, and of any the process does not remember: record the
     /// document (or read it back), restart it when it is failed or rejected (a new
     /// notification, or the replay of its dead letter), then do what its state leaves to do.
-    async fn record_and_submit(&self, upload: &Upload, new: &NewDocument, delivery: &Delivery) -> Outcome {
+    async fn record_and_submit(&self, upload: &Upload, new: &NewDocument, delivery: &Delivery) -> Step {
         let attempt = delivery.attempt as u32;
         let origin = Some(delivery.stream_sequence);
-        let mut document = match self.db.record_received_from(new, STAGE, attempt, origin).await {
-            Ok((document, _inserted)) => document,
-            Err(e) => return Outcome::from_error(&e),
-        };
+        let (mut document, _inserted) = self.db.record_received(new, STAGE, attempt, origin).await?;
         if restart::restarts(document.state, document.round_origin, delivery.stream_sequence) {
             let cause = Cause::of_event(delivery.header(RESTART_HEADER));
-            document = match self.restart(document.id, cause, delivery).await {
-                Ok(document) => document,
-                Err(outcome) => return outcome,
-            };
+            document = self.restart(document.id, cause, delivery).await?;
         }
         self.submit_current_round(upload, new, &document, delivery).await
     }
@@ -192,49 +176,39 @@ impl Transfer {
         new: &NewDocument,
         document: &Document,
         delivery: &Delivery,
-    ) -> Outcome {
+    ) -> Step {
         if document.state != State::Received {
             self.retried.forget(document.id);
             return self.resume(document).await;
         }
         // The row's kind and content type: the event that recorded it may have said otherwise.
         let round = document.submission_round;
-        match self.submit_and_mark(upload, new, document.kind, &document.content_type, round, delivery).await {
-            Ok((job_id, _)) => self.start_watch(new.id, &new.provider, &job_id).await,
-            Err(outcome) => outcome,
-        }
+        let (job_id, _) =
+            self.submit_and_mark(upload, new, document.kind, &document.content_type, round, delivery).await?;
+        self.start_watch(new.id, &new.provider, &job_id).await
     }
 
     /// Restarts a failed or rejected document in its next submission round (unless this
     /// message started the current one), and reads where it is: whatever another message
     /// did meanwhile is in the row.
-    async fn restart(&self, id: DocumentId, cause: Cause, delivery: &Delivery) -> Result<Document, Outcome> {
+    async fn restart(&self, id: DocumentId, cause: Cause, delivery: &Delivery) -> Result<Document, StepError> {
         let attempt = delivery.attempt as u32;
-        match self.db.restart(id, delivery.stream_sequence, cause.reason(), STAGE, attempt).await {
-            Ok(true) => tracing::info!(document_id = %id, cause = cause.reason(), "document restarted"),
-            Ok(false) => {}
-            Err(e) => return Err(Outcome::from_error(&e)),
+        if self.db.restart(id, delivery.stream_sequence, cause.reason(), STAGE, attempt).await? {
+            tracing::info!(document_id = %id, cause = cause.reason(), "document restarted");
         }
-        match self.db.get(id).await {
-            Ok(Some(document)) => Ok(document),
-            Ok(None) => Err(Outcome::fail(format!("document {id} disappeared while it was restarted"))),
-            Err(e) => Err(Outcome::from_error(&e)),
-        }
+        self.db
+            .get(id)
+            .await?
+            .ok_or_else(|| StepError::fail(format!("document {id} disappeared while it was restarted")))
     }
 
     /// A restart request (`docflow retry`, or the replay of a dead letter of a later stage):
     /// the document is restarted and submitted from what its row says of the upload.
-    async fn restart_requested(&self, request: &RestartRequest, delivery: &Delivery) -> Outcome {
-        let document = match self.restart(request.document_id, request.cause, delivery).await {
-            Ok(document) => document,
-            Err(outcome) => return outcome,
-        };
-        let key = match crate::events::ObjectKey::parse(&document.key) {
-            Ok(key) => key,
-            Err(e) => {
-                return Outcome::fail(format!("document {} has a key that can never start work: {e}", document.id));
-            }
-        };
+    async fn restart_requested(&self, request: &RestartRequest, delivery: &Delivery) -> Step {
+        let document = self.restart(request.document_id, request.cause, delivery).await?;
+        let key = crate::events::ObjectKey::parse(&document.key).map_err(|e| {
+            StepError::fail(format!("document {} has a key that can never start work: {e}", document.id))
+        })?;
         let upload = Upload {
             event_name: format!("docflow:{}", request.cause.reason()),
             bucket: document.bucket.clone(),
@@ -258,10 +232,10 @@ impl Transfer {
             provider: document.provider.clone(),
         };
         if document.state == State::Received && !self.settings.providers.contains_key(&document.provider) {
-            return Outcome::fail(format!(
+            return Err(StepError::fail(format!(
                 "document {} went to provider {:?}, which is no longer configured",
                 document.id, document.provider
-            ));
+            )));
         }
         self.submit_current_round(&upload, &new, &document, delivery).await
     }
@@ -270,18 +244,17 @@ impl Transfer {
     /// no recording, straight to the submission (the provider answers a repeated
     /// submission id with the job it has). The guarded write decides; when it finds the
     /// document elsewhere than `received`, the document is read and its state acted on.
-    async fn resubmit(&self, upload: &Upload, new: &NewDocument, round: u32, delivery: &Delivery) -> Outcome {
+    async fn resubmit(&self, upload: &Upload, new: &NewDocument, round: u32, delivery: &Delivery) -> Step {
         tracing::debug!(document_id = %new.id, "redelivery of a document left received; submitting again");
-        match self.submit_and_mark(upload, new, new.kind, &new.content_type, round, delivery).await {
-            Ok((job_id, true)) => self.start_watch(new.id, &new.provider, &job_id).await,
-            // Validate recorded the job from an early callback, another process did, or
-            // the row is gone: whatever happened is in the row.
-            Ok((_, false)) => match self.db.get(new.id).await {
-                Ok(Some(document)) if document.state != State::Received => self.resume(&document).await,
-                Ok(_) => self.record_and_submit(upload, new, delivery).await,
-                Err(e) => Outcome::from_error(&e),
-            },
-            Err(outcome) => outcome,
+        let (job_id, marked) = self.submit_and_mark(upload, new, new.kind, &new.content_type, round, delivery).await?;
+        if marked {
+            return self.start_watch(new.id, &new.provider, &job_id).await;
+        }
+        // Validate recorded the job from an early callback, another process did, or the
+        // row is gone: whatever happened is in the row.
+        match self.db.get(new.id).await? {
+            Some(document) if document.state != State::Received => self.resume(&document).await,
+            _ => self.record_and_submit(upload, new, delivery).await,
         }
     }
 
@@ -296,19 +269,19 @@ impl Transfer {
         content_type: &str,
         round: u32,
         delivery: &Delivery,
-    ) -> Result<(String, bool), Outcome> {
+    ) -> Result<(String, bool), StepError> {
         let provider = new.provider.as_str();
         // One key per submission round: every retry within the round repeats it.
         let submission_id = new.id.submission_id_for_round(provider, round).to_string();
         let job_id = self
             .submit(upload, new.id, &submission_id, kind, content_type, provider)
             .await
-            .map_err(|outcome| self.naked_in_received(new.id, round, delivery, outcome))?;
+            .map_err(|error| self.naked_in_received(new.id, round, delivery, error))?;
         let marked = self
             .db
             .mark_submitted_in_round(new.id, round, provider, &submission_id, &job_id, STAGE, delivery.attempt as u32)
             .await
-            .map_err(|e| self.naked_in_received(new.id, round, delivery, Outcome::from_error(&e)))?;
+            .map_err(|e| self.naked_in_received(new.id, round, delivery, e.into()))?;
         self.retried.forget(new.id);
         Ok((job_id, marked))
     }
@@ -323,14 +296,14 @@ impl Transfer {
         kind: Kind,
         content_type: &str,
         provider: &str,
-    ) -> Result<String, Outcome> {
+    ) -> Result<String, StepError> {
         let client = &self.providers[provider];
         let provider_settings = &self.settings.providers[provider];
         // The provider's own slot and its breaker's leave; otherwise the document waits in
         // its stream without spending an attempt.
         let gate = &self.gates[provider];
         let pass = gate.enter().map_err(|after| {
-            Outcome::hold(
+            StepError::hold(
                 after,
                 format!("provider {provider} is busy or down (breaker {}); held", gate.state().as_str()),
             )
@@ -347,20 +320,12 @@ impl Transfer {
         };
         let body = match provider_settings.delivery {
             DeliveryMode::Upload => {
-                let (stream, size) = self
-                    .store
-                    .open(&upload.bucket, &upload.key, upload.version_id.as_deref())
-                    .await
-                    .map_err(|e| Outcome::from_error(&e))?;
+                let (stream, size) = self.store.open(&upload.bucket, &upload.key, upload.version_id.as_deref()).await?;
                 meta.size = size;
                 SubmitBody::Upload { stream, size }
             }
             DeliveryMode::Url => {
-                let url = self
-                    .store
-                    .presign_get(&upload.bucket, &upload.key, provider_settings.url_ttl)
-                    .await
-                    .map_err(|e| Outcome::from_error(&e))?;
+                let url = self.store.presign_get(&upload.bucket, &upload.key, provider_settings.url_ttl).await?;
                 meta.source_url = Some(url);
                 SubmitBody::Url
             }
@@ -373,38 +338,36 @@ impl Transfer {
         });
         match result {
             Ok(job) => Ok(job.job_id),
-            Err(SubmitError::Throttled { retry_after, detail }) => Err(Outcome::retry_after(retry_after, detail)),
             // A failed probe is the outage, not the document: no attempt spent on it.
-            Err(SubmitError::Transient { detail }) if probe => Err(Outcome::hold(
+            Err(SubmitError::Transient { detail }) if probe => Err(StepError::hold(
                 self.settings.providers[provider].breaker.probe_after,
                 format!("probe failed: {detail}"),
             )),
-            Err(SubmitError::Transient { detail }) => Err(Outcome::retry(detail)),
-            Err(SubmitError::Permanent { detail, .. }) => Err(Outcome::fail(detail)),
+            Err(error) => Err(error.into()),
         }
     }
 
-    /// `outcome` of a step that leaves the document in `received`: a retry is remembered,
+    /// `error` of a step that leaves the document in `received`: a retry is remembered,
     /// so the redelivery skips the recording.
-    fn naked_in_received(&self, id: DocumentId, round: u32, delivery: &Delivery, outcome: Outcome) -> Outcome {
+    fn naked_in_received(&self, id: DocumentId, round: u32, delivery: &Delivery, error: StepError) -> StepError {
         // A restart request's redelivery takes its full path (it has no event to resubmit).
         let event = !self.is_restart_request(delivery);
-        if event && matches!(outcome, Outcome::Retry { .. }) && !delivery.is_last_attempt() {
+        if event && error.is_retry() && !delivery.is_last_attempt() {
             self.retried.remember(id, delivery.stream_sequence, round);
         }
-        outcome
+        error
     }
 
     /// What is left to do for a document past `received`. A `submitted` one comes from a
     /// duplicate event, or a redelivery after a crash between recording the job and
     /// acking: the job exists; make sure its watch timer does too.
-    async fn resume(&self, document: &Document) -> Outcome {
+    async fn resume(&self, document: &Document) -> Step {
         match (document.state, &document.provider_job_id) {
             (State::Submitted, Some(job_id)) => self.start_watch(document.id, &document.provider, job_id).await,
             (State::Submitted, None) => {
-                Outcome::fail(format!("document {} is submitted but has no job id", document.id))
+                Err(StepError::fail(format!("document {} is submitted but has no job id", document.id)))
             }
-            _ => Outcome::Done,
+            _ => Ok(Outcome::Done),
         }
     }
 
@@ -413,16 +376,17 @@ impl Transfer {
     }
 
     /// Publishes the document's watch timer; deduplicated by the stream on its job id.
-    async fn start_watch(&self, id: DocumentId, provider_name: &str, job_id: &str) -> Outcome {
+    async fn start_watch(&self, id: DocumentId, provider_name: &str, job_id: &str) -> Step {
         let Some(provider) = self.settings.providers.get(provider_name) else {
-            return Outcome::fail(format!(
+            return Err(StepError::fail(format!(
                 "document {id} went to provider {provider_name:?}, which is no longer configured"
-            ));
+            )));
         };
         let submitted_at = Utc::now();
         let deadline =
             submitted_at + chrono::Duration::from_std(provider.callback_timeout).unwrap_or(chrono::Duration::hours(6));
         let timer = WatchTimer {
+            v: messages::VERSION,
             document_id: id,
             provider: provider_name.to_owned(),
             job_id: job_id.to_owned(),
@@ -433,31 +397,32 @@ impl Transfer {
         };
         let body = serde_json::to_vec(&timer).expect("a watch timer serializes");
         let message_id = format!("watch:{id}:{job_id}");
-        match messages::publish(&self.js, self.names.subject("watch"), &message_id, Some(id), None, body).await {
-            Ok(_) => Outcome::Done,
-            Err(e) => Outcome::from_error(&e),
+        self.publisher.publish(self.names.subject("watch"), &message_id, Some(id), None, body).await?;
+        Ok(Outcome::Done)
+    }
+
+    async fn handle(&self, delivery: &Delivery) -> Step {
+        if self.is_restart_request(delivery) {
+            let request = serde_json::from_slice::<RestartRequest>(&delivery.payload)
+                .map_err(|e| StepError::fail(format!("not a restart request: {e}")))?;
+            return self.restart_requested(&request, delivery).await;
+        }
+        match self.units(&delivery.payload) {
+            Ok(Units::Nothing) => Ok(Outcome::Done),
+            Ok(Units::One(Ok(upload))) => self.transfer(&upload, delivery).await,
+            Ok(Units::One(Err(refused))) | Err(refused) => Err(self.refuse(refused)),
+            Ok(Units::Several(log)) => self.split(&log, delivery).await,
         }
     }
 }
 
 impl Stage for Transfer {
-    fn name(&self) -> &'static str {
+    fn id(&self) -> StageId {
         STAGE
     }
 
     async fn step(&self, delivery: &Delivery) -> Outcome {
-        if self.is_restart_request(delivery) {
-            return match serde_json::from_slice::<RestartRequest>(&delivery.payload) {
-                Ok(request) => self.restart_requested(&request, delivery).await,
-                Err(e) => Outcome::fail(format!("not a restart request: {e}")),
-            };
-        }
-        match self.units(&delivery.payload) {
-            Ok(Units::Nothing) => Outcome::Done,
-            Ok(Units::One(Ok(upload))) => self.transfer(&upload, delivery).await,
-            Ok(Units::One(Err(refused))) | Err(refused) => self.refuse(refused),
-            Ok(Units::Several(log)) => self.split(&log, delivery).await,
-        }
+        worker::settled(self.handle(delivery).await)
     }
 
     fn document_of(&self, delivery: &Delivery) -> Option<DocumentId> {
@@ -488,3 +453,6 @@ impl Stage for Transfer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -12,12 +12,12 @@
 use futures_util::StreamExt;
 
 use super::STAGE;
-use crate::db::{Db, NewDocument, State};
+use crate::db::{NewDocument, State};
 use crate::events::minio::Upload;
 use crate::ids::Kind;
 use crate::settings::{Settings, parse_size};
-use crate::storage::Store;
-use crate::worker::{Delivery, Outcome};
+use crate::stages::ports::{Documents, Objects};
+use crate::worker::{Delivery, StepError};
 
 /// How much of a document is read to recognise it.
 pub const HEAD_BYTES: usize = 8192;
@@ -125,40 +125,38 @@ fn looks_like_text(head: &[u8]) -> bool {
     control * 100 <= head.len()
 }
 
-/// The hook of the transfer stage, before anything else is done with an upload: `None`
-/// when it may go on; else the outcome, the document recorded and left `received` for
-/// `on_dead_letter` to fail with the reason. A document already past `received` (a
-/// duplicate event) goes on: what happened to it is in its row.
-pub async fn refused(
-    db: &Db,
-    store: &Store,
+/// The hook of the transfer stage, before anything else is done with an upload: `Ok`
+/// when it may go on; else the error that fails it, the document recorded and left
+/// `received` for `on_dead_letter` to fail with the reason. A document already past
+/// `received` (a duplicate event) goes on: what happened to it is in its row.
+pub async fn refuse(
+    db: &dyn Documents,
+    store: &dyn Objects,
     settings: &Settings,
     upload: &Upload,
     new: &NewDocument,
     delivery: &Delivery,
-) -> Option<Outcome> {
+) -> Result<(), StepError> {
     let max_size = settings.providers.get(&new.provider).and_then(|p| p.max_size.as_deref()).and_then(parse_size);
     let mut refusal = check_size(upload.size, &new.provider, max_size.map(|m| m as u64)).err();
     if refusal.is_none() && new.kind == Kind::Document {
         // Unreadable here (gone, S3 down): the submission path meets the same error and
         // handles it as it always has (recorded, then failed or retried).
-        let head = read_head(store, upload).await?;
+        let Some(head) = read_head(store, upload).await else { return Ok(()) };
         // The bucket's size is the truth when the event said otherwise.
         refusal = if head.is_empty() { Some(Refusal::Empty) } else { check_document(upload.file_name(), &head).err() };
     }
-    let refusal = refusal?;
-    match db.record_received(new, STAGE, delivery.attempt as u32).await {
-        Ok((document, _)) if document.state != State::Received => None,
-        Ok(_) => {
-            tracing::info!(document_id = %new.id, reason = %refusal, "upload refused before submission");
-            Some(Outcome::fail(refusal.to_string()))
-        }
-        Err(e) => Some(Outcome::from_error(&e)),
+    let Some(refusal) = refusal else { return Ok(()) };
+    let (document, _) = db.record_received(new, STAGE, delivery.attempt as u32, None).await?;
+    if document.state != State::Received {
+        return Ok(());
     }
+    tracing::info!(document_id = %new.id, reason = %refusal, "upload refused before submission");
+    Err(StepError::fail(refusal.to_string()))
 }
 
 /// Up to [`HEAD_BYTES`] of the object (the rest is not read); `None` when it cannot be read.
-async fn read_head(store: &Store, upload: &Upload) -> Option<Vec<u8>> {
+async fn read_head(store: &dyn Objects, upload: &Upload) -> Option<Vec<u8>> {
     let (mut stream, _) = store.open(&upload.bucket, &upload.key, upload.version_id.as_deref()).await.ok()?;
     let mut head = Vec::with_capacity(HEAD_BYTES);
     while head.len() < HEAD_BYTES {

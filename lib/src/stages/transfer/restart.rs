@@ -59,6 +59,8 @@ impl Cause {
 /// Asks the transfer stage to restart a document, on `{prefix}.uploads.restart`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RestartRequest {
+    #[serde(default = "messages::version_1")]
+    pub v: u32,
     pub document_id: DocumentId,
     pub cause: Cause,
 }
@@ -77,7 +79,8 @@ pub async fn request(
     cause: Cause,
     message_id: &str,
 ) -> Result<(), PublishError> {
-    let body = serde_json::to_vec(&RestartRequest { document_id, cause }).expect("a restart request serializes");
+    let body = serde_json::to_vec(&RestartRequest { v: messages::VERSION, document_id, cause })
+        .expect("a restart request serializes");
     messages::publish(js, names.subject(REQUEST_SUBJECT), message_id, Some(document_id), None, body).await.map(drop)
 }
 
@@ -190,7 +193,11 @@ mod tests {
 
     #[test]
     fn a_restart_request_round_trips() {
-        let request = RestartRequest { document_id: DocumentId(uuid::Uuid::from_u128(9)), cause: Cause::Retried };
+        let request = RestartRequest {
+            v: messages::VERSION,
+            document_id: DocumentId(uuid::Uuid::from_u128(9)),
+            cause: Cause::Retried,
+        };
         let text = serde_json::to_string(&request).unwrap();
         assert!(text.contains("\"retried\""), "{text}");
         assert_eq!(serde_json::from_str::<RestartRequest>(&text).unwrap(), request);

@@ -12,7 +12,8 @@ use sha2::{Digest, Sha256};
 
 use super::checks::{self, Refusal};
 use crate::provider::protocol::ResultFile;
-use crate::storage::{StorageError, Store};
+use crate::stages::ports::{Objects, Results};
+use crate::storage::StorageError;
 
 /// Bytes of a result's head kept for the magic-byte check.
 const HEAD: usize = 512;
@@ -56,20 +57,19 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
 /// bytes. A mismatching object is deleted again. With `keep`, the verified body is also
 /// returned (its size is the declared one, which the caller bounds).
 pub async fn fetch_into(
-    http: &reqwest::Client,
-    store: &Store,
+    results: &dyn Results,
+    store: &dyn Objects,
     url: reqwest::Url,
     result: &ResultFile,
     bucket: &str,
     key: &str,
     keep: bool,
 ) -> Result<Option<Bytes>, FetchError> {
-    let response = http
-        .get(url.clone())
-        .send()
+    let response = results
+        .get(&url)
         .await
         .map_err(|e| FetchError::Transient(format!("fetching {} ({url}): {e}", result.role.as_str())))?;
-    let status = response.status();
+    let status = response.status;
     if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
         return Err(FetchError::Transient(format!(
             "fetching {} ({url}): provider answered {status}",
@@ -86,8 +86,8 @@ pub async fn fetch_into(
     let kept = keep.then(|| Vec::with_capacity(usize::try_from(declared).unwrap_or(0)));
     let tally = Arc::new(Mutex::new(Tally { kept, ..Tally::default() }));
     let counting = tally.clone();
-    let body = response.bytes_stream().map(move |chunk| {
-        let chunk: Bytes = chunk.map_err(std::io::Error::other)?;
+    let body = response.body.map(move |chunk| {
+        let chunk: Bytes = chunk?;
         let mut t = counting.lock().expect("tally lock");
         t.size += chunk.len() as u64;
         if t.size > declared {

@@ -5,21 +5,20 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use async_nats::jetstream;
 use bytes::Bytes;
 
 use super::checks::{self, CONTENT_LIMIT, Refusal};
 use super::fetch::{self, FetchError};
-use crate::db::{ArtifactRow, Db, Document, State};
+use crate::db::{ArtifactRow, Document, State};
 use crate::messages::{self, NormalizeInputs, NormalizeRequest};
 use crate::nats::Names;
 use crate::provider::protocol::{Callback, CallbackStatus, ResultFile};
 use crate::settings::Settings;
-use crate::stages::normalize::record::Original;
-use crate::storage::Store;
-use crate::worker::{Delivery, Outcome, Stage};
+use crate::stages::StageId;
+use crate::stages::ports::{Documents, Objects, Ports, Publisher, Results};
+use crate::worker::{self, Delivery, Outcome, Stage, Step, StepError};
 
-pub const STAGE: &str = "validate";
+pub const STAGE: StageId = StageId::Validate;
 
 /// Deliveries after which bytes that keep mismatching reject the document.
 const MISMATCH_ATTEMPTS: u64 = 3;
@@ -29,70 +28,63 @@ const MISMATCH_ATTEMPTS: u64 = 3;
 const INLINE_LIMIT: usize = 512 * 1024;
 
 pub struct Validate {
-    db: Db,
-    store: Store,
-    js: jetstream::Context,
+    db: Arc<dyn Documents>,
+    store: Arc<dyn Objects>,
+    publisher: Arc<dyn Publisher>,
+    results: Arc<dyn Results>,
     names: Names,
-    http: reqwest::Client,
     settings: Arc<Settings>,
 }
 
 impl Validate {
-    pub fn new(settings: Arc<Settings>, db: Db, store: Store, js: jetstream::Context) -> Validate {
-        let http = fetch::http_client(settings.s3.request_timeout.max(std::time::Duration::from_secs(60)));
-        Validate { db, store, js, names: Names::new(&settings.nats.prefix), http, settings }
+    pub fn new(settings: Arc<Settings>, ports: &Ports) -> Validate {
+        Validate {
+            db: ports.documents.clone(),
+            store: ports.objects.clone(),
+            publisher: ports.publisher.clone(),
+            results: ports.results.clone(),
+            names: Names::new(&settings.nats.prefix),
+            settings,
+        }
     }
 
-    async fn validate(&self, callback: &Callback, provider: &str, delivery: &Delivery) -> Outcome {
+    async fn validate(&self, callback: &Callback, provider: &str, delivery: &Delivery) -> Step {
         let attempt = delivery.attempt as u32;
         let Ok(id) = callback.reference.parse() else {
-            return Outcome::fail(format!(
+            return Err(StepError::fail(format!(
                 "callback {} names reference {:?}, which is not a document id",
                 callback.event_id, callback.reference
-            ));
+            )));
         };
-        let document = match self.db.get(id).await {
-            Ok(Some(document)) => document,
-            Ok(None) => return Outcome::fail(format!("callback {} names unknown document {id}", callback.event_id)),
-            Err(e) => return Outcome::from_error(&e),
-        };
+        let unknown = || StepError::fail(format!("callback {} names unknown document {id}", callback.event_id));
+        let mut document = self.db.get(id).await?.ok_or_else(unknown)?;
+        // A restarted document's earlier rounds may still call back: their jobs were
+        // recorded under another round's submission id, and their news is stale.
+        if document.provider_job_id.as_deref() != Some(callback.job_id.as_str())
+            && let Some(submission) = self.db.submission_of_job(id, &callback.job_id).await?
+            && submission != document.round_submission_id().to_string()
+        {
+            tracing::info!(document_id = %id, job_id = %callback.job_id, round = document.submission_round, "callback of an earlier submission round ignored");
+            return Ok(Outcome::Done);
+        }
         // A fast provider can call back before transfer has recorded the job it answered.
         // The callback is signed by the document's provider and names the document, so
         // it records the job itself; transfer then finds the document submitted.
-        let mut document = document;
-        // A restarted document's earlier rounds may still call back: their jobs were
-        // recorded under another round's submission id, and their news is stale.
-        if document.provider_job_id.as_deref() != Some(callback.job_id.as_str()) {
-            match self.db.submission_of_job(id, &callback.job_id).await {
-                Ok(Some(submission)) if submission != document.round_submission_id().to_string() => {
-                    tracing::info!(document_id = %id, job_id = %callback.job_id, round = document.submission_round, "callback of an earlier submission round ignored");
-                    return Outcome::Done;
-                }
-                Ok(_) => {}
-                Err(e) => return Outcome::from_error(&e),
-            }
-        }
         if document.provider == provider && document.state == State::Received {
             let submission_id = document.round_submission_id().to_string();
             let round = document.submission_round;
             let job_id = callback.job_id.as_str();
-            match self.db.mark_submitted_in_round(id, round, provider, &submission_id, job_id, STAGE, attempt).await {
-                Ok(_) => match self.db.get(id).await {
-                    Ok(Some(current)) => document = current,
-                    Ok(None) => return Outcome::fail(format!("document {id} disappeared")),
-                    Err(e) => return Outcome::from_error(&e),
-                },
-                Err(e) => return Outcome::from_error(&e),
-            }
+            self.db.mark_submitted_in_round(id, round, provider, &submission_id, job_id, STAGE, attempt).await?;
+            document = self.db.get(id).await?.ok_or_else(|| StepError::fail(format!("document {id} disappeared")))?;
         }
         if document.provider != provider || document.provider_job_id.as_deref() != Some(callback.job_id.as_str()) {
-            return Outcome::fail(format!(
+            return Err(StepError::fail(format!(
                 "callback {} from {provider} names job {} of document {id}, which went to {} as job {}",
                 callback.event_id,
                 callback.job_id,
                 document.provider,
                 document.provider_job_id.as_deref().unwrap_or("(none)")
-            ));
+            )));
         }
         match document.state {
             // `processed` (callback accepted) is written with `validated` when the results
@@ -101,7 +93,7 @@ impl Validate {
             // Validated but the normalize request may not have been published: do it.
             State::Validated => return self.request_normalize(&document, None).await,
             // Already done, or ended: a duplicate callback changes nothing.
-            _ => return Outcome::Done,
+            _ => return Ok(Outcome::Done),
         }
         if callback.status == CallbackStatus::Failed {
             let error = callback
@@ -112,7 +104,9 @@ impl Validate {
             let reason = format!("the provider reported failure: {error}");
             return self.end(&document, State::Failed, &reason, attempt).await;
         }
-        let outcome = match self.check_and_store(&document, callback).await {
+        // Each way the check ends returns from here: recorded and passed on, ended
+        // (rejected), or retried with the callback accepted.
+        let retry = match self.check_and_store(&document, callback).await {
             Ok(checked) => {
                 let recorded = self.db.record_validated(
                     id,
@@ -122,30 +116,28 @@ impl Validate {
                     STAGE,
                     attempt,
                 );
-                return match recorded.await {
-                    Ok(true) => self.request_normalize(&document, Some(checked)).await,
+                return if recorded.await? {
+                    self.request_normalize(&document, Some(checked)).await
+                } else {
                     // Another delivery moved the document meanwhile: the redelivery reads
                     // where it is. Publishing now could hand normalize a document not yet
                     // validated, and the request's id would then hide the real one.
-                    Ok(false) => Outcome::retry("the document changed while its results were checked"),
-                    Err(e) => Outcome::from_error(&e),
+                    Err(StepError::retry("the document changed while its results were checked"))
                 };
             }
-            Err(FetchError::Transient(reason)) => Outcome::retry(reason),
+            Err(FetchError::Transient(reason)) => reason,
             Err(FetchError::Mismatch(reason))
                 if delivery.attempt < MISMATCH_ATTEMPTS && !delivery.is_last_attempt() =>
             {
-                Outcome::retry(reason)
+                reason
             }
             Err(FetchError::Mismatch(reason)) | Err(FetchError::Refused(Refusal(reason))) => {
                 return self.end(&document, State::Rejected, &reason, attempt).await;
             }
         };
-        // A retry: the callback is accepted, its results are not in yet.
-        match self.accept(&document, attempt).await {
-            Ok(()) => outcome,
-            Err(e) => Outcome::from_error(&e),
-        }
+        // The callback is accepted, its results are not in yet.
+        self.accept(&document, attempt).await?;
+        Err(StepError::retry(retry))
     }
 
     /// Records the callback's acceptance (`submitted -> processed`) unless it is recorded.
@@ -157,14 +149,10 @@ impl Validate {
     }
 
     /// Ends the document (`failed` or `rejected`) with its reason, after `processed`.
-    async fn end(&self, document: &Document, to: State, reason: &str, attempt: u32) -> Outcome {
-        if let Err(e) = self.accept(document, attempt).await {
-            return Outcome::from_error(&e);
-        }
-        match self.db.transition(document.id, &[State::Processed], to, STAGE, attempt, Some(reason)).await {
-            Ok(_) => Outcome::Done,
-            Err(e) => Outcome::from_error(&e),
-        }
+    async fn end(&self, document: &Document, to: State, reason: &str, attempt: u32) -> Step {
+        self.accept(document, attempt).await?;
+        self.db.transition(document.id, &[State::Processed], to, STAGE, attempt, Some(reason)).await?;
+        Ok(Outcome::Done)
     }
 
     /// Checks every result and stores it under `{document}/{role}/{name}`. Returns the
@@ -219,7 +207,7 @@ impl Validate {
         let role = result.role.as_str();
         let key = format!("{}/{role}/{}", document.id, result.name);
         let keep = checks::has_checked_content(role);
-        let body = fetch::fetch_into(&self.http, &self.store, url, result, bucket, &key, keep).await?;
+        let body = fetch::fetch_into(&*self.results, &*self.store, url, result, bucket, &key, keep).await?;
         let text = match body {
             Some(bytes) => match check_content(role, bytes) {
                 Ok(text) => Some(text),
@@ -243,34 +231,20 @@ impl Validate {
 
     /// Publishes the normalize request; with the checked inputs when they are small
     /// enough to travel in it.
-    async fn request_normalize(&self, document: &Document, checked: Option<Checked>) -> Outcome {
-        let inputs = checked.map(|checked| NormalizeInputs {
-            kind: document.kind,
-            uploader_id: document.uploader_id.clone(),
-            original: Original {
-                bucket: document.bucket.clone(),
-                key: document.key.clone(),
-                size: document.size,
-                content_type: document.content_type.clone(),
-            },
-            artifacts: checked.artifacts,
-            contents: checked.contents,
-        });
-        let mut body = serde_json::to_vec(&NormalizeRequest { document_id: document.id, inputs }).expect("serializes");
+    async fn request_normalize(&self, document: &Document, checked: Option<Checked>) -> Step {
+        let inputs = checked.map(|checked| NormalizeInputs::of(document, checked.artifacts, checked.contents));
+        let request = |inputs| NormalizeRequest { v: messages::VERSION, document_id: document.id, inputs };
+        let mut body = serde_json::to_vec(&request(inputs)).expect("serializes");
         // Half the server's largest message leaves room for headers and for a server
         // configured below NATS's default 1 MiB.
-        let limit = INLINE_LIMIT.min(self.js.client().server_info().max_payload / 2);
+        let limit = INLINE_LIMIT.min(self.publisher.max_payload() / 2);
         if body.len() > limit {
-            body =
-                serde_json::to_vec(&NormalizeRequest { document_id: document.id, inputs: None }).expect("serializes");
+            body = serde_json::to_vec(&request(None)).expect("serializes");
         }
         let message_id = format!("normalize:{}", document.id);
-        match messages::publish(&self.js, self.names.subject("normalize"), &message_id, Some(document.id), None, body)
-            .await
-        {
-            Ok(_) => Outcome::Done,
-            Err(e) => Outcome::from_error(&e),
-        }
+        let subject = self.names.subject("normalize");
+        self.publisher.publish(subject, &message_id, Some(document.id), None, body).await?;
+        Ok(Outcome::Done)
     }
 }
 
@@ -293,7 +267,7 @@ fn check_content(role: &str, bytes: Bytes) -> Result<String, Refusal> {
 }
 
 impl Stage for Validate {
-    fn name(&self) -> &'static str {
+    fn id(&self) -> StageId {
         STAGE
     }
 
@@ -309,7 +283,7 @@ impl Stage for Validate {
             Ok(callback) => callback,
             Err(e) => return Outcome::fail(format!("callback is not valid JSON of the protocol: {e}")),
         };
-        self.validate(&callback, &provider, delivery).await
+        worker::settled(self.validate(&callback, &provider, delivery).await)
     }
 
     async fn on_dead_letter(&self, delivery: &Delivery, reason: &str) {
@@ -324,3 +298,7 @@ impl Stage for Validate {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

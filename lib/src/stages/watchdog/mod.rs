@@ -6,17 +6,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream;
 use chrono::{DateTime, Utc};
 
-use crate::db::{Db, State};
+use crate::db::State;
 use crate::messages::{self, WatchTimer};
 use crate::nats::Names;
-use crate::provider::client::{ProviderClient, SubmitError};
+use crate::provider::client::SubmitError;
 use crate::settings::Settings;
-use crate::worker::{Delivery, Outcome, Stage};
+use crate::stages::StageId;
+use crate::stages::ports::{Documents, Ports, Provider, Publisher};
+use crate::worker::{self, Delivery, Outcome, Stage, Step, StepError};
 
-pub const STAGE: &str = "watchdog";
+pub const STAGE: StageId = StageId::Watchdog;
 
 /// What the watchdog does when a timer is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,55 +51,52 @@ pub fn next_wake(timer: &WatchTimer, first: Duration) -> (Wake, DateTime<Utc>) {
 }
 
 pub struct Watchdog {
-    db: Db,
-    js: jetstream::Context,
+    db: Arc<dyn Documents>,
+    publisher: Arc<dyn Publisher>,
     names: Names,
-    providers: BTreeMap<String, ProviderClient>,
+    providers: BTreeMap<String, Arc<dyn Provider>>,
     settings: Arc<Settings>,
 }
 
 impl Watchdog {
-    pub fn new(settings: Arc<Settings>, db: Db, js: jetstream::Context) -> Result<Watchdog, String> {
-        let providers = settings
-            .providers
-            .iter()
-            .map(|(name, p)| ProviderClient::new(name, p).map(|c| (name.clone(), c)).map_err(|e| e.to_string()))
-            .collect::<Result<_, _>>()?;
-        Ok(Watchdog { db, js, names: Names::new(&settings.nats.prefix), providers, settings })
+    pub fn new(settings: Arc<Settings>, ports: &Ports) -> Watchdog {
+        Watchdog {
+            db: ports.documents.clone(),
+            publisher: ports.publisher.clone(),
+            names: Names::new(&settings.nats.prefix),
+            providers: ports.providers.clone(),
+            settings,
+        }
     }
 
-    async fn watch(&self, timer: &WatchTimer, delivery: &Delivery) -> Outcome {
-        let Some(provider) = self.settings.providers.get(&timer.provider) else {
-            return Outcome::fail(format!(
+    async fn watch(&self, timer: &WatchTimer, delivery: &Delivery) -> Step {
+        let no_longer = || {
+            StepError::fail(format!(
                 "provider {:?} of document {} is no longer configured",
                 timer.provider, timer.document_id
-            ));
+            ))
         };
+        let provider = self.settings.providers.get(&timer.provider).ok_or_else(no_longer)?;
         // Before the next check (or the deadline) nothing is read: the timer goes back to
         // sleep in JetStream.
         let now = Utc::now();
         let (wake, at) = next_wake(timer, provider.first_status_check);
         if now < at {
             let wait = (at - now).to_std().unwrap_or(Duration::ZERO);
-            return Outcome::later(wait, "waiting for the callback");
+            return Ok(Outcome::later(wait, "waiting for the callback"));
         }
         let document = match self.db.get(timer.document_id).await {
             Ok(Some(document)) => document,
-            Ok(None) => return Outcome::fail(format!("watch timer of unknown document {}", timer.document_id)),
+            Ok(None) => return Err(StepError::fail(format!("watch timer of unknown document {}", timer.document_id))),
             Err(e) if wake == Wake::Check => return self.next_check(timer, &e.to_string()).await,
-            Err(e) => return Outcome::from_error(&e),
+            Err(e) => return Err(e.into()),
         };
         // The callback came (or the document ended another way, or was restarted in a new
         // round with another job): the timer is over.
         if document.state != State::Submitted || document.provider_job_id.as_deref() != Some(timer.job_id.as_str()) {
-            return Outcome::Done;
+            return Ok(Outcome::Done);
         }
-        let Some(client) = self.providers.get(&timer.provider) else {
-            return Outcome::fail(format!(
-                "provider {:?} of document {} is no longer configured",
-                timer.provider, document.id
-            ));
-        };
+        let client = self.providers.get(&timer.provider).ok_or_else(no_longer)?;
         let status = match (client.job_status(&timer.job_id).await, wake) {
             (Ok(status), _) => status,
             // An early check that gets no answer is no reason to retry or fail: the next
@@ -108,10 +106,8 @@ impl Watchdog {
                 let reason = format!("no callback by the deadline, and the job status is unavailable: {detail}");
                 return self.fail(&document.id, &reason, delivery).await;
             }
-            (Err(SubmitError::Throttled { retry_after, detail }), Wake::Deadline) => {
-                return Outcome::retry_after(retry_after, detail);
-            }
-            (Err(SubmitError::Transient { detail }), Wake::Deadline) => return Outcome::retry(detail),
+            // Throttled or transient: retried.
+            (Err(error), Wake::Deadline) => return Err(error.into()),
         };
         let state = status.status;
         if let Some(callback) = status.into_callback() {
@@ -120,10 +116,8 @@ impl Watchdog {
             tracing::info!(document_id = %document.id, job_id = %timer.job_id, checks = timer.checks, "callback recovered from the job status");
             let body = serde_json::to_vec(&callback).expect("a callback serializes");
             let subject = self.names.subject(&format!("callbacks.{}", timer.provider));
-            return match messages::publish(&self.js, subject, &callback.event_id, Some(document.id), None, body).await {
-                Ok(_) => Outcome::Done,
-                Err(e) => Outcome::from_error(&e),
-            };
+            self.publisher.publish(subject, &callback.event_id, Some(document.id), None, body).await?;
+            return Ok(Outcome::Done);
         }
         if wake == Wake::Check {
             return self.next_check(timer, state.as_str()).await;
@@ -139,6 +133,7 @@ impl Watchdog {
         }
         // Still running: watched again, as a new timer (the stream keeps one per round).
         let next = WatchTimer {
+            v: messages::VERSION,
             round: timer.round + 1,
             deadline: now + chrono::Duration::from_std(provider.callback_timeout).unwrap_or(chrono::Duration::hours(6)),
             ..timer.clone()
@@ -150,42 +145,35 @@ impl Watchdog {
     /// The job is still running (or its status could not be read) at an early check: a new
     /// timer for the next one replaces this one, so the number of deliveries of one timer
     /// message stays two (held, then due), however many checks a job takes.
-    async fn next_check(&self, timer: &WatchTimer, seen: &str) -> Outcome {
+    async fn next_check(&self, timer: &WatchTimer, seen: &str) -> Step {
         tracing::debug!(document_id = %timer.document_id, job_id = %timer.job_id, checks = timer.checks, seen, "no callback yet; next status check scheduled");
-        let next = WatchTimer { checks: timer.checks + 1, ..timer.clone() };
+        let next = WatchTimer { v: messages::VERSION, checks: timer.checks + 1, ..timer.clone() };
         let message_id = format!("watch:{}:{}:{}:check:{}", timer.document_id, timer.job_id, timer.round, next.checks);
         self.publish_timer(&next, &message_id).await
     }
 
-    async fn publish_timer(&self, timer: &WatchTimer, message_id: &str) -> Outcome {
+    async fn publish_timer(&self, timer: &WatchTimer, message_id: &str) -> Step {
         let body = serde_json::to_vec(timer).expect("a timer serializes");
         let subject = self.names.subject("watch");
-        match messages::publish(&self.js, subject, message_id, Some(timer.document_id), None, body).await {
-            Ok(_) => Outcome::Done,
-            Err(e) => Outcome::from_error(&e),
-        }
+        self.publisher.publish(subject, message_id, Some(timer.document_id), None, body).await?;
+        Ok(Outcome::Done)
     }
 
-    async fn fail(&self, id: &crate::ids::DocumentId, reason: &str, delivery: &Delivery) -> Outcome {
-        match self
-            .db
-            .transition(*id, &[State::Submitted], State::Failed, STAGE, delivery.attempt as u32, Some(reason))
-            .await
-        {
-            Ok(_) => Outcome::Done,
-            Err(e) => Outcome::from_error(&e),
-        }
+    async fn fail(&self, id: &crate::ids::DocumentId, reason: &str, delivery: &Delivery) -> Step {
+        let attempt = delivery.attempt as u32;
+        self.db.transition(*id, &[State::Submitted], State::Failed, STAGE, attempt, Some(reason)).await?;
+        Ok(Outcome::Done)
     }
 }
 
 impl Stage for Watchdog {
-    fn name(&self) -> &'static str {
+    fn id(&self) -> StageId {
         STAGE
     }
 
     async fn step(&self, delivery: &Delivery) -> Outcome {
         match serde_json::from_slice::<WatchTimer>(&delivery.payload) {
-            Ok(timer) => self.watch(&timer, delivery).await,
+            Ok(timer) => worker::settled(self.watch(&timer, delivery).await),
             Err(e) => Outcome::fail(format!("not a watch timer: {e}")),
         }
     }
@@ -200,12 +188,16 @@ impl Stage for Watchdog {
 }
 
 #[cfg(test)]
+mod stage_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
     fn timer(checks: u32, round: u32) -> WatchTimer {
         let submitted_at = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
         WatchTimer {
+            v: messages::VERSION,
             document_id: crate::ids::DocumentId(uuid::Uuid::from_u128(1)),
             provider: "sim".into(),
             job_id: "job_1".into(),

@@ -1,0 +1,342 @@
+//! The narrow interfaces through which the stages reach the outside: the database, the
+//! object store, the providers (their API, and the results they serve) and outgoing
+//! publishes. The wiring (`crate::app`) hands every stage the real ones, which wrap
+//! [`Db`], [`Store`], [`ProviderClient`], a `reqwest::Client` and a JetStream context;
+//! the stages' unit tests hand them the in-memory ones of `memory.rs`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::StageId;
+use crate::db::{ArtifactRow, Db, DbError, Document, NewDocument, State};
+use crate::ids::DocumentId;
+use crate::messages::{self, PublishError};
+use crate::provider::client::{ProviderClient, SubmitBody, SubmitError};
+use crate::provider::protocol::{JobAccepted, JobMetadata, JobStatus};
+use crate::settings::Settings;
+use crate::stages::normalize::record::Record;
+use crate::storage::{ByteStream, StorageError, Store};
+
+/// The database, as far as the stages write and read documents. Every write is guarded
+/// (see [`Db`]): `Ok(false)` means the document was not where the write expected it.
+#[async_trait]
+pub trait Documents: Send + Sync {
+    async fn get(&self, id: DocumentId) -> Result<Option<Document>, DbError>;
+    /// [`Db::record_received_from`]: the row (inserted, or as it was) and whether it was inserted.
+    async fn record_received(
+        &self,
+        new: &NewDocument,
+        stage: StageId,
+        attempt: u32,
+        origin: Option<u64>,
+    ) -> Result<(Document, bool), DbError>;
+    /// [`Db::restart`].
+    async fn restart(
+        &self,
+        id: DocumentId,
+        origin: u64,
+        reason: &str,
+        stage: StageId,
+        attempt: u32,
+    ) -> Result<bool, DbError>;
+    /// [`Db::mark_submitted_in_round`].
+    #[allow(clippy::too_many_arguments)]
+    async fn mark_submitted_in_round(
+        &self,
+        id: DocumentId,
+        round: u32,
+        provider: &str,
+        submission_id: &str,
+        job_id: &str,
+        stage: StageId,
+        attempt: u32,
+    ) -> Result<bool, DbError>;
+    /// [`Db::submission_of_job`].
+    async fn submission_of_job(&self, id: DocumentId, job_id: &str) -> Result<Option<String>, DbError>;
+    /// [`Db::transition`].
+    async fn transition(
+        &self,
+        id: DocumentId,
+        from: &[State],
+        to: State,
+        stage: StageId,
+        attempt: u32,
+        reason: Option<&str>,
+    ) -> Result<bool, DbError>;
+    /// [`Db::mark_failed`].
+    async fn mark_failed(&self, id: DocumentId, stage: StageId, attempt: u32, reason: &str) -> Result<bool, DbError>;
+    /// [`Db::record_validated`].
+    async fn record_validated(
+        &self,
+        id: DocumentId,
+        from: State,
+        event_id: &str,
+        artifacts: &[ArtifactRow],
+        stage: StageId,
+        attempt: u32,
+    ) -> Result<bool, DbError>;
+    /// [`Db::store_normalized`].
+    async fn store_normalized(
+        &self,
+        id: DocumentId,
+        record: &Record,
+        stage: StageId,
+        attempt: u32,
+    ) -> Result<bool, DbError>;
+    /// [`Db::artifacts`].
+    async fn artifacts(&self, id: DocumentId) -> Result<Vec<ArtifactRow>, DbError>;
+}
+
+/// The object store: the uploads bucket read, the results bucket written.
+#[async_trait]
+pub trait Objects: Send + Sync {
+    async fn open(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<(ByteStream, u64), StorageError>;
+    async fn presign_get(&self, bucket: &str, key: &str, ttl: Duration) -> Result<String, StorageError>;
+    async fn put_stream(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: ByteStream,
+        size: u64,
+        content_type: &str,
+    ) -> Result<(), StorageError>;
+    async fn read_small(&self, bucket: &str, key: &str, limit: u64) -> Result<Bytes, StorageError>;
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StorageError>;
+}
+
+/// One provider's API (`docs/provider-protocol.md`).
+#[async_trait]
+pub trait Provider: Send + Sync {
+    async fn submit(
+        &self,
+        idempotency_key: &str,
+        meta: &JobMetadata,
+        body: SubmitBody,
+    ) -> Result<JobAccepted, SubmitError>;
+    async fn job_status(&self, job_id: &str) -> Result<JobStatus, SubmitError>;
+}
+
+/// An answer to a result's GET: its status and, for a success, its body.
+pub struct Fetched {
+    pub status: reqwest::StatusCode,
+    pub body: ByteStream,
+}
+
+/// Where the results of a callback are fetched from (the URLs it names).
+#[async_trait]
+pub trait Results: Send + Sync {
+    /// `Err` with the reason when no answer came (network, timeout).
+    async fn get(&self, url: &reqwest::Url) -> Result<Fetched, String>;
+}
+
+/// Outgoing messages, published durably (the stream's ack awaited) with `Nats-Msg-Id`.
+#[async_trait]
+pub trait Publisher: Send + Sync {
+    /// See [`messages::publish`]: true when the stream recognised `message_id` as a duplicate.
+    async fn publish(
+        &self,
+        subject: String,
+        message_id: &str,
+        document_id: Option<DocumentId>,
+        traceparent: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<bool, PublishError>;
+    /// The largest message the server accepts, headers included.
+    fn max_payload(&self) -> usize;
+}
+
+/// Everything a stage may reach, as the wiring provides it.
+#[derive(Clone)]
+pub struct Ports {
+    pub documents: Arc<dyn Documents>,
+    pub objects: Arc<dyn Objects>,
+    pub publisher: Arc<dyn Publisher>,
+    /// By provider name: every configured provider.
+    pub providers: BTreeMap<String, Arc<dyn Provider>>,
+    pub results: Arc<dyn Results>,
+}
+
+impl Ports {
+    /// The real ones: `db`, `store`, `js` and, with `providers`, a client per configured
+    /// provider (only the transfer stage and the watchdog call providers).
+    pub fn connect(
+        settings: &Settings,
+        db: Db,
+        store: Store,
+        js: jetstream::Context,
+        providers: bool,
+    ) -> Result<Ports, String> {
+        let providers = settings
+            .providers
+            .iter()
+            .filter(|_| providers)
+            .map(|(name, p)| {
+                ProviderClient::new(name, p)
+                    .map(|c| (name.clone(), Arc::new(c) as Arc<dyn Provider>))
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Result<_, _>>()?;
+        let http = super::validate::fetch::http_client(settings.s3.request_timeout.max(Duration::from_secs(60)));
+        Ok(Ports {
+            documents: Arc::new(db),
+            objects: Arc::new(store),
+            publisher: Arc::new(js),
+            providers,
+            results: Arc::new(HttpResults(http)),
+        })
+    }
+}
+
+#[async_trait]
+impl Documents for Db {
+    async fn get(&self, id: DocumentId) -> Result<Option<Document>, DbError> {
+        Db::get(self, id).await
+    }
+    async fn record_received(
+        &self,
+        new: &NewDocument,
+        stage: StageId,
+        attempt: u32,
+        origin: Option<u64>,
+    ) -> Result<(Document, bool), DbError> {
+        self.record_received_from(new, stage.as_str(), attempt, origin).await
+    }
+    async fn restart(
+        &self,
+        id: DocumentId,
+        origin: u64,
+        reason: &str,
+        stage: StageId,
+        attempt: u32,
+    ) -> Result<bool, DbError> {
+        Db::restart(self, id, origin, reason, stage.as_str(), attempt).await
+    }
+    async fn mark_submitted_in_round(
+        &self,
+        id: DocumentId,
+        round: u32,
+        provider: &str,
+        submission_id: &str,
+        job_id: &str,
+        stage: StageId,
+        attempt: u32,
+    ) -> Result<bool, DbError> {
+        Db::mark_submitted_in_round(self, id, round, provider, submission_id, job_id, stage.as_str(), attempt).await
+    }
+    async fn submission_of_job(&self, id: DocumentId, job_id: &str) -> Result<Option<String>, DbError> {
+        Db::submission_of_job(self, id, job_id).await
+    }
+    async fn transition(
+        &self,
+        id: DocumentId,
+        from: &[State],
+        to: State,
+        stage: StageId,
+        attempt: u32,
+        reason: Option<&str>,
+    ) -> Result<bool, DbError> {
+        Db::transition(self, id, from, to, stage.as_str(), attempt, reason).await
+    }
+    async fn mark_failed(&self, id: DocumentId, stage: StageId, attempt: u32, reason: &str) -> Result<bool, DbError> {
+        Db::mark_failed(self, id, stage.as_str(), attempt, reason).await
+    }
+    async fn record_validated(
+        &self,
+        id: DocumentId,
+        from: State,
+        event_id: &str,
+        artifacts: &[ArtifactRow],
+        stage: StageId,
+        attempt: u32,
+    ) -> Result<bool, DbError> {
+        Db::record_validated(self, id, from, event_id, artifacts, stage.as_str(), attempt).await
+    }
+    async fn store_normalized(
+        &self,
+        id: DocumentId,
+        record: &Record,
+        stage: StageId,
+        attempt: u32,
+    ) -> Result<bool, DbError> {
+        Db::store_normalized(self, id, record, stage.as_str(), attempt).await
+    }
+    async fn artifacts(&self, id: DocumentId) -> Result<Vec<ArtifactRow>, DbError> {
+        Db::artifacts(self, id).await
+    }
+}
+
+#[async_trait]
+impl Objects for Store {
+    async fn open(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<(ByteStream, u64), StorageError> {
+        Store::open(self, bucket, key, version_id).await
+    }
+    async fn presign_get(&self, bucket: &str, key: &str, ttl: Duration) -> Result<String, StorageError> {
+        Store::presign_get(self, bucket, key, ttl).await
+    }
+    async fn put_stream(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: ByteStream,
+        size: u64,
+        content_type: &str,
+    ) -> Result<(), StorageError> {
+        Store::put_stream(self, bucket, key, body, size, content_type).await
+    }
+    async fn read_small(&self, bucket: &str, key: &str, limit: u64) -> Result<Bytes, StorageError> {
+        Store::read_small(self, bucket, key, limit).await
+    }
+    async fn delete(&self, bucket: &str, key: &str) -> Result<(), StorageError> {
+        Store::delete(self, bucket, key).await
+    }
+}
+
+#[async_trait]
+impl Provider for ProviderClient {
+    async fn submit(
+        &self,
+        idempotency_key: &str,
+        meta: &JobMetadata,
+        body: SubmitBody,
+    ) -> Result<JobAccepted, SubmitError> {
+        ProviderClient::submit(self, idempotency_key, meta, body).await
+    }
+    async fn job_status(&self, job_id: &str) -> Result<JobStatus, SubmitError> {
+        ProviderClient::job_status(self, job_id).await
+    }
+}
+
+/// Results over HTTP (see `validate::fetch::http_client`: no redirects, bounded time).
+struct HttpResults(reqwest::Client);
+
+#[async_trait]
+impl Results for HttpResults {
+    async fn get(&self, url: &reqwest::Url) -> Result<Fetched, String> {
+        use futures_util::TryStreamExt;
+        let response = self.0.get(url.clone()).send().await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        Ok(Fetched { status, body: Box::pin(response.bytes_stream().map_err(std::io::Error::other)) })
+    }
+}
+
+#[async_trait]
+impl Publisher for jetstream::Context {
+    async fn publish(
+        &self,
+        subject: String,
+        message_id: &str,
+        document_id: Option<DocumentId>,
+        traceparent: Option<&str>,
+        body: Vec<u8>,
+    ) -> Result<bool, PublishError> {
+        messages::publish(self, subject, message_id, document_id, traceparent, body).await
+    }
+    fn max_payload(&self) -> usize {
+        self.client().server_info().max_payload
+    }
+}

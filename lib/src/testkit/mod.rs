@@ -17,7 +17,7 @@ mod settings;
 mod wait;
 
 pub use crate::db::testing::{drop_postgres, fresh_postgres_url};
-pub use procs::{Launch, Process, ProcessError, s3s_fs_binary, wait_for_port};
+pub use procs::{Launch, Process, ProcessError, s3s_fs, s3s_fs_binary, wait_for_port};
 pub use settings::TestSettings;
 pub use wait::{try_wait_for, wait_for};
 

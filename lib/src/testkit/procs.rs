@@ -50,6 +50,11 @@ impl Launch {
         }
     }
 
+    /// What logs and errors call the process.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     pub fn args<S: AsRef<std::ffi::OsStr>>(mut self, args: impl IntoIterator<Item = S>) -> Launch {
         self.args.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
         self
@@ -297,6 +302,15 @@ pub fn s3s_fs_binary() -> PathBuf {
     }
     let cargo_bin = Path::new(&std::env::var("HOME").unwrap_or_default()).join(".cargo/bin/s3s-fs");
     if cargo_bin.exists() { cargo_bin } else { "s3s-fs".into() }
+}
+
+/// s3s-fs serving the folder `dir` on 127.0.0.1:`port` with one key pair: the S3 server
+/// of the integration tests and the bench (start it, then [`wait_for_port`]).
+pub fn s3s_fs(port: u16, access_key: &str, secret_key: &str, dir: &Path) -> Launch {
+    let port = port.to_string();
+    Launch::new("s3s-fs", s3s_fs_binary())
+        .args(["--host", "127.0.0.1", "--port", &port, "--access-key", access_key, "--secret-key", secret_key])
+        .args([dir])
 }
 
 /// Waits until something accepts connections on 127.0.0.1:`port`.

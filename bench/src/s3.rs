@@ -49,8 +49,7 @@ impl S3Server {
         match self {
             S3Server::Nodelay => {
                 let me = std::env::current_exe()?;
-                procs::spawn_announcing(logs, "s3-nodelay", &me, &["--serve-s3".to_owned(), root_arg], LISTENING)
-                    .await
+                procs::spawn_announcing(logs, "s3-nodelay", &me, &["--serve-s3".to_owned(), root_arg], LISTENING).await
             }
             S3Server::Binary => {
                 let port = procs::free_port()?;

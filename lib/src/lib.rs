@@ -22,10 +22,10 @@ pub mod redact;
 pub mod settings;
 pub mod stages;
 pub mod storage;
-#[cfg(any(test, feature = "testkit"))]
-pub mod testkit;
 #[cfg(test)]
 mod test_servers;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod topology;
 pub mod web;
 pub mod worker;

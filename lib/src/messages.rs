@@ -107,11 +107,7 @@ pub async fn publish(
     }
     let trace = traceparent.map(str::to_owned).unwrap_or_else(new_traceparent);
     headers.insert(TRACEPARENT, trace.as_str());
-    let fail = |detail: String, no_stream: bool| PublishError {
-        subject: subject.clone(),
-        detail,
-        no_stream,
-    };
+    let fail = |detail: String, no_stream: bool| PublishError { subject: subject.clone(), detail, no_stream };
     let ack = js
         .publish_with_headers(subject.clone(), headers, body.into())
         .await

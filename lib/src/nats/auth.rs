@@ -263,8 +263,8 @@ mod tests {
         let error = crate::testkit::TestSettings::new()
             .with(&[("DOCFLOW__NATS__URL", "nats://u:hunter2@h:4222"), ("DOCFLOW__NATS__TOKEN", "t0k3n")])
             .try_load(None)
-        .unwrap_err()
-        .to_string();
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("nats.url (user:password@), nats.token"), "{error}");
         assert!(!error.contains("hunter2") && !error.contains("t0k3n"), "{error}");
     }

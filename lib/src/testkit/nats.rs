@@ -26,7 +26,9 @@ pub fn nats_server_binary() -> PathBuf {
 }
 
 pub async fn connect(url: &str) -> (async_nats::Client, async_nats::jetstream::Context) {
-    let client = async_nats::connect(url).await.unwrap_or_else(|e| panic!("connect to NATS at {url}: {e}; is nats-server -js running?"));
+    let client = async_nats::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("connect to NATS at {url}: {e}; is nats-server -js running?"));
     let js = async_nats::jetstream::new(client.clone());
     (client, js)
 }

@@ -93,11 +93,8 @@ impl Launch {
     }
 
     fn log_file(&self) -> Result<(PathBuf, std::fs::File, Option<tempfile::TempDir>), ProcessError> {
-        let log_error = |path: &Path, cause| ProcessError::Log {
-            name: self.name.clone(),
-            path: path.display().to_string(),
-            cause,
-        };
+        let log_error =
+            |path: &Path, cause| ProcessError::Log { name: self.name.clone(), path: path.display().to_string(), cause };
         let (path, dir) = match &self.log {
             Some(path) => (path.clone(), None),
             None => {
@@ -117,8 +114,7 @@ impl Launch {
     pub fn spawn(self) -> Result<Process, ProcessError> {
         let (log, file, log_dir) = self.log_file()?;
         let stdout = file.try_clone().map_err(|e| self.spawn_error(e))?;
-        let child =
-            self.command().stdout(stdout).stderr(file).spawn().map_err(|e| self.spawn_error(e))?;
+        let child = self.command().stdout(stdout).stderr(file).spawn().map_err(|e| self.spawn_error(e))?;
         Ok(Process { name: self.name, child, log, _log_dir: log_dir })
     }
 

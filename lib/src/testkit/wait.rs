@@ -45,10 +45,9 @@ mod tests {
     #[tokio::test]
     async fn a_condition_that_becomes_true_is_waited_for_and_one_that_never_does_times_out() {
         let start = Instant::now();
-        let value = wait_for("three polls", Duration::from_secs(5), || async {
-            (start.elapsed() >= POLL * 2).then_some(7)
-        })
-        .await;
+        let value =
+            wait_for("three polls", Duration::from_secs(5), || async { (start.elapsed() >= POLL * 2).then_some(7) })
+                .await;
         assert_eq!(value, 7);
         let never = try_wait_for(Duration::from_millis(60), || async { None::<()> }).await;
         assert!(never.is_none());

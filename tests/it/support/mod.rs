@@ -16,9 +16,9 @@ use minio::s3::builders::ObjectContent;
 use minio::s3::client::MinioClientBuilder;
 use minio::s3::creds::StaticProvider;
 
-use docflow::testkit::{TestSettings, s3s_fs, wait_for_port};
 pub use docflow::testkit::nats::nats_url;
 pub use docflow::testkit::{Process, free_port, random_prefix, try_wait_for, wait_for};
+use docflow::testkit::{TestSettings, s3s_fs, wait_for_port};
 
 pub const ACCESS_KEY: &str = "docflow-test";
 pub const SECRET_KEY: &str = "docflow-test-secret";
@@ -171,7 +171,8 @@ impl SandboxBuilder {
 
 /// An S3 server (s3s-fs) on `port`, serving `dir`, once it accepts connections.
 async fn spawn_s3(port: u16, dir: &std::path::Path) -> Process {
-    let s3 = s3s_fs(port, ACCESS_KEY, SECRET_KEY, dir).env("RUST_LOG", "info").spawn().unwrap_or_else(|e| panic!("{e}"));
+    let s3 =
+        s3s_fs(port, ACCESS_KEY, SECRET_KEY, dir).env("RUST_LOG", "info").spawn().unwrap_or_else(|e| panic!("{e}"));
     wait_for_port(port, Duration::from_secs(20)).await.unwrap();
     s3
 }

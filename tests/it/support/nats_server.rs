@@ -15,7 +15,6 @@ const CLUSTER_NAME: &str = "docflow-faults";
 /// One nats-server with JetStream, its store in a directory that outlives its restarts.
 pub struct NatsNode {
     pub name: String,
-    pub port: u16,
     pub url: String,
     server: NatsServer,
     _dir: tempfile::TempDir,
@@ -40,7 +39,7 @@ impl NatsNode {
             options.args.extend(["--routes".into(), routes.join(",")]);
         }
         let server = NatsServer::launch(options).await.unwrap_or_else(|e| panic!("nats-server {name}: {e}"));
-        NatsNode { name: name.to_owned(), port: server.port(), url: server.url().to_owned(), server, _dir: dir }
+        NatsNode { name: name.to_owned(), url: server.url().to_owned(), server, _dir: dir }
     }
 
     /// Starts the server again (same port and store) and waits until it accepts connections.

@@ -87,21 +87,25 @@ run: ## build docflow and run the whole pipeline on this machine (docflow dev)
 	DOCFLOW_NATS_SERVER="$${DOCFLOW_NATS_SERVER:-$$(command -v nats-server || { test -x /usr/sbin/nats-server && echo /usr/sbin/nats-server; } || scripts/nats-server-current || echo nats-server)}" \
 		target/release/docflow dev $(ARGS)
 
-# The bench starts its own nats-server (a free port, a temporary store), s3s-fs and
+# The bench starts its own nats-server (a port it picks, a temporary store), s3s-fs and
 # provider-sim, and uses the local PostgreSQL with a fresh database; see docs/performance.md.
 # `make bench` measures the `dist` build (what packages ship); `make bench-smoke` only
 # checks that the harness works, on the quick release build `make run` already made.
+# docflow and docflow-bench build in two runs of cargo: the bench turns on docflow's
+# `testkit` feature, which must not reach the binary it measures (the one that ships).
 BENCH_NATS_SERVER ?= $(shell command -v nats-server 2>/dev/null || echo $(NATS_SERVER_SUITE))
 BENCH_ARGS ?=
 
 bench-build:
-	$(CARGO) build --profile dist --bin docflow --bin docflow-bench
+	$(CARGO) build --profile dist --bin docflow
+	$(CARGO) build --profile dist --bin docflow-bench
 
 bench: deps services bench-build ## full-size performance run: table on stdout, JSON in target/bench/latest.json
 	target/dist/docflow-bench --nats-server "$(BENCH_NATS_SERVER)" $(BENCH_ARGS)
 
 bench-smoke: deps services ## every bench scenario at tiny sizes (CI: the harness works, no figure asserted)
-	$(CARGO) build --release --bin docflow --bin docflow-bench
+	$(CARGO) build --release --bin docflow
+	$(CARGO) build --release --bin docflow-bench
 	target/release/docflow-bench --smoke --nats-server "$(BENCH_NATS_SERVER)" $(BENCH_ARGS)
 
 # Packages: a Debian package (cargo-deb, installed from crates.io when missing) and a

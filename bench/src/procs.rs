@@ -1,42 +1,18 @@
-//! The processes the bench starts (nats-server, s3s-fs, provider-sim, docflow) and what it
-//! reads of them in /proc: CPU time and resident memory. Every process is killed on drop.
+//! The processes the bench starts (s3s-fs, provider-sim, docflow; nats-server through
+//! docflow's starter) as the test kit's [`Process`], their logs in the bench's log folder,
+//! and what the bench reads of them in /proc: CPU time and resident memory. Every process
+//! is killed on drop.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, Command};
+use anyhow::{Result, bail};
+use docflow::testkit::Launch;
 
-pub struct Process {
-    pub name: String,
-    child: Child,
-    pub log: PathBuf,
-}
+pub use docflow::testkit::{Process, s3s_fs_binary, wait_for_port};
 
 pub fn free_port() -> Result<u16> {
     Ok(docflow::dev::ports::unused_local_port()?)
-}
-
-pub async fn wait_for_port(port: u16, deadline: Duration) -> Result<()> {
-    let start = Instant::now();
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        if start.elapsed() > deadline {
-            bail!("nothing listens on port {port} after {deadline:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    Ok(())
-}
-
-/// `S3S_FS_BIN`, else cargo's bin folder, else `s3s-fs` from PATH.
-pub fn s3s_fs_binary() -> PathBuf {
-    if let Ok(path) = std::env::var("S3S_FS_BIN") {
-        return path.into();
-    }
-    let cargo_bin = Path::new(&std::env::var("HOME").unwrap_or_default()).join(".cargo/bin/s3s-fs");
-    if cargo_bin.exists() { cargo_bin } else { "s3s-fs".into() }
 }
 
 /// The `docflow` binary next to this one (both are built into the same target folder).
@@ -55,102 +31,35 @@ pub fn docflow_binary() -> Result<PathBuf> {
     Ok(sibling)
 }
 
-impl Process {
-    /// Starts a process whose stdout and stderr go to `{logs}/{name}.log`.
-    pub fn spawn(
-        logs: &Path,
-        name: &str,
-        program: &Path,
-        args: &[String],
-        env: &[(String, String)],
-    ) -> Result<Process> {
-        let log = logs.join(format!("{}.log", name.replace(' ', "_")));
-        let file = std::fs::File::create(&log)?;
-        let child = Command::new(program)
-            .args(args)
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .stdout(file.try_clone()?)
-            .stderr(file)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start {name} ({})", program.display()))?;
-        Ok(Process { name: name.to_owned(), child, log })
-    }
+/// The log file of process `name` in `logs`.
+fn log_file(logs: &Path, name: &str) -> PathBuf {
+    logs.join(format!("{}.log", name.replace(' ', "_")))
+}
 
-    /// Starts a process that prints `...{marker}{url}` on stdout once it listens.
-    pub async fn spawn_announcing(
-        logs: &Path,
-        name: &str,
-        program: &Path,
-        args: &[String],
-        marker: &str,
-    ) -> Result<(Process, String)> {
-        let log = logs.join(format!("{}.log", name.replace(' ', "_")));
-        let file = std::fs::File::create(&log)?;
-        let mut child = Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(file.try_clone()?)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start {name}"))?;
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
-        let url = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await? {
-                if let Some((_, url)) = line.split_once(marker) {
-                    return Ok(url.trim().to_owned());
-                }
-            }
-            bail!("{name} exited without announcing its address")
-        })
-        .await
-        .with_context(|| format!("{name} did not announce its address within 30s"))??;
-        // Keep draining stdout so the process never blocks on a full pipe.
-        let mut out = tokio::fs::File::from_std(file);
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                let _ = out.write_all(format!("{line}\n").as_bytes()).await;
-            }
-        });
-        Ok((Process { name: name.to_owned(), child, log }, url))
-    }
+/// `launch` with its output in `{logs}/{name}.log`.
+pub fn log_to(logs: &Path, launch: Launch) -> Launch {
+    let path = log_file(logs, launch.name());
+    launch.log_to(path)
+}
 
-    pub fn pid(&self) -> u32 {
-        self.child.id().unwrap_or(0)
-    }
+/// Starts a process whose stdout and stderr go to `{logs}/{name}.log`.
+pub fn spawn(logs: &Path, name: &str, program: &Path, args: &[String], env: &[(String, String)]) -> Result<Process> {
+    Ok(Launch::new(name, program).args(args).envs(env).log_to(log_file(logs, name)).spawn()?)
+}
 
-    /// Waits for the process to exit; its log tail in the error when it fails.
-    pub async fn wait_success(&mut self, deadline: Duration) -> Result<()> {
-        let status = tokio::time::timeout(deadline, self.child.wait())
-            .await
-            .with_context(|| format!("{} did not exit within {deadline:?}", self.name))??;
-        if !status.success() {
-            bail!("{} failed ({status}):\n{}", self.name, self.log_tail());
-        }
-        Ok(())
-    }
-
-    /// SIGTERM, then SIGKILL after `grace`.
-    pub async fn stop(&mut self, grace: Duration) {
-        if let Some(pid) = self.child.id() {
-            let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-            if tokio::time::timeout(grace, self.child.wait()).await.is_err() {
-                let _ = self.child.kill().await;
-            }
-        }
-    }
-
-    pub fn exited(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(Some(_)))
-    }
-
-    pub fn log_tail(&self) -> String {
-        let output = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = output.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
+/// Starts a process that prints `...{marker}{url}` on stdout once it listens.
+pub async fn spawn_announcing(
+    logs: &Path,
+    name: &str,
+    program: &Path,
+    args: &[String],
+    marker: &str,
+) -> Result<(Process, String)> {
+    Ok(Launch::new(name, program)
+        .args(args)
+        .log_to(log_file(logs, name))
+        .spawn_announcing(marker, Duration::from_secs(30))
+        .await?)
 }
 
 /// Clock ticks per second of /proc/PID/stat's times.

@@ -1,4 +1,4 @@
-//! What the scenarios run on. [`Services`]: one nats-server of the bench's own (free port,
+//! What the scenarios run on. [`Services`]: one nats-server of the bench's own (a port it picks,
 //! temporary store), one S3 server ([`S3Server`]), the local PostgreSQL. [`Pipeline`]: a
 //! provider-sim, a fresh database and stream prefix, `docflow setup` and one `docflow run`
 //! process (every component), configured as the bench wants; documents go in as MinIO
@@ -21,6 +21,8 @@ use minio::s3::response_traits::HasEtagFromHeaders;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TryGetable};
 
 use crate::pg::{self, Admin};
+use docflow::dev::nats_server::{NatsServer, NatsServerOptions};
+
 use crate::procs::{self, Process};
 use crate::s3::S3Server;
 
@@ -81,7 +83,7 @@ pub struct Services {
     pub dir: tempfile::TempDir,
     pub logs: PathBuf,
     pub nats_url: String,
-    pub nats: Process,
+    pub nats: NatsServer,
     pub s3_endpoint: String,
     pub s3: MinioClient,
     _s3_process: Process,
@@ -112,17 +114,9 @@ impl Services {
         std::fs::create_dir_all(&logs)?;
         let docflow_bin = procs::docflow_binary()?;
 
-        let nats_port = procs::free_port()?;
-        let store = dir.path().join("nats");
-        let nats = Process::spawn(
-            &logs,
-            "nats-server",
-            Path::new(nats_server),
-            &["-js", "-a", "127.0.0.1", "-p", &nats_port.to_string(), "-sd", store.to_str().unwrap_or_default()]
-                .map(String::from),
-            &[],
-        )?;
-        procs::wait_for_port(nats_port, Duration::from_secs(20)).await.context("nats-server did not start")?;
+        let mut options = NatsServerOptions::new(nats_server, dir.path().join("nats"));
+        options.log = Some(logs.join("nats-server.log"));
+        let nats = NatsServer::launch(options).await.context("nats-server did not start")?;
 
         let (base, stand_ins_place) = stand_ins.place(dir.path(), stand_in_bytes);
         let stand_ins = tempfile::Builder::new().prefix("docflow-bench-stand-ins-").tempdir_in(&base)?;
@@ -137,7 +131,7 @@ impl Services {
         Ok(Services {
             dir,
             logs,
-            nats_url: format!("nats://127.0.0.1:{nats_port}"),
+            nats_url: nats.url().to_owned(),
             nats,
             s3_endpoint,
             s3,
@@ -214,7 +208,7 @@ impl Pipeline {
             services.stand_ins.path().join(format!("sim-{name}")).display().to_string(),
         ]);
         sim_args.extend(sim_flags.iter().map(|f| f.to_string()));
-        let (sim, sim_url) = Process::spawn_announcing(
+        let (sim, sim_url) = procs::spawn_announcing(
             &services.logs,
             &format!("provider-sim-{name}"),
             &services.docflow_bin,
@@ -269,7 +263,7 @@ impl Pipeline {
         env.insert("DOCFLOW__STAGES__TRANSFER__MAX_DELIVER".into(), options.transfer_max_deliver.to_string());
         let pairs: Vec<(String, String)> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
 
-        let mut setup = Process::spawn(
+        let mut setup = procs::spawn(
             &services.logs,
             &format!("setup-{name}"),
             &services.docflow_bin,
@@ -277,7 +271,7 @@ impl Pipeline {
             &pairs,
         )?;
         setup.wait_success(Duration::from_secs(120)).await?;
-        let docflow = Process::spawn(
+        let docflow = procs::spawn(
             &services.logs,
             &format!("docflow-run-{name}"),
             &services.docflow_bin,
@@ -353,7 +347,7 @@ impl Pipeline {
                 return Ok(Settled { states, stuck: expected - terminal });
             }
             if self.docflow.exited() {
-                bail!("docflow run exited:\n{}", self.docflow.log_tail());
+                bail!("docflow run exited:\n{}", self.docflow.log_tail(40));
             }
             tokio::time::sleep(poll).await;
         }

@@ -49,24 +49,12 @@ impl S3Server {
         match self {
             S3Server::Nodelay => {
                 let me = std::env::current_exe()?;
-                Process::spawn_announcing(logs, "s3-nodelay", &me, &["--serve-s3".to_owned(), root_arg], LISTENING)
-                    .await
+                procs::spawn_announcing(logs, "s3-nodelay", &me, &["--serve-s3".to_owned(), root_arg], LISTENING).await
             }
             S3Server::Binary => {
                 let port = procs::free_port()?;
-                let args = [
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    &port.to_string(),
-                    "--access-key",
-                    ACCESS_KEY,
-                    "--secret-key",
-                    SECRET_KEY,
-                    &root_arg,
-                ]
-                .map(String::from);
-                let process = Process::spawn(logs, "s3s-fs", &procs::s3s_fs_binary(), &args, &[])?;
+                let process =
+                    procs::log_to(logs, docflow::testkit::s3s_fs(port, ACCESS_KEY, SECRET_KEY, root)).spawn()?;
                 procs::wait_for_port(port, Duration::from_secs(20)).await.context("s3s-fs did not start")?;
                 Ok((process, format!("http://127.0.0.1:{port}")))
             }

@@ -49,7 +49,7 @@ pub async fn run_batch(
     already: i64,
     settle: Duration,
 ) -> Result<Batch> {
-    let pids = (pipe.docflow_pid(), pipe.sim.pid(), services.nats.pid());
+    let pids = (pipe.docflow_pid(), pipe.sim.pid(), services.nats.pid().unwrap_or(0));
     let cpu = || (procs::cpu_seconds(pids.0), procs::cpu_seconds(pids.1), procs::cpu_seconds(pids.2));
     let states0 = pipe.states().await?;
     let db0 = pipe.counters(services).await?;
@@ -164,7 +164,7 @@ pub async fn throughput(
 
 /// Scenario 4: nothing to do for `duration`.
 pub async fn idle(services: &Services, pipe: &Pipeline, duration: Duration, report: &mut Report) -> Result<()> {
-    let (pid, nats) = (pipe.docflow_pid(), services.nats.pid());
+    let (pid, nats) = (pipe.docflow_pid(), services.nats.pid().unwrap_or(0));
     let db0 = pipe.counters(services).await?;
     let own0 = pipe.own_counters().await?;
     let (cpu0, nats0) = (procs::cpu_seconds(pid), procs::cpu_seconds(nats));

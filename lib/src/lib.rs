@@ -5,6 +5,8 @@
 pub mod admin;
 pub mod app;
 pub mod db;
+/// `docflow dev`: the `dev` feature (on in the shipped binary).
+#[cfg(feature = "dev")]
 pub mod dev;
 pub mod evaluator;
 pub mod events;
@@ -13,7 +15,7 @@ pub mod ids;
 pub mod messages;
 pub mod metrics;
 pub mod nats;
-#[cfg(test)]
+#[cfg(all(test, feature = "dev"))]
 mod openapi_check;
 pub mod provider;
 pub mod redact;
@@ -22,6 +24,8 @@ pub mod stages;
 pub mod storage;
 #[cfg(test)]
 mod test_servers;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod topology;
 pub mod web;
 pub mod worker;

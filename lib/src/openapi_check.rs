@@ -82,18 +82,13 @@ fn fill(template: &str) -> String {
 }
 
 fn settings() -> Settings {
-    let env: HashMap<String, String> = [
-        ("DOCFLOW__NATS__PREFIX", "openapi-check"),
-        ("DOCFLOW__PROVIDERS__SIM__BASE_URL", "http://127.0.0.1:9100"),
-        ("DOCFLOW__PROVIDERS__SIM__API_KEY", "k"),
-        ("DOCFLOW__PROVIDERS__SIM__CALLBACK_SECRET", "s"),
-        ("DOCFLOW__GATEWAY__TOKENS", "[{token = \"token\", role = \"evaluator\"}]"),
-        ("DOCFLOW__INGEST__TOKEN", "ingest-token"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    Settings::load(None, Some(env)).expect("test settings load")
+    crate::testkit::TestSettings::new()
+        .with(&[
+            ("DOCFLOW__NATS__PREFIX", "openapi-check"),
+            ("DOCFLOW__GATEWAY__TOKENS", "[{token = \"token\", role = \"evaluator\"}]"),
+            ("DOCFLOW__INGEST__TOKEN", "ingest-token"),
+        ])
+        .load()
 }
 
 /// The routers docflow serves, by the `x-docflow-served-by` name the description uses.

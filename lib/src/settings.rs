@@ -565,16 +565,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        let mut map: HashMap<String, String> = [
-            ("DOCFLOW__PROVIDERS__SIM__BASE_URL", "http://127.0.0.1:9100"),
-            ("DOCFLOW__PROVIDERS__SIM__API_KEY", "k"),
-            ("DOCFLOW__PROVIDERS__SIM__CALLBACK_SECRET", "s"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        map.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        map
+        crate::testkit::TestSettings::new().with(pairs).vars()
     }
 
     #[test]

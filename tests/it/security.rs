@@ -191,14 +191,7 @@ async fn the_old_token_list_stops_docflow_at_start_saying_how_to_write_the_new_f
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("docflow.toml");
     std::fs::write(&file, "[gateway]\ntokens = [\"old-secret-token\"]\n").unwrap();
-    let base: Vec<(String, String)> = [
-        ("DOCFLOW__PROVIDERS__SIM__BASE_URL", "http://127.0.0.1:9100"),
-        ("DOCFLOW__PROVIDERS__SIM__API_KEY", "k"),
-        ("DOCFLOW__PROVIDERS__SIM__CALLBACK_SECRET", "s"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let base = docflow::testkit::TestSettings::new().pairs();
     let mut from_env = base.clone();
     from_env.push(("DOCFLOW__GATEWAY__TOKENS".into(), "old-secret-token,other-old-token".into()));
     let config = file.display().to_string();

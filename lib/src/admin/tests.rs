@@ -60,7 +60,7 @@ async fn healthz_metrics_and_readyz_answer_while_everything_is_up() {
 async fn readyz_is_503_naming_nats_while_it_is_down_and_never_shows_its_url_or_credentials() {
     let dir = tempfile::tempdir().unwrap();
     let server = crate::dev::nats_server::NatsServer::start_configured(
-        &crate::dev::nats_server::default_binary(),
+        &crate::testkit::nats::nats_server_binary(),
         &dir.path().join("nats"),
         None,
         r#"authorization { user: "readyz-user", password: "readyz-pw-8812" }"#,

@@ -22,6 +22,8 @@ pub mod migration;
 mod model;
 mod repository;
 pub mod statements;
+/// Test databases: tests and the `testkit` feature only.
+#[cfg(any(test, feature = "testkit"))]
 pub mod testing;
 #[cfg(test)]
 mod tests;

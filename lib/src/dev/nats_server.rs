@@ -1,8 +1,15 @@
-//! A `nats-server` child process for `docflow dev` when no server answers: JetStream on,
-//! loopback only, a free port, its store in the data directory (so streams survive a
-//! restart of `docflow dev`). Stopped on [`NatsServer::stop`], killed when dropped. A
-//! restart takes the port of the previous start again when it is free (kept in
-//! `STORE_DIR/port`), so the URL in the written settings stays the same.
+//! The one way docflow starts a `nats-server`: `docflow dev`'s child server when no server
+//! answers, and every test's and the bench's own server (through `crate::testkit`).
+//!
+//! The server picks its client port itself (`-p -1`) and reports it in a ports file
+//! (`--ports_file_dir`: `<name>_<pid>.ports`, JSON with the client URLs; nats-server 2.9 and
+//! later), so no other process can take the port between a check and the server's bind.
+//! A restart asks for the port of the previous start again, so URLs stay the same; a
+//! restart can only fail when something else has bound that port in between.
+//!
+//! `docflow dev`'s server: JetStream on, loopback only, its store in the data directory
+//! (streams survive a restart of `docflow dev`), the port of the previous start kept in
+//! `STORE_DIR/port`. Stopped on [`NatsServer::stop`], killed when dropped.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -24,8 +31,10 @@ pub enum NatsServerError {
     Dir { path: String, cause: std::io::Error },
     #[error("{binary} exited ({status}) before accepting connections; see {log}")]
     Exited { binary: String, status: std::process::ExitStatus, log: String },
-    #[error("{binary} did not accept connections on {url} within {deadline:?}; see {log}")]
-    NotReady { binary: String, url: String, deadline: Duration, log: String },
+    #[error(
+        "{binary} did not report a client port and accept connections on it within {deadline:?}; see {log} (nats-server 2.9 or later writes the ports file this waits for)"
+    )]
+    NotReady { binary: String, deadline: Duration, log: String },
 }
 
 /// The binary to run: `DOCFLOW_NATS_SERVER`, else `nats-server` on the PATH.
@@ -39,37 +48,122 @@ pub async fn answers(url: &str) -> bool {
     matches!(tokio::time::timeout(Duration::from_secs(2), connect).await, Ok(Ok(_)))
 }
 
+/// What to start: `binary` on 127.0.0.1, its files (store, log, ports file, configuration)
+/// in `dir`.
+#[derive(Debug, Clone)]
+pub struct NatsServerOptions {
+    pub binary: PathBuf,
+    pub dir: PathBuf,
+    /// `None`: a port the server picks itself.
+    pub port: Option<u16>,
+    /// JetStream, its store in `dir`.
+    pub jetstream: bool,
+    /// Lines of a configuration file (nats-server syntax: `authorization { ... }`,
+    /// `tls { ... }`), written to `dir/nats-server.conf` after the address and store.
+    pub config: Option<String>,
+    /// More arguments: a server name (`-n`), cluster flags.
+    pub args: Vec<String>,
+    /// Where the server's output goes (appended); `dir/nats-server.log` when `None`.
+    pub log: Option<PathBuf>,
+}
+
+impl NatsServerOptions {
+    /// `binary` with JetStream, its files in `dir`, on a port it picks.
+    pub fn new(binary: impl Into<PathBuf>, dir: impl Into<PathBuf>) -> NatsServerOptions {
+        NatsServerOptions {
+            binary: binary.into(),
+            dir: dir.into(),
+            port: None,
+            jetstream: true,
+            config: None,
+            args: Vec::new(),
+            log: None,
+        }
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.log.clone().unwrap_or_else(|| self.dir.join("nats-server.log"))
+    }
+
+    /// The command line (and the configuration file it names, written here).
+    fn command_line(&self) -> std::io::Result<Vec<String>> {
+        let port = self.port.map_or_else(|| "-1".to_owned(), |p| p.to_string());
+        let dir = self.dir.display().to_string();
+        let mut args = match &self.config {
+            Some(config) => {
+                let file = self.dir.join("nats-server.conf");
+                let mut text = format!("host: \"127.0.0.1\"\nport: {port}\n");
+                if self.jetstream {
+                    text.push_str(&format!("jetstream {{ store_dir: {} }}\n", json_string(&dir)));
+                }
+                text.push_str(config);
+                text.push('\n');
+                std::fs::write(&file, text)?;
+                vec!["-c".to_owned(), file.display().to_string()]
+            }
+            None => {
+                let mut args: Vec<String> = vec!["-a".into(), "127.0.0.1".into(), "-p".into(), port];
+                if self.jetstream {
+                    args.extend(["-js".into(), "-sd".into(), dir.clone()]);
+                }
+                args
+            }
+        };
+        args.extend(["--ports_file_dir".to_owned(), dir]);
+        args.extend(self.args.iter().cloned());
+        Ok(args)
+    }
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::to_string(text).expect("a string serializes")
+}
+
 /// A running `nats-server`.
 #[derive(Debug)]
 pub struct NatsServer {
-    child: Child,
-    binary: PathBuf,
+    child: Option<Child>,
+    options: NatsServerOptions,
     url: String,
     port: u16,
-    log: PathBuf,
 }
 
 impl NatsServer {
-    /// Starts `binary -js -a 127.0.0.1 -p PORT -sd STORE_DIR` on the port of its previous
-    /// start when that is free, else on a free port, its output
-    /// in `STORE_DIR/nats-server.log`, and waits until it accepts connections.
+    /// Starts the server as `options` say and waits until it reports its client port and
+    /// accepts connections on it.
+    pub async fn launch(options: NatsServerOptions) -> Result<NatsServer, NatsServerError> {
+        let (child, port) = spawn(&options).await?;
+        let mut options = options;
+        options.port = Some(port);
+        let server = NatsServer { child: Some(child), options, url: format!("nats://127.0.0.1:{port}"), port };
+        tracing::info!(url = %server.url, dir = %server.options.dir.display(), "nats-server started");
+        Ok(server)
+    }
+
+    /// `docflow dev`'s server: `binary -js` with its store in `store_dir`, on the port of
+    /// its previous start when that is free (a restart keeps its URL), else on one it picks.
     pub async fn start(binary: &Path, store_dir: &Path) -> Result<NatsServer, NatsServerError> {
         let dir_error = |cause| NatsServerError::Dir { path: store_dir.display().to_string(), cause };
         std::fs::create_dir_all(store_dir).map_err(dir_error)?;
-        // The port of the previous start when it is free again: a restart keeps its URL.
         let port_file = store_dir.join("port");
         let previous = std::fs::read_to_string(&port_file).ok().and_then(|text| text.trim().parse::<u16>().ok());
-        let port = match previous.filter(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok()) {
-            Some(port) => port,
-            None => super::ports::unused_local_port().map_err(dir_error)?,
+        let previous = previous.filter(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok());
+        let mut options = NatsServerOptions::new(binary, store_dir);
+        options.port = previous;
+        let server = match NatsServer::launch(options.clone()).await {
+            // Taken between the check and the server's bind: a port of its own choice.
+            Err(NatsServerError::Exited { .. }) if previous.is_some() => {
+                options.port = None;
+                NatsServer::launch(options).await?
+            }
+            result => result?,
         };
-        std::fs::write(&port_file, port.to_string()).map_err(dir_error)?;
-        let args = vec!["-js".into(), "-a".into(), "127.0.0.1".into(), "-p".into(), port.to_string(), "-sd".into()];
-        Self::spawn(binary, store_dir, port, args, true).await
+        std::fs::write(&port_file, server.port.to_string()).map_err(dir_error)?;
+        Ok(server)
     }
 
     /// Starts `binary` with a configuration file of `config` (nats-server syntax:
-    /// `authorization { ... }`, `tls { ... }`) after the address, `port` (a free one when
+    /// `authorization { ... }`, `tls { ... }`) after the address, `port` (one it picks when
     /// `None`) and JetStream in `store_dir`. The URL has no credentials: the client brings
     /// its own. For servers that require authentication or TLS (tests, `docflow dev`
     /// against a copy of production's NATS setup).
@@ -79,49 +173,10 @@ impl NatsServer {
         port: Option<u16>,
         config: &str,
     ) -> Result<NatsServer, NatsServerError> {
-        let dir_error = |cause| NatsServerError::Dir { path: store_dir.display().to_string(), cause };
-        std::fs::create_dir_all(store_dir).map_err(dir_error)?;
-        let port = match port {
-            Some(port) => port,
-            None => super::ports::unused_local_port().map_err(dir_error)?,
-        };
-        let file = store_dir.join("nats-server.conf");
-        let text = format!(
-            "listen: \"127.0.0.1:{port}\"\njetstream {{ store_dir: {} }}\n{config}\n",
-            serde_json::to_string(&store_dir.display().to_string()).expect("a string serializes")
-        );
-        std::fs::write(&file, text).map_err(dir_error)?;
-        Self::spawn(binary, store_dir, port, vec!["-c".into(), file.display().to_string()], false).await
-    }
-
-    async fn spawn(
-        binary: &Path,
-        store_dir: &Path,
-        port: u16,
-        args: Vec<String>,
-        store_arg: bool,
-    ) -> Result<NatsServer, NatsServerError> {
-        let dir_error = |cause| NatsServerError::Dir { path: store_dir.display().to_string(), cause };
-        std::fs::create_dir_all(store_dir).map_err(dir_error)?;
-        let log = store_dir.join("nats-server.log");
-        let output = std::fs::File::options().create(true).append(true).open(&log).map_err(dir_error)?;
-        let mut command = Command::new(binary);
-        command.args(&args);
-        if store_arg {
-            command.arg(store_dir);
-        }
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(output.try_clone().map_err(dir_error)?)
-            .stderr(output)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|cause| NatsServerError::Spawn { binary: binary.display().to_string(), cause })?;
-        let mut server =
-            NatsServer { child, binary: binary.to_owned(), url: format!("nats://127.0.0.1:{port}"), port, log };
-        server.wait_ready().await?;
-        tracing::info!(url = %server.url, store = %store_dir.display(), "nats-server started");
-        Ok(server)
+        let mut options = NatsServerOptions::new(binary, store_dir);
+        options.port = port;
+        options.config = Some(config.to_owned());
+        NatsServer::launch(options).await
     }
 
     pub fn port(&self) -> u16 {
@@ -132,44 +187,101 @@ impl NatsServer {
         &self.url
     }
 
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
+    }
+
+    /// SIGKILL, as a crash, and waits for the process to end; the store stays for
+    /// [`NatsServer::restart`].
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// Starts the server again (killing it first when it runs) on the same port, store
+    /// and options, and waits until it accepts connections.
+    pub async fn restart(&mut self) -> Result<(), NatsServerError> {
+        self.kill().await;
+        let (child, _) = spawn(&self.options).await?;
+        self.child = Some(child);
+        Ok(())
+    }
+
     /// Asks the server to stop (as on Ctrl-C: it flushes its store) and waits for it;
     /// kills it when it has not stopped in time.
     pub async fn stop(mut self) {
-        if let Some(pid) = self.child.id() {
-            let asked = Command::new(&self.binary)
+        let Some(mut child) = self.child.take() else { return };
+        if let Some(pid) = child.id() {
+            let asked = Command::new(&self.options.binary)
                 .args(["--signal", &format!("quit={pid}")])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
                 .await;
-            if asked.is_ok_and(|s| s.success()) && tokio::time::timeout(STOP_DEADLINE, self.child.wait()).await.is_ok()
-            {
+            if asked.is_ok_and(|s| s.success()) && tokio::time::timeout(STOP_DEADLINE, child.wait()).await.is_ok() {
                 tracing::info!("nats-server stopped");
                 return;
             }
         }
         tracing::warn!("nats-server did not stop when asked; killed");
-        let _ = self.child.kill().await;
+        let _ = child.kill().await;
     }
+}
 
-    async fn wait_ready(&mut self) -> Result<(), NatsServerError> {
-        let end = Instant::now() + START_DEADLINE;
-        let binary = self.binary.display().to_string();
-        let log = self.log.display().to_string();
-        let mut tick = tokio::time::interval(Duration::from_millis(50));
-        loop {
-            tick.tick().await;
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(NatsServerError::Exited { binary, status, log });
-            }
-            if tokio::net::TcpStream::connect(self.url.trim_start_matches("nats://")).await.is_ok() {
-                return Ok(());
-            }
-            if Instant::now() >= end {
-                return Err(NatsServerError::NotReady { binary, url: self.url.clone(), deadline: START_DEADLINE, log });
-            }
+/// Spawns the server and waits until it has reported its client port (the ports file)
+/// and accepts connections there.
+async fn spawn(options: &NatsServerOptions) -> Result<(Child, u16), NatsServerError> {
+    let dir_error = |cause| NatsServerError::Dir { path: options.dir.display().to_string(), cause };
+    std::fs::create_dir_all(&options.dir).map_err(dir_error)?;
+    let log = options.log_path();
+    let output = std::fs::File::options().create(true).append(true).open(&log).map_err(dir_error)?;
+    let args = options.command_line().map_err(dir_error)?;
+    let binary = options.binary.display().to_string();
+    let mut child = Command::new(&options.binary)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(output.try_clone().map_err(dir_error)?)
+        .stderr(output)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|cause| NatsServerError::Spawn { binary: binary.clone(), cause })?;
+    let pid = child.id().unwrap_or_default();
+    let log = log.display().to_string();
+    let end = Instant::now() + START_DEADLINE;
+    let mut tick = tokio::time::interval(Duration::from_millis(25));
+    loop {
+        tick.tick().await;
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(NatsServerError::Exited { binary, status, log });
+        }
+        if let Some(port) = reported_port(&options.dir, pid)
+            && tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+        {
+            return Ok((child, port));
+        }
+        if Instant::now() >= end {
+            let _ = child.kill().await;
+            return Err(NatsServerError::NotReady { binary, deadline: START_DEADLINE, log });
         }
     }
+}
+
+/// The client port in the ports file of process `pid` in `dir`
+/// (`{"nats":["nats://127.0.0.1:PORT"], ...}`), once it is there.
+fn reported_port(dir: &Path, pid: u32) -> Option<u16> {
+    let suffix = format!("_{pid}.ports");
+    let file = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .find(|entry| entry.file_name().to_string_lossy().ends_with(&suffix))?;
+    let ports: serde_json::Value = serde_json::from_slice(&std::fs::read(file.path()).ok()?).ok()?;
+    port_of(ports["nats"].get(0)?.as_str()?)
+}
+
+fn port_of(url: &str) -> Option<u16> {
+    url.rsplit(':').next()?.trim_end_matches('/').parse().ok()
 }
 
 #[cfg(test)]
@@ -177,7 +289,7 @@ mod tests {
     use super::*;
 
     fn binary() -> PathBuf {
-        std::env::var_os("NATS_SERVER_BIN").map(PathBuf::from).unwrap_or_else(default_binary)
+        crate::testkit::nats::nats_server_binary()
     }
 
     #[tokio::test]
@@ -217,6 +329,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let error = NatsServer::start(Path::new("/nonexistent/nats-server"), dir.path()).await.unwrap_err();
         assert!(error.to_string().contains("DOCFLOW_NATS_SERVER"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_server_on_a_port_of_its_choice_reports_it_and_comes_back_on_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = NatsServerOptions::new(binary(), dir.path());
+        options.jetstream = false;
+        let mut server = NatsServer::launch(options).await.unwrap();
+        let url = server.url().to_owned();
+        assert!(answers(&url).await);
+        server.kill().await;
+        assert!(!answers(&url).await, "the server was killed");
+        server.restart().await.unwrap();
+        assert_eq!(server.url(), url);
+        assert!(answers(&url).await);
+    }
+
+    #[test]
+    fn the_port_is_read_from_the_client_url_of_the_ports_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("nats-server_42.ports"), r#"{"nats":["nats://127.0.0.1:41234"]}"#).unwrap();
+        assert_eq!(reported_port(dir.path(), 42), Some(41234));
+        assert_eq!(reported_port(dir.path(), 43), None, "another process's file");
     }
 
     #[tokio::test]

@@ -304,18 +304,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("docflow.toml");
         std::fs::write(&path, file).unwrap();
-        let mut env: std::collections::HashMap<String, String> = [
-            ("DOCFLOW__PROVIDERS__SIM__BASE_URL", "http://127.0.0.1:9100"),
-            ("DOCFLOW__PROVIDERS__SIM__API_KEY", "k"),
-            ("DOCFLOW__PROVIDERS__SIM__CALLBACK_SECRET", "s"),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let mut env = crate::testkit::TestSettings::new();
         if let Some(tokens) = tokens_env {
-            env.insert(ENV_VAR.to_owned(), tokens.to_owned());
+            env = env.set(ENV_VAR, tokens);
         }
-        crate::settings::Settings::load(Some(&path), Some(env))
+        env.try_load(Some(&path))
     }
 
     #[test]

@@ -260,23 +260,11 @@ mod tests {
 
     #[test]
     fn a_settings_file_with_two_methods_does_not_load() {
-        let error = crate::settings::Settings::load(
-            None,
-            Some(
-                [
-                    ("DOCFLOW__PROVIDERS__SIM__BASE_URL", "http://127.0.0.1:9100"),
-                    ("DOCFLOW__PROVIDERS__SIM__API_KEY", "k"),
-                    ("DOCFLOW__PROVIDERS__SIM__CALLBACK_SECRET", "s"),
-                    ("DOCFLOW__NATS__URL", "nats://u:hunter2@h:4222"),
-                    ("DOCFLOW__NATS__TOKEN", "t0k3n"),
-                ]
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ),
-        )
-        .unwrap_err()
-        .to_string();
+        let error = crate::testkit::TestSettings::new()
+            .with(&[("DOCFLOW__NATS__URL", "nats://u:hunter2@h:4222"), ("DOCFLOW__NATS__TOKEN", "t0k3n")])
+            .try_load(None)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains("nats.url (user:password@), nats.token"), "{error}");
         assert!(!error.contains("hunter2") && !error.contains("t0k3n"), "{error}");
     }

@@ -10,7 +10,7 @@ use crate::settings::NatsSettings;
 use crate::worker::testkit;
 
 fn binary() -> PathBuf {
-    std::env::var_os("NATS_SERVER_BIN").map(PathBuf::from).unwrap_or_else(crate::dev::nats_server::default_binary)
+    crate::testkit::nats::nats_server_binary()
 }
 
 async fn server(dir: &Path, config: &str) -> NatsServer {

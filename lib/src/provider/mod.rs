@@ -8,4 +8,6 @@ pub mod breaker;
 pub mod client;
 pub mod protocol;
 pub mod signature;
+/// The provider simulator (`docflow provider-sim`): the `dev` feature.
+#[cfg(feature = "dev")]
 pub mod sim;

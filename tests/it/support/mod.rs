@@ -3,13 +3,11 @@
 //! NATS and PostgreSQL. Processes are killed when the sandbox drops.
 
 pub mod nats_server;
-pub mod procs;
 pub mod proxy;
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use docflow::db::Db;
 use docflow::settings::Settings;
@@ -18,7 +16,9 @@ use minio::s3::builders::ObjectContent;
 use minio::s3::client::MinioClientBuilder;
 use minio::s3::creds::StaticProvider;
 
-pub use procs::{Process, free_port};
+pub use docflow::testkit::nats::nats_url;
+pub use docflow::testkit::{Process, free_port, random_prefix, try_wait_for, wait_for};
+use docflow::testkit::{TestSettings, s3s_fs, wait_for_port};
 
 pub const ACCESS_KEY: &str = "docflow-test";
 pub const SECRET_KEY: &str = "docflow-test-secret";
@@ -51,42 +51,8 @@ pub fn video(size: usize) -> Vec<u8> {
     bytes
 }
 
-/// Waits until `check` returns `Some`, polling, or panics with `what` after `deadline`.
-pub async fn wait_for<T, F, Fut>(what: &str, deadline: Duration, check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    match try_wait_for(deadline, check).await {
-        Some(value) => value,
-        None => panic!("timed out after {deadline:?} waiting for {what}"),
-    }
-}
-
-/// Polls `check` until it returns `Some`; `None` once `deadline` has passed.
-pub async fn try_wait_for<T, F, Fut>(deadline: Duration, mut check: F) -> Option<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return Some(value);
-        }
-        if start.elapsed() >= deadline {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 pub fn database_kind() -> String {
     std::env::var("DOCFLOW_TEST_DB").unwrap_or_else(|_| "postgres".into())
-}
-
-pub fn nats_url() -> String {
-    std::env::var("DOCFLOW_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
 }
 
 pub struct SandboxBuilder {
@@ -117,10 +83,10 @@ impl SandboxBuilder {
 
     pub async fn start(self) -> Sandbox {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        let prefix = random_prefix();
         let database_url = match database_kind().as_str() {
             "sqlite" => format!("sqlite://{}/docflow.db?mode=rwc", dir.path().display()),
-            _ => docflow::db::testing::fresh_postgres_url().await,
+            _ => docflow::testkit::fresh_postgres_url().await,
         };
         let database_url = match (&self.database_password, database_url.split_once('@')) {
             (Some(password), Some((user, rest))) => format!("{user}:{password}@{rest}"),
@@ -142,7 +108,8 @@ impl SandboxBuilder {
 
         let gateway_port = free_port();
         let sim_host = sim_url.trim_start_matches("http://").to_owned();
-        let mut env: HashMap<String, String> = HashMap::from([
+        let mut env: HashMap<String, String> = TestSettings::new().vars();
+        env.extend([
             ("DOCFLOW__GATEWAY__LISTEN".into(), format!("127.0.0.1:{gateway_port}")),
             ("DOCFLOW__GATEWAY__PUBLIC_URL".into(), format!("http://127.0.0.1:{gateway_port}")),
             ("DOCFLOW__GATEWAY__TOKENS".into(), tokens_setting()),
@@ -204,23 +171,9 @@ impl SandboxBuilder {
 
 /// An S3 server (s3s-fs) on `port`, serving `dir`, once it accepts connections.
 async fn spawn_s3(port: u16, dir: &std::path::Path) -> Process {
-    let s3 = Process::spawn(
-        "s3s-fs",
-        procs::s3s_fs_binary(),
-        &[
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--access-key",
-            ACCESS_KEY,
-            "--secret-key",
-            SECRET_KEY,
-            dir.to_str().unwrap(),
-        ],
-        &[],
-    );
-    procs::wait_for_port(port, Duration::from_secs(20)).await;
+    let s3 =
+        s3s_fs(port, ACCESS_KEY, SECRET_KEY, dir).env("RUST_LOG", "info").spawn().unwrap_or_else(|e| panic!("{e}"));
+    wait_for_port(port, Duration::from_secs(20)).await.unwrap();
     s3
 }
 
@@ -313,7 +266,7 @@ impl Sandbox {
         let index = self.start_worker(&[]);
         self.wait_ready(index).await;
         let port: u16 = self.gateway_url.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a gateway port");
-        procs::wait_for_port(port, Duration::from_secs(30)).await;
+        wait_for_port(port, Duration::from_secs(30)).await.unwrap();
         index
     }
 
@@ -521,7 +474,7 @@ impl Drop for Sandbox {
                     }
                 }
                 if url.starts_with("postgres") {
-                    docflow::db::testing::drop_postgres(&url).await;
+                    docflow::testkit::drop_postgres(&url).await;
                 }
             });
         })

@@ -1,85 +1,55 @@
 //! nats-server processes of a test's own, which the test may kill and start again on the
-//! same port and store: one server, or a three-node cluster on loopback.
-//! The binary is `NATS_SERVER_BIN`, else Debian's /usr/sbin/nats-server, else `nats-server`.
+//! same port and store: one server, or a three-node cluster on loopback. Started by
+//! docflow's one starter (`docflow::dev::nats_server`): each server picks its client port
+//! and reports it. The binary is `docflow::testkit::nats::nats_server_binary`.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Process, free_port, wait_for};
+use docflow::dev::nats_server::{NatsServer, NatsServerOptions};
+use docflow::testkit::nats::nats_server_binary;
+
+use super::free_port;
 
 const CLUSTER_NAME: &str = "docflow-faults";
-
-pub fn nats_server_binary() -> PathBuf {
-    if let Ok(path) = std::env::var("NATS_SERVER_BIN") {
-        return path.into();
-    }
-    let debian = PathBuf::from("/usr/sbin/nats-server");
-    if debian.exists() { debian } else { "nats-server".into() }
-}
 
 /// One nats-server with JetStream, its store in a directory that outlives its restarts.
 pub struct NatsNode {
     pub name: String,
-    pub port: u16,
     pub url: String,
-    cluster_port: Option<u16>,
-    routes: Vec<u16>,
-    dir: tempfile::TempDir,
-    process: Option<Process>,
+    server: NatsServer,
+    _dir: tempfile::TempDir,
 }
 
 impl NatsNode {
-    /// A single server on a free port, running.
+    /// A single server on a port it picks, running.
     pub async fn single() -> NatsNode {
-        let mut node = NatsNode::new("n1", None, Vec::new());
-        node.start().await;
-        node
+        NatsNode::launch("n1", None, &[]).await
     }
 
-    fn new(name: &str, cluster_port: Option<u16>, routes: Vec<u16>) -> NatsNode {
-        let port = free_port();
-        NatsNode {
-            name: name.to_owned(),
-            port,
-            url: format!("nats://127.0.0.1:{port}"),
-            cluster_port,
-            routes,
-            dir: tempfile::tempdir().expect("a store directory"),
-            process: None,
+    /// Starts a server and waits until it accepts connections; in a cluster when
+    /// `cluster_port` is given, with routes to `routes`.
+    async fn launch(name: &str, cluster_port: Option<u16>, routes: &[u16]) -> NatsNode {
+        let dir = tempfile::tempdir().expect("a store directory");
+        let mut options = NatsServerOptions::new(nats_server_binary(), dir.path());
+        options.args = vec!["-n".into(), name.into()];
+        if let Some(cluster_port) = cluster_port {
+            options.args.extend(["--cluster_name".into(), CLUSTER_NAME.into()]);
+            options.args.extend(["--cluster".into(), format!("nats://127.0.0.1:{cluster_port}")]);
+            let routes: Vec<String> = routes.iter().map(|p| format!("nats://127.0.0.1:{p}")).collect();
+            options.args.extend(["--routes".into(), routes.join(",")]);
         }
+        let server = NatsServer::launch(options).await.unwrap_or_else(|e| panic!("nats-server {name}: {e}"));
+        NatsNode { name: name.to_owned(), url: server.url().to_owned(), server, _dir: dir }
     }
 
-    fn spawn(&mut self) {
-        let port = self.port.to_string();
-        let store = self.dir.path().display().to_string();
-        let mut args: Vec<String> =
-            ["-js", "-a", "127.0.0.1", "-p", &port, "-sd", &store, "-n", &self.name].map(String::from).to_vec();
-        if let Some(cluster_port) = self.cluster_port {
-            args.extend(["--cluster_name".into(), CLUSTER_NAME.into()]);
-            args.extend(["--cluster".into(), format!("nats://127.0.0.1:{cluster_port}")]);
-            let routes: Vec<String> = self.routes.iter().map(|p| format!("nats://127.0.0.1:{p}")).collect();
-            args.extend(["--routes".into(), routes.join(",")]);
-        }
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.process = Some(Process::spawn(&format!("nats-server {}", self.name), nats_server_binary(), &args, &[]));
-    }
-
-    /// Starts the server (again) and waits until it accepts connections.
+    /// Starts the server again (same port and store) and waits until it accepts connections.
     pub async fn start(&mut self) {
-        self.spawn();
-        let url = self.url.clone();
-        wait_for(&format!("nats-server {} to accept connections", self.name), Duration::from_secs(20), || {
-            let url = url.clone();
-            async move { async_nats::connect(&url).await.ok().map(drop) }
-        })
-        .await;
+        self.server.restart().await.unwrap_or_else(|e| panic!("nats-server {}: {e}", self.name));
     }
 
     /// SIGKILL, as a crash; the store stays for the next [`NatsNode::start`].
     pub async fn kill(&mut self) {
-        if let Some(mut process) = self.process.take() {
-            process.kill().await;
-        }
+        self.server.kill().await;
     }
 }
 
@@ -124,23 +94,12 @@ pub struct NatsCluster {
 
 impl NatsCluster {
     pub async fn start() -> NatsCluster {
+        // The route ports must be known to every node before it starts.
         let cluster_ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-        let mut nodes: Vec<NatsNode> = (0..3)
-            .map(|i| {
-                let routes = cluster_ports.iter().enumerate().filter(|(j, _)| *j != i).map(|(_, p)| *p).collect();
-                NatsNode::new(&format!("n{}", i + 1), Some(cluster_ports[i]), routes)
-            })
-            .collect();
-        for node in &mut nodes {
-            node.spawn();
-        }
-        for node in &mut nodes {
-            let url = node.url.clone();
-            wait_for(&format!("nats-server {} to accept connections", node.name), Duration::from_secs(20), || {
-                let url = url.clone();
-                async move { async_nats::connect(&url).await.ok().map(drop) }
-            })
-            .await;
+        let mut nodes = Vec::new();
+        for (i, port) in cluster_ports.iter().enumerate() {
+            let routes: Vec<u16> = cluster_ports.iter().filter(|p| *p != port).copied().collect();
+            nodes.push(NatsNode::launch(&format!("n{}", i + 1), Some(*port), &routes).await);
         }
         let cluster = NatsCluster { nodes };
         wait_for_jetstream(&cluster.nodes[0].url, Duration::from_secs(30)).await;

@@ -3,36 +3,31 @@
 //! unchanged, so the endpoint does all that s3s-fs does (one line per `s3s::S3` method:
 //! a method left out here would answer `NotImplemented` even once s3s-fs implements it).
 
-use std::future::Future;
-use std::pin::Pin;
-
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 use super::{NotifyingStore, RequestFacts};
 
-/// One forwarding method per `name: Input => Output;` line, written as `async_trait`
-/// writes the trait's methods: it leaves macro invocations alone, so these expand after
-/// it ran and must already have its shape.
-macro_rules! delegate {
-    ($($method:ident: $input:ty => $output:ty;)*) => {
-        $(
-            fn $method<'life0, 'async_trait>(
-                &'life0 self,
-                req: S3Request<$input>,
-            ) -> Pin<Box<dyn Future<Output = S3Result<S3Response<$output>>> + Send + 'async_trait>>
-            where
-                'life0: 'async_trait,
-                Self: 'async_trait,
-            {
-                self.inner.$method(req)
-            }
-        )*
+/// `impl S3 for NotifyingStore` under `#[async_trait]`: the methods in braces as written,
+/// then one forwarding method per `name: Input => Output;` line. The whole impl comes out
+/// of the macro so that `async_trait` sees the forwarding methods too (it does not expand
+/// macro invocations inside an impl).
+macro_rules! impl_s3 {
+    ({ $($own:tt)* } $($method:ident: $input:ty => $output:ty;)*) => {
+        #[async_trait::async_trait]
+        impl S3 for NotifyingStore {
+            $($own)*
+            $(
+                async fn $method(&self, req: S3Request<$input>) -> S3Result<S3Response<$output>> {
+                    self.inner.$method(req).await
+                }
+            )*
+        }
     };
 }
 
-#[async_trait::async_trait]
-impl S3 for NotifyingStore {
+impl_s3! {
+{
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
         let (facts, bucket, key) = (RequestFacts::of(&req), req.input.bucket.clone(), req.input.key.clone());
         let response = self.inner.put_object(req).await?;
@@ -69,7 +64,7 @@ impl S3 for NotifyingStore {
         Ok(response)
     }
 
-    delegate! {
+}
     abort_multipart_upload: AbortMultipartUploadInput => AbortMultipartUploadOutput;
     create_bucket: CreateBucketInput => CreateBucketOutput;
     create_bucket_metadata_table_configuration: CreateBucketMetadataTableConfigurationInput => CreateBucketMetadataTableConfigurationOutput;
@@ -165,5 +160,4 @@ impl S3 for NotifyingStore {
     upload_part: UploadPartInput => UploadPartOutput;
     upload_part_copy: UploadPartCopyInput => UploadPartCopyOutput;
     write_get_object_response: WriteGetObjectResponseInput => WriteGetObjectResponseOutput;
-    }
 }

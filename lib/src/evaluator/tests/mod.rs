@@ -4,7 +4,6 @@
 mod api;
 mod run;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,25 +32,18 @@ pub const S3_ENDPOINT: &str = "http://s3.example.test:9000";
 /// Settings for one test: its own NATS prefix, the test token, `extra` on top.
 pub fn settings(extra: &[(&str, &str)]) -> Settings {
     let prefix = format!("evt-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    let nats_url = std::env::var("DOCFLOW_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-    let mut env: HashMap<String, String> = [
-        ("DOCFLOW__NATS__URL", nats_url.as_str()),
-        ("DOCFLOW__NATS__PREFIX", prefix.as_str()),
-        ("DOCFLOW__PROVIDERS__SIM__BASE_URL", "http://127.0.0.1:9100"),
-        ("DOCFLOW__PROVIDERS__SIM__API_KEY", "k"),
-        ("DOCFLOW__PROVIDERS__SIM__CALLBACK_SECRET", "s"),
-        ("DOCFLOW__GATEWAY__TOKENS", TOKENS),
-        ("DOCFLOW__INGEST__TOKEN", "ingest-token"),
-        ("DOCFLOW__SHUTDOWN__GRACE", "2s"),
-        ("DOCFLOW__ADMIN__LISTEN", "127.0.0.1:0"),
-        ("DOCFLOW__S3__ENDPOINT", S3_ENDPOINT),
-        ("DOCFLOW__S3__RESULTS_BUCKET", "results"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    Settings::load(None, Some(env)).expect("test settings load")
+    crate::testkit::TestSettings::new()
+        .nats(&crate::testkit::nats::nats_url(), &prefix)
+        .with(&[
+            ("DOCFLOW__GATEWAY__TOKENS", TOKENS),
+            ("DOCFLOW__INGEST__TOKEN", "ingest-token"),
+            ("DOCFLOW__SHUTDOWN__GRACE", "2s"),
+            ("DOCFLOW__ADMIN__LISTEN", "127.0.0.1:0"),
+            ("DOCFLOW__S3__ENDPOINT", S3_ENDPOINT),
+            ("DOCFLOW__S3__RESULTS_BUCKET", "results"),
+        ])
+        .with(extra)
+        .load()
 }
 
 /// One test's database, on one backend.

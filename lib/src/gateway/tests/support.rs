@@ -1,11 +1,9 @@
-//! A sandbox per test: its own prefix, streams and settings; and a `nats-server` process
-//! of its own for tests that stop it.
+//! A sandbox per test: its own prefix, streams and settings. Servers of a test's own,
+//! waits and settings come from the crate's test kit ([`crate::testkit`]).
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
 use axum::body::Body;
@@ -29,9 +27,8 @@ pub const EVALUATOR_TOKEN: &str = "evaluator-token";
 pub const TEACHER_TOKEN: &str = "teacher-42-token";
 pub const INGEST_TOKEN: &str = "ingest-token";
 
-pub fn nats_url() -> String {
-    std::env::var("DOCFLOW_TEST_NATS_URL").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
-}
+pub use crate::testkit::nats::{OwnServer, nats_url};
+pub use crate::testkit::wait_for;
 
 /// Settings for one test: a random prefix, provider `sim` with two secrets (rotation).
 pub fn settings(nats_url: &str, extra: &[(&str, &str)]) -> Settings {
@@ -41,21 +38,16 @@ pub fn settings(nats_url: &str, extra: &[(&str, &str)]) -> Settings {
          {{token_sha256 = \"{}\", role = \"uploader\", uploader_id = \"teacher-42\"}}]",
         crate::gateway::tokens::sha256_hex(TEACHER_TOKEN)
     );
-    let mut env: HashMap<String, String> = [
-        ("DOCFLOW__NATS__URL", nats_url),
-        ("DOCFLOW__NATS__PREFIX", prefix.as_str()),
-        ("DOCFLOW__PROVIDERS__SIM__BASE_URL", "http://127.0.0.1:9100"),
-        ("DOCFLOW__PROVIDERS__SIM__API_KEY", "k"),
-        ("DOCFLOW__PROVIDERS__SIM__CALLBACK_SECRET", SECRET),
-        ("DOCFLOW__GATEWAY__TOKENS", tokens.as_str()),
-        ("DOCFLOW__INGEST__TOKEN", INGEST_TOKEN),
-        ("DOCFLOW__SHUTDOWN__GRACE", "2s"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let mut settings = Settings::load(None, Some(env)).expect("test settings load");
+    let mut settings = crate::testkit::TestSettings::new()
+        .nats(nats_url, &prefix)
+        .with(&[
+            ("DOCFLOW__PROVIDERS__SIM__CALLBACK_SECRET", SECRET),
+            ("DOCFLOW__GATEWAY__TOKENS", tokens.as_str()),
+            ("DOCFLOW__INGEST__TOKEN", INGEST_TOKEN),
+            ("DOCFLOW__SHUTDOWN__GRACE", "2s"),
+        ])
+        .with(extra)
+        .load();
     settings.providers.get_mut(PROVIDER).unwrap().callback_secret =
         Secrets::Many(vec![SECRET.to_owned().into(), OLD_SECRET.to_owned().into()]);
     settings
@@ -161,15 +153,6 @@ pub async fn connect(url: &str) -> async_nats::Client {
         .unwrap_or_else(|e| panic!("connect to NATS at {url}: {e}; is nats-server -js running?"))
 }
 
-/// Waits until `condition` holds, polling, or panics after `deadline`.
-pub async fn wait_for<F: FnMut() -> bool>(what: &str, deadline: Duration, mut condition: F) {
-    let start = Instant::now();
-    while !condition() {
-        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -232,65 +215,4 @@ pub async fn json_of(response: Response<Body>) -> Value {
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/minio").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
-}
-
-/// A `nats-server -js` of the test's own, on a fixed port and store dir so it can be
-/// stopped and started again with its streams. Killed on drop.
-pub struct NatsServer {
-    pub port: u16,
-    store: tempfile::TempDir,
-    child: Option<Child>,
-    jetstream: bool,
-}
-
-impl NatsServer {
-    pub fn start() -> NatsServer {
-        NatsServer::start_with(true)
-    }
-
-    /// `jetstream: false` runs a plain NATS server: connected, but no stream answers.
-    pub fn start_with(jetstream: bool) -> NatsServer {
-        let port = crate::dev::ports::unused_local_port().unwrap();
-        let mut server = NatsServer { port, store: tempfile::tempdir().unwrap(), child: None, jetstream };
-        server.restart();
-        server
-    }
-
-    pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts the server (again) and waits until it accepts connections.
-    pub fn restart(&mut self) {
-        assert!(self.child.is_none(), "already running");
-        let binary = std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "nats-server".to_owned());
-        let mut command = Command::new(&binary);
-        command.args(["-a", "127.0.0.1", "-p", &self.port.to_string()]);
-        if self.jetstream {
-            command.arg("-js").arg("-sd").arg(self.store.path());
-        }
-        let child =
-            command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap_or_else(|e| {
-                panic!("cannot start {binary}: {e}; set NATS_SERVER_BIN or put nats-server on PATH")
-            });
-        self.child = Some(child);
-        let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(start.elapsed() < Duration::from_secs(10), "nats-server did not listen on port {}", self.port);
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }

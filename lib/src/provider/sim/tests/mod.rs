@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
@@ -27,19 +27,8 @@ const DEADLINE: Duration = Duration::from_secs(10);
 const REFERENCE: &str = "5b0a3c1e-2f7d-5d3b-9a6e-0c1d2e3f4a5b";
 
 /// Polls `check` until it gives a value, or fails the test after [`DEADLINE`].
-async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+async fn wait_for<T, Fut: Future<Output = Option<T>>>(what: &str, check: impl FnMut() -> Fut) -> T {
+    crate::testkit::wait_for(what, DEADLINE, check).await
 }
 
 async fn serve(router: Router) -> SocketAddr {

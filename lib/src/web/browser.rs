@@ -1,8 +1,8 @@
 //! The web interface in real headless Chromium (Debian's `chromium` and
 //! `chromium-driver`, driven over WebDriver): on the whole pipeline of `docflow dev` (its
 //! own nats-server, S3 endpoint, simulator and every component), one-click sign-in, the
-//! samples' list and its filters, a lesson plan's findings and download, a video's
-//! captions and chapters, an upload through the page followed live to `normalized`, a
+//! samples' list and its filters, a lesson plan's findings and download, a video playing
+//! with its captions and a chapter that seeks it, an upload through the page followed live to `normalized`, a
 //! teacher kept to their own documents, sign-out and a form refused without its CSRF
 //! token; on a database alone, a lesson plan's page. Saves the screenshots of
 //! `docs/screenshots/`.
@@ -300,13 +300,25 @@ async fn in_chromium_on_docflow_dev_a_teacher_uploads_and_watches_it_reach_norma
         let corrected = reqwest::get(&href).await.expect("the presigned link answers");
         assert!(corrected.status().is_success(), "{href}: {}", corrected.status());
         assert!(!corrected.bytes().await.unwrap().is_empty());
-        // The video's page: its caption track loads (same-origin), chapters are links.
+        // The video's page plays the provider's rendition (straight from the object store)
+        // with its caption track (same-origin), and a chapter seeks it.
         browser.goto(&format!("{base}/ui/?kind=video")).await?;
         browser.wait().at_most(wait).for_element(Locator::LinkText("classroom-clip.mp4")).await?.click().await?;
         browser.wait().at_most(wait).for_element(Locator::Css("h2#video")).await?;
         let video_page = browser.current_url().await?.to_string();
-        let video_page_source = browser.source().await?;
-        assert!(video_page_source.contains("Transcript"), "{video_page_source}");
+        until(&browser, "the video's metadata loaded", 30,
+            "const v = document.querySelector('video'); return !!v && v.readyState >= 1 && v.duration > 0").await?;
+        until(&browser, "the caption track showing with its cues", 30,
+            "const t = document.querySelector('video').textTracks[0]; \
+             return !!t && t.mode === 'showing' && !!t.cues && t.cues.length > 0").await?;
+        let chapter = browser.find(Locator::Css("ol.chapters li:nth-child(2) a[data-seek]")).await?;
+        let start: f64 = chapter.attr("data-seek").await?.expect("a chapter's start").parse().expect("seconds");
+        assert!(start > 0.0, "the second chapter starts after the first");
+        chapter.click().await?;
+        // Playing on from the chapter's start: the position is there or just past it.
+        until(&browser, "the chapter sought the video", 30, &format!(
+            "const v = document.querySelector('video'); return v.currentTime >= {start} - 0.05 && v.currentTime < {start} + 1.5")).await?;
+        browser.execute("const v = document.querySelector('video'); v.pause(); return true;", vec![]).await?;
         screenshot("video.png", &browser.screenshot().await?);
         let other_teachers = video_page.clone();
         browser.find(Locator::Css("header form button")).await?.click().await?;

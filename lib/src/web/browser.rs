@@ -2,9 +2,10 @@
 //! `chromium-driver`, driven over WebDriver): on the whole pipeline of `docflow dev` (its
 //! own nats-server, S3 endpoint, simulator and every component), one-click sign-in, the
 //! samples' list and its filters, a lesson plan's findings and download, a video playing
-//! with its captions and a chapter that seeks it, an upload through the page followed live to `normalized`, a
-//! teacher kept to their own documents, sign-out and a form refused without its CSRF
-//! token; on a database alone, a lesson plan's page. Saves the screenshots of
+//! with its captions and a chapter that seeks it, an upload through the page followed
+//! live to `normalized`, a teacher kept to their own documents, sign-out and a form
+//! refused without its CSRF token; on a database alone, a lesson plan's page, and the list reading its rows again
+//! when its event stream reconnects after a gateway's restart. Saves the screenshots of
 //! `docs/screenshots/`.
 //!
 //! Ignored by default, as it needs the browser installed:
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{ClientBuilder, Locator};
 use serde_json::json;
 
+use super::live::Live;
 use super::{WebState, routes};
 use crate::db::{ArtifactRow, State};
 use crate::evaluator::EvaluatorState;
@@ -168,6 +170,62 @@ async fn sign_in(browser: &fantoccini::Client, base: &str) -> Result<(), fantocc
     browser.find(Locator::Css("form.sign-in button")).await?.click().await?;
     browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("h1")).await?;
     Ok(())
+}
+
+/// Serves `web` on `listener` until `stop` is cancelled; its event streams end with it.
+fn serve(
+    web: &WebState,
+    listener: tokio::net::TcpListener,
+    stop: tokio_util::sync::CancellationToken,
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    let app = routes(web.clone().with_live(Live::new(stop.clone())));
+    tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver"]
+async fn in_chromium_the_list_reads_its_rows_again_when_its_stream_reconnects() {
+    let t = sqlite().await;
+    let plan = t.receive("teacher-42", Kind::Document, "fractions week 5.md").await;
+    let settings = Arc::new(settings(&[]));
+    let store = Store::new(&settings.s3).unwrap();
+    // One session key for both servers: the session outlives the restart.
+    let web = WebState::new(EvaluatorState::new(settings, t.db.clone(), store));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let base = format!("http://{address}");
+    let first = tokio_util::sync::CancellationToken::new();
+    let server = serve(&web, listener, first.clone());
+    let (mut driver, browser) = chromium().await;
+    let second = tokio_util::sync::CancellationToken::new();
+    let outcome = async {
+        sign_in(&browser, &base).await?;
+        browser.goto(&format!("{base}/ui/")).await?;
+        browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("table[data-live]")).await?;
+        let badge =
+            format!("const b = document.querySelector('tr[data-id=\"{plan}\"] .badge'); return !!b && b.textContent");
+        until(&browser, "the plan listed as received", 20, &format!("{badge} === 'received'")).await?;
+        browser.execute("window.sameDocument = true; return true;", vec![]).await?;
+
+        // The gateway stops (the page's stream ends) and the plan fails meanwhile: no page
+        // hears of it.
+        first.cancel();
+        tokio::time::timeout(Duration::from_secs(20), server).await.expect("the gateway stops").unwrap().unwrap();
+        assert!(t.db.mark_failed(plan, "transfer", 1, "the provider refused the file").await.unwrap());
+        let again = tokio::net::TcpListener::bind(address).await.expect("the same address again");
+        let restarted = serve(&web, again, second.clone());
+
+        // The stream reconnects and the page reads its rows again, without a reload.
+        until(&browser, "the plan's row read again as failed", 30, &format!("{badge} === 'failed'")).await?;
+        assert_eq!(browser.execute("return window.sameDocument === true", vec![]).await?, json!(true));
+        Ok::<_, fantoccini::error::CmdError>(restarted)
+    }
+    .await;
+    browser.close().await.ok();
+    driver.kill().await.ok();
+    first.cancel();
+    second.cancel();
+    outcome.expect("the browser session").abort();
 }
 
 /// Page weight and first contentful paint of the list over 1,000 documents, printed (a

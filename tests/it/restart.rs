@@ -1,12 +1,15 @@
 //! Restartable documents (a dead letter's replay, `docflow retry`, a new notification) and
 //! the watchdog's early job-status checks.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use docflow::db::State;
+use chrono::{DateTime, Utc};
+use docflow::db::{State, StatusChange};
 use docflow::ids::DocumentId;
+use docflow::nats::Names;
 use docflow::settings::Settings;
 use docflow::worker::dlq_batch::DeadLetters;
+use futures_util::StreamExt;
 
 use crate::support::{Process, Sandbox, docflow_binary, lesson_plan, wait_for};
 
@@ -32,6 +35,39 @@ fn key_of(job: &serde_json::Value) -> String {
 
 async fn reasons(sandbox: &Sandbox, id: DocumentId) -> Vec<String> {
     sandbox.db.timeline(id).await.unwrap().into_iter().filter_map(|entry| entry.reason).collect()
+}
+
+/// A core NATS subscription to every status change of the sandbox (`{prefix}.status.>`),
+/// what the web interface's open pages are fed from.
+async fn status_changes(settings: &Settings) -> async_nats::Subscriber {
+    let client = docflow::nats::connect(&settings.nats, "restart test").await.unwrap();
+    let subject = docflow::web::live::wildcard(&Names::new(&settings.nats.prefix));
+    let subscriber = client.subscribe(subject).await.unwrap();
+    // Subscribed on the server before anything the test does next is published.
+    client.flush().await.unwrap();
+    subscriber
+}
+
+/// Waits until `changes` has carried `state` for each of `ids`, taken after `since`.
+async fn wait_for_published(
+    changes: &mut async_nats::Subscriber,
+    ids: &[DocumentId],
+    state: State,
+    since: DateTime<Utc>,
+) {
+    let deadline = Instant::now() + DEADLINE;
+    let mut missing: Vec<DocumentId> = ids.to_vec();
+    while !missing.is_empty() {
+        let message = tokio::time::timeout_at(deadline.into(), changes.next())
+            .await
+            .unwrap_or_else(|_| panic!("no {state} published within {DEADLINE:?} for {missing:?}"))
+            .expect("the status subscription is open");
+        let change: StatusChange = serde_json::from_slice(&message.payload).expect("a status change");
+        assert!(message.subject.ends_with(&format!(".status.{}", change.id)), "{}", message.subject);
+        if change.state == state && change.at >= since {
+            missing.retain(|id| *id != change.id);
+        }
+    }
 }
 
 /// Waits until the transfer consumer has nothing pending or in flight.
@@ -64,8 +100,13 @@ async fn a_document_refused_by_the_provider_restarts_when_its_dead_letter_is_rep
         letters.list(Some("transfer")).await.ok()?.into_iter().next()
     })
     .await;
+    let mut changes = status_changes(&settings).await;
+    let before = Utc::now();
     let (code, output) = docflow(&sandbox, &["dlq", "replay", &letter.sequence.to_string()]).await;
     assert_eq!(code, 0, "{output}");
+    // The restart the replay causes reaches open pages, then the rest of the round.
+    wait_for_published(&mut changes, &[id], State::Received, before).await;
+    wait_for_published(&mut changes, &[id], State::Normalized, before).await;
 
     let document = sandbox.wait_for_state(id, State::Normalized, DEADLINE).await;
     assert_eq!(document.submission_round, 1);
@@ -82,7 +123,7 @@ async fn a_document_refused_by_the_provider_restarts_when_its_dead_letter_is_rep
 }
 
 #[tokio::test]
-async fn docflow_retry_restarts_documents_the_provider_failed() {
+async fn docflow_retry_restarts_documents_the_provider_failed_and_open_pages_hear_of_it() {
     let mut sandbox = Sandbox::builder().sim(&["--fail-first-jobs", "1"]).start().await;
     sandbox.start_all().await;
     let a = sandbox.upload("teacher-r2/a.txt", lesson_plan(), "text/plain", &[]).await;
@@ -92,10 +133,17 @@ async fn docflow_retry_restarts_documents_the_provider_failed() {
         assert_eq!(failed.error_stage.as_deref(), Some("validate"));
     }
 
+    let settings = Settings::load(None, Some(sandbox.env.clone())).unwrap();
+    let mut changes = status_changes(&settings).await;
+    let before = Utc::now();
     let (code, output) = docflow(&sandbox, &["retry", "--state", "failed", "--since", "1h"]).await;
     assert_eq!(code, 0, "{output}");
     assert!(output.contains(&a.to_string()) && output.contains(&b.to_string()), "{output}");
     assert!(output.contains("2 document(s) restarted"), "{output}");
+    // `docflow retry` only asks; the transfer stage's restart is the state change, and it
+    // is published on `{prefix}.status.>` like every other.
+    wait_for_published(&mut changes, &[a, b], State::Received, before).await;
+    wait_for_published(&mut changes, &[a, b], State::Normalized, before).await;
 
     for id in [a, b] {
         let document = sandbox.wait_for_state(id, State::Normalized, DEADLINE).await;

@@ -88,7 +88,37 @@
       table.hidden = false;
       var empty = document.querySelector("p.empty");
       if (empty) empty.hidden = true;
+    }, function (again) {
+      // Changes missed while disconnected: the rows are read again, in place (the
+      // filters and whatever has the focus stay as they are).
+      if (again) reloadRows(table);
     });
+  }
+
+  // Replaces the list's rows with those of the same page read again; nothing changes
+  // when the answer is not that page (a session that ended, the gateway unreachable).
+  function reloadRows(table) {
+    if (!window.fetch || !window.DOMParser) return;
+    fetch(location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (!html) return;
+        var page = new DOMParser().parseFromString(html, "text/html");
+        var fresh = page.querySelector("table[data-live]");
+        if (!fresh || !fresh.tBodies[0]) return;
+        var body = table.tBodies[0];
+        while (body.firstChild) body.removeChild(body.firstChild);
+        Array.prototype.slice.call(fresh.tBodies[0].rows).forEach(function (row) {
+          body.appendChild(document.importNode(row, true));
+        });
+        table.hidden = body.rows.length === 0;
+        var empty = document.querySelector("p.empty");
+        if (empty) empty.hidden = body.rows.length > 0;
+        var pages = document.querySelector("nav.pages");
+        var freshPages = page.querySelector("nav.pages");
+        if (pages && freshPages) pages.parentNode.replaceChild(document.importNode(freshPages, true), pages);
+      })
+      .catch(function () { /* the next reconnect tries again */ });
   }
 
   // A document's page: its state and timeline follow; a final state reloads the page,

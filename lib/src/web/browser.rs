@@ -1,10 +1,11 @@
 //! The web interface in real headless Chromium (Debian's `chromium` and
 //! `chromium-driver`, driven over WebDriver): on the whole pipeline of `docflow dev` (its
 //! own nats-server, S3 endpoint, simulator and every component), one-click sign-in, the
-//! samples' list and its filters, a lesson plan's findings and download, a video's
-//! captions and chapters, an upload through the page followed live to `normalized`, a
-//! teacher kept to their own documents, sign-out and a form refused without its CSRF
-//! token; on a database alone, a lesson plan's page. Saves the screenshots of
+//! samples' list and its filters, a lesson plan's findings and download, a video playing
+//! with its captions and a chapter that seeks it, an upload through the page followed
+//! live to `normalized`, a teacher kept to their own documents, sign-out and a form
+//! refused without its CSRF token; on a database alone, a lesson plan's page, and the list reading its rows again
+//! when its event stream reconnects after a gateway's restart. Saves the screenshots of
 //! `docs/screenshots/`.
 //!
 //! Ignored by default, as it needs the browser installed:
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{ClientBuilder, Locator};
 use serde_json::json;
 
+use super::live::Live;
 use super::{WebState, routes};
 use crate::db::{ArtifactRow, State};
 use crate::evaluator::EvaluatorState;
@@ -170,6 +172,62 @@ async fn sign_in(browser: &fantoccini::Client, base: &str) -> Result<(), fantocc
     Ok(())
 }
 
+/// Serves `web` on `listener` until `stop` is cancelled; its event streams end with it.
+fn serve(
+    web: &WebState,
+    listener: tokio::net::TcpListener,
+    stop: tokio_util::sync::CancellationToken,
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    let app = routes(web.clone().with_live(Live::new(stop.clone())));
+    tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver"]
+async fn in_chromium_the_list_reads_its_rows_again_when_its_stream_reconnects() {
+    let t = sqlite().await;
+    let plan = t.receive("teacher-42", Kind::Document, "fractions week 5.md").await;
+    let settings = Arc::new(settings(&[]));
+    let store = Store::new(&settings.s3).unwrap();
+    // One session key for both servers: the session outlives the restart.
+    let web = WebState::new(EvaluatorState::new(settings, t.db.clone(), store));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let base = format!("http://{address}");
+    let first = tokio_util::sync::CancellationToken::new();
+    let server = serve(&web, listener, first.clone());
+    let (mut driver, browser) = chromium().await;
+    let second = tokio_util::sync::CancellationToken::new();
+    let outcome = async {
+        sign_in(&browser, &base).await?;
+        browser.goto(&format!("{base}/ui/")).await?;
+        browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("table[data-live]")).await?;
+        let badge =
+            format!("const b = document.querySelector('tr[data-id=\"{plan}\"] .badge'); return !!b && b.textContent");
+        until(&browser, "the plan listed as received", 20, &format!("{badge} === 'received'")).await?;
+        browser.execute("window.sameDocument = true; return true;", vec![]).await?;
+
+        // The gateway stops (the page's stream ends) and the plan fails meanwhile: no page
+        // hears of it.
+        first.cancel();
+        tokio::time::timeout(Duration::from_secs(20), server).await.expect("the gateway stops").unwrap().unwrap();
+        assert!(t.db.mark_failed(plan, "transfer", 1, "the provider refused the file").await.unwrap());
+        let again = tokio::net::TcpListener::bind(address).await.expect("the same address again");
+        let restarted = serve(&web, again, second.clone());
+
+        // The stream reconnects and the page reads its rows again, without a reload.
+        until(&browser, "the plan's row read again as failed", 30, &format!("{badge} === 'failed'")).await?;
+        assert_eq!(browser.execute("return window.sameDocument === true", vec![]).await?, json!(true));
+        Ok::<_, fantoccini::error::CmdError>(restarted)
+    }
+    .await;
+    browser.close().await.ok();
+    driver.kill().await.ok();
+    first.cancel();
+    second.cancel();
+    outcome.expect("the browser session").abort();
+}
+
 /// Page weight and first contentful paint of the list over 1,000 documents, printed (a
 /// measurement, not a test: `-- --ignored --nocapture`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -300,13 +358,25 @@ async fn in_chromium_on_docflow_dev_a_teacher_uploads_and_watches_it_reach_norma
         let corrected = reqwest::get(&href).await.expect("the presigned link answers");
         assert!(corrected.status().is_success(), "{href}: {}", corrected.status());
         assert!(!corrected.bytes().await.unwrap().is_empty());
-        // The video's page: its caption track loads (same-origin), chapters are links.
+        // The video's page plays the provider's rendition (straight from the object store)
+        // with its caption track (same-origin), and a chapter seeks it.
         browser.goto(&format!("{base}/ui/?kind=video")).await?;
         browser.wait().at_most(wait).for_element(Locator::LinkText("classroom-clip.mp4")).await?.click().await?;
         browser.wait().at_most(wait).for_element(Locator::Css("h2#video")).await?;
         let video_page = browser.current_url().await?.to_string();
-        let video_page_source = browser.source().await?;
-        assert!(video_page_source.contains("Transcript"), "{video_page_source}");
+        until(&browser, "the video's metadata loaded", 30,
+            "const v = document.querySelector('video'); return !!v && v.readyState >= 1 && v.duration > 0").await?;
+        until(&browser, "the caption track showing with its cues", 30,
+            "const t = document.querySelector('video').textTracks[0]; \
+             return !!t && t.mode === 'showing' && !!t.cues && t.cues.length > 0").await?;
+        let chapter = browser.find(Locator::Css("ol.chapters li:nth-child(2) a[data-seek]")).await?;
+        let start: f64 = chapter.attr("data-seek").await?.expect("a chapter's start").parse().expect("seconds");
+        assert!(start > 0.0, "the second chapter starts after the first");
+        chapter.click().await?;
+        // Playing on from the chapter's start: the position is there or just past it.
+        until(&browser, "the chapter sought the video", 30, &format!(
+            "const v = document.querySelector('video'); return v.currentTime >= {start} - 0.05 && v.currentTime < {start} + 1.5")).await?;
+        browser.execute("const v = document.querySelector('video'); v.pause(); return true;", vec![]).await?;
         screenshot("video.png", &browser.screenshot().await?);
         let other_teachers = video_page.clone();
         browser.find(Locator::Css("header form button")).await?.click().await?;

@@ -22,8 +22,9 @@ use crate::nats::Names;
 
 /// Changes waiting to be published; past this they are dropped (pages catch up later).
 const PUBLISH_QUEUE: usize = 4096;
-/// Changes a slow page may fall behind by before it skips some.
-const FAN_OUT: usize = 1024;
+/// Changes a slow page may fall behind by; past that its stream ends, and the page, on
+/// reconnecting, reads again what it shows.
+pub(super) const FAN_OUT: usize = 1024;
 
 /// `{prefix}.status.{id}`.
 pub fn subject(names: &Names, change: &StatusChange) -> String {
@@ -122,7 +123,9 @@ impl Live {
                         () = &mut expiry => return None,
                         received = receiver.recv() => match received {
                             Ok(change) => change,
-                            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                            // Changes were skipped: ending the stream makes the page
+                            // reconnect and read its rows or itself again (app.js).
+                            Err(broadcast::error::RecvError::Lagged(_)) => return None,
                             Err(broadcast::error::RecvError::Closed) => return None,
                         },
                     };

@@ -484,6 +484,31 @@ async fn live_events_reach_an_evaluator_all_and_a_teacher_only_their_own() {
     }
 }
 
+#[tokio::test]
+async fn a_stream_that_falls_behind_ends_so_that_its_page_reconnects_and_reads_again() {
+    use futures_util::StreamExt;
+    let t = sqlite().await;
+    let (router, live) = live_router(&t, &[]);
+    let (evaluator, _) = sign_in(&router, TOKEN).await;
+    let mut behind = open_events(&router, "/ui/events", Some(&evaluator)).await.1.unwrap();
+    // Not read while more changes than the fan-out holds go by.
+    for _ in 0..=super::live::FAN_OUT {
+        live.send(change("teacher-7", "teacher-7/2025/01/x-many.pdf", State::Received));
+    }
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while let Some(chunk) = tokio::time::timeout_at(deadline, behind.next()).await.expect("the stream ends within 10 s")
+    {
+        text.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
+    }
+    assert!(!text.contains("event: status"), "no change after a gap: {text}");
+    // A stream that keeps up is not ended.
+    let mut current = open_events(&router, "/ui/events", Some(&evaluator)).await.1.unwrap();
+    let next = change("teacher-7", "teacher-7/2025/01/x-next.pdf", State::Submitted);
+    live.send(next.clone());
+    assert_eq!(next_change(&mut current).await["id"], next.id.to_string());
+}
+
 /// The upload page's form: a presigned POST for a key under the teacher's own folder, its
 /// watch token opening a stream of that key only; refused without CSRF or for an evaluator.
 #[tokio::test]

@@ -2,14 +2,16 @@
 //! bytes, so tests can compare what they get across runs.
 //!
 //! document: `corrected` (the source with a small change that keeps its format readable)
-//! and `findings`; video: `transcript` (WebVTT) and `summary`. Each is written to
-//! `{results_dir}/{role}`.
+//! and `findings`; video: `transcript` (WebVTT) and `summary`, plus a `rendition` when the
+//! upload is a container a browser plays as it is (an MP4 whose movie box holds a track, or
+//! a WebM): the upload's own bytes, so a page can play the video with its captions. Each is
+//! written to `{results_dir}/{role}`.
 
 use std::io;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::ids::Kind;
 use crate::provider::protocol::{
@@ -69,6 +71,11 @@ pub(super) async fn produce(meta: &JobMetadata, source: &Path, results_dir: &Pat
             let summary = serde_json::to_vec_pretty(&summary(duration, &seed)).expect("a summary serializes");
             tokio::fs::write(results_dir.join(Role::Summary.as_str()), summary).await?;
             outputs.push(output(Role::Summary, "summary.json".into(), "application/json", results_dir).await?);
+            if let Some(content_type) = playable_container(source, &bytes).await? {
+                tokio::fs::copy(source, results_dir.join(Role::Rendition.as_str())).await?;
+                let name = base_name(&meta.file_name).to_owned();
+                outputs.push(output(Role::Rendition, name, content_type, results_dir).await?);
+            }
         }
     }
     Ok(outputs)
@@ -100,9 +107,71 @@ async fn hash_file(path: &Path) -> io::Result<(u64, String)> {
     }
 }
 
+/// The container type of a video a browser plays as it is: an MP4 (or QuickTime) file
+/// whose movie box holds at least one track, or a WebM. `head` is the file's first bytes.
+/// Anything else (bytes that only start like an MP4, say) has no rendition.
+async fn playable_container(source: &Path, head: &[u8]) -> io::Result<Option<&'static str>> {
+    if infer::get(head).is_some_and(|found| found.mime_type() == "video/webm") {
+        return Ok(Some("video/webm"));
+    }
+    if head.get(4..8) != Some(b"ftyp") {
+        return Ok(None);
+    }
+    let mut file = tokio::fs::File::open(source).await?;
+    let len = file.metadata().await?.len();
+    let mut at = 0u64;
+    // Top-level boxes: `size` (32 bits, 1 = a 64-bit size follows, 0 = to the end), `type`.
+    for _ in 0..1024 {
+        if at + 8 > len {
+            break;
+        }
+        let mut header = [0u8; 16];
+        file.seek(io::SeekFrom::Start(at)).await?;
+        let read = file.read(&mut header).await?;
+        let (size, header_len) = match u32::from_be_bytes(header[..4].try_into().expect("4 bytes")) {
+            0 => (len - at, 8),
+            1 if read >= 16 => (u64::from_be_bytes(header[8..16].try_into().expect("8 bytes")), 16),
+            size => (u64::from(size), 8),
+        };
+        if size < header_len || at.checked_add(size).is_none_or(|end| end > len) {
+            break;
+        }
+        if &header[4..8] == b"moov" {
+            // A movie box of a few MiB at most holds the tracks' tables of any short clip.
+            let body_len = (size - header_len).min(16 << 20);
+            let mut body = vec![0u8; body_len as usize];
+            file.seek(io::SeekFrom::Start(at + header_len)).await?;
+            file.read_exact(&mut body).await?;
+            return Ok(has_track(&body).then_some("video/mp4"));
+        }
+        at += size;
+    }
+    Ok(None)
+}
+
+/// Whether a movie box's body holds a `trak` box among its children.
+fn has_track(moov: &[u8]) -> bool {
+    let mut at = 0usize;
+    while let Some(header) = moov.get(at..at + 8) {
+        let size = u32::from_be_bytes(header[..4].try_into().expect("4 bytes")) as usize;
+        if &header[4..8] == b"trak" {
+            return true;
+        }
+        if size < 8 {
+            return false;
+        }
+        at += size;
+    }
+    false
+}
+
+fn base_name(file_name: &str) -> &str {
+    file_name.rsplit(['/', '\\']).next().unwrap_or(file_name)
+}
+
 /// `lesson plan week 3.docx` -> `lesson plan week 3.corrected.docx`.
 fn corrected_name(file_name: &str) -> String {
-    let base = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name);
+    let base = base_name(file_name);
     match base.rsplit_once('.') {
         Some((stem, ext)) if !stem.is_empty() => format!("{stem}.corrected.{ext}"),
         _ => format!("{base}.corrected"),
@@ -362,6 +431,33 @@ mod tests {
         assert!(a.findings.iter().any(|f| f.suggestion.as_deref() == Some("the")));
         assert!(a.findings.iter().any(|f| f.suggestion.as_deref() == Some("receive")));
         assert!(a.findings.iter().any(|f| f.category == FindingCategory::Style));
+    }
+
+    async fn container_of(bytes: &[u8]) -> Option<&'static str> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("video");
+        std::fs::write(&path, bytes).unwrap();
+        playable_container(&path, bytes).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn only_a_container_with_a_track_is_playable() {
+        let clip = include_bytes!("../../../../samples/classroom-clip.mp4");
+        assert_eq!(container_of(clip).await, Some("video/mp4"));
+        // An `ftyp` box and then nothing a player could read.
+        let mut fake = b"\0\0\0\x18ftypmp42".to_vec();
+        fake.resize(4096, 7);
+        assert_eq!(container_of(&fake).await, None);
+        // A movie box without a track, as an empty recording has.
+        let mut empty = b"\0\0\0\x10ftypisom\0\0\x02\0\0\0\0\x10moov\0\0\0\x08mvhd".to_vec();
+        empty.extend_from_slice(b"\0\0\0\x08mdat");
+        assert_eq!(container_of(&empty).await, None);
+        // The EBML header of a WebM.
+        let mut webm = vec![0x1a, 0x45, 0xdf, 0xa3, 0x9f, 0x42, 0x86, 0x81, 0x01, 0x42, 0x82, 0x84];
+        webm.extend_from_slice(b"webm");
+        webm.resize(64, 0);
+        assert_eq!(container_of(&webm).await, Some("video/webm"));
+        assert_eq!(container_of(&[0x42; 300]).await, None);
     }
 
     #[test]

@@ -69,6 +69,21 @@ async fn a_video_gets_a_webvtt_transcript_and_a_summary() {
 }
 
 #[tokio::test]
+async fn a_playable_video_comes_back_as_its_own_rendition() {
+    let (receiver, callback_url) = Receiver::start(vec![]).await;
+    let sim = RunningSim::start(SimOptions::default()).await;
+    let clip = include_bytes!("../../../../../samples/classroom-clip.mp4");
+    let meta = meta(Kind::Video, "uploads/classroom-clip.mp4", "video/mp4", clip.len(), &callback_url);
+    sim.client().submit("k", &meta, upload(clip)).await.unwrap();
+    let callback = checked_callback(&receiver.wait_for_callbacks(1).await, 0);
+    let roles: Vec<Role> = callback.results.iter().map(|r| r.role).collect();
+    assert_eq!(roles, vec![Role::Transcript, Role::Summary, Role::Rendition]);
+    let rendition = &callback.results[2];
+    assert_eq!((rendition.name.as_str(), rendition.content_type.as_str()), ("classroom-clip.mp4", "video/mp4"));
+    assert_eq!(download(&rendition.url).await, &clip[..]);
+}
+
+#[tokio::test]
 async fn url_mode_fetches_the_source_and_an_unreachable_source_fails_the_job() {
     let (receiver, callback_url) = Receiver::start(vec![]).await;
     let source = serve(Router::new().route("/plan.txt", get(|| async { PLAN }))).await;

@@ -193,7 +193,8 @@ pub async fn publish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::worker::{Outcome, StepError, testkit};
+    use crate::testkit;
+    use crate::worker::{Outcome, StepError};
 
     /// A subject no stream takes (as while a clustered stream elects its leader) is worth
     /// another attempt: the step retries, and the reason still says how to fix a stream

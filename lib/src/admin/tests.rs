@@ -17,7 +17,7 @@ use tower::ServiceExt;
 use super::{AdminState, Probe, router};
 use crate::db::Db;
 use crate::settings::DatabaseSettings;
-use crate::worker::testkit::{self, wait_for};
+use crate::testkit::{self, wait_for};
 
 async fn sqlite(dir: &tempfile::TempDir) -> Db {
     Db::connect(&DatabaseSettings {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::{ConnectError, connect};
 use crate::dev::nats_server::NatsServer;
 use crate::settings::NatsSettings;
-use crate::worker::testkit;
+use crate::testkit;
 
 fn binary() -> PathBuf {
     crate::testkit::nats::nats_server_binary()

@@ -17,6 +17,7 @@ mod settings;
 mod wait;
 
 pub use crate::db::testing::{drop_postgres, fresh_postgres_url};
+pub use nats::{OwnServer, SHARED_NATS, connect, delete_streams, nats_url};
 pub use procs::{Launch, Process, ProcessError, s3s_fs, s3s_fs_binary, wait_for_port};
 pub use settings::TestSettings;
 pub use wait::{try_wait_for, wait_for};
@@ -31,4 +32,9 @@ pub fn free_port() -> u16 {
 /// `t` and ten random hex digits: a stream prefix, bucket or database suffix of one test.
 pub fn random_prefix() -> String {
     format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
+}
+
+/// Settings with one provider, the given prefix and NATS url, and `extra` environment.
+pub fn settings(url: &str, prefix: &str, extra: &[(&str, &str)]) -> crate::settings::Settings {
+    TestSettings::new().nats(url, prefix).with(extra).load()
 }

@@ -3,7 +3,7 @@ use std::time::Duration;
 use async_nats::jetstream::stream::RetentionPolicy;
 
 use super::*;
-use crate::worker::testkit::{self, SHARED_NATS};
+use crate::testkit::{self, SHARED_NATS};
 
 #[test]
 fn the_embedded_definitions_parse_with_the_defaults() {

@@ -82,8 +82,8 @@ mod tests {
     use async_nats::HeaderMap;
 
     use super::*;
+    use crate::testkit;
     use crate::worker::dead_letter::{ATTEMPTS, DOCUMENT_ID, ERROR, ORIGINAL_SUBJECT, STAGE};
-    use crate::worker::testkit;
 
     /// Publishes a dead letter of `stage` whose original subject is `uploads.minio`.
     async fn dead_letter(js: &jetstream::Context, names: &Names, stage: &str, body: &str) {

@@ -11,8 +11,6 @@ pub mod dlq_batch;
 pub mod hold;
 mod runtime;
 #[cfg(test)]
-pub(crate) mod testkit;
-#[cfg(test)]
 mod tests;
 
 pub use dead_letter::{DeadLetterError, publish_dead_letter};

@@ -12,10 +12,10 @@ use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::dead_letter::{self, EXHAUSTED};
-use super::testkit::{self, OwnServer};
 use super::*;
 use crate::nats::Names;
 use crate::settings::Settings;
+use crate::testkit::{self, OwnServer};
 
 type Script = Box<dyn Fn(&Delivery, usize) -> Option<Outcome> + Send + Sync>;
 

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Notifier, NotifyingStore, canonical_header_key, serve, service};
 use crate::nats::Names;
-use crate::worker::testkit::{connect, nats_url, random_prefix};
+use crate::testkit::{connect, nats_url, random_prefix};
 
 const ACCESS_KEY: &str = "minioadmin";
 const SECRET_KEY: &str = "minioadmin-secret";

@@ -264,7 +264,7 @@ impl World {
     pub fn new(extra: &[(&str, &str)]) -> World {
         let mut env: Vec<(&str, &str)> = vec![("DOCFLOW__PROVIDERS__SIM__RESULT_HOSTS", "results.test")];
         env.extend_from_slice(extra);
-        let settings = crate::worker::testkit::settings("nats://127.0.0.1:4222", "docflow", &env);
+        let settings = crate::testkit::settings("nats://127.0.0.1:4222", "docflow", &env);
         World {
             settings: Arc::new(settings),
             names: Names::new("docflow"),

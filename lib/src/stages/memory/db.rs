@@ -64,17 +64,10 @@ impl MemoryDb {
     pub fn before_next(&self, call: &'static str, change: impl FnOnce(&MemoryDb) + Send + 'static) {
         self.meanwhile.lock().unwrap().push((call, Box::new(change)));
     }
-    /// Moves `id` from a state in `from` to `to`, as [`Documents::transition`] does.
-    pub fn move_to(
-        &self,
-        id: DocumentId,
-        from: &[State],
-        to: State,
-        stage: StageId,
-        attempt: u32,
-        reason: Option<&str>,
-    ) -> bool {
-        self.apply(id, from, to, stage, attempt, reason, |_| true, |_| {})
+    /// Moves `id` from `from` to `to` as `stage`'s first attempt would, with no reason;
+    /// for [`MemoryDb::before_next`], which cannot await [`Documents::transition`].
+    pub fn move_to(&self, id: DocumentId, from: State, to: State, stage: StageId) -> bool {
+        self.apply(id, &[from], to, stage, 1, None, |_| true, |_| {})
     }
     fn check(&self, call: &'static str) -> Result<(), DbError> {
         self.calls.lock().unwrap().push(call);
@@ -238,7 +231,7 @@ impl Documents for MemoryDb {
         reason: Option<&str>,
     ) -> Result<bool, DbError> {
         self.check("transition")?;
-        Ok(self.move_to(id, from, to, stage, attempt, reason))
+        Ok(self.apply(id, from, to, stage, attempt, reason, |_| true, |_| {}))
     }
     async fn mark_failed(&self, id: DocumentId, stage: StageId, attempt: u32, reason: &str) -> Result<bool, DbError> {
         self.transition(id, &State::NON_TERMINAL, State::Failed, stage, attempt, Some(reason)).await

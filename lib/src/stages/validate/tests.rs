@@ -279,7 +279,7 @@ async fn a_document_moved_while_its_results_were_checked_retries_and_records_not
     let callback = callback(id, "job-1", results(&world));
     // Another delivery of the callback accepts it between this one's read and its write.
     world.db.before_next("record_validated", move |db| {
-        assert!(db.move_to(id, &[State::Submitted], State::Processed, STAGE, 1, None));
+        assert!(db.move_to(id, State::Submitted, State::Processed, STAGE));
     });
     let validate = stage(&world);
     assert_eq!(

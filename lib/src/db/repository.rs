@@ -15,7 +15,7 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
+    QueryOrder, Select, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
 };
 
 use super::entities::artifacts;
@@ -152,14 +152,10 @@ impl Db {
 
     /// The document's transitions, oldest first.
     pub async fn timeline(&self, id: DocumentId) -> Result<Vec<TimelineEntry>, DbError> {
-        document_events::Entity::find()
+        let query = document_events::Entity::find()
             .filter(document_events::Column::DocumentId.eq(id.to_string()))
-            .order_by_asc(document_events::Column::Id)
-            .all(&self.conn)
-            .await?
-            .into_iter()
-            .map(TimelineEntry::try_from)
-            .collect()
+            .order_by_asc(document_events::Column::Id);
+        self.all(query).await
     }
 
     /// `received -> submitted`: sets provider_job_id, submission_id, attempts[stage],
@@ -245,14 +241,16 @@ impl Db {
         if let Some(since) = since {
             query = query.filter(documents::Column::UpdatedAt.gte(since));
         }
-        query
-            .order_by_asc(documents::Column::UpdatedAt)
-            .order_by_asc(documents::Column::Id)
-            .all(&self.conn)
-            .await?
-            .into_iter()
-            .map(Document::try_from)
-            .collect()
+        self.all(query.order_by_asc(documents::Column::UpdatedAt).order_by_asc(documents::Column::Id)).await
+    }
+
+    /// Every row `query` selects, each read into a `T`.
+    async fn all<E, T>(&self, query: Select<E>) -> Result<Vec<T>, DbError>
+    where
+        E: EntityTrait,
+        T: TryFrom<E::Model, Error = DbError>,
+    {
+        query.all(&self.conn).await?.into_iter().map(T::try_from).collect()
     }
 
     /// Moves the document to `to` if its state is one of `from`, appending a timeline

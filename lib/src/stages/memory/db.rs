@@ -21,6 +21,9 @@ pub fn db_down() -> DbError {
 /// One timeline entry: state, stage, attempt, reason.
 pub type Entry = (State, String, u32, Option<String>);
 
+/// A change made to the database just before one of the stage's calls.
+type Meanwhile = Box<dyn FnOnce(&MemoryDb) + Send>;
+
 #[derive(Default)]
 pub struct MemoryDb {
     documents: Mutex<HashMap<DocumentId, Document>>,
@@ -31,6 +34,8 @@ pub struct MemoryDb {
     failures: Mutex<VecDeque<DbError>>,
     /// The methods called, in order.
     calls: Mutex<Vec<&'static str>>,
+    /// Changes to make before the next call of a method, by method.
+    meanwhile: Mutex<Vec<(&'static str, Meanwhile)>>,
 }
 
 impl MemoryDb {
@@ -54,8 +59,25 @@ impl MemoryDb {
     pub fn stored_artifacts(&self, id: DocumentId) -> Vec<ArtifactRow> {
         self.artifacts.lock().unwrap().get(&id).cloned().unwrap_or_default()
     }
+    /// Before the next call of `call`, `change` runs on the database: another delivery's
+    /// write landing between two of the stage's.
+    pub fn before_next(&self, call: &'static str, change: impl FnOnce(&MemoryDb) + Send + 'static) {
+        self.meanwhile.lock().unwrap().push((call, Box::new(change)));
+    }
+    /// Moves `id` from `from` to `to` as `stage`'s first attempt would, with no reason;
+    /// for [`MemoryDb::before_next`], which cannot await [`Documents::transition`].
+    pub fn move_to(&self, id: DocumentId, from: State, to: State, stage: StageId) -> bool {
+        self.apply(id, &[from], to, stage, 1, None, |_| true, |_| {})
+    }
     fn check(&self, call: &'static str) -> Result<(), DbError> {
         self.calls.lock().unwrap().push(call);
+        let change = {
+            let mut meanwhile = self.meanwhile.lock().unwrap();
+            meanwhile.iter().position(|(c, _)| *c == call).map(|at| meanwhile.remove(at).1)
+        };
+        if let Some(change) = change {
+            change(self);
+        }
         self.failures.lock().unwrap().pop_front().map_or(Ok(()), Err)
     }
     /// Moves `id` to `to` when its state is in `from` and `guard` holds; `change` is applied

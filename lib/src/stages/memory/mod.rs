@@ -99,10 +99,13 @@ impl Objects for MemoryStore {
 /// the protocol asks) unless a test scripted another answer.
 #[derive(Default)]
 pub struct MemoryProvider {
-    /// Every submission: its idempotency key, metadata and the bytes uploaded.
-    pub submitted: Mutex<Vec<(String, JobMetadata, Bytes)>>,
+    /// Every submission: its idempotency key, metadata and the bytes uploaded (`None`
+    /// when the provider was handed a URL instead of the body).
+    pub submitted: Mutex<Vec<(String, JobMetadata, Option<Bytes>)>>,
     answers: Mutex<VecDeque<SubmitError>>,
     statuses: Mutex<VecDeque<Result<JobStatus, SubmitError>>>,
+    /// While true, submissions are recorded and then wait before answering.
+    paused: tokio::sync::watch::Sender<bool>,
 }
 
 impl MemoryProvider {
@@ -113,6 +116,14 @@ impl MemoryProvider {
     /// The next status request is answered with `status`.
     pub fn status_next(&self, status: Result<JobStatus, SubmitError>) {
         self.statuses.lock().unwrap().push_back(status);
+    }
+    /// Submissions from now on are recorded, then wait for [`MemoryProvider::resume`]
+    /// before answering: a submission in flight, holding its slot.
+    pub fn pause(&self) {
+        self.paused.send_replace(true);
+    }
+    pub fn resume(&self) {
+        self.paused.send_replace(false);
     }
     pub fn submissions(&self) -> usize {
         self.submitted.lock().unwrap().len()
@@ -132,11 +143,13 @@ impl Provider for MemoryProvider {
                     .try_collect()
                     .await
                     .map_err(|e| SubmitError::Transient { detail: format!("reading the upload: {e}") })?;
-                Bytes::from(chunks.concat())
+                Some(Bytes::from(chunks.concat()))
             }
-            SubmitBody::Url => Bytes::new(),
+            SubmitBody::Url => None,
         };
         self.submitted.lock().unwrap().push((key.to_owned(), meta.clone(), bytes));
+        // The sender lives as long as `self`: the wait ends only on `resume`.
+        let _ = self.paused.subscribe().wait_for(|paused| !paused).await;
         if let Some(error) = self.answers.lock().unwrap().pop_front() {
             return Err(error);
         }

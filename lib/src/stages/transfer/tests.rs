@@ -62,7 +62,7 @@ async fn an_upload_is_recorded_submitted_and_watched() {
     assert_eq!(document.round_origin, Some(7));
     let submitted = world.provider.submitted.lock().unwrap().clone();
     assert_eq!(submitted.len(), 1);
-    assert_eq!((submitted[0].0.as_str(), submitted[0].2.as_ref()), (round_key(id, 0).as_str(), TEXT));
+    assert_eq!((submitted[0].0.as_str(), submitted[0].2.as_deref()), (round_key(id, 0).as_str(), Some(TEXT)));
     assert_eq!(submitted[0].1.callback_url, "http://127.0.0.1:8080/v1/callbacks/sim");
     let timers = world.publisher.on("docflow.watch");
     assert_eq!(timers.len(), 1);
@@ -253,7 +253,7 @@ async fn a_restart_request_submits_the_document_from_its_row() {
     assert_eq!(transfer.step(&delivery).await, Outcome::Done);
     let document = world.db.document(id);
     assert_eq!((document.state, document.submission_round), (State::Submitted, 1));
-    assert_eq!(world.provider.submitted.lock().unwrap()[1].2.as_ref(), TEXT, "the object the row names");
+    assert_eq!(world.provider.submitted.lock().unwrap()[1].2.as_deref(), Some(TEXT), "the object the row names");
 
     let unversioned = format!(r#"{{"document_id":"{id}","cause":"retried"}}"#);
     let delivery = world.delivery(STAGE, REQUEST_SUBJECT, unversioned.as_bytes(), 1, 21);
@@ -291,4 +291,94 @@ async fn bodies_that_are_not_events_or_requests_fail_and_events_without_a_creati
     log.records[0].event_name = "s3:ObjectRemoved:Delete".into();
     let body = serde_json::to_vec(&log).unwrap();
     assert_eq!(transfer.step(&event(&world, &body, 1, 9)).await, Outcome::Done);
+}
+
+/// Waits until the provider has received `n` submissions.
+async fn submissions(world: &World, n: usize) {
+    let provider = &world.provider;
+    crate::testkit::wait_for("the submissions", Duration::from_secs(5), move || async move {
+        (provider.submissions() == n).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_open_breaker_holds_the_next_document_without_submitting_it() {
+    let world = World::new(&[
+        ("DOCFLOW__PROVIDERS__SIM__BREAKER__FAILURES", "1"),
+        ("DOCFLOW__PROVIDERS__SIM__BREAKER__PROBE_AFTER", "60s"),
+    ]);
+    let transfer = stage(&world);
+    let (first, _) = upload(&world, "teacher-42/a.txt", TEXT, &[]);
+    let (second, id) = upload(&world, "teacher-42/b.txt", TEXT, &[]);
+    world.provider.refuse_next(SubmitError::Transient { detail: "provider answered 503".into() });
+    assert!(matches!(transfer.step(&event(&world, &first, 1, 7)).await, Outcome::Retry { .. }), "opens the breaker");
+    world.db.take_calls();
+
+    match transfer.step(&event(&world, &second, 1, 8)).await {
+        Outcome::Hold { after, reason } => {
+            assert!((Duration::from_secs(59)..=Duration::from_secs(75)).contains(&after), "{after:?}");
+            assert_eq!(reason, "provider sim is busy or down (breaker open); held");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(world.provider.submissions(), 1, "only the submission that opened it");
+    assert!(!world.db.take_calls().contains(&"mark_submitted_in_round"));
+    assert_eq!(world.db.timeline(id).into_iter().map(|e| e.0).collect::<Vec<_>>(), [State::Received]);
+    assert!(world.publisher.published().is_empty(), "no watch timer");
+    // A hold is not a retry: its redelivery takes the full path, recording included.
+    assert!(matches!(transfer.step(&event(&world, &second, 2, 8)).await, Outcome::Hold { .. }));
+    assert_eq!(world.db.take_calls()[0], "record_received");
+    assert_eq!(world.provider.submissions(), 1);
+}
+
+#[tokio::test]
+async fn a_provider_whose_slots_are_all_taken_holds_the_next_document_until_one_is_free() {
+    let world = World::new(&[("DOCFLOW__PROVIDERS__SIM__CONCURRENCY", "1")]);
+    let transfer = stage(&world);
+    let (first, first_id) = upload(&world, "teacher-42/a.txt", TEXT, &[]);
+    let (second, id) = upload(&world, "teacher-42/b.txt", TEXT, &[]);
+    let (in_flight, next) = (event(&world, &first, 1, 7), event(&world, &second, 1, 8));
+    world.provider.pause();
+    let (done, held) = tokio::join!(transfer.step(&in_flight), async {
+        submissions(&world, 1).await;
+        let held = transfer.step(&next).await;
+        world.provider.resume();
+        held
+    });
+
+    assert_eq!(done, Outcome::Done);
+    match held {
+        Outcome::Hold { after, reason } => {
+            assert!((Duration::from_secs(2)..=Duration::from_millis(2500)).contains(&after), "{after:?}");
+            assert_eq!(reason, "provider sim is busy or down (breaker closed); held");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(world.provider.submissions(), 1);
+    assert_eq!((world.db.state(first_id), world.db.state(id)), (State::Submitted, State::Received));
+    assert_eq!(world.publisher.on("docflow.watch").len(), 1);
+    // The slot is free again: the held document goes.
+    assert_eq!(transfer.step(&event(&world, &second, 2, 8)).await, Outcome::Done);
+    assert_eq!(world.db.state(id), State::Submitted);
+    assert_eq!(world.provider.submissions(), 2);
+}
+
+#[tokio::test]
+async fn a_provider_that_takes_urls_gets_a_presigned_url_instead_of_the_body() {
+    let world =
+        World::new(&[("DOCFLOW__PROVIDERS__SIM__DELIVERY", "url"), ("DOCFLOW__PROVIDERS__SIM__URL_TTL", "15m")]);
+    let (body, id) = upload(&world, "teacher-42/plan.txt", TEXT, &[]);
+    assert_eq!(stage(&world).step(&event(&world, &body, 1, 7)).await, Outcome::Done);
+
+    let submitted = world.provider.submitted.lock().unwrap().clone();
+    assert_eq!(submitted.len(), 1);
+    let (key, meta, sent) = &submitted[0];
+    assert_eq!((key.as_str(), sent.as_deref()), (round_key(id, 0).as_str(), None), "no body streamed");
+    assert_eq!(meta.source_url.as_deref(), Some("http://store.test/uploads/teacher-42/plan.txt?expires=900"));
+    assert_eq!(meta.size, TEXT.len() as u64);
+    let job = MemoryProvider::job_for(&round_key(id, 0));
+    let document = world.db.document(id);
+    assert_eq!((document.state, document.provider_job_id.as_deref()), (State::Submitted, Some(job.as_str())));
+    assert_eq!(world.publisher.on("docflow.watch")[0].message_id, format!("watch:{id}:{job}"));
 }

@@ -271,3 +271,30 @@ async fn the_last_attempt_dead_letters_and_fails_the_document() {
     validate.on_dead_letter(&last, "last attempt").await;
     assert_eq!(world.db.document(id).error_stage.as_deref(), Some("validate"));
 }
+
+#[tokio::test]
+async fn a_document_moved_while_its_results_were_checked_retries_and_records_nothing() {
+    let world = World::new(&[]);
+    let id = document(&world, Some("job-1")).await;
+    let callback = callback(id, "job-1", results(&world));
+    // Another delivery of the callback accepts it between this one's read and its write.
+    world.db.before_next("record_validated", move |db| {
+        assert!(db.move_to(id, State::Submitted, State::Processed, STAGE));
+    });
+    let validate = stage(&world);
+    assert_eq!(
+        validate.step(&delivery(&world, &callback, 1)).await,
+        Outcome::retry("the document changed while its results were checked")
+    );
+
+    assert!(world.db.take_calls().contains(&"record_validated"));
+    assert_eq!(world.db.state(id), State::Processed);
+    assert!(world.db.stored_artifacts(id).is_empty());
+    assert!(world.publisher.published().is_empty(), "no normalize request for a document not validated");
+    // The redelivery reads where the document is and validates it from there.
+    assert_eq!(validate.step(&delivery(&world, &callback, 2)).await, Outcome::Done);
+    let states: Vec<State> = world.db.timeline(id).into_iter().map(|e| e.0).collect();
+    assert_eq!(states, [State::Received, State::Submitted, State::Processed, State::Validated]);
+    assert_eq!(world.db.stored_artifacts(id).len(), 2);
+    assert_eq!(world.publisher.on("docflow.normalize").len(), 1);
+}

@@ -289,6 +289,31 @@ impl World {
         }
     }
 
+    /// A lesson plan (`teacher-42/plan.txt`, 19 bytes) recorded by transfer, and submitted
+    /// to `sim` as `job` in round 0 when one is given.
+    pub async fn document(&self, job: Option<&str>) -> DocumentId {
+        use super::ports::Documents;
+        let id = DocumentId(uuid::Uuid::new_v4());
+        let new = crate::db::NewDocument {
+            id,
+            kind: crate::ids::Kind::Document,
+            uploader_id: "teacher-42".into(),
+            bucket: "uploads".into(),
+            key: "teacher-42/plan.txt".into(),
+            version_id: None,
+            etag: None,
+            size: 19,
+            content_type: "text/plain".into(),
+            provider: "sim".into(),
+        };
+        self.db.record_received(&new, StageId::Transfer, 1, Some(1)).await.unwrap();
+        if let Some(job) = job {
+            let submission = id.submission_id_for_round("sim", 0).to_string();
+            self.db.mark_submitted_in_round(id, 0, "sim", &submission, job, StageId::Transfer, 1).await.unwrap();
+        }
+        id
+    }
+
     pub fn ports(&self) -> Ports {
         Ports {
             documents: self.db.clone(),

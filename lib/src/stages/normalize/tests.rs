@@ -1,7 +1,7 @@
 //! The normalize stage's branches, on in-memory ports: no service, milliseconds.
 
 use super::*;
-use crate::db::{ArtifactRow, NewDocument};
+use crate::db::ArtifactRow;
 use crate::messages::{self, Artifact as WireArtifact};
 use crate::stages::memory::{World, store_down};
 use crate::stages::ports::Documents;
@@ -21,22 +21,8 @@ fn artifact(id: DocumentId, role: &str, name: &str) -> ArtifactRow {
 
 /// A validated document with its two artifacts recorded (and the findings stored).
 async fn validated(world: &World) -> DocumentId {
-    let id = DocumentId(uuid::Uuid::new_v4());
-    let new = NewDocument {
-        id,
-        kind: Kind::Document,
-        uploader_id: "teacher-42".into(),
-        bucket: "uploads".into(),
-        key: "teacher-42/plan.txt".into(),
-        version_id: None,
-        etag: None,
-        size: 19,
-        content_type: "text/plain".into(),
-        provider: "sim".into(),
-    };
-    let (transfer, validate) = (StageId::Transfer, StageId::Validate);
-    world.db.record_received(&new, transfer, 1, Some(1)).await.unwrap();
-    world.db.mark_submitted_in_round(id, 0, "sim", "sub", "job-1", transfer, 1).await.unwrap();
+    let id = world.document(Some("job-1")).await;
+    let validate = StageId::Validate;
     let artifacts = [artifact(id, "corrected", "plan.txt"), artifact(id, "findings", "findings.json")];
     assert!(world.db.record_validated(id, State::Submitted, "evt", &artifacts, validate, 1).await.unwrap());
     world.store.put("results", &format!("{id}/findings/findings.json"), FINDINGS);

@@ -4,8 +4,7 @@ use chrono::Utc;
 use sha2::{Digest, Sha256};
 
 use super::*;
-use crate::db::NewDocument;
-use crate::ids::{DocumentId, Kind};
+use crate::ids::DocumentId;
 use crate::provider::protocol::{ProviderError, Role};
 use crate::stages::memory::{World, db_down};
 use crate::stages::ports::Documents;
@@ -16,25 +15,7 @@ const CORRECTED: &[u8] = b"Week 3: fractions.\n";
 
 /// A document recorded by transfer; submitted as `job` when one is given.
 async fn document(world: &World, job: Option<&str>) -> DocumentId {
-    let id = DocumentId(uuid::Uuid::new_v4());
-    let new = NewDocument {
-        id,
-        kind: Kind::Document,
-        uploader_id: "teacher-42".into(),
-        bucket: "uploads".into(),
-        key: "teacher-42/plan.txt".into(),
-        version_id: None,
-        etag: None,
-        size: 19,
-        content_type: "text/plain".into(),
-        provider: "sim".into(),
-    };
-    world.db.record_received(&new, StageId::Transfer, 1, Some(1)).await.unwrap();
-    if let Some(job) = job {
-        let submission = id.submission_id_for_round("sim", 0).to_string();
-        world.db.mark_submitted_in_round(id, 0, "sim", &submission, job, StageId::Transfer, 1).await.unwrap();
-    }
-    id
+    world.document(job).await
 }
 
 fn result(role: Role, name: &str, bytes: &[u8], content_type: &str) -> ResultFile {

@@ -3,30 +3,14 @@
 use chrono::Utc;
 
 use super::*;
-use crate::db::NewDocument;
-use crate::ids::{DocumentId, Kind};
+use crate::ids::DocumentId;
 use crate::provider::protocol::{JobState, JobStatus};
 use crate::stages::memory::{World, db_down};
 use crate::stages::ports::Documents;
 
-/// A document submitted as `job-1` seven hours ago.
+/// A document submitted as `job-1`.
 async fn submitted(world: &World) -> DocumentId {
-    let id = DocumentId(uuid::Uuid::new_v4());
-    let new = NewDocument {
-        id,
-        kind: Kind::Document,
-        uploader_id: "teacher-42".into(),
-        bucket: "uploads".into(),
-        key: "teacher-42/plan.txt".into(),
-        version_id: None,
-        etag: None,
-        size: 19,
-        content_type: "text/plain".into(),
-        provider: "sim".into(),
-    };
-    world.db.record_received(&new, StageId::Transfer, 1, Some(1)).await.unwrap();
-    world.db.mark_submitted_in_round(id, 0, "sim", "sub", "job-1", StageId::Transfer, 1).await.unwrap();
-    id
+    world.document(Some("job-1")).await
 }
 
 /// A timer of `id` with `checks` made, whose deadline is `deadline_in` from now.

@@ -93,15 +93,17 @@ run: ## build docflow and run the whole pipeline on this machine (docflow dev)
 # checks that the harness works, on the quick release build `make run` already made.
 # docflow and docflow-bench build in two runs of cargo: the bench turns on docflow's
 # `testkit` feature, which must not reach the binary it measures (the one that ships).
+# Only the measured binary needs the dist profile: the harness is the quick release
+# build (as for bench-smoke), told which docflow to start by DOCFLOW_BIN.
 BENCH_NATS_SERVER ?= $(shell command -v nats-server 2>/dev/null || echo $(NATS_SERVER_SUITE))
 BENCH_ARGS ?=
 
 bench-build:
 	$(CARGO) build --profile dist --bin docflow
-	$(CARGO) build --profile dist --bin docflow-bench
+	$(CARGO) build --release --bin docflow-bench
 
 bench: deps services bench-build ## full-size performance run: table on stdout, JSON in target/bench/latest.json
-	target/dist/docflow-bench --nats-server "$(BENCH_NATS_SERVER)" $(BENCH_ARGS)
+	DOCFLOW_BIN=target/dist/docflow target/release/docflow-bench --nats-server "$(BENCH_NATS_SERVER)" $(BENCH_ARGS)
 
 bench-smoke: deps services ## every bench scenario at tiny sizes (CI: the harness works, no figure asserted)
 	$(CARGO) build --release --bin docflow

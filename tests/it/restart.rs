@@ -220,3 +220,98 @@ async fn a_lost_callback_is_recovered_by_an_early_status_check_long_before_the_d
     assert_eq!(jobs[0]["job_id"].as_str(), document.provider_job_id.as_deref());
     eprintln!("lost callback recovered in {:?}", started.elapsed());
 }
+
+/// A `.docx` name: pre-flight holds the content to a Word file.
+const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+
+/// The simulator's counters (`GET /v1/_sim/stats`): `submissions_received` counts every
+/// submission that reached it, answered or not.
+async fn sim_stats(sandbox: &Sandbox) -> serde_json::Value {
+    reqwest::get(format!("{}/v1/_sim/stats", sandbox.sim_url)).await.unwrap().json().await.unwrap()
+}
+
+/// Waits until `id` is failed in submission round `round`.
+async fn failed_in_round(sandbox: &Sandbox, id: DocumentId, round: u32) -> docflow::db::Document {
+    wait_for(&format!("document {id} failed in round {round}"), DEADLINE, || async {
+        sandbox.db.get(id).await.ok().flatten().filter(|d| d.state == State::Failed && d.submission_round == round)
+    })
+    .await
+}
+
+fn error_of(document: &docflow::db::Document) -> &str {
+    document.error_reason.as_deref().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_file_pre_flight_refused_is_refused_again_when_notified_again_replayed_or_retried() {
+    let mut sandbox = Sandbox::builder().start().await;
+    sandbox.start_all().await;
+    // Text under a name that promises a Word file.
+    let (key, bytes) = ("teacher-r5/plan.docx", lesson_plan());
+    let size = bytes.len() as u64;
+    let etag = sandbox.put_object("uploads", key, bytes, DOCX, &[]).await;
+    sandbox.notify_created("uploads", key, size, &etag, DOCX, &[]).await;
+    let id = crate::support::document_id("uploads", key, &etag);
+    let refused = failed_in_round(&sandbox, id, 0).await;
+    assert!(error_of(&refused).contains("named .docx but is not a Word file"), "{refused:?}");
+
+    // The teacher uploads the same bytes again: the same document, restarted and refused.
+    sandbox.notify_created("uploads", key, size, &etag, DOCX, &[]).await;
+    failed_in_round(&sandbox, id, 1).await;
+
+    // The replay of one of its dead letters.
+    let settings = Settings::load(None, Some(sandbox.env.clone())).unwrap();
+    let letters = DeadLetters::connect(&settings).await.unwrap();
+    let letter = wait_for("both transfer dead letters", DEADLINE, || async {
+        let listed = letters.list(Some("transfer")).await.ok()?;
+        (listed.len() == 2).then(|| listed[0].sequence)
+    })
+    .await;
+    let (code, output) = docflow(&sandbox, &["dlq", "replay", &letter.to_string()]).await;
+    assert_eq!(code, 0, "{output}");
+    failed_in_round(&sandbox, id, 2).await;
+
+    // `docflow retry`.
+    let (code, output) = docflow(&sandbox, &["retry", &id.to_string()]).await;
+    assert_eq!(code, 0, "{output}");
+    let document = failed_in_round(&sandbox, id, 3).await;
+    assert!(error_of(&document).contains("named .docx"), "{document:?}");
+    let reasons = reasons(&sandbox, id).await;
+    for cause in ["notified again", "replayed", "retried"] {
+        assert!(reasons.contains(&cause.to_owned()), "{cause}: {reasons:?}");
+    }
+    assert!(jobs_of(&sandbox, id).await.is_empty());
+    assert_eq!(sim_stats(&sandbox).await["submissions_received"], 0, "the provider never heard of it");
+    letters.close().await;
+}
+
+#[tokio::test]
+async fn a_retry_reads_the_object_again_and_refuses_new_bytes_pre_flight_refuses() {
+    let mut sandbox = Sandbox::builder().sim(&["--fail-first-jobs", "1"]).start().await;
+    sandbox.start_all().await;
+    let key = "teacher-r6/plan.txt";
+    let id = sandbox.upload(key, lesson_plan(), "text/plain", &[]).await;
+    let failed = sandbox.wait_for_state(id, State::Failed, DEADLINE).await;
+    assert_eq!(failed.error_stage.as_deref(), Some("validate"), "the provider failed its job");
+    assert_eq!(jobs_of(&sandbox, id).await.len(), 1);
+
+    // The key now holds a picture (not yet announced); the failed document is retried.
+    let mut picture = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00, 0x01];
+    picture.resize(4096, 0);
+    let size = picture.len() as u64;
+    let etag = sandbox.put_object("uploads", key, picture, "image/jpeg", &[]).await;
+    let (code, output) = docflow(&sandbox, &["retry", &id.to_string()]).await;
+    assert_eq!(code, 0, "{output}");
+    let refused = failed_in_round(&sandbox, id, 1).await;
+    assert!(error_of(&refused).contains("this file is a picture"), "{refused:?}");
+    assert_eq!(refused.error_stage.as_deref(), Some("transfer"));
+
+    // Its own notification makes a new document: refused too.
+    sandbox.notify_created("uploads", key, size, &etag, "image/jpeg", &[]).await;
+    let other = crate::support::document_id("uploads", key, &etag);
+    let refused = sandbox.wait_for_state(other, State::Failed, DEADLINE).await;
+    assert!(error_of(&refused).contains("this file is a picture"), "{refused:?}");
+    assert_eq!(jobs_of(&sandbox, id).await.len(), 1, "round 0's job only");
+    assert!(jobs_of(&sandbox, other).await.is_empty());
+    assert_eq!(sim_stats(&sandbox).await["submissions_received"], 1);
+}

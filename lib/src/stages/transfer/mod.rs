@@ -4,6 +4,7 @@
 //! document's watch timer. See `design.md` for why a duplicate event or a crash between
 //! submit and ack makes no second job.
 
+mod admission;
 mod preflight;
 pub mod restart;
 mod retried;
@@ -145,7 +146,6 @@ impl Transfer {
             content_type: upload.content_type.clone().unwrap_or_else(|| "application/octet-stream".into()),
             provider: provider.to_owned(),
         };
-        preflight::refuse(&*self.db, &*self.store, &self.settings, upload, &new, delivery).await?;
         if delivery.attempt > 1
             && let Some(round) = self.retried.recalls(new.id, delivery.stream_sequence)
         {
@@ -168,8 +168,9 @@ impl Transfer {
         self.submit_current_round(upload, new, &document, delivery).await
     }
 
-    /// Submits a `received` document in its current round; for any other state, does what
-    /// the state leaves to do.
+    /// Submits a `received` document in its current round once the round is admitted
+    /// (`admission.rs`); for any other state, does what the state leaves to do. The only
+    /// way to the provider but `resubmit`, whose round was admitted on this path.
     async fn submit_current_round(
         &self,
         upload: &Upload,
@@ -181,6 +182,8 @@ impl Transfer {
             self.retried.forget(document.id);
             return self.resume(document).await;
         }
+        // Every round, whatever started it, is admitted before anything reaches the provider.
+        self.admit(upload, document).await?;
         // The row's kind and content type: the event that recorded it may have said otherwise.
         let round = document.submission_round;
         let (job_id, _) =
@@ -231,12 +234,6 @@ impl Transfer {
             content_type: document.content_type.clone(),
             provider: document.provider.clone(),
         };
-        if document.state == State::Received && !self.settings.providers.contains_key(&document.provider) {
-            return Err(StepError::fail(format!(
-                "document {} went to provider {:?}, which is no longer configured",
-                document.id, document.provider
-            )));
-        }
         self.submit_current_round(&upload, &new, &document, delivery).await
     }
 

@@ -2,22 +2,19 @@
 //! the provider, with a reason the person who uploaded it understands. An empty file; a
 //! "document" that is a picture, a video, a program or unreadable bytes (by its magic
 //! bytes, and by its extension when the extension names a format with magic bytes); a
-//! file over the provider's `providers.<name>.max_size`. The document is recorded, then
-//! the message fails: a dead letter, the document `failed` with the reason (the stage's
-//! `on_dead_letter`), and the provider never sees it.
+//! file over the provider's `providers.<name>.max_size`. Every submission round is
+//! checked (`admission.rs`): a refused round fails its message, a dead letter and the
+//! document `failed` with the reason (the stage's `on_dead_letter`), and the provider
+//! never sees it.
 //!
 //! Cost: a document's first bytes are read from the bucket (one GET, at most
 //! [`HEAD_BYTES`] read); a video is checked on its size only.
 
 use futures_util::StreamExt;
 
-use super::STAGE;
-use crate::db::{NewDocument, State};
 use crate::events::minio::Upload;
 use crate::ids::Kind;
-use crate::settings::{Settings, parse_size};
-use crate::stages::ports::{Documents, Objects};
-use crate::worker::{Delivery, StepError};
+use crate::stages::ports::Objects;
 
 /// How much of a document is read to recognise it.
 pub const HEAD_BYTES: usize = 8192;
@@ -125,34 +122,26 @@ fn looks_like_text(head: &[u8]) -> bool {
     control * 100 <= head.len()
 }
 
-/// The hook of the transfer stage, before anything else is done with an upload: `Ok`
-/// when it may go on; else the error that fails it, the document recorded and left
-/// `received` for `on_dead_letter` to fail with the reason. A document already past
-/// `received` (a duplicate event) goes on: what happened to it is in its row.
-pub async fn refuse(
-    db: &dyn Documents,
+/// Pre-flight of one submission round: the refusal when the upload must not reach the
+/// provider. Every round passes here (see `admission.rs`), the first and each restart.
+/// A document that cannot be read here (gone, S3 down) passes: the submission meets the
+/// same error and handles it as it always has (failed, or retried).
+pub async fn check(
     store: &dyn Objects,
-    settings: &Settings,
     upload: &Upload,
-    new: &NewDocument,
-    delivery: &Delivery,
-) -> Result<(), StepError> {
-    let max_size = settings.providers.get(&new.provider).and_then(|p| p.max_size.as_deref()).and_then(parse_size);
-    let mut refusal = check_size(upload.size, &new.provider, max_size.map(|m| m as u64)).err();
-    if refusal.is_none() && new.kind == Kind::Document {
-        // Unreadable here (gone, S3 down): the submission path meets the same error and
-        // handles it as it always has (recorded, then failed or retried).
-        let Some(head) = read_head(store, upload).await else { return Ok(()) };
-        // The bucket's size is the truth when the event said otherwise.
-        refusal = if head.is_empty() { Some(Refusal::Empty) } else { check_document(upload.file_name(), &head).err() };
+    kind: Kind,
+    provider: &str,
+    max_size: Option<u64>,
+) -> Option<Refusal> {
+    if let Err(refusal) = check_size(upload.size, provider, max_size) {
+        return Some(refusal);
     }
-    let Some(refusal) = refusal else { return Ok(()) };
-    let (document, _) = db.record_received(new, STAGE, delivery.attempt as u32, None).await?;
-    if document.state != State::Received {
-        return Ok(());
+    if kind != Kind::Document {
+        return None;
     }
-    tracing::info!(document_id = %new.id, reason = %refusal, "upload refused before submission");
-    Err(StepError::fail(refusal.to_string()))
+    let head = read_head(store, upload).await?;
+    // The bucket's size is the truth when the event said otherwise.
+    if head.is_empty() { Some(Refusal::Empty) } else { check_document(upload.file_name(), &head).err() }
 }
 
 /// Up to [`HEAD_BYTES`] of the object (the rest is not read); `None` when it cannot be read.

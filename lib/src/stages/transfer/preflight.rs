@@ -48,6 +48,22 @@ pub enum Refusal {
          the lesson plan in one of those formats"
     )]
     Unreadable,
+    /// A web page, an SVG picture, XML or a script: a browser opening it would run it.
+    #[error(
+        "this file is {what}, which a web browser would open as a page or run as a program, so docflow does not \
+         take it; please upload {}",
+        crate::storage::active::ACCEPTED
+    )]
+    Active { what: String },
+}
+
+/// The rule on what an upload declares (its content type and its name), for every kind:
+/// nothing a browser would run ([`crate::storage::active`]) goes further.
+pub fn check_active(content_type: Option<&str>, file_name: &str) -> Result<(), Refusal> {
+    match crate::storage::active::active(content_type.unwrap_or_default(), file_name) {
+        Some(what) => Err(Refusal::Active { what }),
+        None => Ok(()),
+    }
 }
 
 /// `1.5 GB`, `700 KB`, `12 bytes`.
@@ -138,7 +154,9 @@ pub async fn refuse(
     delivery: &Delivery,
 ) -> Result<(), StepError> {
     let max_size = settings.providers.get(&new.provider).and_then(|p| p.max_size.as_deref()).and_then(parse_size);
-    let mut refusal = check_size(upload.size, &new.provider, max_size.map(|m| m as u64)).err();
+    let mut refusal = check_size(upload.size, &new.provider, max_size.map(|m| m as u64))
+        .and_then(|()| check_active(upload.content_type.as_deref(), upload.file_name()))
+        .err();
     if refusal.is_none() && new.kind == Kind::Document {
         // Unreadable here (gone, S3 down): the submission path meets the same error and
         // handles it as it always has (recorded, then failed or retried).
@@ -246,6 +264,26 @@ mod tests {
     fn unknown_binary_bytes_are_unreadable() {
         assert_eq!(check_document("plan.txt", &[0x00, 0x01, 0x02, 0x9c, 0x00, 0x11]), Err(Refusal::Unreadable));
         assert_eq!(check_document("plan.txt", &[0x01; 40]), Err(Refusal::Unreadable), "control characters");
+    }
+
+    #[test]
+    fn pages_pictures_with_scripts_and_scripts_are_refused_in_a_teachers_words() {
+        for (content_type, name, what) in [
+            (Some("text/html"), "plan.txt", "text/html"),
+            (Some("image/svg+xml; charset=utf-8"), "diagram", "image/svg+xml"),
+            (Some("application/xml"), "plan", "application/xml"),
+            (Some("text/plain"), "plan.xhtml", "a .xhtml file"),
+            (None, "lesson.html", "a .html file"),
+            (Some("application/octet-stream"), "run.js", "a .js file"),
+        ] {
+            let refusal = check_active(content_type, name).unwrap_err();
+            assert_eq!(refusal, Refusal::Active { what: what.into() }, "{content_type:?} {name}");
+            let text = refusal.to_string();
+            assert!(text.contains(what) && text.contains("web browser") && text.contains("PDF, Word"), "{text}");
+        }
+        assert_eq!(check_active(Some("application/pdf"), "plan.pdf"), Ok(()));
+        assert_eq!(check_active(Some("video/mp4"), "lesson.mp4"), Ok(()));
+        assert_eq!(check_active(None, "notes.txt"), Ok(()));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! it documents is answered by the router that serves it (with anything but that router's
 //! own "no such route" or "method not allowed"), and an operation marked
 //! `x-docflow-status: planned` is not served yet (once it is, drop the mark). The requests
-//! go through the real routers: the gateway's with the evaluator API, built as `app::run`
+//! go through the real routers: the gateway's with the evaluator API and the web interface, built as `app::run`
 //! builds them, in process; and `docflow provider-sim` on a loopback port. No service is
 //! needed: the requests carry no credentials, so no handler gets as far as NATS or the
 //! database.
@@ -105,9 +105,11 @@ async fn docflow_routers(dir: &std::path::Path) -> HashMap<&'static str, Router>
     let database = DatabaseSettings { url, max_connections: 1, acquire_timeout: Duration::from_secs(5) };
     let db = Db::connect(&database).await.expect("SQLite");
     let admin = crate::admin::router(crate::admin::AdminState::new(client.clone(), db.clone()));
+    let evaluator = EvaluatorState::new(settings.clone(), db, store.clone());
     let gateway = gateway::router(
-        GatewayState::new(settings.clone(), async_nats::jetstream::new(client), store.clone())
-            .with_routes(evaluator::routes(EvaluatorState::new(settings, db, store))),
+        GatewayState::new(settings, async_nats::jetstream::new(client), store)
+            .with_routes(evaluator::routes(evaluator.clone()))
+            .with_routes(crate::web::routes(crate::web::WebState::new(evaluator))),
     );
     HashMap::from([("gateway", gateway), ("admin", admin)])
 }

@@ -99,7 +99,12 @@ pub struct DatabaseSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct S3Settings {
+    /// The address docflow itself reaches the store at.
     pub endpoint: String,
+    /// The address browsers reach the store at (the upload forms are signed for it);
+    /// unset or empty: `endpoint`. See [`S3Settings::public_endpoint`].
+    #[serde(default)]
+    pub public_endpoint: Option<String>,
     pub region: String,
     pub access_key: String,
     pub secret_key: SecretString,
@@ -107,6 +112,13 @@ pub struct S3Settings {
     pub results_bucket: String,
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+}
+
+impl S3Settings {
+    /// `s3.public_endpoint`, else `s3.endpoint`.
+    pub fn public_endpoint(&self) -> &str {
+        self.public_endpoint.as_deref().filter(|e| !e.trim().is_empty()).unwrap_or(&self.endpoint)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -400,6 +412,7 @@ impl Settings {
             return Err(invalid("database.max_connections", "at least 1"));
         }
         check_http_url("s3.endpoint", &self.s3.endpoint)?;
+        check_http_url("s3.public_endpoint", self.s3.public_endpoint())?;
         for (key, bucket) in
             [("s3.uploads_bucket", &self.s3.uploads_bucket), ("s3.results_bucket", &self.s3.results_bucket)]
         {

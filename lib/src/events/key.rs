@@ -7,8 +7,8 @@ use std::fmt;
 pub const MAX_KEY_BYTES: usize = 1024;
 
 /// A key that passed the contract's rules: valid UTF-8, at most [`MAX_KEY_BYTES`] bytes, no
-/// control character (NUL included), no empty, `.` or `..` path segment, so a non-empty
-/// first segment: the uploader's id.
+/// control character (NUL included) and no invisible formatting character ([`is_invisible`]),
+/// no empty, `.` or `..` path segment, so a non-empty first segment: the uploader's id.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ObjectKey(String);
 
@@ -21,6 +21,8 @@ pub enum KeyError {
     TooLong { len: usize },
     #[error("it holds the control character {found:?} at byte {at}")]
     ControlCharacter { at: usize, found: char },
+    #[error("it holds the invisible character U+{:04X} at byte {at}", u32::from(*found))]
+    InvisibleCharacter { at: usize, found: char },
     #[error("its first path segment, the uploader id, is empty")]
     NoUploader,
     #[error("it has an empty path segment (`//` or a trailing `/`)")]
@@ -36,6 +38,7 @@ impl KeyError {
             KeyError::NotUtf8 => "key_not_utf8",
             KeyError::TooLong { .. } => "key_too_long",
             KeyError::ControlCharacter { .. } => "key_control_character",
+            KeyError::InvisibleCharacter { .. } => "key_invisible_character",
             KeyError::NoUploader => "key_no_uploader",
             KeyError::EmptySegment => "key_empty_segment",
             KeyError::DotSegment { .. } => "key_dot_segment",
@@ -60,6 +63,9 @@ impl ObjectKey {
         }
         if let Some((at, found)) = key.char_indices().find(|(_, c)| c.is_control()) {
             return Err(KeyError::ControlCharacter { at, found });
+        }
+        if let Some((at, found)) = key.char_indices().find(|(_, c)| is_invisible(*c)) {
+            return Err(KeyError::InvisibleCharacter { at, found });
         }
         if key.split('/').next().is_none_or(str::is_empty) {
             return Err(KeyError::NoUploader);
@@ -88,6 +94,35 @@ impl ObjectKey {
     pub fn file_name(&self) -> &str {
         self.0.rsplit('/').next().unwrap_or(&self.0)
     }
+}
+
+/// Characters that change how a name reads without showing themselves: bidirectional
+/// overrides and isolates (`evil\u{202E}fdp.exe` shows as `evilexe.pdf`), zero-width spaces
+/// and joiners, the byte order mark, line and paragraph separators, tags. Unicode's
+/// format characters (category Cf) and the separators Zl and Zp: none belongs in a file
+/// name or an object key, and `char::is_control` (Cc only) lets them through.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
 }
 
 impl fmt::Display for ObjectKey {
@@ -161,6 +196,30 @@ mod tests {
     }
 
     #[test]
+    fn bidi_overrides_and_other_invisible_characters_are_refused() {
+        assert_eq!(
+            ObjectKey::parse("t/evil\u{202E}fdp.exe"),
+            Err(KeyError::InvisibleCharacter { at: 6, found: '\u{202E}' })
+        );
+        for c in
+            ['\u{202A}', '\u{202D}', '\u{2066}', '\u{2069}', '\u{200B}', '\u{200F}', '\u{FEFF}', '\u{061C}', '\u{2028}']
+        {
+            let key = format!("teacher-1/plan{c}.pdf");
+            assert!(
+                matches!(ObjectKey::parse(&key), Err(KeyError::InvisibleCharacter { found, .. }) if found == c),
+                "{c:?}"
+            );
+            assert!(ObjectKey::from_bytes(key.as_bytes()).is_err(), "{c:?}");
+        }
+        let text = ObjectKey::parse("t/a\u{2067}b").unwrap_err().to_string();
+        assert!(text.contains("U+2067"), "{text}");
+        // Visible non-ASCII stays welcome: accents, Arabic and Hebrew letters, emoji.
+        for key in ["t/Plan de leçon.pdf", "t/خطة الدرس.pdf", "t/תוכנית.pdf", "t/ok 👍\u{FE0F}.pdf"] {
+            assert!(ObjectKey::parse(key).is_ok(), "{key}");
+        }
+    }
+
+    #[test]
     fn a_missing_uploader_is_refused() {
         for key in ["", "/teacher-1/a.txt", "/"] {
             assert_eq!(ObjectKey::parse(key), Err(KeyError::NoUploader), "{key:?}");
@@ -189,6 +248,7 @@ mod tests {
             KeyError::NotUtf8,
             KeyError::TooLong { len: 2000 },
             KeyError::ControlCharacter { at: 0, found: '\0' },
+            KeyError::InvisibleCharacter { at: 0, found: '\u{202E}' },
             KeyError::NoUploader,
             KeyError::EmptySegment,
             KeyError::DotSegment { segment: ".." },

@@ -487,6 +487,7 @@ mod tests {
         let cases = [
             ("teacher-1%2F..%2Fresults%2Fx", "key_dot_segment"),
             ("teacher-1%2Fa%00b", "key_control_character"),
+            ("teacher-1%2Fevil%E2%80%AEfdp.exe", "key_invisible_character"),
             ("teacher-1%2F%FF%FE", "key_not_utf8"),
             ("%2Fteacher-1%2Fa", "key_no_uploader"),
             ("teacher-1%2F%2Fa", "key_empty_segment"),

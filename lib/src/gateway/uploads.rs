@@ -6,11 +6,16 @@
 //!
 //! Who may ask: a token of role `uploads` for any uploader, `uploader` for its own
 //! `uploader_id` only (401 without a known token, 403 for another role or uploader).
+//!
+//! Refused with 400: a type or a file name a browser would run
+//! ([`crate::storage::active`]), and invisible characters (bidi overrides, zero-width
+//! spaces: [`crate::events::key::is_invisible`]) in a name. The answer holds a signed form:
+//! `Cache-Control: no-store`.
 
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, Utc};
 use serde_json::{Map, Value, json};
@@ -18,7 +23,9 @@ use serde_json::{Map, Value, json};
 use super::auth::{self, Access};
 use super::tokens::{MAX_UPLOADER_ID, uploader_id_ok};
 use super::{ApiError, GatewayState, body};
+use crate::events::key::is_invisible;
 use crate::metrics;
+use crate::storage::active;
 
 /// The largest object one presigned upload can create (S3's single-PUT limit).
 pub const MAX_UPLOAD_SIZE: u64 = 5 * 1024 * 1024 * 1024;
@@ -98,6 +105,7 @@ async fn handle(state: &GatewayState, headers: &HeaderMap, request_body: Body) -
         presign(&state.store, &state.settings, &request, state.upload_url_ttl).await?;
     Ok((
         StatusCode::OK,
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
         Json(json!({
             "url": form.url,
             "method": "POST",
@@ -145,10 +153,10 @@ fn text(object: &Map<String, Value>, name: &str) -> Result<String, ApiError> {
 }
 
 pub(crate) fn validate(request: &UploadRequest) -> Result<(), ApiError> {
-    if !uploader_id_ok(&request.uploader_id) {
+    if !uploader_id_ok(&request.uploader_id) || request.uploader_id.chars().any(is_invisible) {
         return Err(field(
             "uploader_id",
-            &format!("1 to {MAX_UPLOADER_ID} bytes, no `/`, `\\` or control characters, not `.` or `..`"),
+            &format!("1 to {MAX_UPLOADER_ID} bytes, no `/`, `\\`, control or invisible characters, not `.` or `..`"),
         ));
     }
     let name = &request.file_name;
@@ -157,11 +165,14 @@ pub(crate) fn validate(request: &UploadRequest) -> Result<(), ApiError> {
         && name != "."
         && name != ".."
         && !name.contains(['/', '\\'])
-        && !name.chars().any(char::is_control);
+        && !name.chars().any(|c| c.is_control() || is_invisible(c));
     if !name_ok {
         return Err(field(
             "file_name",
-            &format!("1 to {MAX_FILE_NAME} bytes, no `/`, `\\` or control characters, not `.` or `..`"),
+            &format!(
+                "1 to {MAX_FILE_NAME} bytes, no `/`, `\\`, control or invisible characters (such as U+202E, which \
+                 shows a name backwards), not `.` or `..`"
+            ),
         ));
     }
     let content_type_ok =
@@ -170,6 +181,13 @@ pub(crate) fn validate(request: &UploadRequest) -> Result<(), ApiError> {
             && request.content_type.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
     if !content_type_ok {
         return Err(field("content_type", "a media type such as application/pdf, at most 255 characters"));
+    }
+    if let Some(what) = active::active(&request.content_type, &request.file_name) {
+        let name = if active::is_active_type(&request.content_type) { "content_type" } else { "file_name" };
+        return Err(field(
+            name,
+            &format!("{what} is refused: a browser would run it as a page or a script. Accepted: {}", active::ACCEPTED),
+        ));
     }
     if request.size == 0 || request.size > MAX_UPLOAD_SIZE {
         return Err(field("size", SIZE_RULE));
@@ -209,5 +227,38 @@ mod tests {
         assert_eq!(field_of(request("t", "a.pdf", "pdf", 1)), "content_type");
         assert_eq!(field_of(request("t", "a.pdf", "application/pdf", 0)), "size");
         assert_eq!(field_of(request("t", "a.pdf", "application/pdf", MAX_UPLOAD_SIZE + 1)), "size");
+    }
+
+    #[test]
+    fn invisible_characters_in_names_are_refused() {
+        for c in ['\u{202E}', '\u{202A}', '\u{2066}', '\u{2069}', '\u{200B}', '\u{200F}', '\u{FEFF}', '\u{061C}'] {
+            assert_eq!(field_of(request("t", &format!("plan{c}fdp.exe"), "application/pdf", 1)), "file_name", "{c:?}");
+            assert_eq!(field_of(request(&format!("teacher{c}42"), "a.pdf", "application/pdf", 1)), "uploader_id");
+        }
+        let problem =
+            validate(&request("t", "evil\u{202E}fdp.exe", "application/pdf", 1)).unwrap_err().detail["problem"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        assert!(problem.contains("invisible"), "{problem}");
+        assert!(validate(&request("t", "Plan de leçon — خطة.pdf", "application/pdf", 1)).is_ok());
+    }
+
+    #[test]
+    fn types_a_browser_would_run_are_refused_naming_the_type_and_what_is_accepted() {
+        for content_type in
+            ["text/html", "text/html; charset=utf-8", "image/svg+xml", "application/xhtml+xml", "text/xml"]
+        {
+            let error = validate(&request("t", "plan.txt", content_type, 10)).unwrap_err();
+            assert_eq!(error.status, StatusCode::BAD_REQUEST);
+            assert_eq!(error.detail["field"], "content_type", "{content_type}");
+            let problem = error.detail["problem"].as_str().unwrap();
+            assert!(problem.contains(&active::essence(content_type)) && problem.contains("PDF, Word"), "{problem}");
+        }
+        let error = validate(&request("t", "page.html", "text/plain", 10)).unwrap_err();
+        assert_eq!(error.detail["field"], "file_name");
+        assert!(error.detail["problem"].as_str().unwrap().contains(".html"), "{}", error.detail);
+        assert!(validate(&request("t", "clip.mp4", "video/mp4", 10)).is_ok());
+        assert!(validate(&request("t", "notes.txt", "text/plain", 10)).is_ok());
     }
 }

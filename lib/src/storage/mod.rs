@@ -1,6 +1,12 @@
 //! The object store, through the `minio` crate as a generic S3 client (MinIO, Garage,
 //! RustFS, SeaweedFS, s3s all speak it). Bodies are streams: an object is never held
 //! whole in memory. Every call has a timeout: the minio client sets none of its own.
+//!
+//! Two addresses: docflow itself talks to `s3.endpoint`; what a browser or an evaluator's
+//! script is handed (upload forms, the API's artifact links) is signed for
+//! `s3.public_endpoint`. A SigV4 signature covers the `host` header, so a URL signed for one
+//! host and rewritten to another is refused by the store: each is signed for the host it
+//! will be sent to.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,9 +24,14 @@ use secrecy::ExposeSecret;
 
 use crate::settings::S3Settings;
 
+pub mod active;
 mod classify;
+#[cfg(all(test, feature = "dev"))]
+pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
+#[cfg(all(test, feature = "dev"))]
+mod tests_public;
 mod upload_form;
 pub use upload_form::UploadForm;
 
@@ -64,6 +75,9 @@ impl crate::worker::Transience for StorageError {
 pub struct Store {
     client: MinioClient,
     endpoint: String,
+    /// Signs for `s3.public_endpoint`; presigns only, never sends a request.
+    public: MinioClient,
+    public_endpoint: String,
     /// `s3.region`: presigned form URLs are built for it.
     region: String,
     timeout: Duration,
@@ -71,25 +85,21 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("endpoint", &self.endpoint).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("endpoint", &self.endpoint)
+            .field("public_endpoint", &self.public_endpoint)
+            .finish_non_exhaustive()
     }
 }
 
 impl Store {
     pub fn new(settings: &S3Settings) -> Result<Store, StorageError> {
-        let permanent = |detail: String| StorageError::Permanent { endpoint: settings.endpoint.clone(), detail };
-        let mut base: BaseUrl =
-            settings.endpoint.parse().map_err(|e| permanent(format!("s3.endpoint is not a usable URL: {e}")))?;
-        base.region = settings.region.clone().try_into().map_err(|e| permanent(format!("s3.region: {e}")))?;
-        let provider = StaticProvider::new(&settings.access_key, settings.secret_key.expose_secret(), None);
-        let client = MinioClientBuilder::new(base)
-            .provider(Some(provider))
-            .skip_region_lookup(true)
-            .build()
-            .map_err(|e| permanent(format!("cannot build the S3 client: {e}")))?;
+        let public_endpoint = settings.public_endpoint();
         Ok(Store {
-            client,
+            client: client(settings, "s3.endpoint", &settings.endpoint)?,
             endpoint: settings.endpoint.clone(),
+            public: client(settings, "s3.public_endpoint", public_endpoint)?,
+            public_endpoint: public_endpoint.to_owned(),
             region: settings.region.clone(),
             timeout: settings.request_timeout,
         })
@@ -97,6 +107,11 @@ impl Store {
 
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// The address browsers reach the store at (`s3.public_endpoint`, else `s3.endpoint`).
+    pub fn public_endpoint(&self) -> &str {
+        &self.public_endpoint
     }
 
     /// Creates the bucket when missing; true when it was created.
@@ -125,14 +140,38 @@ impl Store {
         response.into_boxed_stream().map_err(|e| self.classify(bucket, key, e))
     }
 
-    /// A presigned GET URL, valid for `ttl` (1 s to 7 days).
+    /// Opens `length` bytes of an object from byte `offset` (a range request to the
+    /// store): the bytes as they arrive and how many the store sends.
+    pub async fn open_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        offset: u64,
+        length: u64,
+    ) -> Result<(ByteStream, u64), StorageError> {
+        let response = self
+            .call(bucket, key, async {
+                self.client.get_object(bucket, key)?.offset(offset).length(length).build().send().await
+            })
+            .await?;
+        response.into_boxed_stream().map_err(|e| self.classify(bucket, key, e))
+    }
+
+    /// A presigned GET URL on `s3.endpoint`, valid for `ttl` (1 s to 7 days): for docflow's
+    /// own side (the provider's `url` delivery), never for a browser.
     pub async fn presign_get(&self, bucket: &str, key: &str, ttl: Duration) -> Result<String, StorageError> {
-        self.presign(http::Method::GET, bucket, key, ttl).await
+        self.presign(&self.client, bucket, key, ttl).await
+    }
+
+    /// A presigned GET URL signed for `s3.public_endpoint` (the evaluator API's artifact
+    /// links), valid for `ttl` (1 s to 7 days).
+    pub async fn presign_public_get(&self, bucket: &str, key: &str, ttl: Duration) -> Result<String, StorageError> {
+        self.presign(&self.public, bucket, key, ttl).await
     }
 
     async fn presign(
         &self,
-        method: http::Method,
+        client: &MinioClient,
         bucket: &str,
         key: &str,
         ttl: Duration,
@@ -140,7 +179,12 @@ impl Store {
         let seconds = u32::try_from(ttl.as_secs()).unwrap_or(u32::MAX).clamp(1, 604_800);
         let response = self
             .call(bucket, key, async {
-                self.client.get_presigned_object_url(bucket, key, method)?.expiry_seconds(seconds).build().send().await
+                client
+                    .get_presigned_object_url(bucket, key, http::Method::GET)?
+                    .expiry_seconds(seconds)
+                    .build()
+                    .send()
+                    .await
             })
             .await?;
         Ok(response.url)
@@ -214,4 +258,18 @@ impl Store {
     fn classify(&self, bucket: &str, key: &str, error: MinioError) -> StorageError {
         classify::classify(&crate::redact::url(&self.endpoint), bucket, key, error)
     }
+}
+
+/// A client of the store at `endpoint` (the setting `name`), with the settings' region
+/// and keys; no region lookup, so presigning sends nothing.
+fn client(settings: &S3Settings, name: &str, endpoint: &str) -> Result<MinioClient, StorageError> {
+    let permanent = |detail: String| StorageError::Permanent { endpoint: endpoint.to_owned(), detail };
+    let mut base: BaseUrl = endpoint.parse().map_err(|e| permanent(format!("{name} is not a usable URL: {e}")))?;
+    base.region = settings.region.clone().try_into().map_err(|e| permanent(format!("s3.region: {e}")))?;
+    let provider = StaticProvider::new(&settings.access_key, settings.secret_key.expose_secret(), None);
+    MinioClientBuilder::new(base)
+        .provider(Some(provider))
+        .skip_region_lookup(true)
+        .build()
+        .map_err(|e| permanent(format!("cannot build the S3 client for {name}: {e}")))
 }

@@ -12,6 +12,7 @@ use crate::settings::S3Settings;
 fn store(port: u16, timeout: Duration) -> Store {
     Store::new(&S3Settings {
         endpoint: format!("http://127.0.0.1:{port}"),
+        public_endpoint: None,
         region: "us-east-1".into(),
         access_key: "test".into(),
         secret_key: "test-secret".to_owned().into(),

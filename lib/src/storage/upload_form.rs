@@ -5,6 +5,9 @@
 //! `host` header only, so a presigned PUT cannot bind `Content-Length` or `Content-Type`;
 //! its `PostPolicy` can (`content-length-range`, `eq $Content-Type`), and S3, MinIO and
 //! s3s enforce those conditions when the form is posted.
+//!
+//! The form is made for `s3.public_endpoint`: its URL is the bucket's there, and its
+//! signature is the public client's, so nothing is rewritten after signing.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -25,7 +28,8 @@ pub struct UploadForm {
 }
 
 impl Store {
-    /// A form upload of exactly `size` bytes of `content_type` to `bucket/key`, valid for
+    /// A form upload of exactly `size` bytes of `content_type` to `bucket/key` on the
+    /// store's public address, valid for
     /// `ttl` (1 s to 7 days). The fields include `key` and `Content-Type`: the store stores
     /// the object under that key with that type, and refuses any other value.
     pub async fn presign_upload_form(
@@ -57,11 +61,11 @@ impl Store {
         Ok(UploadForm { url: self.bucket_url(&bucket_name)?, fields })
     }
 
-    /// The URL a form for `bucket` posts to, path- or virtual-host-style as the client
-    /// addresses the store.
+    /// The URL a form for `bucket` posts to on the public address, path- or
+    /// virtual-host-style as the client addresses the store.
     fn bucket_url(&self, bucket: &BucketName) -> Result<String, StorageError> {
-        let permanent = |detail: String| StorageError::Permanent { endpoint: self.endpoint.clone(), detail };
-        let base: BaseUrl = self.endpoint.parse().map_err(|e| permanent(format!("s3.endpoint: {e}")))?;
+        let permanent = |detail: String| StorageError::Permanent { endpoint: self.public_endpoint.clone(), detail };
+        let base: BaseUrl = self.public_endpoint.parse().map_err(|e| permanent(format!("s3.public_endpoint: {e}")))?;
         let region = Region::new(&self.region).map_err(|e| permanent(format!("s3.region: {e}")))?;
         let url = base
             .build_url(&http::Method::POST, &region, &Multimap::new(), Some(bucket), None)

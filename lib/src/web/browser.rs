@@ -1,7 +1,8 @@
 //! The web interface in real headless Chromium (Debian's `chromium` and
 //! `chromium-driver`, driven over WebDriver): on the whole pipeline of `docflow dev` (its
 //! own nats-server, S3 endpoint, simulator and every component), one-click sign-in, the
-//! samples' list and its filters, a lesson plan's findings and download, a video playing
+//! samples' list and its filters, a lesson plan's findings and download (through the
+//! gateway), a video playing
 //! with its captions and a chapter that seeks it, an upload through the page followed
 //! live to `normalized`, a teacher kept to their own documents, sign-out and a form
 //! refused without its CSRF token; on a database alone, a lesson plan's page, and the list reading its rows again
@@ -355,10 +356,20 @@ async fn in_chromium_on_docflow_dev_a_teacher_uploads_and_watches_it_reach_norma
         browser.wait().at_most(wait).for_element(Locator::Css("h2#findings")).await?;
         let download = browser.find(Locator::Css("a.download")).await?;
         let href = download.attr("href").await?.expect("a download link");
-        let corrected = reqwest::get(&href).await.expect("the presigned link answers");
-        assert!(corrected.status().is_success(), "{href}: {}", corrected.status());
-        assert!(!corrected.bytes().await.unwrap().is_empty());
-        // The video's page plays the provider's rendition (straight from the object store)
+        assert!(href.starts_with("/ui/documents/") && href.ends_with("/files/corrected"), "through the gateway: {href}");
+        // Fetched as the page would, with the session: an attachment nothing runs.
+        let fetched = browser
+            .execute(
+                "return fetch(arguments[0]).then(async r => [r.status, r.headers.get('content-disposition'), \
+                 r.headers.get('x-content-type-options'), (await r.arrayBuffer()).byteLength])",
+                vec![json!(href)],
+            )
+            .await?;
+        assert_eq!(fetched[0], json!(200), "{href}: {fetched}");
+        assert!(fetched[1].as_str().unwrap_or_default().starts_with("attachment;"), "{fetched}");
+        assert_eq!(fetched[2], json!("nosniff"), "{fetched}");
+        assert!(fetched[3].as_u64().unwrap_or(0) > 0, "{fetched}");
+        // The video's page plays the provider's rendition (streamed through the gateway)
         // with its caption track (same-origin), and a chapter seeks it.
         browser.goto(&format!("{base}/ui/?kind=video")).await?;
         browser.wait().at_most(wait).for_element(Locator::LinkText("classroom-clip.mp4")).await?.click().await?;

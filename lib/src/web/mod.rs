@@ -7,19 +7,20 @@
 //!   its own), filtered and paged with the evaluator API's parser and cursor;
 //! - `GET /ui/documents/{id}`: one document, its timeline in words, its findings or its
 //!   video; `GET /ui/documents/{id}/transcript.vtt`: the caption track, same-origin;
+//!   `GET /ui/documents/{id}/files/{role}`: its result files, through the gateway ([`files`]);
 //! - `GET /ui/events`: state changes as server-sent events, filtered by role ([`live`]);
 //! - `GET /ui/upload`, `POST /ui/upload`: a teacher's upload page and its presigned form;
 //! - `GET /ui/style.css`, `GET /ui/app.js`: the only stylesheet and script. No
 //!   third-party request.
 //!
-//! Every response carries a strict Content-Security-Policy (`default-src 'self'`; a
-//! document's page also allows media and images from the origin of its own presigned
-//! artifact links; the upload page the store's origin for `connect-src` and
-//! `form-action`), `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` and
+//! Every response carries a strict Content-Security-Policy (`default-src 'self'`: a
+//! document's files and video come through the gateway; the upload page adds the store's
+//! public origin, `s3.public_endpoint`, for `connect-src` and `form-action`), `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` and
 //! `frame-ancestors 'none'`. Not built yet: OpenID Connect.
 
 #[cfg(test)]
 mod browser;
+mod files;
 pub mod live;
 mod pages;
 pub mod session;
@@ -113,6 +114,7 @@ pub fn routes(state: WebState) -> Router {
         .route("/ui/sign-out", axum::routing::post(sign_out))
         .route("/ui/documents/{id}", get(document))
         .route("/ui/documents/{id}/transcript.vtt", get(transcript))
+        .route("/ui/documents/{id}/files/{role}", get(files::download))
         .with_state(state)
         .layer(axum::middleware::map_response(security_headers))
 }
@@ -353,24 +355,14 @@ async fn document(
     let Some(id) = id.ok().and_then(|Path(id)| id.parse::<DocumentId>().ok()) else {
         return not_found(&session, &csrf);
     };
-    let resource = match crate::evaluator::show::load(&state.evaluator, id, own).await {
+    let links = crate::evaluator::show::Links::Gateway;
+    let resource = match crate::evaluator::show::load(&state.evaluator, id, own, links).await {
         Ok(Some(resource)) => resource,
         Ok(None) => return not_found(&session, &csrf),
         Err(error) => return api_error(Some((&session, &csrf)), error),
     };
-    let media: Vec<String> = resource.artifacts.iter().filter_map(|a| origin(&a.url)).collect();
-    let mut response = pages::document(&session, &csrf, &resource, chrono::Utc::now()).into_response();
-    if !media.is_empty() {
-        let mut origins: Vec<&str> = media.iter().map(String::as_str).collect();
-        origins.sort_unstable();
-        origins.dedup();
-        let sources = origins.join(" ");
-        let policy = format!("{CSP}; media-src 'self' {sources}; img-src 'self' {sources}");
-        if let Ok(value) = HeaderValue::from_str(&policy) {
-            response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
-        }
-    }
-    response
+    // The files are the gateway's own (`files.rs`): the policy needs no other origin.
+    pages::document(&session, &csrf, &resource, chrono::Utc::now()).into_response()
 }
 
 /// `scheme://host[:port]` of a URL, for the policy; `None` for anything odd.

@@ -319,7 +319,7 @@ pub fn document(session: &Session, csrf: &str, resource: &DocumentResource, now:
                                 track kind="captions" default label="Transcript" srclang=(text(record, "language"))
                                     src={ "/ui/documents/" (summary.id) "/transcript.vtt" };
                             }
-                            a href=(rendition.url) { "Download the video" }
+                            a href=(rendition.url) download=(rendition.name) { "Download the video" }
                         }
                     } @else {
                         p { "The provider made no playable copy of this video." }

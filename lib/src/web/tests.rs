@@ -1,5 +1,8 @@
 //! The web interface through its router (tower's `oneshot`) on SQLite: sign-in and its
-//! cookie, CSRF refusals, what each role sees, and the headers of every page.
+//! cookie, CSRF refusals, what each role sees, and the headers of every page. Downloads
+//! through the gateway: [`files`].
+
+mod files;
 
 use std::sync::Arc;
 
@@ -323,13 +326,11 @@ async fn a_lesson_plans_page_shows_its_findings_download_and_timeline_in_words()
         assert!(page.body.contains(text), "{text} missing: {}", page.body);
     }
     assert!(page.body.contains("Misspelt word &lt;b&gt;"), "provider text is escaped");
-    assert!(
-        page.body
-            .contains(&format!("{}/results/{id}/corrected/plan.corrected.docx", crate::evaluator::tests::S3_ENDPOINT))
-    );
-    // The policy allows media from the store's origin, and nothing else beyond 'self'.
+    // The download goes through the gateway: no link to the store, no other origin allowed.
+    assert!(page.body.contains(&format!("href=\"/ui/documents/{id}/files/corrected\"")), "{}", page.body);
+    assert!(!page.body.contains(crate::evaluator::tests::S3_ENDPOINT), "{}", page.body);
     let csp = page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
-    assert!(csp.contains(&format!("media-src 'self' {}", crate::evaluator::tests::S3_ENDPOINT)), "{csp}");
+    assert!(!csp.contains("http"), "{csp}");
     assert_secured(&page);
 
     let page = get(&router, &format!("/ui/documents/{failed}"), Some(&session)).await;
@@ -388,9 +389,11 @@ async fn a_videos_page_has_a_player_with_its_caption_track_chapters_and_transcri
     let (session, _) = sign_in(&router, TEACHER_TOKEN).await;
     let page = get(&router, &format!("/ui/documents/{id}"), Some(&session)).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    let rendition = format!("{}/results/{id}/rendition/fractions.720p.mp4", crate::evaluator::tests::S3_ENDPOINT);
+    let rendition = format!("/ui/documents/{id}/files/rendition");
     for text in [
-        format!("<video controls preload=\"metadata\" src=\"{rendition}"),
+        format!(
+            "<video controls preload=\"metadata\" src=\"{rendition}\" poster=\"/ui/documents/{id}/files/thumbnail\""
+        ),
         format!("src=\"/ui/documents/{id}/transcript.vtt\""),
         "<track kind=\"captions\" default".to_owned(),
         "srclang=\"fr\"".to_owned(),
@@ -401,8 +404,9 @@ async fn a_videos_page_has_a_player_with_its_caption_track_chapters_and_transcri
     ] {
         assert!(page.body.contains(&text), "{text} missing: {}", page.body);
     }
+    assert!(!page.body.contains(crate::evaluator::tests::S3_ENDPOINT), "{}", page.body);
     let csp = page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
-    assert!(csp.contains("img-src 'self' http://s3.example.test:9000"), "{csp}");
+    assert!(!csp.contains("http"), "the video plays from the gateway: {csp}");
 }
 
 /// `GET /ui/events` with `cookie`: the status code, and the stream's body when 200.

@@ -4,9 +4,9 @@
 //! the browser then posts the file straight to the object store, showing its progress,
 //! and follows the new document on `GET /ui/events` until it is `normalized`.
 //!
-//! The page's policy allows exactly the store's origin (of the uploads bucket's form URL)
-//! in `connect-src` and `form-action`; the store must answer the browser's CORS preflight
-//! for the gateway's origin (docs/web.md says how).
+//! The page's policy allows exactly the store's public origin (of the uploads bucket's
+//! form URL on `s3.public_endpoint`) in `connect-src` and `form-action`; the store must
+//! answer the browser's CORS preflight for the gateway's origin (docs/web.md says how).
 
 use axum::Json;
 use axum::extract::rejection::FormRejection;
@@ -51,7 +51,9 @@ pub(super) async fn page(State(state): State<WebState>, headers: HeaderMap) -> R
                 response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, value);
             }
         }
-        None => tracing::warn!(endpoint = %settings.s3.endpoint, "the upload page cannot name the store's origin"),
+        None => {
+            tracing::warn!(endpoint = %settings.s3.public_endpoint(), "the upload page cannot name the store's origin")
+        }
     }
     response
 }

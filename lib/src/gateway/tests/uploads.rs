@@ -157,3 +157,41 @@ async fn a_body_that_is_not_json_is_400_in_our_words() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_form_is_made_for_the_stores_public_address_and_is_not_cached() {
+    let extra = [
+        ("DOCFLOW__S3__ENDPOINT", "http://minio-internal.test:9000"),
+        ("DOCFLOW__S3__PUBLIC_ENDPOINT", "https://s3.school.example"),
+    ];
+    let sandbox = Sandbox::with(&nats_url(), &extra, false).await;
+    let response = sandbox.send(upload(&plan(), Some(TOKEN))).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    let answer = json_of(response).await;
+    assert_eq!(answer["url"].as_str().unwrap().trim_end_matches('/'), "https://s3.school.example/uploads");
+    assert!(!answer.to_string().contains("minio-internal"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_type_a_browser_would_run_or_an_invisible_character_is_400() {
+    let sandbox = Sandbox::new().await;
+    for (key, value, words) in [
+        ("content_type", "text/html", "text/html is refused"),
+        ("content_type", "image/svg+xml", "image/svg+xml is refused"),
+        ("file_name", "lesson.xhtml", "a .xhtml file is refused"),
+        ("file_name", "plan\u{202E}xcod.exe", "invisible"),
+    ] {
+        let mut body = plan();
+        body[key] = json!(value);
+        let response = sandbox.send(upload(&body, Some(TOKEN))).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{value}");
+        let answer = json_of(response).await;
+        assert_eq!(answer["detail"]["field"], key, "{answer}");
+        let problem = answer["detail"]["problem"].as_str().unwrap();
+        assert!(problem.contains(words), "{problem}");
+        if key == "content_type" {
+            assert!(problem.contains("Accepted: lesson plans as PDF, Word"), "{problem}");
+        }
+    }
+}

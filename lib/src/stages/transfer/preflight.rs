@@ -45,6 +45,22 @@ pub enum Refusal {
          the lesson plan in one of those formats"
     )]
     Unreadable,
+    /// A web page, an SVG picture, XML or a script: a browser opening it would run it.
+    #[error(
+        "this file is {what}, which a web browser would open as a page or run as a program, so docflow does not \
+         take it; please upload {}",
+        crate::storage::active::ACCEPTED
+    )]
+    Active { what: String },
+}
+
+/// The rule on what an upload declares (its content type and its name), for every kind:
+/// nothing a browser would run ([`crate::storage::active`]) goes further.
+pub fn check_active(content_type: Option<&str>, file_name: &str) -> Result<(), Refusal> {
+    match crate::storage::active::active(content_type.unwrap_or_default(), file_name) {
+        Some(what) => Err(Refusal::Active { what }),
+        None => Ok(()),
+    }
 }
 
 /// `1.5 GB`, `700 KB`, `12 bytes`.
@@ -133,7 +149,9 @@ pub async fn check(
     provider: &str,
     max_size: Option<u64>,
 ) -> Option<Refusal> {
-    if let Err(refusal) = check_size(upload.size, provider, max_size) {
+    if let Err(refusal) =
+        check_size(upload.size, provider, max_size).and_then(|()| check_active(upload.content_type.as_deref(), upload.file_name()))
+    {
         return Some(refusal);
     }
     if kind != Kind::Document {
@@ -235,6 +253,26 @@ mod tests {
     fn unknown_binary_bytes_are_unreadable() {
         assert_eq!(check_document("plan.txt", &[0x00, 0x01, 0x02, 0x9c, 0x00, 0x11]), Err(Refusal::Unreadable));
         assert_eq!(check_document("plan.txt", &[0x01; 40]), Err(Refusal::Unreadable), "control characters");
+    }
+
+    #[test]
+    fn pages_pictures_with_scripts_and_scripts_are_refused_in_a_teachers_words() {
+        for (content_type, name, what) in [
+            (Some("text/html"), "plan.txt", "text/html"),
+            (Some("image/svg+xml; charset=utf-8"), "diagram", "image/svg+xml"),
+            (Some("application/xml"), "plan", "application/xml"),
+            (Some("text/plain"), "plan.xhtml", "a .xhtml file"),
+            (None, "lesson.html", "a .html file"),
+            (Some("application/octet-stream"), "run.js", "a .js file"),
+        ] {
+            let refusal = check_active(content_type, name).unwrap_err();
+            assert_eq!(refusal, Refusal::Active { what: what.into() }, "{content_type:?} {name}");
+            let text = refusal.to_string();
+            assert!(text.contains(what) && text.contains("web browser") && text.contains("PDF, Word"), "{text}");
+        }
+        assert_eq!(check_active(Some("application/pdf"), "plan.pdf"), Ok(()));
+        assert_eq!(check_active(Some("video/mp4"), "lesson.mp4"), Ok(()));
+        assert_eq!(check_active(None, "notes.txt"), Ok(()));
     }
 
     #[test]

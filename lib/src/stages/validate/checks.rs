@@ -1,6 +1,7 @@
 //! The checks of a callback's results (docs/provider-protocol.md, section 4) that need no I/O:
-//! where a result may be fetched from, which roles a kind needs, whether bytes look like
-//! their declared content type, and the schemas of the JSON and WebVTT roles.
+//! where a result may be fetched from, which roles a kind needs, whether a result is
+//! something a browser would run, whether bytes look like their declared content type,
+//! and the schemas of the JSON and WebVTT roles.
 
 use std::net::IpAddr;
 
@@ -63,6 +64,25 @@ pub fn check_roles<'a>(kind: Kind, roles: impl IntoIterator<Item = &'a str>) -> 
             "results lack the required role(s) {} for a {}",
             missing.join(", "),
             kind.as_str()
+        )));
+    }
+    Ok(())
+}
+
+/// A result's name and declared type: nothing a browser would run (HTML, SVG, XML,
+/// scripts: [`crate::storage::active`]), and no invisible character in the name (it
+/// becomes the download's file name).
+pub fn check_result_file(role: &str, name: &str, content_type: &str) -> Result<(), Refusal> {
+    if let Some(what) = crate::storage::active::active(content_type, name) {
+        return Err(refuse(format!(
+            "result {role} ({name:?}) is {what}, which a browser would run as a page or a script; refused"
+        )));
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control() || crate::events::key::is_invisible(*c)) {
+        return Err(refuse(format!(
+            "result {role} name {:?} holds the invisible or control character U+{:04X}",
+            name.escape_default().to_string(),
+            u32::from(c)
         )));
     }
     Ok(())
@@ -257,6 +277,34 @@ mod tests {
                 .contains("not in the provider's result_hosts")
         );
         assert!(check_result_url("file:///etc/passwd", &hosts()).is_err());
+    }
+
+    #[test]
+    fn results_a_browser_would_run_are_refused_with_the_reason() {
+        for (name, content_type, what) in [
+            ("plan.corrected.html", "text/html", "text/html"),
+            ("plan.docx", "text/html; charset=utf-8", "text/html"),
+            ("thumb.svg", "image/svg+xml", "image/svg+xml"),
+            ("page.xhtml", "application/xhtml+xml", "application/xhtml+xml"),
+            ("data", "application/xml", "application/xml"),
+            ("plan.corrected.htm", "application/octet-stream", "a .htm file"),
+            ("script.js", "text/plain", "a .js file"),
+        ] {
+            let refusal = check_result_file("corrected", name, content_type).unwrap_err();
+            assert!(refusal.0.contains(what) && refusal.0.contains("refused"), "{name}: {refusal}");
+        }
+        assert!(check_result_file("corrected", "plan.corrected.docx", "application/zip").is_ok());
+        assert!(check_result_file("transcript", "transcript.vtt", "text/vtt").is_ok());
+        assert!(check_result_file("thumbnail", "thumb.jpg", "image/jpeg").is_ok());
+    }
+
+    #[test]
+    fn result_names_with_invisible_characters_are_refused() {
+        let refusal = check_result_file("corrected", "plan\u{202E}xcod.exe", "application/pdf").unwrap_err();
+        assert!(refusal.0.contains("U+202E"), "{refusal}");
+        assert!(check_result_file("corrected", "plan\u{200B}.pdf", "application/pdf").is_err());
+        assert!(check_result_file("corrected", "plan\n.pdf", "application/pdf").is_err());
+        assert!(check_result_file("corrected", "plan de leçon.pdf", "application/pdf").is_ok());
     }
 
     #[test]

@@ -171,6 +171,9 @@ impl Validate {
         {
             return Err(Refusal(format!("result name {:?} is not a plain file name", result.name)).into());
         }
+        for result in &callback.results {
+            checks::check_result_file(result.role.as_str(), &result.name, &result.content_type)?;
+        }
         if let Some(result) =
             callback.results.iter().find(|r| checks::has_checked_content(r.role.as_str()) && r.size > CONTENT_LIMIT)
         {

@@ -27,7 +27,8 @@ pub const INGESTS: &str = "docflow_gateway_ingest_total";
 pub const EVENTS_REFUSED: &str = "docflow_events_refused_total";
 /// Presigned upload URLs handed out.
 pub const UPLOAD_URLS: &str = "docflow_gateway_upload_urls_total";
-/// Messages settled by a stage, by `stage` and `outcome` (`done`, `retry`, `dead_letter`).
+/// Messages settled by a stage, by `stage` and `outcome` (`done`, `retry`, `later`, `held`,
+/// `dead_letter`).
 pub const STAGE_MESSAGES: &str = "docflow_stage_messages_total";
 /// Time a stage's step took, in seconds, by `stage`.
 pub const STAGE_DURATION: &str = "docflow_stage_step_duration_seconds";

@@ -51,7 +51,9 @@ impl State {
         }
     }
 
-    /// `normalized`, `failed` and `rejected`: nothing moves a document out of them.
+    /// `normalized`, `failed` and `rejected`: no stage moves a document on from them. Only a
+    /// restart moves a `failed` or `rejected` one, back to `received` in a new round
+    /// ([`State::is_restartable`]); nothing leaves `normalized`.
     pub fn is_terminal(&self) -> bool {
         matches!(self, State::Normalized | State::Failed | State::Rejected)
     }

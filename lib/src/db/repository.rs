@@ -35,19 +35,10 @@ const INSERT_RECEIVED_EVENT: &str = "INSERT INTO document_events (document_id, a
 impl Db {
     /// Inserts the document in state `received` with a timeline entry, if absent
     /// (`INSERT ... ON CONFLICT DO NOTHING`, race-safe when two workers get the same
-    /// event). Returns the current row and whether it was inserted.
+    /// event), noting `origin` (the uploads stream sequence of the message that recorded
+    /// it) as the message that started round 0. Returns the current row and whether it
+    /// was inserted.
     pub async fn record_received(
-        &self,
-        doc: &NewDocument,
-        stage: &str,
-        attempt: u32,
-    ) -> Result<(Document, bool), DbError> {
-        self.record_received_from(doc, stage, attempt, None).await
-    }
-
-    /// [`Db::record_received`], noting `origin` (the uploads stream sequence of the message
-    /// that recorded it) as the message that started round 0.
-    pub async fn record_received_from(
         &self,
         doc: &NewDocument,
         stage: &str,
@@ -158,25 +149,11 @@ impl Db {
         self.all(query).await
     }
 
-    /// `received -> submitted`: sets provider_job_id, submission_id, attempts[stage],
-    /// appends the timeline entry and upserts the submissions row. Only from `received`:
-    /// otherwise returns `Ok(false)` and changes nothing.
-    pub async fn mark_submitted(
-        &self,
-        id: DocumentId,
-        provider: &str,
-        submission_id: &str,
-        job_id: &str,
-        stage: &str,
-        attempt: u32,
-    ) -> Result<bool, DbError> {
-        let submission = Extra::Submission { provider, submission_id, job_id, round: None };
-        self.apply(id, &[State::Received], State::Submitted, stage, attempt, None, submission).await
-    }
-
-    /// [`Db::mark_submitted`] of submission round `round`: only while the document is
-    /// `received` in that round, so a late step of an earlier round never records its job
-    /// as the current round's.
+    /// `received -> submitted` in submission round `round`: sets provider_job_id,
+    /// submission_id, attempts[stage], appends the timeline entry and upserts the
+    /// submissions row. Only while the document is `received` in that round (so a late
+    /// step of an earlier round never records its job as the current round's): otherwise
+    /// returns `Ok(false)` and changes nothing.
     #[allow(clippy::too_many_arguments)]
     pub async fn mark_submitted_in_round(
         &self,

@@ -89,9 +89,9 @@ async fn the_observer_hears_every_state_recorded_and_nothing_else(t: Target) {
         t.db.clone().with_observer(Arc::new(move |change: &StatusChange| sink.lock().unwrap().push(change.clone())));
     let doc = new_document("observed.pdf");
     let id = doc.id;
-    db.record_received(&doc, "transfer", 1).await.unwrap();
-    db.record_received(&doc, "transfer", 2).await.unwrap();
-    assert!(db.mark_submitted(id, "sim", "sub-1", "job-1", "transfer", 1).await.unwrap());
+    db.record_received(&doc, "transfer", 1, None).await.unwrap();
+    db.record_received(&doc, "transfer", 2, None).await.unwrap();
+    assert!(db.mark_submitted_in_round(id, 0, "sim", "sub-1", "job-1", "transfer", 1).await.unwrap());
     assert!(!db.transition(id, &[State::Received], State::Failed, "transfer", 1, None).await.unwrap());
     assert!(
         db.record_validated(id, State::Submitted, "evt-1", &[artifact("findings", "f.json")], "validate", 1)
@@ -101,7 +101,7 @@ async fn the_observer_hears_every_state_recorded_and_nothing_else(t: Target) {
     assert!(db.store_normalized(id, &serde_json::json!({"findings": []}), "normalize", 1).await.unwrap());
     // Through the pool without the observer: not heard.
     let other = new_document("unobserved.pdf");
-    t.db.record_received(&other, "transfer", 1).await.unwrap();
+    t.db.record_received(&other, "transfer", 1, None).await.unwrap();
 
     let heard = heard.lock().unwrap().clone();
     let states: Vec<State> = heard.iter().map(|c| c.state).collect();
@@ -149,7 +149,7 @@ async fn statements_are_counted_under_the_stage_that_sent_them(t: Target) {
     statements::in_stage(stage, t.db.get(doc.id)).await.unwrap();
     assert_eq!(statements_counted(stage) - before, 1, "a read is one statement");
 
-    statements::in_stage(stage, t.db.record_received(&doc, "transfer", 1)).await.unwrap();
+    statements::in_stage(stage, t.db.record_received(&doc, "transfer", 1, None)).await.unwrap();
     assert_eq!(statements_counted(stage) - before, 1 + recording);
 
     let outside = statements_counted(statements::NO_STAGE);
@@ -188,7 +188,8 @@ async fn migration_rows(db: &Db) -> i64 {
 
 async fn a_document_received_twice_at_once_is_inserted_once(t: Target) {
     let doc = new_document("plan.pdf");
-    let (a, b) = tokio::join!(t.db.record_received(&doc, "transfer", 1), t.db.record_received(&doc, "transfer", 2));
+    let (a, b) =
+        tokio::join!(t.db.record_received(&doc, "transfer", 1, None), t.db.record_received(&doc, "transfer", 2, None));
     let ((a, a_inserted), (b, b_inserted)) = (a.unwrap(), b.unwrap());
     assert!(a_inserted ^ b_inserted, "exactly one insert: {a_inserted} {b_inserted}");
     assert_eq!(a, b, "both callers see the stored row");
@@ -198,25 +199,25 @@ async fn a_document_received_twice_at_once_is_inserted_once(t: Target) {
     assert_eq!(t.db.timeline(doc.id).await.unwrap().len(), 1);
     assert_eq!(t.db.count_documents().await.unwrap(), 1);
 
-    let (again, inserted) = t.db.record_received(&doc, "transfer", 3).await.unwrap();
+    let (again, inserted) = t.db.record_received(&doc, "transfer", 3, None).await.unwrap();
     assert!(!inserted);
     assert_eq!(again, a);
 }
 
 async fn transitions_happen_only_from_the_states_named(t: Target) {
     let doc = new_document("essay.docx");
-    t.db.record_received(&doc, "transfer", 1).await.unwrap();
+    t.db.record_received(&doc, "transfer", 1, None).await.unwrap();
     let id = doc.id;
 
     assert!(!t.db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
     assert!(!t.db.transition(id, &[], State::Processed, "validate", 1, None).await.unwrap());
     let unknown = new_document("nothing").id;
     assert!(!t.db.transition(unknown, &[State::Received], State::Submitted, "transfer", 1, None).await.unwrap());
-    assert!(!t.db.mark_submitted(unknown, "sim", "sub-0", "job-0", "transfer", 1).await.unwrap());
+    assert!(!t.db.mark_submitted_in_round(unknown, 0, "sim", "sub-0", "job-0", "transfer", 1).await.unwrap());
 
     let submission_id = id.submission_id("sim").to_string();
-    assert!(t.db.mark_submitted(id, "sim", &submission_id, "job_7f3c", "transfer", 2).await.unwrap());
-    assert!(!t.db.mark_submitted(id, "sim", &submission_id, "job_other", "transfer", 3).await.unwrap());
+    assert!(t.db.mark_submitted_in_round(id, 0, "sim", &submission_id, "job_7f3c", "transfer", 2).await.unwrap());
+    assert!(!t.db.mark_submitted_in_round(id, 0, "sim", &submission_id, "job_other", "transfer", 3).await.unwrap());
     let d = t.db.get(id).await.unwrap().unwrap();
     assert_eq!(d.state, State::Submitted);
     assert_eq!(d.provider_job_id.as_deref(), Some("job_7f3c"));
@@ -244,8 +245,8 @@ async fn transitions_happen_only_from_the_states_named(t: Target) {
 async fn the_timeline_lists_transitions_in_order(t: Target) {
     let doc = new_document("lesson.mp4");
     let id = doc.id;
-    t.db.record_received(&doc, "transfer", 1).await.unwrap();
-    assert!(t.db.mark_submitted(id, "sim", "sub-1", "job-1", "transfer", 1).await.unwrap());
+    t.db.record_received(&doc, "transfer", 1, None).await.unwrap();
+    assert!(t.db.mark_submitted_in_round(id, 0, "sim", "sub-1", "job-1", "transfer", 1).await.unwrap());
     assert!(t.db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
     let artifacts = [artifact("transcript", "lesson.vtt"), artifact("summary", "summary.json")];
     assert!(t.db.record_validated(id, State::Processed, "evt-1", &artifacts, "validate", 2).await.unwrap());
@@ -285,8 +286,8 @@ async fn the_timeline_lists_transitions_in_order(t: Target) {
 async fn validated_straight_from_submitted_records_processed_first_in_one_write(t: Target) {
     let doc = new_document("plan.pdf");
     let id = doc.id;
-    t.db.record_received(&doc, "transfer", 1).await.unwrap();
-    assert!(t.db.mark_submitted(id, "sim", "sub-1", "job-1", "transfer", 1).await.unwrap());
+    t.db.record_received(&doc, "transfer", 1, None).await.unwrap();
+    assert!(t.db.mark_submitted_in_round(id, 0, "sim", "sub-1", "job-1", "transfer", 1).await.unwrap());
     let artifacts = [artifact("corrected", "plan.pdf"), artifact("findings", "findings.json")];
     // The guard is the state the caller read: a stale read changes nothing.
     assert!(!t.db.record_validated(id, State::Processed, "evt-1", &artifacts, "validate", 1).await.unwrap());
@@ -322,7 +323,7 @@ fn artifact(role: &str, name: &str) -> ArtifactRow {
 
 async fn mark_failed_records_the_stage_and_reason(t: Target) {
     let doc = new_document("broken.pdf");
-    t.db.record_received(&doc, "transfer", 1).await.unwrap();
+    t.db.record_received(&doc, "transfer", 1, None).await.unwrap();
     assert!(t.db.mark_failed(doc.id, "transfer", 8, "provider refused: 422 unsupported format").await.unwrap());
     assert!(!t.db.mark_failed(doc.id, "transfer", 9, "again").await.unwrap());
     let d = t.db.get(doc.id).await.unwrap().unwrap();
@@ -335,8 +336,8 @@ async fn mark_failed_records_the_stage_and_reason(t: Target) {
     assert_eq!(last.reason.as_deref(), Some("provider refused: 422 unsupported format"));
 
     let other = new_document("bad-results.pdf");
-    t.db.record_received(&other, "transfer", 1).await.unwrap();
-    t.db.mark_submitted(other.id, "sim", "sub-2", "job-2", "transfer", 1).await.unwrap();
+    t.db.record_received(&other, "transfer", 1, None).await.unwrap();
+    t.db.mark_submitted_in_round(other.id, 0, "sim", "sub-2", "job-2", "transfer", 1).await.unwrap();
     t.db.transition(other.id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap();
     assert!(
         t.db.transition(other.id, &[State::Processed], State::Rejected, "validate", 1, Some("missing transcript"))
@@ -355,9 +356,9 @@ async fn a_reupload_under_the_same_key_is_found_as_the_latest(t: Target) {
     let mut second = first.clone();
     second.etag = Some("other".into());
     second.id = DocumentId::derive("uploads", &second.key, &ObjectVersion::new(None, Some("other")));
-    t.db.record_received(&first, "transfer", 1).await.unwrap();
+    t.db.record_received(&first, "transfer", 1, None).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2)).await; // distinct created_at
-    t.db.record_received(&second, "transfer", 1).await.unwrap();
+    t.db.record_received(&second, "transfer", 1, None).await.unwrap();
     let latest = t.db.find_latest_by_key("uploads", &first.key).await.unwrap().unwrap();
     assert_eq!(latest.id, second.id);
     assert!(t.db.find_latest_by_key("uploads", "nobody/none.pdf").await.unwrap().is_none());
@@ -389,8 +390,10 @@ async fn the_pool_never_holds_more_than_max_connections(t: Target) {
         let db = t.db.clone();
         tokio::spawn(async move {
             let doc = new_document(&format!("load-{i}.pdf"));
-            db.record_received(&doc, "transfer", 1).await.unwrap();
-            assert!(db.mark_submitted(doc.id, "sim", &format!("sub-{i}"), "job", "transfer", 1).await.unwrap());
+            db.record_received(&doc, "transfer", 1, None).await.unwrap();
+            assert!(
+                db.mark_submitted_in_round(doc.id, 0, "sim", &format!("sub-{i}"), "job", "transfer", 1).await.unwrap()
+            );
             assert!(db.transition(doc.id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
             db.timeline(doc.id).await.unwrap();
             pool_size(&db)
@@ -417,7 +420,7 @@ fn pool_size(db: &Db) -> u32 {
 
 async fn a_constraint_violation_is_not_transient(t: Target) {
     let doc = new_document("plan.pdf");
-    t.db.record_received(&doc, "transfer", 1).await.unwrap();
+    t.db.record_received(&doc, "transfer", 1, None).await.unwrap();
     let row = documents::Entity::find_by_id(doc.id.to_string()).one(t.db.connection()).await.unwrap().unwrap();
     let duplicate = documents::ActiveModel::from(row).reset_all();
     let error = DbError::from(documents::Entity::insert(duplicate).exec(t.db.connection()).await.unwrap_err());
@@ -461,7 +464,7 @@ fn states_round_trip_through_their_names() {
 async fn a_failed_document_restarts_in_a_new_round_once_per_message(t: Target) {
     let doc = new_document("restart.docx");
     let id = doc.id;
-    let (recorded, _) = t.db.record_received_from(&doc, "transfer", 1, Some(10)).await.unwrap();
+    let (recorded, _) = t.db.record_received(&doc, "transfer", 1, Some(10)).await.unwrap();
     assert_eq!((recorded.submission_round, recorded.round_origin), (0, Some(10)));
     // Nothing restarts a document in flight.
     assert!(!t.db.restart(id, 11, "notified again", "transfer", 1).await.unwrap());

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
+use super::toml_str as s;
 use crate::settings::{Delivery, ProviderSettings, Settings};
 
 /// The file's name, in the data directory.
@@ -58,11 +59,6 @@ pub fn not_found_hint(data_dir: Option<&Path>) -> String {
 pub fn derived_prefix(data_dir: &Path) -> String {
     let digest = Sha256::digest(data_dir.as_os_str().as_encoded_bytes());
     format!("dev-{}", &hex::encode(digest)[..10])
-}
-
-/// A TOML basic string (JSON's escapes are TOML's).
-fn s(text: &str) -> String {
-    serde_json::to_string(text).expect("a string serializes")
 }
 
 fn list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {

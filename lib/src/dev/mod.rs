@@ -149,7 +149,9 @@ fn random_secret() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
-/// A TOML basic string (JSON's escapes are TOML's).
+/// A double-quoted string with JSON's escapes: a TOML basic string, and a string of
+/// nats-server's configuration (both take JSON's escapes). The one quoting helper of the
+/// files `docflow dev` writes.
 fn toml_str(text: &str) -> String {
     serde_json::to_string(text).expect("a string serializes")
 }

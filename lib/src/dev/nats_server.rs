@@ -94,7 +94,7 @@ impl NatsServerOptions {
                 let file = self.dir.join("nats-server.conf");
                 let mut text = format!("host: \"127.0.0.1\"\nport: {port}\n");
                 if self.jetstream {
-                    text.push_str(&format!("jetstream {{ store_dir: {} }}\n", json_string(&dir)));
+                    text.push_str(&format!("jetstream {{ store_dir: {} }}\n", super::toml_str(&dir)));
                 }
                 text.push_str(config);
                 text.push('\n');
@@ -113,10 +113,6 @@ impl NatsServerOptions {
         args.extend(self.args.iter().cloned());
         Ok(args)
     }
-}
-
-fn json_string(text: &str) -> String {
-    serde_json::to_string(text).expect("a string serializes")
 }
 
 /// A running `nats-server`.

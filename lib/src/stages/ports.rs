@@ -27,7 +27,7 @@ use crate::storage::{ByteStream, StorageError, Store};
 #[async_trait]
 pub trait Documents: Send + Sync {
     async fn get(&self, id: DocumentId) -> Result<Option<Document>, DbError>;
-    /// [`Db::record_received_from`]: the row (inserted, or as it was) and whether it was inserted.
+    /// [`Db::record_received`]: the row (inserted, or as it was) and whether it was inserted.
     async fn record_received(
         &self,
         new: &NewDocument,
@@ -204,7 +204,7 @@ impl Documents for Db {
         attempt: u32,
         origin: Option<u64>,
     ) -> Result<(Document, bool), DbError> {
-        self.record_received_from(new, stage.as_str(), attempt, origin).await
+        Db::record_received(self, new, stage.as_str(), attempt, origin).await
     }
     async fn restart(
         &self,

@@ -48,7 +48,7 @@ async fn in_chromium_an_evaluator_signs_in_sees_the_list_and_opens_a_lesson_plan
     let plan = t.receive("teacher-42", Kind::Document, "lesson plan week 3.docx").await;
     let db = &t.db;
     let submission = plan.submission_id("sim").to_string();
-    assert!(db.mark_submitted(plan, "sim", &submission, "job_1", "transfer", 1).await.unwrap());
+    assert!(db.mark_submitted_in_round(plan, 0, "sim", &submission, "job_1", "transfer", 1).await.unwrap());
     assert!(db.transition(plan, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
     let artifact = |role: &str, name: &str| ArtifactRow {
         role: role.into(),

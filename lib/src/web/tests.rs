@@ -299,7 +299,7 @@ async fn a_lesson_plans_page_shows_its_findings_download_and_timeline_in_words()
     let id = t.receive("teacher-42", Kind::Document, "plan.docx").await;
     let db = &t.db;
     let submission = id.submission_id("sim").to_string();
-    assert!(db.mark_submitted(id, "sim", &submission, "job_1", "transfer", 1).await.unwrap());
+    assert!(db.mark_submitted_in_round(id, 0, "sim", &submission, "job_1", "transfer", 1).await.unwrap());
     assert!(db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
     let artifacts = [artifact("corrected", "plan.corrected.docx", id), artifact("findings", "findings.json", id)];
     assert!(db.record_validated(id, State::Processed, "evt-1", &artifacts, "validate", 1).await.unwrap());
@@ -372,7 +372,7 @@ async fn a_videos_page_has_a_player_with_its_caption_track_chapters_and_transcri
     let id = t.receive("teacher-42", Kind::Video, "fractions.mp4").await;
     let db = &t.db;
     let submission = id.submission_id("sim").to_string();
-    assert!(db.mark_submitted(id, "sim", &submission, "job_2", "transfer", 1).await.unwrap());
+    assert!(db.mark_submitted_in_round(id, 0, "sim", &submission, "job_2", "transfer", 1).await.unwrap());
     assert!(db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
     let artifacts = [
         artifact("rendition", "fractions.720p.mp4", id),

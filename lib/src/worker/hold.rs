@@ -21,13 +21,11 @@
 //! hold for a copy born of a hold, and no hold for an original. `provider/design.md`
 //! explains why this is enough for the transfer stage.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, PoisonError};
-
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, message::PublishMessage};
 
 use super::Delivery;
+use super::fifo::Fifo;
 
 /// Attempts spent by earlier copies of a message (a hold republished it).
 pub const ATTEMPTS_SPENT: &str = "Docflow-Attempts-Spent";
@@ -50,40 +48,26 @@ pub fn spent(headers: &HeaderMap) -> Option<u64> {
 
 /// Whether the first delivery of a copy (by stream sequence) was a hold, for the copies
 /// whose first delivery this process settled and that are not finished yet.
-#[derive(Default)]
-pub struct FirstHeld {
-    inner: Mutex<(HashMap<u64, bool>, VecDeque<u64>)>,
+pub struct FirstHeld(Fifo<u64, bool>);
+
+impl Default for FirstHeld {
+    fn default() -> FirstHeld {
+        FirstHeld(Fifo::new(CAPACITY))
+    }
 }
 
 impl FirstHeld {
     pub fn remember(&self, sequence: u64, held: bool) {
-        let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let (map, order) = &mut *guard;
-        if map.insert(sequence, held).is_none() {
-            order.push_back(sequence);
-        }
-        while map.len() > CAPACITY {
-            let Some(oldest) = order.pop_front() else { break };
-            map.remove(&oldest);
-        }
-        if order.len() > 2 * CAPACITY {
-            order.retain(|s| map.contains_key(s));
-        }
+        self.0.insert(sequence, held);
     }
 
     /// Whether this process held the copy's first delivery; `None` when it does not know.
     pub fn recalls(&self, sequence: u64) -> Option<bool> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner).0.get(&sequence).copied()
+        self.0.get(&sequence)
     }
 
-    /// Cheap: the order keeps a stale entry, skipped on eviction and compacted when it
-    /// grows past twice the capacity.
     pub fn forget(&self, sequence: u64) {
-        let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        if guard.0.remove(&sequence).is_some() && guard.1.len() > 2 * CAPACITY {
-            let (map, order) = &mut *guard;
-            order.retain(|s| map.contains_key(s));
-        }
+        self.0.remove(&sequence);
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod dead_letter;
 pub mod dlq;
 pub mod dlq_batch;
+pub mod fifo;
 pub mod hold;
 mod runtime;
 #[cfg(test)]

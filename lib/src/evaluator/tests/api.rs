@@ -200,7 +200,7 @@ async fn documents_created_in_the_same_microsecond_are_paged_by_id(t: Target) {
     }
     // One document elsewhere in time.
     let other = new_document("teacher-9", Kind::Document, "other.pdf");
-    t.db.record_received(&other, "transfer", 1).await.unwrap();
+    t.db.record_received(&other, "transfer", 1, None).await.unwrap();
     let router = t.router();
 
     for limit in [1, 2, 4] {
@@ -311,7 +311,7 @@ async fn a_normalized_document_has_its_timeline_content_and_artifact_links(t: Ta
     let id = t.receive("teacher-42", Kind::Document, "plan.pdf").await;
     let db = &t.db;
     let submission = id.submission_id("sim").to_string();
-    assert!(db.mark_submitted(id, "sim", &submission, "job_7f3c", "transfer", 1).await.unwrap());
+    assert!(db.mark_submitted_in_round(id, 0, "sim", &submission, "job_7f3c", "transfer", 1).await.unwrap());
     assert!(
         db.transition(id, &[State::Submitted], State::Processed, "validate", 1, Some("callback accepted"))
             .await
@@ -400,7 +400,7 @@ async fn failed_and_rejected_documents_carry_their_error(t: Target) {
     t.db.mark_failed(failed, "transfer", 8, "provider answered 422: unsupported codec").await.unwrap();
     let rejected = t.receive("teacher-1", Kind::Document, "plan.pdf").await;
     let submission = rejected.submission_id("sim").to_string();
-    t.db.mark_submitted(rejected, "sim", &submission, "job_1", "transfer", 1).await.unwrap();
+    t.db.mark_submitted_in_round(rejected, 0, "sim", &submission, "job_1", "transfer", 1).await.unwrap();
     t.db.transition(rejected, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap();
     t.db.transition(
         rejected,

@@ -111,7 +111,7 @@ impl Target {
     /// A new document in state `received`, its id random.
     pub async fn receive(&self, uploader: &str, kind: Kind, name: &str) -> DocumentId {
         let document = new_document(uploader, kind, name);
-        let (_, inserted) = self.db.record_received(&document, "transfer", 1).await.unwrap();
+        let (_, inserted) = self.db.record_received(&document, "transfer", 1, None).await.unwrap();
         assert!(inserted);
         document.id
     }

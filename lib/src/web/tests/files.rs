@@ -28,7 +28,7 @@ type File<'a> = (&'a str, &'a str, &'a str, &'a [u8]);
 async fn validated(t: &Target, s3: &TestS3, uploader: &str, kind: Kind, files: &[File<'_>]) -> DocumentId {
     let id = t.receive(uploader, kind, "upload.bin").await;
     let submission = id.submission_id("sim").to_string();
-    assert!(t.db.mark_submitted(id, "sim", &submission, "job_1", "transfer", 1).await.unwrap());
+    assert!(t.db.mark_submitted_in_round(id, 0, "sim", &submission, "job_1", "transfer", 1).await.unwrap());
     assert!(t.db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
     let rows: Vec<ArtifactRow> = files
         .iter()

@@ -2,8 +2,8 @@
 //! it documents is answered by the router that serves it (with anything but that router's
 //! own "no such route" or "method not allowed"), and an operation marked
 //! `x-docflow-status: planned` is not served yet (once it is, drop the mark). The requests
-//! go through the real routers: the gateway's with the evaluator API and the web interface, built as `app::run`
-//! builds them, in process; and `docflow provider-sim` on a loopback port. No service is
+//! go through the real routers: the gateway's with the evaluator API and the web
+//! interface, built as `app::run` builds them, in process; and `docflow provider-sim` on a loopback port. No service is
 //! needed: the requests carry no credentials, so no handler gets as far as NATS or the
 //! database.
 

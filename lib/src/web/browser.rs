@@ -2,8 +2,7 @@
 //! `chromium-driver`, driven over WebDriver): on the whole pipeline of `docflow dev` (its
 //! own nats-server, S3 endpoint, simulator and every component), one-click sign-in, the
 //! samples' list and its filters, a lesson plan's findings and download (through the
-//! gateway), a video playing
-//! with its captions and a chapter that seeks it, an upload through the page followed
+//! gateway), a video playing with its captions and a chapter that seeks it, an upload through the page followed
 //! live to `normalized`, a teacher kept to their own documents, sign-out and a form
 //! refused without its CSRF token; on a database alone, a lesson plan's page, and the list reading its rows again
 //! when its event stream reconnects after a gateway's restart. Saves the screenshots of

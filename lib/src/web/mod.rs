@@ -15,7 +15,8 @@
 //!
 //! Every response carries a strict Content-Security-Policy (`default-src 'self'`: a
 //! document's files and video come through the gateway; the upload page adds the store's
-//! public origin, `s3.public_endpoint`, for `connect-src` and `form-action`), `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` and
+//! public origin, `s3.public_endpoint`, for `connect-src` and `form-action`),
+//! `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` and
 //! `frame-ancestors 'none'`. Not built yet: OpenID Connect.
 
 #[cfg(test)]

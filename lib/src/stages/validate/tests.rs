@@ -279,3 +279,24 @@ async fn a_document_moved_while_its_results_were_checked_retries_and_records_not
     assert_eq!(world.db.stored_artifacts(id).len(), 2);
     assert_eq!(world.publisher.on("docflow.normalize").len(), 1);
 }
+
+#[tokio::test]
+async fn an_html_corrected_file_rejects_the_results_before_anything_is_fetched() {
+    let world = World::new(&[]);
+    let id = document(&world, Some("job-1")).await;
+    let page: &[u8] = b"<html><script>document.cookie='docflow_session=x'</script></html>";
+    world.results.serve("http://results.test/corrected.html", 200, page);
+    world.results.serve("http://results.test/findings.json", 200, FINDINGS);
+    let results = vec![
+        result(Role::Corrected, "corrected.html", page, "text/html"),
+        result(Role::Findings, "findings.json", FINDINGS, "application/json"),
+    ];
+    let callback = callback(id, "job-1", results);
+    assert_eq!(stage(&world).step(&delivery(&world, &callback, 1)).await, Outcome::Done);
+    let document = world.db.document(id);
+    assert_eq!(document.state, State::Rejected);
+    let reason = document.error_reason.unwrap_or_default();
+    assert!(reason.contains("text/html") && reason.contains("browser"), "{reason}");
+    assert!(world.store.get("results", &format!("{id}/corrected/corrected.html")).is_none(), "nothing stored");
+    assert!(world.db.stored_artifacts(id).is_empty());
+}

@@ -76,7 +76,7 @@ async fn fetch(router: &Router, uri: &str, cookie: Option<&str>, extra: &[(heade
     Answer { status, headers, body }
 }
 
-fn value_of<'a>(answer: &'a Answer, name: header::HeaderName) -> &'a str {
+fn value_of(answer: &Answer, name: header::HeaderName) -> &str {
     answer.headers.get(&name).map(|v| v.to_str().unwrap()).unwrap_or_else(|| panic!("no {name}"))
 }
 
@@ -327,4 +327,25 @@ async fn no_browser_facing_url_carries_the_internal_endpoint() {
     let url = document["artifacts"][0]["url"].as_str().unwrap();
     assert!(url.starts_with(&format!("{PUBLIC}/results/{id}/corrected/plan.txt?")), "{url}");
     assert!(!String::from_utf8_lossy(&body).contains(internal_host));
+}
+
+#[tokio::test]
+async fn answers_that_carry_a_link_a_form_or_a_secret_are_not_stored() {
+    let t = sqlite().await;
+    let id = t.receive("teacher-42", Kind::Document, "plan.pdf").await;
+    let router = router(&t, &[]);
+    let sign_in_page = super::get(&router, "/ui/sign-in", None).await;
+    assert_eq!(sign_in_page.headers[header::CACHE_CONTROL], "no-store");
+    let (teacher, csrf) = sign_in(&router, TEACHER_TOKEN).await;
+    let form = [("csrf", csrf.as_str()), ("file_name", "plan.pdf"), ("content_type", "application/pdf"), ("size", "9")];
+    let grant = super::post(&router, "/ui/upload", Some(&teacher), &form).await;
+    assert_eq!(grant.status, StatusCode::OK, "{}", grant.body);
+    assert_eq!(grant.headers[header::CACHE_CONTROL], "no-store");
+    let page = super::get(&router, &format!("/ui/documents/{id}"), Some(&teacher)).await;
+    assert_eq!(page.headers[header::CACHE_CONTROL], "no-store");
+    // An upload of a page is refused before any form is made, naming the type.
+    let html = [("csrf", csrf.as_str()), ("file_name", "plan.html"), ("content_type", "text/html"), ("size", "9")];
+    let refused = super::post(&router, "/ui/upload", Some(&teacher), &html).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.body.contains("text/html is refused") && !refused.body.contains("X-Amz"), "{}", refused.body);
 }

@@ -124,3 +124,10 @@ package: ## the Debian package and a tarball for other distributions, in target/
 
 test-package: ## builds the package, extracts it into a throwaway root (dpkg -x) and runs docflow from it
 	PACKAGE_PROFILE=$(TEST_PACKAGE_PROFILE) scripts/test-package
+
+# The package on a Debian 12 booted with systemd (podman, --network none): the install
+# guides' commands as written, then reboot, upgrade, backup and restore, bad settings.
+# The Debian root and the image are cached in /var/cache/docflow-test-install.
+.PHONY: test-install
+test-install: deps ## installs the package on a fresh Debian 12 with systemd and follows deploy/README.md
+	PACKAGE_PROFILE=$(TEST_PACKAGE_PROFILE) scripts/test-install

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use clap::builder::PossibleValuesParser;
 use clap::{ArgGroup, Subcommand};
 use docflow::settings::Settings;
+
+use crate::outln;
 use docflow::stages::StageId;
 use docflow::worker::dlq::DeadLetter;
 use docflow::worker::dlq_batch::DeadLetters;
@@ -58,20 +60,29 @@ pub async fn run(settings: &Settings, command: DlqCommand) -> anyhow::Result<Exi
         DlqCommand::List { stage, json } => {
             let list = letters.list(stage.as_deref()).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                outln!("{}", serde_json::to_string_pretty(&list)?)?;
             } else if list.is_empty() {
-                println!("no dead letters");
+                outln!("no dead letters")?;
             } else {
-                println!(
+                outln!(
                     "{:>8}  {:<9}  {:>8}  {:<25}  {:<36}  ERROR",
-                    "SEQ", "STAGE", "ATTEMPTS", "FAILED AT", "DOCUMENT"
-                );
+                    "SEQ",
+                    "STAGE",
+                    "ATTEMPTS",
+                    "FAILED AT",
+                    "DOCUMENT"
+                )?;
                 for l in &list {
                     let document = l.document_id.as_deref().unwrap_or("-");
-                    println!(
+                    outln!(
                         "{:>8}  {:<9}  {:>8}  {:<25}  {:<36}  {}",
-                        l.sequence, l.stage, l.attempts, l.failed_at, document, l.error
-                    );
+                        l.sequence,
+                        l.stage,
+                        l.attempts,
+                        l.failed_at,
+                        document,
+                        l.error
+                    )?;
                 }
             }
             ExitCode::SUCCESS
@@ -87,19 +98,19 @@ pub async fn run(settings: &Settings, command: DlqCommand) -> anyhow::Result<Exi
                 letters.replay(&seqs).await
             };
             for seq in &report.replayed {
-                println!("replayed #{seq}");
+                outln!("replayed #{seq}")?;
             }
             for (seq, error) in &report.failed {
                 eprintln!("error: #{seq} not replayed: {error}");
             }
             if report.replayed.is_empty() && report.failed.is_empty() {
-                println!("no dead letters to replay");
+                outln!("no dead letters to replay")?;
             }
             if report.is_success() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
         }
         DlqCommand::Purge { stage, all: _ } => {
             let purged = letters.purge(stage.as_deref()).await?;
-            println!("purged {purged} dead letter(s)");
+            outln!("purged {purged} dead letter(s)")?;
             ExitCode::SUCCESS
         }
     };
@@ -112,26 +123,26 @@ fn show(letter: &DeadLetter, json: bool) -> anyhow::Result<()> {
     if json {
         let mut value = serde_json::to_value(letter)?;
         value["payload"] = serde_json::from_slice(&letter.payload).unwrap_or_else(|_| body.clone().into());
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?)?;
         return Ok(());
     }
-    println!("sequence:         {}", letter.sequence);
-    println!("stage:            {}", letter.stage);
-    println!("attempts:         {}", letter.attempts);
-    println!("failed at:        {}", letter.failed_at);
-    println!("original subject: {}", letter.original_subject);
-    println!("document:         {}", letter.document_id.as_deref().unwrap_or("-"));
-    println!("error:            {}", letter.error);
-    println!("headers:");
+    outln!("sequence:         {}", letter.sequence)?;
+    outln!("stage:            {}", letter.stage)?;
+    outln!("attempts:         {}", letter.attempts)?;
+    outln!("failed at:        {}", letter.failed_at)?;
+    outln!("original subject: {}", letter.original_subject)?;
+    outln!("document:         {}", letter.document_id.as_deref().unwrap_or("-"))?;
+    outln!("error:            {}", letter.error)?;
+    outln!("headers:")?;
     for (name, values) in letter.headers.iter() {
         for value in values {
-            println!("  {name}: {value}");
+            outln!("  {name}: {value}")?;
         }
     }
-    println!("body ({} bytes):", letter.payload.len());
+    outln!("body ({} bytes):", letter.payload.len())?;
     match serde_json::from_slice::<serde_json::Value>(&letter.payload) {
-        Ok(value) => println!("{}", serde_json::to_string_pretty(&value)?),
-        Err(_) => println!("{body}"),
+        Ok(value) => outln!("{}", serde_json::to_string_pretty(&value)?)?,
+        Err(_) => outln!("{body}")?,
     }
     Ok(())
 }

@@ -9,9 +9,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use docflow::app::{self, Component};
 use docflow::dev::config_file;
-use docflow::settings::Settings;
+use docflow::settings::{ConfigFiles, Needs, Settings};
 use tokio_util::sync::CancellationToken;
 
+mod config;
 mod dev;
 mod dlq;
 mod retry;
@@ -55,6 +56,32 @@ enum Command {
     Dlq(dlq::DlqCommand),
     /// Restart failed or rejected documents in a new submission round.
     Retry(retry::RetryArgs),
+    /// Read, check or change the settings.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+}
+
+impl Command {
+    /// The settings sections the command uses: only those are required.
+    fn needs(&self) -> Needs {
+        match self {
+            Command::Setup => Needs::SETUP,
+            Command::Status { .. } => Needs::DATABASE,
+            Command::Dlq(_) => Needs::NATS,
+            Command::Retry(_) => Needs::DATABASE_AND_NATS,
+            _ => Needs::ALL,
+        }
+    }
+}
+
+/// `println!` that returns the error instead of panicking when stdout is closed
+/// (`docflow status ID | head`); [`main`] exits quietly on it.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
 }
 
 /// Parses a component name; help and errors list the components.
@@ -67,11 +94,19 @@ fn component_parser() -> impl clap::builder::TypedValueParser<Value = Component>
 fn main() -> ExitCode {
     match start(Cli::parse()) {
         Ok(code) => code,
+        // The reader went away (`| head`): nothing more to say.
+        Err(error) if closed_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn closed_pipe(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .any(|e| e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
 /// The commands that read the settings load them once, before the runtime starts: `docflow
@@ -85,24 +120,40 @@ fn start(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logging("text", "info");
             runtime(0)?.block_on(provider_sim(options))
         }
+        Command::Config(command) => {
+            config::run(command, &config_files(cli.config.as_deref(), cli.data_dir.as_deref())?)
+        }
         command => {
-            let settings = load_settings(cli.config.as_deref(), cli.data_dir.as_deref())?;
+            let settings = load_settings(cli.config.as_deref(), cli.data_dir.as_deref(), command.needs())?;
             let threads = if matches!(command, Command::Run { .. }) { settings.runtime.worker_threads } else { 0 };
             runtime(threads)?.block_on(dispatch(command, settings))
         }
     }
 }
 
-/// The settings of every command but `dev` and `provider-sim`, from the file
-/// [`config_file::find`] picks: `--config`, `./docflow.toml`, what `docflow dev` wrote
-/// into its data directory, or `/etc/docflow/docflow.toml`.
-fn load_settings(config: Option<&Path>, data_dir: Option<&Path>) -> anyhow::Result<Settings> {
+/// The settings file [`config_file::find`] picks (`--config`, `./docflow.toml`, what
+/// `docflow dev` wrote into its data directory, or `/etc/docflow/docflow.toml`) and the
+/// `conf.d/*.toml` beside it.
+fn config_files(config: Option<&Path>, data_dir: Option<&Path>) -> anyhow::Result<ConfigFiles> {
     let cwd = std::env::current_dir().context("reading the working directory")?;
     let file = config_file::find(config, data_dir, &cwd, Path::new(config_file::SYSTEM_FILE));
-    let nothing_found = file.is_none() && !cwd.join("docflow.toml").exists();
-    Settings::load(file.as_deref(), None).map_err(|error| {
-        if nothing_found { anyhow::anyhow!("{error}\n{}", config_file::not_found_hint(data_dir)) } else { error.into() }
-    })
+    Ok(ConfigFiles::find(file.as_deref())?)
+}
+
+/// The settings of every command but `dev`, `provider-sim` and `config`, checked for what
+/// the command `needs`; renamed keys are warned about on stderr.
+fn load_settings(config: Option<&Path>, data_dir: Option<&Path>, needs: Needs) -> anyhow::Result<Settings> {
+    let files = config_files(config, data_dir)?;
+    let hint = |error: docflow::settings::SettingsError| match &files.main {
+        Some(_) => anyhow::Error::from(error),
+        None => anyhow::anyhow!("{error}\n{}", config_file::not_found_hint(data_dir)),
+    };
+    let loaded = Settings::read(None, &files, None).map_err(hint)?;
+    for warning in &loaded.warnings {
+        eprintln!("warning: {warning}");
+    }
+    loaded.settings.validate_for(needs).map_err(hint)?;
+    Ok(loaded.settings)
 }
 
 async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
@@ -113,12 +164,18 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<ExitCo
     match command {
         Command::Setup => {
             let report = app::setup(&settings).await?;
-            print!("{}", report.topology);
-            println!("database: migrated");
+            {
+                use std::io::Write as _;
+                write!(std::io::stdout().lock(), "{}", report.topology)?;
+            }
+            outln!("database: migrated")?;
+            if !report.handed_over.is_empty() {
+                outln!("database files handed to the owner of their directory: {}", report.handed_over.join(", "))?;
+            }
             if report.buckets_created.is_empty() {
-                println!("buckets: present");
+                outln!("buckets: present")?;
             } else {
-                println!("buckets created: {}", report.buckets_created.join(", "));
+                outln!("buckets created: {}", report.buckets_created.join(", "))?;
             }
         }
         Command::Run { components } => {
@@ -128,7 +185,9 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<ExitCo
         Command::Status { id_or_key, json } => return status::run(&settings, &id_or_key, json).await,
         Command::Dlq(command) => return dlq::run(&settings, command).await,
         Command::Retry(args) => return retry::run(&settings, args).await,
-        Command::Dev(_) | Command::ProviderSim(_) => unreachable!("started without settings, in start"),
+        Command::Dev(_) | Command::ProviderSim(_) | Command::Config(_) => {
+            unreachable!("started without settings, in start")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -138,7 +197,7 @@ async fn provider_sim(options: docflow::provider::sim::SimOptions) -> anyhow::Re
         .await
         .with_context(|| format!("cannot listen on {}; choose another --listen address", options.listen))?;
     let address = listener.local_addr()?;
-    println!("provider-sim listening on http://{address}");
+    outln!("provider-sim listening on http://{address}")?;
     docflow::provider::sim::run(options, listener, shutdown_on_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

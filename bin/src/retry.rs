@@ -7,6 +7,8 @@ use std::time::Duration;
 use clap::{ArgGroup, Args, ValueEnum};
 use docflow::db::State;
 use docflow::settings::Settings;
+
+use crate::outln;
 use docflow::stages::transfer::restart::Retry;
 
 #[derive(Args)]
@@ -39,7 +41,7 @@ pub async fn run(settings: &Settings, args: RetryArgs) -> anyhow::Result<ExitCod
         };
         documents = retry.in_state(state, args.since).await?;
         if documents.is_empty() {
-            println!("no {state} documents to restart");
+            outln!("no {state} documents to restart")?;
         }
     }
     for id_or_key in &args.documents {
@@ -60,14 +62,14 @@ pub async fn run(settings: &Settings, args: RetryArgs) -> anyhow::Result<ExitCod
                     (Some(stage), Some(reason)) => format!(" in {stage}: {reason}"),
                     _ => String::new(),
                 };
-                println!(
+                outln!(
                     "restarted {}  {}/{}  was {}{error}; submission round {} queued for transfer",
                     document.id,
                     document.bucket,
                     document.key,
                     document.state,
                     document.submission_round + 1
-                );
+                )?;
             }
             Err(error) => {
                 eprintln!("error: {error}");
@@ -77,7 +79,7 @@ pub async fn run(settings: &Settings, args: RetryArgs) -> anyhow::Result<ExitCod
     }
     retry.close().await;
     if restarted > 0 {
-        println!("{restarted} document(s) restarted; `docflow status ID` follows each");
+        outln!("{restarted} document(s) restarted; `docflow status ID` follows each")?;
     }
     Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

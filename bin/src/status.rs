@@ -6,6 +6,8 @@ use docflow::db::Db;
 use docflow::ids::DocumentId;
 use docflow::settings::Settings;
 
+use crate::outln;
+
 pub async fn run(settings: &Settings, id_or_key: &str, json: bool) -> anyhow::Result<ExitCode> {
     let db = Db::connect(&settings.database).await?;
     let document = match id_or_key.parse::<DocumentId>() {
@@ -33,31 +35,31 @@ pub async fn run(settings: &Settings, id_or_key: &str, json: bool) -> anyhow::Re
                 "at": t.at, "state": t.state.as_str(), "stage": t.stage, "attempt": t.attempt, "reason": t.reason,
             })).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&value)?);
+        outln!("{}", serde_json::to_string_pretty(&value)?)?;
     } else {
-        println!(
+        outln!(
             "{}  {}  {}  {}/{}",
             document.id,
             document.state.as_str(),
             document.kind.as_str(),
             document.bucket,
             document.key
-        );
+        )?;
         if let Some(job) = &document.provider_job_id {
-            println!("provider {} job {job}", document.provider);
+            outln!("provider {} job {job}", document.provider)?;
         }
         if let (Some(stage), Some(reason)) = (&document.error_stage, &document.error_reason) {
-            println!("error in {stage}: {reason}");
+            outln!("error in {stage}: {reason}")?;
         }
         for t in &timeline {
-            println!(
+            outln!(
                 "  {}  {:<10} {:<9} attempt {}  {}",
                 t.at.format("%Y-%m-%d %H:%M:%S%.3f"),
                 t.state.as_str(),
                 t.stage,
                 t.attempt,
                 t.reason.as_deref().unwrap_or("")
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

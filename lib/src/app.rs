@@ -73,6 +73,8 @@ pub enum AppError {
     Storage(#[from] crate::storage::StorageError),
     #[error(transparent)]
     Worker(#[from] worker::WorkerError),
+    #[error(transparent)]
+    NotWritable(#[from] crate::writable::NotWritable),
     #[error(
         "cannot listen on {listen} ({key}): {cause}; stop what uses that address or set {key} ({env}) to a free one"
     )]
@@ -88,6 +90,9 @@ pub enum AppError {
 pub struct SetupReport {
     pub topology: String,
     pub buckets_created: Vec<String>,
+    /// SQLite files and directories setup created as root, handed to the owner of the
+    /// directory they are in (the service's user).
+    pub handed_over: Vec<String>,
 }
 
 /// Creates or updates streams and consumers, migrates the database, creates missing
@@ -95,9 +100,16 @@ pub struct SetupReport {
 pub async fn setup(settings: &Settings) -> Result<SetupReport, AppError> {
     let client = nats::connect(&settings.nats, "docflow setup").await?;
     let js = async_nats::jetstream::new(client.clone());
+    topology::require_jetstream(&js, &settings.nats.url).await?;
     let applied = topology::apply(&js, settings).await?;
+    let existing = crate::writable::existing_ancestor(&settings.database.url);
     let db = Db::connect(&settings.database).await?;
     db.migrate().await?;
+    let handed_over = crate::writable::hand_over(&settings.database.url, existing.as_deref())
+        .map_err(|e| AppError::Other(format!("cannot hand the SQLite files to the owner of their directory: {e}")))?
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     let store = Store::new(&settings.s3)?;
     let mut buckets_created = Vec::new();
     for bucket in [&settings.s3.uploads_bucket, &settings.s3.results_bucket] {
@@ -117,7 +129,7 @@ pub async fn setup(settings: &Settings) -> Result<SetupReport, AppError> {
     for (stream, consumer, change) in &applied.consumers {
         topology.push_str(&format!("consumer {stream}/{consumer}: {}\n", format!("{change:?}").to_lowercase()));
     }
-    Ok(SetupReport { topology, buckets_created })
+    Ok(SetupReport { topology, buckets_created, handed_over })
 }
 
 /// The runtime `docflow run` lives on: `worker_threads` threads (`runtime.worker_threads`),
@@ -181,11 +193,17 @@ pub async fn run_listening(
     };
     let client = nats::connect(&settings.nats, "docflow").await?;
     let js = async_nats::jetstream::new(client.clone());
+    topology::require_jetstream(&js, &settings.nats.url).await?;
     let names = nats::Names::new(&settings.nats.prefix);
     // Every state a document takes is published for the web interface's live updates.
     let db = Db::connect(&settings.database)
-        .await?
+        .await
+        // A SQLite file this user may not write can fail the connection itself.
+        .map_err(|e| crate::writable::owner_problem(&settings.database.url).map_or(AppError::from(e), AppError::from))?
         .with_observer(crate::web::live::publisher(client.clone(), names.clone()));
+    // Reading works where writing does not (a file left root's by `sudo docflow setup`):
+    // refuse to start rather than take uploads that cannot be recorded.
+    crate::writable::check(&db, &settings.database.url).await?;
     let store = Store::new(&settings.s3)?;
 
     // What the stages reach the outside through; built once, before anything serves.

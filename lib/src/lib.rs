@@ -29,3 +29,4 @@ pub mod testkit;
 pub mod topology;
 pub mod web;
 pub mod worker;
+pub mod writable;

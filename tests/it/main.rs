@@ -11,5 +11,6 @@ mod pipeline;
 mod restart;
 mod secrets;
 mod security;
+mod settings;
 mod support;
 mod transfer;

@@ -4,8 +4,9 @@
 //! (`gateway.listen`) does not serve them: the provider must reach it from the internet,
 //! operators' endpoints must not be.
 //!
-//! `/readyz` answers 503 while NATS or the database cannot be reached, naming which
-//! (`"nats"`, `"database"`) and never a URL, user name or password. More checks join
+//! `/readyz` answers 503 while NATS or the database cannot be reached, or the database
+//! cannot be written (`"database": "not writable"`: a file or role without write rights),
+//! naming which (`"nats"`, `"database"`) and never a URL, user name or password. More checks join
 //! through [`AdminState::with_probe`] (a provider's breaker states, for example).
 
 use std::future::IntoFuture;
@@ -29,6 +30,8 @@ use crate::gateway::ApiError;
 
 /// How long `/readyz` waits for the database before calling it unreachable.
 const DATABASE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a write probe's answer is kept: probes every few seconds cost one write probe.
+const WRITE_PROBE_EVERY: Duration = Duration::from_secs(5);
 /// How long admin requests in flight get once the process stops.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
 
@@ -58,11 +61,18 @@ pub struct AdminState {
     db: Db,
     probes: Vec<(&'static str, ProbeFn)>,
     database_timeout: Duration,
+    writable: Arc<crate::writable::Probe>,
 }
 
 impl AdminState {
     pub fn new(nats: async_nats::Client, db: Db) -> AdminState {
-        AdminState { nats, db, probes: Vec::new(), database_timeout: DATABASE_TIMEOUT }
+        AdminState {
+            nats,
+            db,
+            probes: Vec::new(),
+            database_timeout: DATABASE_TIMEOUT,
+            writable: Arc::new(crate::writable::Probe::new(WRITE_PROBE_EVERY)),
+        }
     }
 
     /// Adds a check shown under `name` in `/readyz`.
@@ -92,7 +102,12 @@ impl AdminState {
         detail.insert("nats".into(), nats.into());
         let ping = tokio::time::timeout(self.database_timeout, self.db.connection().ping()).await;
         let database = match ping {
-            Ok(Ok(())) => "reachable",
+            // A write blocked behind another writer for longer than the timeout is no
+            // sign of a read-only database.
+            Ok(Ok(())) => match tokio::time::timeout(self.database_timeout, self.writable.writable(&self.db)).await {
+                Ok(false) => "not writable",
+                _ => "reachable",
+            },
             // The driver's text may quote the server's address: it stays in the logs.
             Ok(Err(error)) => {
                 tracing::debug!(error = %crate::redact::text(&error.to_string()), "readyz: the database did not answer");

@@ -19,9 +19,16 @@ use crate::db::Db;
 use crate::settings::DatabaseSettings;
 use crate::testkit::{self, wait_for};
 
+/// A migrated SQLite database in `dir`.
 async fn sqlite(dir: &tempfile::TempDir) -> Db {
+    let db = sqlite_opened(dir, "rwc").await;
+    db.migrate().await.unwrap();
+    db
+}
+
+async fn sqlite_opened(dir: &tempfile::TempDir, mode: &str) -> Db {
     Db::connect(&DatabaseSettings {
-        url: format!("sqlite://{}/docflow.db?mode=rwc", dir.path().display()),
+        url: format!("sqlite://{}/docflow.db?mode={mode}", dir.path().display()),
         max_connections: 1,
         acquire_timeout: Duration::from_secs(5),
     })
@@ -54,6 +61,20 @@ async fn healthz_metrics_and_readyz_answer_while_everything_is_up() {
     assert_eq!(status, StatusCode::OK, "{text}");
     assert_eq!(json(&text), json!({"status": "ready", "nats": "connected", "database": "reachable"}));
     assert_eq!(get(&state, "/v1/documents").await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn readyz_is_503_naming_the_database_while_it_cannot_be_written() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(sqlite(&dir).await);
+    let (client, _) = testkit::connect(&testkit::nats_url()).await;
+    // Readable, not writable: what a file left root's by `sudo docflow setup` is to the service.
+    let state = AdminState::new(client, sqlite_opened(&dir, "ro").await);
+    let (status, text) = get(&state, "/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    let body = json(&text);
+    assert_eq!(body["error"], "not ready: database");
+    assert_eq!(body["detail"], json!({"nats": "connected", "database": "not writable"}));
 }
 
 #[tokio::test]
@@ -160,6 +181,7 @@ async fn readyz_is_503_naming_the_database_while_it_is_cut_and_ready_again_after
     let db = Db::connect(&DatabaseSettings { url, max_connections: 2, acquire_timeout: Duration::from_secs(2) })
         .await
         .unwrap();
+    db.migrate().await.unwrap();
     let (client, _) = testkit::connect(&testkit::nats_url()).await;
     let state = AdminState::new(client, db).with_database_timeout(Duration::from_millis(1500));
     assert_eq!(get(&state, "/readyz").await.0, StatusCode::OK);

@@ -77,12 +77,16 @@ fn transient_code(code: &str) -> bool {
     // PostgreSQL: 08 connection exception, 40001 serialization failure, 40P01 deadlock,
     // 53 insufficient resources (too many connections, disk full), 55P03 lock not
     // available, 57P01-57P03 server shutting down or starting.
+    // A database docflow cannot write (a read-only standby 25006, a role without rights
+    // 42501, a SQLite file it does not own) is an operator's fix away: wait for it rather
+    // than dead-letter every upload meanwhile.
     code.starts_with("08")
         || code.starts_with("53")
-        || matches!(code, "40001" | "40P01" | "55P03" | "57P01" | "57P02" | "57P03")
-        // SQLite (numeric, at most 4 digits): SQLITE_BUSY (5) and SQLITE_LOCKED (6), with
-        // their extended codes.
-        || (code.len() <= 4 && code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6)))
+        || matches!(code, "40001" | "40P01" | "55P03" | "57P01" | "57P02" | "57P03" | "25006" | "42501")
+        // SQLite (numeric, at most 4 digits): SQLITE_BUSY (5), SQLITE_LOCKED (6),
+        // SQLITE_READONLY (8), SQLITE_FULL (13) and SQLITE_CANTOPEN (14), with their
+        // extended codes.
+        || (code.len() <= 4 && code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 8 | 13 | 14)))
 }
 
 impl crate::worker::Transience for DbError {
@@ -173,6 +177,10 @@ mod tests {
         assert!(transient_code("08006"));
         assert!(transient_code("5"));
         assert!(transient_code("517"));
+        assert!(transient_code("8"), "SQLITE_READONLY");
+        assert!(transient_code("1032"), "SQLITE_READONLY_DBMOVED");
+        assert!(transient_code("42501"), "insufficient_privilege");
+        assert!(transient_code("25006"), "read_only_sql_transaction");
         assert!(!transient_code("23505"));
         assert!(!transient_code("1555"));
         assert!(!transient_code("19"));

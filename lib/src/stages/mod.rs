@@ -8,6 +8,8 @@ mod id;
 mod memory;
 pub mod normalize;
 pub mod ports;
+#[cfg(test)]
+mod read_only_tests;
 pub mod transfer;
 pub mod validate;
 pub mod watchdog;

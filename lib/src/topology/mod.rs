@@ -32,6 +32,36 @@ pub enum TopologyError {
     Stream { stream: String, action: &'static str, detail: String, fix: String },
     #[error("cannot {action} consumer {consumer} on stream {stream}: {detail}; {fix}")]
     Consumer { stream: String, consumer: String, action: &'static str, detail: String, fix: String },
+    #[error(
+        "the NATS server at {url} answers without JetStream ({detail}); turn JetStream on: start nats-server with \
+         `-js` (`--jetstream`), or add `jetstream {{ store_dir: \"/var/lib/nats\" }}` to its configuration file \
+         (a directory the server may write) and restart it; with accounts, also `jetstream: enabled` in docflow's \
+         account"
+    )]
+    NoJetStream { url: String, detail: &'static str },
+}
+
+/// Refuses a NATS server (or account) without JetStream, saying how to turn it on; any
+/// other trouble is left to the steps that follow, which name it. `url` is shown redacted.
+pub async fn require_jetstream(js: &async_nats::jetstream::Context, url: &str) -> Result<(), TopologyError> {
+    use async_nats::jetstream::ErrorCode;
+    use async_nats::jetstream::context::AccountErrorKind;
+    let detail = match js.query_account().await {
+        Err(e) => match e.kind() {
+            AccountErrorKind::JetStreamUnavailable => "no JetStream API answers",
+            AccountErrorKind::JetStream(error) if error.error_code() == ErrorCode::JETSTREAM_NOT_ENABLED => {
+                "JetStream is not enabled"
+            }
+            AccountErrorKind::JetStream(error)
+                if error.error_code() == ErrorCode::JETSTREAM_NOT_ENABLED_FOR_ACCOUNT =>
+            {
+                "JetStream is not enabled for this account"
+            }
+            _ => return Ok(()),
+        },
+        Ok(_) => return Ok(()),
+    };
+    Err(TopologyError::NoJetStream { url: crate::redact::url(url), detail })
 }
 
 /// What `apply` did to one stream or consumer.
@@ -157,7 +187,7 @@ async fn apply_consumer(js: &jetstream::Context, def: &ConsumerDef) -> Result<Ch
 }
 
 fn reachable() -> String {
-    "is nats-server running with JetStream enabled (-js) at nats.url?".to_owned()
+    "is nats-server running at nats.url, with JetStream on (`-js`, or `jetstream {}` in its configuration)?".to_owned()
 }
 
 /// Compares the keys the definition sets (plus the overridden ones) with the server's copy.

@@ -1,26 +1,60 @@
-//! One settings tree, loaded once: the embedded `docflow.default.toml`, then the user's
-//! file, then `DOCFLOW__SECTION__KEY` environment variables. Validated at start: a wrong
-//! value stops the program with one line naming the key and what is expected.
+//! One settings tree, loaded once: the embedded `docflow.default.toml`, then the settings
+//! file, its `conf.d/*.toml` drop-ins, then `DOCFLOW__SECTION__KEY` environment variables
+//! ([`sources`]). Every key of every source must be known ([`keys`], derived from these
+//! types by [`schema`]). Validated per command ([`Needs`]): a wrong value stops the program
+//! with one line naming the key and what is expected.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use config::{Config, Environment, File, FileFormat};
-use secrecy::{ExposeSecret, SecretString};
+use config::Config;
+use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::stages::StageId;
+pub mod edit;
+pub mod keys;
+pub mod schema;
+pub mod sources;
+mod validate;
+
+pub use sources::ConfigFiles;
+pub use validate::Needs;
 
 /// The reference settings, embedded in the binary.
-pub const DEFAULTS: &str = include_str!("../docflow.default.toml");
+pub const DEFAULTS: &str = include_str!("../../docflow.default.toml");
 
+/// Each message is one line naming the key (or file) and the fix; no `source()`, so that
+/// a printed cause chain does not repeat it.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("configuration: {0}")]
-    Load(#[from] config::ConfigError),
+    Load(config::ConfigError),
     #[error("configuration: `{key}`: {expected}")]
     Invalid { key: String, expected: String },
+    #[error("configuration: {0}")]
+    Unknown(keys::Unknown),
+    #[error("configuration: cannot read {}: {cause}", path.display())]
+    Read { path: PathBuf, cause: String },
+    /// Several of the above, one per line.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Many(Vec<SettingsError>),
+}
+
+impl From<config::ConfigError> for SettingsError {
+    fn from(error: config::ConfigError) -> SettingsError {
+        SettingsError::Load(error)
+    }
+}
+
+impl SettingsError {
+    /// Each problem, one error each.
+    pub fn problems(&self) -> Vec<&SettingsError> {
+        match self {
+            SettingsError::Many(all) => all.iter().flat_map(SettingsError::problems).collect(),
+            one => vec![one],
+        }
+    }
 }
 
 fn invalid(key: impl Into<String>, expected: impl Into<String>) -> SettingsError {
@@ -146,8 +180,13 @@ impl Secrets {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProviderSettings {
+    /// Required where providers are called (checked by `validate`, so that commands that
+    /// call none load without it).
+    #[serde(default)]
     pub base_url: String,
+    #[serde(default = "no_secret")]
     pub api_key: SecretString,
+    #[serde(default = "no_secrets")]
     pub callback_secret: Secrets,
     #[serde(default = "default_delivery")]
     pub delivery: Delivery,
@@ -161,11 +200,6 @@ pub struct ProviderSettings {
     /// intervals until the callback or `callback_timeout` (0 s: only at the deadline).
     #[serde(default = "default_first_status_check", with = "humantime_serde")]
     pub first_status_check: Duration,
-    /// No longer used: a submission has no total-time limit (a large upload that keeps
-    /// moving is never cut); `connect_timeout` and `idle_timeout` bound it instead.
-    /// Still accepted so existing files load.
-    #[serde(default, with = "humantime_serde")]
-    pub request_timeout: Option<Duration>,
     /// How long establishing a connection to the provider may take.
     #[serde(default = "default_connect_timeout", with = "humantime_serde")]
     pub connect_timeout: Duration,
@@ -191,6 +225,12 @@ pub struct ProviderSettings {
     pub max_size: Option<String>,
 }
 
+fn no_secret() -> SecretString {
+    SecretString::from("")
+}
+fn no_secrets() -> Secrets {
+    Secrets::Many(Vec::new())
+}
 fn default_delivery() -> Delivery {
     Delivery::Upload
 }
@@ -295,7 +335,7 @@ pub struct RuntimeSettings {
     pub worker_threads: usize,
 }
 
-/// `[stages.NAME]`, one table per [`StageId`]; read with [`StageId::settings`].
+/// `[stages.NAME]`, one table per [`crate::stages::StageId`]; read with its `settings`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct StagesSettings {
     pub transfer: StageSettings,
@@ -331,9 +371,27 @@ pub struct StageSettings {
     pub pull_expires: Duration,
 }
 
+/// Settings read from their sources, not yet validated.
+#[derive(Debug)]
+pub struct Loaded {
+    pub settings: Settings,
+    /// Renamed or retired keys found: print them, the settings still load.
+    pub warnings: Vec<String>,
+    /// The merged sources, for `docflow config get`.
+    pub merged: Config,
+}
+
+/// What `docflow config check` found.
+#[derive(Debug, Default)]
+pub struct Inspection {
+    pub warnings: Vec<String>,
+    pub problems: Vec<SettingsError>,
+}
+
 impl Settings {
-    /// Loads defaults < `file` (or `./docflow.toml` when present) < environment.
-    /// `env` replaces the process environment (tests); `None` reads the real one.
+    /// Loads defaults < `file` (or `./docflow.toml` when present) < its `conf.d/*.toml` <
+    /// environment, and validates everything. `env` replaces the process environment
+    /// (tests); `None` reads the real one.
     pub fn load(file: Option<&Path>, env: Option<HashMap<String, String>>) -> Result<Settings, SettingsError> {
         Settings::load_over(None, file, env)
     }
@@ -345,178 +403,47 @@ impl Settings {
         file: Option<&Path>,
         env: Option<HashMap<String, String>>,
     ) -> Result<Settings, SettingsError> {
-        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
-        if let Some(base) = base {
-            builder = builder.add_source(File::from_str(base, FileFormat::Toml));
+        let loaded = Settings::read(base, &ConfigFiles::find(file)?, env)?;
+        for warning in &loaded.warnings {
+            tracing::warn!("{warning}");
         }
-        match file {
-            Some(path) => {
-                if !path.exists() {
-                    return Err(invalid(
-                        "--config",
-                        format!("{} does not exist; pass an existing TOML file", path.display()),
-                    ));
-                }
-                builder = builder.add_source(File::from(PathBuf::from(path)).format(FileFormat::Toml));
-            }
-            None => {
-                builder = builder.add_source(File::new("docflow.toml", FileFormat::Toml).required(false));
-            }
-        }
-        let mut environment = Environment::with_prefix("DOCFLOW").separator("__").list_separator(",").try_parsing(true);
-        let mut vars: HashMap<String, String> = env.unwrap_or_else(|| std::env::vars().collect());
-        // `DOCFLOW__GATEWAY__TOKENS` holds a TOML array of tables: read here, not by the
-        // environment source (it has no form for a list of tables).
-        if let Some(tokens) = vars.remove(crate::gateway::tokens::ENV_VAR) {
-            builder = builder.add_source(crate::gateway::tokens::env_source(&tokens)?);
-        }
-        let mut list_keys = Vec::new();
-        list_keys.extend(StageId::ALL.iter().map(|stage| format!("stages.{stage}.backoff")));
-        // Per-provider lists: the provider names are only known from the variables.
-        for (name, value) in &vars {
-            let Some(rest) = name.strip_prefix("DOCFLOW__PROVIDERS__") else { continue };
-            let Some((provider, key)) = rest.split_once("__") else { continue };
-            if key == "RESULT_HOSTS" || (key == "CALLBACK_SECRET" && value.contains(',')) {
-                list_keys.push(format!("providers.{}.{}", provider.to_ascii_lowercase(), key.to_ascii_lowercase()));
-            }
-        }
-        for key in &list_keys {
-            environment = environment.with_list_parse_key(key);
-        }
-        environment = environment.source(Some(vars));
-        let settings: Settings = builder.add_source(environment).build()?.try_deserialize()?;
-        settings.validate()?;
-        Ok(settings)
+        loaded.settings.validate()?;
+        Ok(loaded.settings)
     }
 
-    /// The checks serde cannot make; each error names its key.
-    pub fn validate(&self) -> Result<(), SettingsError> {
-        if !self.nats.url.starts_with("nats://") && !self.nats.url.starts_with("tls://") {
-            return Err(invalid("nats.url", "a nats:// or tls:// URL, e.g. nats://127.0.0.1:4222"));
+    /// Reads and merges the sources, refusing unknown keys; no validation (see
+    /// [`Settings::validate_for`]).
+    pub fn read(
+        base: Option<&str>,
+        files: &ConfigFiles,
+        env: Option<HashMap<String, String>>,
+    ) -> Result<Loaded, SettingsError> {
+        let (merged, findings) = sources::assemble(base, files, env, None)?;
+        if !findings.unknown.is_empty() {
+            return Err(validate::one_or_many(findings.unknown.into_iter().map(SettingsError::Unknown).collect())
+                .expect_err("not empty"));
         }
-        let prefix_ok = !self.nats.prefix.is_empty()
-            && self.nats.prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !prefix_ok {
-            return Err(invalid("nats.prefix", "letters, digits, `_` or `-` only (it names subjects and streams)"));
+        let settings: Settings = merged.clone().try_deserialize()?;
+        Ok(Loaded { settings, warnings: findings.warnings, merged })
+    }
+
+    /// Every problem of the sources and of the settings they make (`docflow config
+    /// check`); `replace` stands for one file's content (or adds a file) without writing it.
+    pub fn inspect(
+        files: &ConfigFiles,
+        env: Option<HashMap<String, String>>,
+        replace: Option<(&Path, &str)>,
+    ) -> Inspection {
+        let (merged, findings) = match sources::assemble(None, files, env, replace) {
+            Ok(found) => found,
+            Err(e) => return Inspection { warnings: Vec::new(), problems: vec![e] },
+        };
+        let mut problems: Vec<SettingsError> = findings.unknown.into_iter().map(SettingsError::Unknown).collect();
+        match merged.try_deserialize::<Settings>() {
+            Ok(settings) => problems.extend(settings.problems(Needs::ALL)),
+            Err(e) => problems.push(e.into()),
         }
-        if self.nats.replicas == 0 || self.nats.replicas > 5 {
-            return Err(invalid("nats.replicas", "1 to 5"));
-        }
-        crate::nats::auth::Auth::from_settings(&self.nats).map_err(|e| invalid(e.key, e.expected))?;
-        crate::nats::auth::Tls::from_settings(&self.nats.tls).map_err(|e| invalid(e.key, e.expected))?;
-        let db = &self.database.url;
-        if !db.starts_with("postgres://") && !db.starts_with("postgresql://") && !db.starts_with("sqlite:") {
-            return Err(invalid("database.url", "a postgres:// or sqlite: URL"));
-        }
-        if self.database.max_connections == 0 {
-            return Err(invalid("database.max_connections", "at least 1"));
-        }
-        check_http_url("s3.endpoint", &self.s3.endpoint)?;
-        check_http_url("s3.public_endpoint", self.s3.public_endpoint())?;
-        for (key, bucket) in
-            [("s3.uploads_bucket", &self.s3.uploads_bucket), ("s3.results_bucket", &self.s3.results_bucket)]
-        {
-            let ok = (3..=63).contains(&bucket.len())
-                && bucket.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
-            if !ok {
-                return Err(invalid(key, "an S3 bucket name: 3 to 63 lowercase letters, digits, `-` or `.`"));
-            }
-        }
-        if self.providers.is_empty() {
-            return Err(invalid(
-                "providers",
-                "at least one [providers.NAME] table with base_url, api_key and callback_secret",
-            ));
-        }
-        for (name, p) in &self.providers {
-            check_http_url(&format!("providers.{name}.base_url"), &p.base_url)?;
-            if p.connect_timeout.is_zero() || p.idle_timeout.is_zero() {
-                return Err(invalid(
-                    format!("providers.{name}.idle_timeout"),
-                    "positive durations for connect_timeout and idle_timeout, e.g. \"5s\" and \"60s\"",
-                ));
-            }
-            if p.concurrency == Some(0) {
-                return Err(invalid(format!("providers.{name}.concurrency"), "at least 1"));
-            }
-            if p.breaker.failures == 0 || p.breaker.probe_after.is_zero() {
-                return Err(invalid(
-                    format!("providers.{name}.breaker"),
-                    "failures of at least 1 and a positive probe_after",
-                ));
-            }
-            if p.callback_secret.all().is_empty() {
-                return Err(invalid(
-                    format!("providers.{name}.callback_secret"),
-                    "a secret or a non-empty list of secrets",
-                ));
-            }
-            if p.max_size.as_deref().is_some_and(|size| parse_size(size).is_none()) {
-                return Err(invalid(format!("providers.{name}.max_size"), "a size such as 2GiB or 500MB"));
-            }
-        }
-        if self.providers.len() > 1 && !self.providers.contains_key(&self.routing.default) {
-            return Err(invalid(
-                "routing.default",
-                format!(
-                    "one of the configured providers ({}) when several are configured",
-                    self.providers.keys().cloned().collect::<Vec<_>>().join(", ")
-                ),
-            ));
-        }
-        if !self.routing.default.is_empty() && !self.providers.contains_key(&self.routing.default) {
-            return Err(invalid("routing.default", "the name of a configured provider, or empty"));
-        }
-        check_http_url("gateway.public_url", &self.gateway.public_url)?;
-        if self.gateway.listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(invalid("gateway.listen", "an address and port, e.g. 127.0.0.1:8080"));
-        }
-        if self.admin.listen.parse::<std::net::SocketAddr>().is_err() {
-            return Err(invalid("admin.listen", "an address and port, e.g. 127.0.0.1:9090 (keep it private)"));
-        }
-        if self.gateway.session_secret.as_ref().is_some_and(|s| s.expose_secret().len() < 32) {
-            return Err(invalid(
-                "gateway.session_secret",
-                "at least 32 bytes (e.g. `openssl rand -hex 32`), the same on every gateway; or unset for a key per process",
-            ));
-        }
-        if self.gateway_max_body().is_none() {
-            return Err(invalid("gateway.max_body", "a size such as 1MiB, 512KiB or 1048576"));
-        }
-        if !matches!(self.log.format.as_str(), "text" | "json") {
-            return Err(invalid("log.format", "`text` or `json`"));
-        }
-        for stage in StageId::ALL {
-            let s = stage.settings(&self.stages);
-            if s.concurrency == 0 {
-                return Err(invalid(format!("stages.{stage}.concurrency"), "at least 1"));
-            }
-            if s.max_ack_pending < s.concurrency as i64 {
-                return Err(invalid(
-                    format!("stages.{stage}.max_ack_pending"),
-                    format!("at least stages.{stage}.concurrency ({})", s.concurrency),
-                ));
-            }
-            if s.backoff.is_empty() || s.backoff.iter().any(|d| d.is_zero()) {
-                return Err(invalid(
-                    format!("stages.{stage}.backoff"),
-                    "a non-empty list of positive durations, e.g. [\"1s\", \"30s\"]",
-                ));
-            }
-            if s.max_deliver <= s.backoff.len() as i64 {
-                return Err(invalid(
-                    format!("stages.{stage}.max_deliver"),
-                    format!(
-                        "more than the {} entries of stages.{stage}.backoff (JetStream requires it)",
-                        s.backoff.len()
-                    ),
-                ));
-            }
-            if s.pull_expires < Duration::from_secs(1) {
-                return Err(invalid(format!("stages.{stage}.pull_expires"), "at least 1s"));
-            }
-        }
-        Ok(())
+        Inspection { warnings: findings.warnings, problems }
     }
 
     /// `gateway.max_body` in bytes.
@@ -647,6 +574,81 @@ mod tests {
     fn no_provider_is_an_error_that_says_what_to_add() {
         let err = Settings::load(None, Some(HashMap::new())).unwrap_err();
         assert!(err.to_string().contains("[providers.NAME]"), "{err}");
+    }
+
+    /// A settings file with `text` and the drop-ins `(name, text)` beside it.
+    fn files(text: &str, drop_ins: &[(&str, &str)]) -> (tempfile::TempDir, ConfigFiles) {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("docflow.toml");
+        std::fs::write(&main, text).unwrap();
+        std::fs::create_dir(dir.path().join("conf.d")).unwrap();
+        for (name, text) in drop_ins {
+            std::fs::write(dir.path().join("conf.d").join(name), text).unwrap();
+        }
+        let files = ConfigFiles::find(Some(&main)).unwrap();
+        (dir, files)
+    }
+
+    #[test]
+    fn drop_ins_override_the_file_in_order_and_the_environment_overrides_all() {
+        let (_dir, files) = files(
+            "[admin]\nlisten = \"127.0.0.1:1\"\n[gateway]\nmax_body = \"2MiB\"\n[log]\nlevel = \"debug\"\n",
+            &[
+                ("50-local.toml", "[admin]\nlisten = \"127.0.0.1:3\"\n"),
+                ("10-secrets.toml", "[admin]\nlisten = \"127.0.0.1:2\"\n[gateway]\nmax_body = \"3MiB\"\n"),
+            ],
+        );
+        let loaded = Settings::read(None, &files, Some(env(&[("DOCFLOW__LOG__LEVEL", "warn")]))).unwrap();
+        let s = loaded.settings;
+        assert_eq!((s.admin.listen.as_str(), s.gateway.max_body.as_str()), ("127.0.0.1:3", "3MiB"));
+        assert_eq!(s.log.level, "warn");
+        assert_eq!(s.database.max_connections, 4, "the defaults under all");
+    }
+
+    #[test]
+    fn unknown_keys_anywhere_are_all_refused_naming_where_they_are() {
+        let (dir, files) = files("[nats]\nurll = \"x\"\n", &[("50-local.toml", "[admin]\nlisen = \"x\"\n")]);
+        let error = Settings::read(None, &files, Some(env(&[("DOCFLOW__S3__BUKET", "x")]))).unwrap_err();
+        let problems: Vec<String> = error.problems().iter().map(|p| p.to_string()).collect();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].contains("`nats.urll`") && problems[0].contains("docflow.toml"), "{problems:?}");
+        assert!(problems[0].contains("did you mean `nats.url`?"), "{problems:?}");
+        let drop_in = dir.path().join("conf.d").join("50-local.toml");
+        assert!(problems[1].contains("`admin.lisen`") && problems[1].contains(&drop_in.display().to_string()));
+        assert!(problems[2].contains("`s3.buket`") && problems[2].contains("DOCFLOW__S3__BUKET"), "{problems:?}");
+        assert_eq!(error.to_string().lines().count(), 3, "one line each: {error}");
+    }
+
+    #[test]
+    fn a_command_requires_only_the_sections_it_uses() {
+        let (_dir, files) = files("[providers.acme]\nbase_url = \"http://127.0.0.1:9100\"\n", &[]);
+        let settings = Settings::read(None, &files, Some(HashMap::new())).unwrap().settings;
+        settings.validate_for(Needs::DATABASE).unwrap();
+        settings.validate_for(Needs::NATS).unwrap();
+        settings.validate_for(Needs::SETUP).unwrap();
+        let error = settings.validate_for(Needs::ALL).unwrap_err().to_string();
+        assert_eq!(error.matches("`providers.acme.api_key`").count(), 1, "{error}");
+        assert!(error.contains("`providers.acme.callback_secret`"), "{error}");
+        assert!(error.contains("DOCFLOW__PROVIDERS__ACME__API_KEY"), "{error}");
+    }
+
+    #[test]
+    fn a_retired_key_still_loads_with_a_warning() {
+        let (_dir, files) = files(
+            "[providers.sim]\nbase_url = \"http://127.0.0.1:9100\"\napi_key = \"k\"\ncallback_secret = \"s\"\n\
+             request_timeout = \"10m\"\n",
+            &[],
+        );
+        let loaded = Settings::read(None, &files, Some(HashMap::new())).unwrap();
+        loaded.settings.validate().unwrap();
+        assert_eq!(loaded.warnings.len(), 1);
+        assert!(loaded.warnings[0].contains("providers.sim.request_timeout"), "{:?}", loaded.warnings);
+    }
+
+    #[test]
+    fn a_missing_settings_file_is_named() {
+        let error = Settings::load(Some(Path::new("/nonexistent/docflow.toml")), Some(HashMap::new())).unwrap_err();
+        assert!(error.to_string().contains("/nonexistent/docflow.toml does not exist"), "{error}");
     }
 
     #[test]

@@ -103,6 +103,8 @@ pub async fn setup(settings: &Settings) -> Result<SetupReport, AppError> {
     topology::require_jetstream(&js, &settings.nats.url).await?;
     let applied = topology::apply(&js, settings).await?;
     let existing = crate::writable::existing_ancestor(&settings.database.url);
+    // The web interface's session revocations: a KV bucket (topology::kv).
+    let buckets = topology::kv::apply(&js, settings).await?;
     let db = Db::connect(&settings.database).await?;
     db.migrate().await?;
     let handed_over = crate::writable::hand_over(&settings.database.url, existing.as_deref())
@@ -125,6 +127,9 @@ pub async fn setup(settings: &Settings) -> Result<SetupReport, AppError> {
             stream,
             1,
         ));
+    }
+    for (stream, change) in &buckets {
+        topology.push_str(&format!("kv stream {stream}: {}\n", format!("{change:?}").to_lowercase()));
     }
     for (stream, consumer, change) in &applied.consumers {
         topology.push_str(&format!("consumer {stream}/{consumer}: {}\n", format!("{change:?}").to_lowercase()));
@@ -238,7 +243,8 @@ pub async fn run_listening(
         let evaluator_state = EvaluatorState::new(settings.clone(), db.clone(), store.clone());
         let live = crate::web::live::Live::new(shutdown.clone());
         tasks.spawn(crate::web::live::feed(client.clone(), names.clone(), live.clone(), shutdown.clone()));
-        let web = crate::web::WebState::new(evaluator_state.clone()).with_live(live);
+        let revocations = crate::web::revocations::Revocations::watch(js.clone(), &names, shutdown.clone());
+        let web = crate::web::WebState::new(evaluator_state.clone()).with_live(live).with_revocations(revocations);
         let state = GatewayState::new(settings.clone(), js.clone(), store.clone())
             .with_routes(evaluator::routes(evaluator_state))
             .with_routes(crate::web::routes(web));

@@ -133,7 +133,7 @@ pub fn render(settings: &Settings) -> String {
          [s3]\nendpoint = {}\nregion = {}\naccess_key = {}\nsecret_key = {}\nuploads_bucket = {}\n\
          results_bucket = {}\nrequest_timeout = {}\n\n\
          [routing]\ndefault = {}\n\n\
-         [gateway]\nlisten = {}\npublic_url = {}\nmax_body = {}\n\n\
+         [gateway]\nlisten = {}\npublic_url = {}\nmax_body = {}\nsession_idle = {}\nsession_lifetime = {}\n\n\
          [admin]\nlisten = {}\n\n\
          [ingest]\ntoken = {}\n",
         s(&n.url),
@@ -155,6 +155,8 @@ pub fn render(settings: &Settings) -> String {
         s(&g.listen),
         s(&g.public_url),
         s(&g.max_body),
+        duration(g.session_idle),
+        duration(g.session_lifetime),
         s(&settings.admin.listen),
         s(settings.ingest.token.expose_secret()),
     );

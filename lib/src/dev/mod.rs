@@ -11,6 +11,10 @@
 //! data directory ([`config_file::derived_prefix`]). The settings it runs with are written
 //! to `DATA_DIR/docflow.toml` ([`config_file`]), where `docflow status` and `dlq` find them.
 //!
+//! Private: the data directory and everything in it is its user's alone ([`private`]), and
+//! the child nats-server refuses anonymous clients ([`nats_auth`]). The web interface's
+//! one-click links carry single-use codes, never a token.
+//!
 //! Settings: embedded defaults < dev defaults (below) < the settings file < environment,
 //! so a file or `DOCFLOW__...` variable still overrides any of them. A configured provider
 //! replaces the simulator.
@@ -32,8 +36,10 @@ use crate::settings::{Settings, SettingsError};
 
 pub mod config_file;
 pub mod console;
+pub mod nats_auth;
 pub mod nats_server;
 pub mod ports;
+pub mod private;
 pub mod s3;
 pub mod samples;
 
@@ -114,6 +120,16 @@ struct DevSecrets {
     s3_secret_key: String,
     sim_api_key: String,
     sim_callback_secret: String,
+    /// `gateway.session_secret`: sessions survive a restart, and the one-click links are
+    /// signed with it. Absent from the secrets of an older docflow dev: made then.
+    #[serde(default = "random_secret")]
+    session_secret: String,
+    /// User `docflow`'s password on the child nats-server. Made when absent.
+    #[serde(default = "random_secret")]
+    nats_password: String,
+    /// User `minio`'s (the S3 endpoint's notifications). Made when absent.
+    #[serde(default = "random_secret")]
+    minio_nats_password: String,
 }
 
 impl DevSecrets {
@@ -121,8 +137,11 @@ impl DevSecrets {
         if let Ok(text) = std::fs::read_to_string(path)
             && let Ok(secrets) = serde_json::from_str::<DevSecrets>(&text)
         {
-            if !text.contains("\"upload_token\"") || !text.contains("\"teacher_token\"") {
-                std::fs::write(path, serde_json::to_vec_pretty(&secrets).expect("secrets serialize"))?;
+            let complete = ["upload_token", "teacher_token", "session_secret", "nats_password", "minio_nats_password"]
+                .iter()
+                .all(|name| text.contains(&format!("\"{name}\"")));
+            if !complete {
+                private::write(path, &serde_json::to_vec_pretty(&secrets).expect("secrets serialize"))?;
             }
             return Ok(secrets);
         }
@@ -136,8 +155,11 @@ impl DevSecrets {
             s3_secret_key: random(),
             sim_api_key: random(),
             sim_callback_secret: random(),
+            session_secret: random(),
+            nats_password: random(),
+            minio_nats_password: random(),
         };
-        std::fs::write(path, serde_json::to_vec_pretty(&secrets).expect("secrets serialize"))?;
+        private::write(path, &serde_json::to_vec_pretty(&secrets).expect("secrets serialize"))?;
         Ok(secrets)
     }
 }
@@ -157,10 +179,19 @@ fn toml_str(text: &str) -> String {
 }
 
 /// The dev defaults; with `sim`, the simulator as the provider (its address is set once
-/// it listens).
-fn dev_defaults(data_dir: &Path, secrets: &DevSecrets, sim: bool) -> String {
+/// it listens); with `child_nats`, user `docflow` and its password for the child server.
+fn dev_defaults(data_dir: &Path, secrets: &DevSecrets, sim: bool, child_nats: bool) -> String {
     let database = format!("sqlite://{}/docflow.db", data_dir.display());
-    let mut toml = format!(
+    let mut toml = String::new();
+    if child_nats {
+        toml.push_str(&format!(
+            "[nats]\nuser = {}\npassword = {}\n\n",
+            toml_str(nats_auth::DOCFLOW_USER),
+            toml_str(&secrets.nats_password)
+        ));
+    }
+    toml.push_str(&format!("[gateway]\nsession_secret = {}\n\n", toml_str(&secrets.session_secret)));
+    toml.push_str(&format!(
         "[database]\nurl = {}\n\n[s3]\nendpoint = \"http://127.0.0.1:9000\"\naccess_key = {}\nsecret_key = {}\n\n\
          [[gateway.tokens]]\ntoken = {}\nrole = \"evaluator\"\n\n\
          [[gateway.tokens]]\ntoken = {}\nrole = \"uploads\"\n\n\
@@ -173,7 +204,7 @@ fn dev_defaults(data_dir: &Path, secrets: &DevSecrets, sim: bool) -> String {
         toml_str(&secrets.teacher_token),
         toml_str(DEV_TEACHER),
         toml_str(&secrets.ingest_token),
-    );
+    ));
     if sim {
         toml.push_str(&format!(
             "\n[providers.sim]\nbase_url = \"http://127.0.0.1:9100\"\napi_key = {}\ncallback_secret = {}\n",
@@ -191,11 +222,13 @@ fn load_settings(
     secrets: &DevSecrets,
     config: Option<&Path>,
     env: Option<HashMap<String, String>>,
+    child_nats: bool,
 ) -> Result<(Settings, bool), SettingsError> {
-    match Settings::load_over(Some(&dev_defaults(data_dir, secrets, false)), config, env.clone()) {
+    let defaults = |sim| dev_defaults(data_dir, secrets, sim, child_nats);
+    match Settings::load_over(Some(&defaults(false)), config, env.clone()) {
         Ok(settings) => Ok((settings, false)),
         Err(SettingsError::Invalid { key, .. }) if key == "providers" => {
-            Settings::load_over(Some(&dev_defaults(data_dir, secrets, true)), config, env).map(|s| (s, true))
+            Settings::load_over(Some(&defaults(true)), config, env).map(|s| (s, true))
         }
         Err(e) => Err(e),
     }
@@ -235,10 +268,16 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), DevError> {
     let data_error = |cause| DevError::DataDir { path: options.data_dir.display().to_string(), cause };
-    std::fs::create_dir_all(&options.data_dir).map_err(data_error)?;
+    // Private from the start, files of earlier runs included.
+    private::fix(&options.data_dir).map_err(data_error)?;
     let data_dir = options.data_dir.canonicalize().map_err(data_error)?;
     let secrets = DevSecrets::load_or_create(&data_dir.join("dev-secrets.json")).map_err(data_error)?;
-    let (mut settings, run_sim) = load_settings(&data_dir, &secrets, options.config.as_deref(), env)?;
+    let child_nats = options.nats_url.is_none();
+    let (mut settings, run_sim) = load_settings(&data_dir, &secrets, options.config.as_deref(), env, child_nats)?;
+    if settings.database.url == format!("sqlite://{}/docflow.db", data_dir.display()) {
+        // SQLite keeps the mode of the file it opens, and gives it to its -wal and -shm.
+        private::create_empty(&data_dir.join("docflow.db")).map_err(data_error)?;
+    }
 
     // NATS: a child server of our own, unless told to use an existing one.
     let nats_child = match &options.nats_url {
@@ -253,7 +292,11 @@ pub async fn run(
             None
         }
         None => {
-            let server = nats_server::NatsServer::start(&options.nats_server, &data_dir.join("nats")).await?;
+            let names = crate::nats::Names::new(&settings.nats.prefix);
+            let authorization = nats_auth::server_config(&names, &secrets.nats_password, &secrets.minio_nats_password);
+            let server =
+                nats_server::NatsServer::start(&options.nats_server, &data_dir.join("nats"), Some(&authorization))
+                    .await?;
             settings.nats.url = server.url().to_owned();
             Some(server)
         }
@@ -261,6 +304,10 @@ pub async fn run(
     let result = serve(options, settings, run_sim, &data_dir, &secrets, shutdown).await;
     if let Some(server) = nats_child {
         server.stop().await;
+    }
+    // What the simulator and the store wrote while it ran.
+    if let Err(error) = private::fix(&data_dir) {
+        tracing::warn!(%error, dir = %data_dir.display(), "cannot make the data directory private");
     }
     result
 }
@@ -340,14 +387,21 @@ async fn serve(
         cause,
     })?;
     settings.s3.endpoint = format!("http://{s3_address}");
-    let client = crate::nats::connect(&settings.nats, "docflow dev s3").await.map_err(AppError::from)?;
+    // As the store's own NATS user on the child server (publish the notifications, nothing
+    // else), as MinIO would be.
+    let mut s3_nats = settings.nats.clone();
+    if options.nats_url.is_none() {
+        s3_nats.user = Some(nats_auth::MINIO_USER.to_owned());
+        s3_nats.password = Some(secrets.minio_nats_password.clone().into());
+    }
+    let client = crate::nats::connect(&s3_nats, "docflow dev s3").await.map_err(AppError::from)?;
     let notifier = s3::Notifier::new(
         async_nats::jetstream::new(client.clone()),
         crate::nats::Names::new(&settings.nats.prefix).subject("uploads.minio"),
         settings.s3.endpoint.clone(),
     )
     .for_buckets([settings.s3.uploads_bucket.clone()]);
-    let store = s3::NotifyingStore::new(&data_dir.join("s3"), notifier)?;
+    let store = s3::NotifyingStore::new(&data_dir.join("s3"), notifier)?.private();
     let service =
         s3::service(store, &settings.s3.access_key, secrecy::ExposeSecret::expose_secret(&settings.s3.secret_key));
     // The web interface's upload page posts to it from the gateway's origin.
@@ -440,16 +494,21 @@ fn print_banner(settings: &Settings, secrets: &DevSecrets, sim: bool, settings_f
     use crate::redact::url;
     println!("\ndocflow dev is running");
     println!("  gateway      {}", url(&settings.gateway.public_url));
-    // One click signs in: the token travels in the fragment, which the browser never
-    // sends (no server or access log sees it); the sign-in page's script posts it with
-    // the form's CSRF token and drops it from the address.
+    // The links carry single-use codes signed with the session secret, never a token:
+    // the page says who the link signs in as, a click exchanges the code once.
     let web = url(settings.gateway.public_url.trim_end_matches('/'));
     println!("  web          {web}/ui/");
-    println!("    open as an evaluator   {web}/ui/sign-in#token={}", secrets.token);
-    println!(
-        "    open as {DEV_TEACHER}     {web}/ui/sign-in#token={}  (uploads, reads their own)",
-        secrets.teacher_token
-    );
+    for (what, token, note) in
+        [("an evaluator  ", &secrets.token, ""), (DEV_TEACHER, &secrets.teacher_token, "  (uploads, reads their own)")]
+    {
+        match sign_in_link(settings, token) {
+            Some(code) => println!("    sign in as {what}  {web}/ui/sign-in?code={code}{note}"),
+            None => {
+                println!("    sign in as {what}  {web}/ui/sign-in  (with its token: links need gateway.session_secret)")
+            }
+        }
+    }
+    println!("    (each link works once; restart docflow dev for new ones)");
     println!("  admin        http://{}  (/healthz /readyz /metrics)", settings.admin.listen);
     println!(
         "  s3 endpoint  {}  (access key {}, secret key {})",
@@ -469,6 +528,15 @@ fn print_banner(settings: &Settings, secrets: &DevSecrets, sim: bool, settings_f
         "  settings     {}  (docflow status, docflow dlq ... read it from this directory)",
         settings_file.display()
     );
+}
+
+/// A single-use sign-in link's code for `token` (a configured one), valid for a session's
+/// lifetime; `None` without a session secret (then every gateway process has its own key).
+fn sign_in_link(settings: &Settings, token: &str) -> Option<String> {
+    let secret = settings.gateway.session_secret.as_ref()?;
+    let key = crate::web::session::SessionKey::from_secret(secrecy::ExposeSecret::expose_secret(secret));
+    let token = crate::gateway::auth::find_token(token, &settings.gateway.tokens)?;
+    Some(key.link(token, std::time::SystemTime::now(), settings.gateway.session_lifetime))
 }
 
 fn print_how_to(settings: &Settings, secrets: &DevSecrets) {
@@ -500,16 +568,24 @@ mod tests {
             s3_secret_key: "s".into(),
             sim_api_key: "k".into(),
             sim_callback_secret: "c".into(),
+            session_secret: "a session secret of more than thirty-two bytes".into(),
+            nats_password: "np".into(),
+            minio_nats_password: "mp".into(),
         }
     }
 
     #[test]
     fn without_a_configured_provider_the_simulator_is_the_provider() {
-        let (settings, sim) = load_settings(Path::new("/tmp/x y"), &secrets(), None, Some(HashMap::new())).unwrap();
+        let (settings, sim) =
+            load_settings(Path::new("/tmp/x y"), &secrets(), None, Some(HashMap::new()), true).unwrap();
         assert!(sim);
         assert_eq!(settings.database.url, "sqlite:///tmp/x y/docflow.db");
         assert_eq!(settings.providers.keys().collect::<Vec<_>>(), ["sim"]);
         assert_eq!(settings.s3.access_key, "a");
+        // The child nats-server's user, and the key of the sign-in links.
+        assert_eq!(settings.nats.user.as_deref(), Some(nats_auth::DOCFLOW_USER));
+        assert_eq!(settings.nats.password.as_ref().map(secrecy::ExposeSecret::expose_secret), Some("np"));
+        assert!(settings.gateway.session_secret.is_some());
         let roles: Vec<_> = settings.gateway.tokens.iter().map(|t| t.role.name()).collect();
         assert_eq!(roles, ["evaluator", "uploads", "uploader"]);
         assert_eq!(
@@ -536,8 +612,9 @@ mod tests {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        let (settings, sim) = load_settings(Path::new("/tmp/x"), &secrets(), None, Some(env)).unwrap();
+        let (settings, sim) = load_settings(Path::new("/tmp/x"), &secrets(), None, Some(env), false).unwrap();
         assert!(!sim);
+        assert_eq!(settings.nats.user, None, "a server of the user's own (--nats-url): its own credentials");
         assert_eq!(settings.database.url, "postgres://127.0.0.1/x");
         assert_eq!(settings.providers.keys().collect::<Vec<_>>(), ["acme"]);
     }

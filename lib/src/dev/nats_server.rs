@@ -9,8 +9,11 @@
 //!
 //! `docflow dev`'s server: JetStream on, loopback only, its store in the data directory
 //! (streams survive a restart of `docflow dev`), the port of the previous start kept in
-//! `STORE_DIR/port`. Stopped on [`NatsServer::stop`], killed when dropped.
+//! `STORE_DIR/port`, users and passwords required ([`super::nats_auth`]), every file it
+//! writes 0600 (it runs with umask 077). Stopped on [`NatsServer::stop`], killed when
+//! dropped.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -65,6 +68,8 @@ pub struct NatsServerOptions {
     pub args: Vec<String>,
     /// Where the server's output goes (appended); `dir/nats-server.log` when `None`.
     pub log: Option<PathBuf>,
+    /// Run with umask 077: every file and directory the server makes is its user's only.
+    pub private: bool,
 }
 
 impl NatsServerOptions {
@@ -78,6 +83,7 @@ impl NatsServerOptions {
             config: None,
             args: Vec::new(),
             log: None,
+            private: false,
         }
     }
 
@@ -98,7 +104,8 @@ impl NatsServerOptions {
                 }
                 text.push_str(config);
                 text.push('\n');
-                std::fs::write(&file, text)?;
+                // It may hold passwords.
+                super::private::write(&file, text.as_bytes())?;
                 vec!["-c".to_owned(), file.display().to_string()]
             }
             None => {
@@ -137,15 +144,19 @@ impl NatsServer {
     }
 
     /// `docflow dev`'s server: `binary -js` with its store in `store_dir`, on the port of
-    /// its previous start when that is free (a restart keeps its URL), else on one it picks.
-    pub async fn start(binary: &Path, store_dir: &Path) -> Result<NatsServer, NatsServerError> {
+    /// its previous start when that is free (a restart keeps its URL), else on one it picks;
+    /// with `config` (nats-server syntax: its `authorization { ... }`) when given.
+    pub async fn start(binary: &Path, store_dir: &Path, config: Option<&str>) -> Result<NatsServer, NatsServerError> {
         let dir_error = |cause| NatsServerError::Dir { path: store_dir.display().to_string(), cause };
-        std::fs::create_dir_all(store_dir).map_err(dir_error)?;
+        // Its user's only, files of earlier runs included.
+        super::private::fix(store_dir).map_err(dir_error)?;
         let port_file = store_dir.join("port");
         let previous = std::fs::read_to_string(&port_file).ok().and_then(|text| text.trim().parse::<u16>().ok());
         let previous = previous.filter(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok());
         let mut options = NatsServerOptions::new(binary, store_dir);
         options.port = previous;
+        options.config = config.map(str::to_owned);
+        options.private = true;
         let server = match NatsServer::launch(options.clone()).await {
             // Taken between the check and the server's bind: a port of its own choice.
             Err(NatsServerError::Exited { .. }) if previous.is_some() => {
@@ -154,7 +165,7 @@ impl NatsServer {
             }
             result => result?,
         };
-        std::fs::write(&port_file, server.port.to_string()).map_err(dir_error)?;
+        super::private::write(&port_file, server.port.to_string().as_bytes()).map_err(dir_error)?;
         Ok(server)
     }
 
@@ -232,10 +243,23 @@ async fn spawn(options: &NatsServerOptions) -> Result<(Child, u16), NatsServerEr
     let dir_error = |cause| NatsServerError::Dir { path: options.dir.display().to_string(), cause };
     std::fs::create_dir_all(&options.dir).map_err(dir_error)?;
     let log = options.log_path();
-    let output = std::fs::File::options().create(true).append(true).open(&log).map_err(dir_error)?;
+    let output = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .mode(super::private::FILE_MODE)
+        .open(&log)
+        .map_err(dir_error)?;
     let args = options.command_line().map_err(dir_error)?;
     let binary = options.binary.display().to_string();
-    let mut child = Command::new(&options.binary)
+    let mut command = if options.private {
+        // `exec` keeps the pid: it is the server's, for `--signal` and the ports file.
+        let mut command = Command::new("/bin/sh");
+        command.args(["-c", "umask 077 && exec \"$0\" \"$@\""]).arg(&options.binary);
+        command
+    } else {
+        Command::new(&options.binary)
+    };
+    let mut child = command
         .args(&args)
         .stdin(Stdio::null())
         .stdout(output.try_clone().map_err(dir_error)?)
@@ -250,6 +274,11 @@ async fn spawn(options: &NatsServerOptions) -> Result<(Child, u16), NatsServerEr
     loop {
         tick.tick().await;
         if let Ok(Some(status)) = child.try_wait() {
+            // The shell's "command not found".
+            if options.private && status.code() == Some(127) {
+                let cause = std::io::Error::new(std::io::ErrorKind::NotFound, "not found");
+                return Err(NatsServerError::Spawn { binary, cause });
+            }
             return Err(NatsServerError::Exited { binary, status, log });
         }
         if let Some(port) = reported_port(&options.dir, pid)
@@ -292,7 +321,7 @@ mod tests {
     async fn a_child_server_serves_jetstream_from_its_directory_and_stops() {
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().join("nats");
-        let server = NatsServer::start(&binary(), &store).await.unwrap();
+        let server = NatsServer::start(&binary(), &store, None).await.unwrap();
         let url = server.url().to_owned();
         assert!(answers(&url).await);
         let client = async_nats::connect(&url).await.unwrap();
@@ -312,7 +341,7 @@ mod tests {
 
         // Started again on the same store, on the same port, the stream and its message
         // are still there.
-        let server = NatsServer::start(&binary(), &store).await.unwrap();
+        let server = NatsServer::start(&binary(), &store, None).await.unwrap();
         assert_eq!(server.url(), url, "the port of the previous start");
         let js = async_nats::jetstream::new(async_nats::connect(server.url()).await.unwrap());
         let mut stream = js.get_stream("DEVTEST").await.unwrap();
@@ -323,7 +352,7 @@ mod tests {
     #[tokio::test]
     async fn a_missing_binary_says_how_to_install_one() {
         let dir = tempfile::tempdir().unwrap();
-        let error = NatsServer::start(Path::new("/nonexistent/nats-server"), dir.path()).await.unwrap_err();
+        let error = NatsServer::start(Path::new("/nonexistent/nats-server"), dir.path(), None).await.unwrap_err();
         assert!(error.to_string().contains("DOCFLOW_NATS_SERVER"), "{error}");
     }
 

@@ -304,6 +304,21 @@ pub struct GatewaySettings {
     /// (a restart signs everybody out).
     #[serde(default)]
     pub session_secret: Option<SecretString>,
+    /// A web session ends this long after its last use.
+    #[serde(default = "default_session_idle", with = "humantime_serde")]
+    pub session_idle: Duration,
+    /// A web session ends this long after sign-in, however used; also how long the
+    /// sessions bucket keeps revoked ids (its `max_age`).
+    #[serde(default = "default_session_lifetime", with = "humantime_serde")]
+    pub session_lifetime: Duration,
+}
+
+fn default_session_idle() -> Duration {
+    Duration::from_secs(30 * 60)
+}
+
+fn default_session_lifetime() -> Duration {
+    Duration::from_secs(8 * 3600)
 }
 
 #[derive(Debug, Clone, Deserialize)]

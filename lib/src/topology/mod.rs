@@ -4,6 +4,7 @@
 //! retries and concurrency, how long dead letters are kept) and applied idempotently.
 
 mod definitions;
+pub mod kv;
 
 use std::collections::BTreeSet;
 

@@ -246,14 +246,42 @@
     }
   }
 
-  // Signing in from `docflow dev`'s link: the token is in the address's fragment, which
-  // no server sees; it is posted with the normal form, then removed from the address.
+  // A token in the address's fragment (a link someone sent): it only fills the form,
+  // never submits it. The page says who the token signs in as, and who is signed in now
+  // (a link from another site arrives without the session cookie, so only this same-origin
+  // request can tell); the person decides with the button. The fragment, which no server
+  // sees, is removed from the address at once.
   function signInFromFragment(form) {
     var match = /^#token=(.+)$/.exec(location.hash);
     if (!match) return;
     history.replaceState(null, "", location.pathname);
-    form.querySelector("#token").value = decodeURIComponent(match[1]);
-    form.submit();
+    var token = decodeURIComponent(match[1]);
+    form.querySelector("#token").value = token;
+    var note = document.getElementById("sign-in-as");
+    var button = form.querySelector('button[type="submit"]');
+    if (!note || !window.fetch) return;
+    var ask = new URLSearchParams();
+    ask.set("csrf", form.querySelector('input[name="csrf"]').value);
+    ask.set("token", token);
+    fetch("/ui/sign-in/preview", { method: "POST", body: ask, credentials: "same-origin" })
+      .then(function (response) { return response.json(); })
+      .then(function (answer) {
+        var words = answer.as ? "This link signs you in as " + answer.as + "." : "This link's token is not one of this gateway's.";
+        if (answer.current) {
+          words += " You are signed in as " + answer.current + ": signing in ends that session.";
+          if (answer.as) {
+            var replace = form.querySelector('input[name="switch"]') || el("input", { type: "hidden", name: "switch", value: "1" });
+            form.appendChild(replace);
+            button.textContent = "Switch to " + answer.as;
+          }
+        } else if (answer.as) {
+          button.textContent = "Sign in as " + answer.as;
+        }
+        note.textContent = words;
+        note.hidden = false;
+        button.focus();
+      })
+      .catch(function () { /* the form stays as it is: filled, not sent */ });
   }
 
   function start() {
@@ -270,7 +298,7 @@
       // The link opened on this very page changes only the fragment.
       window.addEventListener("hashchange", function () { signInFromFragment(signIn); });
     }
-    // Already signed in, the sign-in page sent the browser here with the fragment.
+    // A token in the address of any other page is dropped, unused.
     else if (/^#token=/.test(location.hash)) history.replaceState(null, "", location.pathname + location.search);
   }
 

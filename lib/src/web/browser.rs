@@ -22,7 +22,7 @@ use super::live::Live;
 use super::{WebState, routes};
 use crate::db::{ArtifactRow, State};
 use crate::evaluator::EvaluatorState;
-use crate::evaluator::tests::{TOKEN, settings, sqlite};
+use crate::evaluator::tests::{TEACHER_TOKEN, TOKEN, settings, sqlite};
 use crate::ids::Kind;
 use crate::storage::Store;
 
@@ -284,7 +284,8 @@ async fn until(
 }
 
 /// `docflow dev` in this process, on a data directory of its own: its gateway's address,
-/// the evaluator's and teacher-42's tokens, and what stops it.
+/// sign-in links (as its banner prints them) of the evaluator and of teacher-42, and what
+/// stops it.
 async fn dev(
     data: &std::path::Path,
 ) -> (String, String, String, tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
@@ -306,34 +307,48 @@ async fn dev(
     let settings = crate::settings::Settings::load(Some(&settings_file), Some(Default::default())).unwrap();
     let secrets: serde_json::Value =
         serde_json::from_slice(&std::fs::read(data.join("dev-secrets.json")).unwrap()).unwrap();
-    let token = |name: &str| secrets[name].as_str().unwrap().to_owned();
-    (
-        settings.gateway.public_url.trim_end_matches('/').to_owned(),
-        token("token"),
-        token("teacher_token"),
-        shutdown,
-        task,
-    )
+    let base = settings.gateway.public_url.trim_end_matches('/').to_owned();
+    let key = super::session::SessionKey::from_secret(secrets["session_secret"].as_str().unwrap());
+    let link = |name: &str| {
+        let token =
+            crate::gateway::auth::find_token(secrets[name].as_str().unwrap(), &settings.gateway.tokens).unwrap();
+        format!("{base}/ui/sign-in?code={}", key.link(token, std::time::SystemTime::now(), Duration::from_secs(3600)))
+    };
+    (base.clone(), link("token"), link("teacher_token"), shutdown, task)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver"]
 async fn in_chromium_on_docflow_dev_a_teacher_uploads_and_watches_it_reach_normalized() {
     let data = tempfile::tempdir().unwrap();
-    let (base, evaluator_token, teacher_token, shutdown, task) = dev(data.path()).await;
+    // Left by an earlier run, readable by everyone: made private at start.
+    let earlier = data.path().join("notes.txt");
+    std::fs::write(&earlier, "from an earlier run").unwrap();
+    for (path, mode) in [(earlier.as_path(), 0o644), (data.path(), 0o755)] {
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    }
+    let (base, evaluator_link, teacher_link, shutdown, task) = dev(data.path()).await;
     let (mut driver, browser) = chromium().await;
     let plan = data.path().join("fractions week 5.md");
     std::fs::write(&plan, "# Fractions, week 5\n\nPupils will recieve a worksheet and compare halves and quarters.\n")
         .unwrap();
     let outcome = async {
         let wait = Duration::from_secs(30);
-        // One-click sign-in as `docflow dev` prints it: the token in the fragment.
+        // Sign-in as `docflow dev` prints it: a single-use link, then the person's click.
         browser.goto(&format!("{base}/ui/sign-in")).await?;
         browser.wait().at_most(wait).for_element(Locator::Css("input#token")).await?;
         screenshot("sign-in.png", &browser.screenshot().await?);
-        browser.goto(&format!("{base}/ui/sign-in#token={evaluator_token}")).await?;
+        browser.goto(&evaluator_link).await?;
+        let confirm = browser.wait().at_most(wait).for_element(Locator::Css("form.sign-in-link button")).await?;
+        assert_eq!(confirm.text().await?, "Sign in as an evaluator");
+        confirm.click().await?;
         browser.wait().at_most(wait).for_element(Locator::Css("table[data-live]")).await?;
-        assert_eq!(browser.current_url().await?.as_str(), format!("{base}/ui/"), "the token left the address");
+        assert_eq!(browser.current_url().await?.as_str(), format!("{base}/ui/"));
+        // The link again: used, nothing changes.
+        browser.goto(&evaluator_link).await?;
+        let used = browser.wait().at_most(wait).for_element(Locator::Css("p.problem")).await?;
+        assert!(used.text().await?.contains("This sign-in link was used already"));
+        browser.goto(&format!("{base}/ui/")).await?;
         // The samples reach `normalized` on the open page, which updates by itself.
         until(&browser, "both samples normalized on the list", 120,
             "return document.querySelectorAll('tbody .state-normalized').length === 2").await?;
@@ -392,8 +407,9 @@ async fn in_chromium_on_docflow_dev_a_teacher_uploads_and_watches_it_reach_norma
         browser.find(Locator::Css("header form button")).await?.click().await?;
         browser.wait().at_most(wait).for_element(Locator::Css("input#token")).await?;
 
-        // The teacher: one click, then the upload page.
-        browser.goto(&format!("{base}/ui/sign-in#token={teacher_token}")).await?;
+        // The teacher: the link, one click, then the upload page.
+        browser.goto(&teacher_link).await?;
+        browser.wait().at_most(wait).for_element(Locator::Css("form.sign-in-link button")).await?.click().await?;
         browser.wait().at_most(wait).for_element(Locator::Css("table")).await?;
         let own = browser.source().await?;
         assert!(own.contains("lesson-plan-week3.md") && !own.contains("classroom-clip.mp4"), "{own}");
@@ -431,5 +447,159 @@ async fn in_chromium_on_docflow_dev_a_teacher_uploads_and_watches_it_reach_norma
     driver.kill().await.ok();
     shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(60), task).await.expect("docflow dev stops").expect("docflow dev ran");
+    outcome.expect("the browser session");
+    // Everything docflow dev wrote (secrets, settings, database, uploads, NATS store,
+    // results) is its user's alone.
+    let seen = crate::dev::private::assert_private(data.path());
+    assert!(seen > 10, "the data directory holds the run's files ({seen})");
+    let written = std::fs::read_to_string(data.path().join(crate::dev::config_file::FILE_NAME)).unwrap();
+    assert!(written.contains("user = \"docflow\""), "dev's NATS user is in its settings: {written}");
+}
+
+/// A session of `token` on the gateway at `base`, signed in over HTTP as an attacker
+/// would for themself: the session cookie's value.
+async fn session_by_http(base: &str, token: &str) -> String {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let form = client.get(format!("{base}/ui/sign-in")).send().await.unwrap();
+    let value = |response: &reqwest::Response, name: &str| {
+        response
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| v.strip_prefix(&format!("{name}=")).map(|v| v.split(';').next().unwrap().to_owned()))
+            .unwrap_or_else(|| panic!("no {name} cookie"))
+    };
+    let nonce = value(&form, "docflow_csrf");
+    let signed = client
+        .post(format!("{base}/ui/sign-in"))
+        .header(reqwest::header::COOKIE, format!("docflow_csrf={nonce}"))
+        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(format!("token={token}&csrf={nonce}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), reqwest::StatusCode::SEE_OTHER);
+    value(&signed, "docflow_session")
+}
+
+/// Issue 21's login CSRF, as the attacker did it: a page of another site sends the
+/// signed-in evaluator to the sign-in page with the attacker's teacher token in the
+/// fragment. The form is filled and says both who the link signs in as and who is signed
+/// in; nothing is posted, and the evaluator is still the evaluator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver"]
+async fn in_chromium_a_token_link_from_another_site_does_not_replace_the_session() {
+    let t = sqlite().await;
+    let (base, server, mut driver, browser) = start(&t).await;
+    let outcome = async {
+        sign_in(&browser, &base).await?;
+        let attacker = format!(
+            "data:text/html,<p>cute cats</p><script>location.href='{base}/ui/sign-in%23token={TEACHER_TOKEN}'</script>"
+        );
+        browser.goto(&attacker).await?;
+        until(&browser, "the page says who the link is and who is signed in", 20,
+            "const p = document.getElementById('sign-in-as'); return !!p && !p.hidden && p.textContent.includes('You are signed in as')").await?;
+        let said = browser.find(Locator::Css("#sign-in-as")).await?.text().await?;
+        assert!(said.contains("This link signs you in as teacher teacher-42"), "{said}");
+        assert!(said.contains("You are signed in as an evaluator"), "{said}");
+        let button = browser.find(Locator::Css("form.sign-in button")).await?.text().await?;
+        assert_eq!(button, "Switch to teacher teacher-42");
+        assert_eq!(browser.current_url().await?.as_str(), format!("{base}/ui/sign-in"), "the token left the address");
+        screenshot("sign-in-from-a-link.png", &browser.screenshot().await?);
+        browser.goto(&format!("{base}/ui/")).await?;
+        let who = browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("span.who")).await?;
+        assert_eq!(who.text().await?, "Signed in as an evaluator", "the session was not replaced");
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    browser.close().await.ok();
+    driver.kill().await.ok();
+    server.abort();
+    outcome.expect("the browser session");
+}
+
+/// Issue 21's planted cookie, as the attacker did it: a page on another port of the same
+/// host (the store's origin then) sets `docflow_session=<attacker's session>; path=/ui/`.
+/// The evaluator's next page is refused in words, not shown as the attacker's teacher.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver"]
+async fn in_chromium_a_session_cookie_planted_by_another_port_is_refused_not_used() {
+    let t = sqlite().await;
+    let (base, server, mut driver, browser) = start(&t).await;
+    let planted = session_by_http(&base, TEACHER_TOKEN).await;
+    let page = format!(
+        "<!doctype html><p id=done>hello</p><script>document.cookie = 'docflow_session={planted}; path=/ui/';</script>"
+    );
+    let evil = axum::Router::new().route("/", axum::routing::get(move || async move { axum::response::Html(page) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let evil_base = format!("http://{}", listener.local_addr().unwrap());
+    let evil_server = tokio::spawn(async move { axum::serve(listener, evil).await });
+    let outcome = async {
+        sign_in(&browser, &base).await?;
+        browser.goto(&format!("{evil_base}/")).await?;
+        browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("#done")).await?;
+        browser.goto(&format!("{base}/ui/")).await?;
+        let heading = browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("main h1")).await?;
+        assert_eq!(heading.text().await?, "Sign in again");
+        let text = browser.source().await?;
+        assert!(!text.contains("teacher-42") && text.contains("two docflow session cookies"), "{text}");
+        // Both were cleared: the next page is the sign-in form, not either session.
+        browser.goto(&format!("{base}/ui/")).await?;
+        browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("input#token")).await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    browser.close().await.ok();
+    driver.kill().await.ok();
+    server.abort();
+    evil_server.abort();
+    outcome.expect("the browser session");
+}
+
+/// Issue 21's sign-out that did not hold, as found: an event stream opened before
+/// sign-out, and the old cookie put back afterwards. The stream is closed by the server
+/// (the page's EventSource ends up CLOSED), and the cookie opens nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver"]
+async fn in_chromium_after_sign_out_the_old_cookie_is_refused_and_the_open_stream_closes() {
+    let t = sqlite().await;
+    let (base, server, mut driver, browser) = start(&t).await;
+    let outcome = async {
+        sign_in(&browser, &base).await?;
+        browser.goto(&format!("{base}/ui/")).await?;
+        browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("header form button")).await?;
+        browser
+            .execute(
+                "window.stream = new EventSource('/ui/events'); window.streamOpened = false; \
+                 window.stream.addEventListener('open', function () { window.streamOpened = true; }); return true;",
+                vec![],
+            )
+            .await?;
+        until(&browser, "the event stream open", 20, "return window.streamOpened === true && window.stream.readyState === 1").await?;
+        let old = browser.get_named_cookie("docflow_session").await?;
+        // Signed out from this page, which stays (with its stream) where it is.
+        browser
+            .execute(
+                "const csrf = document.querySelector('header form input[name=csrf]').value; \
+                 fetch('/ui/sign-out', {method: 'POST', body: new URLSearchParams({csrf: csrf}), credentials: 'same-origin'}) \
+                   .then(function () { window.signedOut = true; }); return true;",
+                vec![],
+            )
+            .await?;
+        until(&browser, "signed out", 20, "return window.signedOut === true").await?;
+        until(&browser, "the stream closed by the server and not reopened", 30, "return window.stream.readyState === 2").await?;
+        // The old cookie, put back as a thief would, opens nothing.
+        browser.add_cookie(old).await?;
+        for page in ["/ui/", "/ui/upload"] {
+            browser.goto(&format!("{base}{page}")).await?;
+            browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("input#token")).await?;
+        }
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    browser.close().await.ok();
+    driver.kill().await.ok();
+    server.abort();
     outcome.expect("the browser session");
 }

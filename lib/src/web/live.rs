@@ -101,19 +101,27 @@ impl Live {
         let _ = self.sender.send(change);
     }
 
-    /// The server-sent events of the changes `seen` lets through, until shutdown or `until`
-    /// (the session's expiry, seconds since the epoch).
+    /// The server-sent events of the changes `seen` lets through, until shutdown, `until`
+    /// (the session's end, seconds since the epoch) or `ends` resolves (the session is
+    /// signed out): the page's `EventSource` then reconnects and is refused.
     pub fn events(
         &self,
         seen: Seen,
         until: u64,
+        ends: impl Future<Output = ()> + Send + 'static,
     ) -> Sse<KeepAliveStream<BoxStream<'static, Result<Event, Infallible>>>> {
         let receiver = self.sender.subscribe();
         let shutdown = self.shutdown.clone();
         let left = Duration::from_secs(
             until.saturating_sub(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(u64::MAX)),
         );
-        let expiry = Box::pin(tokio::time::sleep(left));
+        let sleep = tokio::time::sleep(left);
+        let expiry: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
+            tokio::select! {
+                () = sleep => {}
+                () = ends => {}
+            }
+        });
         let stream = futures_util::stream::unfold(
             (receiver, seen, shutdown, expiry),
             |(mut receiver, seen, shutdown, mut expiry)| async move {

@@ -2,7 +2,9 @@
 //! people who read documents in a browser (issue 17). Same process and same tokens as the
 //! evaluator API; merged into the gateway's public router with
 //! [`crate::gateway::GatewayState::with_routes`].
-//! - `GET /ui/sign-in`, `POST /ui/sign-in`, `POST /ui/sign-out` ([`session`]);
+//! - `GET /ui/sign-in`, `POST /ui/sign-in`, `POST /ui/sign-in/preview`, `POST /ui/sign-out`
+//!   ([`sign_in`]; sessions: [`session`], sign-out on every gateway: [`revocations`];
+//!   the design, with what OpenID Connect adds: `design.md`);
 //! - `GET /ui/`: the list of documents (role `evaluator`: all of them; role `uploader`:
 //!   its own), filtered and paged with the evaluator API's parser and cursor;
 //! - `GET /ui/documents/{id}`: one document, its timeline in words, its findings or its
@@ -17,36 +19,44 @@
 //! document's files and video come through the gateway; the upload page adds the store's
 //! public origin, `s3.public_endpoint`, for `connect-src` and `form-action`),
 //! `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` and
-//! `frame-ancestors 'none'`. Not built yet: OpenID Connect.
+//! `frame-ancestors 'none'`. Every request passes [`guard`] first: two session cookies
+//! are refused, and nothing is answered before the sign-outs of other gateways are known.
+//! Not built yet: OpenID Connect.
 
 #[cfg(test)]
 mod browser;
 mod files;
 pub mod live;
 mod pages;
+pub mod revocations;
 pub mod session;
+mod sign_in;
 mod upload;
 
+#[cfg(test)]
+mod session_tests;
 #[cfg(test)]
 mod tests;
 
 use std::time::SystemTime;
 
 use axum::Router;
-use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 
-use self::session::{SESSION_COOKIE, SESSION_TTL, SIGN_IN_CSRF_COOKIE, Session, SessionKey};
+use self::revocations::Revocations;
+use self::session::{Clock, CookieNames, Lifetimes, Session, SessionKey};
 use crate::db::Cursor;
 use crate::evaluator::{DEFAULT_LIMIT, DocumentSummary, EvaluatorState};
-use crate::gateway::auth::find_token;
 use crate::gateway::tokens::Role;
 use crate::ids::DocumentId;
 
-/// The interface's path prefix; the cookies' `Path`.
+/// The interface's path prefix. The cookies' `Path` is `/` (a `__Host-` cookie must
+/// have it); the API under `/v1` reads no cookie, only its bearer tokens.
 pub const PREFIX: &str = "/ui";
 /// Largest caption track served, in bytes.
 const MAX_TRANSCRIPT: u64 = 4 << 20;
@@ -60,10 +70,15 @@ pub(super) const CSP: &str =
 pub struct WebState {
     pub evaluator: EvaluatorState,
     pub key: SessionKey,
-    /// Cookies are `Secure` when `gateway.public_url` is https.
+    /// Cookies are `Secure` and `__Host-` prefixed when `gateway.public_url` is https.
     pub secure: bool,
+    pub cookies: CookieNames,
+    pub lifetimes: Lifetimes,
+    pub clock: Clock,
     /// The state changes `GET /ui/events` streams.
     pub live: live::Live,
+    /// Signed-out sessions and used sign-in links, as every gateway sees them.
+    pub revocations: Revocations,
 }
 
 impl WebState {
@@ -76,7 +91,31 @@ impl WebState {
             Some(secret) => SessionKey::from_secret(secrecy::ExposeSecret::expose_secret(secret)),
             None => SessionKey::random(),
         };
-        WebState { evaluator, key, secure, live: live::Live::default() }
+        let lifetimes =
+            Lifetimes { idle: gateway.session_idle.min(gateway.session_lifetime), absolute: gateway.session_lifetime };
+        WebState {
+            evaluator,
+            key,
+            secure,
+            cookies: CookieNames::new(secure),
+            lifetimes,
+            clock: Clock::system(),
+            live: live::Live::default(),
+            revocations: Revocations::default(),
+        }
+    }
+
+    /// Sign-outs shared with every gateway through NATS ([`Revocations::watch`]); without
+    /// it, this process's memory only.
+    pub fn with_revocations(mut self, revocations: Revocations) -> WebState {
+        self.revocations = revocations;
+        self
+    }
+
+    /// Reads the time from `clock` (tests).
+    pub fn with_clock(mut self, clock: Clock) -> WebState {
+        self.clock = clock;
+        self
     }
 
     /// Streams the changes `live` hears (the gateway feeds it from NATS).
@@ -85,13 +124,21 @@ impl WebState {
         self
     }
 
+    /// The request's session: its one session cookie, signed, neither idle nor expired,
+    /// its token still configured, and not signed out on any gateway.
     fn session(&self, headers: &HeaderMap) -> Option<Session> {
-        let value = cookie(headers, SESSION_COOKIE)?;
-        self.key.verify(value, &self.evaluator.settings.gateway.tokens, SystemTime::now())
+        let value = sole_cookie(headers, self.cookies.session)?;
+        let tokens = &self.evaluator.settings.gateway.tokens;
+        let session = self.key.verify(value, tokens, self.clock.now(), self.lifetimes)?;
+        (!self.revocations.is_revoked(&session.id)).then_some(session)
+    }
+
+    fn now(&self) -> SystemTime {
+        self.clock.now()
     }
 
     fn cookie(&self, name: &str, value: &str, max_age: Option<u64>) -> HeaderValue {
-        let mut text = format!("{name}={value}; Path={PREFIX}; HttpOnly; SameSite=Strict");
+        let mut text = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
         if let Some(age) = max_age {
             text.push_str(&format!("; Max-Age={age}"));
         }
@@ -111,13 +158,80 @@ pub fn routes(state: WebState) -> Router {
         .route("/ui/app.js", get(script))
         .route("/ui/events", get(events))
         .route("/ui/upload", get(upload::page).post(upload::presign))
-        .route("/ui/sign-in", get(sign_in_form).post(sign_in))
-        .route("/ui/sign-out", axum::routing::post(sign_out))
+        .route("/ui/sign-in", get(sign_in::form).post(sign_in::sign_in))
+        .route("/ui/sign-in/preview", axum::routing::post(sign_in::preview))
+        .route("/ui/sign-out", axum::routing::post(sign_in::sign_out))
         .route("/ui/documents/{id}", get(document))
         .route("/ui/documents/{id}/transcript.vtt", get(transcript))
         .route("/ui/documents/{id}/files/{role}", get(files::download))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
         .layer(axum::middleware::map_response(security_headers))
+}
+
+/// Before every page: a request with two session (or sign-in) cookies is refused, as one
+/// of them was planted by another origin and neither can be trusted; nothing is answered
+/// before this gateway knows the sign-outs of the others (503). After it: a session in
+/// use is signed again with a later idle deadline (not by `/ui/events`, which a page
+/// left open would otherwise keep alive without anyone using it).
+async fn guard(State(state): State<WebState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    if matches!(path.as_str(), "/ui/style.css" | "/ui/app.js") {
+        return next.run(request).await;
+    }
+    let names = state.cookies;
+    let headers = request.headers();
+    if cookies(headers, names.session).len() > 1 || cookies(headers, names.csrf).len() > 1 {
+        return two_cookies(&state);
+    }
+    if !state.revocations.ready() {
+        return pages::error(
+            None,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Starting: try again in a moment",
+            "This gateway cannot yet tell which sessions were signed out: it has not read NATS's session \
+             bucket. If this lasts, an operator checks that NATS is up and that `docflow setup` has run.",
+        );
+    }
+    let touch = (path != "/ui/events").then(|| state.session(headers)).flatten();
+    let mut response = next.run(request).await;
+    let sets_session = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.starts_with(&format!("{}=", names.session))));
+    if let Some(session) = touch
+        && !sets_session
+        && let Some(value) = state.key.touch(&session, state.now())
+    {
+        let cookie = state.cookie(names.session, &value, Some(state.lifetimes.absolute.as_secs()));
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// 400 for two session cookies: both are cleared (at every path one may have been
+/// planted with), and the person signs in again.
+fn two_cookies(state: &WebState) -> Response {
+    let mut response = pages::error(
+        None,
+        StatusCode::BAD_REQUEST,
+        "Sign in again",
+        "Your browser sent two docflow session cookies. Another site on this host may have set one to make \
+         you act as someone else, so neither is used. Both are now cleared: sign in again.",
+    );
+    for name in [state.cookies.session, state.cookies.csrf] {
+        for path in ["/", "/ui", "/ui/"] {
+            let mut text = format!("{name}=; Path={path}; Max-Age=0; HttpOnly; SameSite=Strict");
+            if state.secure {
+                text.push_str("; Secure");
+            }
+            if let Ok(value) = HeaderValue::from_str(&text) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+        }
+    }
+    response
 }
 
 async fn security_headers(mut response: Response) -> Response {
@@ -130,15 +244,25 @@ async fn security_headers(mut response: Response) -> Response {
     response
 }
 
-/// The value of cookie `name`, from any `Cookie` header.
-fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+/// The value of cookie `name` when the request carries exactly one.
+fn sole_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    match cookies(headers, name).as_slice() {
+        [value] => Some(value),
+        _ => None,
+    }
+}
+
+/// Every value of cookie `name`, from every `Cookie` header (a browser sends one per
+/// path and host that set it).
+fn cookies<'h>(headers: &'h HeaderMap, name: &str) -> Vec<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find_map(|(k, v)| (k == name).then_some(v))
+        .filter_map(|(k, v)| (k == name).then_some(v))
+        .collect()
 }
 
 fn field<'f>(form: &'f [(String, String)], name: &str) -> &'f str {
@@ -208,75 +332,11 @@ async fn events(
             live::Seen::Key(key.to_owned())
         }
     };
-    let mut response = state.live.events(seen, session.expires).into_response();
+    // Ends at the session's idle or absolute end, or at once when it is signed out.
+    let ends = state.revocations.revoked(&session.id);
+    let mut response = state.live.events(seen, session.idle_until, ends).into_response();
     // Proxies must not buffer the stream.
     response.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
-}
-
-async fn sign_in_form(State(state): State<WebState>, headers: HeaderMap) -> Response {
-    if state.session(&headers).is_some() {
-        return Redirect::to("/ui/").into_response();
-    }
-    sign_in_page(&state, StatusCode::OK, None)
-}
-
-fn sign_in_page(state: &WebState, status: StatusCode, problem: Option<&str>) -> Response {
-    let nonce = session::sign_in_nonce();
-    let cookie = state.cookie(SIGN_IN_CSRF_COOKIE, &nonce, None);
-    (status, [(header::SET_COOKIE, cookie)], pages::sign_in(&nonce, problem)).into_response()
-}
-
-async fn sign_in(
-    State(state): State<WebState>,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
-    let Ok(Form(form)) = form else { return forbidden_form(None) };
-    if !session::double_submit_ok(cookie(&headers, SIGN_IN_CSRF_COOKIE), field(&form, "csrf")) {
-        return forbidden_form(None);
-    }
-    let tokens = &state.evaluator.settings.gateway.tokens;
-    let Some(token) = find_token(field(&form, "token").trim(), tokens) else {
-        let problem = if tokens.is_empty() {
-            "This gateway has no tokens configured: an operator adds [[gateway.tokens]] tables first."
-        } else {
-            "That is not one of this gateway's tokens. Check it and try again."
-        };
-        return sign_in_page(&state, StatusCode::UNAUTHORIZED, Some(problem));
-    };
-    let value = state.key.open(token, SystemTime::now(), SESSION_TTL);
-    let session = state.cookie(SESSION_COOKIE, &value, Some(SESSION_TTL.as_secs()));
-    let spent = state.cookie(SIGN_IN_CSRF_COOKIE, "", Some(0));
-    let mut response = Redirect::to("/ui/").into_response();
-    response.headers_mut().append(header::SET_COOKIE, session);
-    response.headers_mut().append(header::SET_COOKIE, spent);
-    response
-}
-
-fn forbidden_form(nav: Option<(&Session, &str)>) -> Response {
-    pages::error(
-        nav,
-        StatusCode::FORBIDDEN,
-        "This form cannot be accepted",
-        "It did not carry this site's form token (it may have expired, or come from another site). Go back, \
-         reload the page and try again.",
-    )
-}
-
-async fn sign_out(
-    State(state): State<WebState>,
-    headers: HeaderMap,
-    form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Response {
-    let Some(session) = state.session(&headers) else { return to_sign_in() };
-    let csrf = state.key.csrf(&session);
-    let Ok(Form(form)) = form else { return forbidden_form(Some((&session, &csrf))) };
-    if !state.key.csrf_ok(&session, field(&form, "csrf")) {
-        return forbidden_form(Some((&session, &csrf)));
-    }
-    let mut response = to_sign_in();
-    response.headers_mut().append(header::SET_COOKIE, state.cookie(SESSION_COOKIE, "", Some(0)));
     response
 }
 

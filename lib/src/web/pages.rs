@@ -19,7 +19,7 @@ pub const STYLE: &str = include_str!("style.css");
 /// The only script, served at `/ui/app.js`: no library, no build step.
 pub const SCRIPT: &str = include_str!("app.js");
 
-fn layout(title: &str, session: Option<(&Session, &str)>, body: Markup) -> Markup {
+pub(super) fn layout(title: &str, session: Option<(&Session, &str)>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -51,32 +51,12 @@ fn layout(title: &str, session: Option<(&Session, &str)>, body: Markup) -> Marku
     }
 }
 
-fn who(role: &Role) -> String {
+pub(super) fn who(role: &Role) -> String {
     match role {
         Role::Evaluator => "an evaluator".to_owned(),
         Role::Uploads => "an uploading app".to_owned(),
         Role::Uploader { uploader_id } => format!("teacher {uploader_id}"),
     }
-}
-
-pub fn sign_in(csrf: &str, problem: Option<&str>) -> Markup {
-    layout(
-        "Sign in",
-        None,
-        html! {
-            h1 { "Sign in" }
-            @if let Some(problem) = problem {
-                p.problem role="alert" { (problem) }
-            }
-            form.sign-in method="post" action="/ui/sign-in" {
-                input type="hidden" name="csrf" value=(csrf);
-                label for="token" { "Your access token" }
-                input id="token" name="token" type="password" autocomplete="current-password" required;
-                p.hint { "The token your operator gave you (an evaluator's, or a teacher's own)." }
-                button type="submit" { "Sign in" }
-            }
-        },
-    )
 }
 
 pub fn error(session: Option<(&Session, &str)>, status: StatusCode, title: &str, message: &str) -> Response {

@@ -20,25 +20,25 @@ use crate::evaluator::tests::{TEACHER_TOKEN, TOKEN, Target, UPLOADS_TOKEN, setti
 use crate::ids::{DocumentId, Kind};
 use crate::storage::Store;
 
-fn router(t: &Target, extra: &[(&str, &str)]) -> Router {
+pub(super) fn router(t: &Target, extra: &[(&str, &str)]) -> Router {
     live_router(t, extra).0
 }
 
 /// The router, and the feed its `/ui/events` streams from.
-fn live_router(t: &Target, extra: &[(&str, &str)]) -> (Router, Live) {
+pub(super) fn live_router(t: &Target, extra: &[(&str, &str)]) -> (Router, Live) {
     let settings = Arc::new(settings(extra));
     let store = Store::new(&settings.s3).expect("store");
     let live = Live::default();
     (routes(WebState::new(EvaluatorState::new(settings, t.db.clone(), store)).with_live(live.clone())), live)
 }
 
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
+pub(super) struct Page {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
 }
 
-async fn send(router: &Router, request: Request<Body>) -> Page {
+pub(super) async fn send(router: &Router, request: Request<Body>) -> Page {
     let response = router.clone().oneshot(request).await.expect("router is infallible");
     let status = response.status();
     let headers = response.headers().clone();
@@ -46,7 +46,7 @@ async fn send(router: &Router, request: Request<Body>) -> Page {
     Page { status, headers, body: String::from_utf8(bytes.to_vec()).unwrap() }
 }
 
-async fn get(router: &Router, uri: &str, cookie: Option<&str>) -> Page {
+pub(super) async fn get(router: &Router, uri: &str, cookie: Option<&str>) -> Page {
     let mut request = Request::get(uri);
     if let Some(cookie) = cookie {
         request = request.header(header::COOKIE, cookie);
@@ -54,7 +54,7 @@ async fn get(router: &Router, uri: &str, cookie: Option<&str>) -> Page {
     send(router, request.body(Body::empty()).unwrap()).await
 }
 
-async fn post(router: &Router, uri: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Page {
+pub(super) async fn post(router: &Router, uri: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Page {
     let body: String = form
         .iter()
         .map(|(k, v)| format!("{k}={}", percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)))
@@ -68,7 +68,7 @@ async fn post(router: &Router, uri: &str, cookie: Option<&str>, form: &[(&str, &
 }
 
 /// The `Set-Cookie` header that sets `name`, whole.
-fn set_cookie(page: &Page, name: &str) -> Option<String> {
+pub(super) fn set_cookie(page: &Page, name: &str) -> Option<String> {
     page.headers
         .get_all(header::SET_COOKIE)
         .iter()
@@ -77,18 +77,18 @@ fn set_cookie(page: &Page, name: &str) -> Option<String> {
 }
 
 /// `name=value` of a `Set-Cookie` header, as a `Cookie` header sends it back.
-fn pair(set_cookie: &str) -> String {
+pub(super) fn pair(set_cookie: &str) -> String {
     set_cookie.split(';').next().unwrap().to_owned()
 }
 
 /// The hidden `csrf` field of a page's form.
-fn csrf_field(body: &str) -> String {
+pub(super) fn csrf_field(body: &str) -> String {
     let at = body.find("name=\"csrf\" value=\"").expect("a form with a csrf field") + 19;
     body[at..].split('"').next().unwrap().to_owned()
 }
 
 /// Signs in with `token`; the session's `Cookie` header value and the page's CSRF token.
-async fn sign_in(router: &Router, token: &str) -> (String, String) {
+pub(super) async fn sign_in(router: &Router, token: &str) -> (String, String) {
     let form = get(router, "/ui/sign-in", None).await;
     assert_eq!(form.status, StatusCode::OK);
     let csrf_cookie = pair(&set_cookie(&form, "docflow_csrf").expect("the double-submit cookie"));
@@ -103,7 +103,7 @@ async fn sign_in(router: &Router, token: &str) -> (String, String) {
     (session, csrf)
 }
 
-fn assert_secured(page: &Page) {
+pub(super) fn assert_secured(page: &Page) {
     let csp = page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
     assert!(csp.starts_with("default-src 'self'"), "{csp}");
     assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe"), "{csp}");
@@ -125,21 +125,21 @@ async fn signing_in_sets_a_strict_http_only_cookie_that_is_not_the_token() {
     let signed = post(&router, "/ui/sign-in", Some(&pair(&csrf_cookie)), &[("token", TOKEN), ("csrf", &csrf)]).await;
     assert_eq!(signed.status, StatusCode::SEE_OTHER);
     let cookie = set_cookie(&signed, "docflow_session").unwrap();
-    for flag in ["HttpOnly", "SameSite=Strict", "Path=/ui", "Max-Age="] {
+    for flag in ["HttpOnly", "SameSite=Strict", "; Path=/;", "Max-Age="] {
         assert!(cookie.contains(flag), "{flag} missing: {cookie}");
     }
     assert!(!cookie.contains("Secure"), "http public_url: no Secure flag ({cookie})");
     assert!(!cookie.contains(TOKEN) && !cookie.contains(&crate::gateway::tokens::sha256_hex(TOKEN)[..16]));
 
-    // Behind https, Secure.
+    // Behind https, Secure and `__Host-` prefixed (session_tests).
     let https = self::router(&t, &[("DOCFLOW__GATEWAY__PUBLIC_URL", "https://docflow.school.example")]);
     let form = get(&https, "/ui/sign-in", None).await;
-    let csrf_cookie = set_cookie(&form, "docflow_csrf").unwrap();
+    let csrf_cookie = set_cookie(&form, "__Host-docflow_csrf").unwrap();
     assert!(csrf_cookie.contains("; Secure"), "{csrf_cookie}");
     let signed =
         post(&https, "/ui/sign-in", Some(&pair(&csrf_cookie)), &[("token", TOKEN), ("csrf", &csrf_field(&form.body))])
             .await;
-    assert!(set_cookie(&signed, "docflow_session").unwrap().contains("; Secure"));
+    assert!(set_cookie(&signed, "__Host-docflow_session").unwrap().contains("; Secure"));
 }
 
 #[tokio::test]
@@ -410,7 +410,7 @@ async fn a_videos_page_has_a_player_with_its_caption_track_chapters_and_transcri
 }
 
 /// `GET /ui/events` with `cookie`: the status code, and the stream's body when 200.
-async fn open_events(
+pub(super) async fn open_events(
     router: &Router,
     uri: &str,
     cookie: Option<&str>,
@@ -429,7 +429,7 @@ async fn open_events(
 }
 
 /// The next `status` event's data from a stream (keep-alive comments skipped), within 10 s.
-async fn next_change(stream: &mut axum::body::BodyDataStream) -> serde_json::Value {
+pub(super) async fn next_change(stream: &mut axum::body::BodyDataStream) -> serde_json::Value {
     use futures_util::StreamExt;
     let mut text = String::new();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -447,7 +447,7 @@ async fn next_change(stream: &mut axum::body::BodyDataStream) -> serde_json::Val
     }
 }
 
-fn change(uploader: &str, key: &str, state: State) -> crate::db::StatusChange {
+pub(super) fn change(uploader: &str, key: &str, state: State) -> crate::db::StatusChange {
     crate::db::StatusChange {
         id: DocumentId(uuid::Uuid::new_v4()),
         state,

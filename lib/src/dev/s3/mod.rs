@@ -75,6 +75,9 @@ impl Notifier {
 pub struct NotifyingStore {
     inner: s3s_fs::FileSystem,
     notifier: Notifier,
+    root: std::path::PathBuf,
+    /// Made private (files 0600, directories 0700) after each object it creates.
+    private: bool,
 }
 
 impl std::fmt::Debug for NotifyingStore {
@@ -89,7 +92,15 @@ impl NotifyingStore {
         let fail = |cause: io::Error| S3EndpointError::Root { path: root.display().to_string(), cause };
         std::fs::create_dir_all(root).map_err(fail)?;
         let inner = s3s_fs::FileSystem::new(root).map_err(|e| fail(io::Error::other(format!("{e:?}"))))?;
-        Ok(NotifyingStore { inner, notifier })
+        let root = root.to_path_buf();
+        Ok(NotifyingStore { inner, notifier, root, private: false })
+    }
+
+    /// Every object stored is readable by this user only (`docflow dev`), as is the
+    /// store's bookkeeping beside it.
+    pub fn private(mut self) -> NotifyingStore {
+        self.private = true;
+        self
     }
 
     /// Publishes the event of an object just created and waits for JetStream's ack.
@@ -101,6 +112,11 @@ impl NotifyingStore {
         request: &RequestFacts,
         etag: Option<&ETag>,
     ) -> S3Result<()> {
+        if self.private
+            && let Err(error) = crate::dev::private::fix(&self.root)
+        {
+            tracing::warn!(%error, root = %self.root.display(), "cannot make the stored object private");
+        }
         if !self.notifier.announces(bucket) {
             return Ok(());
         }

@@ -1,0 +1,281 @@
+//! Signing in and out. Nothing signs a person in without their own click, and an open
+//! session is never replaced without their saying so:
+//! - a token in the address's fragment (`#token=`) only fills the form; the script asks
+//!   [`preview`] who it would sign in as, and who is signed in now, and says both;
+//! - `docflow dev`'s links carry a single-use code (`?code=`, never a token): the page says
+//!   who it signs in as, the click exchanges it once ([`super::revocations`]); a used
+//!   link changes nothing and says so;
+//! - a sign-in posted while a session is open, without `switch=1`, is answered with a
+//!   page that asks first (409), so the cross-site form of a login CSRF cannot do it;
+//! - switching and signing out revoke the session they end, on every gateway.
+
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Form, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Json, Redirect, Response};
+use maud::{Markup, html};
+
+use super::session::{self, Link, Session};
+use super::{WebState, field, pages, sole_cookie, to_sign_in};
+use crate::gateway::auth::find_token;
+use crate::gateway::tokens::GatewayToken;
+
+/// What a sign-in form names: a token typed or filled in, or a link's code.
+enum Target<'t> {
+    Token(&'t GatewayToken),
+    Link(Link<'t>),
+}
+
+impl Target<'_> {
+    fn token(&self) -> &GatewayToken {
+        match self {
+            Target::Token(token) => token,
+            Target::Link(link) => link.token,
+        }
+    }
+}
+
+/// `GET /ui/sign-in[?code=C]`.
+pub(super) async fn form(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Response {
+    let current = state.session(&headers);
+    let pairs = query.map(|Query(pairs)| pairs).unwrap_or_default();
+    let code = field(&pairs, "code");
+    if code.is_empty() {
+        return page(&state, StatusCode::OK, current.as_ref(), Shown::Token { problem: None });
+    }
+    let tokens = &state.evaluator.settings.gateway.tokens;
+    match state.key.verify_link(code, tokens, state.now()) {
+        None => link_invalid(&state, current.as_ref()),
+        Some(link) if state.revocations.link_used(&link.nonce) => link_used(&state, current.as_ref()),
+        Some(link) => page(&state, StatusCode::OK, current.as_ref(), Shown::Confirm { code, to: link.token }),
+    }
+}
+
+/// `POST /ui/sign-in`: `csrf` (the double-submit cookie's), `token` or `code`, and
+/// `switch=1` to replace an open session.
+pub(super) async fn sign_in(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else { return forbidden_form(None) };
+    if !double_submit(&state, &headers, &form) {
+        return forbidden_form(None);
+    }
+    let current = state.session(&headers);
+    let tokens = &state.evaluator.settings.gateway.tokens;
+    let code = field(&form, "code");
+    let target = if code.is_empty() {
+        match find_token(field(&form, "token").trim(), tokens) {
+            Some(token) => Target::Token(token),
+            None => {
+                let problem = if tokens.is_empty() {
+                    "This gateway has no tokens configured: an operator adds [[gateway.tokens]] tables first."
+                } else {
+                    "That is not one of this gateway's tokens. Check it and try again."
+                };
+                return page(
+                    &state,
+                    StatusCode::UNAUTHORIZED,
+                    current.as_ref(),
+                    Shown::Token { problem: Some(problem) },
+                );
+            }
+        }
+    } else {
+        match state.key.verify_link(code, tokens, state.now()) {
+            Some(link) => Target::Link(link),
+            None => return link_invalid(&state, current.as_ref()),
+        }
+    };
+    if let Some(current) = &current
+        && field(&form, "switch") != "1"
+    {
+        return page(&state, StatusCode::CONFLICT, Some(current), Shown::Switch { form: &form, to: target.token() });
+    }
+    if let Target::Link(link) = &target {
+        match state.revocations.use_link(&link.nonce, link.expires).await {
+            Ok(true) => {}
+            Ok(false) => return link_used(&state, current.as_ref()),
+            Err(error) => {
+                tracing::error!(%error, "cannot record a sign-in link as used");
+                return unavailable();
+            }
+        }
+    }
+    if let Some(current) = &current {
+        revoke(&state, current).await;
+    }
+    let value = state.key.open(target.token(), state.now());
+    let names = state.cookies;
+    let session = state.cookie(names.session, &value, Some(state.lifetimes.absolute.as_secs()));
+    let spent = state.cookie(names.csrf, "", Some(0));
+    let mut response = Redirect::to("/ui/").into_response();
+    response.headers_mut().append(header::SET_COOKIE, session);
+    response.headers_mut().append(header::SET_COOKIE, spent);
+    response
+}
+
+/// `POST /ui/sign-in/preview` (`csrf`, `token`): who the token would sign in as, and who
+/// is signed in now, for the page to say before anyone clicks. JSON `{"as", "current"}`,
+/// or 401 `{"problem"}`. It opens nothing.
+pub(super) async fn preview(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else { return StatusCode::FORBIDDEN.into_response() };
+    if !double_submit(&state, &headers, &form) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let current = state.session(&headers).map(|s| pages::who(&s.role));
+    match find_token(field(&form, "token").trim(), &state.evaluator.settings.gateway.tokens) {
+        Some(token) => Json(serde_json::json!({"as": pages::who(&token.role), "current": current})).into_response(),
+        None => (
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({"problem": "That is not one of this gateway's tokens.", "current": current})),
+        )
+            .into_response(),
+    }
+}
+
+/// `POST /ui/sign-out` (`csrf`): revokes the session on every gateway, clears the cookie.
+pub(super) async fn sign_out(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let Some(session) = state.session(&headers) else { return to_sign_in() };
+    let csrf = state.key.csrf(&session);
+    let Ok(Form(form)) = form else { return forbidden_form(Some((&session, &csrf))) };
+    if !state.key.csrf_ok(&session, field(&form, "csrf")) {
+        return forbidden_form(Some((&session, &csrf)));
+    }
+    revoke(&state, &session).await;
+    let mut response = to_sign_in();
+    response.headers_mut().append(header::SET_COOKIE, state.cookie(state.cookies.session, "", Some(0)));
+    response
+}
+
+/// Revoked here at once; an error means the other gateways were not told (logged: the
+/// cookie is cleared and this gateway refuses it all the same).
+async fn revoke(state: &WebState, session: &Session) {
+    if let Err(error) = state.revocations.revoke(&session.id, session.expires).await {
+        tracing::error!(%error, "sign-out not recorded in the session bucket: other gateways accept the session until it expires");
+    }
+}
+
+fn double_submit(state: &WebState, headers: &HeaderMap, form: &[(String, String)]) -> bool {
+    session::double_submit_ok(sole_cookie(headers, state.cookies.csrf), field(form, "csrf"))
+}
+
+pub(super) fn forbidden_form(nav: Option<(&Session, &str)>) -> Response {
+    pages::error(
+        nav,
+        StatusCode::FORBIDDEN,
+        "This form cannot be accepted",
+        "It did not carry this site's form token (it may have expired, or come from another site). Go back, \
+         reload the page and try again.",
+    )
+}
+
+fn unavailable() -> Response {
+    pages::error(
+        None,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Cannot sign in right now",
+        "This gateway cannot reach NATS's session bucket to record the sign-in link as used. Try again in a \
+         moment; nothing was changed.",
+    )
+}
+
+fn link_invalid(state: &WebState, current: Option<&Session>) -> Response {
+    let problem = "This sign-in link cannot be used: it has expired, was made for another docflow, or its token \
+                   was removed. Nothing was changed. docflow dev prints new links each time it starts; or sign in \
+                   with your token below.";
+    page(state, StatusCode::BAD_REQUEST, current, Shown::Token { problem: Some(problem) })
+}
+
+fn link_used(state: &WebState, current: Option<&Session>) -> Response {
+    let problem = "This sign-in link was used already. Each link signs in once, so nothing was changed. Restart \
+                   docflow dev for new links, or sign in with your token below.";
+    page(state, StatusCode::GONE, current, Shown::Token { problem: Some(problem) })
+}
+
+/// The sign-in page's form.
+enum Shown<'a> {
+    /// A token to type (or filled in from the fragment by the script).
+    Token { problem: Option<&'a str> },
+    /// A link's code, with who it signs in as.
+    Confirm { code: &'a str, to: &'a GatewayToken },
+    /// The form posted again with `switch=1`, once the person has read who they are.
+    Switch { form: &'a [(String, String)], to: &'a GatewayToken },
+}
+
+/// The page, with a fresh double-submit cookie for its form.
+fn page(state: &WebState, status: StatusCode, current: Option<&Session>, form: Shown<'_>) -> Response {
+    let nonce = session::sign_in_nonce();
+    let cookie = state.cookie(state.cookies.csrf, &nonce, None);
+    let markup = markup(&nonce, current, &form);
+    (status, [(header::SET_COOKIE, cookie)], markup).into_response()
+}
+
+fn markup(csrf: &str, current: Option<&Session>, form: &Shown<'_>) -> Markup {
+    let current_who = current.map(|s| pages::who(&s.role));
+    let switch = current.is_some();
+    let body = match form {
+        Shown::Token { problem } => html! {
+            h1 { @if switch { "You are signed in" } @else { "Sign in" } }
+            @if let Some(problem) = problem { p.problem role="alert" { (problem) } }
+            @if let Some(who) = &current_who {
+                p.current { "You are signed in as " strong { (who) } ". " a href="/ui/" { "Go to your documents" } "." }
+                h2 { "Sign in as someone else" }
+                p { "Signing in with another token ends your session as " (who) "." }
+            }
+            p #sign-in-as hidden role="status" {}
+            form.sign-in method="post" action="/ui/sign-in" {
+                input type="hidden" name="csrf" value=(csrf);
+                @if switch { input type="hidden" name="switch" value="1"; }
+                label for="token" { "Your access token" }
+                input id="token" name="token" type="password" autocomplete="current-password" required;
+                p.hint { "The token your operator gave you (an evaluator's, or a teacher's own)." }
+                button type="submit" { @if switch { "Switch" } @else { "Sign in" } }
+            }
+        },
+        Shown::Confirm { code, to } => html! {
+            h1 { "Sign in as " (pages::who(&to.role)) "?" }
+            @if let Some(who) = &current_who {
+                p.current { "You are signed in as " strong { (who) } ". Continuing ends that session. "
+                    a href="/ui/" { "Stay signed in as " (who) } "." }
+            }
+            p { "This link from docflow dev signs in once." }
+            form.sign-in-link method="post" action="/ui/sign-in" {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="code" value=(code);
+                @if switch { input type="hidden" name="switch" value="1"; }
+                button type="submit" autofocus { "Sign in as " (pages::who(&to.role)) }
+            }
+        },
+        Shown::Switch { form, to } => html! {
+            h1 { "Switch to " (pages::who(&to.role)) "?" }
+            @if let Some(who) = &current_who {
+                p.current { "You are signed in as " strong { (who) } ". Signing in as " (pages::who(&to.role))
+                    " ends that session." }
+                p { a href="/ui/" { "Stay signed in as " (who) } }
+            }
+            form.sign-in-switch method="post" action="/ui/sign-in" {
+                input type="hidden" name="csrf" value=(csrf);
+                @for name in ["token", "code"] {
+                    @if !field(form, name).is_empty() { input type="hidden" name=(name) value=(field(form, name)); }
+                }
+                input type="hidden" name="switch" value="1";
+                button type="submit" { "Switch to " (pages::who(&to.role)) }
+            }
+        },
+    };
+    pages::layout("Sign in", None, body)
+}

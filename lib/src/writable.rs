@@ -225,10 +225,10 @@ impl Probe {
 
     /// Whether the database can be written, as of at most `every` ago.
     pub async fn writable(&self, db: &Db) -> bool {
-        if let Some((at, writable)) = *self.last.lock().expect("not poisoned") {
-            if at.elapsed() < self.every {
-                return writable;
-            }
+        if let Some((at, writable)) = *self.last.lock().expect("not poisoned")
+            && at.elapsed() < self.every
+        {
+            return writable;
         }
         let writable = match probe(db).await {
             Ok(()) => true,

@@ -26,7 +26,7 @@ pub mod statements;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testing;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod transition;
 
 pub use entities::*;

@@ -14,9 +14,11 @@ use crate::ids::{DocumentId, Kind, ObjectVersion};
 
 const MAX_CONNECTIONS: u32 = 4;
 
-struct Target {
-    db: Db,
-    url: String,
+/// A migrated database of each kind, for these tests and the documents port's
+/// conformance suite (`stages/conformance.rs`).
+pub(crate) struct Target {
+    pub(crate) db: Db,
+    pub(crate) url: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -24,7 +26,7 @@ fn settings(url: &str) -> DatabaseSettings {
     DatabaseSettings { url: url.to_owned(), max_connections: MAX_CONNECTIONS, acquire_timeout: Duration::from_secs(10) }
 }
 
-async fn sqlite() -> Target {
+pub(crate) async fn sqlite() -> Target {
     let dir = tempfile::tempdir().unwrap();
     // A missing directory: connect creates it.
     let url = format!("sqlite://{}/nested/docflow.db", dir.path().display());
@@ -33,7 +35,7 @@ async fn sqlite() -> Target {
     Target { db, url, _dir: Some(dir) }
 }
 
-async fn postgres() -> Target {
+pub(crate) async fn postgres() -> Target {
     let url = testing::fresh_postgres_url().await;
     let db = Db::connect(&settings(&url)).await.unwrap();
     db.migrate().await.unwrap();

@@ -217,10 +217,9 @@ fn check(
     let mut moves = Vec::new();
     walk(node, table, &mut Vec::new(), origin, findings, renames, &mut moves);
     for (old, new) in moves {
-        if let Some(value) = remove(table, &old) {
-            if let Some(new) = new {
-                insert(table, &new, value);
-            }
+        // A retired key (no new name) is only removed.
+        if let (Some(value), Some(new)) = (remove(table, &old), new) {
+            insert(table, &new, value);
         }
     }
 }

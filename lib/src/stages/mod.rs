@@ -3,6 +3,8 @@
 //! message (see `crate::worker`). A stage's [`StageId`] selects its `[stages.NAME]`
 //! settings, its durable consumer and its dead-letter subject.
 
+#[cfg(test)]
+mod conformance;
 mod id;
 #[cfg(test)]
 mod memory;

@@ -149,8 +149,8 @@ pub async fn check(
     provider: &str,
     max_size: Option<u64>,
 ) -> Option<Refusal> {
-    if let Err(refusal) =
-        check_size(upload.size, provider, max_size).and_then(|()| check_active(upload.content_type.as_deref(), upload.file_name()))
+    if let Err(refusal) = check_size(upload.size, provider, max_size)
+        .and_then(|()| check_active(upload.content_type.as_deref(), upload.file_name()))
     {
         return Some(refusal);
     }

@@ -537,6 +537,9 @@ mod tests {
         let secrets = HashMap::from([
             ("DOCFLOW__PROVIDERS__ACME__API_KEY".to_owned(), "k".to_owned()),
             ("DOCFLOW__PROVIDERS__ACME__CALLBACK_SECRET".to_owned(), "s".to_owned()),
+            // The edge file is a drop-in over the package's settings: the provider's address
+            // is the operator's to write.
+            ("DOCFLOW__PROVIDERS__ACME__BASE_URL".to_owned(), "https://provider.example".to_owned()),
         ]);
         for (file, worker_threads) in [("deploy/docflow.example.toml", 0), ("deploy/edge/docflow.toml", 1)] {
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(file);

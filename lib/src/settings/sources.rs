@@ -235,7 +235,10 @@ fn walk(
     renames: &'static [Rename],
     moves: &mut Vec<Move>,
 ) {
-    for (key, value) in table {
+    // The config crate's tables are hash maps: sorted, so problems are listed in one order.
+    let mut entries: Vec<(&String, &Value)> = table.iter().collect();
+    entries.sort_by_key(|(key, _)| *key);
+    for (key, value) in entries {
         path.push(key.clone());
         match node.child(key) {
             Some(child @ (Node::Table(_) | Node::Map(_))) => {

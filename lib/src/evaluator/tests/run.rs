@@ -18,6 +18,9 @@ async fn run_serves_the_gateway_on_a_given_listener_until_shutdown() {
     let url = sqlite_url(&dir);
     let settings = Arc::new(settings(&[("DOCFLOW__DATABASE__URL", url.as_str())]));
     crate::db::Db::connect(&settings.database).await.unwrap().migrate().await.unwrap();
+    // What `docflow setup` makes for the gateway: the bucket of signed-out sessions.
+    let (_client, js) = crate::testkit::nats::connect(&settings.nats.url).await;
+    crate::topology::kv::apply(&js, &settings).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
@@ -45,7 +48,12 @@ async fn run_serves_the_gateway_on_a_given_listener_until_shutdown() {
     let refused = client.get(format!("{base}/v1/documents")).send().await.unwrap();
     assert_eq!(refused.status(), 401);
     // So is the web interface, with its own headers.
-    let sign_in = client.get(format!("{base}/ui/sign-in")).send().await.unwrap();
+    // It answers once it has read the bucket of signed-out sessions (503 until then).
+    let sign_in = crate::testkit::wait_for("the sign-in page", Duration::from_secs(10), || {
+        let request = client.get(format!("{base}/ui/sign-in"));
+        async move { request.send().await.ok().filter(|r| r.status() != 503) }
+    })
+    .await;
     assert_eq!(sign_in.status(), 200);
     assert!(sign_in.headers()["content-security-policy"].to_str().unwrap().starts_with("default-src 'self'"));
 

@@ -144,6 +144,11 @@ fn config_files(config: Option<&Path>, data_dir: Option<&Path>) -> anyhow::Resul
 /// the command `needs`; renamed keys are warned about on stderr.
 fn load_settings(config: Option<&Path>, data_dir: Option<&Path>, needs: Needs) -> anyhow::Result<Settings> {
     let files = config_files(config, data_dir)?;
+    // Nothing to read at all (no file, no `DOCFLOW__` variable): the defaults alone would
+    // only lead to a connection error, so say where settings come from instead.
+    if files.main.is_none() && !std::env::vars_os().any(|(name, _)| name.to_string_lossy().starts_with("DOCFLOW__")) {
+        anyhow::bail!("{}", config_file::not_found_hint(data_dir));
+    }
     let hint = |error: docflow::settings::SettingsError| match &files.main {
         Some(_) => anyhow::Error::from(error),
         None => anyhow::anyhow!("{error}\n{}", config_file::not_found_hint(data_dir)),

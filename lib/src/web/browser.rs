@@ -113,7 +113,15 @@ async fn in_chromium_an_evaluator_signs_in_sees_the_list_and_opens_a_lesson_plan
 async fn start(
     t: &crate::evaluator::tests::Target,
 ) -> (String, tokio::task::JoinHandle<std::io::Result<()>>, tokio::process::Child, fantoccini::Client) {
-    let settings = Arc::new(settings(&[]));
+    start_with(t, &[]).await
+}
+
+/// [`start`] with settings of the test's own on top (a store, say).
+async fn start_with(
+    t: &crate::evaluator::tests::Target,
+    extra: &[(&str, &str)],
+) -> (String, tokio::task::JoinHandle<std::io::Result<()>>, tokio::process::Child, fantoccini::Client) {
+    let settings = Arc::new(settings(extra));
     let store = Store::new(&settings.s3).unwrap();
     let app = routes(WebState::new(EvaluatorState::new(settings, t.db.clone(), store)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -595,6 +603,52 @@ async fn in_chromium_after_sign_out_the_old_cookie_is_refused_and_the_open_strea
             browser.goto(&format!("{base}{page}")).await?;
             browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("input#token")).await?;
         }
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    browser.close().await.ok();
+    driver.kill().await.ok();
+    server.abort();
+    outcome.expect("the browser session");
+}
+
+/// Issue 21's HTML "corrected file", as the attacker did it: results holding an HTML file
+/// whose script plants a session cookie (stored before validation refused active types),
+/// opened by a signed-in evaluator. The gateway serves it as an attachment under a
+/// sandboxing CSP: the page is never rendered, the script never runs, no cookie is planted
+/// and the evaluator is still signed in as themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver"]
+async fn in_chromium_an_html_corrected_file_opened_from_the_document_page_runs_nothing() {
+    use crate::storage::testing::TestS3;
+    let t = sqlite().await;
+    let s3 = TestS3::start(&["results"]).await;
+    let html: &[u8] = b"<!doctype html><title>owned</title><p id=owned>owned</p>\
+        <script>document.cookie = 'docflow_session=planted; path=/';</script>";
+    let files: [super::tests::files::File; 1] = [("corrected", "plan.corrected.html", "text/html", html)];
+    let id = super::tests::files::validated(&t, &s3, "teacher-42", Kind::Document, &files).await;
+    let (base, server, mut driver, browser) = start_with(&t, &super::tests::files::with_store(&s3)).await;
+    let outcome = async {
+        sign_in(&browser, &base).await?;
+        browser.goto(&format!("{base}/ui/documents/{id}")).await?;
+        let link = browser
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css("a[href*=\"/files/corrected\"]"))
+            .await?;
+        let href = link.attr("href").await?.expect("the download link has an address");
+        assert!(href.starts_with(&format!("/ui/documents/{id}/files/")), "{href}");
+        // A navigation to an attachment is a download: the page it would be stays unrendered.
+        let _ = tokio::time::timeout(Duration::from_secs(20), browser.goto(&format!("{base}{href}"))).await;
+        let shown = browser.source().await?;
+        assert!(!shown.contains("id=\"owned\"") && !shown.contains("<title>owned"), "{shown}");
+        let cookies = browser.get_all_cookies().await?;
+        assert!(cookies.iter().all(|c| c.value() != "planted"), "{cookies:?}");
+        // Still the evaluator: the list, not "Sign in again".
+        browser.goto(&format!("{base}/ui/")).await?;
+        let heading = browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("main h1")).await?;
+        assert_ne!(heading.text().await?, "Sign in again");
+        assert!(browser.source().await?.contains("Signed in as an evaluator"));
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;

@@ -2,7 +2,7 @@
 //! cookie, CSRF refusals, what each role sees, and the headers of every page. Downloads
 //! through the gateway: [`files`].
 
-mod files;
+pub(in crate::web) mod files;
 
 use std::sync::Arc;
 

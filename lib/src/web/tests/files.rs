@@ -21,11 +21,17 @@ use crate::storage::Store;
 use crate::storage::testing::TestS3;
 
 /// A result file of a test: role, name, declared type, bytes.
-type File<'a> = (&'a str, &'a str, &'a str, &'a [u8]);
+pub(in crate::web) type File<'a> = (&'a str, &'a str, &'a str, &'a [u8]);
 
 /// A document of `uploader` whose results `files` passed validation: the rows in the
 /// database, the bytes in `s3`'s results bucket under `{id}/{role}/{name}`.
-async fn validated(t: &Target, s3: &TestS3, uploader: &str, kind: Kind, files: &[File<'_>]) -> DocumentId {
+pub(in crate::web) async fn validated(
+    t: &Target,
+    s3: &TestS3,
+    uploader: &str,
+    kind: Kind,
+    files: &[File<'_>],
+) -> DocumentId {
     let id = t.receive(uploader, kind, "upload.bin").await;
     let submission = id.submission_id("sim").to_string();
     assert!(t.db.mark_submitted_in_round(id, 0, "sim", &submission, "job_1", "transfer", 1).await.unwrap());
@@ -80,7 +86,7 @@ fn value_of(answer: &Answer, name: header::HeaderName) -> &str {
     answer.headers.get(&name).map(|v| v.to_str().unwrap()).unwrap_or_else(|| panic!("no {name}"))
 }
 
-fn with_store(s3: &TestS3) -> [(&'static str, &str); 1] {
+pub(in crate::web) fn with_store(s3: &TestS3) -> [(&'static str, &str); 1] {
     [("DOCFLOW__S3__ENDPOINT", s3.url.as_str())]
 }
 

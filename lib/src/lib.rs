@@ -12,6 +12,7 @@ pub mod evaluator;
 pub mod events;
 pub mod gateway;
 pub mod ids;
+pub mod lifecycle;
 pub mod messages;
 pub mod metrics;
 pub mod nats;

@@ -1,0 +1,6 @@
+//! A document's lifecycle: its states, the guarded transitions between them, and why a
+//! document stopped. See `design.md` beside this file.
+
+pub mod cause;
+
+pub use cause::{FailureCause, NextStep};

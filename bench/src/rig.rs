@@ -536,6 +536,8 @@ pub struct OwnCounters {
     /// Progress messages (`+WPI`) sent, every stage and phase summed
     /// (`docflow_stage_progress_total`).
     pub progress: f64,
+    /// Pull requests the workers sent, every stage summed (`docflow_stage_pull_requests_total`).
+    pub pulls: f64,
     /// SQL statements sent, by the stage that sent them (`docflow_db_statements_total`,
     /// the pool's own count).
     pub statements: BTreeMap<String, f64>,
@@ -549,6 +551,8 @@ impl OwnCounters {
             let Ok(value) = value.parse::<f64>() else { continue };
             if series.starts_with("docflow_stage_progress_total") {
                 counters.progress += value;
+            } else if series.starts_with("docflow_stage_pull_requests_total") {
+                counters.pulls += value;
             } else if let Some(labels) = series.strip_prefix("docflow_db_statements_total{") {
                 let stage = labels.split("stage=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or("");
                 *counters.statements.entry(stage.to_owned()).or_default() += value;
@@ -564,7 +568,7 @@ impl OwnCounters {
             .iter()
             .map(|(stage, n)| (stage.clone(), n - before.statements.get(stage).copied().unwrap_or(0.0)))
             .collect();
-        OwnCounters { progress: self.progress - before.progress, statements }
+        OwnCounters { progress: self.progress - before.progress, pulls: self.pulls - before.pulls, statements }
     }
 
     /// Statements sent by `stage`.
@@ -587,11 +591,13 @@ mod tests {
         let text = "# TYPE docflow_stage_progress_total counter\n\
             docflow_stage_progress_total{stage=\"transfer\",phase=\"waiting\"} 3\n\
             docflow_stage_progress_total{stage=\"validate\",phase=\"running\"} 2\n\
+            docflow_stage_pull_requests_total{stage=\"transfer\"} 7\n\
             docflow_db_statements_total{stage=\"transfer\"} 10\n\
             docflow_db_statements_total{stage=\"none\"} 4\n\
             docflow_stage_messages_total{stage=\"transfer\",outcome=\"done\"} 9\n";
         let now = OwnCounters::parse(text);
         assert_eq!(now.progress, 5.0);
+        assert_eq!(now.pulls, 7.0);
         assert_eq!(now.statements_of("transfer"), 10.0);
         assert_eq!(now.all_statements(), 14.0);
         let before = OwnCounters::parse("docflow_db_statements_total{stage=\"transfer\"} 4\n");

@@ -132,7 +132,13 @@ pub async fn throughput(
         "throughput",
         "progress_per_doc",
         batch.own.progress / n,
-        "+WPI sent per document (deliveries kept while they waited for a slot or ran)",
+        "+WPI sent per document (deliveries kept while their step ran)",
+    );
+    report.add(
+        "throughput",
+        "pull_requests_per_doc",
+        batch.own.pulls / n,
+        "pull requests sent per document, all stages",
     );
     // The host's speed drifts from run to run; this ratio does not move with it.
     report.add(

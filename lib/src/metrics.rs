@@ -32,11 +32,11 @@ pub const UPLOAD_URLS: &str = "docflow_gateway_upload_urls_total";
 pub const STAGE_MESSAGES: &str = "docflow_stage_messages_total";
 /// Time a stage's step took, in seconds, by `stage`.
 pub const STAGE_DURATION: &str = "docflow_stage_step_duration_seconds";
-/// Time a delivered message waited for one of its stage's run slots, in seconds, by
-/// `stage`: near zero unless the stage is saturated.
-pub const STAGE_SLOT_WAIT: &str = "docflow_stage_slot_wait_seconds";
-/// Progress (`+WPI`) sent to keep a delivery from being redelivered, by `stage` and
-/// `phase` (`waiting` for a slot, `running` the step).
+/// Pull requests a stage's worker sent, by `stage`: each asks for as many messages as it
+/// has free run slots (`worker/design.md`), so no delivered message waits for a slot.
+pub const STAGE_PULL_REQUESTS: &str = "docflow_stage_pull_requests_total";
+/// Progress (`+WPI`) sent to keep a delivery from being redelivered while its step runs,
+/// by `stage` and `phase` (`running`).
 pub const STAGE_PROGRESS: &str = "docflow_stage_progress_total";
 /// A provider's circuit breaker, by `provider`: 0 closed, 1 open, 2 half-open.
 pub const PROVIDER_BREAKER: &str = "docflow_provider_breaker_state";
@@ -75,15 +75,11 @@ fn describe() {
     metrics::describe_counter!(EVENTS_REFUSED, "upload event records refused at the trust boundary, by reason");
     metrics::describe_counter!(STAGE_MESSAGES, "messages settled by a stage, by stage and outcome");
     metrics::describe_histogram!(STAGE_DURATION, metrics::Unit::Seconds, "time a stage's step took");
-    metrics::describe_histogram!(
-        STAGE_SLOT_WAIT,
-        metrics::Unit::Seconds,
-        "time a delivered message waited for a run slot of its stage"
-    );
     metrics::describe_counter!(
-        STAGE_PROGRESS,
-        "progress sent to keep deliveries, by stage and phase (waiting, running)"
+        STAGE_PULL_REQUESTS,
+        "pull requests sent by a stage's worker, each for as many messages as it has free run slots"
     );
+    metrics::describe_counter!(STAGE_PROGRESS, "progress sent to keep deliveries whose step runs, by stage and phase");
     metrics::describe_gauge!(
         PROVIDER_BREAKER,
         "circuit breaker of a provider: 0 closed, 1 open, 2 half-open (one probe in flight)"
@@ -202,12 +198,12 @@ pub fn stage_step(stage: &'static str, outcome: &'static str, took: std::time::D
     metrics::histogram!(STAGE_DURATION, "stage" => stage).record(took.as_secs_f64());
 }
 
-/// A delivered message got its run slot after `waited`.
-pub fn stage_slot_wait(stage: &'static str, waited: std::time::Duration) {
-    metrics::histogram!(STAGE_SLOT_WAIT, "stage" => stage).record(waited.as_secs_f64());
+/// A pull request sent for `count` messages.
+pub fn stage_pull_request(stage: &'static str) {
+    metrics::counter!(STAGE_PULL_REQUESTS, "stage" => stage).increment(1);
 }
 
-/// A progress message sent for a delivery `waiting` for a slot or `running`.
+/// A progress message sent for a delivery whose step is `running`.
 pub fn stage_progress(stage: &'static str, phase: &'static str) {
     metrics::counter!(STAGE_PROGRESS, "stage" => stage, "phase" => phase).increment(1);
 }

@@ -48,13 +48,22 @@ pub struct Rename {
 }
 
 /// Keys that changed. An entry stays for one release, then goes: the key becomes unknown.
-pub const RENAMED: &[Rename] = &[Rename {
-    old: "providers.*.request_timeout",
-    change: Change::Retired {
-        instead: "providers.*.connect_timeout and providers.*.idle_timeout (a submission has no total-time limit)",
+pub const RENAMED: &[Rename] = &[
+    Rename {
+        old: "providers.*.request_timeout",
+        change: Change::Retired {
+            instead: "providers.*.connect_timeout and providers.*.idle_timeout (a submission has no total-time limit)",
+        },
+        until: "0.2",
     },
-    until: "0.2",
-}];
+    Rename {
+        old: "stages.*.max_held",
+        change: Change::Retired {
+            instead: "nothing: a worker asks the server only for messages it has a free run slot for, so it holds at most stages.*.concurrency",
+        },
+        until: "0.3",
+    },
+];
 
 impl Rename {
     /// The entry of `table` for `path`, with the `*` segments of its new key filled in.

@@ -365,17 +365,9 @@ pub struct StageSettings {
     pub concurrency: usize,
     /// The consumer's `max_ack_pending`: messages delivered and not yet acked, across
     /// every process, including those waiting for a delayed redelivery. The watchdog's
-    /// is large: every submitted document's timer is pending until its deadline. It is
-    /// also the most messages one process holds for the stage, running or waiting for a
-    /// slot (capped at 1024; see `worker/design.md`): lower it to bound memory.
+    /// is large: every submitted document's timer is pending until its deadline. One
+    /// process holds only what it runs (`concurrency`; see `worker/design.md`).
     pub max_ack_pending: i64,
-    /// The most messages one process holds for the stage, running or waiting for a slot;
-    /// unset: `max_ack_pending` (capped at 1024). The transfer stage sets it below its
-    /// large `max_ack_pending`: documents held for a provider that is down wait on the
-    /// server (pending, naked with a delay), not in memory, and must not stop the
-    /// consumer from delivering other providers' documents (`provider/design.md`).
-    #[serde(default)]
-    pub max_held: Option<usize>,
     /// Deliveries of one message before it is dead-lettered.
     pub max_deliver: i64,
     /// Delay before the n-th retry; the last entry repeats.

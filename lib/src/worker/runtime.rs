@@ -6,12 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::PullConsumer;
-use async_nats::jetstream::consumer::pull::MessagesErrorKind;
 use async_nats::jetstream::context::{ConsumerInfoErrorKind, GetStreamErrorKind};
 use async_nats::jetstream::{self, Message};
 use async_nats::{Client, Subject};
 use bytes::Bytes;
-use futures_util::{FutureExt, StreamExt};
 use rand::Rng;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -20,19 +18,14 @@ use tracing::Instrument;
 
 use super::dead_letter::{self, publish_dead_letter};
 use super::hold::{self, FirstHeld};
+use super::pull::{Freed, PullError, Pulled, Puller};
 use super::{Delivery, Outcome, Stage, WorkerError};
 use crate::db::statements;
 use crate::nats::Names;
 use crate::settings::{Settings, StageSettings};
 
-/// Messages requested per pull. A delivered message's ack clock runs from delivery, so
-/// the worker takes every delivered message off the client's buffer at once and keeps
-/// it alive with progress until a slot is free (see `design.md`).
-const MAX_BATCH: usize = 8;
-/// The most messages one worker holds (running or waiting for a slot) when the
-/// consumer's `max_ack_pending` allows more (the watchdog's timers): bounds the memory
-/// of a backlog. Up to `max_ack_pending`, nothing delivered waits without progress.
-const MAX_HELD: usize = 1024;
+/// How long the pull loop pauses after JetStream refused or did not answer a request.
+const PULL_PAUSE: Duration = Duration::from_secs(1);
 /// The server's heartbeat on an idle pull: what wakes an idle worker, and how soon a pull
 /// lost across a reconnect is noticed (three missed heartbeats). Rare, so an idle process
 /// stays near zero CPU.
@@ -55,8 +48,6 @@ pub async fn run<S: Stage>(
 pub struct Worker<S: Stage> {
     bound: Arc<Bound<S>>,
     consumer: PullConsumer,
-    /// How many messages the worker holds at once: running plus waiting for a slot.
-    held: usize,
 }
 
 /// What every message task shares.
@@ -129,8 +120,6 @@ impl<S: Stage> Worker<S> {
             );
         }
         let term_with_reason = version_at_least(&client.server_info().version, (2, 10, 4));
-        let held = held_limit(config.max_ack_pending, stage_settings.concurrency)
-            .min(stage_settings.max_held.unwrap_or(usize::MAX).max(stage_settings.concurrency.max(1)));
         let bound = Bound {
             stage,
             js,
@@ -146,7 +135,7 @@ impl<S: Stage> Worker<S> {
             term_with_reason,
             first_held: FirstHeld::default(),
         };
-        Ok(Worker { bound: Arc::new(bound), consumer, held })
+        Ok(Worker { bound: Arc::new(bound), consumer })
     }
 
     /// Runs only the max-deliveries advisory listener (tests; `run` starts it itself).
@@ -166,92 +155,68 @@ impl<S: Stage> Worker<S> {
             consumer: bound.consumer_name.clone(),
             detail,
         };
-        let open = || async {
-            self.consumer
-                .stream()
-                .max_messages_per_batch(concurrency.min(MAX_BATCH))
-                .expires(expires)
-                .heartbeat((expires / 2).min(IDLE_HEARTBEAT))
-                .messages()
-                .await
-        };
-        let mut messages = open().await.map_err(|e| pull_err(e.to_string()))?;
-        // Missed heartbeats and failed re-pulls since the last message.
-        let mut troubles = 0;
+        let heartbeat = (expires / 2).min(IDLE_HEARTBEAT);
+        let mut puller = Puller::open(self.consumer, bound.js.clone(), bound.client.clone(), expires, heartbeat)
+            .await
+            .map_err(|e| pull_err(e.to_string()))?;
 
         let stop_advisories = shutdown.child_token();
         let advisories = tokio::spawn(dead_letter::listen_advisories(bound.clone(), stop_advisories.clone()));
         let slots = Arc::new(Semaphore::new(concurrency));
-        let held = Arc::new(Semaphore::new(self.held));
+        let freed: Freed = Arc::default();
         let tracker = TaskTracker::new();
-        // Cancelled when the loop ends, for whatever reason: messages still waiting for a
-        // slot are handed back instead of started.
-        let stop_waiting = shutdown.child_token();
         let hard_stop = CancellationToken::new();
-        tracing::info!(stage, stream = %bound.stream_name, consumer = %bound.consumer_name, concurrency, held = self.held, "worker started");
+        tracing::info!(stage, stream = %bound.stream_name, consumer = %bound.consumer_name, concurrency, "worker started");
 
         let result = loop {
-            let hold = tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => break Ok(()),
-                hold = held.clone().acquire_owned() => hold.expect("the semaphore is never closed"),
-            };
-            let item = tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => break Ok(()),
-                item = messages.next() => item,
-            };
-            match item {
-                Some(Ok(message)) => {
-                    troubles = 0;
-                    let turn = Turn {
-                        hold,
-                        slots: slots.clone(),
-                        stop_waiting: stop_waiting.clone(),
-                        hard_stop: hard_stop.clone(),
-                    };
-                    tracker.spawn(handle(bound.clone(), message, turn));
+            let wanted = puller.wanted(slots.available_permits(), concurrency);
+            if wanted > 0
+                && let Err(e) = puller.request(stage, wanted).await
+            {
+                tracing::warn!(stage, error = %e, "cannot ask for messages; asking again shortly");
+                tokio::select! {
+                    _ = shutdown.cancelled() => break Ok(()),
+                    _ = tokio::time::sleep(PULL_PAUSE) => continue,
                 }
-                Some(Err(e)) => match e.kind() {
-                    MessagesErrorKind::ConsumerDeleted => {
-                        break Err(WorkerError::ConsumerDeleted {
-                            stream: bound.stream_name.clone(),
-                            consumer: bound.consumer_name.clone(),
-                        });
+            }
+            let pulled = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => break Ok(()),
+                _ = freed.notified() => continue,
+                pulled = puller.next() => pulled,
+            };
+            match pulled {
+                Ok(Pulled::Message(message)) => match slots.clone().try_acquire_owned() {
+                    Ok(slot) => {
+                        let turn = Turn { slot, freed: freed.clone(), hard_stop: hard_stop.clone() };
+                        tracker.spawn(handle(bound.clone(), *message, turn));
                     }
-                    MessagesErrorKind::RequestLimitExceeded => break Err(pull_err(e.to_string())),
-                    // After a reconnect async-nats re-pulls only once its consumer-info
-                    // retries succeed; when they fail (a `Pull` error: JetStream still
-                    // recovering) or no heartbeat comes three times, a fresh pull stream
-                    // is what gets messages flowing again.
-                    kind @ (MessagesErrorKind::MissingHeartbeat | MessagesErrorKind::Pull) => {
-                        troubles += 1;
-                        if kind == MessagesErrorKind::Pull || troubles >= 3 {
-                            tracing::warn!(stage, error = %e, "pulling anew");
-                            match open().await {
-                                Ok(fresh) => {
-                                    hand_back(std::mem::replace(&mut messages, fresh)).await;
-                                    troubles = 0;
-                                }
-                                Err(e) => {
-                                    tracing::warn!(stage, error = %e, "cannot pull anew; retrying later")
-                                }
-                            }
-                        }
+                    // Asked for before a reconnect and delivered after all: no slot is
+                    // waiting for it, so it goes back at once rather than wait here.
+                    Err(_) => {
+                        let _ = message.ack_with(jetstream::AckKind::Nak(None)).await;
                     }
-                    // No responders, other interruptions: the stream re-pulls by itself.
-                    _ => tracing::warn!(stage, error = %e, "pull interrupted; continuing"),
                 },
-                None => break Err(pull_err("the message stream ended".into())),
+                Ok(Pulled::Nothing) => {}
+                Err(PullError::ConsumerDeleted) => {
+                    break Err(WorkerError::ConsumerDeleted {
+                        stream: bound.stream_name.clone(),
+                        consumer: bound.consumer_name.clone(),
+                    });
+                }
+                Err(e @ PullError::Refused(_)) => break Err(pull_err(e.to_string())),
+                Err(e @ PullError::Transient(_)) => {
+                    tracing::warn!(stage, error = %e, "pull interrupted; asking again shortly");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break Ok(()),
+                        _ = tokio::time::sleep(PULL_PAUSE) => {}
+                    }
+                }
             }
         };
 
-        // Stop pulling. Messages already buffered or waiting for a slot were never
-        // started: give them back now rather than after their ack deadline.
-        // The pull stream goes first (its unsubscribe reaches the server before the naks),
-        // so what is handed back is not delivered again to its outstanding pull request.
-        hand_back(messages).await;
-        stop_waiting.cancel();
+        // Stop pulling; what arrived and was not started goes back at once.
+        puller.close().await;
         tracker.close();
         if tokio::time::timeout(bound.grace, tracker.wait()).await.is_err() {
             tracing::warn!(stage, grace = ?bound.grace, in_flight = tracker.len(), "shutdown grace over; naking what is still running");
@@ -271,31 +236,25 @@ impl<S: Stage> Worker<S> {
     }
 }
 
-/// What a message task needs to take its turn: its place among the held messages, the
-/// run slots it waits for, and the signals that end the wait or the step.
+/// What a message task holds while it runs: its run slot (given back, with a signal to
+/// the pull loop, when it ends) and the signal that aborts the step at the end of the
+/// shutdown grace.
 struct Turn {
-    hold: OwnedSemaphorePermit,
-    slots: Arc<Semaphore>,
-    stop_waiting: CancellationToken,
+    slot: OwnedSemaphorePermit,
+    freed: Freed,
     hard_stop: CancellationToken,
 }
 
-/// Drops a pull stream and naks at once (no delay: redelivered now, here or elsewhere)
-/// what it had received and not yet yielded.
-async fn hand_back(mut messages: async_nats::jetstream::consumer::pull::Stream) {
-    let mut received = Vec::new();
-    while let Some(Some(Ok(message))) = messages.next().now_or_never() {
-        received.push(message);
-    }
-    drop(messages);
-    for message in received {
-        let _ = message.ack_with(jetstream::AckKind::Nak(None)).await;
-    }
+/// Handles one delivery from delivery to settlement: runs the step (sending progress),
+/// settles. Its run slot was taken before the message was asked for.
+async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, turn: Turn) {
+    let Turn { slot, freed, hard_stop } = turn;
+    handle_in_slot(bound, message, &hard_stop).await;
+    drop(slot);
+    freed.notify_one();
 }
 
-/// Handles one delivery from delivery to settlement: waits for a run slot (sending
-/// progress), runs the step (sending progress), settles. Holds its place throughout.
-async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, turn: Turn) {
+async fn handle_in_slot<S: Stage>(bound: Arc<Bound<S>>, message: Message, hard_stop: &CancellationToken) {
     let (delivered, stream_sequence) = match message.info() {
         Ok(info) => (info.delivered.max(1) as u64, info.stream_sequence),
         Err(e) => {
@@ -330,26 +289,12 @@ async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, turn: Turn) {
         document_id = delivery.header(dead_letter::DOCUMENT_ID).unwrap_or_default(),
     );
     let handled = async {
-        let waiting = std::time::Instant::now();
-        let slot = tokio::select! {
-            biased;
-            _ = turn.stop_waiting.cancelled() => None,
-            slot = with_progress(&bound, &reply, delivered, "waiting", turn.slots.acquire_owned()) => {
-                Some(slot.expect("the semaphore is never closed"))
-            }
-        };
-        let Some(slot) = slot else {
-            tracing::debug!("worker stopping before the step started; handed back");
-            send(&bound.client, &reply, jetstream::AckKind::Nak(None).into()).await;
-            return;
-        };
-        crate::metrics::stage_slot_wait(bound.stage.id().as_str(), waiting.elapsed());
         let step = tokio::spawn({
             let (stage, delivery) = (bound.stage.clone(), delivery.clone());
             statements::in_stage(stage.id().as_str(), async move { stage.step(&delivery).await }).in_current_span()
         });
         let started = std::time::Instant::now();
-        let outcome = run_with_progress(&bound, &reply, delivered, step, &turn.hard_stop).await;
+        let outcome = run_with_progress(&bound, &reply, delivered, step, hard_stop).await;
         match outcome {
             Some(outcome) => {
                 let label = match &outcome {
@@ -369,10 +314,8 @@ async fn handle<S: Stage>(bound: Arc<Bound<S>>, message: Message, turn: Turn) {
                 send(&bound.client, &reply, nak_payload(delay)).await;
             }
         }
-        drop(slot);
     };
     handled.instrument(span).await;
-    drop(turn.hold);
 }
 
 /// Awaits the step, sending progress so the ack deadline does not pass; `None` when the
@@ -585,13 +528,6 @@ pub(crate) fn nak_delay(wanted: Duration, attempt: u64, server_backoff: &[Durati
         None => Duration::ZERO,
     };
     wanted.saturating_sub(stretch).max(Duration::from_millis(1))
-}
-
-/// How many messages a worker holds: the consumer's `max_ack_pending` (what the server
-/// may deliver to it at once), capped by `MAX_HELD`, never fewer than its run slots.
-pub(crate) fn held_limit(max_ack_pending: i64, concurrency: usize) -> usize {
-    let allowed = if max_ack_pending > 0 { (max_ack_pending as usize).min(MAX_HELD) } else { MAX_HELD };
-    allowed.max(concurrency.max(1))
 }
 
 /// A third of the current delivery's ack deadline, so two progress messages may be lost.

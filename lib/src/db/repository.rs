@@ -168,7 +168,7 @@ impl Db {
         attempt: u32,
     ) -> Result<bool, DbError> {
         let submission = Extra::Submission { provider, submission_id, job_id, round: Some(round) };
-        self.apply(id, &[State::Received], State::Submitted, stage, attempt, None, None, submission).await
+        self.guarded(id, &[State::Received], State::Submitted, stage, attempt, None, None, submission).await
     }
 
     /// Restarts a `failed` or `rejected` document: back to `received` in the next
@@ -186,7 +186,7 @@ impl Db {
         attempt: u32,
     ) -> Result<bool, DbError> {
         let origin = i64::try_from(origin).unwrap_or(i64::MAX);
-        self.apply(
+        self.guarded(
             id,
             &[State::Failed, State::Rejected],
             State::Received,
@@ -247,7 +247,7 @@ impl Db {
         attempt: u32,
         reason: Option<&str>,
     ) -> Result<bool, DbError> {
-        self.apply(id, from, to, stage, attempt, reason, None, Extra::None).await
+        self.guarded(id, from, to, stage, attempt, reason, None, Extra::None).await
     }
 
     /// Ends the document (`to` is `failed` or `rejected`) if its state is one of `from`,
@@ -266,7 +266,7 @@ impl Db {
         if !to.is_failure() {
             return Ok(false);
         }
-        self.apply(id, from, to, stage, attempt, Some(reason), Some(cause), Extra::None).await
+        self.guarded(id, from, to, stage, attempt, Some(reason), Some(cause), Extra::None).await
     }
 
     /// Marks the document failed, for `cause`, from any non-terminal state.
@@ -300,7 +300,7 @@ impl Db {
             return Ok(false);
         }
         let extra = Extra::Validated { event_id, artifacts, processed_first: from == State::Submitted };
-        self.apply(id, &[from], State::Validated, stage, attempt, None, None, extra).await
+        self.guarded(id, &[from], State::Validated, stage, attempt, None, None, extra).await
     }
 
     /// `validated -> normalized`: stores the normalized content, with the timeline entry.
@@ -314,7 +314,7 @@ impl Db {
     ) -> Result<bool, DbError> {
         let text = serde_json::to_string(normalized).map_err(|e| DbErr::Json(e.to_string()))?;
         let extra = Extra::Normalized(&text);
-        self.apply(id, &[State::Validated], State::Normalized, stage, attempt, None, None, extra).await
+        self.guarded(id, &[State::Validated], State::Normalized, stage, attempt, None, None, extra).await
     }
 
     /// The document's artifacts, by role and name.

@@ -14,7 +14,7 @@ use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Value};
 use super::repository::{clamp, now, pg, stmt};
 use super::{ArtifactRow, Db, DbError, State, StatusChange};
 use crate::ids::DocumentId;
-use crate::lifecycle::FailureCause;
+use crate::lifecycle::{By, FailureCause, Transition};
 
 /// What the guarded update returns for the observer (the rest it knows already).
 const RETURNED: &str = r#"uploader_id, kind, "key""#;
@@ -59,8 +59,35 @@ const ARTIFACT_COLUMNS: &str = r#"INSERT INTO artifacts (document_id, role, name
 const ARTIFACT_CONFLICT: &str = r#"ON CONFLICT (document_id, role, name) DO UPDATE SET "key" = excluded."key", size = excluded.size, sha256 = excluded.sha256, content_type = excluded.content_type"#;
 
 impl Db {
+    /// Applies `transition` to the document, as `by` (the stage and its attempt): moves it
+    /// when its state is one of the transition's from-states and the transition's guard
+    /// holds, with the timeline entry and what the transition records. `Ok(false)` when it
+    /// did not match (or the document does not exist): nothing changed.
+    pub async fn apply(&self, id: DocumentId, transition: Transition<'_>, by: By) -> Result<bool, DbError> {
+        let normalized;
+        let extra = match transition {
+            Transition::Submit { round, provider, submission_id, job_id } => {
+                Extra::Submission { provider, submission_id, job_id, round: Some(round) }
+            }
+            Transition::Restarted { origin, .. } => {
+                Extra::Restart { origin: i64::try_from(origin).unwrap_or(i64::MAX) }
+            }
+            Transition::Validated { event_id, artifacts, .. } => {
+                Extra::Validated { event_id, artifacts, processed_first: transition.processed_first() }
+            }
+            Transition::Normalized { record } => {
+                normalized = serde_json::to_string(record).map_err(|e| sea_orm::DbErr::Json(e.to_string()))?;
+                Extra::Normalized(&normalized)
+            }
+            Transition::Processed | Transition::Failed { .. } | Transition::Rejected { .. } => Extra::None,
+        };
+        let (from, to, reason, cause) =
+            (transition.from_states(), transition.to(), transition.reason(), transition.cause());
+        self.guarded(id, from, to, by.stage.as_str(), by.attempt, reason, cause, extra).await
+    }
+
     #[allow(clippy::too_many_arguments)]
-    pub(super) async fn apply(
+    pub(super) async fn guarded(
         &self,
         id: DocumentId,
         from: &[State],

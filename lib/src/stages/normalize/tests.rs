@@ -24,7 +24,17 @@ async fn validated(world: &World) -> DocumentId {
     let id = world.document(Some("job-1")).await;
     let validate = StageId::Validate;
     let artifacts = [artifact(id, "corrected", "plan.txt"), artifact(id, "findings", "findings.json")];
-    assert!(world.db.record_validated(id, State::Submitted, "evt", &artifacts, validate, 1).await.unwrap());
+    assert!(
+        world
+            .db
+            .apply(
+                id,
+                Transition::Validated { from: State::Submitted, event_id: "evt", artifacts: &artifacts },
+                By::new(validate, 1)
+            )
+            .await
+            .unwrap()
+    );
     world.store.put("results", &format!("{id}/findings/findings.json"), FINDINGS);
     id
 }

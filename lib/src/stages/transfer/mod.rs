@@ -20,7 +20,7 @@ use crate::db::{Document, NewDocument, State};
 use crate::events::minio::{self, EventLog, Upload};
 use crate::events::{Boundary, Refused};
 use crate::ids::{DocumentId, Kind};
-use crate::lifecycle::FailureCause;
+use crate::lifecycle::{By, FailureCause, Transition};
 use crate::messages::{self, TRACEPARENT, WatchTimer};
 use crate::nats::Names;
 use crate::provider::breaker::{Gate, Verdict};
@@ -200,7 +200,8 @@ impl Transfer {
     /// did meanwhile is in the row.
     async fn restart(&self, id: DocumentId, cause: Cause, delivery: &Delivery) -> Result<Document, StepError> {
         let attempt = delivery.attempt as u32;
-        if self.db.restart(id, delivery.stream_sequence, cause.reason(), STAGE, attempt).await? {
+        let restarted = Transition::Restarted { origin: delivery.stream_sequence, reason: cause.reason() };
+        if self.db.apply(id, restarted, By::new(STAGE, attempt)).await? {
             tracing::info!(document_id = %id, cause = cause.reason(), "document restarted");
         }
         self.db
@@ -278,9 +279,10 @@ impl Transfer {
             .submit(upload, new.id, &submission_id, kind, content_type, provider)
             .await
             .map_err(|error| self.naked_in_received(new.id, round, delivery, error))?;
+        let submitted = Transition::Submit { round, provider, submission_id: &submission_id, job_id: &job_id };
         let marked = self
             .db
-            .mark_submitted_in_round(new.id, round, provider, &submission_id, &job_id, STAGE, delivery.attempt as u32)
+            .apply(new.id, submitted, By::new(STAGE, delivery.attempt as u32))
             .await
             .map_err(|e| self.naked_in_received(new.id, round, delivery, e.into()))?;
         self.retried.forget(new.id);
@@ -447,11 +449,12 @@ impl Stage for Transfer {
     /// has none; a notification of several records is dead-lettered only when its split
     /// could not be stored, before any of its documents was recorded.
     async fn on_dead_letter(&self, delivery: &Delivery, reason: &str, cause: Option<FailureCause>) {
-        let cause = cause.unwrap_or(FailureCause::SubmissionGaveUp);
+        let failed = Transition::Failed { cause: cause.unwrap_or(FailureCause::SubmissionGaveUp), reason };
+        let by = By::new(STAGE, delivery.attempt as u32);
         if self.is_restart_request(delivery) {
             if let Ok(request) = serde_json::from_slice::<RestartRequest>(&delivery.payload) {
                 let id = request.document_id;
-                if let Err(error) = self.db.mark_failed(id, STAGE, delivery.attempt as u32, cause, reason).await {
+                if let Err(error) = self.db.apply(id, failed, by).await {
                     tracing::error!(document_id = %id, error = %error, "cannot mark the document failed");
                 }
             }
@@ -460,7 +463,7 @@ impl Stage for Transfer {
         let Some(upload) = self.single_upload(delivery) else { return };
         let id = upload.document_id();
         self.retried.forget(id);
-        if let Err(error) = self.db.mark_failed(id, STAGE, delivery.attempt as u32, cause, reason).await {
+        if let Err(error) = self.db.apply(id, failed, by).await {
             tracing::error!(document_id = %id, error = %error, "cannot mark the document failed");
         }
     }

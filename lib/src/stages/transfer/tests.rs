@@ -86,7 +86,7 @@ async fn a_redelivery_after_a_failed_submission_skips_the_recording_and_submits_
     assert!(world.db.take_calls().contains(&"record_received"));
 
     assert_eq!(transfer.step(&event(&world, &body, 2, 7)).await, Outcome::Done);
-    assert_eq!(world.db.take_calls(), ["mark_submitted_in_round"], "the retried hint: no recording read");
+    assert_eq!(world.db.take_calls(), ["submit"], "the retried hint: no recording read");
     assert_eq!(world.db.state(id), State::Submitted);
     let keys: Vec<String> = world.provider.submitted.lock().unwrap().iter().map(|s| s.0.clone()).collect();
     assert_eq!(keys, [round_key(id, 0), round_key(id, 0)], "one idempotency key for both tries");
@@ -116,7 +116,17 @@ async fn a_callback_that_recorded_the_job_first_leaves_the_redelivery_only_the_t
     // The provider had created the job; its callback came, and validate recorded it.
     let job = MemoryProvider::job_for(&round_key(id, 0));
     let validate = StageId::Validate;
-    assert!(world.db.mark_submitted_in_round(id, 0, "sim", &round_key(id, 0), &job, validate, 1).await.unwrap());
+    assert!(
+        world
+            .db
+            .apply(
+                id,
+                Transition::Submit { round: 0, provider: "sim", submission_id: &round_key(id, 0), job_id: &job },
+                By::new(validate, 1)
+            )
+            .await
+            .unwrap()
+    );
 
     assert_eq!(transfer.step(&event(&world, &body, 2, 7)).await, Outcome::Done);
     assert_eq!(world.db.document(id).provider_job_id.as_deref(), Some(job.as_str()));
@@ -332,7 +342,7 @@ async fn an_open_breaker_holds_the_next_document_without_submitting_it() {
         other => panic!("{other:?}"),
     }
     assert_eq!(world.provider.submissions(), 1, "only the submission that opened it");
-    assert!(!world.db.take_calls().contains(&"mark_submitted_in_round"));
+    assert!(!world.db.take_calls().contains(&"submit"));
     assert_eq!(world.db.timeline(id).into_iter().map(|e| e.0).collect::<Vec<_>>(), [State::Received]);
     assert!(world.publisher.published().is_empty(), "no watch timer");
     // A hold is not a retry: its redelivery takes the full path, recording included.

@@ -162,10 +162,24 @@ async fn a_callback_of_an_earlier_round_is_ignored() {
     let world = World::new(&[]);
     let id = document(&world, Some("job-old")).await;
     let transfer = StageId::Transfer;
-    world.db.mark_failed(id, transfer, 1, FailureCause::FileRefused, "refused").await.unwrap();
-    assert!(world.db.restart(id, 9, "retried", transfer, 1).await.unwrap());
+    world
+        .db
+        .apply(id, Transition::Failed { cause: FailureCause::FileRefused, reason: "refused" }, By::new(transfer, 1))
+        .await
+        .unwrap();
+    assert!(
+        world.db.apply(id, Transition::Restarted { origin: 9, reason: "retried" }, By::new(transfer, 1)).await.unwrap()
+    );
     let round_1 = id.submission_id_for_round("sim", 1).to_string();
-    world.db.mark_submitted_in_round(id, 1, "sim", &round_1, "job-new", transfer, 1).await.unwrap();
+    world
+        .db
+        .apply(
+            id,
+            Transition::Submit { round: 1, provider: "sim", submission_id: &round_1, job_id: "job-new" },
+            By::new(transfer, 1),
+        )
+        .await
+        .unwrap();
 
     let stale = callback(id, "job-old", results(&world));
     assert_eq!(stage(&world).step(&delivery(&world, &stale, 1)).await, Outcome::Done);
@@ -264,8 +278,8 @@ async fn a_document_moved_while_its_results_were_checked_retries_and_records_not
     let id = document(&world, Some("job-1")).await;
     let callback = callback(id, "job-1", results(&world));
     // Another delivery of the callback accepts it between this one's read and its write.
-    world.db.before_next("record_validated", move |db| {
-        assert!(db.move_to(id, State::Submitted, State::Processed, STAGE));
+    world.db.before_next("validated", move |db| {
+        assert!(db.apply_now(id, Transition::Processed, STAGE));
     });
     let validate = stage(&world);
     assert_eq!(
@@ -273,7 +287,7 @@ async fn a_document_moved_while_its_results_were_checked_retries_and_records_not
         Outcome::retry("the document changed while its results were checked")
     );
 
-    assert!(world.db.take_calls().contains(&"record_validated"));
+    assert!(world.db.take_calls().contains(&"validated"));
     assert_eq!(world.db.state(id), State::Processed);
     assert!(world.db.stored_artifacts(id).is_empty());
     assert!(world.publisher.published().is_empty(), "no normalize request for a document not validated");

@@ -138,7 +138,7 @@ async fn an_unanswered_status_at_the_deadline_retries_and_a_refused_one_fails_th
 async fn a_document_that_moved_on_ends_its_timer() {
     let world = World::new(&[]);
     let id = submitted(&world).await;
-    world.db.transition(id, &[State::Submitted], State::Processed, StageId::Validate, 1, None).await.unwrap();
+    world.db.apply(id, Transition::Processed, By::new(StageId::Validate, 1)).await.unwrap();
     assert_eq!(stage(&world).step(&due(&world, &timer(id, MAX_CHECKS, 0, PAST))).await, Outcome::Done);
     assert!(world.publisher.published().is_empty());
     assert_eq!(world.db.state(id), State::Processed);

@@ -106,7 +106,15 @@ async fn a_restart_of_a_document_outside_the_uploads_bucket_is_refused_at_the_bo
     // Recorded in `uploads` when that was the uploads bucket; failed since.
     let id = world.document(None).await;
     world.store.put("uploads", "teacher-42/plan.txt", TEXT.to_vec());
-    world.db.mark_failed(id, STAGE, 1, FailureCause::SubmissionGaveUp, "provider down").await.unwrap();
+    world
+        .db
+        .apply(
+            id,
+            Transition::Failed { cause: FailureCause::SubmissionGaveUp, reason: "provider down" },
+            By::new(STAGE, 1),
+        )
+        .await
+        .unwrap();
 
     let reason = refused(&transfer, &restart_request(&world, id, 8)).await;
     assert!(reason.contains("bucket \"uploads\" is not the uploads bucket \"lessons\""), "{reason}");
@@ -132,7 +140,15 @@ async fn a_restart_of_a_document_whose_provider_is_gone_fails_without_a_submissi
         provider: "gone".into(),
     };
     world.db.record_received(&new, STAGE, 1, Some(1)).await.unwrap();
-    world.db.mark_failed(id, STAGE, 1, FailureCause::SubmissionGaveUp, "provider down").await.unwrap();
+    world
+        .db
+        .apply(
+            id,
+            Transition::Failed { cause: FailureCause::SubmissionGaveUp, reason: "provider down" },
+            By::new(STAGE, 1),
+        )
+        .await
+        .unwrap();
 
     let reason = refused(&transfer, &restart_request(&world, id, 8)).await;
     assert!(reason.contains("provider \"gone\", which is no longer configured"), "{reason}");

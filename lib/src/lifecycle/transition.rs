@@ -6,7 +6,6 @@
 use crate::db::{ArtifactRow, State};
 use crate::lifecycle::FailureCause;
 use crate::stages::StageId;
-use crate::stages::normalize::record::Record;
 
 /// A move of one document, with what it records besides its new state. Applied with
 /// [`By`] (the stage and attempt making it) through `Documents::apply`, which returns
@@ -25,8 +24,9 @@ pub enum Transition<'a> {
     /// checked artifacts and the callback's event id. From `submitted`, a `processed`
     /// entry precedes `validated` in the timeline (one write on the happy path).
     Validated { from: State, event_id: &'a str, artifacts: &'a [ArtifactRow] },
-    /// `validated -> normalized`: the normalized record.
-    Normalized { record: &'a Record },
+    /// `validated -> normalized`: the normalized record, serialized (JSON text: the
+    /// database stores it as it is, without copying it as a JSON tree).
+    Normalized { json: &'a str },
     /// `-> failed`, with why. From any state a stage may still leave, but for the causes a
     /// stage decides from one state it read: the watchdog gives up on a document still
     /// `submitted`, validate on a job the provider failed once the callback is `processed`.

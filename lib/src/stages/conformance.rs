@@ -87,8 +87,9 @@ fn artifact(name: &str, size: i64) -> ArtifactRow {
     }
 }
 
-fn record() -> Record {
-    serde_json::from_value(serde_json::json!({
+/// A normalized record as normalize stores it: serialized.
+fn record() -> String {
+    let record: Record = serde_json::from_value(serde_json::json!({
         "schema_version": 1,
         "kind": "document",
         "uploader_id": "teacher-42",
@@ -100,7 +101,8 @@ fn record() -> Record {
         "word_count": 3,
         "language": "en",
     }))
-    .expect("a normalized record")
+    .expect("a normalized record");
+    serde_json::to_string(&record).unwrap()
 }
 
 async fn state(docs: &dyn Documents, id: DocumentId) -> State {
@@ -146,7 +148,7 @@ async fn document_in(docs: &dyn Documents, target: State) -> DocumentId {
                 .await
             }
             State::Normalized => {
-                docs.apply(id, Transition::Normalized { record: &record() }, By::new(StageId::Normalize, 1)).await
+                docs.apply(id, Transition::Normalized { json: &record() }, By::new(StageId::Normalize, 1)).await
             }
             State::Failed => {
                 docs.apply(
@@ -173,14 +175,14 @@ async fn document_in(docs: &dyn Documents, target: State) -> DocumentId {
 }
 
 /// Each transition the stages apply, by name, with the submission id of its document.
-fn transition<'a>(name: &str, key: &'a str, record: &'a Record) -> Transition<'a> {
+fn transition<'a>(name: &str, key: &'a str, record: &'a str) -> Transition<'a> {
     let reason = "gave up";
     match name {
         "submitted" => Transition::Submit { round: 0, provider: "sim", submission_id: key, job_id: "job-1" },
         "processed" => Transition::Processed,
         "validated from submitted" => Transition::Validated { from: State::Submitted, event_id: "e2", artifacts: &[] },
         "validated from processed" => Transition::Validated { from: State::Processed, event_id: "e2", artifacts: &[] },
-        "normalized" => Transition::Normalized { record },
+        "normalized" => Transition::Normalized { json: record },
         "failed" => Transition::Failed { cause: FailureCause::ResultsUnavailable, reason },
         "callback lost" => Transition::Failed { cause: FailureCause::CallbackLost, reason },
         "job failed" => Transition::Failed { cause: FailureCause::ProviderFailedJob, reason },
@@ -397,9 +399,7 @@ async fn artifacts_and_the_normalized_record_are_kept_with_their_writes(docs: Ar
             .unwrap()
     );
     assert_eq!(docs.artifacts(id).await.unwrap(), [artifact("a.json", 2), artifact("b.json", 1)], "by role and name");
-    assert!(
-        docs.apply(id, Transition::Normalized { record: &record() }, By::new(StageId::Normalize, 1)).await.unwrap()
-    );
+    assert!(docs.apply(id, Transition::Normalized { json: &record() }, By::new(StageId::Normalize, 1)).await.unwrap());
     let normalized = docs.get(id).await.unwrap().unwrap().normalized.expect("the record is stored");
     assert_eq!(normalized["word_count"], 3);
 }

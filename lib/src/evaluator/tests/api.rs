@@ -314,11 +314,7 @@ async fn a_normalized_document_has_its_timeline_content_and_artifact_links(t: Ta
     let db = &t.db;
     let submission = id.submission_id("sim").to_string();
     assert!(db.mark_submitted_in_round(id, 0, "sim", &submission, "job_7f3c", "transfer", 1).await.unwrap());
-    assert!(
-        db.transition(id, &[State::Submitted], State::Processed, "validate", 1, Some("callback accepted"))
-            .await
-            .unwrap()
-    );
+    assert!(db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
     let artifacts = [artifact("corrected", "plan.corrected.pdf", id), artifact("findings", "findings.json", id)];
     assert!(db.record_validated(id, State::Processed, "evt-1", &artifacts, "validate", 2).await.unwrap());
     let normalized = json!({"schema_version": 1, "findings": [], "word_count": 1234, "language": "en"});
@@ -377,7 +373,7 @@ async fn a_normalized_document_has_its_timeline_content_and_artifact_links(t: Ta
             ("normalized", "normalize", 1),
         ]
     );
-    assert_eq!(timeline[2]["reason"], "callback accepted");
+    assert_eq!(timeline[2]["reason"], Value::Null, "a callback accepted needs no reason");
     assert_eq!(timeline[0]["reason"], Value::Null);
     assert!(timeline[0]["at"].as_str().unwrap().parse::<DateTime<Utc>>().is_ok());
 
@@ -434,9 +430,8 @@ async fn failed_and_rejected_documents_carry_their_error(t: Target) {
 
     let (_, body) = get(&router, &format!("/v1/documents/{rejected}"), Some(TOKEN)).await;
     assert_eq!(body["state"], "rejected");
-    // Ended without a cause (as rows from before causes were stored): `unknown`.
     let reason = "sha256 mismatch for findings.json";
-    assert_eq!(body["error"], json!({"stage": "validate", "reason": reason, "cause": "unknown"}));
+    assert_eq!(body["error"], json!({"stage": "validate", "reason": reason, "cause": "results_invalid"}));
     assert_eq!(body["timeline"].as_array().unwrap().last().unwrap()["reason"], "sha256 mismatch for findings.json");
 
     // The list shows the error too.

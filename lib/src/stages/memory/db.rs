@@ -114,8 +114,8 @@ impl MemoryDb {
                     rows.push(artifact.clone());
                 }
             }
-            Transition::Normalized { record } => {
-                document.normalized = Some(serde_json::to_value(record).expect("a record serializes"));
+            Transition::Normalized { json } => {
+                document.normalized = Some(serde_json::from_str(json).expect("the record is JSON"));
             }
             Transition::Processed | Transition::Failed { .. } | Transition::Rejected { .. } => {}
         }

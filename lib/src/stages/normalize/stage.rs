@@ -110,7 +110,9 @@ impl Normalize {
             },
         };
         let record = self.build(inputs).await?;
-        self.db.apply(id, Transition::Normalized { record: &record }, By::new(STAGE, delivery.attempt as u32)).await?;
+        let json = serde_json::to_string(&record)
+            .map_err(|e| StepError::fail(format!("the normalized record does not serialize: {e}")))?;
+        self.db.apply(id, Transition::Normalized { json: &json }, By::new(STAGE, delivery.attempt as u32)).await?;
         Ok(Outcome::Done)
     }
 }

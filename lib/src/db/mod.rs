@@ -21,6 +21,8 @@ mod listing;
 pub mod migration;
 mod model;
 mod repository;
+#[cfg(test)]
+mod shorthands;
 pub mod statements;
 /// Test databases: tests and the `testkit` feature only.
 #[cfg(any(test, feature = "testkit"))]

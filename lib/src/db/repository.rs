@@ -1,4 +1,4 @@
-//! Reads, and the writes behind the public transitions (the guarded write itself is in
+//! Reads, and recording a new document (the transitions are `Db::apply`, in
 //! `transition.rs`).
 //!
 //! Statement budget (the pipeline's cost per document): on PostgreSQL every write is one
@@ -9,18 +9,17 @@
 //! `INSERT`), the timeline `INSERT` and any rows recorded alongside (only when the guard
 //! matched), and `COMMIT`.
 //!
-//! Placeholders are `$n` on both backends (sqlx's SQLite driver numbers `$n` like
-//! PostgreSQL), so plain statements are shared.
+//! The insert of a new document is plain SQL with `$n` placeholders on both backends
+//! (sqlx's SQLite driver numbers `$n` like PostgreSQL), so the statement is shared.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Select, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    Select, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, Value,
 };
 
 use super::entities::artifacts;
 use super::entities::{document_events, documents, submissions};
-use super::transition::Extra;
 use super::{ArtifactRow, Db, DbError, Document, NewDocument, State, TimelineEntry, statements};
 use crate::ids::DocumentId;
 
@@ -113,6 +112,7 @@ impl Db {
             submission_id: None,
             error_stage: None,
             error_reason: None,
+            failure_cause: None,
             attempts,
             normalized: None,
             submission_round: 0,
@@ -149,53 +149,6 @@ impl Db {
         self.all(query).await
     }
 
-    /// `received -> submitted` in submission round `round`: sets provider_job_id,
-    /// submission_id, attempts[stage], appends the timeline entry and upserts the
-    /// submissions row. Only while the document is `received` in that round (so a late
-    /// step of an earlier round never records its job as the current round's): otherwise
-    /// returns `Ok(false)` and changes nothing.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn mark_submitted_in_round(
-        &self,
-        id: DocumentId,
-        round: u32,
-        provider: &str,
-        submission_id: &str,
-        job_id: &str,
-        stage: &str,
-        attempt: u32,
-    ) -> Result<bool, DbError> {
-        let submission = Extra::Submission { provider, submission_id, job_id, round: Some(round) };
-        self.apply(id, &[State::Received], State::Submitted, stage, attempt, None, submission).await
-    }
-
-    /// Restarts a `failed` or `rejected` document: back to `received` in the next
-    /// submission round (job and submission id cleared, error cleared), the timeline
-    /// recording `reason` (`replayed`, `retried`, `notified again`). `origin` is the uploads
-    /// stream sequence of the message asking: a document whose current round that very
-    /// message started is not restarted (its redelivery after the round ended). Returns
-    /// whether it restarted; `Ok(false)` changed nothing.
-    pub async fn restart(
-        &self,
-        id: DocumentId,
-        origin: u64,
-        reason: &str,
-        stage: &str,
-        attempt: u32,
-    ) -> Result<bool, DbError> {
-        let origin = i64::try_from(origin).unwrap_or(i64::MAX);
-        self.apply(
-            id,
-            &[State::Failed, State::Rejected],
-            State::Received,
-            stage,
-            attempt,
-            Some(reason),
-            Extra::Restart { origin },
-        )
-        .await
-    }
-
     /// The submission id under which `job_id` was recorded for the document, if it was.
     pub async fn submission_of_job(&self, id: DocumentId, job_id: &str) -> Result<Option<String>, DbError> {
         let row = submissions::Entity::find()
@@ -228,63 +181,6 @@ impl Db {
         T: TryFrom<E::Model, Error = DbError>,
     {
         query.all(&self.conn).await?.into_iter().map(T::try_from).collect()
-    }
-
-    /// Moves the document to `to` if its state is one of `from`, appending a timeline
-    /// entry and recording attempts[stage]. `failed` and `rejected` also set
-    /// error_stage/error_reason; any other target clears them. Returns `Ok(false)`, having
-    /// changed nothing, when the guard did not match (or the document does not exist).
-    pub async fn transition(
-        &self,
-        id: DocumentId,
-        from: &[State],
-        to: State,
-        stage: &str,
-        attempt: u32,
-        reason: Option<&str>,
-    ) -> Result<bool, DbError> {
-        self.apply(id, from, to, stage, attempt, reason, Extra::None).await
-    }
-
-    /// Marks the document failed from any non-terminal state.
-    pub async fn mark_failed(&self, id: DocumentId, stage: &str, attempt: u32, reason: &str) -> Result<bool, DbError> {
-        self.transition(id, &State::NON_TERMINAL, State::Failed, stage, attempt, Some(reason)).await
-    }
-
-    /// `processed -> validated`: stores the checked artifacts (replacing rows of the same
-    /// role and name) and remembers the callback's event id, with the timeline entry.
-    /// From `submitted`, the callback's acceptance (`processed`) is recorded by the same
-    /// write, before `validated`: the happy path costs one statement, not two. Only from
-    /// `from` (`submitted` or `processed`, as the caller read it): otherwise returns
-    /// `Ok(false)` and changes nothing.
-    pub async fn record_validated(
-        &self,
-        id: DocumentId,
-        from: State,
-        event_id: &str,
-        artifacts: &[ArtifactRow],
-        stage: &str,
-        attempt: u32,
-    ) -> Result<bool, DbError> {
-        if !matches!(from, State::Submitted | State::Processed) {
-            return Ok(false);
-        }
-        let extra = Extra::Validated { event_id, artifacts, processed_first: from == State::Submitted };
-        self.apply(id, &[from], State::Validated, stage, attempt, None, extra).await
-    }
-
-    /// `validated -> normalized`: stores the normalized content, with the timeline entry.
-    /// Only from `validated`: otherwise returns `Ok(false)` and changes nothing.
-    pub async fn store_normalized(
-        &self,
-        id: DocumentId,
-        normalized: &(impl serde::Serialize + ?Sized),
-        stage: &str,
-        attempt: u32,
-    ) -> Result<bool, DbError> {
-        let text = serde_json::to_string(normalized).map_err(|e| DbErr::Json(e.to_string()))?;
-        let extra = Extra::Normalized(&text);
-        self.apply(id, &[State::Validated], State::Normalized, stage, attempt, None, extra).await
     }
 
     /// The document's artifacts, by role and name.

@@ -11,6 +11,7 @@ use sea_orm_migration::MigratorTrait;
 
 use super::*;
 use crate::ids::{DocumentId, Kind, ObjectVersion};
+use crate::lifecycle::FailureCause;
 
 const MAX_CONNECTIONS: u32 = 4;
 
@@ -94,7 +95,7 @@ async fn the_observer_hears_every_state_recorded_and_nothing_else(t: Target) {
     db.record_received(&doc, "transfer", 1, None).await.unwrap();
     db.record_received(&doc, "transfer", 2, None).await.unwrap();
     assert!(db.mark_submitted_in_round(id, 0, "sim", "sub-1", "job-1", "transfer", 1).await.unwrap());
-    assert!(!db.transition(id, &[State::Received], State::Failed, "transfer", 1, None).await.unwrap());
+    assert!(!db.transition(id, &[State::Processed], State::Rejected, "validate", 1, Some("bad")).await.unwrap());
     assert!(
         db.record_validated(id, State::Submitted, "evt-1", &[artifact("findings", "f.json")], "validate", 1)
             .await
@@ -212,9 +213,9 @@ async fn transitions_happen_only_from_the_states_named(t: Target) {
     let id = doc.id;
 
     assert!(!t.db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
-    assert!(!t.db.transition(id, &[], State::Processed, "validate", 1, None).await.unwrap());
+    assert!(!t.db.record_validated(id, State::Received, "evt-0", &[], "validate", 1).await.unwrap());
     let unknown = new_document("nothing").id;
-    assert!(!t.db.transition(unknown, &[State::Received], State::Submitted, "transfer", 1, None).await.unwrap());
+    assert!(!t.db.mark_failed(unknown, "transfer", 1, FailureCause::FileRefused, "gone").await.unwrap());
     assert!(!t.db.mark_submitted_in_round(unknown, 0, "sim", "sub-0", "job-0", "transfer", 1).await.unwrap());
 
     let submission_id = id.submission_id("sim").to_string();
@@ -231,11 +232,7 @@ async fn transitions_happen_only_from_the_states_named(t: Target) {
     assert_eq!((submission.job_id.as_deref(), submission.status.as_str()), (Some("job_7f3c"), "submitted"));
     assert_eq!(submission.document_id, id.to_string());
 
-    assert!(
-        t.db.transition(id, &[State::Submitted], State::Processed, "validate", 1, Some("callback accepted"))
-            .await
-            .unwrap()
-    );
+    assert!(t.db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
     assert!(!t.db.transition(id, &[State::Submitted], State::Processed, "validate", 2, None).await.unwrap());
     let d = t.db.get(id).await.unwrap().unwrap();
     assert_eq!(d.state, State::Processed);
@@ -282,7 +279,7 @@ async fn the_timeline_lists_transitions_in_order(t: Target) {
     assert_eq!(d.attempts, serde_json::json!({"transfer": 1, "validate": 2, "normalize": 1}));
     assert_eq!(d.updated_at, timeline.last().unwrap().at);
     // A terminal document fails no more.
-    assert!(!t.db.mark_failed(id, "watchdog", 1, "late").await.unwrap());
+    assert!(!t.db.mark_failed(id, "watchdog", 1, FailureCause::CallbackLost, "late").await.unwrap());
 }
 
 async fn validated_straight_from_submitted_records_processed_first_in_one_write(t: Target) {
@@ -326,12 +323,23 @@ fn artifact(role: &str, name: &str) -> ArtifactRow {
 async fn mark_failed_records_the_stage_and_reason(t: Target) {
     let doc = new_document("broken.pdf");
     t.db.record_received(&doc, "transfer", 1, None).await.unwrap();
-    assert!(t.db.mark_failed(doc.id, "transfer", 8, "provider refused: 422 unsupported format").await.unwrap());
-    assert!(!t.db.mark_failed(doc.id, "transfer", 9, "again").await.unwrap());
+    assert!(
+        t.db.mark_failed(
+            doc.id,
+            "transfer",
+            8,
+            FailureCause::SubmissionRefused,
+            "provider refused: 422 unsupported format"
+        )
+        .await
+        .unwrap()
+    );
+    assert!(!t.db.mark_failed(doc.id, "transfer", 9, FailureCause::SubmissionRefused, "again").await.unwrap());
     let d = t.db.get(doc.id).await.unwrap().unwrap();
     assert_eq!(d.state, State::Failed);
     assert_eq!(d.error_stage.as_deref(), Some("transfer"));
     assert_eq!(d.error_reason.as_deref(), Some("provider refused: 422 unsupported format"));
+    assert_eq!(d.failure_cause, Some(FailureCause::SubmissionRefused));
     assert_eq!(d.attempts, serde_json::json!({"transfer": 8}));
     let last = t.db.timeline(doc.id).await.unwrap().pop().unwrap();
     assert_eq!((last.state, last.attempt), (State::Failed, 8));
@@ -341,16 +349,18 @@ async fn mark_failed_records_the_stage_and_reason(t: Target) {
     t.db.record_received(&other, "transfer", 1, None).await.unwrap();
     t.db.mark_submitted_in_round(other.id, 0, "sim", "sub-2", "job-2", "transfer", 1).await.unwrap();
     t.db.transition(other.id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap();
-    assert!(
-        t.db.transition(other.id, &[State::Processed], State::Rejected, "validate", 1, Some("missing transcript"))
-            .await
-            .unwrap()
-    );
+    let rejected = FailureCause::ResultsInvalid;
+    let (from, to) = (&[State::Processed], State::Rejected);
+    assert!(t.db.transition(other.id, from, to, "validate", 1, Some("missing transcript")).await.unwrap());
     let d = t.db.get(other.id).await.unwrap().unwrap();
     assert_eq!(
-        (d.state, d.error_stage.as_deref(), d.error_reason.as_deref()),
-        (State::Rejected, Some("validate"), Some("missing transcript"))
+        (d.state, d.error_stage.as_deref(), d.error_reason.as_deref(), d.failure_cause),
+        (State::Rejected, Some("validate"), Some("missing transcript"), Some(rejected))
     );
+    // A restart clears the cause with the error.
+    assert!(t.db.restart(other.id, 5, "retried", "transfer", 1).await.unwrap());
+    let d = t.db.get(other.id).await.unwrap().unwrap();
+    assert_eq!((d.state, d.error_reason, d.failure_cause), (State::Received, None, None));
 }
 
 async fn a_reupload_under_the_same_key_is_found_as_the_latest(t: Target) {
@@ -472,9 +482,8 @@ async fn a_failed_document_restarts_in_a_new_round_once_per_message(t: Target) {
     assert!(!t.db.restart(id, 11, "notified again", "transfer", 1).await.unwrap());
     let round0 = id.submission_id_for_round("sim", 0).to_string();
     assert!(t.db.mark_submitted_in_round(id, 0, "sim", &round0, "job-0", "transfer", 1).await.unwrap());
-    assert!(
-        t.db.transition(id, &[State::Submitted], State::Failed, "validate", 1, Some("provider failed")).await.unwrap()
-    );
+    let failed = FailureCause::ResultsUnavailable;
+    assert!(t.db.mark_failed(id, "validate", 1, failed, "provider failed").await.unwrap());
 
     // The message that started round 0, redelivered, does not restart it.
     assert!(!t.db.restart(id, 10, "notified again", "transfer", 2).await.unwrap());
@@ -495,8 +504,9 @@ async fn a_failed_document_restarts_in_a_new_round_once_per_message(t: Target) {
     assert_eq!(t.db.submission_of_job(id, "job-1").await.unwrap(), Some(round1));
     assert_eq!(t.db.submission_of_job(id, "job-x").await.unwrap(), None);
 
+    assert!(t.db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
     assert!(
-        t.db.transition(id, &[State::Submitted], State::Rejected, "validate", 1, Some("bad results")).await.unwrap()
+        t.db.transition(id, &[State::Processed], State::Rejected, "validate", 1, Some("bad results")).await.unwrap()
     );
     let rejected = t.db.in_states_since(&[State::Rejected], None).await.unwrap();
     assert_eq!(rejected.iter().map(|d| d.id).collect::<Vec<_>>(), [id]);

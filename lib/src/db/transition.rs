@@ -1,236 +1,114 @@
-//! The one guarded write behind every state transition.
+//! `Db::apply`: one guarded write per transition, built with sea-query.
 //!
-//! `UPDATE documents ... WHERE id = $1 AND state IN (from)` decides; the timeline entry
-//! and whatever the transition records besides (submission, artifacts, event id,
-//! normalized content) are written only when it matched. On PostgreSQL all of it is one
-//! statement: the update is a CTE the other writes select from, so they write nothing
-//! when it matched no row. On SQLite it is one `BEGIN IMMEDIATE` transaction.
-//!
-//! Parameters: $1 id, $2 new state, $3 now, $4 stage, $5 attempt, $6 error stage,
-//! $7 error reason, $8 timeline reason, then the extra's from $9.
+//! `UPDATE documents ... WHERE id = ? AND state IN (from) [AND the round or origin guard]
+//! RETURNING ...` decides; the timeline entry and whatever the transition records besides
+//! (submission, artifacts, event id) are inserts that select their document id from the
+//! updated row, so they write nothing when it matched none. On PostgreSQL all of it is one
+//! statement: the update is a data-modifying CTE (`moved`) the inserts select from. SQLite
+//! has no data-modifying CTEs: one `BEGIN IMMEDIATE` transaction runs the update and, only
+//! when it returned a row, the same inserts selecting from that row of `documents`.
 
-use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Value};
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{
+    Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, OnConflict, Order, Query, SelectStatement,
+    UpdateStatement, Value, ValueTuple, WithClause,
+};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult};
 
-use super::repository::{clamp, now, pg, stmt};
-use super::{ArtifactRow, Db, DbError, State, StatusChange};
+use super::entities::{artifacts, document_events, documents, processed_events, submissions};
+use super::repository::{clamp, now};
+use super::{Db, DbError, State, StatusChange};
 use crate::ids::DocumentId;
+use crate::lifecycle::{By, Guard, Transition};
+
+/// The updated row, as a CTE on PostgreSQL.
+const MOVED: &str = "moved";
+/// The rows of a `VALUES` list (columns `column1`, `column2`, ...).
+const ROWS: &str = "v";
 
 /// What the guarded update returns for the observer (the rest it knows already).
-const RETURNED: &str = r#"uploader_id, kind, "key""#;
+const RETURNED: [documents::Column; 4] =
+    [documents::Column::Id, documents::Column::UploaderId, documents::Column::Kind, documents::Column::Key];
 
-/// What a transition records besides state, attempts, error and timeline.
-pub(super) enum Extra<'a> {
-    None,
-    /// `received -> submitted`: $9 submission id, $10 job id, $11 provider; with a round,
-    /// $12 the submission round the document must still be in.
-    Submission {
-        provider: &'a str,
-        submission_id: &'a str,
-        job_id: &'a str,
-        round: Option<u32>,
-    },
-    /// `failed|rejected -> received`, the next submission round: $9 the uploads stream
-    /// sequence of the message restarting it, which must not be the one that started the
-    /// current round.
-    Restart {
-        origin: i64,
-    },
-    /// `processed -> validated`: $9 callback event id, then six parameters per artifact.
-    /// With `processed_first` (from `submitted`), a `processed` timeline entry precedes
-    /// the `validated` one.
-    Validated {
-        event_id: &'a str,
-        artifacts: &'a [ArtifactRow],
-        processed_first: bool,
-    },
-    /// `validated -> normalized`: $9 the normalized content, as JSON text (bound as text
-    /// and cast, so the content is serialized once and never copied as a JSON tree).
-    Normalized(&'a str),
+/// Where the inserts read the moved document's id from.
+#[derive(Clone, Copy)]
+enum Source {
+    /// PostgreSQL: the CTE of the update.
+    Moved,
+    /// SQLite, in the transaction, after the update matched: the document's row.
+    Row(DocumentId),
 }
 
-const EVENT_COLUMNS: &str = "INSERT INTO document_events (document_id, at, state, stage, attempt, reason)";
-const SUBMISSION_COLUMNS: &str =
-    "INSERT INTO submissions (id, document_id, provider, job_id, status, created_at, updated_at)";
-const SUBMISSION_CONFLICT: &str = "ON CONFLICT (id) DO UPDATE SET job_id = excluded.job_id, \
-    status = excluded.status, updated_at = excluded.updated_at";
-const PROCESSED_COLUMNS: &str = "INSERT INTO processed_events (event_id, document_id, at)";
-const ARTIFACT_COLUMNS: &str = r#"INSERT INTO artifacts (document_id, role, name, "key", size, sha256, content_type)"#;
-const ARTIFACT_CONFLICT: &str = r#"ON CONFLICT (document_id, role, name) DO UPDATE SET "key" = excluded."key", size = excluded.size, sha256 = excluded.sha256, content_type = excluded.content_type"#;
+impl Source {
+    fn id(self) -> Expr {
+        match self {
+            Source::Moved => Expr::col((Alias::new(MOVED), documents::Column::Id)),
+            Source::Row(_) => Expr::col((documents::Entity, documents::Column::Id)),
+        }
+    }
+
+    /// `SELECT <exprs> FROM <source>`.
+    fn select(self, exprs: impl IntoIterator<Item = Expr>) -> SelectStatement {
+        let mut select = Query::select();
+        select.exprs(exprs);
+        match self {
+            Source::Moved => select.from(Alias::new(MOVED)),
+            // The `WHERE` also keeps SQLite from reading `ON CONFLICT` as a join's `ON`.
+            Source::Row(id) => select
+                .from(documents::Entity)
+                .and_where(Expr::col((documents::Entity, documents::Column::Id)).eq(id.to_string())),
+        };
+        select
+    }
+}
+
+/// One transition about to be written.
+struct Write<'a> {
+    id: DocumentId,
+    transition: Transition<'a>,
+    by: By,
+    at: DateTime<Utc>,
+    backend: DbBackend,
+}
 
 impl Db {
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn apply(
-        &self,
-        id: DocumentId,
-        from: &[State],
-        to: State,
-        stage: &str,
-        attempt: u32,
-        reason: Option<&str>,
-        extra: Extra<'_>,
-    ) -> Result<bool, DbError> {
-        if from.is_empty() {
+    /// Applies `transition` to the document, as `by` (the stage and its attempt): moves it
+    /// when its state is one of the transition's from-states and the transition's guard
+    /// holds, with the timeline entry and what the transition records. `Ok(false)` when it
+    /// did not match (or the document does not exist): nothing changed.
+    pub async fn apply(&self, id: DocumentId, transition: Transition<'_>, by: By) -> Result<bool, DbError> {
+        if transition.from_states().is_empty() {
             return Ok(false);
         }
-        let at = now();
-        let (error_stage, error_reason) = if to.is_failure() { (Some(stage), reason) } else { (None, None) };
-        let mut values: Vec<Value> = vec![
-            id.to_string().into(),
-            to.as_str().into(),
-            at.into(),
-            stage.into(),
-            clamp(attempt).into(),
-            error_stage.map(str::to_owned).into(),
-            error_reason.map(str::to_owned).into(),
-            reason.map(str::to_owned).into(),
-        ];
-        let backend = self.backend();
-        let mut set = String::new();
-        let mut condition = String::new();
-        let mut artifact_rows = Vec::new();
-        match &extra {
-            Extra::None => {}
-            Extra::Submission { provider, submission_id, job_id, round } => {
-                values.extend([(*submission_id).into(), (*job_id).into(), (*provider).into()]);
-                set.push_str(", submission_id = $9, provider_job_id = $10");
-                if let Some(round) = round {
-                    values.push(clamp(*round).into());
-                    condition.push_str(" AND submission_round = $12");
-                }
-            }
-            Extra::Restart { origin } => {
-                values.push((*origin).into());
-                set.push_str(
-                    ", submission_round = submission_round + 1, round_origin = $9, submission_id = NULL, \
-                     provider_job_id = NULL",
-                );
-                condition.push_str(" AND (round_origin IS NULL OR round_origin <> $9)");
-            }
-            Extra::Validated { event_id, artifacts, .. } => {
-                values.push((*event_id).into());
-                for a in artifacts.iter() {
-                    let n = values.len();
-                    artifact_rows.push(format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${})",
-                        n + 1,
-                        n + 2,
-                        n + 3,
-                        n + 4,
-                        n + 5,
-                        n + 6
-                    ));
-                    values.extend([
-                        a.role.as_str().into(),
-                        a.name.as_str().into(),
-                        a.key.as_str().into(),
-                        a.size.into(),
-                        a.sha256.as_str().into(),
-                        a.content_type.as_str().into(),
-                    ]);
-                }
-            }
-            Extra::Normalized(normalized) => {
-                values.push((*normalized).into());
-                set.push_str(match backend {
-                    DbBackend::Postgres => ", normalized = $9::jsonb",
-                    _ => ", normalized = $9",
-                });
-            }
-        }
-        // The states come from `State::as_str`, never from input, so they are inlined.
-        let guard = from.iter().map(|s| format!("'{}'", s.as_str())).collect::<Vec<_>>().join(", ");
-        let attempts = match backend {
-            DbBackend::Postgres => "attempts || jsonb_build_object($4::text, $5::int)",
-            _ => r#"json_set(attempts, '$."' || $4 || '"', $5)"#,
-        };
-        let update = format!(
-            "UPDATE documents SET state = $2, updated_at = $3, attempts = {attempts}, \
-             error_stage = $6, error_reason = $7{set} WHERE id = $1 AND state IN ({guard}){condition}"
-        );
-
-        let processed_first = matches!(extra, Extra::Validated { processed_first: true, .. });
-        if backend == DbBackend::Postgres {
-            // Timeline ids follow the insert order, which `ORDER BY` fixes.
-            let events = if processed_first {
-                format!(
-                    "{EVENT_COLUMNS} SELECT id, $3, e.state, $4, $5, e.reason FROM moved CROSS JOIN \
-                     (VALUES (1, 'processed', NULL), (2, $2, $8)) AS e(n, state, reason) ORDER BY e.n"
-                )
-            } else {
-                format!("{EVENT_COLUMNS} SELECT id, $3, $2, $4, $5, $8 FROM moved")
-            };
-            let mut sql = format!("WITH moved AS ({update} RETURNING id, {RETURNED}), event AS ({events})");
-            match &extra {
-                Extra::None | Extra::Normalized(_) | Extra::Restart { .. } => {}
-                Extra::Submission { .. } => sql.push_str(&format!(
-                    ", submission AS ({SUBMISSION_COLUMNS} SELECT $9, id, $11, $10, 'submitted', $3, $3 \
-                     FROM moved {SUBMISSION_CONFLICT})"
-                )),
-                Extra::Validated { .. } => {
-                    sql.push_str(&format!(
-                        ", seen AS ({PROCESSED_COLUMNS} SELECT $9, id, $3 FROM moved ON CONFLICT (event_id) DO NOTHING)"
-                    ));
-                    if !artifact_rows.is_empty() {
-                        sql.push_str(&format!(
-                            ", stored AS ({ARTIFACT_COLUMNS} SELECT moved.id, a.role, a.name, a.key, a.size, a.sha256, \
-                             a.content_type FROM moved CROSS JOIN (VALUES {}) AS a(role, name, key, size, sha256, \
-                             content_type) {ARTIFACT_CONFLICT})",
-                            artifact_rows.join(", ")
-                        ));
-                    }
-                }
+        let write = Write { id, transition, by, at: now(), backend: self.backend() };
+        let update = write.update()?;
+        let moved = if write.backend == DbBackend::Postgres {
+            let mut with = WithClause::new();
+            with.cte(CommonTableExpression::new().query(update).table_name(Alias::new(MOVED)).to_owned());
+            for (n, insert) in write.inserts(Source::Moved)?.into_iter().enumerate() {
+                with.cte(CommonTableExpression::new().query(insert).table_name(Alias::new(format!("i{n}"))).to_owned());
             }
             // Data-modifying CTEs run to completion whether or not the query reads them.
-            sql.push_str(&format!(" SELECT id, {RETURNED} FROM moved"));
-            let moved = self.conn.query_one_raw(pg(sql, values)).await?;
-            self.observe_moved(id, to, at, processed_first, moved.as_ref());
-            return Ok(moved.is_some());
-        }
-
-        let txn = self.begin_write().await?;
-        let returned = txn.query_one_raw(stmt(backend, &format!("{update} RETURNING {RETURNED}"), &values)).await?;
-        let moved = returned.is_some();
-        if moved {
-            if processed_first {
-                let event = format!("{EVENT_COLUMNS} VALUES ($1, $3, 'processed', $4, $5, NULL)");
-                txn.execute_raw(stmt(backend, &event, &values)).await?;
-            }
-            let event = format!("{EVENT_COLUMNS} VALUES ($1, $3, $2, $4, $5, $8)");
-            txn.execute_raw(stmt(backend, &event, &values)).await?;
-            match &extra {
-                Extra::None | Extra::Normalized(_) | Extra::Restart { .. } => {}
-                Extra::Submission { .. } => {
-                    let sql = format!(
-                        "{SUBMISSION_COLUMNS} VALUES ($9, $1, $11, $10, 'submitted', $3, $3) {SUBMISSION_CONFLICT}"
-                    );
-                    txn.execute_raw(stmt(backend, &sql, &values)).await?;
-                }
-                Extra::Validated { .. } => {
-                    let sql = format!("{PROCESSED_COLUMNS} VALUES ($9, $1, $3) ON CONFLICT (event_id) DO NOTHING");
-                    txn.execute_raw(stmt(backend, &sql, &values)).await?;
-                    if !artifact_rows.is_empty() {
-                        let rows = artifact_rows.iter().map(|r| r.replacen('(', "($1, ", 1)).collect::<Vec<_>>();
-                        let sql = format!("{ARTIFACT_COLUMNS} VALUES {} {ARTIFACT_CONFLICT}", rows.join(", "));
-                        txn.execute_raw(stmt(backend, &sql, &values)).await?;
-                    }
+            let query = with.query(Query::select().columns(RETURNED).from(Alias::new(MOVED)).to_owned());
+            self.conn.query_one(&query).await?
+        } else {
+            let txn = self.begin_write().await?;
+            let moved = txn.query_one(&update).await?;
+            if moved.is_some() {
+                for insert in write.inserts(Source::Row(id))? {
+                    txn.execute(&insert).await?;
                 }
             }
-        }
-        txn.commit().await?;
-        self.observe_moved(id, to, at, processed_first, returned.as_ref());
-        Ok(moved)
+            txn.commit().await?;
+            moved
+        };
+        self.observe_moved(&write, moved.as_ref());
+        Ok(moved.is_some())
     }
 
     /// Tells the observer of the states a matched transition recorded (`processed` first
     /// when the write recorded it too); nothing when it matched no row.
-    fn observe_moved(
-        &self,
-        id: DocumentId,
-        to: State,
-        at: chrono::DateTime<chrono::Utc>,
-        processed_first: bool,
-        row: Option<&QueryResult>,
-    ) {
+    fn observe_moved(&self, write: &Write<'_>, row: Option<&QueryResult>) {
         let Some(row) = row else { return };
         if self.observer.is_none() {
             return;
@@ -241,14 +119,200 @@ impl Db {
             row.try_get::<String>("", "key"),
         );
         let (Ok(uploader), Ok(kind), Ok(key)) = fields else {
-            tracing::warn!(%id, "the transition's row came back without its uploader, kind or key; not observed");
+            tracing::warn!(id = %write.id, "the transition's row came back without its uploader, kind or key; not observed");
             return;
         };
         let Ok(kind) = kind.parse() else { return };
+        let (id, at) = (write.id, write.at);
         let change = |state| StatusChange { id, state, at, uploader: uploader.clone(), kind, key: key.clone() };
-        if processed_first {
+        if write.transition.processed_first() {
             self.observe(|| change(State::Processed));
         }
-        self.observe(|| change(to));
+        self.observe(|| change(write.transition.to()));
     }
+}
+
+impl Write<'_> {
+    /// The guarded update: state, attempts, error and cause, what the transition sets on
+    /// the document, and its guard.
+    fn update(&self) -> Result<UpdateStatement, DbError> {
+        use documents::Column as C;
+        let (to, stage) = (self.transition.to(), self.by.stage.as_str());
+        let failure = to.is_failure();
+        let attempt = clamp(self.by.attempt);
+        // `{stage: attempt}` merged into the JSON object (stage names come from `StageId`).
+        let attempts = match self.backend {
+            DbBackend::Postgres => Expr::cust_with_values(
+                "attempts || jsonb_build_object($1::text, $2::int)",
+                [Value::from(stage), Value::from(attempt)],
+            ),
+            _ => Expr::cust_with_values(
+                "json_set(attempts, ?, ?)",
+                [Value::from(format!("$.\"{stage}\"")), Value::from(attempt)],
+            ),
+        };
+        let mut update = Query::update();
+        update
+            .table(documents::Entity)
+            .value(C::State, to.as_str())
+            .value(C::UpdatedAt, self.at)
+            .value(C::Attempts, attempts)
+            .value(C::ErrorStage, failure.then(|| stage.to_owned()))
+            .value(C::ErrorReason, self.transition.reason().filter(|_| failure).map(str::to_owned))
+            .value(C::FailureCause, self.transition.cause().filter(|_| failure).map(|c| c.as_str().to_owned()))
+            .and_where(Expr::col(C::Id).eq(self.id.to_string()))
+            .and_where(Expr::col(C::State).is_in(self.transition.from_states().iter().map(State::as_str)));
+        match self.transition {
+            Transition::Submit { submission_id, job_id, .. } => {
+                update.value(C::SubmissionId, submission_id).value(C::ProviderJobId, job_id);
+            }
+            Transition::Restarted { origin, .. } => {
+                update
+                    .value(C::SubmissionRound, Expr::col(C::SubmissionRound).add(1))
+                    .value(C::RoundOrigin, origin_of(origin))
+                    .value(C::SubmissionId, Option::<String>::None)
+                    .value(C::ProviderJobId, Option::<String>::None);
+            }
+            Transition::Normalized { json } => {
+                // Bound as text; PostgreSQL casts it to its `jsonb`.
+                let value = match self.backend {
+                    DbBackend::Postgres => Expr::val(json).cast_as(Alias::new("jsonb")),
+                    _ => Expr::val(json),
+                };
+                update.value(C::Normalized, value);
+            }
+            Transition::Processed
+            | Transition::Validated { .. }
+            | Transition::Failed { .. }
+            | Transition::Rejected { .. } => {}
+        }
+        match self.transition.guard() {
+            Guard::None => {}
+            Guard::Round(round) => {
+                update.and_where(Expr::col(C::SubmissionRound).eq(clamp(round)));
+            }
+            Guard::NotOrigin(origin) => {
+                let origin = origin_of(origin);
+                update.and_where(Expr::col(C::RoundOrigin).is_null().or(Expr::col(C::RoundOrigin).ne(origin)));
+            }
+        }
+        update.returning(Query::returning().columns(RETURNED));
+        Ok(update)
+    }
+
+    /// The rows the transition records besides the document, each an insert selecting the
+    /// moved document's id from `source`: the timeline entry (after a `processed` one for
+    /// `validated` from `submitted`), and the submission, the callback's event id and the
+    /// artifacts.
+    fn inserts(&self, source: Source) -> Result<Vec<InsertStatement>, DbError> {
+        let mut inserts = vec![self.timeline(source)?];
+        match self.transition {
+            Transition::Submit { provider, submission_id, job_id, .. } => {
+                use submissions::Column as C;
+                let mut insert = Query::insert();
+                insert
+                    .into_table(submissions::Entity)
+                    .columns([C::Id, C::DocumentId, C::Provider, C::JobId, C::Status, C::CreatedAt, C::UpdatedAt])
+                    .select_from(source.select([
+                        Expr::val(submission_id),
+                        source.id(),
+                        Expr::val(provider),
+                        Expr::val(job_id),
+                        Expr::val("submitted"),
+                        Expr::val(self.at),
+                        Expr::val(self.at),
+                    ]))
+                    .map_err(query_error)?
+                    .on_conflict(
+                        OnConflict::column(C::Id).update_columns([C::JobId, C::Status, C::UpdatedAt]).to_owned(),
+                    );
+                inserts.push(insert);
+            }
+            Transition::Validated { event_id, artifacts, .. } => {
+                use processed_events::Column as C;
+                let mut seen = Query::insert();
+                seen.into_table(processed_events::Entity)
+                    .columns([C::EventId, C::DocumentId, C::At])
+                    .select_from(source.select([Expr::val(event_id), source.id(), Expr::val(self.at)]))
+                    .map_err(query_error)?
+                    .on_conflict(OnConflict::column(C::EventId).do_nothing().to_owned());
+                inserts.push(seen);
+                if !artifacts.is_empty() {
+                    inserts.push(self.artifacts(source, artifacts)?);
+                }
+            }
+            _ => {}
+        }
+        Ok(inserts)
+    }
+
+    /// The timeline entry (ids follow the insert order, which `ORDER BY` fixes when
+    /// `processed` comes first).
+    fn timeline(&self, source: Source) -> Result<InsertStatement, DbError> {
+        use document_events::Column as C;
+        let reason = Expr::val(self.transition.reason().map(str::to_owned));
+        let (stage, attempt) = (Expr::val(self.by.stage.as_str()), Expr::val(clamp(self.by.attempt)));
+        let to = self.transition.to().as_str();
+        let select = if self.transition.processed_first() {
+            let mut select = source.select([
+                source.id(),
+                Expr::val(self.at),
+                Expr::col((Alias::new(ROWS), Alias::new("column2"))),
+                stage,
+                attempt,
+                reason,
+            ]);
+            let rows = [(1, State::Processed.as_str()), (2, to)];
+            select.from_values(rows, Alias::new(ROWS)).order_by((Alias::new(ROWS), Alias::new("column1")), Order::Asc);
+            select
+        } else {
+            source.select([source.id(), Expr::val(self.at), Expr::val(to), stage, attempt, reason])
+        };
+        let mut insert = Query::insert();
+        insert
+            .into_table(document_events::Entity)
+            .columns([C::DocumentId, C::At, C::State, C::Stage, C::Attempt, C::Reason])
+            .select_from(select)
+            .map_err(query_error)?;
+        Ok(insert)
+    }
+
+    /// The checked artifacts, replacing rows of the same role and name.
+    fn artifacts(&self, source: Source, rows: &[crate::db::ArtifactRow]) -> Result<InsertStatement, DbError> {
+        use artifacts::Column as C;
+        let values = rows.iter().map(|a| {
+            ValueTuple::Many(vec![
+                a.role.as_str().into(),
+                a.name.as_str().into(),
+                a.key.as_str().into(),
+                a.size.into(),
+                a.sha256.as_str().into(),
+                a.content_type.as_str().into(),
+            ])
+        });
+        let column = |n: usize| Expr::col((Alias::new(ROWS), Alias::new(format!("column{n}"))));
+        let mut select = source.select(std::iter::once(source.id()).chain((1..=6).map(column)));
+        select.from_values(values, Alias::new(ROWS));
+        let mut insert = Query::insert();
+        insert
+            .into_table(artifacts::Entity)
+            .columns([C::DocumentId, C::Role, C::Name, C::Key, C::Size, C::Sha256, C::ContentType])
+            .select_from(select)
+            .map_err(query_error)?
+            .on_conflict(
+                OnConflict::columns([C::DocumentId, C::Role, C::Name])
+                    .update_columns([C::Key, C::Size, C::Sha256, C::ContentType])
+                    .to_owned(),
+            );
+        Ok(insert)
+    }
+}
+
+fn origin_of(origin: u64) -> i64 {
+    i64::try_from(origin).unwrap_or(i64::MAX)
+}
+
+/// A statement sea-query refused to build (a column count that does not match): a bug.
+fn query_error(error: sea_orm::sea_query::error::Error) -> DbError {
+    DbErr::Custom(format!("building a transition's statement: {error}")).into()
 }

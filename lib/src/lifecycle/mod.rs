@@ -2,5 +2,7 @@
 //! document stopped. See `design.md` beside this file.
 
 pub mod cause;
+pub mod transition;
 
 pub use cause::{FailureCause, NextStep};
+pub use transition::{By, Guard, Transition};

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::db::{ArtifactRow, NewDocument, State};
 use crate::ids::{DocumentId, Kind};
+use crate::lifecycle::{By, FailureCause, Transition};
 use crate::stages::StageId;
 use crate::stages::normalize::record::Record;
 use crate::stages::ports::Documents;
@@ -86,8 +87,9 @@ fn artifact(name: &str, size: i64) -> ArtifactRow {
     }
 }
 
-fn record() -> Record {
-    serde_json::from_value(serde_json::json!({
+/// A normalized record as normalize stores it: serialized.
+fn record() -> String {
+    let record: Record = serde_json::from_value(serde_json::json!({
         "schema_version": 1,
         "kind": "document",
         "uploader_id": "teacher-42",
@@ -99,7 +101,8 @@ fn record() -> Record {
         "word_count": 3,
         "language": "en",
     }))
-    .expect("a normalized record")
+    .expect("a normalized record");
+    serde_json::to_string(&record).unwrap()
 }
 
 async fn state(docs: &dyn Documents, id: DocumentId) -> State {
@@ -123,14 +126,45 @@ async fn document_in(docs: &dyn Documents, target: State) -> DocumentId {
     for step in path {
         let moved = match step {
             State::Submitted => {
-                docs.mark_submitted_in_round(id, 0, "sim", &submission(id, 0), "job-0", TRANSFER, 1).await
+                docs.apply(
+                    id,
+                    Transition::Submit {
+                        round: 0,
+                        provider: "sim",
+                        submission_id: &submission(id, 0),
+                        job_id: "job-0",
+                    },
+                    By::new(TRANSFER, 1),
+                )
+                .await
             }
-            State::Processed => docs.transition(id, &[State::Submitted], State::Processed, VALIDATE, 1, None).await,
-            State::Validated => docs.record_validated(id, State::Submitted, "evt", &[], VALIDATE, 1).await,
-            State::Normalized => docs.store_normalized(id, &record(), StageId::Normalize, 1).await,
-            State::Failed => docs.mark_failed(id, TRANSFER, 1, "refused").await,
+            State::Processed => docs.apply(id, Transition::Processed, By::new(VALIDATE, 1)).await,
+            State::Validated => {
+                docs.apply(
+                    id,
+                    Transition::Validated { from: State::Submitted, event_id: "evt", artifacts: &[] },
+                    By::new(VALIDATE, 1),
+                )
+                .await
+            }
+            State::Normalized => {
+                docs.apply(id, Transition::Normalized { json: &record() }, By::new(StageId::Normalize, 1)).await
+            }
+            State::Failed => {
+                docs.apply(
+                    id,
+                    Transition::Failed { cause: FailureCause::FileRefused, reason: "refused" },
+                    By::new(TRANSFER, 1),
+                )
+                .await
+            }
             State::Rejected => {
-                docs.transition(id, &[State::Processed], State::Rejected, VALIDATE, 1, Some("bad results")).await
+                docs.apply(
+                    id,
+                    Transition::Rejected { cause: FailureCause::ResultsInvalid, reason: "bad results" },
+                    By::new(VALIDATE, 1),
+                )
+                .await
             }
             State::Received => unreachable!("the path starts there"),
         };
@@ -140,61 +174,82 @@ async fn document_in(docs: &dyn Documents, target: State) -> DocumentId {
     id
 }
 
-/// Each write the stages make, and the states it may move a document from.
+/// Each transition the stages apply, by name, with the submission id of its document.
+fn transition<'a>(name: &str, key: &'a str, record: &'a str) -> Transition<'a> {
+    let reason = "gave up";
+    match name {
+        "submitted" => Transition::Submit { round: 0, provider: "sim", submission_id: key, job_id: "job-1" },
+        "processed" => Transition::Processed,
+        "validated from submitted" => Transition::Validated { from: State::Submitted, event_id: "e2", artifacts: &[] },
+        "validated from processed" => Transition::Validated { from: State::Processed, event_id: "e2", artifacts: &[] },
+        "normalized" => Transition::Normalized { json: record },
+        "failed" => Transition::Failed { cause: FailureCause::ResultsUnavailable, reason },
+        "callback lost" => Transition::Failed { cause: FailureCause::CallbackLost, reason },
+        "job failed" => Transition::Failed { cause: FailureCause::ProviderFailedJob, reason },
+        "rejected" => Transition::Rejected { cause: FailureCause::ResultsInvalid, reason },
+        "restarted" => Transition::Restarted { origin: 99, reason: "retried" },
+        _ => unreachable!("{name}"),
+    }
+}
+
+/// Every transition from every state: it moves the document only from the states written
+/// here (not read from `Transition`, so the rules themselves are checked), and records
+/// its stage's attempt, the error and the cause of a failure, and clears them otherwise.
 async fn every_write_moves_a_document_only_from_its_states(docs: Arc<dyn Documents>) {
-    type Write = fn(&dyn Documents, DocumentId) -> futures_util::future::BoxFuture<'_, bool>;
-    let writes: [(&str, &[State], State, Write); 7] = [
-        ("submitted", &[State::Received], State::Submitted, |d, id| {
-            Box::pin(async move {
-                d.mark_submitted_in_round(id, 0, "sim", &submission(id, 0), "job-1", TRANSFER, 2).await.unwrap()
-            })
-        }),
-        ("processed", &[State::Submitted], State::Processed, |d, id| {
-            Box::pin(async move {
-                d.transition(id, &[State::Submitted], State::Processed, VALIDATE, 2, None).await.unwrap()
-            })
-        }),
-        ("validated from submitted", &[State::Submitted], State::Validated, |d, id| {
-            Box::pin(async move { d.record_validated(id, State::Submitted, "evt-2", &[], VALIDATE, 2).await.unwrap() })
-        }),
-        ("validated from processed", &[State::Processed], State::Validated, |d, id| {
-            Box::pin(async move { d.record_validated(id, State::Processed, "evt-2", &[], VALIDATE, 2).await.unwrap() })
-        }),
-        ("normalized", &[State::Validated], State::Normalized, |d, id| {
-            Box::pin(async move { d.store_normalized(id, &record(), StageId::Normalize, 2).await.unwrap() })
-        }),
-        ("failed", &State::NON_TERMINAL, State::Failed, |d, id| {
-            Box::pin(async move { d.mark_failed(id, VALIDATE, 2, "gave up").await.unwrap() })
-        }),
-        ("restarted", &[State::Failed, State::Rejected], State::Received, |d, id| {
-            Box::pin(async move { d.restart(id, 99, "retried", TRANSFER, 2).await.unwrap() })
-        }),
+    use State::{Failed, Processed, Received, Rejected, Submitted, Validated};
+    let writes: [(&str, &[State], State); 10] = [
+        ("submitted", &[Received], Submitted),
+        ("processed", &[Submitted], Processed),
+        ("validated from submitted", &[Submitted], Validated),
+        ("validated from processed", &[Processed], Validated),
+        ("normalized", &[Validated], State::Normalized),
+        ("failed", &[Received, Submitted, Processed, Validated], Failed),
+        ("callback lost", &[Submitted], Failed),
+        ("job failed", &[Processed], Failed),
+        ("rejected", &[Processed], Rejected),
+        ("restarted", &[Failed, Rejected], Received),
     ];
-    for (name, from, to, write) in writes {
+    let record = record();
+    for (name, from, to) in writes {
         for start in State::ALL {
             let id = document_in(&*docs, start).await;
+            let key = submission(id, 0);
+            let write = transition(name, &key, &record);
+            let stage = match to {
+                Received | Submitted => TRANSFER,
+                State::Normalized => StageId::Normalize,
+                _ => VALIDATE,
+            };
             let allowed = from.contains(&start);
-            assert_eq!(write(&*docs, id).await, allowed, "{name} from {start}");
+            assert_eq!(docs.apply(id, write, By::new(stage, 2)).await.unwrap(), allowed, "{name} from {start}");
             let document = docs.get(id).await.unwrap().unwrap();
             assert_eq!(document.state, if allowed { to } else { start }, "{name} from {start}");
             if allowed {
-                let stage = match to {
-                    State::Received | State::Submitted => "transfer",
-                    State::Normalized => "normalize",
-                    _ => "validate",
-                };
-                assert_eq!(document.attempts[stage], 2, "{name} from {start}");
-                let failed = to == State::Failed;
-                assert_eq!(document.error_stage.as_deref(), failed.then_some("validate"), "{name} from {start}");
-                assert_eq!(document.error_reason.as_deref(), failed.then_some("gave up"), "{name} from {start}");
+                assert_eq!(document.attempts[stage.as_str()], 2, "{name} from {start}");
+                let failure = to.is_failure();
+                assert_eq!(document.error_stage.as_deref(), failure.then_some("validate"), "{name} from {start}");
+                assert_eq!(document.error_reason.as_deref(), failure.then_some("gave up"), "{name} from {start}");
+                let cause = write.cause().filter(|_| failure);
+                assert_eq!(document.failure_cause, cause, "{name} from {start}: set by failing, cleared by leaving");
             }
         }
     }
-    // A write naming no state, or a document that does not exist, changes nothing.
+    // A write from no state (validated from a state read elsewhere), or to a document that
+    // does not exist, changes nothing.
     let id = document_in(&*docs, State::Received).await;
-    assert!(!docs.transition(id, &[], State::Submitted, VALIDATE, 1, None).await.unwrap());
+    let stale = Transition::Validated { from: State::Received, event_id: "evt", artifacts: &[] };
+    assert!(!docs.apply(id, stale, By::new(VALIDATE, 1)).await.unwrap());
     let unknown = DocumentId(uuid::Uuid::new_v4());
-    assert!(!docs.mark_failed(unknown, TRANSFER, 1, "gone").await.unwrap());
+    assert!(
+        !docs
+            .apply(
+                unknown,
+                Transition::Failed { cause: FailureCause::FileRefused, reason: "gone" },
+                By::new(TRANSFER, 1)
+            )
+            .await
+            .unwrap()
+    );
     assert!(docs.get(unknown).await.unwrap().is_none());
 }
 
@@ -203,7 +258,15 @@ async fn a_document_is_recorded_once(docs: Arc<dyn Documents>) {
     let (first, inserted) = docs.record_received(&new, TRANSFER, 1, Some(7)).await.unwrap();
     assert!(inserted);
     assert_eq!((first.state, first.submission_round, first.round_origin), (State::Received, 0, Some(7)));
-    assert!(docs.mark_failed(new.id, TRANSFER, 1, "refused").await.unwrap());
+    assert!(
+        docs.apply(
+            new.id,
+            Transition::Failed { cause: FailureCause::FileRefused, reason: "refused" },
+            By::new(TRANSFER, 1)
+        )
+        .await
+        .unwrap()
+    );
     let (again, inserted) = docs.record_received(&new, TRANSFER, 2, Some(8)).await.unwrap();
     assert!(!inserted);
     assert_eq!((again.state, again.round_origin), (State::Failed, Some(7)), "the row as it is");
@@ -211,26 +274,74 @@ async fn a_document_is_recorded_once(docs: Arc<dyn Documents>) {
 
 async fn a_restart_starts_the_next_round_once_per_message(docs: Arc<dyn Documents>) {
     let id = document_in(&*docs, State::Submitted).await;
-    assert!(docs.mark_failed(id, VALIDATE, 1, "job failed").await.unwrap());
-    assert!(!docs.restart(id, 1, "notified again", TRANSFER, 1).await.unwrap(), "the message that started round 0");
-    assert!(docs.restart(id, 5, "retried", TRANSFER, 1).await.unwrap());
+    assert!(
+        docs.apply(
+            id,
+            Transition::Failed { cause: FailureCause::ResultsUnavailable, reason: "results unavailable" },
+            By::new(VALIDATE, 1)
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !docs
+            .apply(id, Transition::Restarted { origin: 1, reason: "notified again" }, By::new(TRANSFER, 1))
+            .await
+            .unwrap(),
+        "the message that started round 0"
+    );
+    assert!(
+        docs.apply(id, Transition::Restarted { origin: 5, reason: "retried" }, By::new(TRANSFER, 1)).await.unwrap()
+    );
     let document = docs.get(id).await.unwrap().unwrap();
     assert_eq!((document.state, document.submission_round, document.round_origin), (State::Received, 1, Some(5)));
     assert_eq!((document.provider_job_id, document.submission_id), (None, None));
     assert_eq!((document.error_stage, document.error_reason), (None, None));
-    assert!(!docs.restart(id, 6, "replayed", TRANSFER, 1).await.unwrap(), "received: nothing to restart");
-    assert!(docs.mark_failed(id, TRANSFER, 1, "refused").await.unwrap());
-    assert!(!docs.restart(id, 5, "retried", TRANSFER, 2).await.unwrap(), "its redelivery after round 1 failed");
-    assert!(docs.restart(id, 6, "replayed", TRANSFER, 1).await.unwrap());
+    assert!(
+        !docs.apply(id, Transition::Restarted { origin: 6, reason: "replayed" }, By::new(TRANSFER, 1)).await.unwrap(),
+        "received: nothing to restart"
+    );
+    assert!(
+        docs.apply(
+            id,
+            Transition::Failed { cause: FailureCause::FileRefused, reason: "refused" },
+            By::new(TRANSFER, 1)
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        !docs.apply(id, Transition::Restarted { origin: 5, reason: "retried" }, By::new(TRANSFER, 2)).await.unwrap(),
+        "its redelivery after round 1 failed"
+    );
+    assert!(
+        docs.apply(id, Transition::Restarted { origin: 6, reason: "replayed" }, By::new(TRANSFER, 1)).await.unwrap()
+    );
     assert_eq!(docs.get(id).await.unwrap().unwrap().submission_round, 2);
 }
 
 async fn a_job_is_recorded_only_in_the_current_round(docs: Arc<dyn Documents>) {
     let id = document_in(&*docs, State::Failed).await;
-    assert!(docs.restart(id, 5, "retried", TRANSFER, 1).await.unwrap());
-    let late = docs.mark_submitted_in_round(id, 0, "sim", &submission(id, 0), "job-old", TRANSFER, 3).await;
+    assert!(
+        docs.apply(id, Transition::Restarted { origin: 5, reason: "retried" }, By::new(TRANSFER, 1)).await.unwrap()
+    );
+    let late = docs
+        .apply(
+            id,
+            Transition::Submit { round: 0, provider: "sim", submission_id: &submission(id, 0), job_id: "job-old" },
+            By::new(TRANSFER, 3),
+        )
+        .await;
     assert!(!late.unwrap(), "a step of round 0 never records its job in round 1");
-    assert!(docs.mark_submitted_in_round(id, 1, "sim", &submission(id, 1), "job-new", TRANSFER, 1).await.unwrap());
+    assert!(
+        docs.apply(
+            id,
+            Transition::Submit { round: 1, provider: "sim", submission_id: &submission(id, 1), job_id: "job-new" },
+            By::new(TRANSFER, 1)
+        )
+        .await
+        .unwrap()
+    );
     let document = docs.get(id).await.unwrap().unwrap();
     assert_eq!(document.provider_job_id.as_deref(), Some("job-new"));
     assert_eq!(document.submission_id, Some(submission(id, 1)));
@@ -243,13 +354,23 @@ async fn the_same_write_applied_twice_at_once_moves_the_document_once(docs: Arc<
     let id = document_in(&*docs, State::Received).await;
     let key = submission(id, 0);
     let (a, b) = tokio::join!(
-        docs.mark_submitted_in_round(id, 0, "sim", &key, "job-a", TRANSFER, 1),
-        docs.mark_submitted_in_round(id, 0, "sim", &key, "job-b", TRANSFER, 2),
+        docs.apply(
+            id,
+            Transition::Submit { round: 0, provider: "sim", submission_id: &key, job_id: "job-a" },
+            By::new(TRANSFER, 1)
+        ),
+        docs.apply(
+            id,
+            Transition::Submit { round: 0, provider: "sim", submission_id: &key, job_id: "job-b" },
+            By::new(TRANSFER, 2)
+        ),
     );
     assert!(a.unwrap() ^ b.unwrap(), "exactly one matched");
     let id = document_in(&*docs, State::Failed).await;
-    let (a, b) =
-        tokio::join!(docs.restart(id, 5, "retried", TRANSFER, 1), docs.restart(id, 6, "notified again", TRANSFER, 1));
+    let (a, b) = tokio::join!(
+        docs.apply(id, Transition::Restarted { origin: 5, reason: "retried" }, By::new(TRANSFER, 1)),
+        docs.apply(id, Transition::Restarted { origin: 6, reason: "notified again" }, By::new(TRANSFER, 1))
+    );
     assert!(a.unwrap() ^ b.unwrap(), "exactly one restart");
     assert_eq!(docs.get(id).await.unwrap().unwrap().submission_round, 1);
 }
@@ -257,11 +378,28 @@ async fn the_same_write_applied_twice_at_once_moves_the_document_once(docs: Arc<
 async fn artifacts_and_the_normalized_record_are_kept_with_their_writes(docs: Arc<dyn Documents>) {
     let id = document_in(&*docs, State::Processed).await;
     let rows = [artifact("b.json", 1), artifact("a.json", 2)];
-    assert!(docs.record_validated(id, State::Processed, "evt-1", &rows, VALIDATE, 1).await.unwrap());
+    assert!(
+        docs.apply(
+            id,
+            Transition::Validated { from: State::Processed, event_id: "evt-1", artifacts: &rows },
+            By::new(VALIDATE, 1)
+        )
+        .await
+        .unwrap()
+    );
     let refused = [artifact("c.json", 3)];
-    assert!(!docs.record_validated(id, State::Processed, "evt-2", &refused, VALIDATE, 2).await.unwrap());
+    assert!(
+        !docs
+            .apply(
+                id,
+                Transition::Validated { from: State::Processed, event_id: "evt-2", artifacts: &refused },
+                By::new(VALIDATE, 2)
+            )
+            .await
+            .unwrap()
+    );
     assert_eq!(docs.artifacts(id).await.unwrap(), [artifact("a.json", 2), artifact("b.json", 1)], "by role and name");
-    assert!(docs.store_normalized(id, &record(), StageId::Normalize, 1).await.unwrap());
+    assert!(docs.apply(id, Transition::Normalized { json: &record() }, By::new(StageId::Normalize, 1)).await.unwrap());
     let normalized = docs.get(id).await.unwrap().unwrap().normalized.expect("the record is stored");
     assert_eq!(normalized["word_count"], 3);
 }

@@ -13,17 +13,17 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::StageId;
-use crate::db::{ArtifactRow, Db, DbError, Document, NewDocument, State};
+use crate::db::{ArtifactRow, Db, DbError, Document, NewDocument};
 use crate::ids::DocumentId;
+use crate::lifecycle::{By, Transition};
 use crate::messages::{self, PublishError};
 use crate::provider::client::{ProviderClient, SubmitBody, SubmitError};
 use crate::provider::protocol::{JobAccepted, JobMetadata, JobStatus};
 use crate::settings::Settings;
-use crate::stages::normalize::record::Record;
 use crate::storage::{ByteStream, StorageError, Store};
 
 /// The database, as far as the stages write and read documents. Every write is guarded
-/// (see [`Db`]): `Ok(false)` means the document was not where the write expected it.
+/// (see [`Transition`]): `Ok(false)` means the document was not where the write expected it.
 #[async_trait]
 pub trait Documents: Send + Sync {
     async fn get(&self, id: DocumentId) -> Result<Option<Document>, DbError>;
@@ -35,59 +35,10 @@ pub trait Documents: Send + Sync {
         attempt: u32,
         origin: Option<u64>,
     ) -> Result<(Document, bool), DbError>;
-    /// [`Db::restart`].
-    async fn restart(
-        &self,
-        id: DocumentId,
-        origin: u64,
-        reason: &str,
-        stage: StageId,
-        attempt: u32,
-    ) -> Result<bool, DbError>;
-    /// [`Db::mark_submitted_in_round`].
-    #[allow(clippy::too_many_arguments)]
-    async fn mark_submitted_in_round(
-        &self,
-        id: DocumentId,
-        round: u32,
-        provider: &str,
-        submission_id: &str,
-        job_id: &str,
-        stage: StageId,
-        attempt: u32,
-    ) -> Result<bool, DbError>;
+    /// [`Db::apply`]: whether the transition moved the document.
+    async fn apply(&self, id: DocumentId, transition: Transition<'_>, by: By) -> Result<bool, DbError>;
     /// [`Db::submission_of_job`].
     async fn submission_of_job(&self, id: DocumentId, job_id: &str) -> Result<Option<String>, DbError>;
-    /// [`Db::transition`].
-    async fn transition(
-        &self,
-        id: DocumentId,
-        from: &[State],
-        to: State,
-        stage: StageId,
-        attempt: u32,
-        reason: Option<&str>,
-    ) -> Result<bool, DbError>;
-    /// [`Db::mark_failed`].
-    async fn mark_failed(&self, id: DocumentId, stage: StageId, attempt: u32, reason: &str) -> Result<bool, DbError>;
-    /// [`Db::record_validated`].
-    async fn record_validated(
-        &self,
-        id: DocumentId,
-        from: State,
-        event_id: &str,
-        artifacts: &[ArtifactRow],
-        stage: StageId,
-        attempt: u32,
-    ) -> Result<bool, DbError>;
-    /// [`Db::store_normalized`].
-    async fn store_normalized(
-        &self,
-        id: DocumentId,
-        record: &Record,
-        stage: StageId,
-        attempt: u32,
-    ) -> Result<bool, DbError>;
     /// [`Db::artifacts`].
     async fn artifacts(&self, id: DocumentId) -> Result<Vec<ArtifactRow>, DbError>;
 }
@@ -206,64 +157,11 @@ impl Documents for Db {
     ) -> Result<(Document, bool), DbError> {
         Db::record_received(self, new, stage.as_str(), attempt, origin).await
     }
-    async fn restart(
-        &self,
-        id: DocumentId,
-        origin: u64,
-        reason: &str,
-        stage: StageId,
-        attempt: u32,
-    ) -> Result<bool, DbError> {
-        Db::restart(self, id, origin, reason, stage.as_str(), attempt).await
-    }
-    async fn mark_submitted_in_round(
-        &self,
-        id: DocumentId,
-        round: u32,
-        provider: &str,
-        submission_id: &str,
-        job_id: &str,
-        stage: StageId,
-        attempt: u32,
-    ) -> Result<bool, DbError> {
-        Db::mark_submitted_in_round(self, id, round, provider, submission_id, job_id, stage.as_str(), attempt).await
+    async fn apply(&self, id: DocumentId, transition: Transition<'_>, by: By) -> Result<bool, DbError> {
+        Db::apply(self, id, transition, by).await
     }
     async fn submission_of_job(&self, id: DocumentId, job_id: &str) -> Result<Option<String>, DbError> {
         Db::submission_of_job(self, id, job_id).await
-    }
-    async fn transition(
-        &self,
-        id: DocumentId,
-        from: &[State],
-        to: State,
-        stage: StageId,
-        attempt: u32,
-        reason: Option<&str>,
-    ) -> Result<bool, DbError> {
-        Db::transition(self, id, from, to, stage.as_str(), attempt, reason).await
-    }
-    async fn mark_failed(&self, id: DocumentId, stage: StageId, attempt: u32, reason: &str) -> Result<bool, DbError> {
-        Db::mark_failed(self, id, stage.as_str(), attempt, reason).await
-    }
-    async fn record_validated(
-        &self,
-        id: DocumentId,
-        from: State,
-        event_id: &str,
-        artifacts: &[ArtifactRow],
-        stage: StageId,
-        attempt: u32,
-    ) -> Result<bool, DbError> {
-        Db::record_validated(self, id, from, event_id, artifacts, stage.as_str(), attempt).await
-    }
-    async fn store_normalized(
-        &self,
-        id: DocumentId,
-        record: &Record,
-        stage: StageId,
-        attempt: u32,
-    ) -> Result<bool, DbError> {
-        Db::store_normalized(self, id, record, stage.as_str(), attempt).await
     }
     async fn artifacts(&self, id: DocumentId) -> Result<Vec<ArtifactRow>, DbError> {
         Db::artifacts(self, id).await

@@ -9,8 +9,8 @@ use chrono::Utc;
 
 use crate::db::{ArtifactRow, DbError, Document, NewDocument, State};
 use crate::ids::DocumentId;
+use crate::lifecycle::{By, Guard, Transition};
 use crate::stages::StageId;
-use crate::stages::normalize::record::Record;
 use crate::stages::ports::Documents;
 
 /// A transient database error (no free connection).
@@ -64,10 +64,10 @@ impl MemoryDb {
     pub fn before_next(&self, call: &'static str, change: impl FnOnce(&MemoryDb) + Send + 'static) {
         self.meanwhile.lock().unwrap().push((call, Box::new(change)));
     }
-    /// Moves `id` from `from` to `to` as `stage`'s first attempt would, with no reason;
-    /// for [`MemoryDb::before_next`], which cannot await [`Documents::transition`].
-    pub fn move_to(&self, id: DocumentId, from: State, to: State, stage: StageId) -> bool {
-        self.apply(id, &[from], to, stage, 1, None, |_| true, |_| {})
+    /// Applies `transition` as `stage`'s first attempt would; for
+    /// [`MemoryDb::before_next`], which cannot await [`Documents::apply`].
+    pub fn apply_now(&self, id: DocumentId, transition: Transition<'_>, stage: StageId) -> bool {
+        self.write(id, &transition, By::new(stage, 1))
     }
     fn check(&self, call: &'static str) -> Result<(), DbError> {
         self.calls.lock().unwrap().push(call);
@@ -80,34 +80,59 @@ impl MemoryDb {
         }
         self.failures.lock().unwrap().pop_front().map_or(Ok(()), Err)
     }
-    /// Moves `id` to `to` when its state is in `from` and `guard` holds; `change` is applied
-    /// with the move. As `Db`'s guarded write: `false` changed nothing.
-    #[allow(clippy::too_many_arguments)]
-    fn apply(
-        &self,
-        id: DocumentId,
-        from: &[State],
-        to: State,
-        stage: StageId,
-        attempt: u32,
-        reason: Option<&str>,
-        guard: impl FnOnce(&Document) -> bool,
-        change: impl FnOnce(&mut Document),
-    ) -> bool {
+    /// `Db::apply`'s rules, read from the same [`Transition`]: `false` changed nothing.
+    fn write(&self, id: DocumentId, transition: &Transition<'_>, by: By) -> bool {
         let mut documents = self.documents.lock().unwrap();
         let Some(document) = documents.get_mut(&id) else { return false };
-        if !from.contains(&document.state) || !guard(document) {
+        let guarded = match transition.guard() {
+            Guard::None => true,
+            Guard::Round(round) => document.submission_round == round,
+            Guard::NotOrigin(origin) => document.round_origin != Some(origin),
+        };
+        if !transition.leaves(document.state) || !guarded {
             return false;
         }
-        change(document);
+        match *transition {
+            Transition::Submit { submission_id, job_id, .. } => {
+                document.submission_id = Some(submission_id.to_owned());
+                document.provider_job_id = Some(job_id.to_owned());
+                let mut submissions = self.submissions.lock().unwrap();
+                submissions.retain(|(_, _, s)| s != submission_id);
+                submissions.push((id, job_id.to_owned(), submission_id.to_owned()));
+            }
+            Transition::Restarted { origin, .. } => {
+                document.submission_round += 1;
+                document.round_origin = Some(origin);
+                document.submission_id = None;
+                document.provider_job_id = None;
+            }
+            Transition::Validated { artifacts, .. } => {
+                let mut stored = self.artifacts.lock().unwrap();
+                let rows = stored.entry(id).or_default();
+                for artifact in artifacts {
+                    rows.retain(|r| (&r.role, &r.name) != (&artifact.role, &artifact.name));
+                    rows.push(artifact.clone());
+                }
+            }
+            Transition::Normalized { json } => {
+                document.normalized = Some(serde_json::from_str(json).expect("the record is JSON"));
+            }
+            Transition::Processed | Transition::Failed { .. } | Transition::Rejected { .. } => {}
+        }
+        let (to, reason, stage) = (transition.to(), transition.reason().map(str::to_owned), by.stage.to_string());
         document.state = to;
         let failure = to.is_failure();
-        document.error_stage = failure.then(|| stage.to_string());
-        document.error_reason = if failure { reason.map(str::to_owned) } else { None };
-        document.attempts[stage.as_str()] = attempt.into();
+        document.error_stage = failure.then(|| stage.clone());
+        document.error_reason = if failure { reason.clone() } else { None };
+        document.failure_cause = transition.cause();
+        document.attempts[by.stage.as_str()] = by.attempt.into();
         document.updated_at = Utc::now();
-        let entry = (to, stage.to_string(), attempt, reason.map(str::to_owned));
-        self.timeline.lock().unwrap().entry(id).or_default().push(entry);
+        let mut timeline = self.timeline.lock().unwrap();
+        let entries = timeline.entry(id).or_default();
+        if transition.processed_first() {
+            entries.push((State::Processed, stage.clone(), by.attempt, None));
+        }
+        entries.push((to, stage, by.attempt, reason));
         true
     }
 }
@@ -147,6 +172,7 @@ impl Documents for MemoryDb {
             submission_id: None,
             error_stage: None,
             error_reason: None,
+            failure_cause: None,
             attempts: serde_json::json!({ stage.as_str(): attempt }),
             normalized: None,
             submission_round: 0,
@@ -159,132 +185,14 @@ impl Documents for MemoryDb {
         self.timeline.lock().unwrap().entry(new.id).or_default().push(entry);
         Ok((document, true))
     }
-    async fn restart(
-        &self,
-        id: DocumentId,
-        origin: u64,
-        reason: &str,
-        stage: StageId,
-        attempt: u32,
-    ) -> Result<bool, DbError> {
-        self.check("restart")?;
-        let from = [State::Failed, State::Rejected];
-        Ok(self.apply(
-            id,
-            &from,
-            State::Received,
-            stage,
-            attempt,
-            Some(reason),
-            |d| d.round_origin != Some(origin),
-            |d| {
-                d.submission_round += 1;
-                d.round_origin = Some(origin);
-                d.submission_id = None;
-                d.provider_job_id = None;
-            },
-        ))
-    }
-    async fn mark_submitted_in_round(
-        &self,
-        id: DocumentId,
-        round: u32,
-        _provider: &str,
-        submission_id: &str,
-        job_id: &str,
-        stage: StageId,
-        attempt: u32,
-    ) -> Result<bool, DbError> {
-        self.check("mark_submitted_in_round")?;
-        let moved = self.apply(
-            id,
-            &[State::Received],
-            State::Submitted,
-            stage,
-            attempt,
-            None,
-            |d| d.submission_round == round,
-            |d| {
-                d.submission_id = Some(submission_id.to_owned());
-                d.provider_job_id = Some(job_id.to_owned());
-            },
-        );
-        if moved {
-            let mut submissions = self.submissions.lock().unwrap();
-            submissions.retain(|(_, _, s)| s != submission_id);
-            submissions.push((id, job_id.to_owned(), submission_id.to_owned()));
-        }
-        Ok(moved)
+    async fn apply(&self, id: DocumentId, transition: Transition<'_>, by: By) -> Result<bool, DbError> {
+        self.check(transition.name())?;
+        Ok(self.write(id, &transition, by))
     }
     async fn submission_of_job(&self, id: DocumentId, job_id: &str) -> Result<Option<String>, DbError> {
         self.check("submission_of_job")?;
         let submissions = self.submissions.lock().unwrap();
         Ok(submissions.iter().find(|(d, j, _)| *d == id && j == job_id).map(|(_, _, s)| s.clone()))
-    }
-    async fn transition(
-        &self,
-        id: DocumentId,
-        from: &[State],
-        to: State,
-        stage: StageId,
-        attempt: u32,
-        reason: Option<&str>,
-    ) -> Result<bool, DbError> {
-        self.check("transition")?;
-        Ok(self.apply(id, from, to, stage, attempt, reason, |_| true, |_| {}))
-    }
-    async fn mark_failed(&self, id: DocumentId, stage: StageId, attempt: u32, reason: &str) -> Result<bool, DbError> {
-        self.transition(id, &State::NON_TERMINAL, State::Failed, stage, attempt, Some(reason)).await
-    }
-    async fn record_validated(
-        &self,
-        id: DocumentId,
-        from: State,
-        _event_id: &str,
-        artifacts: &[ArtifactRow],
-        stage: StageId,
-        attempt: u32,
-    ) -> Result<bool, DbError> {
-        self.check("record_validated")?;
-        if !matches!(from, State::Submitted | State::Processed) {
-            return Ok(false);
-        }
-        let moved = self.apply(id, &[from], State::Validated, stage, attempt, None, |_| true, |_| {});
-        if moved {
-            if from == State::Submitted {
-                let mut timeline = self.timeline.lock().unwrap();
-                let entries = timeline.entry(id).or_default();
-                let at = entries.len() - 1;
-                entries.insert(at, (State::Processed, stage.to_string(), attempt, None));
-            }
-            let mut stored = self.artifacts.lock().unwrap();
-            let rows = stored.entry(id).or_default();
-            for artifact in artifacts {
-                rows.retain(|r| (&r.role, &r.name) != (&artifact.role, &artifact.name));
-                rows.push(artifact.clone());
-            }
-        }
-        Ok(moved)
-    }
-    async fn store_normalized(
-        &self,
-        id: DocumentId,
-        record: &Record,
-        stage: StageId,
-        attempt: u32,
-    ) -> Result<bool, DbError> {
-        self.check("store_normalized")?;
-        let value = serde_json::to_value(record).expect("a record serializes");
-        Ok(self.apply(
-            id,
-            &[State::Validated],
-            State::Normalized,
-            stage,
-            attempt,
-            None,
-            |_| true,
-            |d| d.normalized = Some(value),
-        ))
     }
     async fn artifacts(&self, id: DocumentId) -> Result<Vec<ArtifactRow>, DbError> {
         self.check("artifacts")?;

@@ -18,6 +18,7 @@ pub use db::{MemoryDb, db_down};
 use super::StageId;
 use super::ports::{Fetched, Objects, Ports, Provider, Publisher, Results};
 use crate::ids::DocumentId;
+use crate::lifecycle::{By, Transition};
 use crate::messages::PublishError;
 use crate::nats::Names;
 use crate::provider::client::{SubmitBody, SubmitError};
@@ -309,7 +310,14 @@ impl World {
         self.db.record_received(&new, StageId::Transfer, 1, Some(1)).await.unwrap();
         if let Some(job) = job {
             let submission = id.submission_id_for_round("sim", 0).to_string();
-            self.db.mark_submitted_in_round(id, 0, "sim", &submission, job, StageId::Transfer, 1).await.unwrap();
+            self.db
+                .apply(
+                    id,
+                    Transition::Submit { round: 0, provider: "sim", submission_id: &submission, job_id: job },
+                    By::new(StageId::Transfer, 1),
+                )
+                .await
+                .unwrap();
         }
         id
     }

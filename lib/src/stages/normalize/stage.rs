@@ -9,6 +9,7 @@ use bytes::Bytes;
 use super::record::{self, Artifact, Original, Record};
 use crate::db::State;
 use crate::ids::{DocumentId, Kind};
+use crate::lifecycle::{By, FailureCause, Transition};
 use crate::messages::{NormalizeInputs, NormalizeRequest};
 use crate::settings::Settings;
 use crate::stages::StageId;
@@ -109,7 +110,9 @@ impl Normalize {
             },
         };
         let record = self.build(inputs).await?;
-        self.db.store_normalized(id, &record, STAGE, delivery.attempt as u32).await?;
+        let json = serde_json::to_string(&record)
+            .map_err(|e| StepError::fail(format!("the normalized record does not serialize: {e}")))?;
+        self.db.apply(id, Transition::Normalized { json: &json }, By::new(STAGE, delivery.attempt as u32)).await?;
         Ok(Outcome::Done)
     }
 }
@@ -123,9 +126,12 @@ impl Stage for Normalize {
         worker::settled(self.normalize(delivery).await)
     }
 
-    async fn on_dead_letter(&self, delivery: &Delivery, reason: &str) {
+    /// Whatever stopped it, the record was not built or stored: normalize failed.
+    async fn on_dead_letter(&self, delivery: &Delivery, reason: &str, _cause: Option<FailureCause>) {
+        let failed = Transition::Failed { cause: FailureCause::NormalizeFailed, reason };
+        let by = By::new(STAGE, delivery.attempt as u32);
         if let Ok(request) = serde_json::from_slice::<NormalizeRequest>(&delivery.payload)
-            && let Err(error) = self.db.mark_failed(request.document_id, STAGE, delivery.attempt as u32, reason).await
+            && let Err(error) = self.db.apply(request.document_id, failed, by).await
         {
             tracing::error!(document_id = %request.document_id, error = %error, "cannot mark the document failed");
         }

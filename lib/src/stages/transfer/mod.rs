@@ -20,6 +20,7 @@ use crate::db::{Document, NewDocument, State};
 use crate::events::minio::{self, EventLog, Upload};
 use crate::events::{Boundary, Refused};
 use crate::ids::{DocumentId, Kind};
+use crate::lifecycle::{By, FailureCause, Transition};
 use crate::messages::{self, TRACEPARENT, WatchTimer};
 use crate::nats::Names;
 use crate::provider::breaker::{Gate, Verdict};
@@ -126,13 +127,16 @@ impl Transfer {
 
     async fn transfer(&self, upload: &Upload, delivery: &Delivery) -> Step {
         let Some((provider, _)) = self.settings.provider_for(upload.requested_provider()) else {
-            return Err(StepError::fail(format!(
-                "object {}/{} names provider {:?}, which is not configured (configured: {})",
-                upload.bucket,
-                upload.key,
-                upload.requested_provider().unwrap_or(&self.settings.routing.default),
-                self.settings.providers.keys().cloned().collect::<Vec<_>>().join(", ")
-            )));
+            return Err(StepError::refuse(
+                FailureCause::SubmissionRefused,
+                format!(
+                    "object {}/{} names provider {:?}, which is not configured (configured: {})",
+                    upload.bucket,
+                    upload.key,
+                    upload.requested_provider().unwrap_or(&self.settings.routing.default),
+                    self.settings.providers.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
         };
         let new = NewDocument {
             id: upload.document_id(),
@@ -196,7 +200,8 @@ impl Transfer {
     /// did meanwhile is in the row.
     async fn restart(&self, id: DocumentId, cause: Cause, delivery: &Delivery) -> Result<Document, StepError> {
         let attempt = delivery.attempt as u32;
-        if self.db.restart(id, delivery.stream_sequence, cause.reason(), STAGE, attempt).await? {
+        let restarted = Transition::Restarted { origin: delivery.stream_sequence, reason: cause.reason() };
+        if self.db.apply(id, restarted, By::new(STAGE, attempt)).await? {
             tracing::info!(document_id = %id, cause = cause.reason(), "document restarted");
         }
         self.db
@@ -274,9 +279,10 @@ impl Transfer {
             .submit(upload, new.id, &submission_id, kind, content_type, provider)
             .await
             .map_err(|error| self.naked_in_received(new.id, round, delivery, error))?;
+        let submitted = Transition::Submit { round, provider, submission_id: &submission_id, job_id: &job_id };
         let marked = self
             .db
-            .mark_submitted_in_round(new.id, round, provider, &submission_id, &job_id, STAGE, delivery.attempt as u32)
+            .apply(new.id, submitted, By::new(STAGE, delivery.attempt as u32))
             .await
             .map_err(|e| self.naked_in_received(new.id, round, delivery, e.into()))?;
         self.retried.forget(new.id);
@@ -317,12 +323,20 @@ impl Transfer {
         };
         let body = match provider_settings.delivery {
             DeliveryMode::Upload => {
-                let (stream, size) = self.store.open(&upload.bucket, &upload.key, upload.version_id.as_deref()).await?;
+                let (stream, size) = self
+                    .store
+                    .open(&upload.bucket, &upload.key, upload.version_id.as_deref())
+                    .await
+                    .map_err(unreadable)?;
                 meta.size = size;
                 SubmitBody::Upload { stream, size }
             }
             DeliveryMode::Url => {
-                let url = self.store.presign_get(&upload.bucket, &upload.key, provider_settings.url_ttl).await?;
+                let url = self
+                    .store
+                    .presign_get(&upload.bucket, &upload.key, provider_settings.url_ttl)
+                    .await
+                    .map_err(unreadable)?;
                 meta.source_url = Some(url);
                 SubmitBody::Url
             }
@@ -340,7 +354,8 @@ impl Transfer {
                 self.settings.providers[provider].breaker.probe_after,
                 format!("probe failed: {detail}"),
             )),
-            Err(error) => Err(error.into()),
+            // A permanent answer: the provider refused the submission for good.
+            Err(error) => Err(StepError::from(error).caused_by(FailureCause::SubmissionRefused)),
         }
     }
 
@@ -429,14 +444,17 @@ impl Stage for Transfer {
         self.single_upload(delivery).map(|upload| upload.document_id())
     }
 
-    /// Marks the document of a one-record message failed. A refused record has none; a
-    /// notification of several records is dead-lettered only when its split could not be
-    /// stored, before any of its documents was recorded.
-    async fn on_dead_letter(&self, delivery: &Delivery, reason: &str) {
+    /// Marks the document of a one-record message failed, with the cause the step named
+    /// (its attempts running out is [`FailureCause::SubmissionGaveUp`]). A refused record
+    /// has none; a notification of several records is dead-lettered only when its split
+    /// could not be stored, before any of its documents was recorded.
+    async fn on_dead_letter(&self, delivery: &Delivery, reason: &str, cause: Option<FailureCause>) {
+        let failed = Transition::Failed { cause: cause.unwrap_or(FailureCause::SubmissionGaveUp), reason };
+        let by = By::new(STAGE, delivery.attempt as u32);
         if self.is_restart_request(delivery) {
             if let Ok(request) = serde_json::from_slice::<RestartRequest>(&delivery.payload) {
                 let id = request.document_id;
-                if let Err(error) = self.db.mark_failed(id, STAGE, delivery.attempt as u32, reason).await {
+                if let Err(error) = self.db.apply(id, failed, by).await {
                     tracing::error!(document_id = %id, error = %error, "cannot mark the document failed");
                 }
             }
@@ -445,10 +463,16 @@ impl Stage for Transfer {
         let Some(upload) = self.single_upload(delivery) else { return };
         let id = upload.document_id();
         self.retried.forget(id);
-        if let Err(error) = self.db.mark_failed(id, STAGE, delivery.attempt as u32, reason).await {
+        if let Err(error) = self.db.apply(id, failed, by).await {
             tracing::error!(document_id = %id, error = %error, "cannot mark the document failed");
         }
     }
+}
+
+/// The upload could not be read for good (gone, access denied): the cause of a failure;
+/// a transient error stays a retry.
+fn unreadable(error: crate::storage::StorageError) -> StepError {
+    StepError::from(error).caused_by(FailureCause::UploadUnreadable)
 }
 
 #[cfg(test)]

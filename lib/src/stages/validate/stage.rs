@@ -10,6 +10,7 @@ use bytes::Bytes;
 use super::checks::{self, CONTENT_LIMIT, Refusal};
 use super::fetch::{self, FetchError};
 use crate::db::{ArtifactRow, Document, State};
+use crate::lifecycle::{By, FailureCause, Transition};
 use crate::messages::{self, NormalizeInputs, NormalizeRequest};
 use crate::nats::Names;
 use crate::provider::protocol::{Callback, CallbackStatus, ResultFile};
@@ -74,7 +75,8 @@ impl Validate {
             let submission_id = document.round_submission_id().to_string();
             let round = document.submission_round;
             let job_id = callback.job_id.as_str();
-            self.db.mark_submitted_in_round(id, round, provider, &submission_id, job_id, STAGE, attempt).await?;
+            let submitted = Transition::Submit { round, provider, submission_id: &submission_id, job_id };
+            self.db.apply(id, submitted, By::new(STAGE, attempt)).await?;
             document = self.db.get(id).await?.ok_or_else(|| StepError::fail(format!("document {id} disappeared")))?;
         }
         if document.provider != provider || document.provider_job_id.as_deref() != Some(callback.job_id.as_str()) {
@@ -102,20 +104,19 @@ impl Validate {
                 .map(|e| format!("{}: {}", e.code, e.message))
                 .unwrap_or_else(|| "no error given".into());
             let reason = format!("the provider reported failure: {error}");
-            return self.end(&document, State::Failed, &reason, attempt).await;
+            let failed = Transition::Failed { cause: FailureCause::ProviderFailedJob, reason: &reason };
+            return self.end(&document, failed, attempt).await;
         }
         // Each way the check ends returns from here: recorded and passed on, ended
         // (rejected), or retried with the callback accepted.
         let retry = match self.check_and_store(&document, callback).await {
             Ok(checked) => {
-                let recorded = self.db.record_validated(
-                    id,
-                    document.state,
-                    &callback.event_id,
-                    &checked.artifacts,
-                    STAGE,
-                    attempt,
-                );
+                let validated = Transition::Validated {
+                    from: document.state,
+                    event_id: &callback.event_id,
+                    artifacts: &checked.artifacts,
+                };
+                let recorded = self.db.apply(id, validated, By::new(STAGE, attempt));
                 return if recorded.await? {
                     self.request_normalize(&document, Some(checked)).await
                 } else {
@@ -132,7 +133,8 @@ impl Validate {
                 reason
             }
             Err(FetchError::Mismatch(reason)) | Err(FetchError::Refused(Refusal(reason))) => {
-                return self.end(&document, State::Rejected, &reason, attempt).await;
+                let rejected = Transition::Rejected { cause: FailureCause::ResultsInvalid, reason: &reason };
+                return self.end(&document, rejected, attempt).await;
             }
         };
         // The callback is accepted, its results are not in yet.
@@ -143,15 +145,15 @@ impl Validate {
     /// Records the callback's acceptance (`submitted -> processed`) unless it is recorded.
     async fn accept(&self, document: &Document, attempt: u32) -> Result<(), crate::db::DbError> {
         if document.state == State::Submitted {
-            self.db.transition(document.id, &[State::Submitted], State::Processed, STAGE, attempt, None).await?;
+            self.db.apply(document.id, Transition::Processed, By::new(STAGE, attempt)).await?;
         }
         Ok(())
     }
 
-    /// Ends the document (`failed` or `rejected`) with its reason, after `processed`.
-    async fn end(&self, document: &Document, to: State, reason: &str, attempt: u32) -> Step {
+    /// Ends the document (`failed` or `rejected`, from `processed`) after recording `processed`.
+    async fn end(&self, document: &Document, ending: Transition<'_>, attempt: u32) -> Step {
         self.accept(document, attempt).await?;
-        self.db.transition(document.id, &[State::Processed], to, STAGE, attempt, Some(reason)).await?;
+        self.db.apply(document.id, ending, By::new(STAGE, attempt)).await?;
         Ok(Outcome::Done)
     }
 
@@ -289,13 +291,15 @@ impl Stage for Validate {
         worker::settled(self.validate(&callback, &provider, delivery).await)
     }
 
-    async fn on_dead_letter(&self, delivery: &Delivery, reason: &str) {
+    /// Fetching or storing the results ran out of attempts (unless the step named its cause).
+    async fn on_dead_letter(&self, delivery: &Delivery, reason: &str, cause: Option<FailureCause>) {
+        let failed = Transition::Failed { cause: cause.unwrap_or(FailureCause::ResultsUnavailable), reason };
         let Ok(callback) = serde_json::from_slice::<Callback>(&delivery.payload) else { return };
         let Ok(id) = callback.reference.parse() else { return };
         // Only a document this callback belongs to is failed by it.
         if let Ok(Some(document)) = self.db.get(id).await
             && document.provider_job_id.as_deref() == Some(callback.job_id.as_str())
-            && let Err(error) = self.db.mark_failed(id, STAGE, delivery.attempt as u32, reason).await
+            && let Err(error) = self.db.apply(id, failed, By::new(STAGE, delivery.attempt as u32)).await
         {
             tracing::error!(document_id = %id, error = %error, "cannot mark the document failed");
         }

@@ -111,6 +111,7 @@ async fn a_job_still_running_at_the_deadline_is_watched_another_round_then_fails
     assert_eq!(watchdog.step(&due(&world, &timer(id, MAX_CHECKS, rounds, PAST))).await, Outcome::Done);
     let document = world.db.document(id);
     assert_eq!(document.state, State::Failed);
+    assert_eq!(document.failure_cause, Some(crate::lifecycle::FailureCause::CallbackLost));
     assert!(document.error_reason.unwrap().contains("and the job is still processing"));
 }
 
@@ -137,7 +138,7 @@ async fn an_unanswered_status_at_the_deadline_retries_and_a_refused_one_fails_th
 async fn a_document_that_moved_on_ends_its_timer() {
     let world = World::new(&[]);
     let id = submitted(&world).await;
-    world.db.transition(id, &[State::Submitted], State::Processed, StageId::Validate, 1, None).await.unwrap();
+    world.db.apply(id, Transition::Processed, By::new(StageId::Validate, 1)).await.unwrap();
     assert_eq!(stage(&world).step(&due(&world, &timer(id, MAX_CHECKS, 0, PAST))).await, Outcome::Done);
     assert!(world.publisher.published().is_empty());
     assert_eq!(world.db.state(id), State::Processed);
@@ -155,14 +156,16 @@ async fn a_timer_that_cannot_be_published_retries_and_bad_timers_fail() {
     ));
     let garbage = world.delivery(STAGE, "watch", b"{}", 1, 11);
     assert!(
-        matches!(watchdog.step(&garbage).await, Outcome::Fail { reason } if reason.starts_with("not a watch timer"))
+        matches!(watchdog.step(&garbage).await, Outcome::Fail { reason, .. } if reason.starts_with("not a watch timer"))
     );
     let mut elsewhere = timer(id, 0, 0, PAST);
     elsewhere.provider = "acme".into();
     let delivery = due(&world, &elsewhere);
     assert!(
-        matches!(watchdog.step(&delivery).await, Outcome::Fail { reason } if reason.contains("no longer configured"))
+        matches!(watchdog.step(&delivery).await, Outcome::Fail { reason, .. } if reason.contains("no longer configured"))
     );
-    watchdog.on_dead_letter(&delivery, "no longer configured").await;
-    assert_eq!(world.db.document(id).error_stage.as_deref(), Some("watchdog"));
+    watchdog.on_dead_letter(&delivery, "no longer configured", None).await;
+    let document = world.db.document(id);
+    assert_eq!(document.error_stage.as_deref(), Some("watchdog"));
+    assert_eq!(document.failure_cause, Some(crate::lifecycle::FailureCause::CallbackLost));
 }

@@ -132,7 +132,7 @@ async fn start_with(
 }
 
 /// chromedriver (ours alone, killed when dropped) and a headless Chromium session.
-async fn chromium() -> (tokio::process::Child, fantoccini::Client) {
+pub(super) async fn chromium() -> (tokio::process::Child, fantoccini::Client) {
     assert!(
         std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
         "install the browser first: apt-get install -y chromium chromium-driver"

@@ -284,3 +284,60 @@ async fn a_sign_in_link_shows_who_signs_in_once_and_a_replay_changes_nothing() {
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert!(refused.body.contains("This sign-in link cannot be used"), "{}", refused.body);
 }
+
+mod people {
+    use std::time::{Duration, SystemTime};
+
+    use super::super::session::{Lifetimes, Principal, SessionKey};
+    use crate::gateway::tokens::{GatewayToken, Role};
+
+    const LIFE: Lifetimes = Lifetimes { idle: Duration::from_secs(1800), absolute: Duration::from_secs(8 * 3600) };
+
+    fn ada(tag: &str) -> Principal {
+        Principal::Person {
+            issuer_tag: tag.into(),
+            subject: "248289761001".into(),
+            name: "Ada Lovelace. Countess".into(),
+            email: Some("ada@school.example".into()),
+        }
+    }
+
+    /// A key, the tag of a provider under it, now, and the id and cookie value of a session of Ada.
+    fn ada_signed_in() -> (SessionKey, String, SystemTime, String, String) {
+        let key = SessionKey::random();
+        let tag = key.issuer_tag("https://id.example", "docflow");
+        let now = SystemTime::now();
+        let (id, cookie) = key.open_as(&Role::Evaluator, &ada(&tag), now);
+        (key, tag, now, id, cookie)
+    }
+
+    #[test]
+    fn a_persons_session_carries_their_name_and_email_and_needs_no_token() {
+        let (key, tag, now, id, cookie) = ada_signed_in();
+        let session = key.verify_with(&cookie, &[], Some(tag.as_str()), now, LIFE).expect("valid without tokens");
+        assert_eq!((session.id.as_str(), &session.role, &session.by), (id.as_str(), &Role::Evaluator, &ada(&tag)));
+        assert_eq!(session.display_name(), "Ada Lovelace. Countess");
+        assert_eq!(session.email(), Some("ada@school.example"));
+        assert!(!cookie.contains("Ada") && !cookie.contains("ada@"), "hex, not free text, in the cookie");
+        let teacher = Role::Uploader { uploader_id: "maths%2Fbob".into() };
+        let bob = Principal::Person { issuer_tag: tag.clone(), subject: "s".into(), name: "Bob".into(), email: None };
+        let cookie = key.open_id("0123", &teacher, &bob, now);
+        let session = key.verify_with(&cookie, &[], Some(tag.as_str()), now, LIFE).unwrap();
+        assert_eq!((session.id.as_str(), &session.role, session.email()), ("0123", &teacher, None));
+    }
+
+    #[test]
+    fn a_persons_session_ends_with_its_provider_and_is_no_tokens_session() {
+        let (key, tag, now, _, cookie) = ada_signed_in();
+        assert!(key.verify(&cookie, &[], now, LIFE).is_none(), "no provider configured any more");
+        let moved = key.issuer_tag("https://id.example", "another-client");
+        assert!(key.verify_with(&cookie, &[], Some(moved.as_str()), now, LIFE).is_none(), "another client");
+        assert!(key.verify_with(&cookie, &[], Some(tag.as_str()), now + LIFE.idle, LIFE).is_none(), "idle");
+        let forged = cookie.replacen(".p.evaluator.", ".p.uploads.", 1);
+        assert!(key.verify_with(&forged, &[], Some(tag.as_str()), now, LIFE).is_none(), "tampered");
+        // A token's session names no person.
+        let token = GatewayToken::new("t", Role::Evaluator);
+        let session = key.verify_with(&key.open(&token, now), &[token], Some(tag.as_str()), now, LIFE).unwrap();
+        assert_eq!((session.display_name().as_str(), session.email()), ("evaluator (token)", None));
+    }
+}

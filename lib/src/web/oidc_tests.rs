@@ -8,6 +8,7 @@
 //! Ignored by default: they need Node.js and npm (the provider's packages are installed
 //! outside the repository on first use). `make test-oidc` runs them.
 
+use fantoccini::Locator;
 use reqwest::StatusCode;
 
 use super::oidc_testkit::{Browser, Docflow, PROVIDER_NAME, attribute, docflow, refresh};
@@ -199,13 +200,8 @@ async fn signing_out_ends_the_session_here_and_at_the_provider() {
 }
 
 /// In Chromium, from the sign-in page's button through the provider's own login page,
-/// as `login`: the "Signed in as" line, and the page's source.
-async fn chromium_sign_in(
-    browser: &fantoccini::Client,
-    d: &Docflow,
-    login: &str,
-) -> Result<(String, String), fantoccini::error::CmdError> {
-    use fantoccini::Locator;
+/// submitted as `login`.
+async fn chromium_sign_in(browser: &fantoccini::Client, d: &Docflow, login: &str) -> Outcome {
     let wait = std::time::Duration::from_secs(20);
     browser.goto(&format!("{}/ui/sign-in", d.base)).await?;
     browser.wait().at_most(wait).for_element(Locator::Css("#oidc-sign-in")).await?.click().await?;
@@ -213,23 +209,28 @@ async fn chromium_sign_in(
     assert!(browser.current_url().await?.as_str().starts_with(&d.op.issuer), "the provider's own page");
     name.send_keys(login).await?;
     browser.find(Locator::Css("input[name=password]")).await?.send_keys("any password").await?;
-    browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
+    browser.find(Locator::Css("button[type=submit]")).await?.click().await
+}
+
+/// The "Signed in as" line once docflow's page shows it, and the page's source.
+async fn signed_in_as(browser: &fantoccini::Client) -> Result<(String, String), fantoccini::error::CmdError> {
+    let wait = std::time::Duration::from_secs(20);
     let who = browser.wait().at_most(wait).for_element(Locator::Css("span.who")).await?.text().await?;
     Ok((who, browser.source().await?))
 }
 
 /// Chromium on a docflow holding a lesson plan of `maths%2Fbob` and a video of
-/// `teacher-7`, signed in through the provider's own page as `login`; then `then` with the
-/// "Signed in as" line and the list's source. The browser is closed whatever happens.
-async fn in_chromium(login: &str, then: impl AsyncFnOnce(&fantoccini::Client, &Docflow, &str, &str) -> Outcome) {
+/// `teacher-7`, after `login` submitted the provider's own login page; then `then`. The
+/// browser is closed whatever happens.
+async fn in_chromium(login: &str, then: impl AsyncFnOnce(&fantoccini::Client, &Docflow) -> Outcome) {
     let t = sqlite().await;
     t.receive("maths%2Fbob", Kind::Document, "fractions week 2.docx").await;
     t.receive("teacher-7", Kind::Video, "photosynthesis.mp4").await;
     let d = docflow(&t, None).await;
     let (mut driver, browser) = super::browser::chromium().await;
     let outcome = async {
-        let (who, page) = chromium_sign_in(&browser, &d, login).await?;
-        then(&browser, &d, &who, &page).await
+        chromium_sign_in(&browser, &d, login).await?;
+        then(&browser, &d).await
     }
     .await;
     browser.close().await.ok();
@@ -242,8 +243,8 @@ type Outcome = Result<(), fantoccini::error::CmdError>;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Node.js, npm, chromium and chromium-driver: make test-oidc"]
 async fn in_chromium_an_evaluator_signs_in_on_the_providers_page_and_out_of_both() {
-    use fantoccini::Locator;
-    in_chromium("ada", async |browser: &fantoccini::Client, d: &Docflow, who: &str, page: &str| {
+    in_chromium("ada", async |browser: &fantoccini::Client, d: &Docflow| {
+        let (who, page) = signed_in_as(browser).await?;
         assert_eq!(who, "Signed in as Ada Lovelace (evaluator)");
         assert!(page.contains("fractions week 2.docx") && page.contains("photosynthesis.mp4"), "{page}");
         // Sign-out: docflow's page sends the browser on to the provider, which asks.
@@ -254,6 +255,7 @@ async fn in_chromium_an_evaluator_signs_in_on_the_providers_page_and_out_of_both
         yes.click().await?;
         browser.wait().at_most(wait).for_element(Locator::Css("#oidc-sign-in")).await?;
         assert!(browser.current_url().await?.as_str().starts_with(&format!("{}/ui/sign-in", d.base)));
+        super::browser::screenshot("sign-in-provider.png", &browser.screenshot().await?);
         // Signed out at the provider too: its login page asks again.
         browser.find(Locator::Css("#oidc-sign-in")).await?.click().await?;
         browser.wait().at_most(wait).for_element(Locator::Css("input[name=login]")).await?;
@@ -265,10 +267,28 @@ async fn in_chromium_an_evaluator_signs_in_on_the_providers_page_and_out_of_both
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Node.js, npm, chromium and chromium-driver: make test-oidc"]
 async fn in_chromium_a_teacher_signs_in_on_the_providers_page_and_sees_only_their_own() {
-    in_chromium("maths/bob", async |_: &fantoccini::Client, _: &Docflow, who: &str, page: &str| {
+    in_chromium("maths/bob", async |browser: &fantoccini::Client, _: &Docflow| {
+        let (who, page) = signed_in_as(browser).await?;
         assert_eq!(who, "Signed in as Bob Teacher (teacher)");
         assert!(page.contains("fractions week 2.docx") && !page.contains("photosynthesis.mp4"), "{page}");
         assert!(page.contains("href=\"/ui/upload\""), "a teacher may upload: {page}");
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Node.js, npm, chromium and chromium-driver: make test-oidc"]
+async fn in_chromium_a_person_without_a_role_reads_why_and_what_to_ask() {
+    in_chromium("nora", async |browser: &fantoccini::Client, _: &Docflow| {
+        let wait = std::time::Duration::from_secs(20);
+        // Back at docflow (its header), not the provider's page still showing.
+        browser.wait().at_most(wait).for_element(Locator::Css("header a.brand")).await?;
+        assert_eq!(browser.find(Locator::Css("h1")).await?.text().await?, "docflow has no role for you");
+        let words = browser.find(Locator::Css("main p")).await?.text().await?;
+        assert!(words.contains("Nora Norole") && words.contains("Ask your administrator"), "{words}");
+        assert!(browser.find_all(Locator::Css("span.who")).await?.is_empty(), "nobody is signed in");
+        super::browser::screenshot("sign-in-no-role.png", &browser.screenshot().await?);
         Ok(())
     })
     .await;

@@ -70,7 +70,7 @@ test-browser: ## the web interface in headless Chromium (Debian's chromium and c
 # The tests of sign-in through an OpenID provider: npm's oidc-provider (tests/oidc/) under
 # Node, its packages installed once per package-lock.json with `npm ci --ignore-scripts`
 # into ~/.cache/docflow/oidc-node_modules/ (outside the repository; a few seconds, 40
-# packages), then over HTTP and in Chromium. About 30 s once built (10 tests, measured on
+# packages), then over HTTP and in Chromium. About 40 s once built (11 tests, measured on
 # 2 busy cores): each test starts its own provider (about half a second) on a free
 # loopback port. Writes docs/screenshots/sign-in-provider.png and sign-in-no-role.png.
 .PHONY: test-oidc

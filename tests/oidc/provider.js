@@ -1,7 +1,7 @@
 // The OpenID provider of docflow's sign-in tests: npm's oidc-provider (a certified
 // implementation), with one client and the users below, on a free loopback port.
 //
-//   node provider.js --redirect URI --post-logout URI [--tamper aud|exp|nonce]
+//   node provider.js --redirect URI --post-logout URI [--tamper aud|exp|nonce] [--port N]
 //
 // Prints one JSON line, {"issuer": "http://127.0.0.1:PORT"}, once it listens; stops when
 // its standard input closes (the test that started it ended) or on SIGTERM.
@@ -9,11 +9,15 @@
 // The packages come from DOCFLOW_OIDC_MODULES (a node_modules folder installed with `npm
 // ci --ignore-scripts` from this folder's package-lock.json, outside the repository).
 //
+// Each start draws a new signing key: a provider started again on the same `--port` (0, a
+// free one, by default) is the same issuer with rotated keys.
+//
 // `--tamper` makes every ID token the token endpoint returns wrong in one way, signed again
 // with the provider's own key, so that only the check under test can refuse it:
 // - aud: issued for another client;
 // - exp: expired an hour ago;
-// - nonce: for another sign-in.
+// - nonce: for another sign-in;
+// - sig: signed with another key (under the provider's key id).
 //
 // Logins (any password): see USERS. The dev login page of oidc-provider is the real one
 // a person fills in; consent is granted without asking (docflow is a first-party client).
@@ -61,6 +65,7 @@ const option = (name) => {
 const redirects = option('redirect');
 const postLogout = option('post-logout');
 const [tamper] = option('tamper');
+const [port] = option('port');
 if (redirects.length === 0) {
   console.error('--redirect URI: docflow\'s /ui/oidc/callback');
   process.exit(2);
@@ -70,7 +75,7 @@ const { privateKey } = await jose.generateKeyPair('RS256', { extractable: true }
 const jwk = { ...(await jose.exportJWK(privateKey)), kid: 'test-key', alg: 'RS256', use: 'sig' };
 
 const server = http.createServer();
-await new Promise((ready) => server.listen(0, '127.0.0.1', ready));
+await new Promise((ready) => server.listen(Number(port ?? 0), '127.0.0.1', ready));
 const issuer = `http://127.0.0.1:${server.address().port}`;
 
 const provider = new Provider(issuer, {
@@ -122,10 +127,11 @@ provider.use(async (ctx, next) => {
   if (tamper === 'aud') claims.aud = 'another-client';
   else if (tamper === 'exp') Object.assign(claims, { iat: now - 7200, exp: now - 3600 });
   else if (tamper === 'nonce') claims.nonce = 'a-nonce-of-another-sign-in';
-  else throw new Error(`--tamper ${tamper}: aud, exp or nonce`);
+  else if (tamper !== 'sig') throw new Error(`--tamper ${tamper}: aud, exp, nonce or sig`);
+  const key = tamper === 'sig' ? (await jose.generateKeyPair('RS256')).privateKey : privateKey;
   ctx.body = {
     ...ctx.body,
-    id_token: await new jose.SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: jwk.kid }).sign(privateKey),
+    id_token: await new jose.SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: jwk.kid }).sign(key),
   };
 });
 

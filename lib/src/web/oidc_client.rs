@@ -1,5 +1,6 @@
 //! The OpenID provider as docflow talks to it (the `openidconnect` crate): discovery, kept
-//! for an hour so that a rotated signing key is learnt without a restart; the
+//! for an hour, and asked again (at most once a minute) when an ID token's signature
+//! matches none of the keys it gave, so that a rotated signing key is learnt at once; the
 //! authorization request with PKCE (S256), `state` and `nonce`; the code's exchange; the
 //! ID token's checks (signature against the provider's keys, issuer, audience, expiry,
 //! nonce). Its HTTP client follows no redirect (a token request must not be sent on to
@@ -10,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdToken};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl,
-    LogoutRequest, Nonce, PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout,
-    RedirectUrl, RequestTokenError, Scope, TokenResponse,
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IssuerUrl, LogoutRequest, Nonce, PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl,
+    ProviderMetadataWithLogout, RedirectUrl, RequestTokenError, Scope, TokenResponse,
 };
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -23,6 +24,9 @@ use crate::settings::oidc::{CALLBACK_PATH, OidcSettings};
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 /// How long discovery's answer (endpoints, signing keys) is used before it is asked again.
 const DISCOVERY_TTL: Duration = Duration::from_secs(3600);
+/// A signature that fails asks discovery again only when its answer is older than this:
+/// forged tokens cannot make docflow hammer the provider.
+const REDISCOVER_AFTER: Duration = Duration::from_secs(60);
 
 type Client =
     CoreClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointMaybeSet>;
@@ -61,6 +65,8 @@ pub struct Provider {
     redirect: RedirectUrl,
     post_logout: String,
     http: openidconnect::reqwest::Client,
+    /// [`REDISCOVER_AFTER`]; tests set 0 to see a rotation at once.
+    rediscover_after: Duration,
     discovered: tokio::sync::Mutex<Option<(Instant, Arc<ProviderMetadataWithLogout>)>>,
 }
 
@@ -87,8 +93,15 @@ impl Provider {
             redirect,
             post_logout: format!("{base}/ui/sign-in"),
             http,
+            rediscover_after: REDISCOVER_AFTER,
             discovered: tokio::sync::Mutex::new(None),
         })
+    }
+
+    /// How old discovery's answer must be before a failed signature asks again.
+    pub fn with_rediscover_after(mut self, after: Duration) -> Provider {
+        self.rediscover_after = after;
+        self
     }
 
     pub fn settings(&self) -> &OidcSettings {
@@ -97,9 +110,14 @@ impl Provider {
 
     /// Discovery's answer, asked again once older than [`DISCOVERY_TTL`].
     async fn metadata(&self) -> Result<Arc<ProviderMetadataWithLogout>, OidcError> {
+        self.discover(DISCOVERY_TTL).await
+    }
+
+    /// Discovery's answer, asked again when older than `max_age`.
+    async fn discover(&self, max_age: Duration) -> Result<Arc<ProviderMetadataWithLogout>, OidcError> {
         let mut discovered = self.discovered.lock().await;
         if let Some((at, metadata)) = discovered.as_ref()
-            && at.elapsed() < DISCOVERY_TTL
+            && at.elapsed() < max_age
         {
             return Ok(metadata.clone());
         }
@@ -151,9 +169,17 @@ impl Provider {
                 other => OidcError::Unreachable(error_chain(&other)),
             })?;
         let token = response.id_token().ok_or_else(|| OidcError::Untrusted("no ID token in the answer".into()))?;
-        token
-            .claims(&client.id_token_verifier(), &Nonce::new(nonce.to_owned()))
-            .map_err(|e| OidcError::Untrusted(error_chain(&e)))?;
+        let nonce = Nonce::new(nonce.to_owned());
+        let checked = match token.claims(&client.id_token_verifier(), &nonce) {
+            // Signed with a key discovery did not give: the provider may have rotated its
+            // keys since. Learn them again and check once more.
+            Err(ClaimsVerificationError::SignatureVerification(_)) => {
+                let fresh = self.client(&*self.discover(self.rediscover_after).await?);
+                token.claims(&fresh.id_token_verifier(), &nonce).map(|_| ())
+            }
+            other => other.map(|_| ()),
+        };
+        checked.map_err(|e| OidcError::Untrusted(error_chain(&e)))?;
         let id_token = token.to_string();
         Ok(Verified { claims: payload(&id_token)?, id_token })
     }

@@ -71,14 +71,33 @@ fn install() -> PathBuf {
 /// The running provider; killed when dropped.
 pub struct Op {
     pub issuer: String,
-    _child: tokio::process::Child,
+    child: tokio::process::Child,
     /// Kept open: the provider may write more.
     _stdout: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
 }
 
 /// Starts the provider for a docflow at `base`; `tamper` spoils its ID tokens
-/// (`aud`, `exp`, `nonce`: see the script).
+/// (`aud`, `exp`, `nonce`, `sig`: see the script).
 pub async fn provider(base: &str, tamper: Option<&str>) -> Op {
+    match tamper {
+        Some(tamper) => provider_with(base, &["--tamper", tamper]).await,
+        None => provider_with(base, &[]).await,
+    }
+}
+
+impl Op {
+    /// Stops the provider and starts it again on the same port: the same issuer, with
+    /// new signing keys and no session.
+    pub async fn restart(&mut self, base: &str) {
+        self.child.kill().await.unwrap();
+        let port = self.issuer.rsplit(':').next().unwrap().to_owned();
+        *self = provider_with(base, &["--port", &port]).await;
+        assert!(self.issuer.ends_with(&format!(":{port}")));
+    }
+}
+
+/// The provider for a docflow at `base`, with the script's options `args`.
+async fn provider_with(base: &str, args: &[&str]) -> Op {
     let mut command = tokio::process::Command::new("node");
     command
         .arg(provider_dir().join("provider.js"))
@@ -87,10 +106,8 @@ pub async fn provider(base: &str, tamper: Option<&str>) -> Op {
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
-        .kill_on_drop(true);
-    if let Some(tamper) = tamper {
-        command.args(["--tamper", tamper]);
-    }
+        .kill_on_drop(true)
+        .args(args);
     let mut child = command.spawn().expect("node (Node.js 20 or later)");
     let stdout = child.stdout.take().unwrap();
     let mut lines = tokio::io::BufReader::new(stdout).lines();
@@ -100,7 +117,7 @@ pub async fn provider(base: &str, tamper: Option<&str>) -> Op {
         .unwrap()
         .expect("the provider prints its issuer");
     let issuer = serde_json::from_str::<serde_json::Value>(&line).unwrap()["issuer"].as_str().unwrap().to_owned();
-    Op { issuer, _child: child, _stdout: lines }
+    Op { issuer, child, _stdout: lines }
 }
 
 /// The web interface on a port of its own, over `t`'s database, with `[oidc]` set for
@@ -133,7 +150,10 @@ pub async fn docflow(t: &Target, tamper: Option<&str>) -> Docflow {
         ("DOCFLOW__OIDC__PROVIDER_NAME", PROVIDER_NAME),
     ]));
     let store = Store::new(&settings.s3).unwrap();
-    let web = WebState::new(EvaluatorState::new(settings, t.db.clone(), store));
+    let mut web = WebState::new(EvaluatorState::new(settings.clone(), t.db.clone(), store));
+    // A key rotation is seen at the next sign-in, not a minute later.
+    let provider = super::oidc_client::Provider::new(&settings.oidc, &base).unwrap();
+    web.oidc = Some(Arc::new(provider.with_rediscover_after(Duration::ZERO)));
     let app = routes(web.clone());
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     Docflow { base, op, web, server }

@@ -88,9 +88,9 @@ async fn a_person_without_a_role_is_refused_in_words_and_gets_no_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Node.js and npm (and the npm registry once): make test-oidc"]
-async fn an_id_token_for_another_audience_expired_or_of_another_sign_in_is_refused() {
+async fn an_id_token_for_another_audience_expired_of_another_sign_in_or_forged_is_refused() {
     let t = sqlite().await;
-    for (tamper, detail) in [("aud", "audience"), ("exp", "Expired"), ("nonce", "nonce")] {
+    for (tamper, detail) in [("aud", "audience"), ("exp", "Expired"), ("nonce", "nonce"), ("sig", "signature")] {
         let d = docflow(&t, Some(tamper)).await;
         let browser = Browser::new();
         let refused = d.through_provider(&browser, "ada").await;
@@ -101,6 +101,20 @@ async fn an_id_token_for_another_audience_expired_or_of_another_sign_in_is_refus
         let finish = browser.get(&format!("{}/ui/oidc/finish", d.base)).await;
         assert_eq!(finish.status, StatusCode::BAD_REQUEST, "{tamper}: nothing to finish");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Node.js and npm (and the npm registry once): make test-oidc"]
+async fn after_the_provider_rotates_its_signing_key_people_still_sign_in() {
+    let t = sqlite().await;
+    let mut d = docflow(&t, None).await;
+    let first = d.sign_in(&Browser::new(), "ada").await;
+    assert!(first.body.contains("Signed in as Ada Lovelace (evaluator)"), "{first:?}");
+    // The same issuer on the same port, with a key docflow's discovery has not seen.
+    let base = d.base.clone();
+    d.op.restart(&base).await;
+    let again = d.sign_in(&Browser::new(), "ada").await;
+    assert!(again.body.contains("Signed in as Ada Lovelace (evaluator)"), "{again:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -67,6 +67,18 @@ test-browser: ## the web interface in headless Chromium (Debian's chromium and c
 	@command -v chromedriver >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
 	$(CARGO) test -p docflow --lib web::browser -- --ignored --nocapture
 
+# The tests of sign-in through an OpenID provider: npm's oidc-provider (tests/oidc/) under
+# Node, its packages installed once per package-lock.json with `npm ci --ignore-scripts`
+# into ~/.cache/docflow/oidc-node_modules/ (outside the repository; a few seconds, 40
+# packages), then over HTTP and in Chromium. About 40 s once built (11 tests, measured on
+# 2 busy cores): each test starts its own provider (about half a second) on a free
+# loopback port. Writes docs/screenshots/sign-in-provider.png and sign-in-no-role.png.
+.PHONY: test-oidc
+test-oidc: ## sign-in through a real OpenID provider (Node's oidc-provider), over HTTP and in headless Chromium
+	@command -v node >/dev/null && command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
+	@command -v chromedriver >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+	$(CARGO) test -p docflow --lib web::oidc_tests -- --ignored
+
 check-deploy: $(VENV)/.tools ## deploy/: NATS configurations on both nats-servers, yamllint, Kubernetes schemas, compose config, shellcheck
 	@command -v docker-compose >/dev/null || (apt-get update -qq && apt-get install -y -qq docker-compose)
 	scripts/check-nats-configs $(NATS_SERVER_SUITE) "$$(scripts/nats-server-current)"

@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 pub mod edit;
 pub mod keys;
+pub mod oidc;
 pub mod schema;
 pub mod sources;
 mod validate;
@@ -77,6 +78,9 @@ pub struct Settings {
     pub log: LogSettings,
     pub runtime: RuntimeSettings,
     pub stages: StagesSettings,
+    /// `[oidc]`: sign-in through an OpenID provider; off while `oidc.issuer` is unset.
+    #[serde(default)]
+    pub oidc: oidc::OidcSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]

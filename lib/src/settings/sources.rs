@@ -109,6 +109,7 @@ pub(super) fn assemble(
     }
     let mut environment = Environment::with_prefix("DOCFLOW").separator("__").list_separator(",").try_parsing(true);
     let mut list_keys: Vec<String> = StageId::ALL.iter().map(|stage| format!("stages.{stage}.backoff")).collect();
+    list_keys.extend(crate::settings::oidc::LIST_KEYS.iter().map(|key| format!("oidc.{key}")));
     // Per-provider lists: the provider names are only known from the variables.
     for (name, value) in &vars {
         let Some(rest) = name.strip_prefix("DOCFLOW__PROVIDERS__") else { continue };

@@ -219,6 +219,9 @@ impl Settings {
             "at least 32 bytes (e.g. `openssl rand -hex 32`), the same on every gateway; or unset for a key per process",
         );
         p.require(self.gateway_max_body().is_some(), "gateway.max_body", "a size such as 1MiB, 512KiB or 1048576");
+        for (key, expected) in self.oidc.problems() {
+            p.add(key, expected);
+        }
     }
 
     fn check_stages(&self, p: &mut Problems) {

@@ -21,18 +21,27 @@
 //! `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` and
 //! `frame-ancestors 'none'`. Every request passes [`guard`] first: two session cookies
 //! are refused, and nothing is answered before the sign-outs of other gateways are known.
-//! Not built yet: OpenID Connect.
+//! - `GET /ui/oidc/sign-in`, `GET /ui/oidc/callback`, `GET|POST /ui/oidc/finish`: sign-in
+//!   through the OpenID provider of `[oidc]` ([`oidc`]: the flow; `oidc_client`: the
+//!   provider and the ID token's checks; `oidc_claims`: roles and uploader ids).
 
 #[cfg(test)]
 mod browser;
 mod files;
 pub mod live;
+mod oidc;
+pub mod oidc_claims;
+pub mod oidc_client;
 mod pages;
 pub mod revocations;
 pub mod session;
 mod sign_in;
 mod upload;
 
+#[cfg(test)]
+mod oidc_testkit;
+#[cfg(test)]
+mod oidc_tests;
 #[cfg(test)]
 mod session_tests;
 #[cfg(test)]
@@ -79,6 +88,10 @@ pub struct WebState {
     pub live: live::Live,
     /// Signed-out sessions and used sign-in links, as every gateway sees them.
     pub revocations: Revocations,
+    /// The OpenID provider of `[oidc]`, when configured.
+    pub oidc: Option<std::sync::Arc<oidc_client::Provider>>,
+    /// Its sessions' tag ([`SessionKey::issuer_tag`]).
+    pub issuer_tag: Option<String>,
 }
 
 impl WebState {
@@ -93,6 +106,13 @@ impl WebState {
         };
         let lifetimes =
             Lifetimes { idle: gateway.session_idle.min(gateway.session_lifetime), absolute: gateway.session_lifetime };
+        let settings = &evaluator.settings.oidc;
+        let oidc = settings
+            .enabled()
+            .then(|| oidc_client::Provider::new(settings, &gateway.public_url))
+            .and_then(|made| made.inspect_err(|error| tracing::error!(%error, "OpenID sign-in is off")).ok())
+            .map(std::sync::Arc::new);
+        let issuer_tag = oidc.is_some().then(|| key.issuer_tag(&settings.issuer, &settings.client_id));
         WebState {
             evaluator,
             key,
@@ -102,6 +122,8 @@ impl WebState {
             clock: Clock::system(),
             live: live::Live::default(),
             revocations: Revocations::default(),
+            oidc,
+            issuer_tag,
         }
     }
 
@@ -125,11 +147,12 @@ impl WebState {
     }
 
     /// The request's session: its one session cookie, signed, neither idle nor expired,
-    /// its token still configured, and not signed out on any gateway.
+    /// its token (or OpenID provider) still configured, and not signed out on any gateway.
     fn session(&self, headers: &HeaderMap) -> Option<Session> {
         let value = sole_cookie(headers, self.cookies.session)?;
         let tokens = &self.evaluator.settings.gateway.tokens;
-        let session = self.key.verify(value, tokens, self.clock.now(), self.lifetimes)?;
+        let issuer = self.issuer_tag.as_deref();
+        let session = self.key.verify_with(value, tokens, issuer, self.clock.now(), self.lifetimes)?;
         (!self.revocations.is_revoked(&session.id)).then_some(session)
     }
 
@@ -161,6 +184,9 @@ pub fn routes(state: WebState) -> Router {
         .route("/ui/sign-in", get(sign_in::form).post(sign_in::sign_in))
         .route("/ui/sign-in/preview", axum::routing::post(sign_in::preview))
         .route("/ui/sign-out", axum::routing::post(sign_in::sign_out))
+        .route("/ui/oidc/sign-in", get(oidc::start))
+        .route(crate::settings::oidc::CALLBACK_PATH, get(oidc::callback))
+        .route("/ui/oidc/finish", get(oidc::finish).post(oidc::switch))
         .route("/ui/documents/{id}", get(document))
         .route("/ui/documents/{id}/transcript.vtt", get(transcript))
         .route("/ui/documents/{id}/files/{role}", get(files::download))

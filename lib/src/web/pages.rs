@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
 
-use super::session::Session;
+use super::session::{Principal, Session};
 use crate::db::{ListFilter, State};
 use crate::evaluator::{DocumentResource, DocumentSummary, TimelineView};
 use crate::gateway::tokens::Role;
@@ -37,7 +37,7 @@ pub(super) fn layout(title: &str, session: Option<(&Session, &str)>, body: Marku
                     @if let Some((session, csrf)) = session {
                         nav aria-label="Account" {
                             @if !matches!(session.role, Role::Evaluator) { a href="/ui/upload" { "Upload" } }
-                            span.who { "Signed in as " (who(&session.role)) }
+                            span.who { "Signed in as " (signed_in_as(session)) }
                             form method="post" action="/ui/sign-out" {
                                 input type="hidden" name="csrf" value=(csrf);
                                 button type="submit" { "Sign out" }
@@ -48,6 +48,16 @@ pub(super) fn layout(title: &str, session: Option<(&Session, &str)>, body: Marku
                 main id="main" { (body) }
             }
         }
+    }
+}
+
+/// The "Signed in as" words: a person by name (and role), a token by its role.
+pub(super) fn signed_in_as(session: &Session) -> String {
+    match (&session.by, &session.role) {
+        (Principal::Person { name, .. }, Role::Evaluator) => format!("{name} (evaluator)"),
+        (Principal::Person { name, .. }, Role::Uploader { .. }) => format!("{name} (teacher)"),
+        (Principal::Person { name, .. }, Role::Uploads) => format!("{name} (uploading app)"),
+        (Principal::Token { .. }, role) => who(role),
     }
 }
 

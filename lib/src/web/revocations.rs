@@ -3,6 +3,9 @@
 //!
 //! Keys: `revoked.{session id}` and `link.{nonce}`; the value is `{"until": unix seconds}`,
 //! the moment the entry stops mattering (the session's absolute end, the link's expiry).
+//! A session opened through the OpenID provider also has `hint.{session id}`, with
+//! `"id_token"`: what sign-out sends the provider as `id_token_hint` (too large for the
+//! cookie). Hints are read from the bucket at sign-out only, never kept in memory.
 //! The bucket's `max_age` is the absolute session lifetime, so every entry outlives what
 //! it refuses and no key needs a per-key TTL (nats-server 2.11).
 //!
@@ -61,11 +64,15 @@ struct Inner {
     kv: OnceLock<jetstream::kv::Store>,
     /// Keys as they are revoked, for the open event streams.
     changes: broadcast::Sender<String>,
+    /// Without a bucket (tests): the hints, by session id.
+    hints: Mutex<HashMap<String, String>>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Value {
     until: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
 }
 
 impl Default for Revocations {
@@ -85,6 +92,7 @@ impl Revocations {
                 ready: AtomicBool::new(false),
                 kv: OnceLock::new(),
                 changes: broadcast::channel(256).0,
+                hints: Mutex::default(),
             }),
         }
     }
@@ -138,6 +146,7 @@ impl Revocations {
             let entry = entry.map_err(|e| unreachable(&e))?;
             seen = seen.max(entry.revision);
             if entry.operation == Operation::Put
+                && !entry.key.starts_with("hint.")
                 && let Ok(value) = serde_json::from_slice::<Value>(&entry.value)
             {
                 self.remember(&entry.key, value.until);
@@ -182,7 +191,7 @@ impl Revocations {
         let key = format!("revoked.{id}");
         self.remember(&key, until);
         let Some(kv) = self.inner.kv.get() else { return Ok(()) };
-        let value = serde_json::to_vec(&Value { until }).expect("serializes");
+        let value = serde_json::to_vec(&Value { until, id_token: None }).expect("serializes");
         kv.put(&key, value.into()).await.map_err(|e| RevocationError::Unreachable(e.to_string()))?;
         Ok(())
     }
@@ -196,7 +205,7 @@ impl Revocations {
             self.remember(&key, until);
             return Ok(first);
         };
-        let value = serde_json::to_vec(&Value { until }).expect("serializes");
+        let value = serde_json::to_vec(&Value { until, id_token: None }).expect("serializes");
         match kv.create(&key, value.into()).await {
             Ok(_) => {
                 self.remember(&key, until);
@@ -208,6 +217,27 @@ impl Revocations {
             }
             Err(e) => Err(RevocationError::Unreachable(e.to_string())),
         }
+    }
+
+    /// Keeps the ID token of session `id` (whose absolute end is `until`) for the
+    /// provider's sign-out, on every gateway.
+    pub async fn put_hint(&self, id: &str, until: u64, id_token: &str) -> Result<(), RevocationError> {
+        let Some(kv) = self.inner.kv.get() else {
+            self.inner.hints.lock().expect("not poisoned").insert(id.to_owned(), id_token.to_owned());
+            return Ok(());
+        };
+        let value = serde_json::to_vec(&Value { until, id_token: Some(id_token.to_owned()) }).expect("serializes");
+        kv.put(format!("hint.{id}"), value.into()).await.map_err(|e| RevocationError::Unreachable(e.to_string()))?;
+        Ok(())
+    }
+
+    /// The ID token [`Revocations::put_hint`] kept for session `id`.
+    pub async fn hint(&self, id: &str) -> Result<Option<String>, RevocationError> {
+        let Some(kv) = self.inner.kv.get() else {
+            return Ok(self.inner.hints.lock().expect("not poisoned").get(id).cloned());
+        };
+        let entry = kv.get(format!("hint.{id}")).await.map_err(|e| RevocationError::Unreachable(e.to_string()))?;
+        Ok(entry.and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok()).and_then(|value| value.id_token))
     }
 
     /// Resolves once session `id` is revoked (at once when it already is).
@@ -278,6 +308,11 @@ mod tests {
             first.revoke("s1", u64::MAX).await.unwrap();
             tokio::time::timeout(Duration::from_secs(10), waiting).await.expect("the other gateway hears it").unwrap();
             assert!(second.is_revoked("s1") && !second.is_revoked("s2"));
+            // A provider's ID token kept by one gateway is read by another at sign-out.
+            first.put_hint("s2", u64::MAX, "header.payload.signature").await.unwrap();
+            assert_eq!(second.hint("s2").await.unwrap().as_deref(), Some("header.payload.signature"));
+            assert_eq!(second.hint("s3").await.unwrap(), None);
+            assert!(!second.is_revoked("s2"), "a hint revokes nothing");
 
             let (a, b) = tokio::join!(first.use_link("n1", u64::MAX), second.use_link("n1", u64::MAX));
             assert_eq!([a.unwrap(), b.unwrap()].iter().filter(|first| **first).count(), 1, "exactly one exchange");

@@ -38,14 +38,28 @@ pub const SIGN_IN_CSRF_COOKIE: &str = "docflow_csrf";
 pub struct CookieNames {
     pub session: &'static str,
     pub csrf: &'static str,
+    /// An OpenID sign-in under way: its `state`, `nonce` and PKCE verifier (`oidc.rs`).
+    pub oidc_flow: &'static str,
+    /// An OpenID sign-in checked, its session not yet opened (`oidc.rs`).
+    pub oidc_done: &'static str,
 }
 
 impl CookieNames {
     pub fn new(secure: bool) -> CookieNames {
         if secure {
-            CookieNames { session: "__Host-docflow_session", csrf: "__Host-docflow_csrf" }
+            CookieNames {
+                session: "__Host-docflow_session",
+                csrf: "__Host-docflow_csrf",
+                oidc_flow: "__Host-docflow_oidc",
+                oidc_done: "__Host-docflow_oidc_done",
+            }
         } else {
-            CookieNames { session: SESSION_COOKIE, csrf: SIGN_IN_CSRF_COOKIE }
+            CookieNames {
+                session: SESSION_COOKIE,
+                csrf: SIGN_IN_CSRF_COOKIE,
+                oidc_flow: "docflow_oidc",
+                oidc_done: "docflow_oidc_done",
+            }
         }
     }
 }
@@ -79,12 +93,15 @@ impl std::fmt::Debug for SessionKey {
     }
 }
 
-/// Who a session speaks for. Today a configured token; OpenID Connect adds a person
-/// (issuer, subject, display name) as a second variant, with the same id and lifetimes.
+/// Who a session speaks for: a configured token, or a person signed in through the
+/// OpenID provider (`oidc.rs`), with the same id and lifetimes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     /// A `[[gateway.tokens]]` entry, by its tag (never the token or its digest).
     Token { tag: String },
+    /// A person: the provider by a keyed tag of its issuer and client id (a session of a
+    /// provider no longer configured is refused), their `sub`, name and e-mail address.
+    Person { issuer_tag: String, subject: String, name: String, email: Option<String> },
 }
 
 /// A verified session.
@@ -102,6 +119,27 @@ pub struct Session {
     pub expires: u64,
     /// The idle end: `seen + idle` (never past `expires`).
     pub idle_until: u64,
+}
+
+impl Session {
+    /// Who is signed in, for people to read: a person's name; for a token, its role
+    /// ("evaluator (token)", "uploading app (token)") or a teacher's uploader id.
+    pub fn display_name(&self) -> String {
+        match (&self.by, &self.role) {
+            (Principal::Person { name, .. }, _) => name.clone(),
+            (Principal::Token { .. }, Role::Evaluator) => "evaluator (token)".to_owned(),
+            (Principal::Token { .. }, Role::Uploads) => "uploading app (token)".to_owned(),
+            (Principal::Token { .. }, Role::Uploader { uploader_id }) => uploader_id.clone(),
+        }
+    }
+
+    /// The person's e-mail address from the provider's claims (none for a token).
+    pub fn email(&self) -> Option<&str> {
+        match &self.by {
+            Principal::Person { email, .. } => email.as_deref(),
+            Principal::Token { .. } => None,
+        }
+    }
 }
 
 /// What a sign-in link (`docflow dev`'s) stands for, once its signature is checked.
@@ -146,13 +184,13 @@ impl SessionKey {
         tokens.iter().find(|t| t.role == *role && bool::from(self.token_tag(t).as_bytes().ct_eq(tag.as_bytes())))
     }
 
-    fn signed(&self, domain: &[u8], payload: String) -> String {
+    pub(super) fn signed(&self, domain: &[u8], payload: String) -> String {
         let mac = hex::encode(self.mac(&[domain, payload.as_bytes()]));
         format!("{payload}.{mac}")
     }
 
     /// The payload of a value signed in `domain`, when the signature holds.
-    fn payload<'v>(&self, domain: &[u8], value: &'v str) -> Option<&'v str> {
+    pub(super) fn payload<'v>(&self, domain: &[u8], value: &'v str) -> Option<&'v str> {
         let (payload, mac) = value.rsplit_once('.')?;
         let mac = hex::decode(mac).ok()?;
         bool::from(self.mac(&[domain, payload.as_bytes()]).as_slice().ct_eq(&mac)).then_some(payload)
@@ -160,14 +198,39 @@ impl SessionKey {
 
     /// The cookie value of a new session opened with `token` at `now`.
     pub fn open(&self, token: &GatewayToken, now: SystemTime) -> String {
-        let id = hex::encode(rand::random::<[u8; 16]>());
+        self.open_as(&token.role, &Principal::Token { tag: self.token_tag(token) }, now).1
+    }
+
+    /// A new session of `by` with `role` at `now`: its id and its cookie value.
+    pub fn open_as(&self, role: &Role, by: &Principal, now: SystemTime) -> (String, String) {
+        let id = new_id();
+        let value = self.open_id(&id, role, by, now);
+        (id, value)
+    }
+
+    /// The cookie value of a new session whose id was drawn before ([`new_id`]): an
+    /// OpenID sign-in keeps its ID token under the id before the session opens.
+    pub fn open_id(&self, id: &str, role: &Role, by: &Principal, now: SystemTime) -> String {
         let now = unix(now);
-        self.encode(&id, &token.role, &Principal::Token { tag: self.token_tag(token) }, now, now)
+        self.encode(id, role, by, now, now)
+    }
+
+    /// The tag of an OpenID provider's sessions: it changes with the issuer or the client
+    /// id, which ends the sessions opened through the previous one.
+    pub fn issuer_tag(&self, issuer: &str, client_id: &str) -> String {
+        hex::encode(&self.mac(&[b"issuer", issuer.as_bytes(), client_id.as_bytes()])[..12])
     }
 
     fn encode(&self, id: &str, role: &Role, by: &Principal, issued: u64, seen: u64) -> String {
-        let Principal::Token { tag } = by;
-        let payload = format!("v2.{id}.{issued}.{seen}.t.{}.{}.{tag}", role.name(), uploader_hex(role));
+        let (role, uploader) = (role.name(), uploader_hex(role));
+        let payload = match by {
+            Principal::Token { tag } => format!("v2.{id}.{issued}.{seen}.t.{role}.{uploader}.{tag}"),
+            Principal::Person { issuer_tag, subject, name, email } => {
+                let (subject, name) = (hex::encode(subject), hex::encode(name));
+                let email = email.as_deref().map(hex::encode).unwrap_or_default();
+                format!("v2.{id}.{issued}.{seen}.p.{role}.{uploader}.{issuer_tag}.{subject}.{name}.{email}")
+            }
+        };
         self.signed(b"session", payload)
     }
 
@@ -181,9 +244,22 @@ impl SessionKey {
         now: SystemTime,
         lifetimes: Lifetimes,
     ) -> Option<Session> {
+        self.verify_with(value, tokens, None, now, lifetimes)
+    }
+
+    /// [`SessionKey::verify`], also accepting the people of the OpenID provider of
+    /// `issuer_tag` ([`SessionKey::issuer_tag`]; `None`: no provider configured).
+    pub fn verify_with(
+        &self,
+        value: &str,
+        tokens: &[GatewayToken],
+        issuer_tag: Option<&str>,
+        now: SystemTime,
+        lifetimes: Lifetimes,
+    ) -> Option<Session> {
         let payload = self.payload(b"session", value)?;
         let parts: Vec<&str> = payload.split('.').collect();
-        let ["v2", id, issued, seen, "t", role, uploader, tag] = parts.as_slice() else { return None };
+        let ["v2", id, issued, seen, kind, role, uploader, rest @ ..] = parts.as_slice() else { return None };
         let (issued, seen): (u64, u64) = (issued.parse().ok()?, seen.parse().ok()?);
         let expires = issued.saturating_add(lifetimes.absolute.as_secs());
         let idle_until = seen.saturating_add(lifetimes.idle.as_secs()).min(expires);
@@ -192,16 +268,22 @@ impl SessionKey {
             return None;
         }
         let role = role_of(role, uploader)?;
-        self.configured(tokens, &role, tag)?;
-        Some(Session {
-            id: (*id).to_owned(),
-            role,
-            by: Principal::Token { tag: (*tag).to_owned() },
-            issued,
-            seen,
-            expires,
-            idle_until,
-        })
+        let by = match (*kind, rest) {
+            ("t", [tag]) => {
+                self.configured(tokens, &role, tag)?;
+                Principal::Token { tag: (*tag).to_owned() }
+            }
+            ("p", [tag, subject, name, email]) => {
+                let current = issuer_tag?;
+                if !bool::from(current.as_bytes().ct_eq(tag.as_bytes())) {
+                    return None;
+                }
+                let email = if email.is_empty() { None } else { Some(unhex(email)?) };
+                Principal::Person { issuer_tag: (*tag).to_owned(), subject: unhex(subject)?, name: unhex(name)?, email }
+            }
+            _ => return None,
+        };
+        Some(Session { id: (*id).to_owned(), role, by, issued, seen, expires, idle_until })
     }
 
     /// The cookie value of `session` used at `now`, when its last use is older than
@@ -258,18 +340,27 @@ impl SessionKey {
     }
 }
 
-fn uploader_hex(role: &Role) -> String {
+/// A new session id: 128 random bits, hex.
+pub fn new_id() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+pub(super) fn uploader_hex(role: &Role) -> String {
     match role {
         Role::Uploader { uploader_id } => hex::encode(uploader_id.as_bytes()),
         _ => String::new(),
     }
 }
 
-fn role_of(role: &str, uploader: &str) -> Option<Role> {
+fn unhex(text: &str) -> Option<String> {
+    String::from_utf8(hex::decode(text).ok()?).ok()
+}
+
+pub(super) fn role_of(role: &str, uploader: &str) -> Option<Role> {
     Some(match role {
         "evaluator" => Role::Evaluator,
         "uploads" => Role::Uploads,
-        "uploader" => Role::Uploader { uploader_id: String::from_utf8(hex::decode(uploader).ok()?).ok()? },
+        "uploader" => Role::Uploader { uploader_id: unhex(uploader)? },
         _ => return None,
     })
 }
@@ -318,119 +409,4 @@ impl std::fmt::Debug for Clock {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LIFE: Lifetimes = Lifetimes { idle: Duration::from_secs(1800), absolute: Duration::from_secs(8 * 3600) };
-
-    fn teacher() -> GatewayToken {
-        GatewayToken::new("t", Role::Uploader { uploader_id: "teacher.42".into() })
-    }
-
-    #[test]
-    fn a_session_round_trips_carries_an_id_and_holds_no_token() {
-        let key = SessionKey::random();
-        let token = teacher();
-        let now = SystemTime::now();
-        let cookie = key.open(&token, now);
-        assert!(!cookie.contains(&token.sha256_hex()) && !cookie.contains(&token.sha256_hex()[..16]));
-        let session = key.verify(&cookie, std::slice::from_ref(&token), now, LIFE).unwrap();
-        assert_eq!(session.role, token.role);
-        assert_eq!(session.id.len(), 32);
-        assert_eq!(session.expires, unix(now) + LIFE.absolute.as_secs());
-        assert!(key.csrf_ok(&session, &key.csrf(&session)));
-        assert!(!key.csrf_ok(&session, ""));
-        let other = key.verify(&key.open(&token, now), std::slice::from_ref(&token), now, LIFE).unwrap();
-        assert_ne!(session.id, other.id, "every sign-in has an id of its own");
-    }
-
-    #[test]
-    fn tampered_idle_expired_foreign_and_revoked_token_sessions_are_refused() {
-        let key = SessionKey::random();
-        let token = teacher();
-        let tokens = std::slice::from_ref(&token);
-        let now = SystemTime::now();
-        let cookie = key.open(&token, now);
-        assert!(key.verify(&cookie, tokens, now + LIFE.idle, LIFE).is_none(), "idle");
-        assert!(key.verify(&cookie, tokens, now + LIFE.idle - Duration::from_secs(1), LIFE).is_some());
-        assert!(SessionKey::random().verify(&cookie, tokens, now, LIFE).is_none(), "another key");
-        assert!(
-            key.verify(&cookie, &[GatewayToken::new("other", token.role.clone())], now, LIFE).is_none(),
-            "token gone"
-        );
-        let forged = cookie.replacen("uploader", "evaluator", 1);
-        assert!(key.verify(&forged, tokens, now, LIFE).is_none(), "tampered");
-        assert!(key.verify("", tokens, now, LIFE).is_none());
-        assert!(key.verify("v2.x.1.1.t.evaluator...", tokens, now, LIFE).is_none());
-    }
-
-    #[test]
-    fn use_moves_the_idle_deadline_but_never_the_absolute_one() {
-        let key = SessionKey::random();
-        let token = teacher();
-        let tokens = std::slice::from_ref(&token);
-        let start = SystemTime::now();
-        let mut cookie = key.open(&token, start);
-        let session = key.verify(&cookie, tokens, start, LIFE).unwrap();
-        assert_eq!(key.touch(&session, start + Duration::from_secs(5)), None, "not signed again at every request");
-        // Used every 20 minutes: alive past the idle time, until the lifetime.
-        let mut at = start;
-        loop {
-            at += Duration::from_secs(20 * 60);
-            let Some(session) = key.verify(&cookie, tokens, at, LIFE) else { break };
-            assert_eq!(session.issued, unix(start));
-            cookie = key.touch(&session, at).expect("older than a minute");
-        }
-        let ended = at.duration_since(start).unwrap();
-        assert!(ended >= LIFE.absolute && ended < LIFE.absolute + Duration::from_secs(20 * 60), "{ended:?}");
-    }
-
-    #[test]
-    fn gateways_with_the_same_secret_share_sessions_and_others_do_not() {
-        let token = teacher();
-        let now = SystemTime::now();
-        let secret = "a shared secret of more than thirty-two bytes";
-        let cookie = SessionKey::from_secret(secret).open(&token, now);
-        let tokens = std::slice::from_ref(&token);
-        assert!(SessionKey::from_secret(secret).verify(&cookie, tokens, now, LIFE).is_some());
-        assert!(
-            SessionKey::from_secret("another secret of more than thirty-two")
-                .verify(&cookie, tokens, now, LIFE)
-                .is_none()
-        );
-        assert!(SessionKey::random().verify(&cookie, tokens, now, LIFE).is_none());
-    }
-
-    #[test]
-    fn a_link_names_its_token_without_holding_it_and_expires() {
-        let key = SessionKey::from_secret("a shared secret of more than thirty-two bytes");
-        let token = teacher();
-        let tokens = std::slice::from_ref(&token);
-        let now = SystemTime::now();
-        let code = key.link(&token, now, Duration::from_secs(60));
-        assert!(!code.contains(&token.sha256_hex()[..16]), "no digest of the token");
-        let link = key.verify_link(&code, tokens, now).unwrap();
-        assert_eq!(link.token, &token);
-        assert!(key.verify_link(&code, tokens, now + Duration::from_secs(60)).is_none(), "expired");
-        assert!(SessionKey::random().verify_link(&code, tokens, now).is_none(), "another key");
-        assert!(key.verify_link(&code.replacen("uploader", "evaluator", 1), tokens, now).is_none(), "tampered");
-        assert!(key.verify(&code, tokens, now, LIFE).is_none(), "a link is no session");
-        assert_ne!(key.link(&token, now, Duration::from_secs(60)), code, "a nonce each");
-    }
-
-    #[test]
-    fn the_double_submit_check_needs_both_equal_and_present() {
-        assert!(double_submit_ok(Some("abc"), "abc"));
-        assert!(!double_submit_ok(Some("abc"), "abd"));
-        assert!(!double_submit_ok(None, ""));
-        assert!(!double_submit_ok(Some(""), ""));
-    }
-
-    #[test]
-    fn cookie_names_are_host_prefixed_over_https_only() {
-        assert_eq!(CookieNames::new(true).session, "__Host-docflow_session");
-        assert_eq!(CookieNames::new(true).csrf, "__Host-docflow_csrf");
-        assert_eq!(CookieNames::new(false).session, "docflow_session");
-    }
-}
+// Tests: `session_tests.rs` (`keys`: this file's; the rest: through the router).

@@ -284,3 +284,180 @@ async fn a_sign_in_link_shows_who_signs_in_once_and_a_replay_changes_nothing() {
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert!(refused.body.contains("This sign-in link cannot be used"), "{}", refused.body);
 }
+
+mod people {
+    use std::time::SystemTime;
+
+    use super::keys::LIFE;
+    use crate::gateway::tokens::{GatewayToken, Role};
+    use crate::web::session::{Principal, SessionKey};
+
+    fn ada(tag: &str) -> Principal {
+        Principal::Person {
+            issuer_tag: tag.into(),
+            subject: "248289761001".into(),
+            name: "Ada Lovelace. Countess".into(),
+            email: Some("ada@school.example".into()),
+        }
+    }
+
+    /// A key, the tag of a provider under it, now, and the id and cookie value of a session of Ada.
+    fn ada_signed_in() -> (SessionKey, String, SystemTime, String, String) {
+        let key = SessionKey::random();
+        let tag = key.issuer_tag("https://id.example", "docflow");
+        let now = SystemTime::now();
+        let (id, cookie) = key.open_as(&Role::Evaluator, &ada(&tag), now);
+        (key, tag, now, id, cookie)
+    }
+
+    #[test]
+    fn a_persons_session_carries_their_name_and_email_and_needs_no_token() {
+        let (key, tag, now, id, cookie) = ada_signed_in();
+        let session = key.verify_with(&cookie, &[], Some(tag.as_str()), now, LIFE).expect("valid without tokens");
+        assert_eq!((session.id.as_str(), &session.role, &session.by), (id.as_str(), &Role::Evaluator, &ada(&tag)));
+        assert_eq!(session.display_name(), "Ada Lovelace. Countess");
+        assert_eq!(session.email(), Some("ada@school.example"));
+        assert!(!cookie.contains("Ada") && !cookie.contains("ada@"), "hex, not free text, in the cookie");
+        let teacher = Role::Uploader { uploader_id: "maths%2Fbob".into() };
+        let bob = Principal::Person { issuer_tag: tag.clone(), subject: "s".into(), name: "Bob".into(), email: None };
+        let cookie = key.open_id("0123", &teacher, &bob, now);
+        let session = key.verify_with(&cookie, &[], Some(tag.as_str()), now, LIFE).unwrap();
+        assert_eq!((session.id.as_str(), &session.role, session.email()), ("0123", &teacher, None));
+    }
+
+    #[test]
+    fn a_persons_session_ends_with_its_provider_and_is_no_tokens_session() {
+        let (key, tag, now, _, cookie) = ada_signed_in();
+        assert!(key.verify(&cookie, &[], now, LIFE).is_none(), "no provider configured any more");
+        let moved = key.issuer_tag("https://id.example", "another-client");
+        assert!(key.verify_with(&cookie, &[], Some(moved.as_str()), now, LIFE).is_none(), "another client");
+        assert!(key.verify_with(&cookie, &[], Some(tag.as_str()), now + LIFE.idle, LIFE).is_none(), "idle");
+        let forged = cookie.replacen(".p.evaluator.", ".p.uploads.", 1);
+        assert!(key.verify_with(&forged, &[], Some(tag.as_str()), now, LIFE).is_none(), "tampered");
+        // A token's session names no person.
+        let token = GatewayToken::new("t", Role::Evaluator);
+        let session = key.verify_with(&key.open(&token, now), &[token], Some(tag.as_str()), now, LIFE).unwrap();
+        assert_eq!((session.display_name().as_str(), session.email()), ("evaluator (token)", None));
+    }
+}
+
+/// The session key's own rules, without the router.
+mod keys {
+    use std::time::{Duration, SystemTime};
+
+    use super::super::session::*;
+    use crate::gateway::tokens::{GatewayToken, Role};
+
+    pub(super) const LIFE: Lifetimes =
+        Lifetimes { idle: Duration::from_secs(1800), absolute: Duration::from_secs(8 * 3600) };
+
+    fn teacher() -> GatewayToken {
+        GatewayToken::new("t", Role::Uploader { uploader_id: "teacher.42".into() })
+    }
+
+    #[test]
+    fn a_session_round_trips_carries_an_id_and_holds_no_token() {
+        let key = SessionKey::random();
+        let token = teacher();
+        let now = SystemTime::now();
+        let cookie = key.open(&token, now);
+        assert!(!cookie.contains(&token.sha256_hex()) && !cookie.contains(&token.sha256_hex()[..16]));
+        let session = key.verify(&cookie, std::slice::from_ref(&token), now, LIFE).unwrap();
+        assert_eq!(session.role, token.role);
+        assert_eq!(session.id.len(), 32);
+        assert_eq!(session.expires, unix(now) + LIFE.absolute.as_secs());
+        assert!(key.csrf_ok(&session, &key.csrf(&session)));
+        assert!(!key.csrf_ok(&session, ""));
+        let other = key.verify(&key.open(&token, now), std::slice::from_ref(&token), now, LIFE).unwrap();
+        assert_ne!(session.id, other.id, "every sign-in has an id of its own");
+    }
+
+    #[test]
+    fn tampered_idle_expired_foreign_and_revoked_token_sessions_are_refused() {
+        let key = SessionKey::random();
+        let token = teacher();
+        let tokens = std::slice::from_ref(&token);
+        let now = SystemTime::now();
+        let cookie = key.open(&token, now);
+        assert!(key.verify(&cookie, tokens, now + LIFE.idle, LIFE).is_none(), "idle");
+        assert!(key.verify(&cookie, tokens, now + LIFE.idle - Duration::from_secs(1), LIFE).is_some());
+        assert!(SessionKey::random().verify(&cookie, tokens, now, LIFE).is_none(), "another key");
+        assert!(
+            key.verify(&cookie, &[GatewayToken::new("other", token.role.clone())], now, LIFE).is_none(),
+            "token gone"
+        );
+        let forged = cookie.replacen("uploader", "evaluator", 1);
+        assert!(key.verify(&forged, tokens, now, LIFE).is_none(), "tampered");
+        assert!(key.verify("", tokens, now, LIFE).is_none());
+        assert!(key.verify("v2.x.1.1.t.evaluator...", tokens, now, LIFE).is_none());
+    }
+
+    #[test]
+    fn use_moves_the_idle_deadline_but_never_the_absolute_one() {
+        let key = SessionKey::random();
+        let token = teacher();
+        let tokens = std::slice::from_ref(&token);
+        let start = SystemTime::now();
+        let mut cookie = key.open(&token, start);
+        let session = key.verify(&cookie, tokens, start, LIFE).unwrap();
+        assert_eq!(key.touch(&session, start + Duration::from_secs(5)), None, "not signed again at every request");
+        // Used every 20 minutes: alive past the idle time, until the lifetime.
+        let mut at = start;
+        loop {
+            at += Duration::from_secs(20 * 60);
+            let Some(session) = key.verify(&cookie, tokens, at, LIFE) else { break };
+            assert_eq!(session.issued, unix(start));
+            cookie = key.touch(&session, at).expect("older than a minute");
+        }
+        let ended = at.duration_since(start).unwrap();
+        assert!(ended >= LIFE.absolute && ended < LIFE.absolute + Duration::from_secs(20 * 60), "{ended:?}");
+    }
+
+    #[test]
+    fn gateways_with_the_same_secret_share_sessions_and_others_do_not() {
+        let token = teacher();
+        let now = SystemTime::now();
+        let secret = "a shared secret of more than thirty-two bytes";
+        let cookie = SessionKey::from_secret(secret).open(&token, now);
+        let tokens = std::slice::from_ref(&token);
+        assert!(SessionKey::from_secret(secret).verify(&cookie, tokens, now, LIFE).is_some());
+        assert!(
+            SessionKey::from_secret("another secret of more than thirty-two")
+                .verify(&cookie, tokens, now, LIFE)
+                .is_none()
+        );
+        assert!(SessionKey::random().verify(&cookie, tokens, now, LIFE).is_none());
+    }
+
+    #[test]
+    fn a_link_names_its_token_without_holding_it_and_expires() {
+        let key = SessionKey::from_secret("a shared secret of more than thirty-two bytes");
+        let token = teacher();
+        let tokens = std::slice::from_ref(&token);
+        let now = SystemTime::now();
+        let code = key.link(&token, now, Duration::from_secs(60));
+        assert!(!code.contains(&token.sha256_hex()[..16]), "no digest of the token");
+        let link = key.verify_link(&code, tokens, now).unwrap();
+        assert_eq!(link.token, &token);
+        assert!(key.verify_link(&code, tokens, now + Duration::from_secs(60)).is_none(), "expired");
+        assert!(SessionKey::random().verify_link(&code, tokens, now).is_none(), "another key");
+        assert!(key.verify_link(&code.replacen("uploader", "evaluator", 1), tokens, now).is_none(), "tampered");
+        assert!(key.verify(&code, tokens, now, LIFE).is_none(), "a link is no session");
+        assert_ne!(key.link(&token, now, Duration::from_secs(60)), code, "a nonce each");
+    }
+
+    #[test]
+    fn the_double_submit_check_needs_both_equal_and_present() {
+        assert!(double_submit_ok(Some("abc"), "abc"));
+        assert!(!double_submit_ok(Some("abc"), "abd"));
+        assert!(!double_submit_ok(None, ""));
+        assert!(!double_submit_ok(Some(""), ""));
+    }
+
+    #[test]
+    fn cookie_names_are_host_prefixed_over_https_only() {
+        assert_eq!(CookieNames::new(true).session, "__Host-docflow_session");
+        assert_eq!(CookieNames::new(true).csrf, "__Host-docflow_csrf");
+        assert_eq!(CookieNames::new(false).session, "docflow_session");
+    }
+}

@@ -132,7 +132,7 @@ pub(super) async fn preview(
     if !double_submit(&state, &headers, &form) {
         return StatusCode::FORBIDDEN.into_response();
     }
-    let current = state.session(&headers).map(|s| pages::who(&s.role));
+    let current = state.session(&headers).map(|s| pages::signed_in_as(&s));
     match find_token(field(&form, "token").trim(), &state.evaluator.settings.gateway.tokens) {
         Some(token) => Json(serde_json::json!({"as": pages::who(&token.role), "current": current})).into_response(),
         None => (
@@ -156,14 +156,15 @@ pub(super) async fn sign_out(
         return forbidden_form(Some((&session, &csrf)));
     }
     revoke(&state, &session).await;
-    let mut response = to_sign_in();
+    // A person's session ends at the provider too.
+    let mut response = super::oidc::provider_sign_out(&state, &session).await.unwrap_or_else(to_sign_in);
     response.headers_mut().append(header::SET_COOKIE, state.cookie(state.cookies.session, "", Some(0)));
     response
 }
 
 /// Revoked here at once; an error means the other gateways were not told (logged: the
 /// cookie is cleared and this gateway refuses it all the same).
-async fn revoke(state: &WebState, session: &Session) {
+pub(super) async fn revoke(state: &WebState, session: &Session) {
     if let Err(error) = state.revocations.revoke(&session.id, session.expires).await {
         tracing::error!(%error, "sign-out not recorded in the session bucket: other gateways accept the session until it expires");
     }
@@ -220,12 +221,12 @@ enum Shown<'a> {
 fn page(state: &WebState, status: StatusCode, current: Option<&Session>, form: Shown<'_>) -> Response {
     let nonce = session::sign_in_nonce();
     let cookie = state.cookie(state.cookies.csrf, &nonce, None);
-    let markup = markup(&nonce, current, &form);
+    let markup = markup(&nonce, current, &form, super::oidc::button(state));
     (status, [(header::SET_COOKIE, cookie)], markup).into_response()
 }
 
-fn markup(csrf: &str, current: Option<&Session>, form: &Shown<'_>) -> Markup {
-    let current_who = current.map(|s| pages::who(&s.role));
+fn markup(csrf: &str, current: Option<&Session>, form: &Shown<'_>, provider: Option<Markup>) -> Markup {
+    let current_who = current.map(pages::signed_in_as);
     let switch = current.is_some();
     let body = match form {
         Shown::Token { problem } => html! {
@@ -235,6 +236,10 @@ fn markup(csrf: &str, current: Option<&Session>, form: &Shown<'_>) -> Markup {
                 p.current { "You are signed in as " strong { (who) } ". " a href="/ui/" { "Go to your documents" } "." }
                 h2 { "Sign in as someone else" }
                 p { "Signing in with another token ends your session as " (who) "." }
+            }
+            @if let Some(button) = &provider {
+                (button)
+                h2 { "Or with an access token" }
             }
             p #sign-in-as hidden role="status" {}
             form.sign-in method="post" action="/ui/sign-in" {

@@ -108,7 +108,9 @@ fn get_prints_merged_values_hides_url_credentials_and_refuses_secrets() {
     assert_eq!(get(&loaded, "providers.acme.base_url").unwrap(), "http://127.0.0.1:9100");
     let url = get(&loaded, "database.url").unwrap();
     assert!(url.contains("db/docflow") && !url.contains("pw-secret"), "{url}");
-    for secret in ["providers.acme.api_key", "s3.secret_key", "ingest.token", "gateway.session_secret"] {
+    for secret in
+        ["providers.acme.api_key", "s3.secret_key", "ingest.token", "gateway.session_secret", "oidc.client_secret"]
+    {
         let error = get(&loaded, secret).unwrap_err().to_string();
         assert!(error.contains("a secret") && !error.contains("k-123"), "{error}");
     }

@@ -220,6 +220,8 @@
       ask.set("size", String(chosen.size));
       var teacher = form.querySelector("#teacher");
       if (teacher) ask.set("teacher", teacher.value);
+      var notify = form.querySelector("#notify");
+      if (notify) ask.set("notify", notify.checked ? "1" : "0");
       fetch("/ui/upload", { method: "POST", body: ask, credentials: "same-origin" })
         .then(function (response) {
           return response.json().then(function (body) {

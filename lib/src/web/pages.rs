@@ -328,7 +328,14 @@ pub fn document(
 /// (which names the teacher). Uploading needs the script; without it the page says so.
 /// `replaces`: the kind and file name of a stopped document this upload is a new version
 /// of (the document page's "Upload a new version"), said and preselected.
-pub fn upload(session: &Session, csrf: &str, teacher: Option<&str>, replaces: Option<(Kind, &str)>) -> Markup {
+/// `email`: the address the teacher's sign-in gave, offered for the e-mails (`crate::mail`).
+pub fn upload(
+    session: &Session,
+    csrf: &str,
+    teacher: Option<&str>,
+    replaces: Option<(Kind, &str)>,
+    email: Option<&str>,
+) -> Markup {
     let video = matches!(replaces, Some((Kind::Video, _)));
     layout(
         "Upload",
@@ -356,6 +363,10 @@ pub fn upload(session: &Session, csrf: &str, teacher: Option<&str>, replaces: Op
                     label for="file" { "File" }
                     input #file name="file" type="file" required
                         accept=".pdf,.doc,.docx,.odt,.md,.txt,.rtf,application/pdf,text/*";
+                }
+                @if let Some(email) = email {
+                    label.check { input #notify name="notify" type="checkbox" value="1" checked;
+                        " E-mail me at " (email) " when it is ready or needs a new version" }
                 }
                 button type="submit" { "Upload" }
             }

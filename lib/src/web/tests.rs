@@ -3,6 +3,7 @@
 //! through the gateway: [`files`].
 
 pub(in crate::web) mod files;
+mod retry;
 
 use std::sync::Arc;
 

@@ -15,11 +15,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::session::Session;
 use super::{CSP, WebState, field, origin, pages, to_sign_in};
 use crate::gateway::ApiError;
 use crate::gateway::tokens::Role;
 use crate::gateway::uploads::{Presigned, UploadRequest, presign as presign_form};
 use crate::ids::Kind;
+use crate::mail::store::{Contact, MailStore};
 
 /// Who a session uploads for: `Some(uploader)` for a teacher, `None` for an uploading app
 /// (which names the teacher in the form); `Err` for an evaluator.
@@ -51,7 +53,8 @@ pub(super) async fn page(
     let pairs = query.map(|Query(pairs)| pairs).unwrap_or_default();
     let replaces = replaces(&pairs);
     let replaces = replaces.as_ref().map(|(kind, name)| (*kind, name.as_str()));
-    let mut response = pages::upload(&session, &csrf, teacher, replaces).into_response();
+    let email = teacher.and(email_of(&session));
+    let mut response = pages::upload(&session, &csrf, teacher, replaces, email.as_deref()).into_response();
     let settings = &state.evaluator.settings;
     match state.evaluator.store.form_url(&settings.s3.uploads_bucket).ok().as_deref().and_then(origin) {
         Some(store) => {
@@ -96,6 +99,13 @@ pub(super) async fn presign(
             );
         }
     };
+    if let (Ok(Some(own)), Some(email)) = (uploads_for(&session.role), email_of(&session)) {
+        // The teacher's choice for the e-mails, as the page's box says it.
+        let contact = Contact { email, opt_in: field(&form, "notify") == "1" };
+        if let Err(error) = MailStore::new(state.evaluator.db.clone()).record_contact(own, &contact).await {
+            tracing::warn!(%error, uploader = own, "the uploader's e-mail choice was not recorded");
+        }
+    }
     let content_type = match field(&form, "content_type").trim() {
         "" => "application/octet-stream".to_owned(),
         given => given.to_owned(),
@@ -120,6 +130,14 @@ pub(super) async fn presign(
         "expires_at": expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     }))
     .into_response()
+}
+
+/// The address a session's sign-in gave (OpenID Connect claims), for the e-mails; token
+/// sessions have none (their addresses are `[[mail.uploaders]]`). To be read from the
+/// session's principal once sign-in through OpenID Connect records it.
+fn email_of(session: &Session) -> Option<String> {
+    let _ = session;
+    None
 }
 
 /// The kind and file name of `?kind=&replaces=`, when both are sound: a name of at most

@@ -33,7 +33,7 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn screenshot(name: &str, png: &[u8]) {
+pub(super) fn screenshot(name: &str, png: &[u8]) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(name), png).unwrap();
@@ -132,7 +132,7 @@ async fn start_with(
 }
 
 /// chromedriver (ours alone, killed when dropped) and a headless Chromium session.
-async fn chromium() -> (tokio::process::Child, fantoccini::Client) {
+pub(super) async fn chromium() -> (tokio::process::Child, fantoccini::Client) {
     assert!(
         std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
         "install the browser first: apt-get install -y chromium chromium-driver"
@@ -275,7 +275,7 @@ async fn measure_the_list_over_1000_documents_in_chromium() {
 }
 
 /// Waits up to `seconds` for `script` (a function body returning a boolean) to return true.
-async fn until(
+pub(super) async fn until(
     browser: &fantoccini::Client,
     what: &str,
     seconds: u64,

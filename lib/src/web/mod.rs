@@ -26,6 +26,8 @@
 
 #[cfg(test)]
 mod browser;
+#[cfg(test)]
+mod browser_failures;
 pub mod failure;
 mod files;
 pub mod live;

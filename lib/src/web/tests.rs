@@ -3,7 +3,7 @@
 //! through the gateway: [`files`].
 
 pub(in crate::web) mod files;
-mod retry;
+pub(in crate::web) mod retry;
 
 use std::sync::Arc;
 

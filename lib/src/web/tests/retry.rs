@@ -127,10 +127,27 @@ async fn an_evaluators_retry_restarts_the_document_in_a_new_round() {
     assert_eq!(w.waiting().await, 1);
 
     // The transfer stage takes it as it takes `docflow retry`'s.
-    let consumer: PullConsumer =
-        w.js.get_consumer_from_stream(StageId::Transfer.consumer(), w.names.stream(StageId::Transfer.stream()))
-            .await
-            .unwrap();
+    transfer_takes_the_request(&w.settings, &w.t.db, &w.js, &w.names).await;
+    let document = w.t.db.get(id).await.unwrap().unwrap();
+    assert_eq!((document.state, document.submission_round), (State::Received, 1));
+    let timeline = w.t.db.timeline(id).await.unwrap();
+    assert!(timeline.iter().any(|e| e.reason.as_deref() == Some("retried")), "{timeline:?}");
+    w.drop_streams().await;
+}
+
+/// The transfer stage (the real one, over `db`) handles the next message of the uploads
+/// stream, as `docflow run transfer` would. Whatever its submission then does (the store
+/// is unreachable in these tests), a restart request has restarted its document by then.
+pub(in crate::web) async fn transfer_takes_the_request(
+    settings: &Arc<Settings>,
+    db: &crate::db::Db,
+    js: &async_nats::jetstream::Context,
+    names: &Names,
+) {
+    let consumer: PullConsumer = js
+        .get_consumer_from_stream(StageId::Transfer.consumer(), names.stream(StageId::Transfer.stream()))
+        .await
+        .unwrap();
     let mut messages = consumer.fetch().max_messages(1).expires(Duration::from_secs(5)).messages().await.unwrap();
     let message = messages.next().await.expect("the restart request").unwrap();
     let info = message.info().unwrap();
@@ -143,13 +160,7 @@ async fn an_evaluators_retry_restarts_the_document_in_a_new_round() {
         max_deliver: 8,
         stream_sequence: info.stream_sequence,
     };
-    let ports =
-        Ports::connect(&w.settings, w.t.db.clone(), Store::new(&w.settings.s3).unwrap(), w.js.clone(), false).unwrap();
-    // Whatever its submission then does (the store is unreachable here), the restart is made.
-    let _ = Transfer::new(w.settings.clone(), &ports).step(&delivery).await;
-    let document = w.t.db.get(id).await.unwrap().unwrap();
-    assert_eq!((document.state, document.submission_round), (State::Received, 1));
-    let timeline = w.t.db.timeline(id).await.unwrap();
-    assert!(timeline.iter().any(|e| e.reason.as_deref() == Some("retried")), "{timeline:?}");
-    w.drop_streams().await;
+    let ports = Ports::connect(settings, db.clone(), Store::new(&settings.s3).unwrap(), js.clone(), false).unwrap();
+    let _ = Transfer::new(settings.clone(), &ports).step(&delivery).await;
+    message.ack().await.ok();
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::DbError;
 use super::entities::{artifacts, document_events, documents};
 use crate::ids::{DocumentId, Kind};
+use crate::lifecycle::FailureCause;
 
 /// A document's state. `received -> submitted -> processed -> validated -> normalized`;
 /// `failed` and `rejected` end a document's run.
@@ -121,6 +122,9 @@ pub struct Document {
     pub submission_id: Option<String>,
     pub error_stage: Option<String>,
     pub error_reason: Option<String>,
+    /// Why the document stopped, while it is `failed` or `rejected` (`None` for rows that
+    /// stopped before causes were stored, and for every other state).
+    pub failure_cause: Option<FailureCause>,
     /// `{stage: attempt}` of the last transition each stage made.
     pub attempts: serde_json::Value,
     pub normalized: Option<serde_json::Value>,
@@ -196,6 +200,8 @@ impl TryFrom<documents::Model> for Document {
             submission_id: row.submission_id,
             error_stage: row.error_stage,
             error_reason: row.error_reason,
+            // A name this docflow does not know (a newer one wrote it) reads as unknown.
+            failure_cause: row.failure_cause.map(|c| c.parse().unwrap_or(FailureCause::Unknown)),
             attempts: row.attempts,
             normalized: row.normalized,
             submission_round: u32::try_from(row.submission_round).unwrap_or(0),

@@ -23,6 +23,7 @@ use super::entities::{document_events, documents, submissions};
 use super::transition::Extra;
 use super::{ArtifactRow, Db, DbError, Document, NewDocument, State, TimelineEntry, statements};
 use crate::ids::DocumentId;
+use crate::lifecycle::FailureCause;
 
 const INSERT_DOCUMENT: &str = r#"INSERT INTO documents
     (id, state, kind, uploader_id, bucket, "key", version_id, etag, size, content_type, provider, attempts, created_at, updated_at, submission_round, round_origin)
@@ -113,6 +114,7 @@ impl Db {
             submission_id: None,
             error_stage: None,
             error_reason: None,
+            failure_cause: None,
             attempts,
             normalized: None,
             submission_round: 0,
@@ -166,7 +168,7 @@ impl Db {
         attempt: u32,
     ) -> Result<bool, DbError> {
         let submission = Extra::Submission { provider, submission_id, job_id, round: Some(round) };
-        self.apply(id, &[State::Received], State::Submitted, stage, attempt, None, submission).await
+        self.apply(id, &[State::Received], State::Submitted, stage, attempt, None, None, submission).await
     }
 
     /// Restarts a `failed` or `rejected` document: back to `received` in the next
@@ -191,6 +193,7 @@ impl Db {
             stage,
             attempt,
             Some(reason),
+            None,
             Extra::Restart { origin },
         )
         .await
@@ -232,8 +235,9 @@ impl Db {
 
     /// Moves the document to `to` if its state is one of `from`, appending a timeline
     /// entry and recording attempts[stage]. `failed` and `rejected` also set
-    /// error_stage/error_reason; any other target clears them. Returns `Ok(false)`, having
-    /// changed nothing, when the guard did not match (or the document does not exist).
+    /// error_stage/error_reason (and no cause: see [`Db::end`]); any other target clears
+    /// them. Returns `Ok(false)`, having changed nothing, when the guard did not match (or
+    /// the document does not exist).
     pub async fn transition(
         &self,
         id: DocumentId,
@@ -243,12 +247,38 @@ impl Db {
         attempt: u32,
         reason: Option<&str>,
     ) -> Result<bool, DbError> {
-        self.apply(id, from, to, stage, attempt, reason, Extra::None).await
+        self.apply(id, from, to, stage, attempt, reason, None, Extra::None).await
     }
 
-    /// Marks the document failed from any non-terminal state.
-    pub async fn mark_failed(&self, id: DocumentId, stage: &str, attempt: u32, reason: &str) -> Result<bool, DbError> {
-        self.transition(id, &State::NON_TERMINAL, State::Failed, stage, attempt, Some(reason)).await
+    /// Ends the document (`to` is `failed` or `rejected`) if its state is one of `from`,
+    /// storing why (`cause`) with the stage's reason. As [`Db::transition`] otherwise.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn end(
+        &self,
+        id: DocumentId,
+        from: &[State],
+        to: State,
+        cause: FailureCause,
+        stage: &str,
+        attempt: u32,
+        reason: &str,
+    ) -> Result<bool, DbError> {
+        if !to.is_failure() {
+            return Ok(false);
+        }
+        self.apply(id, from, to, stage, attempt, Some(reason), Some(cause), Extra::None).await
+    }
+
+    /// Marks the document failed, for `cause`, from any non-terminal state.
+    pub async fn mark_failed(
+        &self,
+        id: DocumentId,
+        stage: &str,
+        attempt: u32,
+        cause: FailureCause,
+        reason: &str,
+    ) -> Result<bool, DbError> {
+        self.end(id, &State::NON_TERMINAL, State::Failed, cause, stage, attempt, reason).await
     }
 
     /// `processed -> validated`: stores the checked artifacts (replacing rows of the same
@@ -270,7 +300,7 @@ impl Db {
             return Ok(false);
         }
         let extra = Extra::Validated { event_id, artifacts, processed_first: from == State::Submitted };
-        self.apply(id, &[from], State::Validated, stage, attempt, None, extra).await
+        self.apply(id, &[from], State::Validated, stage, attempt, None, None, extra).await
     }
 
     /// `validated -> normalized`: stores the normalized content, with the timeline entry.
@@ -284,7 +314,7 @@ impl Db {
     ) -> Result<bool, DbError> {
         let text = serde_json::to_string(normalized).map_err(|e| DbErr::Json(e.to_string()))?;
         let extra = Extra::Normalized(&text);
-        self.apply(id, &[State::Validated], State::Normalized, stage, attempt, None, extra).await
+        self.apply(id, &[State::Validated], State::Normalized, stage, attempt, None, None, extra).await
     }
 
     /// The document's artifacts, by role and name.

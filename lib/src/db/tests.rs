@@ -11,6 +11,7 @@ use sea_orm_migration::MigratorTrait;
 
 use super::*;
 use crate::ids::{DocumentId, Kind, ObjectVersion};
+use crate::lifecycle::FailureCause;
 
 const MAX_CONNECTIONS: u32 = 4;
 
@@ -282,7 +283,7 @@ async fn the_timeline_lists_transitions_in_order(t: Target) {
     assert_eq!(d.attempts, serde_json::json!({"transfer": 1, "validate": 2, "normalize": 1}));
     assert_eq!(d.updated_at, timeline.last().unwrap().at);
     // A terminal document fails no more.
-    assert!(!t.db.mark_failed(id, "watchdog", 1, "late").await.unwrap());
+    assert!(!t.db.mark_failed(id, "watchdog", 1, FailureCause::CallbackLost, "late").await.unwrap());
 }
 
 async fn validated_straight_from_submitted_records_processed_first_in_one_write(t: Target) {
@@ -326,12 +327,23 @@ fn artifact(role: &str, name: &str) -> ArtifactRow {
 async fn mark_failed_records_the_stage_and_reason(t: Target) {
     let doc = new_document("broken.pdf");
     t.db.record_received(&doc, "transfer", 1, None).await.unwrap();
-    assert!(t.db.mark_failed(doc.id, "transfer", 8, "provider refused: 422 unsupported format").await.unwrap());
-    assert!(!t.db.mark_failed(doc.id, "transfer", 9, "again").await.unwrap());
+    assert!(
+        t.db.mark_failed(
+            doc.id,
+            "transfer",
+            8,
+            FailureCause::SubmissionRefused,
+            "provider refused: 422 unsupported format"
+        )
+        .await
+        .unwrap()
+    );
+    assert!(!t.db.mark_failed(doc.id, "transfer", 9, FailureCause::SubmissionRefused, "again").await.unwrap());
     let d = t.db.get(doc.id).await.unwrap().unwrap();
     assert_eq!(d.state, State::Failed);
     assert_eq!(d.error_stage.as_deref(), Some("transfer"));
     assert_eq!(d.error_reason.as_deref(), Some("provider refused: 422 unsupported format"));
+    assert_eq!(d.failure_cause, Some(FailureCause::SubmissionRefused));
     assert_eq!(d.attempts, serde_json::json!({"transfer": 8}));
     let last = t.db.timeline(doc.id).await.unwrap().pop().unwrap();
     assert_eq!((last.state, last.attempt), (State::Failed, 8));
@@ -341,16 +353,18 @@ async fn mark_failed_records_the_stage_and_reason(t: Target) {
     t.db.record_received(&other, "transfer", 1, None).await.unwrap();
     t.db.mark_submitted_in_round(other.id, 0, "sim", "sub-2", "job-2", "transfer", 1).await.unwrap();
     t.db.transition(other.id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap();
-    assert!(
-        t.db.transition(other.id, &[State::Processed], State::Rejected, "validate", 1, Some("missing transcript"))
-            .await
-            .unwrap()
-    );
+    let rejected = FailureCause::ResultsInvalid;
+    let (from, to) = (&[State::Processed], State::Rejected);
+    assert!(t.db.end(other.id, from, to, rejected, "validate", 1, "missing transcript").await.unwrap());
     let d = t.db.get(other.id).await.unwrap().unwrap();
     assert_eq!(
-        (d.state, d.error_stage.as_deref(), d.error_reason.as_deref()),
-        (State::Rejected, Some("validate"), Some("missing transcript"))
+        (d.state, d.error_stage.as_deref(), d.error_reason.as_deref(), d.failure_cause),
+        (State::Rejected, Some("validate"), Some("missing transcript"), Some(rejected))
     );
+    // A restart clears the cause with the error.
+    assert!(t.db.restart(other.id, 5, "retried", "transfer", 1).await.unwrap());
+    let d = t.db.get(other.id).await.unwrap().unwrap();
+    assert_eq!((d.state, d.error_reason, d.failure_cause), (State::Received, None, None));
 }
 
 async fn a_reupload_under_the_same_key_is_found_as_the_latest(t: Target) {

@@ -14,6 +14,7 @@ use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Value};
 use super::repository::{clamp, now, pg, stmt};
 use super::{ArtifactRow, Db, DbError, State, StatusChange};
 use crate::ids::DocumentId;
+use crate::lifecycle::FailureCause;
 
 /// What the guarded update returns for the observer (the rest it knows already).
 const RETURNED: &str = r#"uploader_id, kind, "key""#;
@@ -67,6 +68,7 @@ impl Db {
         stage: &str,
         attempt: u32,
         reason: Option<&str>,
+        cause: Option<FailureCause>,
         extra: Extra<'_>,
     ) -> Result<bool, DbError> {
         if from.is_empty() {
@@ -74,6 +76,11 @@ impl Db {
         }
         let at = now();
         let (error_stage, error_reason) = if to.is_failure() { (Some(stage), reason) } else { (None, None) };
+        // Like the states, a cause's name comes from `FailureCause::as_str`, never from input.
+        let failure_cause = match cause.filter(|_| to.is_failure()) {
+            Some(cause) => format!("'{}'", cause.as_str()),
+            None => "NULL".to_owned(),
+        };
         let mut values: Vec<Value> = vec![
             id.to_string().into(),
             to.as_str().into(),
@@ -145,7 +152,7 @@ impl Db {
         };
         let update = format!(
             "UPDATE documents SET state = $2, updated_at = $3, attempts = {attempts}, \
-             error_stage = $6, error_reason = $7{set} WHERE id = $1 AND state IN ({guard}){condition}"
+             error_stage = $6, error_reason = $7, failure_cause = {failure_cause}{set} WHERE id = $1 AND state IN ({guard}){condition}"
         );
 
         let processed_first = matches!(extra, Extra::Validated { processed_first: true, .. });

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::db::{ArtifactRow, Document, State, TimelineEntry};
 use crate::ids::{DocumentId, Kind};
+use crate::lifecycle::FailureCause;
 
 /// A list item: the first fields of the resource.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -32,6 +33,9 @@ pub struct DocumentSummary {
 pub struct ErrorView {
     pub stage: String,
     pub reason: String,
+    /// Why it stopped, by name (`file_refused`, ...); `unknown` for documents that stopped
+    /// before causes were stored.
+    pub cause: FailureCause,
 }
 
 /// `GET /v1/documents/{id}`.
@@ -70,6 +74,7 @@ impl From<Document> for DocumentSummary {
         let error = document.state.is_failure().then(|| ErrorView {
             stage: document.error_stage.unwrap_or_default(),
             reason: document.error_reason.unwrap_or_default(),
+            cause: document.failure_cause.unwrap_or(FailureCause::Unknown),
         });
         DocumentSummary {
             id: document.id,

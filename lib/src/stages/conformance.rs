@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::db::{ArtifactRow, NewDocument, State};
 use crate::ids::{DocumentId, Kind};
+use crate::lifecycle::FailureCause;
 use crate::stages::StageId;
 use crate::stages::normalize::record::Record;
 use crate::stages::ports::Documents;
@@ -128,7 +129,7 @@ async fn document_in(docs: &dyn Documents, target: State) -> DocumentId {
             State::Processed => docs.transition(id, &[State::Submitted], State::Processed, VALIDATE, 1, None).await,
             State::Validated => docs.record_validated(id, State::Submitted, "evt", &[], VALIDATE, 1).await,
             State::Normalized => docs.store_normalized(id, &record(), StageId::Normalize, 1).await,
-            State::Failed => docs.mark_failed(id, TRANSFER, 1, "refused").await,
+            State::Failed => docs.mark_failed(id, TRANSFER, 1, FailureCause::FileRefused, "refused").await,
             State::Rejected => {
                 docs.transition(id, &[State::Processed], State::Rejected, VALIDATE, 1, Some("bad results")).await
             }
@@ -164,7 +165,9 @@ async fn every_write_moves_a_document_only_from_its_states(docs: Arc<dyn Documen
             Box::pin(async move { d.store_normalized(id, &record(), StageId::Normalize, 2).await.unwrap() })
         }),
         ("failed", &State::NON_TERMINAL, State::Failed, |d, id| {
-            Box::pin(async move { d.mark_failed(id, VALIDATE, 2, "gave up").await.unwrap() })
+            Box::pin(async move {
+                d.mark_failed(id, VALIDATE, 2, FailureCause::ResultsUnavailable, "gave up").await.unwrap()
+            })
         }),
         ("restarted", &[State::Failed, State::Rejected], State::Received, |d, id| {
             Box::pin(async move { d.restart(id, 99, "retried", TRANSFER, 2).await.unwrap() })
@@ -187,6 +190,8 @@ async fn every_write_moves_a_document_only_from_its_states(docs: Arc<dyn Documen
                 let failed = to == State::Failed;
                 assert_eq!(document.error_stage.as_deref(), failed.then_some("validate"), "{name} from {start}");
                 assert_eq!(document.error_reason.as_deref(), failed.then_some("gave up"), "{name} from {start}");
+                let cause = failed.then_some(FailureCause::ResultsUnavailable);
+                assert_eq!(document.failure_cause, cause, "{name} from {start}: set by failing, cleared by leaving");
             }
         }
     }
@@ -194,7 +199,7 @@ async fn every_write_moves_a_document_only_from_its_states(docs: Arc<dyn Documen
     let id = document_in(&*docs, State::Received).await;
     assert!(!docs.transition(id, &[], State::Submitted, VALIDATE, 1, None).await.unwrap());
     let unknown = DocumentId(uuid::Uuid::new_v4());
-    assert!(!docs.mark_failed(unknown, TRANSFER, 1, "gone").await.unwrap());
+    assert!(!docs.mark_failed(unknown, TRANSFER, 1, FailureCause::FileRefused, "gone").await.unwrap());
     assert!(docs.get(unknown).await.unwrap().is_none());
 }
 
@@ -203,7 +208,7 @@ async fn a_document_is_recorded_once(docs: Arc<dyn Documents>) {
     let (first, inserted) = docs.record_received(&new, TRANSFER, 1, Some(7)).await.unwrap();
     assert!(inserted);
     assert_eq!((first.state, first.submission_round, first.round_origin), (State::Received, 0, Some(7)));
-    assert!(docs.mark_failed(new.id, TRANSFER, 1, "refused").await.unwrap());
+    assert!(docs.mark_failed(new.id, TRANSFER, 1, FailureCause::FileRefused, "refused").await.unwrap());
     let (again, inserted) = docs.record_received(&new, TRANSFER, 2, Some(8)).await.unwrap();
     assert!(!inserted);
     assert_eq!((again.state, again.round_origin), (State::Failed, Some(7)), "the row as it is");
@@ -211,7 +216,7 @@ async fn a_document_is_recorded_once(docs: Arc<dyn Documents>) {
 
 async fn a_restart_starts_the_next_round_once_per_message(docs: Arc<dyn Documents>) {
     let id = document_in(&*docs, State::Submitted).await;
-    assert!(docs.mark_failed(id, VALIDATE, 1, "job failed").await.unwrap());
+    assert!(docs.mark_failed(id, VALIDATE, 1, FailureCause::ProviderFailedJob, "job failed").await.unwrap());
     assert!(!docs.restart(id, 1, "notified again", TRANSFER, 1).await.unwrap(), "the message that started round 0");
     assert!(docs.restart(id, 5, "retried", TRANSFER, 1).await.unwrap());
     let document = docs.get(id).await.unwrap().unwrap();
@@ -219,7 +224,7 @@ async fn a_restart_starts_the_next_round_once_per_message(docs: Arc<dyn Document
     assert_eq!((document.provider_job_id, document.submission_id), (None, None));
     assert_eq!((document.error_stage, document.error_reason), (None, None));
     assert!(!docs.restart(id, 6, "replayed", TRANSFER, 1).await.unwrap(), "received: nothing to restart");
-    assert!(docs.mark_failed(id, TRANSFER, 1, "refused").await.unwrap());
+    assert!(docs.mark_failed(id, TRANSFER, 1, FailureCause::FileRefused, "refused").await.unwrap());
     assert!(!docs.restart(id, 5, "retried", TRANSFER, 2).await.unwrap(), "its redelivery after round 1 failed");
     assert!(docs.restart(id, 6, "replayed", TRANSFER, 1).await.unwrap());
     assert_eq!(docs.get(id).await.unwrap().unwrap().submission_round, 2);

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use super::StageId;
 use crate::db::{ArtifactRow, Db, DbError, Document, NewDocument, State};
 use crate::ids::DocumentId;
+use crate::lifecycle::FailureCause;
 use crate::messages::{self, PublishError};
 use crate::provider::client::{ProviderClient, SubmitBody, SubmitError};
 use crate::provider::protocol::{JobAccepted, JobMetadata, JobStatus};
@@ -68,8 +69,27 @@ pub trait Documents: Send + Sync {
         attempt: u32,
         reason: Option<&str>,
     ) -> Result<bool, DbError>;
+    /// [`Db::end`].
+    #[allow(clippy::too_many_arguments)]
+    async fn end(
+        &self,
+        id: DocumentId,
+        from: &[State],
+        to: State,
+        cause: FailureCause,
+        stage: StageId,
+        attempt: u32,
+        reason: &str,
+    ) -> Result<bool, DbError>;
     /// [`Db::mark_failed`].
-    async fn mark_failed(&self, id: DocumentId, stage: StageId, attempt: u32, reason: &str) -> Result<bool, DbError>;
+    async fn mark_failed(
+        &self,
+        id: DocumentId,
+        stage: StageId,
+        attempt: u32,
+        cause: FailureCause,
+        reason: &str,
+    ) -> Result<bool, DbError>;
     /// [`Db::record_validated`].
     async fn record_validated(
         &self,
@@ -242,8 +262,27 @@ impl Documents for Db {
     ) -> Result<bool, DbError> {
         Db::transition(self, id, from, to, stage.as_str(), attempt, reason).await
     }
-    async fn mark_failed(&self, id: DocumentId, stage: StageId, attempt: u32, reason: &str) -> Result<bool, DbError> {
-        Db::mark_failed(self, id, stage.as_str(), attempt, reason).await
+    async fn end(
+        &self,
+        id: DocumentId,
+        from: &[State],
+        to: State,
+        cause: FailureCause,
+        stage: StageId,
+        attempt: u32,
+        reason: &str,
+    ) -> Result<bool, DbError> {
+        Db::end(self, id, from, to, cause, stage.as_str(), attempt, reason).await
+    }
+    async fn mark_failed(
+        &self,
+        id: DocumentId,
+        stage: StageId,
+        attempt: u32,
+        cause: FailureCause,
+        reason: &str,
+    ) -> Result<bool, DbError> {
+        Db::mark_failed(self, id, stage.as_str(), attempt, cause, reason).await
     }
     async fn record_validated(
         &self,

@@ -24,6 +24,7 @@ use crate::db::{ArtifactRow, State};
 use crate::evaluator::EvaluatorState;
 use crate::evaluator::tests::{TEACHER_TOKEN, TOKEN, settings, sqlite};
 use crate::ids::Kind;
+use crate::lifecycle::FailureCause;
 use crate::storage::Store;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -65,7 +66,9 @@ async fn in_chromium_an_evaluator_signs_in_sees_the_list_and_opens_a_lesson_plan
     ]});
     assert!(db.store_normalized(plan, &normalized, "normalize", 1).await.unwrap());
     let video = t.receive("teacher-7", Kind::Video, "fractions.mp4").await;
-    db.mark_failed(video, "validate", 1, "summary.json: chapters[0].start is negative").await.unwrap();
+    db.mark_failed(video, "validate", 1, FailureCause::ResultsInvalid, "summary.json: chapters[0].start is negative")
+        .await
+        .unwrap();
 
     let (base, server, mut driver, browser) = start(&t).await;
     let outcome = async {
@@ -219,7 +222,11 @@ async fn in_chromium_the_list_reads_its_rows_again_when_its_stream_reconnects() 
         // hears of it.
         first.cancel();
         tokio::time::timeout(Duration::from_secs(20), server).await.expect("the gateway stops").unwrap().unwrap();
-        assert!(t.db.mark_failed(plan, "transfer", 1, "the provider refused the file").await.unwrap());
+        assert!(
+            t.db.mark_failed(plan, "transfer", 1, FailureCause::SubmissionRefused, "the provider refused the file")
+                .await
+                .unwrap()
+        );
         let again = tokio::net::TcpListener::bind(address).await.expect("the same address again");
         let restarted = serve(&web, again, second.clone());
 

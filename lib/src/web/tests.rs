@@ -19,6 +19,7 @@ use crate::db::{ArtifactRow, State};
 use crate::evaluator::EvaluatorState;
 use crate::evaluator::tests::{TEACHER_TOKEN, TOKEN, Target, UPLOADS_TOKEN, settings, sqlite};
 use crate::ids::{DocumentId, Kind};
+use crate::lifecycle::FailureCause;
 use crate::storage::Store;
 
 pub(super) fn router(t: &Target, extra: &[(&str, &str)]) -> Router {
@@ -200,7 +201,7 @@ async fn evaluators_see_every_document_and_a_teacher_only_their_own() {
     let t = sqlite().await;
     let own = t.receive("teacher-42", Kind::Document, "plan-42.pdf").await;
     let other = t.receive("teacher-7", Kind::Video, "lesson-7.mp4").await;
-    t.db.mark_failed(other, "transfer", 3, "provider refused the file").await.unwrap();
+    t.db.mark_failed(other, "transfer", 3, FailureCause::SubmissionRefused, "provider refused the file").await.unwrap();
     let router = router(&t, &[]);
 
     let (evaluator, _) = sign_in(&router, TOKEN).await;
@@ -309,7 +310,9 @@ async fn a_lesson_plans_page_shows_its_findings_download_and_timeline_in_words()
     ]});
     assert!(db.store_normalized(id, &normalized, "normalize", 1).await.unwrap());
     let failed = t.receive("teacher-42", Kind::Video, "broken.mp4").await;
-    db.mark_failed(failed, "validate", 1, "summary.json: chapters[0].start is negative").await.unwrap();
+    db.mark_failed(failed, "validate", 1, FailureCause::ResultsInvalid, "summary.json: chapters[0].start is negative")
+        .await
+        .unwrap();
     let router = router(&t, &[]);
     let (session, _) = sign_in(&router, TOKEN).await;
 

@@ -199,7 +199,7 @@ async fn dead_letter_exhausted<S: Stage>(bound: &Bound<S>, advisory: &MaxDeliver
         tracing::info!("dead letter already published by the worker");
     } else {
         tracing::warn!(reason = EXHAUSTED, "message dead-lettered");
-        bound.stage.on_dead_letter(&delivery, EXHAUSTED).await;
+        bound.stage.on_dead_letter(&delivery, EXHAUSTED, None).await;
     }
     stream.delete_message(advisory.stream_seq).await.map_err(|e| e.to_string())?;
     Ok(())

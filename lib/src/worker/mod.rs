@@ -23,6 +23,8 @@ use std::time::Duration;
 use async_nats::HeaderMap;
 use bytes::Bytes;
 
+use crate::lifecycle::FailureCause;
+
 /// What a step decided about one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -35,8 +37,9 @@ pub enum Outcome {
     /// retry, on the last allowed delivery a dead letter too, but logged at debug and
     /// counted as `later`: a held timer is not something operators need to read about.
     Later { after: Duration, reason: String },
-    /// A permanent failure: dead letter on `{prefix}.dead.{stage}`, then term.
-    Fail { reason: String },
+    /// A permanent failure: dead letter on `{prefix}.dead.{stage}`, then term. `cause`,
+    /// when the step knows it, is handed to [`Stage::on_dead_letter`] to store.
+    Fail { reason: String, cause: Option<FailureCause> },
     /// Not an attempt: the message waits for something outside it (its provider is down
     /// or busy). Back to the stream for about `after` without spending an attempt and
     /// never dead-lettered for it, however long it lasts (`hold.rs`). Counted as `held`.
@@ -57,7 +60,7 @@ impl Outcome {
         Outcome::Hold { after, reason: reason.into() }
     }
     pub fn fail(reason: impl Into<String>) -> Outcome {
-        Outcome::Fail { reason: reason.into() }
+        Outcome::Fail { reason: reason.into(), cause: None }
     }
 }
 
@@ -78,7 +81,7 @@ pub enum StepError {
     /// [`Outcome::Hold`]: back to the stream without spending an attempt.
     Hold { after: Duration, reason: String },
     /// [`Outcome::Fail`]: dead letter.
-    Fail { reason: String },
+    Fail { reason: String, cause: Option<FailureCause> },
 }
 
 impl StepError {
@@ -92,7 +95,18 @@ impl StepError {
         StepError::Hold { after, reason: reason.into() }
     }
     pub fn fail(reason: impl Into<String>) -> StepError {
-        StepError::Fail { reason: reason.into() }
+        StepError::Fail { reason: reason.into(), cause: None }
+    }
+    /// A permanent failure whose cause the step knows.
+    pub fn refuse(cause: FailureCause, reason: impl Into<String>) -> StepError {
+        StepError::Fail { reason: reason.into(), cause: Some(cause) }
+    }
+    /// A permanent failure gets `cause` (unless it has one); a retry or hold is unchanged.
+    pub fn caused_by(self, cause: FailureCause) -> StepError {
+        match self {
+            StepError::Fail { reason, cause: None } => StepError::Fail { reason, cause: Some(cause) },
+            other => other,
+        }
     }
     /// True for a retry (with or without its own delay).
     pub fn is_retry(&self) -> bool {
@@ -111,7 +125,7 @@ impl From<StepError> for Outcome {
         match error {
             StepError::Retry { after, reason } => Outcome::Retry { after, reason },
             StepError::Hold { after, reason } => Outcome::Hold { after, reason },
-            StepError::Fail { reason } => Outcome::Fail { reason },
+            StepError::Fail { reason, cause } => Outcome::Fail { reason, cause },
         }
     }
 }
@@ -169,8 +183,15 @@ pub trait Stage: Send + Sync + 'static {
 
     /// Called once a message is dead-lettered (permanent failure, last attempt, or the
     /// max-deliveries advisory after a crash loop) so the stage can record the failure.
-    fn on_dead_letter(&self, delivery: &Delivery, reason: &str) -> impl Future<Output = ()> + Send {
-        let _ = (delivery, reason);
+    /// `cause` is the one a `Fail` named; `None` when the attempts ran out (or the step
+    /// named none): the stage then knows which cause giving up is.
+    fn on_dead_letter(
+        &self,
+        delivery: &Delivery,
+        reason: &str,
+        cause: Option<FailureCause>,
+    ) -> impl Future<Output = ()> + Send {
+        let _ = (delivery, reason, cause);
         async {}
     }
 }

@@ -22,6 +22,7 @@ use super::dead_letter::{self, publish_dead_letter};
 use super::hold::{self, FirstHeld};
 use super::{Delivery, Outcome, Stage, WorkerError};
 use crate::db::statements;
+use crate::lifecycle::FailureCause;
 use crate::nats::Names;
 use crate::settings::{Settings, StageSettings};
 
@@ -477,9 +478,9 @@ async fn settle<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &Delivery
         }
         Outcome::Retry { reason, .. } | Outcome::Later { reason, .. } => {
             let reason = format!("last attempt ({} of {}): {reason}", delivery.attempt, delivery.max_deliver);
-            dead_letter_and_term(bound, reply, delivery, &reason).await;
+            dead_letter_and_term(bound, reply, delivery, &reason, None).await;
         }
-        Outcome::Fail { reason } => dead_letter_and_term(bound, reply, delivery, &reason).await,
+        Outcome::Fail { reason, cause } => dead_letter_and_term(bound, reply, delivery, &reason, cause).await,
     }
 }
 
@@ -510,7 +511,13 @@ async fn hold_message<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &De
     }
 }
 
-async fn dead_letter_and_term<S: Stage>(bound: &Bound<S>, reply: &Subject, delivery: &Delivery, reason: &str) {
+async fn dead_letter_and_term<S: Stage>(
+    bound: &Bound<S>,
+    reply: &Subject,
+    delivery: &Delivery,
+    reason: &str,
+    cause: Option<FailureCause>,
+) {
     let stage = bound.stage.id();
     let delivery = &*dead_letter::named(bound.stage.as_ref(), delivery);
     if let Err(e) = publish_dead_letter(&bound.js, &bound.names, stage, &bound.stream_name, delivery, reason).await {
@@ -525,7 +532,7 @@ async fn dead_letter_and_term<S: Stage>(bound: &Bound<S>, reply: &Subject, deliv
         return;
     }
     tracing::warn!(%reason, "message dead-lettered");
-    statements::in_stage(stage.as_str(), bound.stage.on_dead_letter(delivery, reason)).await;
+    statements::in_stage(stage.as_str(), bound.stage.on_dead_letter(delivery, reason, cause)).await;
     let term = if bound.term_with_reason {
         Bytes::from(format!("+TERM {}", reason.replace(['\r', '\n'], " ")))
     } else {

@@ -66,7 +66,7 @@ impl Stage for Scripted {
             None => std::future::pending().await,
         }
     }
-    async fn on_dead_letter(&self, delivery: &Delivery, reason: &str) {
+    async fn on_dead_letter(&self, delivery: &Delivery, reason: &str, _cause: Option<crate::lifecycle::FailureCause>) {
         self.dead.lock().unwrap().push((delivery.stream_sequence, reason.to_owned()));
     }
 }

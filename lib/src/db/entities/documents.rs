@@ -22,6 +22,8 @@ pub struct Model {
     pub submission_id: Option<String>,
     pub error_stage: Option<String>,
     pub error_reason: Option<String>,
+    /// A [`crate::lifecycle::FailureCause`] name while `failed` or `rejected`; else null.
+    pub failure_cause: Option<String>,
     #[sea_orm(column_type = "JsonBinary")]
     pub attempts: Json,
     #[sea_orm(column_type = "JsonBinary", nullable)]

@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::db::{ArtifactRow, State, documents};
+use crate::lifecycle::FailureCause;
 
 on_both!(
     filters_select_by_state_kind_and_uploader,
@@ -61,7 +62,7 @@ async fn filters_select_by_state_kind_and_uploader(t: Target) {
     let a = t.receive("teacher-1", Kind::Document, "a.pdf").await;
     let b = t.receive("teacher-1", Kind::Video, "b.mp4").await;
     let c = t.receive("teacher-2", Kind::Document, "c.pdf").await;
-    t.db.mark_failed(c, "transfer", 3, "provider refused the file").await.unwrap();
+    t.db.mark_failed(c, "transfer", 3, FailureCause::SubmissionRefused, "provider refused the file").await.unwrap();
     let router = t.router();
 
     let everything = list(&router, "").await;
@@ -189,6 +190,7 @@ async fn documents_created_in_the_same_microsecond_are_paged_by_id(t: Target) {
             submission_id: Set(None),
             error_stage: Set(None),
             error_reason: Set(None),
+            failure_cause: Set(None),
             attempts: Set(json!({"transfer": 1})),
             normalized: Set(None),
             submission_round: Set(0),
@@ -397,7 +399,15 @@ async fn a_normalized_document_has_its_timeline_content_and_artifact_links(t: Ta
 
 async fn failed_and_rejected_documents_carry_their_error(t: Target) {
     let failed = t.receive("teacher-1", Kind::Video, "talk.mp4").await;
-    t.db.mark_failed(failed, "transfer", 8, "provider answered 422: unsupported codec").await.unwrap();
+    t.db.mark_failed(
+        failed,
+        "transfer",
+        8,
+        FailureCause::SubmissionRefused,
+        "provider answered 422: unsupported codec",
+    )
+    .await
+    .unwrap();
     let rejected = t.receive("teacher-1", Kind::Document, "plan.pdf").await;
     let submission = rejected.submission_id("sim").to_string();
     t.db.mark_submitted_in_round(rejected, 0, "sim", &submission, "job_1", "transfer", 1).await.unwrap();
@@ -416,14 +426,17 @@ async fn failed_and_rejected_documents_carry_their_error(t: Target) {
 
     let (_, body) = get(&router, &format!("/v1/documents/{failed}"), Some(TOKEN)).await;
     assert_eq!(body["state"], "failed");
-    assert_eq!(body["error"], json!({"stage": "transfer", "reason": "provider answered 422: unsupported codec"}));
+    let reason = "provider answered 422: unsupported codec";
+    assert_eq!(body["error"], json!({"stage": "transfer", "reason": reason, "cause": "submission_refused"}));
     assert_eq!(body["normalized"], Value::Null);
     assert_eq!(body["artifacts"], json!([]));
     assert_eq!(body["timeline"].as_array().unwrap().len(), 2);
 
     let (_, body) = get(&router, &format!("/v1/documents/{rejected}"), Some(TOKEN)).await;
     assert_eq!(body["state"], "rejected");
-    assert_eq!(body["error"], json!({"stage": "validate", "reason": "sha256 mismatch for findings.json"}));
+    // Ended without a cause (as rows from before causes were stored): `unknown`.
+    let reason = "sha256 mismatch for findings.json";
+    assert_eq!(body["error"], json!({"stage": "validate", "reason": reason, "cause": "unknown"}));
     assert_eq!(body["timeline"].as_array().unwrap().last().unwrap()["reason"], "sha256 mismatch for findings.json");
 
     // The list shows the error too.

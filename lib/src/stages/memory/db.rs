@@ -9,6 +9,7 @@ use chrono::Utc;
 
 use crate::db::{ArtifactRow, DbError, Document, NewDocument, State};
 use crate::ids::DocumentId;
+use crate::lifecycle::FailureCause;
 use crate::stages::StageId;
 use crate::stages::normalize::record::Record;
 use crate::stages::ports::Documents;
@@ -67,7 +68,7 @@ impl MemoryDb {
     /// Moves `id` from `from` to `to` as `stage`'s first attempt would, with no reason;
     /// for [`MemoryDb::before_next`], which cannot await [`Documents::transition`].
     pub fn move_to(&self, id: DocumentId, from: State, to: State, stage: StageId) -> bool {
-        self.apply(id, &[from], to, stage, 1, None, |_| true, |_| {})
+        self.apply(id, &[from], to, stage, 1, None, None, |_| true, |_| {})
     }
     fn check(&self, call: &'static str) -> Result<(), DbError> {
         self.calls.lock().unwrap().push(call);
@@ -91,6 +92,7 @@ impl MemoryDb {
         stage: StageId,
         attempt: u32,
         reason: Option<&str>,
+        cause: Option<FailureCause>,
         guard: impl FnOnce(&Document) -> bool,
         change: impl FnOnce(&mut Document),
     ) -> bool {
@@ -104,6 +106,7 @@ impl MemoryDb {
         let failure = to.is_failure();
         document.error_stage = failure.then(|| stage.to_string());
         document.error_reason = if failure { reason.map(str::to_owned) } else { None };
+        document.failure_cause = cause.filter(|_| failure);
         document.attempts[stage.as_str()] = attempt.into();
         document.updated_at = Utc::now();
         let entry = (to, stage.to_string(), attempt, reason.map(str::to_owned));
@@ -147,6 +150,7 @@ impl Documents for MemoryDb {
             submission_id: None,
             error_stage: None,
             error_reason: None,
+            failure_cause: None,
             attempts: serde_json::json!({ stage.as_str(): attempt }),
             normalized: None,
             submission_round: 0,
@@ -176,6 +180,7 @@ impl Documents for MemoryDb {
             stage,
             attempt,
             Some(reason),
+            None,
             |d| d.round_origin != Some(origin),
             |d| {
                 d.submission_round += 1;
@@ -202,6 +207,7 @@ impl Documents for MemoryDb {
             State::Submitted,
             stage,
             attempt,
+            None,
             None,
             |d| d.submission_round == round,
             |d| {
@@ -231,10 +237,33 @@ impl Documents for MemoryDb {
         reason: Option<&str>,
     ) -> Result<bool, DbError> {
         self.check("transition")?;
-        Ok(self.apply(id, from, to, stage, attempt, reason, |_| true, |_| {}))
+        Ok(self.apply(id, from, to, stage, attempt, reason, None, |_| true, |_| {}))
     }
-    async fn mark_failed(&self, id: DocumentId, stage: StageId, attempt: u32, reason: &str) -> Result<bool, DbError> {
-        self.transition(id, &State::NON_TERMINAL, State::Failed, stage, attempt, Some(reason)).await
+    async fn end(
+        &self,
+        id: DocumentId,
+        from: &[State],
+        to: State,
+        cause: FailureCause,
+        stage: StageId,
+        attempt: u32,
+        reason: &str,
+    ) -> Result<bool, DbError> {
+        self.check("end")?;
+        if !to.is_failure() {
+            return Ok(false);
+        }
+        Ok(self.apply(id, from, to, stage, attempt, Some(reason), Some(cause), |_| true, |_| {}))
+    }
+    async fn mark_failed(
+        &self,
+        id: DocumentId,
+        stage: StageId,
+        attempt: u32,
+        cause: FailureCause,
+        reason: &str,
+    ) -> Result<bool, DbError> {
+        self.end(id, &State::NON_TERMINAL, State::Failed, cause, stage, attempt, reason).await
     }
     async fn record_validated(
         &self,
@@ -249,7 +278,7 @@ impl Documents for MemoryDb {
         if !matches!(from, State::Submitted | State::Processed) {
             return Ok(false);
         }
-        let moved = self.apply(id, &[from], State::Validated, stage, attempt, None, |_| true, |_| {});
+        let moved = self.apply(id, &[from], State::Validated, stage, attempt, None, None, |_| true, |_| {});
         if moved {
             if from == State::Submitted {
                 let mut timeline = self.timeline.lock().unwrap();
@@ -281,6 +310,7 @@ impl Documents for MemoryDb {
             State::Normalized,
             stage,
             attempt,
+            None,
             None,
             |_| true,
             |d| d.normalized = Some(value),

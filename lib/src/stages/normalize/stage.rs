@@ -9,6 +9,7 @@ use bytes::Bytes;
 use super::record::{self, Artifact, Original, Record};
 use crate::db::State;
 use crate::ids::{DocumentId, Kind};
+use crate::lifecycle::FailureCause;
 use crate::messages::{NormalizeInputs, NormalizeRequest};
 use crate::settings::Settings;
 use crate::stages::StageId;
@@ -123,9 +124,11 @@ impl Stage for Normalize {
         worker::settled(self.normalize(delivery).await)
     }
 
-    async fn on_dead_letter(&self, delivery: &Delivery, reason: &str) {
+    /// Whatever stopped it, the record was not built or stored: normalize failed.
+    async fn on_dead_letter(&self, delivery: &Delivery, reason: &str, _cause: Option<FailureCause>) {
+        let (cause, attempt) = (FailureCause::NormalizeFailed, delivery.attempt as u32);
         if let Ok(request) = serde_json::from_slice::<NormalizeRequest>(&delivery.payload)
-            && let Err(error) = self.db.mark_failed(request.document_id, STAGE, delivery.attempt as u32, reason).await
+            && let Err(error) = self.db.mark_failed(request.document_id, STAGE, attempt, cause, reason).await
         {
             tracing::error!(document_id = %request.document_id, error = %error, "cannot mark the document failed");
         }

@@ -101,7 +101,7 @@ async fn a_results_bucket_that_is_down_retries_and_a_missing_result_fails() {
     assert!(matches!(normalize.step(&request(&world, &bare, 1)).await, Outcome::Retry { after: None, .. }));
     world.store.delete("results", &format!("{id}/findings/findings.json")).await.unwrap();
     assert!(
-        matches!(normalize.step(&request(&world, &bare, 2)).await, Outcome::Fail { reason } if reason.contains("does not exist"))
+        matches!(normalize.step(&request(&world, &bare, 2)).await, Outcome::Fail { reason, .. } if reason.contains("does not exist"))
     );
     assert_eq!(world.db.state(id), State::Validated);
 }
@@ -115,15 +115,19 @@ async fn inputs_that_no_longer_parse_or_lack_a_role_fail_and_the_dead_letter_fai
     let mut inputs = NormalizeInputs::of(&document, vec![], Default::default());
     let lacking = NormalizeRequest { v: messages::VERSION, document_id: id, inputs: Some(inputs.clone()) };
     assert!(
-        matches!(normalize.step(&request(&world, &lacking, 1)).await, Outcome::Fail { reason } if reason.contains("have no findings"))
+        matches!(normalize.step(&request(&world, &lacking, 1)).await, Outcome::Fail { reason, .. } if reason.contains("have no findings"))
     );
     inputs.contents.insert("findings".into(), "{".into());
     inputs.artifacts.push(WireArtifact::from(artifact(id, "findings", "findings.json")));
     let broken = NormalizeRequest { v: messages::VERSION, document_id: id, inputs: Some(inputs) };
     let delivery = request(&world, &broken, 1);
-    assert!(matches!(normalize.step(&delivery).await, Outcome::Fail { reason } if reason.contains("no longer parses")));
-    normalize.on_dead_letter(&delivery, "no longer parses").await;
-    assert_eq!(world.db.document(id).error_stage.as_deref(), Some("normalize"));
+    assert!(
+        matches!(normalize.step(&delivery).await, Outcome::Fail { reason, .. } if reason.contains("no longer parses"))
+    );
+    normalize.on_dead_letter(&delivery, "no longer parses", None).await;
+    let document = world.db.document(id);
+    assert_eq!(document.error_stage.as_deref(), Some("normalize"));
+    assert_eq!(document.failure_cause, Some(crate::lifecycle::FailureCause::NormalizeFailed));
 }
 
 #[tokio::test]
@@ -133,10 +137,10 @@ async fn requests_for_nothing_known_fail() {
     let unknown =
         NormalizeRequest { v: messages::VERSION, document_id: DocumentId(uuid::Uuid::new_v4()), inputs: None };
     assert!(
-        matches!(normalize.step(&request(&world, &unknown, 1)).await, Outcome::Fail { reason } if reason.starts_with("unknown document"))
+        matches!(normalize.step(&request(&world, &unknown, 1)).await, Outcome::Fail { reason, .. } if reason.starts_with("unknown document"))
     );
     let garbage = world.delivery(STAGE, "normalize", b"[]", 1, 5);
     assert!(
-        matches!(normalize.step(&garbage).await, Outcome::Fail { reason } if reason.starts_with("not a normalize request"))
+        matches!(normalize.step(&garbage).await, Outcome::Fail { reason, .. } if reason.starts_with("not a normalize request"))
     );
 }

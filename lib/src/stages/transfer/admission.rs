@@ -11,6 +11,7 @@
 use super::{Transfer, preflight};
 use crate::db::Document;
 use crate::events::minio::Upload;
+use crate::lifecycle::FailureCause;
 use crate::settings::parse_size;
 use crate::worker::StepError;
 
@@ -19,12 +20,17 @@ impl Transfer {
     /// else the error that fails its message. The document stays `received` in that round
     /// for `on_dead_letter` to fail with the reason, and a redelivery is refused again.
     pub(super) async fn admit(&self, upload: &Upload, document: &Document) -> Result<(), StepError> {
-        self.boundary.admit_bucket(&upload.bucket).map_err(|refused| self.refuse(refused))?;
+        // The row's bucket or provider no longer configured: docflow's settings, not the file.
+        let misconfigured = FailureCause::SubmissionRefused;
+        self.boundary.admit_bucket(&upload.bucket).map_err(|refused| self.refuse(refused).caused_by(misconfigured))?;
         let Some(provider) = self.settings.providers.get(&document.provider) else {
-            return Err(StepError::fail(format!(
-                "document {} went to provider {:?}, which is no longer configured",
-                document.id, document.provider
-            )));
+            return Err(StepError::refuse(
+                misconfigured,
+                format!(
+                    "document {} went to provider {:?}, which is no longer configured",
+                    document.id, document.provider
+                ),
+            ));
         };
         let max_size = provider.max_size.as_deref().and_then(parse_size).map(|m| m as u64);
         let refusal = preflight::check(&*self.store, upload, document.kind, &document.provider, max_size).await;
@@ -35,6 +41,6 @@ impl Transfer {
             reason = %refusal,
             "upload refused before submission"
         );
-        Err(StepError::fail(refusal.to_string()))
+        Err(StepError::refuse(FailureCause::FileRefused, refusal.to_string()))
     }
 }

@@ -20,6 +20,7 @@ use crate::db::{Document, NewDocument, State};
 use crate::events::minio::{self, EventLog, Upload};
 use crate::events::{Boundary, Refused};
 use crate::ids::{DocumentId, Kind};
+use crate::lifecycle::FailureCause;
 use crate::messages::{self, TRACEPARENT, WatchTimer};
 use crate::nats::Names;
 use crate::provider::breaker::{Gate, Verdict};
@@ -126,13 +127,16 @@ impl Transfer {
 
     async fn transfer(&self, upload: &Upload, delivery: &Delivery) -> Step {
         let Some((provider, _)) = self.settings.provider_for(upload.requested_provider()) else {
-            return Err(StepError::fail(format!(
-                "object {}/{} names provider {:?}, which is not configured (configured: {})",
-                upload.bucket,
-                upload.key,
-                upload.requested_provider().unwrap_or(&self.settings.routing.default),
-                self.settings.providers.keys().cloned().collect::<Vec<_>>().join(", ")
-            )));
+            return Err(StepError::refuse(
+                FailureCause::SubmissionRefused,
+                format!(
+                    "object {}/{} names provider {:?}, which is not configured (configured: {})",
+                    upload.bucket,
+                    upload.key,
+                    upload.requested_provider().unwrap_or(&self.settings.routing.default),
+                    self.settings.providers.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
         };
         let new = NewDocument {
             id: upload.document_id(),
@@ -317,12 +321,20 @@ impl Transfer {
         };
         let body = match provider_settings.delivery {
             DeliveryMode::Upload => {
-                let (stream, size) = self.store.open(&upload.bucket, &upload.key, upload.version_id.as_deref()).await?;
+                let (stream, size) = self
+                    .store
+                    .open(&upload.bucket, &upload.key, upload.version_id.as_deref())
+                    .await
+                    .map_err(unreadable)?;
                 meta.size = size;
                 SubmitBody::Upload { stream, size }
             }
             DeliveryMode::Url => {
-                let url = self.store.presign_get(&upload.bucket, &upload.key, provider_settings.url_ttl).await?;
+                let url = self
+                    .store
+                    .presign_get(&upload.bucket, &upload.key, provider_settings.url_ttl)
+                    .await
+                    .map_err(unreadable)?;
                 meta.source_url = Some(url);
                 SubmitBody::Url
             }
@@ -340,7 +352,8 @@ impl Transfer {
                 self.settings.providers[provider].breaker.probe_after,
                 format!("probe failed: {detail}"),
             )),
-            Err(error) => Err(error.into()),
+            // A permanent answer: the provider refused the submission for good.
+            Err(error) => Err(StepError::from(error).caused_by(FailureCause::SubmissionRefused)),
         }
     }
 
@@ -429,14 +442,16 @@ impl Stage for Transfer {
         self.single_upload(delivery).map(|upload| upload.document_id())
     }
 
-    /// Marks the document of a one-record message failed. A refused record has none; a
-    /// notification of several records is dead-lettered only when its split could not be
-    /// stored, before any of its documents was recorded.
-    async fn on_dead_letter(&self, delivery: &Delivery, reason: &str) {
+    /// Marks the document of a one-record message failed, with the cause the step named
+    /// (its attempts running out is [`FailureCause::SubmissionGaveUp`]). A refused record
+    /// has none; a notification of several records is dead-lettered only when its split
+    /// could not be stored, before any of its documents was recorded.
+    async fn on_dead_letter(&self, delivery: &Delivery, reason: &str, cause: Option<FailureCause>) {
+        let cause = cause.unwrap_or(FailureCause::SubmissionGaveUp);
         if self.is_restart_request(delivery) {
             if let Ok(request) = serde_json::from_slice::<RestartRequest>(&delivery.payload) {
                 let id = request.document_id;
-                if let Err(error) = self.db.mark_failed(id, STAGE, delivery.attempt as u32, reason).await {
+                if let Err(error) = self.db.mark_failed(id, STAGE, delivery.attempt as u32, cause, reason).await {
                     tracing::error!(document_id = %id, error = %error, "cannot mark the document failed");
                 }
             }
@@ -445,10 +460,16 @@ impl Stage for Transfer {
         let Some(upload) = self.single_upload(delivery) else { return };
         let id = upload.document_id();
         self.retried.forget(id);
-        if let Err(error) = self.db.mark_failed(id, STAGE, delivery.attempt as u32, reason).await {
+        if let Err(error) = self.db.mark_failed(id, STAGE, delivery.attempt as u32, cause, reason).await {
             tracing::error!(document_id = %id, error = %error, "cannot mark the document failed");
         }
     }
+}
+
+/// The upload could not be read for good (gone, access denied): the cause of a failure;
+/// a transient error stays a retry.
+fn unreadable(error: crate::storage::StorageError) -> StepError {
+    StepError::from(error).caused_by(FailureCause::UploadUnreadable)
 }
 
 #[cfg(test)]

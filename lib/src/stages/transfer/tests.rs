@@ -10,6 +10,7 @@ use crate::stages::memory::{MemoryProvider, World, db_down};
 use crate::worker::Outcome;
 
 mod admission;
+mod causes;
 
 const TEXT: &[u8] = b"Week 3: fractions, with a worked example for each.\n";
 
@@ -143,7 +144,13 @@ async fn the_providers_answers_decide_retry_delay_and_failure() {
             SubmitError::Throttled { retry_after: Duration::from_secs(30), detail: "429".into() },
             Outcome::retry_after(Duration::from_secs(30), "429"),
         ),
-        (SubmitError::Permanent { status: 422, detail: "unsupported".into() }, Outcome::fail("unsupported")),
+        (
+            SubmitError::Permanent { status: 422, detail: "unsupported".into() },
+            Outcome::Fail {
+                reason: "unsupported".into(),
+                cause: Some(crate::lifecycle::FailureCause::SubmissionRefused),
+            },
+        ),
     ] {
         let world = World::new(&[]);
         let (body, id) = upload(&world, "teacher-42/plan.txt", TEXT, &[]);
@@ -162,7 +169,7 @@ async fn the_last_attempt_is_dead_lettered_and_fails_the_document() {
     assert!(last.is_last_attempt());
     world.provider.refuse_next(SubmitError::Transient { detail: "down".into() });
     assert!(matches!(transfer.step(&last).await, Outcome::Retry { .. }), "the runtime dead-letters it");
-    transfer.on_dead_letter(&last, "last attempt (8 of 8): down").await;
+    transfer.on_dead_letter(&last, "last attempt (8 of 8): down", None).await;
     let document = world.db.document(id);
     assert_eq!(document.state, State::Failed);
     assert_eq!(document.error_stage.as_deref(), Some("transfer"));
@@ -174,7 +181,7 @@ async fn an_empty_file_is_refused_before_the_provider_sees_it() {
     let world = World::new(&[]);
     let (body, id) = upload(&world, "teacher-42/plan.txt", b"", &[]);
     match stage(&world).step(&event(&world, &body, 1, 7)).await {
-        Outcome::Fail { reason } => assert!(reason.contains("empty (0 bytes)"), "{reason}"),
+        Outcome::Fail { reason, .. } => assert!(reason.contains("empty (0 bytes)"), "{reason}"),
         other => panic!("{other:?}"),
     }
     assert_eq!(world.provider.submissions(), 0);
@@ -186,7 +193,7 @@ async fn an_object_for_a_provider_that_is_not_configured_fails() {
     let world = World::new(&[]);
     let (body, _) = upload(&world, "teacher-42/plan.txt", TEXT, &[("Provider", "acme")]);
     match stage(&world).step(&event(&world, &body, 1, 7)).await {
-        Outcome::Fail { reason } => assert!(reason.contains("\"acme\", which is not configured"), "{reason}"),
+        Outcome::Fail { reason, .. } => assert!(reason.contains("\"acme\", which is not configured"), "{reason}"),
         other => panic!("{other:?}"),
     }
 }
@@ -221,7 +228,7 @@ async fn a_replayed_event_restarts_a_failed_document_in_its_next_round() {
     world.provider.refuse_next(SubmitError::Permanent { status: 422, detail: "refused".into() });
     let first = event(&world, &body, 1, 7);
     assert!(matches!(transfer.step(&first).await, Outcome::Fail { .. }));
-    transfer.on_dead_letter(&first, "refused").await;
+    transfer.on_dead_letter(&first, "refused", None).await;
     assert_eq!(world.db.state(id), State::Failed);
 
     // Its own redelivery never restarts it.
@@ -246,7 +253,7 @@ async fn a_restart_request_submits_the_document_from_its_row() {
     world.provider.refuse_next(SubmitError::Permanent { status: 422, detail: "refused".into() });
     let first = event(&world, &body, 1, 7);
     transfer.step(&first).await;
-    transfer.on_dead_letter(&first, "refused").await;
+    transfer.on_dead_letter(&first, "refused", None).await;
 
     let request = RestartRequest { v: messages::VERSION, document_id: id, cause: Cause::Retried };
     let body = serde_json::to_vec(&request).unwrap();
@@ -287,7 +294,7 @@ async fn bodies_that_are_not_events_or_requests_fail_and_events_without_a_creati
     assert!(matches!(transfer.step(&event(&world, b"not json", 1, 7)).await, Outcome::Fail { .. }));
     let restart = world.delivery(STAGE, REQUEST_SUBJECT, b"{}", 1, 8);
     assert!(
-        matches!(transfer.step(&restart).await, Outcome::Fail { reason } if reason.starts_with("not a restart request"))
+        matches!(transfer.step(&restart).await, Outcome::Fail { reason, .. } if reason.starts_with("not a restart request"))
     );
     let mut log = created_event(&object("teacher-42/a.txt", 3, &[]));
     log.records[0].event_name = "s3:ObjectRemoved:Delete".into();

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use super::checks::{self, CONTENT_LIMIT, Refusal};
 use super::fetch::{self, FetchError};
 use crate::db::{ArtifactRow, Document, State};
+use crate::lifecycle::FailureCause;
 use crate::messages::{self, NormalizeInputs, NormalizeRequest};
 use crate::nats::Names;
 use crate::provider::protocol::{Callback, CallbackStatus, ResultFile};
@@ -102,7 +103,7 @@ impl Validate {
                 .map(|e| format!("{}: {}", e.code, e.message))
                 .unwrap_or_else(|| "no error given".into());
             let reason = format!("the provider reported failure: {error}");
-            return self.end(&document, State::Failed, &reason, attempt).await;
+            return self.end(&document, State::Failed, FailureCause::ProviderFailedJob, &reason, attempt).await;
         }
         // Each way the check ends returns from here: recorded and passed on, ended
         // (rejected), or retried with the callback accepted.
@@ -132,7 +133,7 @@ impl Validate {
                 reason
             }
             Err(FetchError::Mismatch(reason)) | Err(FetchError::Refused(Refusal(reason))) => {
-                return self.end(&document, State::Rejected, &reason, attempt).await;
+                return self.end(&document, State::Rejected, FailureCause::ResultsInvalid, &reason, attempt).await;
             }
         };
         // The callback is accepted, its results are not in yet.
@@ -148,10 +149,10 @@ impl Validate {
         Ok(())
     }
 
-    /// Ends the document (`failed` or `rejected`) with its reason, after `processed`.
-    async fn end(&self, document: &Document, to: State, reason: &str, attempt: u32) -> Step {
+    /// Ends the document (`failed` or `rejected`) with its cause and reason, after `processed`.
+    async fn end(&self, document: &Document, to: State, cause: FailureCause, reason: &str, attempt: u32) -> Step {
         self.accept(document, attempt).await?;
-        self.db.transition(document.id, &[State::Processed], to, STAGE, attempt, Some(reason)).await?;
+        self.db.end(document.id, &[State::Processed], to, cause, STAGE, attempt, reason).await?;
         Ok(Outcome::Done)
     }
 
@@ -289,13 +290,15 @@ impl Stage for Validate {
         worker::settled(self.validate(&callback, &provider, delivery).await)
     }
 
-    async fn on_dead_letter(&self, delivery: &Delivery, reason: &str) {
+    /// Fetching or storing the results ran out of attempts (unless the step named its cause).
+    async fn on_dead_letter(&self, delivery: &Delivery, reason: &str, cause: Option<FailureCause>) {
+        let cause = cause.unwrap_or(FailureCause::ResultsUnavailable);
         let Ok(callback) = serde_json::from_slice::<Callback>(&delivery.payload) else { return };
         let Ok(id) = callback.reference.parse() else { return };
         // Only a document this callback belongs to is failed by it.
         if let Ok(Some(document)) = self.db.get(id).await
             && document.provider_job_id.as_deref() == Some(callback.job_id.as_str())
-            && let Err(error) = self.db.mark_failed(id, STAGE, delivery.attempt as u32, reason).await
+            && let Err(error) = self.db.mark_failed(id, STAGE, delivery.attempt as u32, cause, reason).await
         {
             tracing::error!(document_id = %id, error = %error, "cannot mark the document failed");
         }

@@ -105,6 +105,7 @@ async fn a_failed_job_fails_the_document_with_the_providers_reason() {
     let document = world.db.document(id);
     assert_eq!(document.state, State::Failed);
     assert_eq!(document.error_reason.as_deref(), Some("the provider reported failure: codec: unsupported codec"));
+    assert_eq!(document.failure_cause, Some(FailureCause::ProviderFailedJob));
     let states: Vec<State> = world.db.timeline(id).into_iter().map(|e| e.0).collect();
     assert_eq!(states, [State::Received, State::Submitted, State::Processed, State::Failed]);
 }
@@ -137,6 +138,7 @@ async fn bytes_that_keep_mismatching_are_retried_then_reject_the_document() {
     assert_eq!(validate.step(&delivery(&world, &callback, MISMATCH_ATTEMPTS)).await, Outcome::Done);
     let document = world.db.document(id);
     assert_eq!(document.state, State::Rejected);
+    assert_eq!(document.failure_cause, Some(FailureCause::ResultsInvalid));
     assert!(document.error_reason.unwrap().contains("declared"));
     assert_eq!(world.store.get("results", &format!("{id}/findings/findings.json")), None, "deleted again");
 }
@@ -151,6 +153,7 @@ async fn a_result_from_a_host_not_listed_rejects_the_document_at_once() {
     assert_eq!(stage(&world).step(&delivery(&world, &callback, 1)).await, Outcome::Done);
     let document = world.db.document(id);
     assert_eq!(document.state, State::Rejected);
+    assert_eq!(document.failure_cause, Some(FailureCause::ResultsInvalid));
     assert!(document.error_reason.unwrap().contains("internal address"));
 }
 
@@ -159,7 +162,7 @@ async fn a_callback_of_an_earlier_round_is_ignored() {
     let world = World::new(&[]);
     let id = document(&world, Some("job-old")).await;
     let transfer = StageId::Transfer;
-    world.db.mark_failed(id, transfer, 1, "refused").await.unwrap();
+    world.db.mark_failed(id, transfer, 1, FailureCause::FileRefused, "refused").await.unwrap();
     assert!(world.db.restart(id, 9, "retried", transfer, 1).await.unwrap());
     let round_1 = id.submission_id_for_round("sim", 1).to_string();
     world.db.mark_submitted_in_round(id, 1, "sim", &round_1, "job-new", transfer, 1).await.unwrap();
@@ -178,10 +181,10 @@ async fn a_callback_naming_another_job_fails_and_fails_no_document() {
     let delivery = delivery(&world, &stranger, 1);
     let validate = stage(&world);
     match validate.step(&delivery).await {
-        Outcome::Fail { reason } => assert!(reason.contains("names job job-2"), "{reason}"),
+        Outcome::Fail { reason, .. } => assert!(reason.contains("names job job-2"), "{reason}"),
         other => panic!("{other:?}"),
     }
-    validate.on_dead_letter(&delivery, "no").await;
+    validate.on_dead_letter(&delivery, "no", None).await;
     assert_eq!(world.db.state(id), State::Submitted, "not its callback");
 }
 
@@ -191,15 +194,15 @@ async fn callbacks_that_name_nothing_known_fail() {
     let validate = stage(&world);
     let unknown = callback(DocumentId(uuid::Uuid::new_v4()), "job-1", vec![]);
     assert!(
-        matches!(validate.step(&delivery(&world, &unknown, 1)).await, Outcome::Fail { reason } if reason.contains("unknown document"))
+        matches!(validate.step(&delivery(&world, &unknown, 1)).await, Outcome::Fail { reason, .. } if reason.contains("unknown document"))
     );
     let mut not_an_id = unknown.clone();
     not_an_id.reference = "plan.txt".into();
     assert!(
-        matches!(validate.step(&delivery(&world, &not_an_id, 1)).await, Outcome::Fail { reason } if reason.contains("not a document id"))
+        matches!(validate.step(&delivery(&world, &not_an_id, 1)).await, Outcome::Fail { reason, .. } if reason.contains("not a document id"))
     );
     let elsewhere = world.delivery(STAGE, "callbacks.acme", &serde_json::to_vec(&unknown).unwrap(), 1, 3);
-    assert!(matches!(validate.step(&elsewhere).await, Outcome::Fail { reason } if reason.contains("\"acme\"")));
+    assert!(matches!(validate.step(&elsewhere).await, Outcome::Fail { reason, .. } if reason.contains("\"acme\"")));
     let garbage = world.delivery(STAGE, "callbacks.sim", b"{", 1, 3);
     assert!(matches!(validate.step(&garbage).await, Outcome::Fail { .. }));
 }
@@ -249,8 +252,10 @@ async fn the_last_attempt_dead_letters_and_fails_the_document() {
     let last = delivery(&world, &callback, world.settings.stages.validate.max_deliver as u64);
     let validate = stage(&world);
     assert!(matches!(validate.step(&last).await, Outcome::Retry { .. }));
-    validate.on_dead_letter(&last, "last attempt").await;
-    assert_eq!(world.db.document(id).error_stage.as_deref(), Some("validate"));
+    validate.on_dead_letter(&last, "last attempt", None).await;
+    let document = world.db.document(id);
+    assert_eq!(document.error_stage.as_deref(), Some("validate"));
+    assert_eq!(document.failure_cause, Some(FailureCause::ResultsUnavailable));
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::db::State;
+use crate::lifecycle::FailureCause;
 use crate::messages::{self, WatchTimer};
 use crate::nats::Names;
 use crate::provider::client::SubmitError;
@@ -161,7 +162,9 @@ impl Watchdog {
 
     async fn fail(&self, id: &crate::ids::DocumentId, reason: &str, delivery: &Delivery) -> Step {
         let attempt = delivery.attempt as u32;
-        self.db.transition(*id, &[State::Submitted], State::Failed, STAGE, attempt, Some(reason)).await?;
+        self.db
+            .end(*id, &[State::Submitted], State::Failed, FailureCause::CallbackLost, STAGE, attempt, reason)
+            .await?;
         Ok(Outcome::Done)
     }
 }
@@ -178,9 +181,12 @@ impl Stage for Watchdog {
         }
     }
 
-    async fn on_dead_letter(&self, delivery: &Delivery, reason: &str) {
+    /// Whatever stopped the watch, the callback it waited for never came.
+    async fn on_dead_letter(&self, delivery: &Delivery, reason: &str, cause: Option<FailureCause>) {
+        let cause = cause.unwrap_or(FailureCause::CallbackLost);
+        let attempt = delivery.attempt as u32;
         if let Ok(timer) = serde_json::from_slice::<WatchTimer>(&delivery.payload)
-            && let Err(error) = self.db.mark_failed(timer.document_id, STAGE, delivery.attempt as u32, reason).await
+            && let Err(error) = self.db.mark_failed(timer.document_id, STAGE, attempt, cause, reason).await
         {
             tracing::error!(document_id = %timer.document_id, error = %error, "cannot mark the document failed");
         }

@@ -111,6 +111,7 @@ async fn a_job_still_running_at_the_deadline_is_watched_another_round_then_fails
     assert_eq!(watchdog.step(&due(&world, &timer(id, MAX_CHECKS, rounds, PAST))).await, Outcome::Done);
     let document = world.db.document(id);
     assert_eq!(document.state, State::Failed);
+    assert_eq!(document.failure_cause, Some(crate::lifecycle::FailureCause::CallbackLost));
     assert!(document.error_reason.unwrap().contains("and the job is still processing"));
 }
 
@@ -155,14 +156,16 @@ async fn a_timer_that_cannot_be_published_retries_and_bad_timers_fail() {
     ));
     let garbage = world.delivery(STAGE, "watch", b"{}", 1, 11);
     assert!(
-        matches!(watchdog.step(&garbage).await, Outcome::Fail { reason } if reason.starts_with("not a watch timer"))
+        matches!(watchdog.step(&garbage).await, Outcome::Fail { reason, .. } if reason.starts_with("not a watch timer"))
     );
     let mut elsewhere = timer(id, 0, 0, PAST);
     elsewhere.provider = "acme".into();
     let delivery = due(&world, &elsewhere);
     assert!(
-        matches!(watchdog.step(&delivery).await, Outcome::Fail { reason } if reason.contains("no longer configured"))
+        matches!(watchdog.step(&delivery).await, Outcome::Fail { reason, .. } if reason.contains("no longer configured"))
     );
-    watchdog.on_dead_letter(&delivery, "no longer configured").await;
-    assert_eq!(world.db.document(id).error_stage.as_deref(), Some("watchdog"));
+    watchdog.on_dead_letter(&delivery, "no longer configured", None).await;
+    let document = world.db.document(id);
+    assert_eq!(document.error_stage.as_deref(), Some("watchdog"));
+    assert_eq!(document.failure_cause, Some(crate::lifecycle::FailureCause::CallbackLost));
 }

@@ -10,8 +10,8 @@ const JPEG: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F'
 /// Steps `delivery`, which must fail, then dead-letters it as the runtime would: the reason.
 async fn refused(transfer: &Transfer, delivery: &Delivery) -> String {
     let outcome = transfer.step(delivery).await;
-    let Outcome::Fail { reason } = outcome else { panic!("{} was not refused: {outcome:?}", delivery.subject) };
-    transfer.on_dead_letter(delivery, &reason).await;
+    let Outcome::Fail { reason, cause } = outcome else { panic!("{} was not refused: {outcome:?}", delivery.subject) };
+    transfer.on_dead_letter(delivery, &reason, cause).await;
     reason
 }
 
@@ -31,6 +31,7 @@ async fn refused_once(world: &World, transfer: &Transfer) -> (Vec<u8>, DocumentI
     let reason = refused(transfer, &event(world, &body, 1, 7)).await;
     assert!(reason.contains("named .docx but is not a Word file"), "{reason}");
     assert_eq!(world.db.state(id), State::Failed);
+    assert_eq!(world.db.document(id).failure_cause, Some(crate::lifecycle::FailureCause::FileRefused));
     (body, id)
 }
 
@@ -68,6 +69,7 @@ async fn a_replay_or_a_retry_of_a_refused_document_is_refused_again_without_a_jo
 
     let document = world.db.document(id);
     assert_eq!((document.state, document.submission_round), (State::Failed, 2));
+    assert_eq!(document.failure_cause, Some(crate::lifecycle::FailureCause::FileRefused), "every round refused");
     assert_eq!(document.error_reason.as_deref().map(|r| r.contains("named .docx")), Some(true));
     let reasons = reasons(&world, id);
     assert!(reasons.contains(&"replayed".to_owned()) && reasons.contains(&"retried".to_owned()), "{reasons:?}");
@@ -104,7 +106,7 @@ async fn a_restart_of_a_document_outside_the_uploads_bucket_is_refused_at_the_bo
     // Recorded in `uploads` when that was the uploads bucket; failed since.
     let id = world.document(None).await;
     world.store.put("uploads", "teacher-42/plan.txt", TEXT.to_vec());
-    world.db.mark_failed(id, STAGE, 1, "provider down").await.unwrap();
+    world.db.mark_failed(id, STAGE, 1, FailureCause::SubmissionGaveUp, "provider down").await.unwrap();
 
     let reason = refused(&transfer, &restart_request(&world, id, 8)).await;
     assert!(reason.contains("bucket \"uploads\" is not the uploads bucket \"lessons\""), "{reason}");
@@ -130,7 +132,7 @@ async fn a_restart_of_a_document_whose_provider_is_gone_fails_without_a_submissi
         provider: "gone".into(),
     };
     world.db.record_received(&new, STAGE, 1, Some(1)).await.unwrap();
-    world.db.mark_failed(id, STAGE, 1, "provider down").await.unwrap();
+    world.db.mark_failed(id, STAGE, 1, FailureCause::SubmissionGaveUp, "provider down").await.unwrap();
 
     let reason = refused(&transfer, &restart_request(&world, id, 8)).await;
     assert!(reason.contains("provider \"gone\", which is no longer configured"), "{reason}");

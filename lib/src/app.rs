@@ -216,8 +216,11 @@ pub async fn run_listening(
     // Provider clients only where a stage calls providers.
     let calls_providers =
         components.iter().any(|c| matches!(c, Component::Stage(StageId::Transfer | StageId::Watchdog)));
-    let ports =
+    let mut ports =
         Ports::connect(&settings, db.clone(), store.clone(), js.clone(), calls_providers).map_err(AppError::Other)?;
+    // Terminal transitions publish the teacher's notices (`[mail] enabled` only).
+    ports.documents =
+        crate::mail::documents::wrap(ports.documents, crate::mail::notify::Notifier::new(&settings, js.clone()));
 
     let tasks = TaskTracker::new();
     let (failed_tx, mut failed_rx) = tokio::sync::mpsc::channel::<AppError>(components.len());

@@ -1,11 +1,13 @@
 //! Tell the teacher: an e-mail when their document is ready, or stopped for a cause only a
 //! new version of the file fixes. The `mail` component (`docflow run mail`, in the default
 //! set) reads the notices of `DOCFLOW_NOTIFY` ([`notice`]), published after the terminal
-//! transition ([`notify`]). See `design.md` beside this file for why each mail is sent once.
+//! transition ([`notify`]) by a decorator around the stages' documents port
+//! ([`documents`]). See `design.md` beside this file for why each mail is sent once.
 //!
 //! Without `[mail] enabled` nothing is published, and the component acks whatever arrives
 //! without connecting anywhere.
 
+pub mod documents;
 pub mod notice;
 pub mod notify;
 pub mod smtp;

@@ -54,9 +54,10 @@ pub struct Notice {
 }
 
 impl Notice {
-    /// The notice `document` calls for in its current state, stopped by `cause`: `None`
-    /// while it is in flight, and for a stop the teacher cannot act on (staff retry those).
-    pub fn of(document: &Document, cause: Option<FailureCause>) -> Option<Notice> {
+    /// The notice `document` calls for in its current state: `None` while it is in
+    /// flight, and for a stop the teacher cannot act on (staff retry those).
+    pub fn of(document: &Document) -> Option<Notice> {
+        let cause = document.failure_cause;
         let event = match document.state {
             State::Normalized => Event::Ready,
             State::Failed | State::Rejected => {
@@ -113,22 +114,26 @@ mod tests {
 
     #[test]
     fn a_normalized_document_is_ready_and_one_in_flight_is_nothing() {
-        let notice = Notice::of(&document(State::Normalized), None).unwrap();
+        let notice = Notice::of(&document(State::Normalized)).unwrap();
         assert_eq!(notice.event, Event::Ready);
         assert_eq!(notice.message_id(), format!("{}.2.ready", notice.document_id));
         assert_eq!(notice.subject(&Names::new("docflow")), "docflow.notify.ready");
         for state in State::NON_TERMINAL {
-            assert_eq!(Notice::of(&document(state), None), None, "{state}");
+            assert_eq!(Notice::of(&document(state)), None, "{state}");
         }
     }
 
     #[test]
     fn only_a_stop_the_teacher_can_fix_needs_their_action() {
         for cause in FailureCause::ALL {
-            let notice = Notice::of(&document(State::Failed), Some(cause));
-            assert_eq!(notice.is_some(), cause.next_step() == NextStep::UploadNewVersion, "{cause}");
+            let mut failed = document(State::Failed);
+            failed.failure_cause = Some(cause);
+            assert_eq!(Notice::of(&failed).is_some(), cause.next_step() == NextStep::UploadNewVersion, "{cause}");
         }
-        let refused = Notice::of(&document(State::Rejected), Some(FailureCause::FileRefused)).unwrap();
+        assert_eq!(Notice::of(&document(State::Failed)), None, "no cause stored: staff's to look at");
+        let mut rejected = document(State::Rejected);
+        rejected.failure_cause = Some(FailureCause::FileRefused);
+        let refused = Notice::of(&rejected).unwrap();
         assert_eq!(refused.event, Event::NeedsAction);
         assert_eq!(refused.cause, Some(FailureCause::FileRefused));
         assert_eq!(refused.message_id(), format!("{}.2.needs_action", refused.document_id));

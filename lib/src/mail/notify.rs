@@ -8,7 +8,6 @@ use async_nats::jetstream;
 
 use super::notice::Notice;
 use crate::db::Document;
-use crate::lifecycle::FailureCause;
 use crate::messages::PublishError;
 use crate::nats::Names;
 use crate::settings::Settings;
@@ -28,8 +27,8 @@ impl Notifier {
 
     /// Publishes the notice `document` calls for, if any (a stop the teacher cannot act
     /// on, or a document in flight, calls for none).
-    pub async fn after(&self, document: &Document, cause: Option<FailureCause>) -> Result<(), PublishError> {
-        match Notice::of(document, cause) {
+    pub async fn after(&self, document: &Document) -> Result<(), PublishError> {
+        match Notice::of(document) {
             Some(notice) => notice.publish(&self.js, &self.names).await,
             None => Ok(()),
         }

@@ -27,6 +27,7 @@ pub(crate) fn document(uploader: &str, key: &str) -> Document {
         submission_id: None,
         error_stage: None,
         error_reason: None,
+        failure_cause: None,
         attempts: serde_json::json!({}),
         normalized: None,
         submission_round: 2,
@@ -39,7 +40,7 @@ pub(crate) fn document(uploader: &str, key: &str) -> Document {
 fn ready() -> Notice {
     let mut document = document("teacher-42", "teacher-42/plan.pdf");
     document.state = State::Normalized;
-    Notice::of(&document, None).unwrap()
+    Notice::of(&document).unwrap()
 }
 
 async fn claims_make_one_mail_per_document_round_and_event(store: MailStore) {
@@ -99,7 +100,8 @@ fn the_mail_of_a_refused_file_says_why_first_and_links_a_new_version() {
     let mut document = document("teacher-42", "teacher-42/week3/plan.docx");
     document.state = State::Failed;
     document.error_reason = Some("the file is empty (0 bytes): nothing arrived; please upload it again".into());
-    let notice = Notice::of(&document, Some(FailureCause::FileRefused)).unwrap();
+    document.failure_cause = Some(FailureCause::FileRefused);
+    let notice = Notice::of(&document).unwrap();
     let (subject, body) = super::smtp::words(&settings, &notice);
     assert_eq!(subject, "Needs a new version: plan.docx");
     assert!(body.contains("The file is empty (0 bytes)"), "{body}");

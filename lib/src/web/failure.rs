@@ -152,20 +152,16 @@ pub fn original_name(key: &str) -> &str {
     }
 }
 
-/// The document page's problem section: the words first, then the action for the
-/// session's role, then the stage and raw reason as detail.
-pub fn problem(
-    session: &Session,
-    csrf: &str,
-    document: &DocumentSummary,
-    error: &ErrorView,
-    cause: Option<FailureCause>,
-) -> Markup {
+/// The document page's problem section: the words first (from the stored cause, which
+/// reads `unknown` for rows from before causes were stored), then the action for the
+/// session's role, then the stage, cause and raw reason as detail.
+pub fn problem(session: &Session, csrf: &str, document: &DocumentSummary, error: &ErrorView) -> Markup {
+    let cause = error.cause;
     let (id, state, kind, key) = (document.id, document.state, document.kind, &document.key);
-    let said = words(cause, &error.reason);
-    let action = action(&session.role, cause);
+    let said = words(Some(cause), &error.reason);
+    let action = action(&session.role, Some(cause));
     html! {
-        section.problem aria-labelledby="why" data-cause=(cause.unwrap_or(FailureCause::Unknown).as_str()) {
+        section.problem aria-labelledby="why" data-cause=(cause.as_str()) {
             h2 id="why" { "What went wrong" }
             p.headline { strong { (said.headline) } }
             p.explanation { (said.explanation) }
@@ -188,7 +184,7 @@ pub fn problem(
             details {
                 summary { "Technical detail" }
                 p { "Stopped " (state.as_str()) " in stage " code { (error.stage) } ", cause "
-                    code { (cause.unwrap_or(FailureCause::Unknown).as_str()) } ": " (error.reason) }
+                    code { (cause.as_str()) } ": " (error.reason) }
             }
         }
     }

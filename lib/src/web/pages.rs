@@ -252,7 +252,7 @@ pub fn document(
                 dt { "Uploaded" } dd { (when(summary.created_at)) " (" (age(now, summary.created_at)) ")" }
             }
             @if let (Some(error), false) = (&summary.error, retried) {
-                (super::failure::problem(session, csrf, summary, error, None))
+                (super::failure::problem(session, csrf, summary, error))
             }
             @if let (Kind::Document, Some(record)) = (summary.kind, normalized) {
                 section aria-labelledby="findings" {

@@ -107,6 +107,5 @@ pub(super) async fn retry(
 
 /// The stored cause of a stopped document; `Unknown` when none was stored.
 fn cause_of(document: &crate::db::Document) -> FailureCause {
-    let _ = document;
-    FailureCause::Unknown
+    document.failure_cause.unwrap_or(FailureCause::Unknown)
 }

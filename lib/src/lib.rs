@@ -13,6 +13,7 @@ pub mod events;
 pub mod gateway;
 pub mod ids;
 pub mod lifecycle;
+pub mod mail;
 pub mod messages;
 pub mod metrics;
 pub mod nats;

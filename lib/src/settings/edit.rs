@@ -24,6 +24,7 @@ pub const SECRET_KEYS: &[&str] = &[
     "gateway.session_secret",
     "ingest.token",
     "oidc.client_secret",
+    "mail.smtp_url",
 ];
 
 /// URLs that may carry a user name and password: printed redacted.

@@ -81,6 +81,7 @@ pub struct Settings {
     /// `[oidc]`: sign-in through an OpenID provider; off while `oidc.issuer` is unset.
     #[serde(default)]
     pub oidc: oidc::OidcSettings,
+    pub mail: MailSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -361,6 +362,43 @@ pub struct StagesSettings {
     pub validate: StageSettings,
     pub normalize: StageSettings,
     pub watchdog: StageSettings,
+    pub mail: StageSettings,
+}
+
+/// `[mail]`: the e-mail to a teacher when their document is ready or needs their action
+/// (`crate::mail`). Off unless `enabled`: nothing is then published or sent.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailSettings {
+    pub enabled: bool,
+    /// The SMTP server as a URL (`smtp://host:587?tls=required`, `smtps://host`, with
+    /// `user:password@` when it needs them); unset or empty: `host`, `port`, `starttls`.
+    #[serde(default)]
+    pub smtp_url: Option<SecretString>,
+    pub host: String,
+    pub port: u16,
+    /// STARTTLS required (`true`) or plain SMTP (`false`, a relay on the same host).
+    pub starttls: bool,
+    /// The sender, `docflow <docflow@school.example>`.
+    pub from: String,
+    /// How long one SMTP exchange may take.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// `[[mail.uploaders]]`: addresses of uploaders who sign in with a token (OpenID
+    /// Connect users' come from their sign-in). Listed means opted in unless `opt_in = false`.
+    #[serde(default)]
+    pub uploaders: Vec<MailUploader>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailUploader {
+    pub uploader_id: String,
+    pub email: String,
+    #[serde(default = "opted_in")]
+    pub opt_in: bool,
+}
+
+fn opted_in() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -257,6 +257,9 @@ mod tests {
             "admin.listen",
             "stages.watchdog.pull_expires",
             "runtime.worker_threads",
+            "mail.smtp_url",
+            "mail.uploaders",
+            "stages.mail.backoff",
         ] {
             assert!(keys.iter().any(|k| k == key), "{key} missing from {keys:?}");
         }

@@ -36,7 +36,7 @@ pub async fn connect(url: &str) -> (async_nats::Client, async_nats::jetstream::C
 /// Deletes the streams of `prefix`.
 pub async fn delete_streams(js: &async_nats::jetstream::Context, prefix: &str) {
     let names = Names::new(prefix);
-    for short in ["uploads", "callbacks", "normalize", "watch", "dead"] {
+    for short in ["uploads", "callbacks", "normalize", "watch", "dead", "notify"] {
         let _ = js.delete_stream(names.stream(short)).await;
     }
 }

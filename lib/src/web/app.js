@@ -125,6 +125,7 @@
   // which then shows the results or the reason.
   function liveDocument(facts) {
     var id = facts.getAttribute("data-document");
+    var restarting = facts.hasAttribute("data-restarting");
     var timeline = document.querySelector("ol.timeline");
     listen("/ui/events", function (change) {
       if (change.id !== id || change.state === facts.getAttribute("data-state")) return;
@@ -137,6 +138,8 @@
         timeline.appendChild(item);
       }
       if (FINAL[change.state]) location.reload();
+      // Restarted by Retry: the page is read again without its notice.
+      else if (restarting) location.replace(location.pathname);
     }, function (again) {
       // Changes missed while disconnected: the page is read again.
       if (again) location.reload();
@@ -166,12 +169,40 @@
     var accept = { document: file.getAttribute("accept"), video: "video/*,.mp4,.mov,.m4v,.mkv,.webm" };
     kinds.forEach(function (radio) {
       radio.addEventListener("change", function () { file.setAttribute("accept", accept[radio.value]); });
+      // A new version of a video arrives with "video" chosen.
+      if (radio.checked) file.setAttribute("accept", accept[radio.value]);
     });
     var progress = document.getElementById("progress");
     var bar = document.getElementById("sent");
     var status = document.getElementById("status");
     var follow = document.getElementById("follow");
+    var again = document.getElementById("again");
     function say(text) { status.textContent = text; }
+
+    // A stopped upload: the reason the person can act on, as the document's page words it
+    // (its problem section), and that page's action when it offers a new version.
+    function explain(id) {
+      if (!window.fetch || !window.DOMParser) return;
+      fetch("/ui/documents/" + id, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (response) { return response.ok ? response.text() : null; })
+        .then(function (html) {
+          if (!html) return;
+          var section = new DOMParser().parseFromString(html, "text/html").querySelector("section.problem");
+          if (!section) return;
+          var parts = [".headline", ".explanation", ".next"].map(function (part) {
+            var node = section.querySelector(part);
+            return node ? node.textContent.trim() : "";
+          });
+          say("It stopped. " + parts.filter(Boolean).join(" "));
+          progress.setAttribute("data-cause", section.getAttribute("data-cause") || "");
+          var action = section.querySelector("a.action");
+          if (action && again) {
+            again.querySelector("a").setAttribute("href", action.getAttribute("href"));
+            again.hidden = false;
+          }
+        })
+        .catch(function () { /* the status already says it stopped; the document's page says why */ });
+    }
 
     form.addEventListener("submit", function (event) {
       event.preventDefault();
@@ -189,10 +220,13 @@
       ask.set("size", String(chosen.size));
       var teacher = form.querySelector("#teacher");
       if (teacher) ask.set("teacher", teacher.value);
+      var notify = form.querySelector("#notify");
+      if (notify) ask.set("notify", notify.checked ? "1" : "0");
       fetch("/ui/upload", { method: "POST", body: ask, credentials: "same-origin" })
         .then(function (response) {
           return response.json().then(function (body) {
-            if (!response.ok) throw new Error((body.error || "refused") + (body.detail ? ": " + JSON.stringify(body.detail) : ""));
+            // `message` is the gateway's own words for the refusal (never the JSON detail).
+            if (!response.ok) throw new Error(body.message || body.error || "refused");
             return body;
           });
         })
@@ -208,7 +242,12 @@
         follow.hidden = false;
         follow.querySelector("a").setAttribute("href", "/ui/documents/" + change.id);
         progress.setAttribute("data-state", change.state);
-        say("docflow has it: " + (WORDS[change.state] || change.state) + ".");
+        if (change.state === "failed" || change.state === "rejected") {
+          say("It stopped. Reading why…");
+          explain(change.id);
+        } else {
+          say("docflow has it: " + (WORDS[change.state] || change.state) + ".");
+        }
         if (FINAL[change.state]) { source.close(); button.disabled = false; }
       }, function () {
         // Listening before the file is sent: no change can be missed.
@@ -288,7 +327,7 @@
     var table = document.querySelector("table[data-live]");
     if (table) liveList(table);
     var facts = document.querySelector("dl[data-document]");
-    if (facts && !FINAL[facts.getAttribute("data-state")]) liveDocument(facts);
+    if (facts && (!FINAL[facts.getAttribute("data-state")] || facts.hasAttribute("data-restarting"))) liveDocument(facts);
     chapters();
     var upload = document.getElementById("upload");
     if (upload) uploadPage(upload);

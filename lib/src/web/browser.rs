@@ -282,7 +282,7 @@ async fn measure_the_list_over_1000_documents_in_chromium() {
 }
 
 /// Waits up to `seconds` for `script` (a function body returning a boolean) to return true.
-async fn until(
+pub(super) async fn until(
     browser: &fantoccini::Client,
     what: &str,
     seconds: u64,

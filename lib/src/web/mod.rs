@@ -11,6 +11,7 @@
 //!   video; `GET /ui/documents/{id}/transcript.vtt`: the caption track, same-origin;
 //!   `GET /ui/documents/{id}/files/{role}`: its result files, through the gateway ([`files`]);
 //! - `GET /ui/events`: state changes as server-sent events, filtered by role ([`live`]);
+//! - `POST /ui/documents/{id}/retry`: an evaluator's Retry of a stopped document ([`retry`]);
 //! - `GET /ui/upload`, `POST /ui/upload`: a teacher's upload page and its presigned form;
 //! - `GET /ui/style.css`, `GET /ui/app.js`: the only stylesheet and script. No
 //!   third-party request.
@@ -27,12 +28,16 @@
 
 #[cfg(test)]
 mod browser;
+#[cfg(test)]
+mod browser_failures;
+pub mod failure;
 mod files;
 pub mod live;
 mod oidc;
 pub mod oidc_claims;
 pub mod oidc_client;
 mod pages;
+pub mod retry;
 pub mod revocations;
 pub mod session;
 mod sign_in;
@@ -92,6 +97,8 @@ pub struct WebState {
     pub oidc: Option<std::sync::Arc<oidc_client::Provider>>,
     /// Its sessions' tag ([`SessionKey::issuer_tag`]).
     pub issuer_tag: Option<String>,
+    /// Where an evaluator's Retry publishes (`retry.rs`); `None`: Retry answers 503.
+    pub restarts: Option<retry::Restarts>,
 }
 
 impl WebState {
@@ -124,7 +131,14 @@ impl WebState {
             revocations: Revocations::default(),
             oidc,
             issuer_tag,
+            restarts: None,
         }
+    }
+
+    /// Retry publishes restart requests through `restarts` (the gateway's JetStream).
+    pub fn with_restarts(mut self, restarts: retry::Restarts) -> WebState {
+        self.restarts = Some(restarts);
+        self
     }
 
     /// Sign-outs shared with every gateway through NATS ([`Revocations::watch`]); without
@@ -188,6 +202,7 @@ pub fn routes(state: WebState) -> Router {
         .route(crate::settings::oidc::CALLBACK_PATH, get(oidc::callback))
         .route("/ui/oidc/finish", get(oidc::finish).post(oidc::switch))
         .route("/ui/documents/{id}", get(document))
+        .route("/ui/documents/{id}/retry", axum::routing::post(retry::retry))
         .route("/ui/documents/{id}/transcript.vtt", get(transcript))
         .route("/ui/documents/{id}/files/{role}", get(files::download))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
@@ -432,7 +447,9 @@ async fn document(
     State(state): State<WebState>,
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Response {
+    let retried = query.is_ok_and(|Query(pairs)| pairs.iter().any(|(k, _)| k == retry::RETRIED));
     let Some(session) = state.session(&headers) else { return to_sign_in() };
     let own = match readable(&session) {
         Ok(own) => own,
@@ -449,7 +466,7 @@ async fn document(
         Err(error) => return api_error(Some((&session, &csrf)), error),
     };
     // The files are the gateway's own (`files.rs`): the policy needs no other origin.
-    pages::document(&session, &csrf, &resource, chrono::Utc::now()).into_response()
+    pages::document(&session, &csrf, &resource, chrono::Utc::now(), retried).into_response()
 }
 
 /// `scheme://host[:port]` of a URL, for the policy; `None` for anything odd.

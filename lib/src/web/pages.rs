@@ -225,21 +225,6 @@ fn step(entry: &TimelineView) -> String {
     if entry.attempt > 1 { format!("{what} (attempt {})", entry.attempt) } else { what.to_owned() }
 }
 
-/// Why a document stopped, in a teacher's words.
-fn failure_words(state: State, stage: &str) -> &'static str {
-    match (state, stage) {
-        (State::Rejected, _) => {
-            "The provider could not work on this file: it may be damaged, empty or of a kind it does not \
-             read. Upload a corrected file to try again."
-        }
-        (_, "transfer") => "docflow could not hand the file to the provider, even after several tries.",
-        (_, "validate") => "The provider's results did not pass docflow's checks, so they are not shown.",
-        (_, "normalize") => "The results could not be stored.",
-        (_, "watchdog") => "The provider did not answer in time.",
-        _ => "Processing stopped before the results were ready.",
-    }
-}
-
 fn seconds(value: f64) -> String {
     let total = value.max(0.0) as u64;
     format!("{}:{:02}", total / 60, total % 60)
@@ -249,7 +234,14 @@ fn text<'v>(value: &'v Value, name: &str) -> &'v str {
     value.get(name).and_then(Value::as_str).unwrap_or("")
 }
 
-pub fn document(session: &Session, csrf: &str, resource: &DocumentResource, now: DateTime<Utc>) -> Markup {
+/// `retried`: the page follows an evaluator's Retry: it says so and follows the restart.
+pub fn document(
+    session: &Session,
+    csrf: &str,
+    resource: &DocumentResource,
+    now: DateTime<Utc>,
+    retried: bool,
+) -> Markup {
     let summary = &resource.summary;
     let name = file_name(&summary.key);
     let artifact = |role: &str| resource.artifacts.iter().find(|a| a.role == role);
@@ -260,21 +252,17 @@ pub fn document(session: &Session, csrf: &str, resource: &DocumentResource, now:
         html! {
             p { a href="/ui/" { "← All documents" } }
             h1 { (name) }
-            dl.facts data-document=(summary.id) data-state=(summary.state.as_str()) {
+            @if retried {
+                p.notice role="status" { "Retry asked: the document goes back to received in a new round, and this page follows it." }
+            }
+            dl.facts data-document=(summary.id) data-state=(summary.state.as_str()) data-restarting[retried] {
                 dt { "State" } dd { (badge(summary.state)) }
                 dt { "Kind" } dd { (kind_word(summary.kind)) }
                 dt { "Uploader" } dd { (summary.uploader_id) }
                 dt { "Uploaded" } dd { (when(summary.created_at)) " (" (age(now, summary.created_at)) ")" }
             }
-            @if let Some(error) = &summary.error {
-                section.problem aria-labelledby="why" {
-                    h2 id="why" { "What went wrong" }
-                    p { (failure_words(summary.state, &error.stage)) }
-                    details {
-                        summary { "Technical detail" }
-                        p { "Stage " code { (error.stage) } ": " (error.reason) }
-                    }
-                }
+            @if let (Some(error), false) = (&summary.error, retried) {
+                (super::failure::problem(session, csrf, summary, error))
             }
             @if let (Kind::Document, Some(record)) = (summary.kind, normalized) {
                 section aria-labelledby="findings" {
@@ -348,18 +336,31 @@ pub fn document(session: &Session, csrf: &str, resource: &DocumentResource, now:
 
 /// The upload page: `teacher` is the session's own uploader, `None` for an uploading app
 /// (which names the teacher). Uploading needs the script; without it the page says so.
-pub fn upload(session: &Session, csrf: &str, teacher: Option<&str>) -> Markup {
+/// `replaces`: the kind and file name of a stopped document this upload is a new version
+/// of (the document page's "Upload a new version"), said and preselected.
+/// `email`: the address the teacher's sign-in gave, offered for the e-mails (`crate::mail`).
+pub fn upload(
+    session: &Session,
+    csrf: &str,
+    teacher: Option<&str>,
+    replaces: Option<(Kind, &str)>,
+    email: Option<&str>,
+) -> Markup {
+    let video = matches!(replaces, Some((Kind::Video, _)));
     layout(
         "Upload",
         Some((session, csrf)),
         html! {
             h1 { "Upload a lesson plan or a video" }
+            @if let Some((_, name)) = replaces {
+                p.replaces { "A new version of " strong { (name) } ": choose the corrected file below." }
+            }
             noscript { p.problem { "Uploading needs JavaScript: the file goes straight from your browser to the store." } }
             form #upload method="post" action="/ui/upload" data-csrf=(csrf) {
                 fieldset {
                     legend { "What are you sending?" }
-                    label { input type="radio" name="what" value="document" checked; " A lesson plan" }
-                    label { input type="radio" name="what" value="video"; " A video" }
+                    label { input type="radio" name="what" value="document" checked[!video]; " A lesson plan" }
+                    label { input type="radio" name="what" value="video" checked[video]; " A video" }
                 }
                 @if teacher.is_none() {
                     div {
@@ -373,6 +374,10 @@ pub fn upload(session: &Session, csrf: &str, teacher: Option<&str>) -> Markup {
                     input #file name="file" type="file" required
                         accept=".pdf,.doc,.docx,.odt,.md,.txt,.rtf,application/pdf,text/*";
                 }
+                @if let Some(email) = email {
+                    label.check { input #notify name="notify" type="checkbox" value="1" checked;
+                        " E-mail me at " (email) " when it is ready or needs a new version" }
+                }
                 button type="submit" { "Upload" }
             }
             section #progress hidden aria-labelledby="progress-title" {
@@ -381,6 +386,7 @@ pub fn upload(session: &Session, csrf: &str, teacher: Option<&str>) -> Markup {
                 progress #sent max="100" value="0" {}
                 p #status role="status" aria-live="polite" {}
                 p #follow hidden { a href="" { "Open the document" } }
+                p #again hidden { a.action href="/ui/upload" { "Upload a new version" } }
             }
         },
     )

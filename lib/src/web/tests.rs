@@ -3,6 +3,7 @@
 //! through the gateway: [`files`].
 
 pub(in crate::web) mod files;
+pub(in crate::web) mod retry;
 
 use std::sync::Arc;
 
@@ -337,7 +338,7 @@ async fn a_lesson_plans_page_shows_its_findings_download_and_timeline_in_words()
     assert_secured(&page);
 
     let page = get(&router, &format!("/ui/documents/{failed}"), Some(&session)).await;
-    assert!(page.body.contains("did not pass docflow's checks"), "{}", page.body);
+    assert!(page.body.contains("failed docflow's checks") && page.body.contains("The file was fine"), "{}", page.body);
     assert!(page.body.contains("<details>") && page.body.contains("chapters[0].start is negative"));
 }
 

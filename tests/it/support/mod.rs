@@ -4,6 +4,7 @@
 
 pub mod nats_server;
 pub mod proxy;
+pub mod smtp_sink;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -461,7 +462,7 @@ impl Drop for Sandbox {
         // Streams of this test's prefix go with it, and the database. The test's own
         // runtime is blocked in this drop, so the clean-up has its own runtime and client.
         let names: Vec<String> =
-            ["UPLOADS", "CALLBACKS", "NORMALIZE", "WATCH", "DEAD"].iter().map(|s| self.stream(s)).collect();
+            ["UPLOADS", "CALLBACKS", "NORMALIZE", "WATCH", "DEAD", "NOTIFY"].iter().map(|s| self.stream(s)).collect();
         let url = self.database_url.clone();
         let nats = self.nats.clone();
         let _ = std::thread::spawn(move || {

@@ -84,6 +84,18 @@ pub async fn request(
     messages::publish(js, names.subject(REQUEST_SUBJECT), message_id, Some(document_id), None, body).await.map(drop)
 }
 
+/// Asks the transfer stage to restart `document`, which must be failed or rejected: what
+/// `docflow retry` and the web page's Retry both do. Asking twice for the same round is
+/// stored once (`Nats-Msg-Id` `retry:{document}:{round}`).
+pub async fn ask(js: &jetstream::Context, names: &Names, document: &Document) -> Result<(), RetryError> {
+    if !document.state.is_restartable() {
+        return Err(RetryError::NotRestartable { id: document.id, state: document.state });
+    }
+    let message_id = format!("retry:{}:{}", document.id, document.submission_round);
+    request(js, names, document.id, Cause::Retried, &message_id).await?;
+    Ok(())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RetryError {
     #[error("{0:?} is neither a document id (UUID) nor BUCKET/KEY; `docflow status` shows a document's id")]
@@ -146,15 +158,9 @@ impl Retry {
         Ok(self.db.in_states_since(&[state], since).await?)
     }
 
-    /// Asks for the restart of `document`, which must be failed or rejected. Asking twice
-    /// for the same round is stored once (`Nats-Msg-Id` `retry:{document}:{round}`).
+    /// [`ask`]: the restart of `document`, which must be failed or rejected.
     pub async fn restart(&self, document: &Document) -> Result<(), RetryError> {
-        if !document.state.is_restartable() {
-            return Err(RetryError::NotRestartable { id: document.id, state: document.state });
-        }
-        let message_id = format!("retry:{}:{}", document.id, document.submission_round);
-        request(&self.js, &self.names, document.id, Cause::Retried, &message_id).await?;
-        Ok(())
+        ask(&self.js, &self.names, document).await
     }
 
     /// Flushes what was published before the process exits.

@@ -1,0 +1,167 @@
+//! The decorator around the documents port that publishes the teacher's notices: after a
+//! terminal write (applied, or found already applied: a redelivered message after a crash
+//! between the commit and the publish), and when a stage reads a terminal document (the
+//! normalize stage's redelivery reads and stops before any write; a watchdog timer finds
+//! the document ended). The stream drops repeats by `Nats-Msg-Id` within its 24 h window.
+//!
+//! A publish that fails fails the call as a transient database error would: the stage's
+//! message is naked and, redelivered, finds the write applied and publishes again.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use sea_orm::{DbErr, RuntimeErr};
+
+use super::notify::Notifier;
+use crate::db::{ArtifactRow, DbError, Document, NewDocument, State};
+use crate::ids::DocumentId;
+use crate::lifecycle::FailureCause;
+use crate::stages::StageId;
+use crate::stages::normalize::record::Record;
+use crate::stages::ports::Documents;
+
+/// `inner`, publishing notices through `notifier`.
+pub struct Notifying {
+    inner: Arc<dyn Documents>,
+    notifier: Notifier,
+}
+
+/// `inner` as is when `[mail]` is off (`notifier` is `None`), else decorated.
+pub fn wrap(inner: Arc<dyn Documents>, notifier: Option<Notifier>) -> Arc<dyn Documents> {
+    match notifier {
+        Some(notifier) => Arc::new(Notifying { inner, notifier }),
+        None => inner,
+    }
+}
+
+/// A failed publish, as the transient error the stage retries on.
+fn unpublished(error: crate::messages::PublishError) -> DbError {
+    DbError::from(DbErr::Conn(RuntimeErr::Internal(format!("the notice was not published: {error}"))))
+}
+
+const ENDS: [State; 3] = [State::Normalized, State::Failed, State::Rejected];
+
+impl Notifying {
+    /// After a write towards `to`, applied or not: the document as it is now, its notice
+    /// published when it is in `to`.
+    async fn after(&self, id: DocumentId, to: &[State]) -> Result<(), DbError> {
+        let Some(document) = self.inner.get(id).await? else { return Ok(()) };
+        if to.contains(&document.state) {
+            self.notifier.after(&document).await.map_err(unpublished)?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Documents for Notifying {
+    /// A terminal document read (a redelivery that finds its write applied, a watchdog
+    /// timer after the end): its notice again, dropped by the stream when it is a repeat.
+    async fn get(&self, id: DocumentId) -> Result<Option<Document>, DbError> {
+        let document = self.inner.get(id).await?;
+        if let Some(document) = document.as_ref().filter(|d| d.state.is_terminal()) {
+            self.notifier.after(document).await.map_err(unpublished)?;
+        }
+        Ok(document)
+    }
+    async fn record_received(
+        &self,
+        new: &NewDocument,
+        stage: StageId,
+        attempt: u32,
+        origin: Option<u64>,
+    ) -> Result<(Document, bool), DbError> {
+        self.inner.record_received(new, stage, attempt, origin).await
+    }
+    async fn restart(
+        &self,
+        id: DocumentId,
+        origin: u64,
+        reason: &str,
+        stage: StageId,
+        attempt: u32,
+    ) -> Result<bool, DbError> {
+        self.inner.restart(id, origin, reason, stage, attempt).await
+    }
+    async fn mark_submitted_in_round(
+        &self,
+        id: DocumentId,
+        round: u32,
+        provider: &str,
+        submission_id: &str,
+        job_id: &str,
+        stage: StageId,
+        attempt: u32,
+    ) -> Result<bool, DbError> {
+        self.inner.mark_submitted_in_round(id, round, provider, submission_id, job_id, stage, attempt).await
+    }
+    async fn submission_of_job(&self, id: DocumentId, job_id: &str) -> Result<Option<String>, DbError> {
+        self.inner.submission_of_job(id, job_id).await
+    }
+    async fn transition(
+        &self,
+        id: DocumentId,
+        from: &[State],
+        to: State,
+        stage: StageId,
+        attempt: u32,
+        reason: Option<&str>,
+    ) -> Result<bool, DbError> {
+        let applied = self.inner.transition(id, from, to, stage, attempt, reason).await?;
+        if to.is_terminal() {
+            self.after(id, &[to]).await?;
+        }
+        Ok(applied)
+    }
+    async fn end(
+        &self,
+        id: DocumentId,
+        from: &[State],
+        to: State,
+        cause: FailureCause,
+        stage: StageId,
+        attempt: u32,
+        reason: &str,
+    ) -> Result<bool, DbError> {
+        let applied = self.inner.end(id, from, to, cause, stage, attempt, reason).await?;
+        self.after(id, &ENDS).await?;
+        Ok(applied)
+    }
+    async fn mark_failed(
+        &self,
+        id: DocumentId,
+        stage: StageId,
+        attempt: u32,
+        cause: FailureCause,
+        reason: &str,
+    ) -> Result<bool, DbError> {
+        let applied = self.inner.mark_failed(id, stage, attempt, cause, reason).await?;
+        self.after(id, &ENDS).await?;
+        Ok(applied)
+    }
+    async fn record_validated(
+        &self,
+        id: DocumentId,
+        from: State,
+        event_id: &str,
+        artifacts: &[ArtifactRow],
+        stage: StageId,
+        attempt: u32,
+    ) -> Result<bool, DbError> {
+        self.inner.record_validated(id, from, event_id, artifacts, stage, attempt).await
+    }
+    async fn store_normalized(
+        &self,
+        id: DocumentId,
+        record: &Record,
+        stage: StageId,
+        attempt: u32,
+    ) -> Result<bool, DbError> {
+        let applied = self.inner.store_normalized(id, record, stage, attempt).await?;
+        self.after(id, &[State::Normalized]).await?;
+        Ok(applied)
+    }
+    async fn artifacts(&self, id: DocumentId) -> Result<Vec<ArtifactRow>, DbError> {
+        self.inner.artifacts(id).await
+    }
+}

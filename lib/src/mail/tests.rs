@@ -1,0 +1,112 @@
+//! The claims and contacts on SQLite and PostgreSQL, and the mail's words.
+
+use chrono::Utc;
+
+use super::notice::{Event, Notice};
+use super::store::{Claim, Contact, MailStore};
+use crate::db::{Document, State};
+use crate::evaluator::tests::{postgres, sqlite};
+use crate::ids::{DocumentId, Kind};
+use crate::lifecycle::FailureCause;
+
+/// A document of `uploader`'s at `key`, in its third round (2).
+pub(crate) fn document(uploader: &str, key: &str) -> Document {
+    Document {
+        id: DocumentId(uuid::Uuid::new_v4()),
+        state: State::Received,
+        kind: Kind::Document,
+        uploader_id: uploader.to_owned(),
+        bucket: "uploads".to_owned(),
+        key: key.to_owned(),
+        version_id: None,
+        etag: None,
+        size: 10,
+        content_type: "application/pdf".to_owned(),
+        provider: "sim".to_owned(),
+        provider_job_id: None,
+        submission_id: None,
+        error_stage: None,
+        error_reason: None,
+        failure_cause: None,
+        attempts: serde_json::json!({}),
+        normalized: None,
+        submission_round: 2,
+        round_origin: None,
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+    }
+}
+
+fn ready() -> Notice {
+    let mut document = document("teacher-42", "teacher-42/plan.pdf");
+    document.state = State::Normalized;
+    Notice::of(&document).unwrap()
+}
+
+async fn claims_make_one_mail_per_document_round_and_event(store: MailStore) {
+    let notice = ready();
+    let id = "<x@school.example>";
+    assert_eq!(store.claim(&notice, "t@school.example", id).await.unwrap(), Claim::Ours);
+    // A second delivery while the first sends, or after it failed: not its to send...
+    assert_eq!(store.claim(&notice, "t@school.example", id).await.unwrap(), Claim::Unsent);
+    assert!(!store.take_over(&notice, Utc::now() - chrono::Duration::minutes(1)).await.unwrap(), "still leased");
+    // ...until the first releases it (a transient failure) or its lease runs out.
+    store.release(&notice).await.unwrap();
+    assert!(store.take_over(&notice, Utc::now() - chrono::Duration::minutes(1)).await.unwrap());
+    assert!(!store.take_over(&notice, Utc::now() - chrono::Duration::minutes(1)).await.unwrap(), "taken once");
+    store.mark_sent(&notice).await.unwrap();
+    assert_eq!(store.claim(&notice, "t@school.example", id).await.unwrap(), Claim::Sent);
+    assert_eq!(store.sent_count(&notice).await.unwrap(), 1);
+    // Another round, or another event, is another mail.
+    let mut next = notice.clone();
+    next.round += 1;
+    assert_eq!(store.claim(&next, "t@school.example", id).await.unwrap(), Claim::Ours);
+    let mut failed = notice.clone();
+    failed.event = Event::NeedsAction;
+    assert_eq!(store.claim(&failed, "t@school.example", id).await.unwrap(), Claim::Ours);
+}
+
+async fn a_contact_is_recorded_and_replaced(store: MailStore) {
+    assert_eq!(store.contact("t-1").await.unwrap(), None);
+    let first = Contact { email: "a@school.example".into(), opt_in: true };
+    store.record_contact("t-1", &first).await.unwrap();
+    assert_eq!(store.contact("t-1").await.unwrap(), Some(first));
+    let second = Contact { email: "b@school.example".into(), opt_in: false };
+    store.record_contact("t-1", &second).await.unwrap();
+    assert_eq!(store.contact("t-1").await.unwrap(), Some(second));
+}
+
+#[tokio::test]
+async fn on_sqlite_claims_make_one_mail_per_document_round_and_event() {
+    let t = sqlite().await;
+    claims_make_one_mail_per_document_round_and_event(MailStore::new(t.db.clone())).await;
+    a_contact_is_recorded_and_replaced(MailStore::new(t.db.clone())).await;
+}
+
+#[tokio::test]
+async fn on_postgres_claims_make_one_mail_per_document_round_and_event() {
+    let t = postgres().await;
+    claims_make_one_mail_per_document_round_and_event(MailStore::new(t.db.clone())).await;
+    a_contact_is_recorded_and_replaced(MailStore::new(t.db.clone())).await;
+    crate::db::testing::drop_postgres(&t.url).await;
+}
+
+#[test]
+fn the_mail_of_a_refused_file_says_why_first_and_links_a_new_version() {
+    let settings = crate::evaluator::tests::settings(&[
+        ("DOCFLOW__GATEWAY__PUBLIC_URL", "https://docflow.school.example"),
+        ("DOCFLOW__MAIL__FROM", "docflow <docflow@school.example>"),
+    ]);
+    let mut document = document("teacher-42", "teacher-42/week3/plan.docx");
+    document.state = State::Failed;
+    document.error_reason = Some("the file is empty (0 bytes): nothing arrived; please upload it again".into());
+    document.failure_cause = Some(FailureCause::FileRefused);
+    let notice = Notice::of(&document).unwrap();
+    let (subject, body) = super::smtp::words(&settings, &notice);
+    assert_eq!(subject, "Needs a new version: plan.docx");
+    assert!(body.contains("The file is empty (0 bytes)"), "{body}");
+    assert!(body.contains("https://docflow.school.example/ui/upload?kind=document&replaces=plan%2Edocx"), "{body}");
+    let (subject, body) = super::smtp::words(&settings, &ready());
+    assert_eq!(subject, "Ready: plan.pdf");
+    assert!(body.contains("https://docflow.school.example/ui/documents/"), "{body}");
+}

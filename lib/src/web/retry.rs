@@ -1,0 +1,111 @@
+//! `POST /ui/documents/{id}/retry`: an evaluator's Retry on a stopped document's page. The
+//! same restart as `docflow retry` ([`crate::stages::transfer::restart::ask`]): a restart
+//! request on the uploads stream, which the transfer stage turns into a new submission
+//! round. Refused without the session's CSRF token (403), for any role but `evaluator`
+//! (403), for a cause a restart cannot help (a refused file: 409, the teacher uploads a new
+//! version) and for a document that is not failed or rejected (409). On success, back to
+//! the document's page (303), which says the retry was asked and follows the restart.
+
+use async_nats::jetstream;
+use axum::extract::rejection::{FormRejection, PathRejection};
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::{WebState, field, not_found, pages, to_sign_in};
+use crate::gateway::tokens::Role;
+use crate::ids::DocumentId;
+use crate::lifecycle::FailureCause;
+use crate::nats::Names;
+use crate::stages::transfer::restart::{self, RetryError};
+
+/// Where Retry publishes: the gateway's JetStream context and names. Without it (a web
+/// interface built on a database alone) Retry answers 503.
+#[derive(Clone, Debug)]
+pub struct Restarts {
+    pub js: jetstream::Context,
+    pub names: Names,
+}
+
+/// The query the page is shown with after a retry: it says so, and follows the restart.
+pub const RETRIED: &str = "retried";
+
+pub(super) async fn retry(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let Some(session) = state.session(&headers) else { return to_sign_in() };
+    let csrf = state.key.csrf(&session);
+    let nav = Some((&session, csrf.as_str()));
+    let form = form.map(|Form(form)| form).unwrap_or_default();
+    if !state.key.csrf_ok(&session, field(&form, "csrf")) {
+        return pages::error(
+            nav,
+            StatusCode::FORBIDDEN,
+            "Form expired",
+            "This form's token is missing or wrong, so nothing was done. Reload the document's page and retry.",
+        );
+    }
+    if !matches!(session.role, Role::Evaluator) {
+        return pages::error(
+            nav,
+            StatusCode::FORBIDDEN,
+            "Not available to this role",
+            "Evaluators retry documents. A teacher uploads a new version from the document's page instead.",
+        );
+    }
+    let Some(id) = id.ok().and_then(|Path(id)| id.parse::<DocumentId>().ok()) else {
+        return not_found(&session, &csrf);
+    };
+    let document = match state.evaluator.db.get(id).await {
+        Ok(Some(document)) => document,
+        Ok(None) => return not_found(&session, &csrf),
+        Err(error) => return super::api_error(nav, crate::evaluator::db_error(&error)),
+    };
+    let cause = cause_of(&document);
+    if !cause.retry_may_help() {
+        return pages::error(
+            nav,
+            StatusCode::CONFLICT,
+            "A retry would not help",
+            "docflow refused this file itself, and the same file would be refused again. Only a new version \
+             of the file can go through: the teacher uploads it.",
+        );
+    }
+    let Some(restarts) = &state.restarts else {
+        return pages::error(
+            nav,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Retry is not available here",
+            "This gateway has no connection to the message queue; an operator can run `docflow retry` instead.",
+        );
+    };
+    match restart::ask(&restarts.js, &restarts.names, &document).await {
+        Ok(()) => {
+            tracing::info!(document_id = %id, cause = %cause, "retry asked from the web interface");
+            Redirect::to(&format!("/ui/documents/{id}?{RETRIED}=1")).into_response()
+        }
+        Err(RetryError::NotRestartable { state: now, .. }) => pages::error(
+            nav,
+            StatusCode::CONFLICT,
+            "Not stopped any more",
+            &format!("This document is {now} now: only a failed or rejected document is retried."),
+        ),
+        Err(error) => {
+            tracing::warn!(document_id = %id, %error, "retry from the web interface not published");
+            pages::error(
+                nav,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Retry did not go through",
+                "The message queue did not take the request; nothing changed. Try again in a moment.",
+            )
+        }
+    }
+}
+
+/// The stored cause of a stopped document; `Unknown` when none was stored.
+fn cause_of(document: &crate::db::Document) -> FailureCause {
+    document.failure_cause.unwrap_or(FailureCause::Unknown)
+}

@@ -109,9 +109,9 @@ fn tab_condition(tab: Tab) -> Condition {
 /// The SQL of a sort that is not a plain column.
 fn expression(sort: Sort, backend: DbBackend) -> SimpleExpr {
     match (sort, backend) {
-        (Sort::CreatedAt, _) => Expr::col((documents::Entity, documents::Column::CreatedAt)).into(),
-        (Sort::UpdatedAt, _) => Expr::col((documents::Entity, documents::Column::UpdatedAt)).into(),
-        (Sort::Uploader, _) => Expr::col((documents::Entity, documents::Column::UploaderId)).into(),
+        (Sort::CreatedAt, _) => Expr::col((documents::Entity, documents::Column::CreatedAt)),
+        (Sort::UpdatedAt, _) => Expr::col((documents::Entity, documents::Column::UpdatedAt)),
+        (Sort::Uploader, _) => Expr::col((documents::Entity, documents::Column::UploaderId)),
         (Sort::State, _) => {
             let arms: String =
                 State::ALL.iter().enumerate().map(|(i, s)| format!(" WHEN '{}' THEN {i}", s.as_str())).collect();

@@ -78,7 +78,7 @@ impl View<'_> {
 fn header(view: &View, sort: Sort, label: &str) -> Markup {
     let current = view.listing.sort == sort;
     let direction = if current { view.listing.direction.reversed() } else { sort.natural() };
-    let aria = current.then(|| match view.listing.direction {
+    let aria = current.then_some(match view.listing.direction {
         Direction::Asc => "ascending",
         Direction::Desc => "descending",
     });

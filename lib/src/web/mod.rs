@@ -25,6 +25,8 @@
 
 #[cfg(test)]
 mod browser;
+#[cfg(test)]
+mod browser_review;
 mod files;
 mod list;
 mod list_page;

@@ -3,6 +3,7 @@
 //! through the gateway: [`files`].
 
 pub(in crate::web) mod files;
+mod reviews;
 
 use std::sync::Arc;
 

@@ -96,7 +96,7 @@
       var cells = [["File", link], ["State", el("span", {}, "")],
         ["Kind", document.createTextNode(change.kind === "video" ? "video" : "lesson plan")],
         ["Uploader", document.createTextNode(change.uploader)], ["Findings", document.createTextNode("\u2014")],
-        ["Review", document.createTextNode("\u2014")], ["Uploaded", el("time", { datetime: change.at }, "just now")]];
+        ["Review", document.createTextNode("")], ["Uploaded", el("time", { datetime: change.at }, "just now")]];
       cells.forEach(function (pair) {
         var cell = el("td", { "data-label": pair[0] });
         cell.appendChild(pair[1]);
@@ -303,9 +303,39 @@
       .catch(function () { /* the form stays as it is: filled, not sent */ });
   }
 
+  // The list's times, titled with the date and time in the viewer's own zone.
+  function localTimes() {
+    Array.prototype.forEach.call(document.querySelectorAll("tbody time[datetime]"), function (time) {
+      if (!time.title) time.title = new Date(time.getAttribute("datetime")).toLocaleString();
+    });
+  }
+
+  // The uploader field offers the uploaders whose id starts with what is typed.
+  function uploaderPicker(input) {
+    var list = document.getElementById(input.getAttribute("list"));
+    var asked = null;
+    function fill() {
+      var prefix = input.value.trim();
+      if (!window.fetch || prefix === asked) return;
+      asked = prefix;
+      fetch("/ui/uploaders?limit=50&prefix=" + encodeURIComponent(prefix), { credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : []; })
+        .then(function (ids) {
+          while (list.firstChild) list.removeChild(list.firstChild);
+          ids.forEach(function (id) { list.appendChild(el("option", { value: id })); });
+        })
+        .catch(function () { asked = null; });
+    }
+    input.addEventListener("focus", fill);
+    input.addEventListener("input", fill);
+  }
+
   function start() {
     var table = document.querySelector("table[data-live]");
     if (table) liveList(table);
+    localTimes();
+    var picker = document.querySelector("input[list=uploaders]");
+    if (picker) uploaderPicker(picker);
     // On a phone the list's filters start folded; they stay open on a wider screen.
     var fold = document.querySelector("details.fold");
     if (fold && window.matchMedia && window.matchMedia("(max-width: 40rem)").matches) fold.open = false;

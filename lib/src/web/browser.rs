@@ -79,6 +79,9 @@ async fn in_chromium_an_evaluator_signs_in_sees_the_list_and_opens_a_lesson_plan
             .send_keys(TOKEN)
             .await?;
         browser.find(Locator::Css("form.sign-in button")).await?.click().await?;
+        // Signed in, the evaluator's "To review" tab; every document is under "All".
+        browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("nav.tabs")).await?;
+        browser.goto(&format!("{base}/ui/?tab=all")).await?;
         let link = browser
             .wait()
             .at_most(Duration::from_secs(20))
@@ -208,7 +211,7 @@ async fn in_chromium_the_list_reads_its_rows_again_when_its_stream_reconnects() 
     let second = tokio_util::sync::CancellationToken::new();
     let outcome = async {
         sign_in(&browser, &base).await?;
-        browser.goto(&format!("{base}/ui/")).await?;
+        browser.goto(&format!("{base}/ui/?tab=all")).await?;
         browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("table[data-live]")).await?;
         let badge =
             format!("const b = document.querySelector('tr[data-id=\"{plan}\"] .badge'); return !!b && b.textContent");
@@ -358,7 +361,7 @@ async fn in_chromium_on_docflow_dev_a_teacher_uploads_and_watches_it_reach_norma
         browser.goto(&evaluator_link).await?;
         let used = browser.wait().at_most(wait).for_element(Locator::Css("p.problem")).await?;
         assert!(used.text().await?.contains("This sign-in link was used already"));
-        browser.goto(&format!("{base}/ui/")).await?;
+        browser.goto(&format!("{base}/ui/?tab=all")).await?;
         // The samples reach `normalized` on the open page, which updates by itself.
         until(&browser, "both samples normalized on the list", 120,
             "return document.querySelectorAll('tbody .state-normalized').length === 2").await?;
@@ -366,7 +369,7 @@ async fn in_chromium_on_docflow_dev_a_teacher_uploads_and_watches_it_reach_norma
         assert!(list.contains("lesson-plan-week3.md") && list.contains("classroom-clip.mp4"), "{list}");
         screenshot("list.png", &browser.screenshot().await?);
         // Filters: kind, then text in the key.
-        browser.goto(&format!("{base}/ui/?kind=video")).await?;
+        browser.goto(&format!("{base}/ui/?tab=all&kind=video")).await?;
         browser.wait().at_most(wait).for_element(Locator::Css("table")).await?;
         let videos = browser.source().await?;
         assert!(videos.contains("classroom-clip.mp4") && !videos.contains("lesson-plan-week3.md"));
@@ -395,7 +398,7 @@ async fn in_chromium_on_docflow_dev_a_teacher_uploads_and_watches_it_reach_norma
         assert!(fetched[3].as_u64().unwrap_or(0) > 0, "{fetched}");
         // The video's page plays the provider's rendition (streamed through the gateway)
         // with its caption track (same-origin), and a chapter seeks it.
-        browser.goto(&format!("{base}/ui/?kind=video")).await?;
+        browser.goto(&format!("{base}/ui/?tab=all&kind=video")).await?;
         browser.wait().at_most(wait).for_element(Locator::LinkText("classroom-clip.mp4")).await?.click().await?;
         browser.wait().at_most(wait).for_element(Locator::Css("h2#video")).await?;
         let video_page = browser.current_url().await?.to_string();

@@ -116,6 +116,12 @@ async fn in_chromium_an_evaluator_reviews_by_keyboard_and_the_teacher_reads_the_
         browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("table")).await?;
         axe(&browser, &source, "the list, all").await?;
         browser.set_window_size(390, 844).await?;
+        // Loaded at a phone's width, the filters start folded and the rows are labelled.
+        browser.goto(&all).await?;
+        browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("td[data-label=File]")).await?;
+        let folded = browser.execute("return !document.querySelector('details.fold').open;", vec![]).await?;
+        assert_eq!(folded, json!(true), "the filters fold on a phone");
+        axe(&browser, &source, "the list on a phone").await?;
         screenshot("list-phone.png", &browser.screenshot().await?);
         browser.set_window_size(1100, 900).await?;
 

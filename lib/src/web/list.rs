@@ -66,19 +66,14 @@ pub(super) async fn list(
     };
     asked.listing.limit = asked.given_limit.unwrap_or(DEFAULT_LIMIT);
     let db = &state.evaluator.db;
-    let evaluator = matches!(session.role, Role::Evaluator);
     let loaded = async {
-        let listed = query::page(db, &asked.listing).await.map_err(|e| db_error(&e))?;
-        let counts = query::counts(db, &asked.listing.filter).await.map_err(|e| db_error(&e))?;
-        let uploaders = if evaluator {
-            query::uploaders(db, "", crate::evaluator::counts::MAX_UPLOADERS).await.map_err(|e| db_error(&e))?
-        } else {
-            Vec::new()
-        };
+        let (listed, counts) =
+            tokio::try_join!(query::page(db, &asked.listing), query::counts(db, &asked.listing.filter))
+                .map_err(|e| db_error(&e))?;
         let items = crate::evaluator::list::summaries(&state.evaluator, listed.documents).await?;
-        Ok::<_, crate::gateway::ApiError>((listed.next, listed.prev, counts, uploaders, items))
+        Ok::<_, crate::gateway::ApiError>((listed.next, listed.prev, counts, items))
     };
-    let (next, prev, counts, uploaders, items) = match loaded.await {
+    let (next, prev, counts, items) = match loaded.await {
         Ok(loaded) => loaded,
         Err(error) => return api_error(Some((&session, &csrf)), error),
     };
@@ -87,11 +82,32 @@ pub(super) async fn list(
         default_tab: asked.default_tab,
         limit: asked.given_limit,
         counts,
-        uploaders: &uploaders,
         next: next.map(|p| p.encode()),
         prev: prev.map(|p| p.encode()),
     };
     list_page::render(&session, &csrf, &view, &items).into_response()
+}
+
+/// `GET /ui/uploaders?prefix=`: the uploader picker's choices for an evaluator's session,
+/// `["teacher-1", ...]` (the API's `GET /v1/uploaders` takes a bearer token).
+pub(super) async fn uploaders(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Response {
+    let Some(session) = state.session(&headers) else { return StatusCode::UNAUTHORIZED.into_response() };
+    if !matches!(session.role, Role::Evaluator) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let pairs = query.map(|Query(pairs)| pairs).unwrap_or_default();
+    let (prefix, limit) = match crate::evaluator::counts::picker(&pairs) {
+        Ok(picked) => picked,
+        Err(error) => return error.into_response(),
+    };
+    match query::uploaders(&state.evaluator.db, &prefix, limit).await {
+        Ok(found) => axum::Json(found.into_iter().map(|(id, _)| id).collect::<Vec<_>>()).into_response(),
+        Err(error) => db_error(&error).into_response(),
+    }
 }
 
 /// `GET /ui/documents.csv?...`: every row of the view the same query shows (all its

@@ -159,6 +159,7 @@ pub fn routes(state: WebState) -> Router {
         .route(PREFIX, get(|| async { Redirect::permanent("/ui/") }))
         .route("/ui/", get(list::list))
         .route("/ui/documents.csv", get(list::csv))
+        .route("/ui/uploaders", get(list::uploaders))
         .route("/ui/style.css", get(style))
         .route("/ui/app.js", get(script))
         .route("/ui/events", get(events))

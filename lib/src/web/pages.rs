@@ -238,7 +238,7 @@ pub fn document(session: &Session, csrf: &str, resource: &DocumentResource, now:
                     // Reviews are not pipeline states; they follow `normalized`, the only
                     // state a document is reviewed in.
                     @for review in &resource.reviews {
-                        li.reviewed { (when(review.at)) ": reviewed by " (review.reviewer) }
+                        li.review-entry { (when(review.at)) ": reviewed by " (review.reviewer) }
                     }
                 }
             }

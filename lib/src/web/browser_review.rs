@@ -11,11 +11,9 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 use fantoccini::key::Key;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
 
 use super::browser::{screenshot, start};
-use crate::db::documents;
 use crate::evaluator::tests::{TEACHER_TOKEN, TOKEN, sqlite};
 use crate::ids::Kind;
 
@@ -84,16 +82,7 @@ async fn in_chromium_an_evaluator_reviews_by_keyboard_and_the_teacher_reads_the_
     let source = axe_source();
     let t = sqlite().await;
     let plan = t.receive("teacher-42", Kind::Document, "lesson plan week 3.docx").await;
-    let record = json!({"schema_version": 1, "word_count": 900, "language": "en", "findings": [
-        {"category": "spelling", "severity": "minor", "message": "Misspelt word", "excerpt": "recieve", "suggestion": "receive"}
-    ]});
-    documents::Entity::update_many()
-        .col_expr(documents::Column::State, sea_orm::sea_query::Expr::value("normalized"))
-        .col_expr(documents::Column::Normalized, sea_orm::sea_query::Expr::value(record))
-        .filter(documents::Column::Id.eq(plan.to_string()))
-        .exec(t.db.connection())
-        .await
-        .unwrap();
+    super::tests::reviews::normalize(&t, plan, 1).await;
     // Others in the other tabs, and a name clash that shows its folder.
     t.receive("teacher-7", Kind::Video, "fractions.mp4").await;
     let failed = t.receive("teacher-7", Kind::Document, "lesson plan week 3.docx").await;

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::list_page::{self, View};
+use super::session::Session;
 use super::{Refused, WebState, api_error, pages, readable, refused, to_sign_in};
 use crate::evaluator::query::{self, Listing, Tab};
 use crate::evaluator::{DEFAULT_LIMIT, DocumentSummary, db_error};
@@ -45,17 +46,27 @@ fn asked(role: &Role, own: Option<String>, pairs: &[(String, String)]) -> Result
     Ok(Asked { listing, default_tab, given_limit })
 }
 
+/// The session of a request that reads documents, the uploader it is kept to (`None`
+/// for an evaluator) and its form token; else the answer (sign in, or refused).
+fn reader(state: &WebState, headers: &HeaderMap) -> Result<(Session, Option<String>, String), Box<Response>> {
+    let Some(session) = state.session(headers) else { return Err(Box::new(to_sign_in())) };
+    let own = match readable(&session) {
+        Ok(own) => own.map(str::to_owned),
+        Err(Refused) => return Err(Box::new(refused(&state.key, &session))),
+    };
+    let csrf = state.key.csrf(&session);
+    Ok((session, own, csrf))
+}
+
 pub(super) async fn list(
     State(state): State<WebState>,
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Response {
-    let Some(session) = state.session(&headers) else { return to_sign_in() };
-    let own = match readable(&session) {
-        Ok(own) => own.map(str::to_owned),
-        Err(Refused) => return refused(&state.key, &session),
+    let (session, own, csrf) = match reader(&state, &headers) {
+        Ok(reader) => reader,
+        Err(response) => return *response,
     };
-    let csrf = state.key.csrf(&session);
     let bad = |message: &str| {
         pages::error(Some((&session, &csrf)), StatusCode::BAD_REQUEST, "Cannot use these filters", message)
     };
@@ -117,12 +128,10 @@ pub(super) async fn csv(
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Response {
-    let Some(session) = state.session(&headers) else { return to_sign_in() };
-    let own = match readable(&session) {
-        Ok(own) => own.map(str::to_owned),
-        Err(Refused) => return refused(&state.key, &session),
+    let (session, own, csrf) = match reader(&state, &headers) {
+        Ok(reader) => reader,
+        Err(response) => return *response,
     };
-    let csrf = state.key.csrf(&session);
     let pairs: Vec<(String, String)> = match query {
         Ok(Query(pairs)) => pairs.into_iter().filter(|(k, _)| k != "cursor" && k != "limit").collect(),
         Err(_) => Vec::new(),

@@ -3,7 +3,7 @@
 //! through the gateway: [`files`].
 
 pub(in crate::web) mod files;
-mod reviews;
+pub(in crate::web) mod reviews;
 
 use std::sync::Arc;
 

@@ -11,7 +11,7 @@ use crate::evaluator::tests::{TEACHER_TOKEN, TOKEN, Target, sqlite};
 use crate::ids::{DocumentId, Kind};
 
 /// Moves `id` to `normalized` with `findings` findings.
-async fn normalize(t: &Target, id: DocumentId, findings: usize) {
+pub(in crate::web) async fn normalize(t: &Target, id: DocumentId, findings: usize) {
     let record = json!({"schema_version": 1, "findings": vec![json!({"message": "m"}); findings]});
     documents::Entity::update_many()
         .col_expr(documents::Column::State, sea_orm::sea_query::Expr::value("normalized"))

@@ -280,4 +280,27 @@ mod tests {
             MAX_VALUE
         );
     }
+
+    #[test]
+    fn sort_direction_and_tab_are_parsed_and_a_cursor_keeps_its_order() {
+        let request = parse(&pairs(&[("sort", "name"), ("review", "to_review")])).unwrap();
+        assert_eq!((request.sort, request.direction, request.tab), (Sort::Name, Direction::Asc, Some(Tab::ToReview)));
+        let request = parse(&pairs(&[("sort", "findings"), ("direction", "asc"), ("tab", "all")])).unwrap();
+        assert_eq!((request.sort, request.direction, request.tab), (Sort::Findings, Direction::Asc, None));
+        assert_eq!(field_of(&[("tab", "reviewed"), ("review", "reviewed")]), "review");
+        let position = Position {
+            sort: Sort::Uploader,
+            direction: Direction::Desc,
+            backward: true,
+            key: super::super::sort::SortKey::Text("teacher-7".into()),
+            id: crate::ids::DocumentId(uuid::Uuid::new_v4()),
+        };
+        let cursor = position.encode();
+        // Alone, or with its own order, the cursor continues that order.
+        let alone = parse(&pairs(&[("cursor", &cursor)])).unwrap();
+        assert_eq!((alone.sort, alone.direction, alone.position), (Sort::Uploader, Direction::Desc, Some(position)));
+        assert!(parse(&pairs(&[("cursor", &cursor), ("sort", "uploader"), ("direction", "desc")])).is_ok());
+        assert_eq!(field_of(&[("cursor", &cursor), ("sort", "name")]), "cursor");
+        assert_eq!(field_of(&[("cursor", &cursor), ("direction", "asc")]), "cursor");
+    }
 }

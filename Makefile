@@ -63,8 +63,11 @@ test-faults: deps services ## the fault suite, then docs/reliability.md's table 
 		scripts/reliability-table; exit $$status
 
 .PHONY: test-browser
-test-browser: ## the web interface in headless Chromium (Debian's chromium and chromium-driver); rewrites docs/screenshots/
+test-browser: ## the web interface in headless Chromium (Debian's chromium and chromium-driver), axe-core from npm in $XDG_CACHE_HOME/docflow-browser; rewrites docs/screenshots/
 	@command -v chromedriver >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
+	@cache="$${XDG_CACHE_HOME:-$$HOME/.cache}/docflow-browser"; mkdir -p "$$cache" && \
+	  if ! cmp -s tests/browser/package-lock.json "$$cache/package-lock.json" || [ ! -f "$$cache/node_modules/axe-core/axe.min.js" ]; then \
+	    cp tests/browser/package.json tests/browser/package-lock.json "$$cache/" && (cd "$$cache" && npm ci --ignore-scripts --no-audit --no-fund); fi
 	$(CARGO) test -p docflow --lib web::browser -- --ignored --nocapture
 
 # The tests of sign-in through an OpenID provider: npm's oidc-provider (tests/oidc/) under

@@ -21,6 +21,7 @@ pub mod nats;
 mod openapi_check;
 pub mod provider;
 pub mod redact;
+pub mod review;
 pub mod settings;
 pub mod stages;
 pub mod storage;

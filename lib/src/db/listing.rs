@@ -73,23 +73,7 @@ impl Db {
         cursor: Option<&Cursor>,
     ) -> Result<(Vec<Document>, Option<Cursor>), DbError> {
         let limit = limit.max(1);
-        let mut condition = Condition::all();
-        if let Some(state) = filter.state {
-            condition = condition.add(documents::Column::State.eq(state.as_str()));
-        }
-        if let Some(kind) = filter.kind {
-            condition = condition.add(documents::Column::Kind.eq(kind.as_str()));
-        }
-        if let Some(uploader) = &filter.uploader {
-            condition = condition.add(documents::Column::UploaderId.eq(uploader.as_str()));
-        }
-        if let Some(key) = &filter.key {
-            // `!` escapes (a backslash would be read as escaping the closing quote).
-            let escaped = key.to_ascii_lowercase().replace('!', "!!").replace('%', "!%").replace('_', "!_");
-            let lower = Expr::expr(Func::lower(Expr::col((documents::Entity, documents::Column::Key))));
-            condition = condition
-                .add(sea_orm::sea_query::ExprTrait::like(lower, LikeExpr::new(format!("%{escaped}%")).escape('!')));
-        }
+        let mut condition = filter_condition(filter);
         if let Some(cursor) = cursor {
             // (created_at, id) < (c, i), spelled so that `created_at <= c` bounds the
             // index range on both backends (row values are not used by every planner).
@@ -116,6 +100,28 @@ impl Db {
         let next = if more { documents.last().map(Cursor::of) } else { None };
         Ok((documents, next))
     }
+}
+
+/// The rows `filter` selects (also used by the evaluator's sorted listing and counts).
+pub(crate) fn filter_condition(filter: &ListFilter) -> Condition {
+    let mut condition = Condition::all();
+    if let Some(state) = filter.state {
+        condition = condition.add(documents::Column::State.eq(state.as_str()));
+    }
+    if let Some(kind) = filter.kind {
+        condition = condition.add(documents::Column::Kind.eq(kind.as_str()));
+    }
+    if let Some(uploader) = &filter.uploader {
+        condition = condition.add(documents::Column::UploaderId.eq(uploader.as_str()));
+    }
+    if let Some(key) = &filter.key {
+        // `!` escapes (a backslash would be read as escaping the closing quote).
+        let escaped = key.to_ascii_lowercase().replace('!', "!!").replace('%', "!%").replace('_', "!_");
+        let lower = Expr::expr(Func::lower(Expr::col((documents::Entity, documents::Column::Key))));
+        condition = condition
+            .add(sea_orm::sea_query::ExprTrait::like(lower, LikeExpr::new(format!("%{escaped}%")).escape('!')));
+    }
+    condition
 }
 
 /// Unpadded base64url (RFC 4648 §5), enough for cursors.

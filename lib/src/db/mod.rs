@@ -33,6 +33,7 @@ mod transition;
 
 pub use entities::*;
 pub use error::DbError;
+pub(crate) use listing::filter_condition;
 pub use listing::{Cursor, InvalidCursor, ListFilter};
 pub use model::{ArtifactRow, Document, NewDocument, State, TimelineEntry, UnknownState};
 pub use observer::{Observer, StatusChange};

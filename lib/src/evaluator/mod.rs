@@ -2,17 +2,24 @@
 //! the people who evaluate them (`docs/openapi.json`, `Document`).
 //! - `GET /v1/documents?state=&kind=&uploader=&limit=&cursor=`: newest first, paged by an
 //!   opaque keyset cursor ([`crate::db::Cursor`]);
-//! - `GET /v1/documents/{id}`: one document with its timeline, normalized content and
-//!   artifacts, each with a presigned GET URL into `s3.results_bucket`.
+//! - `GET /v1/documents/{id}`: one document with its timeline, normalized content,
+//!   reviews, versions and artifacts, each with a presigned GET URL into `s3.results_bucket`;
+//! - `GET /v1/documents/counts`: documents per tab ([`query::Tab`]);
+//! - `POST /v1/documents/{id}/reviews`: an evaluator's review ([`crate::review`]);
+//! - `GET /v1/uploaders?prefix=`: the uploader picker.
 //!
 //! Both need a bearer token of role `evaluator` from `[[gateway.tokens]]`. Unlike the gateway's own routes these
 //! read the database; they are merged into the gateway's router with
 //! [`crate::gateway::GatewayState::with_routes`], so they share its middleware (metrics,
 //! timeout, tracing with the `Authorization` header hidden).
 
+pub(crate) mod counts;
 pub(crate) mod list;
+pub mod query;
 mod resource;
+pub(crate) mod reviews;
 pub(crate) mod show;
+pub mod sort;
 
 #[cfg(test)]
 pub(crate) mod tests;
@@ -30,7 +37,7 @@ use crate::gateway::auth::{self, Access};
 use crate::settings::Settings;
 use crate::storage::Store;
 
-pub use resource::{ArtifactView, DocumentResource, DocumentSummary, ErrorView, TimelineView};
+pub use resource::{ArtifactView, DocumentResource, DocumentSummary, ErrorView, ReviewMark, TimelineView};
 
 /// Page size when `limit` is not given.
 pub const DEFAULT_LIMIT: u64 = 50;
@@ -58,7 +65,13 @@ impl EvaluatorState {
 /// The evaluator routes, with their state, ready for
 /// [`crate::gateway::GatewayState::with_routes`].
 pub fn routes(state: EvaluatorState) -> Router {
-    Router::new().route("/v1/documents", get(list::list)).route("/v1/documents/{id}", get(show::show)).with_state(state)
+    Router::new()
+        .route("/v1/documents", get(list::list))
+        .route("/v1/documents/counts", get(counts::counts))
+        .route("/v1/documents/{id}", get(show::show))
+        .route("/v1/documents/{id}/reviews", axum::routing::post(reviews::create))
+        .route("/v1/uploaders", get(counts::uploaders))
+        .with_state(state)
 }
 
 /// 401 unless the request carries one of `[[gateway.tokens]]`, 403 unless its role is

@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::db::{ArtifactRow, Document, State, TimelineEntry};
 use crate::ids::{DocumentId, Kind};
 use crate::lifecycle::FailureCause;
+use crate::review::{Review, Verdict, Version};
 
 /// A list item: the first fields of the resource.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -27,6 +28,19 @@ pub struct DocumentSummary {
     pub updated_at: DateTime<Utc>,
     /// Set for `failed` and `rejected` only.
     pub error: Option<ErrorView>,
+    /// The number of findings of a normalized lesson plan; `null` otherwise.
+    pub findings: Option<usize>,
+    /// The latest review, once an evaluator reviewed the document.
+    pub review: Option<ReviewMark>,
+}
+
+/// Who reviewed a document last, when, and what they concluded (the comment is in the
+/// document's `reviews`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReviewMark {
+    pub reviewer: String,
+    pub verdict: Verdict,
+    pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -47,6 +61,11 @@ pub struct DocumentResource {
     /// The normalized record, once the document is `normalized`.
     pub normalized: Option<serde_json::Value>,
     pub artifacts: Vec<ArtifactView>,
+    /// Every review of this document, oldest first.
+    pub reviews: Vec<Review>,
+    /// The uploads of the same file by the same uploader, oldest first (this one among
+    /// them): a new upload is a new document, and each keeps its own reviews.
+    pub versions: Vec<Version>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -90,8 +109,22 @@ impl From<Document> for DocumentSummary {
             attempts: document.attempts,
             created_at: document.created_at,
             updated_at: document.updated_at,
+            findings: findings_of(document.normalized.as_ref()),
             error,
+            review: None,
         }
+    }
+}
+
+/// The number of findings of a normalized lesson plan.
+pub fn findings_of(normalized: Option<&serde_json::Value>) -> Option<usize> {
+    normalized?.get("findings")?.as_array().map(Vec::len)
+}
+
+impl DocumentSummary {
+    pub fn with_review(mut self, review: Option<&Review>) -> DocumentSummary {
+        self.review = review.map(|r| ReviewMark { reviewer: r.reviewer.clone(), verdict: r.verdict, at: r.at });
+        self
     }
 }
 

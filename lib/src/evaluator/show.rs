@@ -83,9 +83,16 @@ pub(crate) async fn load(
         };
         views.push(ArtifactView::new(artifact, url));
     }
+    let reviews = crate::review::of_document(&state.db, id).await.map_err(|e| db_error(&e))?;
+    let versions =
+        crate::review::versions(&state.db, &document.uploader_id, &document.key).await.map_err(|e| db_error(&e))?;
     let normalized = document.normalized.take();
+    let mut summary = DocumentSummary::from(document).with_review(reviews.last());
+    summary.findings = super::resource::findings_of(normalized.as_ref());
     Ok(Some(DocumentResource {
-        summary: DocumentSummary::from(document),
+        summary,
+        reviews,
+        versions,
         timeline: timeline.into_iter().map(TimelineView::from).collect(),
         normalized,
         artifacts: views,

@@ -9,7 +9,7 @@ use super::ApiError;
 
 /// True for `application/json`, with or without parameters, as long as a `charset`
 /// parameter, if any, is UTF-8.
-pub(super) fn is_json(headers: &HeaderMap) -> bool {
+pub(crate) fn is_json(headers: &HeaderMap) -> bool {
     let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return false;
     };
@@ -27,7 +27,7 @@ pub(super) fn is_json(headers: &HeaderMap) -> bool {
     })
 }
 
-pub(super) fn unsupported_media_type() -> ApiError {
+pub(crate) fn unsupported_media_type() -> ApiError {
     ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "expected Content-Type: application/json")
 }
 
@@ -37,7 +37,7 @@ fn too_large(max: usize) -> ApiError {
 
 /// The whole body, refused with 413 past `max` bytes: up front when `Content-Length`
 /// says so, else as soon as the limit is crossed while reading (chunked bodies).
-pub(super) async fn read_limited(headers: &HeaderMap, body: Body, max: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_limited(headers: &HeaderMap, body: Body, max: usize) -> Result<Bytes, ApiError> {
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
     if declared.is_some_and(|length| length > max as u64) {

@@ -12,7 +12,7 @@
 //! [`ApiError`], and are counted by the same metrics middleware.
 
 pub mod auth;
-mod body;
+pub(crate) mod body;
 mod callbacks;
 mod errors;
 mod ingest;

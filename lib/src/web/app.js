@@ -28,9 +28,12 @@
     badge.textContent = state;
   }
 
+  // The key's last segment without a browser upload's leading UUID.
   function fileName(key) {
     var parts = key.split("/");
-    return parts[parts.length - 1];
+    var name = parts[parts.length - 1];
+    var uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-(?=.)/i;
+    return name.replace(uuid, "");
   }
 
   function when(at) {
@@ -54,10 +57,19 @@
     return source;
   }
 
-  // The list's first page: badges change, new documents that match the filters appear.
+  // The tab a state belongs to when no review exists yet (a new document has none).
+  function tabOf(state) {
+    if (state === "normalized") return "to_review";
+    if (state === "failed" || state === "rejected") return "needs_attention";
+    return "in_progress";
+  }
+
+  // The list's first page in the default order: badges change, new documents that
+  // match the filters and the tab appear.
   function liveList(table) {
     var query = new URLSearchParams(location.search);
     var filter = {
+      tab: table.getAttribute("data-tab") || "all",
       state: query.get("state") || "",
       kind: query.get("kind") || "",
       uploader: query.get("uploader") || "",
@@ -65,7 +77,8 @@
     };
     var body = table.tBodies[0];
     function matches(change) {
-      return (!filter.state || filter.state === change.state) &&
+      return (filter.tab === "all" || filter.tab === tabOf(change.state)) &&
+        (!filter.state || filter.state === change.state) &&
         (!filter.kind || filter.kind === change.kind) &&
         (!filter.uploader || filter.uploader === change.uploader) &&
         (!filter.key || change.key.toLowerCase().indexOf(filter.key) >= 0);
@@ -80,10 +93,16 @@
       if (!matches(change)) return;
       row = el("tr", { "data-id": change.id, "class": "arrived" });
       var link = el("a", { href: "/ui/documents/" + change.id }, fileName(change.key));
-      var cells = [link, el("span", {}, ""), document.createTextNode(change.kind === "video" ? "video" : "lesson plan"),
-        document.createTextNode(change.uploader), el("time", { datetime: change.at }, "just now")];
-      cells.forEach(function (content) { var cell = el("td"); cell.appendChild(content); row.appendChild(cell); });
-      setBadge(cells[1], change.state);
+      var cells = [["File", link], ["State", el("span", {}, "")],
+        ["Kind", document.createTextNode(change.kind === "video" ? "video" : "lesson plan")],
+        ["Uploader", document.createTextNode(change.uploader)], ["Findings", document.createTextNode("\u2014")],
+        ["Review", document.createTextNode("")], ["Uploaded", el("time", { datetime: change.at }, "just now")]];
+      cells.forEach(function (pair) {
+        var cell = el("td", { "data-label": pair[0] });
+        cell.appendChild(pair[1]);
+        row.appendChild(cell);
+      });
+      setBadge(cells[1][1], change.state);
       body.insertBefore(row, body.firstChild);
       table.hidden = false;
       var empty = document.querySelector("p.empty");
@@ -323,9 +342,42 @@
       .catch(function () { /* the form stays as it is: filled, not sent */ });
   }
 
+  // The list's times, titled with the date and time in the viewer's own zone.
+  function localTimes() {
+    Array.prototype.forEach.call(document.querySelectorAll("tbody time[datetime]"), function (time) {
+      if (!time.title) time.title = new Date(time.getAttribute("datetime")).toLocaleString();
+    });
+  }
+
+  // The uploader field offers the uploaders whose id starts with what is typed.
+  function uploaderPicker(input) {
+    var list = document.getElementById(input.getAttribute("list"));
+    var asked = null;
+    function fill() {
+      var prefix = input.value.trim();
+      if (!window.fetch || prefix === asked) return;
+      asked = prefix;
+      fetch("/ui/uploaders?limit=50&prefix=" + encodeURIComponent(prefix), { credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : []; })
+        .then(function (ids) {
+          while (list.firstChild) list.removeChild(list.firstChild);
+          ids.forEach(function (id) { list.appendChild(el("option", { value: id })); });
+        })
+        .catch(function () { asked = null; });
+    }
+    input.addEventListener("focus", fill);
+    input.addEventListener("input", fill);
+  }
+
   function start() {
     var table = document.querySelector("table[data-live]");
     if (table) liveList(table);
+    localTimes();
+    var picker = document.querySelector("input[list=uploaders]");
+    if (picker) uploaderPicker(picker);
+    // On a phone the list's filters start folded; they stay open on a wider screen.
+    var fold = document.querySelector("details.fold");
+    if (fold && window.matchMedia && window.matchMedia("(max-width: 40rem)").matches) fold.open = false;
     var facts = document.querySelector("dl[data-document]");
     if (facts && (!FINAL[facts.getAttribute("data-state")] || facts.hasAttribute("data-restarting"))) liveDocument(facts);
     chapters();

@@ -30,14 +30,19 @@
 mod browser;
 #[cfg(test)]
 mod browser_failures;
+#[cfg(test)]
+mod browser_review;
 pub mod failure;
 mod files;
+mod list;
+mod list_page;
 pub mod live;
 mod oidc;
 pub mod oidc_claims;
 pub mod oidc_client;
 mod pages;
 pub mod retry;
+pub mod review;
 pub mod revocations;
 pub mod session;
 mod sign_in;
@@ -64,8 +69,7 @@ use axum::routing::get;
 
 use self::revocations::Revocations;
 use self::session::{Clock, CookieNames, Lifetimes, Session, SessionKey};
-use crate::db::Cursor;
-use crate::evaluator::{DEFAULT_LIMIT, DocumentSummary, EvaluatorState};
+use crate::evaluator::EvaluatorState;
 use crate::gateway::tokens::Role;
 use crate::ids::DocumentId;
 
@@ -190,7 +194,9 @@ impl WebState {
 pub fn routes(state: WebState) -> Router {
     Router::new()
         .route(PREFIX, get(|| async { Redirect::permanent("/ui/") }))
-        .route("/ui/", get(list))
+        .route("/ui/", get(list::list))
+        .route("/ui/documents.csv", get(list::csv))
+        .route("/ui/uploaders", get(list::uploaders))
         .route("/ui/style.css", get(style))
         .route("/ui/app.js", get(script))
         .route("/ui/events", get(events))
@@ -203,6 +209,7 @@ pub fn routes(state: WebState) -> Router {
         .route("/ui/oidc/finish", get(oidc::finish).post(oidc::switch))
         .route("/ui/documents/{id}", get(document))
         .route("/ui/documents/{id}/retry", axum::routing::post(retry::retry))
+        .route("/ui/documents/{id}/reviews", axum::routing::post(review::create))
         .route("/ui/documents/{id}/transcript.vtt", get(transcript))
         .route("/ui/documents/{id}/files/{role}", get(files::download))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
@@ -379,54 +386,6 @@ async fn events(
     // Proxies must not buffer the stream.
     response.headers_mut().insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
-}
-
-async fn list(
-    State(state): State<WebState>,
-    headers: HeaderMap,
-    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
-) -> Response {
-    let Some(session) = state.session(&headers) else { return to_sign_in() };
-    let own = match readable(&session) {
-        Ok(own) => own.map(str::to_owned),
-        Err(Refused) => return refused(&state.key, &session),
-    };
-    let csrf = state.key.csrf(&session);
-    let bad = |message: &str| {
-        pages::error(Some((&session, &csrf)), StatusCode::BAD_REQUEST, "Cannot use these filters", message)
-    };
-    let Ok(Query(pairs)) = query else { return bad("The address's query is malformed.") };
-    let mut request = match crate::evaluator::list::parse(&pairs) {
-        Ok(request) => request,
-        Err(error) => {
-            let problem = error.detail.get("problem").and_then(|p| p.as_str()).unwrap_or("").to_owned();
-            let name = error.detail.get("field").and_then(|p| p.as_str()).unwrap_or("").to_owned();
-            return bad(&format!("{name}: {problem}"));
-        }
-    };
-    if let Some(own) = own {
-        // A teacher's list is their own, whatever the address says.
-        request.filter.uploader = Some(own);
-    }
-    // Kept in the pages' links when the address gave it.
-    let given_limit = pairs.iter().any(|(k, v)| k == "limit" && !v.trim().is_empty()).then_some(request.limit);
-    let limit = given_limit.unwrap_or(DEFAULT_LIMIT);
-    let listed = state.evaluator.db.list_documents(&request.filter, limit, request.cursor.as_ref()).await;
-    let (documents, next) = match listed {
-        Ok(page) => page,
-        Err(error) => return api_error(Some((&session, &csrf)), crate::evaluator::db_error(&error)),
-    };
-    let items: Vec<DocumentSummary> = documents.into_iter().map(DocumentSummary::from).collect();
-    pages::list(
-        &session,
-        &csrf,
-        &request.filter,
-        given_limit,
-        &items,
-        next.as_ref().map(Cursor::encode).as_deref(),
-        request.cursor.is_some(),
-    )
-    .into_response()
 }
 
 fn api_error(nav: Option<(&Session, &str)>, error: crate::gateway::ApiError) -> Response {

@@ -9,8 +9,8 @@ use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
 
 use super::session::{Principal, Session};
-use crate::db::{ListFilter, State};
-use crate::evaluator::{DocumentResource, DocumentSummary, TimelineView};
+use crate::db::State;
+use crate::evaluator::{DocumentResource, TimelineView};
 use crate::gateway::tokens::Role;
 use crate::ids::Kind;
 
@@ -83,20 +83,20 @@ pub fn error(session: Option<(&Session, &str)>, status: StatusCode, title: &str,
     (status, page).into_response()
 }
 
-fn badge(state: State) -> Markup {
+pub(super) fn badge(state: State) -> Markup {
     html! { span class={ "badge state-" (state.as_str()) } { (state.as_str()) } }
 }
 
-fn kind_word(kind: Kind) -> &'static str {
+pub(super) fn kind_word(kind: Kind) -> &'static str {
     match kind {
         Kind::Document => "lesson plan",
         Kind::Video => "video",
     }
 }
 
-/// The file name: the key's last segment.
+/// The file name as the teacher gave it (without a browser upload's UUID).
 fn file_name(key: &str) -> &str {
-    key.rsplit('/').next().unwrap_or(key)
+    crate::review::names::display_name(key)
 }
 
 /// "5 min ago" and the like.
@@ -111,104 +111,8 @@ pub fn age(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
     }
 }
 
-fn when(at: DateTime<Utc>) -> Markup {
+pub(super) fn when(at: DateTime<Utc>) -> Markup {
     html! { time datetime=(at.to_rfc3339()) { (at.format("%-d %b %Y, %H:%M UTC")) } }
-}
-
-fn query(filter: &ListFilter, limit: Option<u64>, cursor: Option<&str>) -> String {
-    let mut parts = Vec::new();
-    let encode = |v: &str| percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string();
-    if let Some(state) = filter.state {
-        parts.push(format!("state={}", state.as_str()));
-    }
-    if let Some(kind) = filter.kind {
-        parts.push(format!("kind={}", kind.as_str()));
-    }
-    if let Some(uploader) = &filter.uploader {
-        parts.push(format!("uploader={}", encode(uploader)));
-    }
-    if let Some(key) = &filter.key {
-        parts.push(format!("key={}", encode(key)));
-    }
-    if let Some(limit) = limit {
-        parts.push(format!("limit={limit}"));
-    }
-    if let Some(cursor) = cursor {
-        parts.push(format!("cursor={}", encode(cursor)));
-    }
-    if parts.is_empty() { "/ui/".to_owned() } else { format!("/ui/?{}", parts.join("&")) }
-}
-
-pub fn list(
-    session: &Session,
-    csrf: &str,
-    filter: &ListFilter,
-    limit: Option<u64>,
-    items: &[DocumentSummary],
-    next: Option<&str>,
-    paged: bool,
-) -> Markup {
-    let now = Utc::now();
-    let evaluator = matches!(session.role, Role::Evaluator);
-    layout(
-        "Documents",
-        Some((session, csrf)),
-        html! {
-            h1 { @if evaluator { "Documents" } @else { "Your documents" } }
-            form.filters method="get" action="/ui/" role="search" aria-label="Filter the documents" {
-                div {
-                    label for="state" { "State" }
-                    select id="state" name="state" {
-                        option value="" selected[filter.state.is_none()] { "any" }
-                        @for state in State::ALL {
-                            option value=(state.as_str()) selected[filter.state == Some(state)] { (state.as_str()) }
-                        }
-                    }
-                }
-                div {
-                    label for="kind" { "Kind" }
-                    select id="kind" name="kind" {
-                        option value="" selected[filter.kind.is_none()] { "any" }
-                        option value="document" selected[filter.kind == Some(Kind::Document)] { "lesson plan" }
-                        option value="video" selected[filter.kind == Some(Kind::Video)] { "video" }
-                    }
-                }
-                @if evaluator {
-                    div {
-                        label for="uploader" { "Uploader" }
-                        input id="uploader" name="uploader" type="text" value=(filter.uploader.as_deref().unwrap_or(""));
-                    }
-                }
-                div {
-                    label for="key" { "File name contains" }
-                    input id="key" name="key" type="search" value=(filter.key.as_deref().unwrap_or(""));
-                }
-                button type="submit" { "Filter" }
-            }
-            p.empty hidden[!items.is_empty()] { "No document matches." }
-            // The first page takes new documents as they arrive (app.js).
-            table hidden[items.is_empty()] data-live=[(!paged).then_some("list")] {
-                    caption.visually-hidden { "Documents, newest first" }
-                    thead { tr { th scope="col" { "File" } th scope="col" { "State" } th scope="col" { "Kind" }
-                        th scope="col" { "Uploader" } th scope="col" { "Uploaded" } } }
-                    tbody {
-                        @for item in items {
-                            tr data-id=(item.id) {
-                                td { a href={ "/ui/documents/" (item.id) } { (file_name(&item.key)) } }
-                                td { (badge(item.state)) }
-                                td { (kind_word(item.kind)) }
-                                td { (item.uploader_id) }
-                                td { time datetime=(item.created_at.to_rfc3339()) title=(item.created_at.format("%-d %b %Y, %H:%M UTC")) { (age(now, item.created_at)) } }
-                            }
-                        }
-                    }
-            }
-            nav.pages aria-label="Pages" {
-                @if paged { a href=(query(filter, limit, None)) { "First page" } }
-                @if let Some(next) = next { a rel="next" href=(query(filter, limit, Some(next))) { "Next page" } }
-            }
-        },
-    )
 }
 
 /// A timeline entry in words.
@@ -322,11 +226,17 @@ pub fn document(
                     div.transcript { (text(record, "transcript")) }
                 }
             }
+            (super::review::section(session, csrf, resource))
             section aria-labelledby="timeline" {
                 h2 id="timeline" { "What happened" }
                 ol.timeline aria-live="polite" {
                     @for entry in &resource.timeline {
                         li { (when(entry.at)) ": " (step(entry)) }
+                    }
+                    // Reviews are not pipeline states; they follow `normalized`, the only
+                    // state a document is reviewed in.
+                    @for review in &resource.reviews {
+                        li.review-entry { (when(review.at)) ": reviewed by " (review.reviewer) }
                     }
                 }
             }

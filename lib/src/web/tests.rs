@@ -4,6 +4,7 @@
 
 pub(in crate::web) mod files;
 pub(in crate::web) mod retry;
+pub(in crate::web) mod reviews;
 
 use std::sync::Arc;
 
@@ -205,15 +206,15 @@ async fn evaluators_see_every_document_and_a_teacher_only_their_own() {
     let router = router(&t, &[]);
 
     let (evaluator, _) = sign_in(&router, TOKEN).await;
-    let list = get(&router, "/ui/", Some(&evaluator)).await;
+    let list = get(&router, "/ui/?tab=all", Some(&evaluator)).await;
     assert_secured(&list);
     assert!(list.body.contains("plan-42.pdf") && list.body.contains("lesson-7.mp4"), "{}", list.body);
     assert!(list.body.contains("state-failed") && list.body.contains("teacher-7"));
     assert!(list.body.contains(&format!("/ui/documents/{own}")));
     // Filters go through the evaluator API's parser.
-    let failed = get(&router, "/ui/?state=failed&kind=&uploader=", Some(&evaluator)).await;
+    let failed = get(&router, "/ui/?tab=all&state=failed&kind=&uploader=", Some(&evaluator)).await;
     assert!(failed.body.contains("lesson-7.mp4") && !failed.body.contains("plan-42.pdf"), "{}", failed.body);
-    let by_uploader = get(&router, "/ui/?uploader=teacher-42", Some(&evaluator)).await;
+    let by_uploader = get(&router, "/ui/?tab=all&uploader=teacher-42", Some(&evaluator)).await;
     assert!(by_uploader.body.contains("plan-42.pdf") && !by_uploader.body.contains("lesson-7.mp4"));
     let bad = get(&router, "/ui/?state=done", Some(&evaluator)).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
@@ -608,13 +609,13 @@ async fn the_list_filters_on_text_in_the_key_and_keeps_it_in_its_pages() {
     t.receive("teacher-42", Kind::Document, "decimals.pdf").await;
     let router = router(&t, &[]);
     let (session, _) = sign_in(&router, TOKEN).await;
-    let page = get(&router, "/ui/?key=FRACTIONS&limit=2", Some(&session)).await;
+    let page = get(&router, "/ui/?tab=all&key=FRACTIONS&limit=2", Some(&session)).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.body.contains("decimals.pdf") && page.body.contains("fractions-2.pdf"), "{}", page.body);
     assert!(page.body.contains("value=\"FRACTIONS\""), "the filter shows what was asked");
-    assert!(page.body.contains("key=FRACTIONS&amp;limit=2&amp;cursor="), "{}", page.body);
+    assert!(page.body.contains("tab=all&amp;key=FRACTIONS&amp;limit=2&amp;cursor="), "{}", page.body);
     assert!(page.body.contains("data-live=\"list\""), "the first page takes live rows");
-    let none = get(&router, "/ui/?key=algebra", Some(&session)).await;
+    let none = get(&router, "/ui/?tab=all&key=algebra", Some(&session)).await;
     assert!(none.body.contains("No document matches.") && !none.body.contains("fractions"));
 }
 

@@ -7,6 +7,7 @@ use sea_orm_migration::prelude::*;
 mod m20250101_000001_initial;
 mod m20250601_000002_submission_rounds;
 mod m20261207_000003_failure_cause;
+mod m20261207_000004_reviews;
 mod m20261207_000005_mail;
 
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20250101_000001_initial::Migration),
             Box::new(m20250601_000002_submission_rounds::Migration),
             Box::new(m20261207_000003_failure_cause::Migration),
+            Box::new(m20261207_000004_reviews::Migration),
             Box::new(m20261207_000005_mail::Migration),
         ]
     }

@@ -339,9 +339,13 @@ async fn a_normalized_document_has_its_timeline_content_and_artifact_links(t: Ta
         "created_at",
         "updated_at",
         "error",
+        "findings",
+        "review",
         "timeline",
         "normalized",
         "artifacts",
+        "reviews",
+        "versions",
     ]
     .into();
     assert_eq!(fields, expected);

@@ -2,6 +2,7 @@
 //! and the gateway component as `app::run` starts it.
 
 mod api;
+mod reviews;
 mod run;
 
 use std::sync::Arc;

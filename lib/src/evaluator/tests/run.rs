@@ -44,7 +44,7 @@ async fn run_serves_the_gateway_on_a_given_listener_until_shutdown() {
     let page = client.get(format!("{base}/v1/documents")).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let page: serde_json::Value = page.json().await.unwrap();
-    assert_eq!(page, serde_json::json!({"items": [], "next_cursor": null}));
+    assert_eq!(page, serde_json::json!({"items": [], "next_cursor": null, "prev_cursor": null}));
     let refused = client.get(format!("{base}/v1/documents")).send().await.unwrap();
     assert_eq!(refused.status(), 401);
     // So is the web interface, with its own headers.

@@ -1,0 +1,134 @@
+//! The document page's review section: the reviews of this version with their comments
+//! (what the teacher reads), the links to the file's other versions, and, for an
+//! evaluator, the form that records a review (`POST /ui/documents/{id}/reviews`, with the
+//! form token and the evaluator role checked).
+
+use axum::extract::rejection::{FormRejection, PathRejection};
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+
+use super::session::{Principal, Session};
+use super::sign_in::forbidden_form;
+use super::{WebState, api_error, field, pages, to_sign_in};
+use crate::db::State as DocState;
+use crate::evaluator::DocumentResource;
+use crate::gateway::tokens::Role;
+use crate::ids::DocumentId;
+use crate::review::{NewReview, ReviewError, Verdict};
+
+/// The name a review made in this session is signed with. Until sessions carry a
+/// person (OpenID Connect), a token session is "evaluator (token)".
+pub fn reviewer_of(session: &Session) -> String {
+    session.display_name()
+}
+
+/// The stable key of who reviewed (never shown to teachers).
+fn principal_of(session: &Session) -> String {
+    match &session.by {
+        Principal::Token { tag } => format!("session-token:{tag}"),
+        Principal::Person { issuer_tag, subject, .. } => format!("person:{issuer_tag}:{subject}"),
+    }
+}
+
+/// The review section of a document's page.
+pub(super) fn section(session: &Session, csrf: &str, resource: &DocumentResource) -> Markup {
+    let summary = &resource.summary;
+    let evaluator = matches!(session.role, Role::Evaluator);
+    let versions = &resource.versions;
+    let this = versions.iter().find(|v| v.id == summary.id);
+    html! {
+        section.review aria-labelledby="review" id="review-section" {
+            h2 id="review" { "Review" }
+            @if let (Some(this), true) = (this, versions.len() > 1) {
+                nav.versions aria-label="Versions of this file" {
+                    p { "Version " (this.number) " of " (versions.len()) }
+                    ol {
+                        @for version in versions {
+                            li {
+                                @if version.id == summary.id { span aria-current="page" { "Version " (version.number) " (this one)" } }
+                                @else { a href={ "/ui/documents/" (version.id) } { "Version " (version.number) } }
+                                " · " (pages::when(version.created_at))
+                            }
+                        }
+                    }
+                }
+            }
+            @if resource.reviews.is_empty() {
+                p.not-reviewed { @if evaluator { "Not reviewed yet." } @else { "An evaluator has not reviewed this version yet." } }
+            } @else {
+                ol.reviews {
+                    @for review in resource.reviews.iter().rev() {
+                        li {
+                            p.meta { strong { (review.verdict.words()) } " by " (review.reviewer) ", " (pages::when(review.at)) }
+                            @if !review.comment.is_empty() { blockquote.comment { (review.comment) } }
+                        }
+                    }
+                }
+            }
+            @if evaluator && summary.state == DocState::Normalized {
+                form.review-form method="post" action={ "/ui/documents/" (summary.id) "/reviews" } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    div {
+                        label for="comment" { "Comment for the teacher" }
+                        textarea id="comment" name="comment" rows="5" maxlength="10000" {}
+                    }
+                    fieldset {
+                        legend { "Verdict" }
+                        label.choice { input type="radio" name="verdict" value="reviewed" checked; " Reviewed" }
+                        label.choice { input type="radio" name="verdict" value="changes_requested"; " Changes requested: upload a new version" }
+                    }
+                    button type="submit" { "Mark reviewed" }
+                }
+            } @else if evaluator {
+                p.hint { "A document can be reviewed once it is ready to read." }
+            }
+        }
+    }
+}
+
+/// `POST /ui/documents/{id}/reviews`: `csrf`, `comment`, `verdict`; back to the page.
+pub(super) async fn create(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let Some(session) = state.session(&headers) else { return to_sign_in() };
+    let csrf = state.key.csrf(&session);
+    let nav = Some((&session, csrf.as_str()));
+    let Ok(Form(form)) = form else { return forbidden_form(nav) };
+    if !state.key.csrf_ok(&session, field(&form, "csrf")) {
+        return forbidden_form(nav);
+    }
+    if !matches!(session.role, Role::Evaluator) {
+        return pages::error(
+            nav,
+            StatusCode::FORBIDDEN,
+            "Only evaluators review",
+            "Reviews are recorded by evaluators. Sign in with an evaluator's token to review.",
+        );
+    }
+    let Some(id) = id.ok().and_then(|Path(id)| id.parse::<DocumentId>().ok()) else {
+        return pages::error(nav, StatusCode::NOT_FOUND, "No such document", "There is no document at this address.");
+    };
+    let review = NewReview {
+        document_id: id,
+        reviewer: reviewer_of(&session),
+        principal: principal_of(&session),
+        verdict: Verdict::parse(field(&form, "verdict")).unwrap_or(Verdict::Reviewed),
+        comment: field(&form, "comment").to_owned(),
+    };
+    let error = match crate::review::add(&state.evaluator.db, review).await {
+        Ok(_) => return Redirect::to(&format!("/ui/documents/{id}#review")).into_response(),
+        Err(ReviewError::Db(error)) => return api_error(nav, crate::evaluator::db_error(&error)),
+        Err(error) => error,
+    };
+    let (status, title) = match error {
+        ReviewError::NoDocument => (StatusCode::NOT_FOUND, "No such document"),
+        ReviewError::NotReady { .. } => (StatusCode::CONFLICT, "Not ready for review"),
+        _ => (StatusCode::BAD_REQUEST, "This review cannot be recorded"),
+    };
+    pages::error(nav, status, title, &format!("{error}. Go back to the document and try again."))
+}

@@ -18,8 +18,8 @@ use crate::gateway::tokens::Role;
 use crate::ids::DocumentId;
 use crate::review::{NewReview, ReviewError, Verdict};
 
-/// The name a review made in this session is signed with. Until sessions carry a
-/// person (OpenID Connect), a token session is "evaluator (token)".
+/// The name a review made in this session is signed with: the person's name from the
+/// OpenID provider, or "evaluator (token)" for a token session.
 pub fn reviewer_of(session: &Session) -> String {
     session.display_name()
 }

@@ -7,6 +7,7 @@ mod deploy_nats;
 mod dev;
 mod faults;
 mod isolation;
+mod ops;
 mod pipeline;
 mod restart;
 mod secrets;

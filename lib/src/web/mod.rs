@@ -12,6 +12,7 @@
 //!   `GET /ui/documents/{id}/files/{role}`: its result files, through the gateway ([`files`]);
 //! - `GET /ui/events`: state changes as server-sent events, filtered by role ([`live`]);
 //! - `GET /ui/upload`, `POST /ui/upload`: a teacher's upload page and its presigned form;
+//! - `GET /ui/pipeline`: the pipeline overview for an operator (role `admin`, [`pipeline`]);
 //! - `GET /ui/style.css`, `GET /ui/app.js`: the only stylesheet and script. No
 //!   third-party request.
 //!
@@ -28,6 +29,7 @@ mod browser;
 mod files;
 pub mod live;
 mod pages;
+mod pipeline;
 pub mod revocations;
 pub mod session;
 mod sign_in;
@@ -79,6 +81,9 @@ pub struct WebState {
     pub live: live::Live,
     /// Signed-out sessions and used sign-in links, as every gateway sees them.
     pub revocations: Revocations,
+    /// What the operators' pipeline page reads (`/ui/pipeline`); none in tests that do
+    /// not draw it.
+    pub ops: Option<crate::ops::Ops>,
 }
 
 impl WebState {
@@ -102,7 +107,14 @@ impl WebState {
             clock: Clock::system(),
             live: live::Live::default(),
             revocations: Revocations::default(),
+            ops: None,
         }
+    }
+
+    /// Reads the pipeline overview through `ops` for the `admin` role's page.
+    pub fn with_ops(mut self, ops: crate::ops::Ops) -> WebState {
+        self.ops = Some(ops);
+        self
     }
 
     /// Sign-outs shared with every gateway through NATS ([`Revocations::watch`]); without
@@ -158,6 +170,7 @@ pub fn routes(state: WebState) -> Router {
         .route("/ui/app.js", get(script))
         .route("/ui/events", get(events))
         .route("/ui/upload", get(upload::page).post(upload::presign))
+        .route("/ui/pipeline", get(pipeline::page))
         .route("/ui/sign-in", get(sign_in::form).post(sign_in::sign_in))
         .route("/ui/sign-in/preview", axum::routing::post(sign_in::preview))
         .route("/ui/sign-out", axum::routing::post(sign_in::sign_out))
@@ -281,7 +294,7 @@ fn readable(session: &Session) -> Result<Option<&str>, Refused> {
     match &session.role {
         Role::Evaluator => Ok(None),
         Role::Uploader { uploader_id } => Ok(Some(uploader_id)),
-        Role::Uploads => Err(Refused),
+        Role::Uploads | Role::Admin => Err(Refused),
     }
 }
 
@@ -346,6 +359,10 @@ async fn list(
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Response {
     let Some(session) = state.session(&headers) else { return to_sign_in() };
+    // An operator's page is the pipeline (sign-in lands everyone on /ui/).
+    if session.role == Role::Admin {
+        return Redirect::to("/ui/pipeline").into_response();
+    }
     let own = match readable(&session) {
         Ok(own) => own.map(str::to_owned),
         Err(Refused) => return refused(&state.key, &session),
@@ -408,6 +425,10 @@ async fn document(
     id: Result<Path<String>, PathRejection>,
 ) -> Response {
     let Some(session) = state.session(&headers) else { return to_sign_in() };
+    // An operator's page is the pipeline (sign-in lands everyone on /ui/).
+    if session.role == Role::Admin {
+        return Redirect::to("/ui/pipeline").into_response();
+    }
     let own = match readable(&session) {
         Ok(own) => own,
         Err(Refused) => return refused(&state.key, &session),

@@ -36,7 +36,8 @@ pub(super) fn layout(title: &str, session: Option<(&Session, &str)>, body: Marku
                     a.brand href="/ui/" { "docflow" }
                     @if let Some((session, csrf)) = session {
                         nav aria-label="Account" {
-                            @if !matches!(session.role, Role::Evaluator) { a href="/ui/upload" { "Upload" } }
+                            @if matches!(session.role, Role::Uploads | Role::Uploader { .. }) { a href="/ui/upload" { "Upload" } }
+                            @if matches!(session.role, Role::Admin) { a href="/ui/pipeline" { "Pipeline" } }
                             span.who { "Signed in as " (who(&session.role)) }
                             form method="post" action="/ui/sign-out" {
                                 input type="hidden" name="csrf" value=(csrf);
@@ -56,6 +57,7 @@ pub(super) fn who(role: &Role) -> String {
         Role::Evaluator => "an evaluator".to_owned(),
         Role::Uploads => "an uploading app".to_owned(),
         Role::Uploader { uploader_id } => format!("teacher {uploader_id}"),
+        Role::Admin => "an operator".to_owned(),
     }
 }
 

@@ -34,9 +34,11 @@ pub fn text(overview: &Overview) -> String {
         .collect();
     let _ = writeln!(out, "documents   {}   (in flight: {})", states.join("  "), overview.in_flight);
     let _ = writeln!(out);
+    // As wide as the longest stream/consumer pair: the prefix is the operator's choice.
+    let width = overview.stages.iter().map(|s| s.stream.len() + 1 + s.consumer.len()).max().unwrap_or(0).max(15);
     let _ = writeln!(
         out,
-        "{:<10} {:<22} {:>8} {:>10} {:>12} {:>8} {:>13}",
+        "{:<10} {:<width$} {:>8} {:>10} {:>12} {:>8} {:>13}",
         "STAGE", "STREAM/CONSUMER", "PENDING", "IN FLIGHT", "REDELIVERED", "WORKERS", "DEAD LETTERS"
     );
     for stage in &overview.stages {
@@ -46,7 +48,7 @@ pub fn text(overview: &Overview) -> String {
         let workers = if stage.waiting > 0 { "pulling" } else { "none" };
         let _ = writeln!(
             out,
-            "{:<10} {:<22} {:>8} {:>10} {:>12} {:>8} {:>13}",
+            "{:<10} {:<width$} {:>8} {:>10} {:>12} {:>8} {:>13}",
             stage.stage,
             format!("{}/{}", stage.stream, stage.consumer),
             stage.pending,

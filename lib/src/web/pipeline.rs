@@ -151,7 +151,56 @@ fn view(overview: &Overview) -> Markup {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use axum::http::StatusCode;
+
     use super::*;
+    use crate::web::tests::{csrf_field, get, pair, post, set_cookie};
+
+    /// Signs in with `token` and returns the session cookie and where sign-in sent it.
+    async fn session(router: &axum::Router, token: &str) -> String {
+        let form = get(router, "/ui/sign-in", None).await;
+        let csrf_cookie = pair(&set_cookie(&form, "docflow_csrf").unwrap());
+        let csrf = csrf_field(&form.body);
+        let signed = post(router, "/ui/sign-in", Some(&csrf_cookie), &[("token", token), ("csrf", &csrf)]).await;
+        assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.body);
+        pair(&set_cookie(&signed, "docflow_session").unwrap())
+    }
+
+    #[tokio::test]
+    async fn an_admin_sees_the_drawn_pipeline_and_other_roles_do_not() {
+        let t = crate::evaluator::tests::sqlite().await;
+        t.receive("teacher-42", crate::ids::Kind::Document, "plan.pdf").await;
+        let tokens = "[{token = \"ops-token\", role = \"admin\"}, {token = \"evaluator-token\", role = \"evaluator\"}]";
+        let settings = Arc::new(crate::evaluator::tests::settings(&[("DOCFLOW__GATEWAY__TOKENS", tokens)]));
+        let (client, js) = crate::testkit::connect(&crate::testkit::nats_url()).await;
+        crate::topology::apply(&js, &settings).await.unwrap();
+        let store = crate::storage::Store::new(&settings.s3).unwrap();
+        let ops = crate::ops::Ops::new(client, t.db.clone(), &settings);
+        let state =
+            crate::web::WebState::new(crate::evaluator::EvaluatorState::new(settings.clone(), t.db.clone(), store));
+        let router = crate::web::routes(state.with_ops(ops));
+
+        assert_eq!(get(&router, "/ui/pipeline", None).await.status, StatusCode::SEE_OTHER, "no session");
+        let admin = session(&router, "ops-token").await;
+        let list = get(&router, "/ui/", Some(&admin)).await;
+        assert_eq!(list.status, StatusCode::SEE_OTHER);
+        assert_eq!(list.headers[header::LOCATION], "/ui/pipeline");
+        let page = get(&router, "/ui/pipeline", Some(&admin)).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert_eq!(page.headers[header::REFRESH], REFRESH.to_string());
+        assert!(page.body.contains("<strong>1</strong> received"), "{}", page.body);
+        assert!(page.body.contains("waiting at <strong>transfer</strong>"), "{}", page.body);
+        assert!(!page.body.contains("plan.pdf"), "counts only, no document names");
+        crate::web::tests::assert_secured(&page);
+
+        let evaluator = session(&router, "evaluator-token").await;
+        let refused = get(&router, "/ui/pipeline", Some(&evaluator)).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert!(!refused.body.contains("received"), "{}", refused.body);
+        crate::testkit::delete_streams(&js, &settings.nats.prefix).await;
+    }
 
     #[test]
     fn the_drawing_has_every_place_in_order_with_its_counts_and_troubles() {

@@ -269,6 +269,7 @@ fn role_of(role: &str, uploader: &str) -> Option<Role> {
     Some(match role {
         "evaluator" => Role::Evaluator,
         "uploads" => Role::Uploads,
+        "admin" => Role::Admin,
         "uploader" => Role::Uploader { uploader_id: String::from_utf8(hex::decode(uploader).ok()?).ok()? },
         _ => return None,
     })

@@ -254,11 +254,16 @@ pub fn provider_held(provider: &str, reason: &'static str) {
     metrics::counter!(PROVIDER_HELD, "provider" => provider.to_owned(), "reason" => reason).increment(1);
 }
 
-/// A stage consumer's backlog and its stream's last sequence, as JetStream counts them.
-pub fn stage_backlog(stage: &'static str, pending: u64, ack_pending: u64, redelivered: u64, last_sequence: u64) {
+/// A stage consumer's backlog, as JetStream counts it.
+pub fn stage_backlog(stage: &'static str, pending: u64, ack_pending: u64, redelivered: u64) {
     metrics::gauge!(CONSUMER_PENDING, "stage" => stage).set(pending as f64);
     metrics::gauge!(CONSUMER_ACK_PENDING, "stage" => stage).set(ack_pending as f64);
     metrics::gauge!(CONSUMER_REDELIVERED, "stage" => stage).set(redelivered as f64);
+}
+
+/// The last sequence of the stream `stage` reads. Never set to a made-up zero: a rule
+/// comparing it with an hour ago would read a restart as an hour of input.
+pub fn stage_stream_last_sequence(stage: &'static str, last_sequence: u64) {
     metrics::gauge!(STREAM_LAST_SEQUENCE, "stage" => stage).set(last_sequence as f64);
 }
 

@@ -3,9 +3,12 @@
 //! so alerts need no separate NATS exporter. Several processes export the same numbers;
 //! the rules in `deploy/prometheus/` take the max across them.
 //!
-//! Every series the rules name exists from the start at zero ([`zero`]): a rule on a
-//! series that appears only with the first dead letter could not tell "none yet" from
-//! "not scraped", and `increase()` misses the first step.
+//! Every series the rules name exists from the start: a rule on a series that appears
+//! only with the first dead letter could not tell "none yet" from "not scraped", and
+//! `increase()` misses the first step. The gauges are read once before anything else;
+//! only what that first read could not get is set to zero ([`zero_gauges`]), so a
+//! restarted process never shows a backlog of zero for a moment (a false "growing" a
+//! quarter of an hour later). Counters start at zero ([`zero_counters`]).
 
 use std::time::Duration;
 
@@ -18,13 +21,10 @@ use crate::metrics::{self, CallbackOutcome};
 use crate::nats::Names;
 use crate::stages::StageId;
 
-/// Sets every series the alert rules and the dashboard name to zero: the consumer and
-/// dead-letter gauges of every stage, the stage outcomes and the callback outcomes of
-/// every configured provider the rules count.
-pub fn zero(providers: &[String]) {
+/// The counters the rules and the dashboard name, at zero: the stage outcomes and the
+/// callback outcomes of every configured provider; and not ready until checked.
+pub fn zero_counters(providers: &[String]) {
     for stage in StageId::ALL {
-        metrics::stage_backlog(stage.as_str(), 0, 0, 0, 0);
-        metrics::dead_letters(stage.as_str(), 0);
         for outcome in ["done", "dead_letter"] {
             metrics::stage_messages_zero(stage.as_str(), outcome);
         }
@@ -37,16 +37,31 @@ pub fn zero(providers: &[String]) {
     metrics::ready(false);
 }
 
+/// The consumer gauges (when `backlogs`) and the dead-letter gauges (when `dead`) of every
+/// stage at zero: for a first read that could not get them.
+pub fn zero_gauges(backlogs: bool, dead: bool) {
+    for stage in StageId::ALL {
+        if backlogs {
+            metrics::stage_backlog(stage.as_str(), 0, 0, 0);
+        }
+        if dead {
+            metrics::dead_letters(stage.as_str(), 0);
+        }
+    }
+}
+
 /// Reads JetStream once and sets the gauges; a failed read leaves the last values and
 /// says why in the log (the `docflow_pipeline_gauges_read_total` counter counts it).
-pub async fn read_once(js: &async_nats::jetstream::Context, names: &Names) {
+/// Returns whether the backlogs and the dead letters were read.
+pub async fn read_once(js: &async_nats::jetstream::Context, names: &Names) -> (bool, bool) {
     let backlogs = reads::backlogs(js, names).await;
     let dead = reads::dead_letters(js, names).await;
-    let ok = backlogs.is_ok() && dead.is_ok();
+    let read = (backlogs.is_ok(), dead.is_ok());
     match backlogs {
         Ok(stages) => {
             for s in stages {
-                metrics::stage_backlog(s.stage, s.pending, s.in_flight, s.redelivered, s.last_sequence);
+                metrics::stage_backlog(s.stage, s.pending, s.in_flight, s.redelivered);
+                metrics::stage_stream_last_sequence(s.stage, s.last_sequence);
             }
         }
         Err(error) => tracing::warn!(%error, "pipeline gauges: consumer backlog not read"),
@@ -62,11 +77,12 @@ pub async fn read_once(js: &async_nats::jetstream::Context, names: &Names) {
         }
         Err(error) => tracing::warn!(%error, "pipeline gauges: dead letters not read"),
     }
-    metrics::gauges_read(ok);
+    metrics::gauges_read(read.0 && read.1);
+    read
 }
 
-/// Sets the gauges at zero, then reads JetStream (and the process's readiness, for
-/// `docflow_ready`) every `every` until `shutdown`.
+/// Reads the gauges once (zero for what that read could not get), then reads JetStream
+/// (and the process's readiness, for `docflow_ready`) every `every` until `shutdown`.
 pub async fn run(
     js: async_nats::jetstream::Context,
     names: Names,
@@ -75,7 +91,11 @@ pub async fn run(
     every: Duration,
     shutdown: CancellationToken,
 ) {
-    zero(&providers);
+    zero_counters(&providers);
+    tokio::select! {
+        () = shutdown.cancelled() => return,
+        (backlogs, dead) = read_once(&js, &names) => zero_gauges(!backlogs, !dead),
+    }
     let mut ticks = tokio::time::interval(every.max(Duration::from_millis(100)));
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {

@@ -82,10 +82,15 @@ test-oidc: ## sign-in through a real OpenID provider (Node's oidc-provider), ove
 	@command -v chromedriver >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
 	$(CARGO) test -p docflow --lib web::oidc_tests -- --ignored
 
-check-deploy: $(VENV)/.tools ## deploy/: NATS configurations on both nats-servers, yamllint, Kubernetes schemas, compose config, shellcheck
+check-deploy: $(VENV)/.tools check-prometheus ## deploy/: NATS configurations on both nats-servers, yamllint, Kubernetes schemas, compose config, shellcheck, alert rules
 	@command -v docker-compose >/dev/null || (apt-get update -qq && apt-get install -y -qq docker-compose)
 	scripts/check-nats-configs $(NATS_SERVER_SUITE) "$$(scripts/nats-server-current)"
 	scripts/check-deploy
+
+.PHONY: check-prometheus
+check-prometheus: ## deploy/prometheus/: promtool check rules, every alert fired by promtool test rules (Debian's prometheus)
+	@command -v promtool >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus)
+	scripts/check-prometheus
 
 lint: ## formatting and clippy, warnings as errors
 	$(CARGO) fmt --all --check

@@ -45,11 +45,19 @@ enum Command {
     Dev(dev::DevArgs),
     /// The reference provider of docs/provider-protocol.md, with failure injection.
     ProviderSim(docflow::provider::sim::SimOptions),
-    /// A document's state and timeline, by id or bucket/key.
+    /// A document's state and timeline, by id or bucket/key; without one, the whole pipeline at a glance.
     Status {
-        id_or_key: String,
+        /// A document id or BUCKET/KEY; none: documents per state, each stage's backlog and
+        /// dead letters, each provider's breaker, the oldest document in flight.
+        id_or_key: Option<String>,
         #[arg(long)]
         json: bool,
+        /// Redraw the pipeline overview in place every few seconds until Ctrl-C.
+        #[arg(long, conflicts_with_all = ["json", "id_or_key"])]
+        watch: bool,
+        /// Seconds between two pictures of --watch.
+        #[arg(long, default_value_t = 2.0, requires = "watch")]
+        every: f64,
     },
     /// Inspect and redrive dead letters.
     #[command(subcommand)]
@@ -66,7 +74,8 @@ impl Command {
     fn needs(&self) -> Needs {
         match self {
             Command::Setup => Needs::SETUP,
-            Command::Status { .. } => Needs::DATABASE,
+            Command::Status { id_or_key: Some(_), .. } => Needs::DATABASE,
+            Command::Status { id_or_key: None, .. } => Needs::DATABASE_AND_NATS,
             Command::Dlq(_) => Needs::NATS,
             Command::Retry(_) => Needs::DATABASE_AND_NATS,
             _ => Needs::ALL,
@@ -187,7 +196,17 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<ExitCo
             let shutdown = shutdown_on_signal();
             app::run(Arc::new(settings), &components, shutdown).await?;
         }
-        Command::Status { id_or_key, json } => return status::run(&settings, &id_or_key, json).await,
+        Command::Status { id_or_key: Some(id_or_key), json, .. } => {
+            return status::run(&settings, &id_or_key, json).await;
+        }
+        Command::Status { id_or_key: None, json, watch, every } => {
+            return status::overview(
+                &settings,
+                json,
+                watch.then(|| std::time::Duration::from_secs_f64(every.max(0.2))),
+            )
+            .await;
+        }
         Command::Dlq(command) => return dlq::run(&settings, command).await,
         Command::Retry(args) => return retry::run(&settings, args).await,
         Command::Dev(_) | Command::ProviderSim(_) | Command::Config(_) => {

@@ -1,4 +1,5 @@
-//! `docflow status ID_OR_BUCKET/KEY [--json]`: a document's state and timeline.
+//! `docflow status ID_OR_BUCKET/KEY [--json]`: a document's state and timeline;
+//! `docflow status [--json | --watch]`: the whole pipeline at a glance (`docflow::ops`).
 
 use std::process::ExitCode;
 
@@ -7,6 +8,29 @@ use docflow::ids::DocumentId;
 use docflow::settings::Settings;
 
 use crate::outln;
+
+/// The pipeline overview once (text or JSON), or redrawn until Ctrl-C.
+pub async fn overview(settings: &Settings, json: bool, watch: Option<std::time::Duration>) -> anyhow::Result<ExitCode> {
+    let ops = docflow::ops::Ops::connect(settings).await?;
+    if let Some(every) = watch {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let cancel = stop.clone();
+        tokio::spawn(async move {
+            tokio::signal::ctrl_c().await.ok();
+            cancel.cancel();
+        });
+        docflow::ops::render::watch(&ops, every, &mut std::io::stdout(), stop).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let overview = ops.overview().await?;
+    if json {
+        outln!("{}", serde_json::to_string_pretty(&docflow::ops::render::json(&overview))?)?;
+    } else {
+        use std::io::Write as _;
+        write!(std::io::stdout().lock(), "{}", docflow::ops::render::text(&overview))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
 
 pub async fn run(settings: &Settings, id_or_key: &str, json: bool) -> anyhow::Result<ExitCode> {
     let db = Db::connect(&settings.database).await?;

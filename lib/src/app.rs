@@ -253,7 +253,8 @@ pub async fn run_listening(
         let web = crate::web::WebState::new(evaluator_state.clone())
             .with_live(live)
             .with_revocations(revocations)
-            .with_restarts(restarts);
+            .with_restarts(restarts)
+            .with_ops(crate::ops::Ops::new(client.clone(), db.clone(), &settings));
         let state = GatewayState::new(settings.clone(), js.clone(), store.clone())
             .with_routes(evaluator::routes(evaluator_state))
             .with_routes(crate::web::routes(web));
@@ -277,6 +278,24 @@ pub async fn run_listening(
         })
     });
     let admin_state = AdminState::new(client.clone(), db.clone()).with_probe("providers", breakers);
+    // The operators' overview: this process's breakers on request, and the pipeline
+    // gauges on /metrics (crate::ops).
+    let identity = crate::ops::breakers::Identity::of_this_process(
+        admin.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        components.iter().map(|c| c.as_str().to_owned()).collect(),
+    );
+    // Without it the overview only misses this process's answer: no reason to stop.
+    if let Err(error) = crate::ops::breakers::serve(client.clone(), &names, identity, shutdown.clone()).await {
+        tracing::warn!(%error, "the overview's breakers request is not answered by this process");
+    }
+    tasks.spawn(crate::ops::gauges::run(
+        js.clone(),
+        names.clone(),
+        admin_state.clone(),
+        settings.providers.keys().cloned().collect(),
+        settings.admin.gauges_every,
+        shutdown.clone(),
+    ));
     let (admin_shutdown, failed) = (shutdown.clone(), failed_tx.clone());
     tasks.spawn(async move {
         if let Err(cause) = admin::serve(admin_state, admin, admin_shutdown.clone()).await {

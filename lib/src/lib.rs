@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod nats;
 #[cfg(all(test, feature = "dev"))]
 mod openapi_check;
+pub mod ops;
 pub mod provider;
 pub mod redact;
 pub mod review;

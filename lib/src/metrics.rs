@@ -47,6 +47,23 @@ pub const PROVIDER_HELD: &str = "docflow_provider_held_total";
 /// the stages: the evaluator API, migrations); see [`crate::db::statements`].
 pub const DB_STATEMENTS: &str = "docflow_db_statements_total";
 
+/// A stage consumer's messages not yet delivered, by `stage` (JetStream's `num_pending`),
+/// read every `admin.gauges_every`; every run process exports it, rules take the max.
+pub const CONSUMER_PENDING: &str = "docflow_stage_consumer_pending";
+/// A stage consumer's messages delivered and not yet acknowledged, by `stage`.
+pub const CONSUMER_ACK_PENDING: &str = "docflow_stage_consumer_ack_pending";
+/// A stage consumer's messages delivered more than once and still unacknowledged.
+pub const CONSUMER_REDELIVERED: &str = "docflow_stage_consumer_redelivered";
+/// The last sequence of the stream a stage reads, by `stage`: grows with every message
+/// the stage is given (for transfer: every upload event), whichever process took it.
+pub const STREAM_LAST_SEQUENCE: &str = "docflow_stage_stream_last_sequence";
+/// Dead letters kept for a stage, by `stage` (the depth of `{prefix}.dead.{stage}`).
+pub const DEAD_LETTERS: &str = "docflow_dead_letters";
+/// Reads of the pipeline gauges from JetStream, by `outcome` (`ok`, `failed`).
+pub const GAUGES_READ: &str = "docflow_pipeline_gauges_read_total";
+/// 1 while the process's `/readyz` would answer 200, else 0; updated with the gauges.
+pub const READY: &str = "docflow_ready";
+
 /// The one recorder of the process. When another recorder was installed first (by an
 /// embedding program), metrics go there and `/metrics` renders an empty local recorder.
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -89,6 +106,16 @@ fn describe() {
         "documents held back from a provider without spending an attempt, by provider and reason (breaker, busy)"
     );
     metrics::describe_counter!(DB_STATEMENTS, "SQL statements sent to the database, by the stage that sent them");
+    metrics::describe_gauge!(CONSUMER_PENDING, "messages of a stage's consumer not yet delivered (JetStream)");
+    metrics::describe_gauge!(CONSUMER_ACK_PENDING, "messages of a stage's consumer delivered, not yet acknowledged");
+    metrics::describe_gauge!(
+        CONSUMER_REDELIVERED,
+        "messages of a stage's consumer delivered more than once, unacknowledged"
+    );
+    metrics::describe_gauge!(STREAM_LAST_SEQUENCE, "last sequence of the stream a stage reads (grows with its input)");
+    metrics::describe_gauge!(DEAD_LETTERS, "dead letters kept for a stage");
+    metrics::describe_counter!(GAUGES_READ, "reads of the pipeline gauges from JetStream, by outcome (ok, failed)");
+    metrics::describe_gauge!(READY, "1 while /readyz answers 200, else 0");
 }
 
 /// The Prometheus text of every metric of the process.
@@ -221,4 +248,42 @@ pub fn provider_breaker(provider: &str, state: f64) {
 /// A document held back from `provider` for `reason` (`breaker` or `busy`).
 pub fn provider_held(provider: &str, reason: &'static str) {
     metrics::counter!(PROVIDER_HELD, "provider" => provider.to_owned(), "reason" => reason).increment(1);
+}
+
+/// A stage consumer's backlog, as JetStream counts it.
+pub fn stage_backlog(stage: &'static str, pending: u64, ack_pending: u64, redelivered: u64) {
+    metrics::gauge!(CONSUMER_PENDING, "stage" => stage).set(pending as f64);
+    metrics::gauge!(CONSUMER_ACK_PENDING, "stage" => stage).set(ack_pending as f64);
+    metrics::gauge!(CONSUMER_REDELIVERED, "stage" => stage).set(redelivered as f64);
+}
+
+/// The last sequence of the stream `stage` reads. Never set to a made-up zero: a rule
+/// comparing it with an hour ago would read a restart as an hour of input.
+pub fn stage_stream_last_sequence(stage: &'static str, last_sequence: u64) {
+    metrics::gauge!(STREAM_LAST_SEQUENCE, "stage" => stage).set(last_sequence as f64);
+}
+
+/// The depth of `stage`'s dead letters.
+pub fn dead_letters(stage: &'static str, depth: u64) {
+    metrics::gauge!(DEAD_LETTERS, "stage" => stage).set(depth as f64);
+}
+
+/// One read of the pipeline gauges, whether it got every number.
+pub fn gauges_read(ok: bool) {
+    metrics::counter!(GAUGES_READ, "outcome" => if ok { "ok" } else { "failed" }).increment(1);
+}
+
+/// Whether the process is ready, as `/readyz` would say.
+pub fn ready(ready: bool) {
+    metrics::gauge!(READY).set(if ready { 1.0 } else { 0.0 });
+}
+
+/// Makes `stage`'s `outcome` series exist at zero (alert rules rate it from the start).
+pub fn stage_messages_zero(stage: &'static str, outcome: &'static str) {
+    metrics::counter!(STAGE_MESSAGES, "stage" => stage, "outcome" => outcome).increment(0);
+}
+
+/// Makes a configured provider's callback `outcome` series exist at zero.
+pub fn callback_zero(provider: &str, outcome: CallbackOutcome) {
+    metrics::counter!(CALLBACKS, "provider" => provider.to_owned(), "outcome" => outcome.as_str()).increment(0);
 }

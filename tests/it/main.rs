@@ -8,6 +8,7 @@ mod dev;
 mod faults;
 mod isolation;
 mod mail;
+mod ops;
 mod pipeline;
 mod restart;
 mod secrets;

@@ -39,6 +39,7 @@ impl Role {
             Role::Evaluator => "GET /v1/documents and GET /v1/documents/{id}".to_owned(),
             Role::Uploads => "POST /v1/uploads".to_owned(),
             Role::Uploader { uploader_id } => format!("POST /v1/uploads with uploader_id {uploader_id:?}"),
+            Role::Admin => "no API route: the web interface's pipeline page, /ui/pipeline".to_owned(),
         }
     }
 }

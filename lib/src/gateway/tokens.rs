@@ -23,8 +23,8 @@ pub const ENV_VAR: &str = "DOCFLOW__GATEWAY__TOKENS";
 /// How to write tokens now; part of every error about the old form.
 const NEW_FORM: &str = "write one table per token with its role: `[[gateway.tokens]]` `token = \"...\"` (or \
      `token_sha256 = \"<hex SHA-256 of the token>\"`) `role = \"evaluator\"` (GET /v1/documents*), `role = \"uploads\"` \
-     (POST /v1/uploads for any uploader) or `role = \"uploader\"` with `uploader_id = \"...\"` (POST /v1/uploads for \
-     that uploader only); in the environment: DOCFLOW__GATEWAY__TOKENS='[{token = \"...\", role = \"evaluator\"}]'";
+     (POST /v1/uploads for any uploader), `role = \"uploader\"` with `uploader_id = \"...\"` (POST /v1/uploads for \
+     that uploader only) or `role = \"admin\"` (the web interface's pipeline page); in the environment: DOCFLOW__GATEWAY__TOKENS='[{token = \"...\", role = \"evaluator\"}]'";
 
 /// Longest `uploader_id`, as `POST /v1/uploads` accepts it.
 pub const MAX_UPLOADER_ID: usize = 128;
@@ -38,6 +38,8 @@ pub enum Role {
     Uploads,
     /// `POST /v1/uploads` for this uploader only.
     Uploader { uploader_id: String },
+    /// An operator: the web interface's pipeline overview (`/ui/pipeline`); no API route.
+    Admin,
 }
 
 impl Role {
@@ -46,6 +48,7 @@ impl Role {
             Role::Evaluator => "evaluator",
             Role::Uploads => "uploads",
             Role::Uploader { .. } => "uploader",
+            Role::Admin => "admin",
         }
     }
 }
@@ -162,6 +165,7 @@ fn parse_entry(i: usize, entry: &Value) -> Result<GatewayToken, String> {
     let role = match (text("role")?, text("uploader_id")?) {
         (Some("evaluator"), None) => Role::Evaluator,
         (Some("uploads"), None) => Role::Uploads,
+        (Some("admin"), None) => Role::Admin,
         (Some("uploader"), Some(id)) => {
             if !uploader_id_ok(id) {
                 return Err(format!(
@@ -174,13 +178,13 @@ fn parse_entry(i: usize, entry: &Value) -> Result<GatewayToken, String> {
         (Some("uploader"), None) => {
             return Err(format!("{}: role `uploader` needs the uploader it may upload for", key("uploader_id")));
         }
-        (Some("evaluator" | "uploads"), Some(_)) => {
+        (Some("evaluator" | "uploads" | "admin"), Some(_)) => {
             return Err(format!("{}: only role `uploader` takes an uploader_id", key("uploader_id")));
         }
-        (Some(_), _) => return Err(format!("{}: one of `evaluator`, `uploads` or `uploader`", key("role"))),
+        (Some(_), _) => return Err(format!("{}: one of `evaluator`, `uploads`, `uploader` or `admin`", key("role"))),
         (None, _) => {
             return Err(format!(
-                "{}: missing; each token has exactly one role: `evaluator`, `uploads` or `uploader`",
+                "{}: missing; each token has exactly one role: `evaluator`, `uploads`, `uploader` or `admin`",
                 key("role")
             ));
         }
@@ -245,11 +249,13 @@ mod tests {
             {"token": "e", "role": "evaluator"},
             {"token_sha256": sha256_hex("u").to_uppercase(), "role": "uploads"},
             {"token": "t", "role": "uploader", "uploader_id": "teacher-42"},
+            {"token": "o", "role": "admin"},
         ]))
         .unwrap();
         assert_eq!(tokens[0], GatewayToken::new("e", Role::Evaluator));
         assert_eq!(tokens[1], GatewayToken::new("u", Role::Uploads));
         assert_eq!(tokens[2].role, Role::Uploader { uploader_id: "teacher-42".into() });
+        assert_eq!(tokens[3], GatewayToken::new("o", Role::Admin));
         assert_eq!(parse(&json!(null)).unwrap(), vec![]);
         assert_eq!(parse(&json!([])).unwrap(), vec![]);
     }
@@ -267,7 +273,8 @@ mod tests {
     fn a_wrong_table_names_its_key_and_never_the_token() {
         let cases = [
             (json!([{"token": "s3cr3t"}]), "gateway.tokens[0].role"),
-            (json!([{"token": "s3cr3t", "role": "admin"}]), "gateway.tokens[0].role"),
+            (json!([{"token": "s3cr3t", "role": "root"}]), "gateway.tokens[0].role"),
+            (json!([{"token": "s3cr3t", "role": "admin", "uploader_id": "x"}]), "gateway.tokens[0].uploader_id"),
             (json!([{"token": "s3cr3t", "role": "uploader"}]), "gateway.tokens[0].uploader_id"),
             (json!([{"token": "s3cr3t", "role": "uploads", "uploader_id": "x"}]), "gateway.tokens[0].uploader_id"),
             (json!([{"token": "s3cr3t", "role": "uploader", "uploader_id": "a/b"}]), "gateway.tokens[0].uploader_id"),

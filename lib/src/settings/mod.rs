@@ -126,6 +126,10 @@ pub struct NatsTlsSettings {
 pub struct AdminSettings {
     /// `/healthz`, `/readyz`, `/metrics`; keep it on a private address.
     pub listen: String,
+    /// How often the process reads the pipeline gauges (consumer backlogs, dead letters)
+    /// from JetStream for `/metrics`.
+    #[serde(with = "humantime_serde")]
+    pub gauges_every: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]

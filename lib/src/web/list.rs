@@ -6,7 +6,7 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 
 use super::list_page::{self, View};
 use super::session::Session;
@@ -63,6 +63,10 @@ pub(super) async fn list(
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Response {
+    // An operator's page is the pipeline (sign-in lands everyone on /ui/).
+    if state.session(&headers).is_some_and(|session| session.role == Role::Admin) {
+        return Redirect::to("/ui/pipeline").into_response();
+    }
     let (session, own, csrf) = match reader(&state, &headers) {
         Ok(reader) => reader,
         Err(response) => return *response,

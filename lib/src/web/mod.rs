@@ -13,6 +13,7 @@
 //! - `GET /ui/events`: state changes as server-sent events, filtered by role ([`live`]);
 //! - `POST /ui/documents/{id}/retry`: an evaluator's Retry of a stopped document ([`retry`]);
 //! - `GET /ui/upload`, `POST /ui/upload`: a teacher's upload page and its presigned form;
+//! - `GET /ui/pipeline`: the pipeline overview for an operator (role `admin`, [`pipeline`]);
 //! - `GET /ui/style.css`, `GET /ui/app.js`: the only stylesheet and script. No
 //!   third-party request.
 //!
@@ -41,6 +42,7 @@ mod oidc;
 pub mod oidc_claims;
 pub mod oidc_client;
 mod pages;
+mod pipeline;
 pub mod retry;
 pub mod review;
 pub mod revocations;
@@ -103,6 +105,9 @@ pub struct WebState {
     pub issuer_tag: Option<String>,
     /// Where an evaluator's Retry publishes (`retry.rs`); `None`: Retry answers 503.
     pub restarts: Option<retry::Restarts>,
+    /// What the operators' pipeline page reads (`/ui/pipeline`); none in tests that do
+    /// not draw it.
+    pub ops: Option<crate::ops::Ops>,
 }
 
 impl WebState {
@@ -136,12 +141,19 @@ impl WebState {
             oidc,
             issuer_tag,
             restarts: None,
+            ops: None,
         }
     }
 
     /// Retry publishes restart requests through `restarts` (the gateway's JetStream).
     pub fn with_restarts(mut self, restarts: retry::Restarts) -> WebState {
         self.restarts = Some(restarts);
+        self
+    }
+
+    /// Reads the pipeline overview through `ops` for the `admin` role's page.
+    pub fn with_ops(mut self, ops: crate::ops::Ops) -> WebState {
+        self.ops = Some(ops);
         self
     }
 
@@ -201,6 +213,7 @@ pub fn routes(state: WebState) -> Router {
         .route("/ui/app.js", get(script))
         .route("/ui/events", get(events))
         .route("/ui/upload", get(upload::page).post(upload::presign))
+        .route("/ui/pipeline", get(pipeline::page))
         .route("/ui/sign-in", get(sign_in::form).post(sign_in::sign_in))
         .route("/ui/sign-in/preview", axum::routing::post(sign_in::preview))
         .route("/ui/sign-out", axum::routing::post(sign_in::sign_out))
@@ -329,7 +342,7 @@ fn readable(session: &Session) -> Result<Option<&str>, Refused> {
     match &session.role {
         Role::Evaluator => Ok(None),
         Role::Uploader { uploader_id } => Ok(Some(uploader_id)),
-        Role::Uploads => Err(Refused),
+        Role::Uploads | Role::Admin => Err(Refused),
     }
 }
 
@@ -410,6 +423,10 @@ async fn document(
 ) -> Response {
     let retried = query.is_ok_and(|Query(pairs)| pairs.iter().any(|(k, _)| k == retry::RETRIED));
     let Some(session) = state.session(&headers) else { return to_sign_in() };
+    // An operator's page is the pipeline (sign-in lands everyone on /ui/).
+    if session.role == Role::Admin {
+        return Redirect::to("/ui/pipeline").into_response();
+    }
     let own = match readable(&session) {
         Ok(own) => own,
         Err(Refused) => return refused(&state.key, &session),

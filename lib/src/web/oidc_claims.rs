@@ -107,7 +107,9 @@ pub fn person(settings: &OidcSettings, claims: &Value) -> Result<Person, Refusal
     let has = |wanted: &[String]| values.iter().any(|v| wanted.contains(v));
     let subject = text(claims, "sub").unwrap_or_default().to_owned();
     let uploader_claim = text(claims, &settings.uploader_claim);
-    let role = if has(&settings.evaluator_values) || has(&settings.admin_values) {
+    let role = if has(&settings.admin_values) {
+        Role::Admin
+    } else if has(&settings.evaluator_values) {
         Role::Evaluator
     } else if has(&settings.uploader_values) {
         let no_id = |problem| Refusal::NoUploaderId { claim: settings.uploader_claim.clone(), problem };
@@ -178,7 +180,7 @@ mod tests {
         let both = json!({"sub": "s2", "groups": ["teachers", "evaluators"], "preferred_username": "t"});
         assert_eq!(person(&settings(), &both).unwrap().role, Role::Evaluator);
         let admin = json!({"sub": "s3", "groups": "admins"});
-        assert_eq!(person(&settings(), &admin).unwrap().role, Role::Evaluator);
+        assert_eq!(person(&settings(), &admin).unwrap().role, Role::Admin, "operators see the pipeline page");
     }
 
     #[test]

@@ -36,7 +36,8 @@ pub(super) fn layout(title: &str, session: Option<(&Session, &str)>, body: Marku
                     a.brand href="/ui/" { "docflow" }
                     @if let Some((session, csrf)) = session {
                         nav aria-label="Account" {
-                            @if !matches!(session.role, Role::Evaluator) { a href="/ui/upload" { "Upload" } }
+                            @if matches!(session.role, Role::Uploads | Role::Uploader { .. }) { a href="/ui/upload" { "Upload" } }
+                            @if matches!(session.role, Role::Admin) { a href="/ui/pipeline" { "Pipeline" } }
                             span.who { "Signed in as " (signed_in_as(session)) }
                             form method="post" action="/ui/sign-out" {
                                 input type="hidden" name="csrf" value=(csrf);
@@ -57,6 +58,7 @@ pub(super) fn signed_in_as(session: &Session) -> String {
         (Principal::Person { name, .. }, Role::Evaluator) => format!("{name} (evaluator)"),
         (Principal::Person { name, .. }, Role::Uploader { .. }) => format!("{name} (teacher)"),
         (Principal::Person { name, .. }, Role::Uploads) => format!("{name} (uploading app)"),
+        (Principal::Person { name, .. }, Role::Admin) => format!("{name} (operator)"),
         (Principal::Token { .. }, role) => who(role),
     }
 }
@@ -66,6 +68,7 @@ pub(super) fn who(role: &Role) -> String {
         Role::Evaluator => "an evaluator".to_owned(),
         Role::Uploads => "an uploading app".to_owned(),
         Role::Uploader { uploader_id } => format!("teacher {uploader_id}"),
+        Role::Admin => "an operator".to_owned(),
     }
 }
 

@@ -129,6 +129,7 @@ impl Session {
             (Principal::Person { name, .. }, _) => name.clone(),
             (Principal::Token { .. }, Role::Evaluator) => "evaluator (token)".to_owned(),
             (Principal::Token { .. }, Role::Uploads) => "uploading app (token)".to_owned(),
+            (Principal::Token { .. }, Role::Admin) => "operator (token)".to_owned(),
             (Principal::Token { .. }, Role::Uploader { uploader_id }) => uploader_id.clone(),
         }
     }
@@ -360,6 +361,7 @@ pub(super) fn role_of(role: &str, uploader: &str) -> Option<Role> {
     Some(match role {
         "evaluator" => Role::Evaluator,
         "uploads" => Role::Uploads,
+        "admin" => Role::Admin,
         "uploader" => Role::Uploader { uploader_id: unhex(uploader)? },
         _ => return None,
     })

@@ -29,7 +29,7 @@ fn uploads_for(role: &Role) -> Result<Option<&str>, ()> {
     match role {
         Role::Uploader { uploader_id } => Ok(Some(uploader_id)),
         Role::Uploads => Ok(None),
-        Role::Evaluator => Err(()),
+        Role::Evaluator | Role::Admin => Err(()),
     }
 }
 

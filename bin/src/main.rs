@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 mod config;
 mod dev;
 mod dlq;
+mod forget;
 mod retry;
 mod status;
 
@@ -56,6 +57,8 @@ enum Command {
     Dlq(dlq::DlqCommand),
     /// Restart failed or rejected documents in a new submission round.
     Retry(retry::RetryArgs),
+    /// Erase documents: rows, results, dead letters, timers, the provider's copy (and the upload if asked).
+    Forget(forget::ForgetArgs),
     /// Read, check or change the settings.
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -68,7 +71,7 @@ impl Command {
             Command::Setup => Needs::SETUP,
             Command::Status { .. } => Needs::DATABASE,
             Command::Dlq(_) => Needs::NATS,
-            Command::Retry(_) => Needs::DATABASE_AND_NATS,
+            Command::Retry(_) | Command::Forget(_) => Needs::DATABASE_AND_NATS,
             _ => Needs::ALL,
         }
     }
@@ -190,6 +193,7 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<ExitCo
         Command::Status { id_or_key, json } => return status::run(&settings, &id_or_key, json).await,
         Command::Dlq(command) => return dlq::run(&settings, command).await,
         Command::Retry(args) => return retry::run(&settings, args).await,
+        Command::Forget(args) => return forget::run(&settings, args).await,
         Command::Dev(_) | Command::ProviderSim(_) | Command::Config(_) => {
             unreachable!("started without settings, in start")
         }

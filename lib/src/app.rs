@@ -30,12 +30,13 @@ pub enum Component {
 }
 
 impl Component {
-    pub const ALL: [Component; 5] = [
+    pub const ALL: [Component; 6] = [
         Component::Gateway,
         Component::Stage(StageId::ALL[0]),
         Component::Stage(StageId::ALL[1]),
         Component::Stage(StageId::ALL[2]),
         Component::Stage(StageId::ALL[3]),
+        Component::Stage(StageId::ALL[4]),
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -45,7 +46,7 @@ impl Component {
         }
     }
 
-    /// `gateway, transfer, validate, normalize, watchdog`: for help and error messages.
+    /// `gateway, transfer, validate, normalize, watchdog, forget`: for help and error messages.
     pub fn listed() -> String {
         Component::ALL.map(|c| c.as_str()).join(", ")
     }
@@ -234,6 +235,10 @@ pub async fn run_listening(
             Component::Stage(StageId::Validate) => runner.spawn(Validate::new(settings.clone(), &ports)),
             Component::Stage(StageId::Normalize) => runner.spawn(Normalize::new(settings.clone(), &ports)),
             Component::Stage(StageId::Watchdog) => runner.spawn(Watchdog::new(settings.clone(), &ports)),
+            Component::Stage(StageId::Forget) => runner.spawn(
+                crate::forget::Forget::new(settings.clone(), db.clone(), store.clone(), js.clone())
+                    .map_err(AppError::Other)?,
+            ),
             // Spawned below, once every stage is built: a stage that fails to build
             // returns before anything serves.
             Component::Gateway => {}

@@ -6,6 +6,7 @@ mod boundary;
 mod deploy_nats;
 mod dev;
 mod faults;
+mod forget;
 mod isolation;
 mod pipeline;
 mod restart;

@@ -127,6 +127,12 @@ impl ProviderClient {
         &self.name
     }
 
+    /// What a request of another section of the protocol needs (`deletion.rs`): the HTTP
+    /// client, the base URL, the API key and the idle timeout.
+    pub(super) fn parts(&self) -> (&reqwest::Client, &Url, &SecretString, Duration) {
+        (&self.http, &self.base_url, &self.api_key, self.idle_timeout)
+    }
+
     fn url(&self, path: &str) -> Url {
         self.base_url.join(path).expect("a relative path joins onto an http(s) base URL")
     }

@@ -357,6 +357,8 @@ pub struct StagesSettings {
     pub validate: StageSettings,
     pub normalize: StageSettings,
     pub watchdog: StageSettings,
+    /// Erasure requests (`docflow forget`).
+    pub forget: StageSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]

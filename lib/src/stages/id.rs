@@ -14,11 +14,14 @@ pub enum StageId {
     Validate,
     Normalize,
     Watchdog,
+    /// Not a pipeline stage: erasure requests (`crate::forget`), run by the same runtime.
+    Forget,
 }
 
 impl StageId {
     /// Every stage, in pipeline order.
-    pub const ALL: [StageId; 4] = [StageId::Transfer, StageId::Validate, StageId::Normalize, StageId::Watchdog];
+    pub const ALL: [StageId; 5] =
+        [StageId::Transfer, StageId::Validate, StageId::Normalize, StageId::Watchdog, StageId::Forget];
 
     /// The name of its settings (`[stages.NAME]`), consumer, dead letters and metrics.
     pub const fn as_str(self) -> &'static str {
@@ -27,6 +30,7 @@ impl StageId {
             StageId::Validate => "validate",
             StageId::Normalize => "normalize",
             StageId::Watchdog => "watchdog",
+            StageId::Forget => "forget",
         }
     }
 
@@ -38,6 +42,7 @@ impl StageId {
             StageId::Validate => "callbacks",
             StageId::Normalize => "normalize",
             StageId::Watchdog => "watch",
+            StageId::Forget => "forget",
         }
     }
 
@@ -58,10 +63,11 @@ impl StageId {
             StageId::Validate => &stages.validate,
             StageId::Normalize => &stages.normalize,
             StageId::Watchdog => &stages.watchdog,
+            StageId::Forget => &stages.forget,
         }
     }
 
-    /// `transfer, validate, normalize, watchdog`: for messages that list the stages.
+    /// `transfer, validate, normalize, watchdog, forget`: for messages that list the stages.
     pub fn listed() -> String {
         StageId::ALL.map(StageId::as_str).join(", ")
     }
@@ -102,7 +108,7 @@ mod tests {
     #[test]
     fn an_unknown_name_is_refused_with_the_valid_ones() {
         let error = "transfr".parse::<StageId>().unwrap_err().to_string();
-        assert_eq!(error, "\"transfr\" is not a stage; the stages are transfer, validate, normalize, watchdog");
+        assert_eq!(error, "\"transfr\" is not a stage; the stages are transfer, validate, normalize, watchdog, forget");
     }
 
     #[test]

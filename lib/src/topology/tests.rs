@@ -10,7 +10,17 @@ fn the_embedded_definitions_parse_with_the_defaults() {
     let s = testkit::settings(SHARED_NATS, "docflow", &[]);
     let defs = definitions(&s).unwrap();
     let names: Vec<_> = defs.streams.iter().map(|d| d.config.name.as_str()).collect();
-    assert_eq!(names, ["DOCFLOW_UPLOADS", "DOCFLOW_CALLBACKS", "DOCFLOW_NORMALIZE", "DOCFLOW_WATCH", "DOCFLOW_DEAD"]);
+    assert_eq!(
+        names,
+        [
+            "DOCFLOW_UPLOADS",
+            "DOCFLOW_CALLBACKS",
+            "DOCFLOW_NORMALIZE",
+            "DOCFLOW_WATCH",
+            "DOCFLOW_DEAD",
+            "DOCFLOW_FORGET"
+        ]
+    );
     let uploads = &defs.streams[0].config;
     assert_eq!(uploads.subjects, ["docflow.uploads.>"]);
     assert_eq!(uploads.retention, RetentionPolicy::WorkQueue);
@@ -80,8 +90,8 @@ fn a_definitions_dir_replaces_the_embedded_files() {
     let path = dir.path().to_str().unwrap().to_owned();
     let s = testkit::settings(SHARED_NATS, "docflow", &[("DOCFLOW__NATS__DEFINITIONS_DIR", &path)]);
     let defs = definitions(&s).unwrap();
-    assert_eq!(defs.streams.len(), 5);
-    assert_eq!(defs.consumers.len(), 4);
+    assert_eq!(defs.streams.len(), 6);
+    assert_eq!(defs.consumers.len(), 5);
 
     std::fs::write(dir.path().join("consumers/DOCFLOW_UPLOADS.transfer.json"), "{\"durable_name\": 3}").unwrap();
     let err = definitions(&s).unwrap_err().to_string();

@@ -6,12 +6,17 @@ use sea_orm_migration::prelude::*;
 
 mod m20250101_000001_initial;
 mod m20250601_000002_submission_rounds;
+mod m20261207_000006_forget;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20250101_000001_initial::Migration), Box::new(m20250601_000002_submission_rounds::Migration)]
+        vec![
+            Box::new(m20250101_000001_initial::Migration),
+            Box::new(m20250601_000002_submission_rounds::Migration),
+            Box::new(m20261207_000006_forget::Migration),
+        ]
     }
 }

@@ -24,6 +24,7 @@ pub mod redact;
 pub mod settings;
 pub mod stages;
 pub mod storage;
+pub mod telemetry;
 #[cfg(test)]
 mod test_servers;
 #[cfg(any(test, feature = "testkit"))]

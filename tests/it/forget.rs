@@ -74,7 +74,8 @@ async fn a_forgotten_document_is_gone_everywhere_its_audit_stays_and_a_late_call
     assert_eq!(sandbox.db.get(id).await.unwrap(), None);
     assert!(sandbox.db.timeline(id).await.unwrap().is_empty());
     assert!(sandbox.db.artifacts(id).await.unwrap().is_empty());
-    assert!(results_of(&sandbox, id).await.is_empty(), "results objects remain");
+    let left = results_of(&sandbox, id).await;
+    assert!(left.is_empty(), "results objects remain: {left:?}");
     let upload = sandbox.s3.stat_object("uploads", "teacher-5/week1/plan.txt").unwrap().build().send().await;
     assert!(upload.is_err(), "the upload remains");
     assert_eq!(job_status(&sandbox, &job_id).await, 404, "the provider still holds the job");

@@ -14,4 +14,5 @@ mod secrets;
 mod security;
 mod settings;
 mod support;
+mod trace;
 mod transfer;

@@ -108,6 +108,15 @@ impl Forget {
         for key in &keys {
             self.store.delete(bucket, key).await?;
         }
+        // A store may answer a deletion it did not make: what is still listed is retried.
+        let left = self.store.list(bucket, &format!("{id}/")).await?;
+        if !left.is_empty() {
+            return Err(StepError::retry(format!(
+                "{} results objects remain after deletion: {}",
+                left.len(),
+                left.join(", ")
+            )));
+        }
         Ok(keys.len())
     }
 

@@ -288,11 +288,7 @@ pub fn classify(
     now: SystemTime,
 ) -> SubmitError {
     let code = status.as_u16();
-    let detail = if body.is_empty() {
-        format!("provider {provider} answered {code}")
-    } else {
-        format!("provider {provider} answered {code}: {body}")
-    };
+    let detail = answered(provider, code, body);
     match code {
         429 => match retry_after.and_then(|value| parse_retry_after(value, now)) {
             Some(retry_after) => SubmitError::Throttled { retry_after, detail },
@@ -308,6 +304,15 @@ pub fn classify(
             ),
         },
         _ => SubmitError::Transient { detail },
+    }
+}
+
+/// "provider P answered CODE[: BODY]": the detail of every unsuccessful answer.
+pub(super) fn answered(provider: &str, code: u16, body: &str) -> String {
+    if body.is_empty() {
+        format!("provider {provider} answered {code}")
+    } else {
+        format!("provider {provider} answered {code}: {body}")
     }
 }
 

@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, RETRY_AFTER};
 use secrecy::ExposeSecret;
 
-use super::client::{ProviderClient, parse_retry_after};
+use super::client::{ProviderClient, answered, parse_retry_after};
 
 /// How much of a refusal's body goes into its detail.
 const DETAIL_LIMIT: usize = 512;
@@ -44,11 +44,7 @@ pub fn classify(
     now: SystemTime,
 ) -> Deletion {
     let code = status.as_u16();
-    let detail = if body.is_empty() {
-        format!("provider {provider} answered {code}")
-    } else {
-        format!("provider {provider} answered {code}: {body}")
-    };
+    let detail = answered(provider, code, body);
     match code {
         200..=299 => Deletion::Erased,
         404 => Deletion::AlreadyGone,

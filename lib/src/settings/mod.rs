@@ -75,6 +75,7 @@ pub struct Settings {
     pub dead: DeadSettings,
     pub shutdown: ShutdownSettings,
     pub log: LogSettings,
+    pub telemetry: TelemetrySettings,
     pub runtime: RuntimeSettings,
     pub stages: StagesSettings,
 }
@@ -342,6 +343,15 @@ pub struct ShutdownSettings {
 pub struct LogSettings {
     pub format: String,
     pub level: String,
+}
+
+/// `[telemetry]`: traces exported over OTLP (`crate::telemetry`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelemetrySettings {
+    /// The collector's OTLP/HTTP address; empty: no export.
+    pub otlp_endpoint: String,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

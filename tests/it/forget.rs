@@ -32,7 +32,14 @@ async fn docflow(sandbox: &Sandbox, args: &[&str]) -> (i32, String) {
 async fn results_of(sandbox: &Sandbox, id: DocumentId) -> Vec<String> {
     use futures_util::StreamExt;
     use minio::s3::types::ToStream;
-    let listing = sandbox.s3.list_objects("results").unwrap().prefix(Some(format!("{id}/"))).recursive(true).build();
+    let listing = sandbox
+        .s3
+        .list_objects("results")
+        .unwrap()
+        .prefix(Some(format!("{id}/")))
+        .recursive(true)
+        .disable_url_encoding(true)
+        .build();
     let mut pages = listing.to_stream().await;
     let mut keys = Vec::new();
     while let Some(page) = pages.next().await {
@@ -96,7 +103,7 @@ async fn a_forgotten_document_is_gone_everywhere_its_audit_stays_and_a_late_call
     assert_eq!(erasure.outcome, Outcome::Erased, "{erasure:?}");
     assert_eq!((erasure.requested_by.as_str(), erasure.uploader_id.as_str()), ("dpo", "teacher-5"));
     assert!(erasure.with_upload && erasure.finished_at.is_some());
-    assert_eq!(erasure.job_ids, [job_id.clone()]);
+    assert_eq!(erasure.job_ids.as_slice(), [job_id.as_str()]);
     assert!(!erasure.detail.contains("plan.txt"), "{}", erasure.detail);
 
     // The provider's callback, late: accepted at the gateway, then ignored for good.

@@ -79,6 +79,7 @@ pub async fn resolve(db: &Db, target: &Target) -> Result<Vec<Found>, ForgetError
             None => return Err(ForgetError::Unknown(id)),
         }
     }
+    found.sort_by_key(|f| f.id);
     found.dedup_by_key(|f| f.id);
     Ok(found)
 }

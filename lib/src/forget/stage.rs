@@ -71,7 +71,8 @@ impl Forget {
             Some(document) => {
                 let jobs = records::job_ids(&self.db, id, document.provider_job_id.as_deref()).await?;
                 records::note_jobs(&self.db, &request.request_id, id, &document.provider, &jobs).await?;
-                let objects = self.delete_results(id).await?;
+                let known: Vec<String> = self.db.artifacts(id).await?.into_iter().map(|a| a.key).collect();
+                let objects = self.delete_results(id, &known).await?;
                 let upload = if request.with_upload {
                     self.store.delete(&document.bucket, &document.key).await?;
                     "upload erased"
@@ -89,7 +90,7 @@ impl Forget {
             // The rows went in an earlier attempt (with the upload, when asked); what a
             // late message may have added since is swept again.
             None => {
-                self.delete_results(id).await?;
+                self.delete_results(id, &[]).await?;
                 self.delete_messages(id).await?;
                 (erasure.provider.clone(), erasure.job_ids.clone())
             }
@@ -101,10 +102,14 @@ impl Forget {
         Ok(Outcome::Done)
     }
 
-    /// Its objects in the results bucket, all stored under `{document_id}/`.
-    async fn delete_results(&self, id: DocumentId) -> Result<usize, StepError> {
+    /// Its objects in the results bucket: the artifacts' keys, and whatever else is stored
+    /// under `{document_id}/` (a result validate stored as the erasure began).
+    async fn delete_results(&self, id: DocumentId, known: &[String]) -> Result<usize, StepError> {
         let bucket = &self.settings.s3.results_bucket;
-        let keys = self.store.list(bucket, &format!("{id}/")).await?;
+        let mut keys = self.store.list(bucket, &format!("{id}/")).await?;
+        keys.extend(known.iter().cloned());
+        keys.sort();
+        keys.dedup();
         for key in &keys {
             self.store.delete(bucket, key).await?;
         }

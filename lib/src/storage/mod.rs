@@ -244,7 +244,15 @@ impl Store {
         use futures_util::StreamExt;
         use minio::s3::types::ToStream;
         self.call(bucket, prefix, async {
-            let listing = self.client.list_objects(bucket)?.prefix(Some(prefix.to_owned())).recursive(true).build();
+            // Keys as they are: the client's decoding of `encoding-type=url` answers
+            // mangles them with some stores (s3s-fs).
+            let listing = self
+                .client
+                .list_objects(bucket)?
+                .prefix(Some(prefix.to_owned()))
+                .recursive(true)
+                .disable_url_encoding(true)
+                .build();
             let mut pages = listing.to_stream().await;
             let mut keys = Vec::new();
             while let Some(page) = pages.next().await {

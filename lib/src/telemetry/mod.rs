@@ -157,6 +157,25 @@ mod tests {
         }
     }
 
+    /// What the worker runtime and the gateway rely on: a span linked to a message's
+    /// `traceparent` continues its trace, and what it publishes carries that trace on.
+    #[test]
+    fn a_linked_span_continues_the_carried_trace_and_hands_it_on() {
+        let provider = SdkTracerProvider::builder().build();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+        let subscriber = tracing_subscriber::registry().with(layer);
+        tracing::subscriber::with_default(subscriber, || {
+            let carried = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+            let span = tracing::info_span!("message");
+            link(&span, Some(carried));
+            let handed = span.in_scope(current_traceparent).expect("a span's traceparent");
+            assert!(handed.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"), "{handed}");
+            assert!(!handed.contains("00f067aa0ba902b7"), "the child's own span id: {handed}");
+            assert!(handed.ends_with("-01"), "{handed}");
+        });
+        assert_eq!(current_traceparent(), None, "outside any exported span");
+    }
+
     #[test]
     fn the_endpoint_gets_the_traces_path_unless_it_names_one() {
         assert_eq!(traces_url("http://127.0.0.1:4318").unwrap(), "http://127.0.0.1:4318/v1/traces");

@@ -83,7 +83,7 @@ async fn one_documents_spans_share_one_trace_across_the_gateway_and_the_stages_p
     sandbox.wait_for_state(id, State::Normalized, Duration::from_secs(60)).await;
 
     let document = id.to_string();
-    let wanted: BTreeSet<&str> = ["callback", "transfer", "validate", "normalize"].into();
+    let wanted: BTreeSet<&str> = ["callback", "transfer", "provider_call", "validate", "normalize"].into();
     let of_document = wait_for("the document's spans from both processes", Duration::from_secs(30), || async {
         let spans: Vec<Received> = spans
             .lock()

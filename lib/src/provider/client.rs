@@ -138,7 +138,9 @@ impl ProviderClient {
     }
 
     /// `POST /v1/jobs`. The same `idempotency_key` on every retry of one submission makes
-    /// the provider answer a repeat with the job it already created.
+    /// the provider answer a repeat with the job it already created. A span of its own in
+    /// the document's trace, whose `traceparent` the provider receives.
+    #[tracing::instrument(name = "provider_call", skip_all, fields(provider = %self.name, operation = "submit", document_id = %meta.reference))]
     pub async fn submit(
         &self,
         idempotency_key: &str,
@@ -152,6 +154,10 @@ impl ProviderClient {
             .post(url.clone())
             .header(AUTHORIZATION, format!("Bearer {}", self.api_key.expose_secret()))
             .header("Idempotency-Key", idempotency_key);
+        let request = match crate::telemetry::current_traceparent() {
+            Some(traceparent) => request.header(crate::messages::TRACEPARENT, traceparent),
+            None => request,
+        };
         let request = match body {
             SubmitBody::Upload { stream, size } => {
                 let metadata = serde_json::to_vec(meta).expect("job metadata serializes");
@@ -207,6 +213,7 @@ impl ProviderClient {
     }
 
     /// `GET /v1/jobs/{job_id}`: the safety net for a lost callback.
+    #[tracing::instrument(name = "provider_call", skip_all, fields(provider = %self.name, operation = "status", job_id = %job_id))]
     pub async fn job_status(&self, job_id: &str) -> Result<JobStatus, SubmitError> {
         let mut url = self.url("v1/jobs/");
         url.path_segments_mut().expect("an http(s) URL has path segments").pop_if_empty().push(job_id);

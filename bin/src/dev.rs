@@ -29,7 +29,7 @@ pub struct DevArgs {
 /// generated secrets and the settings file live there), default `./var`.
 pub async fn run(args: DevArgs, config: Option<PathBuf>, data_dir: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     // The console is the output; logs show what goes wrong (RUST_LOG=info for more).
-    super::init_logging("text", "warn");
+    let _telemetry = super::init_logging("text", "warn", None)?;
     let data_dir = data_dir.unwrap_or_else(|| PathBuf::from(docflow::dev::config_file::DEFAULT_DATA_DIR));
     let mut options = DevOptions::new(data_dir);
     options.nats_url = args.nats_url;

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 mod config;
 mod dev;
 mod dlq;
+mod forget;
 mod retry;
 mod status;
 
@@ -27,6 +28,9 @@ struct Cli {
     /// `docflow dev`'s data directory [default: ./var]; other commands read the settings it wrote there.
     #[arg(long, global = true, env = "DOCFLOW_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Log lines as `text` or `json` (one object per line) [default: log.format].
+    #[arg(long, global = true, value_parser = ["text", "json"])]
+    log_format: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -64,6 +68,8 @@ enum Command {
     Dlq(dlq::DlqCommand),
     /// Restart failed or rejected documents in a new submission round.
     Retry(retry::RetryArgs),
+    /// Erase documents: rows, results, dead letters, timers, the provider's copy (and the upload if asked).
+    Forget(forget::ForgetArgs),
     /// Read, check or change the settings.
     #[command(subcommand)]
     Config(config::ConfigCommand),
@@ -77,7 +83,7 @@ impl Command {
             Command::Status { id_or_key: Some(_), .. } => Needs::DATABASE,
             Command::Status { id_or_key: None, .. } => Needs::DATABASE_AND_NATS,
             Command::Dlq(_) => Needs::NATS,
-            Command::Retry(_) => Needs::DATABASE_AND_NATS,
+            Command::Retry(_) | Command::Forget(_) => Needs::DATABASE_AND_NATS,
             _ => Needs::ALL,
         }
     }
@@ -126,7 +132,7 @@ fn start(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Dev(args) => runtime(0)?.block_on(dev::run(args, cli.config, cli.data_dir)),
         Command::ProviderSim(options) => {
-            init_logging("text", "info");
+            let _telemetry = init_logging(cli.log_format.as_deref().unwrap_or("text"), "info", None)?;
             runtime(0)?.block_on(provider_sim(options))
         }
         Command::Config(command) => {
@@ -135,7 +141,7 @@ fn start(cli: Cli) -> anyhow::Result<ExitCode> {
         command => {
             let settings = load_settings(cli.config.as_deref(), cli.data_dir.as_deref(), command.needs())?;
             let threads = if matches!(command, Command::Run { .. }) { settings.runtime.worker_threads } else { 0 };
-            runtime(threads)?.block_on(dispatch(command, settings))
+            runtime(threads)?.block_on(dispatch(command, settings, cli.log_format))
         }
     }
 }
@@ -170,11 +176,13 @@ fn load_settings(config: Option<&Path>, data_dir: Option<&Path>, needs: Needs) -
     Ok(loaded.settings)
 }
 
-async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
-    // `docflow run` logs at the configured level; one-shot commands print their answer and
-    // log only what goes wrong.
-    let level = if matches!(command, Command::Run { .. }) { settings.log.level.as_str() } else { "warn" };
-    init_logging(&settings.log.format, level);
+async fn dispatch(command: Command, settings: Settings, log_format: Option<String>) -> anyhow::Result<ExitCode> {
+    // `docflow run` logs at the configured level and exports traces when asked; one-shot
+    // commands print their answer and log only what goes wrong.
+    let run = matches!(command, Command::Run { .. });
+    let level = if run { settings.log.level.as_str() } else { "warn" };
+    let format = log_format.as_deref().unwrap_or(&settings.log.format);
+    let _telemetry = init_logging(format, level, run.then_some(&settings.telemetry))?;
     match command {
         Command::Setup => {
             let report = app::setup(&settings).await?;
@@ -209,6 +217,7 @@ async fn dispatch(command: Command, settings: Settings) -> anyhow::Result<ExitCo
         }
         Command::Dlq(command) => return dlq::run(&settings, command).await,
         Command::Retry(args) => return retry::run(&settings, args).await,
+        Command::Forget(args) => return forget::run(&settings, args).await,
         Command::Dev(_) | Command::ProviderSim(_) | Command::Config(_) => {
             unreachable!("started without settings, in start")
         }
@@ -243,13 +252,17 @@ fn shutdown_on_signal() -> CancellationToken {
     token
 }
 
-fn init_logging(format: &str, level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+/// Logs to stderr in `format` at `level` (`RUST_LOG` overrides it), and exports traces
+/// when `telemetry` names an OTLP endpoint; the guard flushes them at exit.
+fn init_logging(
+    format: &str,
+    level: &str,
+    telemetry: Option<&docflow::settings::TelemetrySettings>,
+) -> anyhow::Result<docflow::telemetry::Guard> {
+    Ok(docflow::telemetry::init(&docflow::telemetry::Telemetry {
+        log_format: format.to_owned(),
+        level: level.to_owned(),
+        otlp_endpoint: telemetry.map(|t| t.otlp_endpoint.clone()),
+        service_name: telemetry.map_or_else(|| "docflow".to_owned(), |t| t.service_name.clone()),
+    })?)
 }

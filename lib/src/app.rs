@@ -46,7 +46,7 @@ impl Component {
         }
     }
 
-    /// `gateway, transfer, validate, normalize, watchdog, mail`: for help and error messages.
+    /// `gateway, transfer, validate, normalize, watchdog, mail, forget`: for help and error messages.
     pub fn listed() -> String {
         Component::ALL.map(|c| c.as_str()).join(", ")
     }
@@ -239,6 +239,10 @@ pub async fn run_listening(
             Component::Stage(StageId::Normalize) => runner.spawn(Normalize::new(settings.clone(), &ports)),
             Component::Stage(StageId::Watchdog) => runner.spawn(Watchdog::new(settings.clone(), &ports)),
             Component::Stage(StageId::Mail) => runner.spawn(crate::mail::Mail::new(settings.clone(), db.clone())),
+            Component::Stage(StageId::Forget) => runner.spawn(
+                crate::forget::Forget::new(settings.clone(), db.clone(), store.clone(), js.clone())
+                    .map_err(AppError::Other)?,
+            ),
             // Spawned below, once every stage is built: a stage that fails to build
             // returns before anything serves.
             Component::Gateway => {}

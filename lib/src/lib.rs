@@ -10,6 +10,7 @@ pub mod db;
 pub mod dev;
 pub mod evaluator;
 pub mod events;
+pub mod forget;
 pub mod gateway;
 pub mod ids;
 pub mod lifecycle;
@@ -26,6 +27,7 @@ pub mod review;
 pub mod settings;
 pub mod stages;
 pub mod storage;
+pub mod telemetry;
 #[cfg(test)]
 mod test_servers;
 #[cfg(any(test, feature = "testkit"))]

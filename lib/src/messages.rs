@@ -170,7 +170,12 @@ pub async fn publish(
     if let Some(id) = document_id {
         headers.insert(DOCUMENT_ID, id.to_string().as_str());
     }
-    let trace = traceparent.map(str::to_owned).unwrap_or_else(new_traceparent);
+    // The caller's, else the publishing step's span (exported traces), else the document's.
+    let trace = traceparent
+        .map(str::to_owned)
+        .or_else(crate::telemetry::current_traceparent)
+        .or_else(|| document_id.map(traceparent_for))
+        .unwrap_or_else(new_traceparent);
     headers.insert(TRACEPARENT, trace.as_str());
     let fail = |detail: String, no_stream: bool| PublishError { subject: subject.clone(), detail, no_stream };
     let ack = js

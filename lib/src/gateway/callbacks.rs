@@ -80,6 +80,14 @@ async fn handle(
     })?;
     let document_id = callback.reference.parse::<DocumentId>().ok();
     let traceparent = headers.get(TRACEPARENT).and_then(|v| v.to_str().ok()).filter(|v| is_traceparent(v));
+    // The callback's span continues the document's trace (the provider's traceparent, else
+    // the document's), and what is published continues the callback's span.
+    let span = tracing::info_span!("callback", stage = "callback", provider, document_id = %callback.reference,
+        event_id = %callback.event_id, outcome = tracing::field::Empty);
+    let parent = traceparent.map(str::to_owned).or_else(|| document_id.map(messages::traceparent_for));
+    crate::telemetry::link(&span, parent.as_deref());
+    let carried = span.in_scope(crate::telemetry::current_traceparent).or(parent);
+    let traceparent = carried.as_deref();
     let subject = state.names.subject(&format!("callbacks.{provider}"));
     let unavailable = |error: ApiError| (error, CallbackOutcome::Unavailable);
     // A publish while disconnected would sit in the client's buffer and reach the stream
@@ -92,7 +100,16 @@ async fn handle(
     }
     let publish =
         messages::publish(&state.jetstream, subject, &callback.event_id, document_id, traceparent, raw.to_vec());
-    match tokio::time::timeout(state.publish_timeout, publish).await {
+    let published = tokio::time::timeout(state.publish_timeout, publish).await;
+    span.record(
+        "outcome",
+        match &published {
+            Ok(Ok(true)) => "duplicate",
+            Ok(Ok(false)) => "accepted",
+            _ => "unavailable",
+        },
+    );
+    match published {
         Ok(Ok(duplicate)) => {
             tracing::info!(provider, event_id = %callback.event_id, job_id = %callback.job_id,
                 document_id = %callback.reference, duplicate, "callback accepted");

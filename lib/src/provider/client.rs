@@ -127,12 +127,20 @@ impl ProviderClient {
         &self.name
     }
 
+    /// What a request of another section of the protocol needs (`deletion.rs`): the HTTP
+    /// client, the base URL, the API key and the idle timeout.
+    pub(super) fn parts(&self) -> (&reqwest::Client, &Url, &SecretString, Duration) {
+        (&self.http, &self.base_url, &self.api_key, self.idle_timeout)
+    }
+
     fn url(&self, path: &str) -> Url {
         self.base_url.join(path).expect("a relative path joins onto an http(s) base URL")
     }
 
     /// `POST /v1/jobs`. The same `idempotency_key` on every retry of one submission makes
-    /// the provider answer a repeat with the job it already created.
+    /// the provider answer a repeat with the job it already created. A span of its own in
+    /// the document's trace, whose `traceparent` the provider receives.
+    #[tracing::instrument(name = "provider_call", skip_all, fields(provider = %self.name, operation = "submit", document_id = %meta.reference))]
     pub async fn submit(
         &self,
         idempotency_key: &str,
@@ -146,6 +154,10 @@ impl ProviderClient {
             .post(url.clone())
             .header(AUTHORIZATION, format!("Bearer {}", self.api_key.expose_secret()))
             .header("Idempotency-Key", idempotency_key);
+        let request = match crate::telemetry::current_traceparent() {
+            Some(traceparent) => request.header(crate::messages::TRACEPARENT, traceparent),
+            None => request,
+        };
         let request = match body {
             SubmitBody::Upload { stream, size } => {
                 let metadata = serde_json::to_vec(meta).expect("job metadata serializes");
@@ -201,6 +213,7 @@ impl ProviderClient {
     }
 
     /// `GET /v1/jobs/{job_id}`: the safety net for a lost callback.
+    #[tracing::instrument(name = "provider_call", skip_all, fields(provider = %self.name, operation = "status", job_id = %job_id))]
     pub async fn job_status(&self, job_id: &str) -> Result<JobStatus, SubmitError> {
         let mut url = self.url("v1/jobs/");
         url.path_segments_mut().expect("an http(s) URL has path segments").pop_if_empty().push(job_id);
@@ -282,11 +295,7 @@ pub fn classify(
     now: SystemTime,
 ) -> SubmitError {
     let code = status.as_u16();
-    let detail = if body.is_empty() {
-        format!("provider {provider} answered {code}")
-    } else {
-        format!("provider {provider} answered {code}: {body}")
-    };
+    let detail = answered(provider, code, body);
     match code {
         429 => match retry_after.and_then(|value| parse_retry_after(value, now)) {
             Some(retry_after) => SubmitError::Throttled { retry_after, detail },
@@ -302,6 +311,15 @@ pub fn classify(
             ),
         },
         _ => SubmitError::Transient { detail },
+    }
+}
+
+/// "provider P answered CODE[: BODY]": the detail of every unsuccessful answer.
+pub(super) fn answered(provider: &str, code: u16, body: &str) -> String {
+    if body.is_empty() {
+        format!("provider {provider} answered {code}")
+    } else {
+        format!("provider {provider} answered {code}: {body}")
     }
 }
 

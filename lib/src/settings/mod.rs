@@ -76,6 +76,7 @@ pub struct Settings {
     pub dead: DeadSettings,
     pub shutdown: ShutdownSettings,
     pub log: LogSettings,
+    pub telemetry: TelemetrySettings,
     pub runtime: RuntimeSettings,
     pub stages: StagesSettings,
     /// `[oidc]`: sign-in through an OpenID provider; off while `oidc.issuer` is unset.
@@ -353,6 +354,15 @@ pub struct LogSettings {
     pub level: String,
 }
 
+/// `[telemetry]`: traces exported over OTLP (`crate::telemetry`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelemetrySettings {
+    /// The collector's OTLP/HTTP address; empty: no export.
+    pub otlp_endpoint: String,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct RuntimeSettings {
     /// Tokio worker threads of `docflow run`; 0: one per available core.
@@ -367,6 +377,8 @@ pub struct StagesSettings {
     pub normalize: StageSettings,
     pub watchdog: StageSettings,
     pub mail: StageSettings,
+    /// Erasure requests (`docflow forget`).
+    pub forget: StageSettings,
 }
 
 /// `[mail]`: the e-mail to a teacher when their document is ready or needs their action

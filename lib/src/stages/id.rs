@@ -16,12 +16,14 @@ pub enum StageId {
     Watchdog,
     /// Not a pipeline stage but run like one: the teacher's e-mails (`crate::mail`).
     Mail,
+    /// Not a pipeline stage: erasure requests (`crate::forget`), run by the same runtime.
+    Forget,
 }
 
 impl StageId {
     /// Every stage, in pipeline order.
-    pub const ALL: [StageId; 5] =
-        [StageId::Transfer, StageId::Validate, StageId::Normalize, StageId::Watchdog, StageId::Mail];
+    pub const ALL: [StageId; 6] =
+        [StageId::Transfer, StageId::Validate, StageId::Normalize, StageId::Watchdog, StageId::Mail, StageId::Forget];
 
     /// The name of its settings (`[stages.NAME]`), consumer, dead letters and metrics.
     pub const fn as_str(self) -> &'static str {
@@ -31,6 +33,7 @@ impl StageId {
             StageId::Normalize => "normalize",
             StageId::Watchdog => "watchdog",
             StageId::Mail => "mail",
+            StageId::Forget => "forget",
         }
     }
 
@@ -43,6 +46,7 @@ impl StageId {
             StageId::Normalize => "normalize",
             StageId::Watchdog => "watch",
             StageId::Mail => "notify",
+            StageId::Forget => "forget",
         }
     }
 
@@ -64,10 +68,11 @@ impl StageId {
             StageId::Normalize => &stages.normalize,
             StageId::Watchdog => &stages.watchdog,
             StageId::Mail => &stages.mail,
+            StageId::Forget => &stages.forget,
         }
     }
 
-    /// `transfer, validate, normalize, watchdog, mail`: for messages that list the stages.
+    /// `transfer, validate, normalize, watchdog, mail, forget`: for messages that list the stages.
     pub fn listed() -> String {
         StageId::ALL.map(StageId::as_str).join(", ")
     }
@@ -108,7 +113,7 @@ mod tests {
     #[test]
     fn an_unknown_name_is_refused_with_the_valid_ones() {
         let error = "transfr".parse::<StageId>().unwrap_err().to_string();
-        assert_eq!(error, "\"transfr\" is not a stage; the stages are transfer, validate, normalize, watchdog, mail");
+        assert_eq!(error, "\"transfr\" is not a stage; the stages are transfer, validate, normalize, watchdog, mail, forget");
     }
 
     #[test]

@@ -41,6 +41,11 @@ pub trait Documents: Send + Sync {
     async fn submission_of_job(&self, id: DocumentId, job_id: &str) -> Result<Option<String>, DbError>;
     /// [`Db::artifacts`].
     async fn artifacts(&self, id: DocumentId) -> Result<Vec<ArtifactRow>, DbError>;
+    /// True when the document was forgotten (`crate::forget`): nothing may record it again.
+    async fn forgotten(&self, id: DocumentId) -> Result<bool, DbError> {
+        let _ = id;
+        Ok(false)
+    }
 }
 
 /// The object store: the uploads bucket read, the results bucket written.
@@ -165,6 +170,9 @@ impl Documents for Db {
     }
     async fn artifacts(&self, id: DocumentId) -> Result<Vec<ArtifactRow>, DbError> {
         Db::artifacts(self, id).await
+    }
+    async fn forgotten(&self, id: DocumentId) -> Result<bool, DbError> {
+        crate::forget::records::is_forgotten(self, id).await
     }
 }
 

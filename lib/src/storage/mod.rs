@@ -238,6 +238,31 @@ impl Store {
         }
     }
 
+    /// The keys under `prefix`, every page of the listing (forgetting a document lists
+    /// its results this way: they are stored under `{document_id}/`).
+    pub async fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<String>, StorageError> {
+        use futures_util::StreamExt;
+        use minio::s3::types::ToStream;
+        self.call(bucket, prefix, async {
+            // Keys as they are: the client's decoding of `encoding-type=url` answers
+            // mangles them with some stores (s3s-fs).
+            let listing = self
+                .client
+                .list_objects(bucket)?
+                .prefix(Some(prefix.to_owned()))
+                .recursive(true)
+                .disable_url_encoding(true)
+                .build();
+            let mut pages = listing.to_stream().await;
+            let mut keys = Vec::new();
+            while let Some(page) = pages.next().await {
+                keys.extend(page?.contents.into_iter().map(|entry| entry.name));
+            }
+            Ok(keys)
+        })
+        .await
+    }
+
     /// Runs one S3 call under the store's timeout and classifies its error.
     async fn call<T>(
         &self,

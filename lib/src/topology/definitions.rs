@@ -14,20 +14,22 @@ use crate::stages::{StageId, UnknownStage};
 const SHIPPED_PREFIX: &str = "docflow";
 
 /// The shipped definitions: `(file name, JSON)`.
-const STREAMS: [(&str, &str); 6] = [
+const STREAMS: [(&str, &str); 7] = [
     ("DOCFLOW_UPLOADS.json", include_str!("../../../nats/streams/DOCFLOW_UPLOADS.json")),
     ("DOCFLOW_CALLBACKS.json", include_str!("../../../nats/streams/DOCFLOW_CALLBACKS.json")),
     ("DOCFLOW_NORMALIZE.json", include_str!("../../../nats/streams/DOCFLOW_NORMALIZE.json")),
     ("DOCFLOW_WATCH.json", include_str!("../../../nats/streams/DOCFLOW_WATCH.json")),
     ("DOCFLOW_DEAD.json", include_str!("../../../nats/streams/DOCFLOW_DEAD.json")),
     ("DOCFLOW_NOTIFY.json", include_str!("../../../nats/streams/DOCFLOW_NOTIFY.json")),
+    ("DOCFLOW_FORGET.json", include_str!("../../../nats/streams/DOCFLOW_FORGET.json")),
 ];
-const CONSUMERS: [(&str, &str); 5] = [
+const CONSUMERS: [(&str, &str); 6] = [
     ("DOCFLOW_UPLOADS.transfer.json", include_str!("../../../nats/consumers/DOCFLOW_UPLOADS.transfer.json")),
     ("DOCFLOW_CALLBACKS.validate.json", include_str!("../../../nats/consumers/DOCFLOW_CALLBACKS.validate.json")),
     ("DOCFLOW_NORMALIZE.normalize.json", include_str!("../../../nats/consumers/DOCFLOW_NORMALIZE.normalize.json")),
     ("DOCFLOW_WATCH.watchdog.json", include_str!("../../../nats/consumers/DOCFLOW_WATCH.watchdog.json")),
     ("DOCFLOW_NOTIFY.mail.json", include_str!("../../../nats/consumers/DOCFLOW_NOTIFY.mail.json")),
+    ("DOCFLOW_FORGET.forget.json", include_str!("../../../nats/consumers/DOCFLOW_FORGET.forget.json")),
 ];
 
 /// A stream as it will be applied.

@@ -18,7 +18,8 @@ fn the_embedded_definitions_parse_with_the_defaults() {
             "DOCFLOW_NORMALIZE",
             "DOCFLOW_WATCH",
             "DOCFLOW_DEAD",
-            "DOCFLOW_NOTIFY"
+            "DOCFLOW_NOTIFY",
+            "DOCFLOW_FORGET"
         ]
     );
     let uploads = &defs.streams[0].config;

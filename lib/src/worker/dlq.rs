@@ -129,7 +129,9 @@ pub async fn replay(js: &jetstream::Context, names: &Names, sequence: u64) -> Re
     let err = |detail: String| DlqError::Replay { sequence, subject: letter.original_subject.clone(), detail };
     let document = letter.document_id.as_deref().and_then(|id| id.parse::<DocumentId>().ok());
     let upload_event = letter.original_subject.starts_with(&names.subject("uploads."));
-    if let Some(document) = document.filter(|_| !upload_event) {
+    // An erasure request restarts nothing: replayed, it resumes the erasure.
+    let erasure = letter.original_subject == names.subject(crate::forget::SUBJECT);
+    if let Some(document) = document.filter(|_| !upload_event && !erasure) {
         // The restart request first: once the letter is gone, nothing would ask again.
         let message_id = format!("replay:{dead}:{sequence}:restart");
         restart::request(js, names, document, Cause::Replayed, &message_id).await.map_err(|e| DlqError::Replay {

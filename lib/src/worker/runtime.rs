@@ -288,7 +288,18 @@ async fn handle_in_slot<S: Stage>(bound: Arc<Bound<S>>, message: Message, hard_s
         attempt,
         stream_seq = stream_sequence,
         document_id = delivery.header(dead_letter::DOCUMENT_ID).unwrap_or_default(),
+        outcome = tracing::field::Empty,
     );
+    // One trace per document: the message's trace, else the document's.
+    let named = delivery.header(dead_letter::DOCUMENT_ID).and_then(|id| id.parse().ok());
+    let document = named.or_else(|| bound.stage.document_of(&delivery));
+    let carried = delivery.header(dead_letter::TRACEPARENT).map(str::to_owned);
+    crate::telemetry::link(&span, carried.or_else(|| document.map(crate::messages::traceparent_for)).as_deref());
+    if delivery.header(dead_letter::DOCUMENT_ID).is_none()
+        && let Some(id) = document
+    {
+        span.record("document_id", id.to_string());
+    }
     let handled = async {
         let step = tokio::spawn({
             let (stage, delivery) = (bound.stage.clone(), delivery.clone());
@@ -306,6 +317,7 @@ async fn handle_in_slot<S: Stage>(bound: Arc<Bound<S>>, message: Message, hard_s
                     _ => "dead_letter",
                 };
                 crate::metrics::stage_step(bound.stage.id().as_str(), label, started.elapsed());
+                tracing::Span::current().record("outcome", label);
                 settle(&bound, &reply, &delivery, outcome).await
             }
             None => {

@@ -9,6 +9,7 @@ mod m20250601_000002_submission_rounds;
 mod m20261207_000003_failure_cause;
 mod m20261207_000004_reviews;
 mod m20261207_000005_mail;
+mod m20261207_000006_forget;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000003_failure_cause::Migration),
             Box::new(m20261207_000004_reviews::Migration),
             Box::new(m20261207_000005_mail::Migration),
+            Box::new(m20261207_000006_forget::Migration),
         ]
     }
 }

@@ -2,7 +2,8 @@
 //! injection for tests and demos. Every injected fault is deterministic: it depends on the
 //! `Idempotency-Key`, the attempt number and `--seed`, never on timing.
 //!
-//! Routes: `POST /v1/jobs`, `GET /v1/jobs/{job_id}` (section 1 and 2), `GET /r/{job_id}/{name}`
+//! Routes: `POST /v1/jobs`, `GET /v1/jobs/{job_id}`, `DELETE /v1/jobs/{job_id}` (sections 1, 2
+//! and 5), `GET /r/{job_id}/{name}`
 //! (result files), and for tests and operators `GET /v1/_sim/jobs` and `GET /v1/_sim/stats`.
 
 use std::io;
@@ -98,6 +99,9 @@ pub struct SimOptions {
     /// Attempts of one callback delivery before giving up (backoff 250 ms doubling to 30 s).
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..))]
     pub callback_attempts: u32,
+    /// Answer the first N deletions (`DELETE /v1/jobs/{job_id}`) of each job with 503.
+    #[arg(long, default_value_t = 0)]
+    pub fail_deletes: u32,
 }
 
 impl Default for SimOptions {
@@ -124,6 +128,7 @@ impl Default for SimOptions {
             corrupt_results: false,
             callback_url_override: None,
             callback_attempts: 6,
+            fail_deletes: 0,
         }
     }
 }
@@ -173,7 +178,7 @@ fn router(sim: Arc<Sim>) -> Router {
     Router::new()
         // Uploads are streamed to disk, so the body limit does not apply here.
         .route("/v1/jobs", post(submit::submit).layer(DefaultBodyLimit::disable()))
-        .route("/v1/jobs/{job_id}", get(routes::job_status))
+        .route("/v1/jobs/{job_id}", get(routes::job_status).delete(routes::delete_job))
         .route("/r/{job_id}/{name}", get(routes::result_file))
         .route("/v1/_sim/jobs", get(routes::sim_jobs))
         .route("/v1/_sim/stats", get(routes::sim_stats))

@@ -1,4 +1,5 @@
-//! The read-only routes: job status (section 2), result files, and introspection.
+//! The routes besides submission: job status (section 2), deletion (section 5), result files,
+//! and introspection.
 
 use std::sync::Arc;
 
@@ -26,6 +27,38 @@ pub(super) async fn job_status(
         Some(job) => Json(job.status_view()).into_response(),
         None => error(StatusCode::NOT_FOUND, "not_found", format!("no job {job_id}")),
     }
+}
+
+/// `DELETE /v1/jobs/{job_id}` (section 5): erases the job, its upload and its results;
+/// 404 for a job it does not know. With `--fail-deletes N` the first N requests for each
+/// job answer 503 and erase nothing.
+pub(super) async fn delete_job(
+    State(sim): State<Arc<Sim>>,
+    Path(job_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !authorized(&headers, &sim.opts.api_key) {
+        return error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer API key");
+    }
+    if sim.note_deletion(&job_id) <= sim.opts.fail_deletes {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "injected failure (--fail-deletes)");
+    }
+    if sim.remove_job(&job_id).is_none() {
+        return error(StatusCode::NOT_FOUND, "not_found", format!("no job {job_id}"));
+    }
+    // A job id is the simulator's own (`job_` and hex), so it names a directory of its own.
+    let dir = sim.job_dir(&job_id);
+    if let Err(e) = tokio::fs::remove_dir_all(&dir).await
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            format!("cannot erase the job's files: {e}"),
+        );
+    }
+    tracing::info!(%job_id, "job erased");
+    StatusCode::NO_CONTENT.into_response()
 }
 
 /// `GET /r/{job_id}/{name}`: streams a result from disk; with `--corrupt-results` its last

@@ -31,6 +31,8 @@ pub(super) struct Sim {
     /// Each reference's Idempotency-Keys, in the order first seen with a body.
     references: Mutex<HashMap<String, Vec<String>>>,
     jobs: Mutex<BTreeMap<String, Job>>,
+    /// DELETE requests per job id, counted before the answer (`--fail-deletes`).
+    deletions: Mutex<HashMap<String, u32>>,
     stats: Mutex<Stats>,
 }
 
@@ -135,6 +137,8 @@ pub(super) struct Stats {
     pub responses_by_status: BTreeMap<String, u64>,
     pub callbacks_sent: u64,
     pub callback_attempts: u64,
+    /// Jobs erased by `DELETE /v1/jobs/{job_id}`.
+    pub jobs_deleted: u64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -159,6 +163,7 @@ impl Sim {
             keys: Mutex::new(HashMap::new()),
             references: Mutex::new(HashMap::new()),
             jobs: Mutex::new(BTreeMap::new()),
+            deletions: Mutex::new(HashMap::new()),
             stats: Mutex::new(Stats::default()),
         }
     }
@@ -213,6 +218,24 @@ impl Sim {
         }
         lock(&self.stats).jobs_created += 1;
         lock(&self.jobs).insert(job.job_id.clone(), job);
+    }
+
+    /// Counts one DELETE request of `job_id`; its number, from 1.
+    pub fn note_deletion(&self, job_id: &str) -> u32 {
+        let mut deletions = lock(&self.deletions);
+        let count = deletions.entry(job_id.to_owned()).or_default();
+        *count += 1;
+        *count
+    }
+
+    /// Forgets a job (its key no longer names it); `None` when there was none.
+    pub fn remove_job(&self, job_id: &str) -> Option<Job> {
+        let job = lock(&self.jobs).remove(job_id)?;
+        if let Some(entry) = lock(&self.keys).get_mut(&job.idempotency_key) {
+            entry.job_id = None;
+        }
+        lock(&self.stats).jobs_deleted += 1;
+        Some(job)
     }
 
     pub fn job(&self, job_id: &str) -> Option<Job> {

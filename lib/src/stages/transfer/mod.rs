@@ -162,6 +162,11 @@ impl Transfer {
     /// document (or read it back), restart it when it is failed or rejected (a new
     /// notification, or the replay of its dead letter), then do what its state leaves to do.
     async fn record_and_submit(&self, upload: &Upload, new: &NewDocument, delivery: &Delivery) -> Step {
+        // The only path that records a document: a forgotten one is never recorded again.
+        if self.db.forgotten(new.id).await? {
+            tracing::info!(document_id = %new.id, "event for a forgotten document ignored");
+            return Ok(Outcome::Done);
+        }
         let attempt = delivery.attempt as u32;
         let origin = Some(delivery.stream_sequence);
         let (mut document, _inserted) = self.db.record_received(new, STAGE, attempt, origin).await?;

@@ -57,6 +57,10 @@ impl Validate {
                 callback.event_id, callback.reference
             )));
         };
+        if self.db.forgotten(id).await? {
+            tracing::info!(document_id = %id, job_id = %callback.job_id, "callback for a forgotten document ignored");
+            return Ok(Outcome::Done);
+        }
         let unknown = || StepError::fail(format!("callback {} names unknown document {id}", callback.event_id));
         let mut document = self.db.get(id).await?.ok_or_else(unknown)?;
         // A restarted document's earlier rounds may still call back: their jobs were

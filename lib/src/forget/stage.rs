@@ -193,7 +193,7 @@ impl Stage for Forget {
     }
 
     /// The erasure stopped for good (its retries ran out): the audit says so, with why.
-    async fn on_dead_letter(&self, delivery: &Delivery, reason: &str) {
+    async fn on_dead_letter(&self, delivery: &Delivery, reason: &str, _cause: Option<crate::lifecycle::FailureCause>) {
         let Ok(request) = serde_json::from_slice::<ForgetRequest>(&delivery.payload) else { return };
         let id = request.document_id;
         let detail = format!("stopped after {} attempts: {reason}", delivery.attempt);

@@ -15,9 +15,8 @@ use sea_orm::{DbErr, RuntimeErr};
 use super::notify::Notifier;
 use crate::db::{ArtifactRow, DbError, Document, NewDocument, State};
 use crate::ids::DocumentId;
-use crate::lifecycle::FailureCause;
+use crate::lifecycle::{By, Transition};
 use crate::stages::StageId;
-use crate::stages::normalize::record::Record;
 use crate::stages::ports::Documents;
 
 /// `inner`, publishing notices through `notifier`.
@@ -73,95 +72,26 @@ impl Documents for Notifying {
     ) -> Result<(Document, bool), DbError> {
         self.inner.record_received(new, stage, attempt, origin).await
     }
-    async fn restart(
-        &self,
-        id: DocumentId,
-        origin: u64,
-        reason: &str,
-        stage: StageId,
-        attempt: u32,
-    ) -> Result<bool, DbError> {
-        self.inner.restart(id, origin, reason, stage, attempt).await
-    }
-    async fn mark_submitted_in_round(
-        &self,
-        id: DocumentId,
-        round: u32,
-        provider: &str,
-        submission_id: &str,
-        job_id: &str,
-        stage: StageId,
-        attempt: u32,
-    ) -> Result<bool, DbError> {
-        self.inner.mark_submitted_in_round(id, round, provider, submission_id, job_id, stage, attempt).await
+    /// A move to `normalized`, `failed` or `rejected`, applied or found applied: the
+    /// document's notice. A failure decided elsewhere may have won the race (a failed
+    /// document the watchdog meant to fail): whichever end it is in gets its notice.
+    async fn apply(&self, id: DocumentId, transition: Transition<'_>, by: By) -> Result<bool, DbError> {
+        let applied = self.inner.apply(id, transition, by).await?;
+        let to = transition.to();
+        if to == State::Normalized {
+            self.after(id, &[State::Normalized]).await?;
+        } else if to.is_terminal() {
+            self.after(id, &ENDS).await?;
+        }
+        Ok(applied)
     }
     async fn submission_of_job(&self, id: DocumentId, job_id: &str) -> Result<Option<String>, DbError> {
         self.inner.submission_of_job(id, job_id).await
     }
-    async fn transition(
-        &self,
-        id: DocumentId,
-        from: &[State],
-        to: State,
-        stage: StageId,
-        attempt: u32,
-        reason: Option<&str>,
-    ) -> Result<bool, DbError> {
-        let applied = self.inner.transition(id, from, to, stage, attempt, reason).await?;
-        if to.is_terminal() {
-            self.after(id, &[to]).await?;
-        }
-        Ok(applied)
-    }
-    async fn end(
-        &self,
-        id: DocumentId,
-        from: &[State],
-        to: State,
-        cause: FailureCause,
-        stage: StageId,
-        attempt: u32,
-        reason: &str,
-    ) -> Result<bool, DbError> {
-        let applied = self.inner.end(id, from, to, cause, stage, attempt, reason).await?;
-        self.after(id, &ENDS).await?;
-        Ok(applied)
-    }
-    async fn mark_failed(
-        &self,
-        id: DocumentId,
-        stage: StageId,
-        attempt: u32,
-        cause: FailureCause,
-        reason: &str,
-    ) -> Result<bool, DbError> {
-        let applied = self.inner.mark_failed(id, stage, attempt, cause, reason).await?;
-        self.after(id, &ENDS).await?;
-        Ok(applied)
-    }
-    async fn record_validated(
-        &self,
-        id: DocumentId,
-        from: State,
-        event_id: &str,
-        artifacts: &[ArtifactRow],
-        stage: StageId,
-        attempt: u32,
-    ) -> Result<bool, DbError> {
-        self.inner.record_validated(id, from, event_id, artifacts, stage, attempt).await
-    }
-    async fn store_normalized(
-        &self,
-        id: DocumentId,
-        record: &Record,
-        stage: StageId,
-        attempt: u32,
-    ) -> Result<bool, DbError> {
-        let applied = self.inner.store_normalized(id, record, stage, attempt).await?;
-        self.after(id, &[State::Normalized]).await?;
-        Ok(applied)
-    }
     async fn artifacts(&self, id: DocumentId) -> Result<Vec<ArtifactRow>, DbError> {
         self.inner.artifacts(id).await
+    }
+    async fn forgotten(&self, id: DocumentId) -> Result<bool, DbError> {
+        self.inner.forgotten(id).await
     }
 }

@@ -119,7 +119,7 @@ pub fn action(role: &Role, cause: Option<FailureCause>) -> Action {
     match role {
         Role::Uploader { .. } | Role::Uploads => Action::UploadNewVersion,
         Role::Evaluator if cause.retry_may_help() => Action::Retry,
-        Role::Evaluator => Action::None,
+        Role::Evaluator | Role::Admin => Action::None,
     }
 }
 

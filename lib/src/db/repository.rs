@@ -22,6 +22,7 @@ use super::entities::artifacts;
 use super::entities::{document_events, documents, submissions};
 use super::{ArtifactRow, Db, DbError, Document, NewDocument, State, TimelineEntry, statements};
 use crate::ids::DocumentId;
+use crate::stages::StageId;
 
 const INSERT_DOCUMENT: &str = r#"INSERT INTO documents
     (id, state, kind, uploader_id, bucket, "key", version_id, etag, size, content_type, provider, attempts, created_at, updated_at, submission_round, round_origin)
@@ -40,13 +41,13 @@ impl Db {
     pub async fn record_received(
         &self,
         doc: &NewDocument,
-        stage: &str,
+        stage: StageId,
         attempt: u32,
         origin: Option<u64>,
     ) -> Result<(Document, bool), DbError> {
         let now = now();
         let attempt = clamp(attempt);
-        let attempts = serde_json::json!({ stage: attempt });
+        let attempts = serde_json::json!({ stage.as_str(): attempt });
         let values: Vec<Value> = vec![
             doc.id.to_string().into(),
             doc.kind.as_str().into(),
@@ -60,7 +61,7 @@ impl Db {
             doc.provider.as_str().into(),
             attempts.clone().into(),
             now.into(),
-            stage.into(),
+            stage.as_str().into(),
             attempt.into(),
             origin.and_then(|o| i64::try_from(o).ok()).into(),
         ];

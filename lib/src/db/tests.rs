@@ -12,6 +12,7 @@ use sea_orm_migration::MigratorTrait;
 use super::*;
 use crate::ids::{DocumentId, Kind, ObjectVersion};
 use crate::lifecycle::FailureCause;
+use crate::stages::StageId;
 
 const MAX_CONNECTIONS: u32 = 4;
 
@@ -92,8 +93,8 @@ async fn the_observer_hears_every_state_recorded_and_nothing_else(t: Target) {
         t.db.clone().with_observer(Arc::new(move |change: &StatusChange| sink.lock().unwrap().push(change.clone())));
     let doc = new_document("observed.pdf");
     let id = doc.id;
-    db.record_received(&doc, "transfer", 1, None).await.unwrap();
-    db.record_received(&doc, "transfer", 2, None).await.unwrap();
+    db.record_received(&doc, StageId::Transfer, 1, None).await.unwrap();
+    db.record_received(&doc, StageId::Transfer, 2, None).await.unwrap();
     assert!(db.mark_submitted_in_round(id, 0, "sim", "sub-1", "job-1", "transfer", 1).await.unwrap());
     assert!(!db.transition(id, &[State::Processed], State::Rejected, "validate", 1, Some("bad")).await.unwrap());
     assert!(
@@ -104,7 +105,7 @@ async fn the_observer_hears_every_state_recorded_and_nothing_else(t: Target) {
     assert!(db.store_normalized(id, &serde_json::json!({"findings": []}), "normalize", 1).await.unwrap());
     // Through the pool without the observer: not heard.
     let other = new_document("unobserved.pdf");
-    t.db.record_received(&other, "transfer", 1, None).await.unwrap();
+    t.db.record_received(&other, StageId::Transfer, 1, None).await.unwrap();
 
     let heard = heard.lock().unwrap().clone();
     let states: Vec<State> = heard.iter().map(|c| c.state).collect();
@@ -152,7 +153,7 @@ async fn statements_are_counted_under_the_stage_that_sent_them(t: Target) {
     statements::in_stage(stage, t.db.get(doc.id)).await.unwrap();
     assert_eq!(statements_counted(stage) - before, 1, "a read is one statement");
 
-    statements::in_stage(stage, t.db.record_received(&doc, "transfer", 1, None)).await.unwrap();
+    statements::in_stage(stage, t.db.record_received(&doc, StageId::Transfer, 1, None)).await.unwrap();
     assert_eq!(statements_counted(stage) - before, 1 + recording);
 
     let outside = statements_counted(statements::NO_STAGE);
@@ -191,8 +192,10 @@ async fn migration_rows(db: &Db) -> i64 {
 
 async fn a_document_received_twice_at_once_is_inserted_once(t: Target) {
     let doc = new_document("plan.pdf");
-    let (a, b) =
-        tokio::join!(t.db.record_received(&doc, "transfer", 1, None), t.db.record_received(&doc, "transfer", 2, None));
+    let (a, b) = tokio::join!(
+        t.db.record_received(&doc, StageId::Transfer, 1, None),
+        t.db.record_received(&doc, StageId::Transfer, 2, None)
+    );
     let ((a, a_inserted), (b, b_inserted)) = (a.unwrap(), b.unwrap());
     assert!(a_inserted ^ b_inserted, "exactly one insert: {a_inserted} {b_inserted}");
     assert_eq!(a, b, "both callers see the stored row");
@@ -202,14 +205,14 @@ async fn a_document_received_twice_at_once_is_inserted_once(t: Target) {
     assert_eq!(t.db.timeline(doc.id).await.unwrap().len(), 1);
     assert_eq!(t.db.count_documents().await.unwrap(), 1);
 
-    let (again, inserted) = t.db.record_received(&doc, "transfer", 3, None).await.unwrap();
+    let (again, inserted) = t.db.record_received(&doc, StageId::Transfer, 3, None).await.unwrap();
     assert!(!inserted);
     assert_eq!(again, a);
 }
 
 async fn transitions_happen_only_from_the_states_named(t: Target) {
     let doc = new_document("essay.docx");
-    t.db.record_received(&doc, "transfer", 1, None).await.unwrap();
+    t.db.record_received(&doc, StageId::Transfer, 1, None).await.unwrap();
     let id = doc.id;
 
     assert!(!t.db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
@@ -244,7 +247,7 @@ async fn transitions_happen_only_from_the_states_named(t: Target) {
 async fn the_timeline_lists_transitions_in_order(t: Target) {
     let doc = new_document("lesson.mp4");
     let id = doc.id;
-    t.db.record_received(&doc, "transfer", 1, None).await.unwrap();
+    t.db.record_received(&doc, StageId::Transfer, 1, None).await.unwrap();
     assert!(t.db.mark_submitted_in_round(id, 0, "sim", "sub-1", "job-1", "transfer", 1).await.unwrap());
     assert!(t.db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
     let artifacts = [artifact("transcript", "lesson.vtt"), artifact("summary", "summary.json")];
@@ -285,7 +288,7 @@ async fn the_timeline_lists_transitions_in_order(t: Target) {
 async fn validated_straight_from_submitted_records_processed_first_in_one_write(t: Target) {
     let doc = new_document("plan.pdf");
     let id = doc.id;
-    t.db.record_received(&doc, "transfer", 1, None).await.unwrap();
+    t.db.record_received(&doc, StageId::Transfer, 1, None).await.unwrap();
     assert!(t.db.mark_submitted_in_round(id, 0, "sim", "sub-1", "job-1", "transfer", 1).await.unwrap());
     let artifacts = [artifact("corrected", "plan.pdf"), artifact("findings", "findings.json")];
     // The guard is the state the caller read: a stale read changes nothing.
@@ -322,7 +325,7 @@ fn artifact(role: &str, name: &str) -> ArtifactRow {
 
 async fn mark_failed_records_the_stage_and_reason(t: Target) {
     let doc = new_document("broken.pdf");
-    t.db.record_received(&doc, "transfer", 1, None).await.unwrap();
+    t.db.record_received(&doc, StageId::Transfer, 1, None).await.unwrap();
     assert!(
         t.db.mark_failed(
             doc.id,
@@ -346,7 +349,7 @@ async fn mark_failed_records_the_stage_and_reason(t: Target) {
     assert_eq!(last.reason.as_deref(), Some("provider refused: 422 unsupported format"));
 
     let other = new_document("bad-results.pdf");
-    t.db.record_received(&other, "transfer", 1, None).await.unwrap();
+    t.db.record_received(&other, StageId::Transfer, 1, None).await.unwrap();
     t.db.mark_submitted_in_round(other.id, 0, "sim", "sub-2", "job-2", "transfer", 1).await.unwrap();
     t.db.transition(other.id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap();
     let rejected = FailureCause::ResultsInvalid;
@@ -368,9 +371,9 @@ async fn a_reupload_under_the_same_key_is_found_as_the_latest(t: Target) {
     let mut second = first.clone();
     second.etag = Some("other".into());
     second.id = DocumentId::derive("uploads", &second.key, &ObjectVersion::new(None, Some("other")));
-    t.db.record_received(&first, "transfer", 1, None).await.unwrap();
+    t.db.record_received(&first, StageId::Transfer, 1, None).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2)).await; // distinct created_at
-    t.db.record_received(&second, "transfer", 1, None).await.unwrap();
+    t.db.record_received(&second, StageId::Transfer, 1, None).await.unwrap();
     let latest = t.db.find_latest_by_key("uploads", &first.key).await.unwrap().unwrap();
     assert_eq!(latest.id, second.id);
     assert!(t.db.find_latest_by_key("uploads", "nobody/none.pdf").await.unwrap().is_none());
@@ -402,7 +405,7 @@ async fn the_pool_never_holds_more_than_max_connections(t: Target) {
         let db = t.db.clone();
         tokio::spawn(async move {
             let doc = new_document(&format!("load-{i}.pdf"));
-            db.record_received(&doc, "transfer", 1, None).await.unwrap();
+            db.record_received(&doc, StageId::Transfer, 1, None).await.unwrap();
             assert!(
                 db.mark_submitted_in_round(doc.id, 0, "sim", &format!("sub-{i}"), "job", "transfer", 1).await.unwrap()
             );
@@ -432,7 +435,7 @@ fn pool_size(db: &Db) -> u32 {
 
 async fn a_constraint_violation_is_not_transient(t: Target) {
     let doc = new_document("plan.pdf");
-    t.db.record_received(&doc, "transfer", 1, None).await.unwrap();
+    t.db.record_received(&doc, StageId::Transfer, 1, None).await.unwrap();
     let row = documents::Entity::find_by_id(doc.id.to_string()).one(t.db.connection()).await.unwrap().unwrap();
     let duplicate = documents::ActiveModel::from(row).reset_all();
     let error = DbError::from(documents::Entity::insert(duplicate).exec(t.db.connection()).await.unwrap_err());
@@ -476,7 +479,7 @@ fn states_round_trip_through_their_names() {
 async fn a_failed_document_restarts_in_a_new_round_once_per_message(t: Target) {
     let doc = new_document("restart.docx");
     let id = doc.id;
-    let (recorded, _) = t.db.record_received(&doc, "transfer", 1, Some(10)).await.unwrap();
+    let (recorded, _) = t.db.record_received(&doc, StageId::Transfer, 1, Some(10)).await.unwrap();
     assert_eq!((recorded.submission_round, recorded.round_origin), (0, Some(10)));
     // Nothing restarts a document in flight.
     assert!(!t.db.restart(id, 11, "notified again", "transfer", 1).await.unwrap());

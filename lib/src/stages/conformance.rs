@@ -105,6 +105,16 @@ fn record() -> String {
     serde_json::to_string(&record).unwrap()
 }
 
+/// `failed` for `cause`, as transfer's first attempt: whether it moved the document.
+async fn fail(docs: &dyn Documents, id: DocumentId, cause: FailureCause) -> bool {
+    docs.apply(id, Transition::Failed { cause, reason: "refused" }, By::new(TRANSFER, 1)).await.unwrap()
+}
+
+/// A restart asked by the uploads message at `origin`: whether it moved the document.
+async fn restart(docs: &dyn Documents, id: DocumentId, origin: u64) -> bool {
+    docs.apply(id, Transition::Restarted { origin, reason: "retried" }, By::new(TRANSFER, 1)).await.unwrap()
+}
+
 async fn state(docs: &dyn Documents, id: DocumentId) -> State {
     docs.get(id).await.unwrap().expect("the document exists").state
 }
@@ -240,16 +250,7 @@ async fn every_write_moves_a_document_only_from_its_states(docs: Arc<dyn Documen
     let stale = Transition::Validated { from: State::Received, event_id: "evt", artifacts: &[] };
     assert!(!docs.apply(id, stale, By::new(VALIDATE, 1)).await.unwrap());
     let unknown = DocumentId(uuid::Uuid::new_v4());
-    assert!(
-        !docs
-            .apply(
-                unknown,
-                Transition::Failed { cause: FailureCause::FileRefused, reason: "gone" },
-                By::new(TRANSFER, 1)
-            )
-            .await
-            .unwrap()
-    );
+    assert!(!fail(&*docs, unknown, FailureCause::FileRefused).await);
     assert!(docs.get(unknown).await.unwrap().is_none());
 }
 
@@ -258,15 +259,7 @@ async fn a_document_is_recorded_once(docs: Arc<dyn Documents>) {
     let (first, inserted) = docs.record_received(&new, TRANSFER, 1, Some(7)).await.unwrap();
     assert!(inserted);
     assert_eq!((first.state, first.submission_round, first.round_origin), (State::Received, 0, Some(7)));
-    assert!(
-        docs.apply(
-            new.id,
-            Transition::Failed { cause: FailureCause::FileRefused, reason: "refused" },
-            By::new(TRANSFER, 1)
-        )
-        .await
-        .unwrap()
-    );
+    assert!(fail(&*docs, new.id, FailureCause::FileRefused).await);
     let (again, inserted) = docs.record_received(&new, TRANSFER, 2, Some(8)).await.unwrap();
     assert!(!inserted);
     assert_eq!((again.state, again.round_origin), (State::Failed, Some(7)), "the row as it is");
@@ -274,57 +267,23 @@ async fn a_document_is_recorded_once(docs: Arc<dyn Documents>) {
 
 async fn a_restart_starts_the_next_round_once_per_message(docs: Arc<dyn Documents>) {
     let id = document_in(&*docs, State::Submitted).await;
-    assert!(
-        docs.apply(
-            id,
-            Transition::Failed { cause: FailureCause::ResultsUnavailable, reason: "results unavailable" },
-            By::new(VALIDATE, 1)
-        )
-        .await
-        .unwrap()
-    );
-    assert!(
-        !docs
-            .apply(id, Transition::Restarted { origin: 1, reason: "notified again" }, By::new(TRANSFER, 1))
-            .await
-            .unwrap(),
-        "the message that started round 0"
-    );
-    assert!(
-        docs.apply(id, Transition::Restarted { origin: 5, reason: "retried" }, By::new(TRANSFER, 1)).await.unwrap()
-    );
+    assert!(fail(&*docs, id, FailureCause::ResultsUnavailable).await);
+    assert!(!restart(&*docs, id, 1).await, "the message that started round 0");
+    assert!(restart(&*docs, id, 5).await);
     let document = docs.get(id).await.unwrap().unwrap();
     assert_eq!((document.state, document.submission_round, document.round_origin), (State::Received, 1, Some(5)));
     assert_eq!((document.provider_job_id, document.submission_id), (None, None));
     assert_eq!((document.error_stage, document.error_reason), (None, None));
-    assert!(
-        !docs.apply(id, Transition::Restarted { origin: 6, reason: "replayed" }, By::new(TRANSFER, 1)).await.unwrap(),
-        "received: nothing to restart"
-    );
-    assert!(
-        docs.apply(
-            id,
-            Transition::Failed { cause: FailureCause::FileRefused, reason: "refused" },
-            By::new(TRANSFER, 1)
-        )
-        .await
-        .unwrap()
-    );
-    assert!(
-        !docs.apply(id, Transition::Restarted { origin: 5, reason: "retried" }, By::new(TRANSFER, 2)).await.unwrap(),
-        "its redelivery after round 1 failed"
-    );
-    assert!(
-        docs.apply(id, Transition::Restarted { origin: 6, reason: "replayed" }, By::new(TRANSFER, 1)).await.unwrap()
-    );
+    assert!(!restart(&*docs, id, 6).await, "received: nothing to restart");
+    assert!(fail(&*docs, id, FailureCause::FileRefused).await);
+    assert!(!restart(&*docs, id, 5).await, "its redelivery after round 1 failed");
+    assert!(restart(&*docs, id, 6).await);
     assert_eq!(docs.get(id).await.unwrap().unwrap().submission_round, 2);
 }
 
 async fn a_job_is_recorded_only_in_the_current_round(docs: Arc<dyn Documents>) {
     let id = document_in(&*docs, State::Failed).await;
-    assert!(
-        docs.apply(id, Transition::Restarted { origin: 5, reason: "retried" }, By::new(TRANSFER, 1)).await.unwrap()
-    );
+    assert!(restart(&*docs, id, 5).await);
     let late = docs
         .apply(
             id,

@@ -160,7 +160,7 @@ impl Documents for Db {
         attempt: u32,
         origin: Option<u64>,
     ) -> Result<(Document, bool), DbError> {
-        Db::record_received(self, new, stage.as_str(), attempt, origin).await
+        Db::record_received(self, new, stage, attempt, origin).await
     }
     async fn apply(&self, id: DocumentId, transition: Transition<'_>, by: By) -> Result<bool, DbError> {
         Db::apply(self, id, transition, by).await

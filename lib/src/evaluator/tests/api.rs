@@ -202,7 +202,7 @@ async fn documents_created_in_the_same_microsecond_are_paged_by_id(t: Target) {
     }
     // One document elsewhere in time.
     let other = new_document("teacher-9", Kind::Document, "other.pdf");
-    t.db.record_received(&other, "transfer", 1, None).await.unwrap();
+    t.db.record_received(&other, StageId::Transfer, 1, None).await.unwrap();
     let router = t.router();
 
     for limit in [1, 2, 4] {

@@ -18,6 +18,7 @@ use super::{EvaluatorState, routes};
 use crate::db::{Db, NewDocument, testing};
 use crate::ids::{DocumentId, Kind};
 use crate::settings::{DatabaseSettings, Settings};
+use crate::stages::StageId;
 use crate::storage::Store;
 
 pub const TOKEN: &str = "evaluator-token";
@@ -112,7 +113,7 @@ impl Target {
     /// A new document in state `received`, its id random.
     pub async fn receive(&self, uploader: &str, kind: Kind, name: &str) -> DocumentId {
         let document = new_document(uploader, kind, name);
-        let (_, inserted) = self.db.record_received(&document, "transfer", 1, None).await.unwrap();
+        let (_, inserted) = self.db.record_received(&document, StageId::Transfer, 1, None).await.unwrap();
         assert!(inserted);
         document.id
     }

@@ -15,6 +15,12 @@ async fn refused(transfer: &Transfer, delivery: &Delivery) -> String {
     reason
 }
 
+/// The document `failed` in its round: the provider was down to the last attempt.
+async fn failed_by_an_outage(world: &World, id: DocumentId) {
+    let failed = Transition::Failed { cause: FailureCause::SubmissionGaveUp, reason: "provider down" };
+    assert!(world.db.apply(id, failed, By::new(STAGE, 1)).await.unwrap());
+}
+
 fn restart_request(world: &World, id: DocumentId, sequence: u64) -> Delivery {
     let body =
         serde_json::to_vec(&RestartRequest { v: messages::VERSION, document_id: id, cause: Cause::Retried }).unwrap();
@@ -106,15 +112,7 @@ async fn a_restart_of_a_document_outside_the_uploads_bucket_is_refused_at_the_bo
     // Recorded in `uploads` when that was the uploads bucket; failed since.
     let id = world.document(None).await;
     world.store.put("uploads", "teacher-42/plan.txt", TEXT.to_vec());
-    world
-        .db
-        .apply(
-            id,
-            Transition::Failed { cause: FailureCause::SubmissionGaveUp, reason: "provider down" },
-            By::new(STAGE, 1),
-        )
-        .await
-        .unwrap();
+    failed_by_an_outage(&world, id).await;
 
     let reason = refused(&transfer, &restart_request(&world, id, 8)).await;
     assert!(reason.contains("bucket \"uploads\" is not the uploads bucket \"lessons\""), "{reason}");
@@ -140,15 +138,7 @@ async fn a_restart_of_a_document_whose_provider_is_gone_fails_without_a_submissi
         provider: "gone".into(),
     };
     world.db.record_received(&new, STAGE, 1, Some(1)).await.unwrap();
-    world
-        .db
-        .apply(
-            id,
-            Transition::Failed { cause: FailureCause::SubmissionGaveUp, reason: "provider down" },
-            By::new(STAGE, 1),
-        )
-        .await
-        .unwrap();
+    failed_by_an_outage(&world, id).await;
 
     let reason = refused(&transfer, &restart_request(&world, id, 8)).await;
     assert!(reason.contains("provider \"gone\", which is no longer configured"), "{reason}");

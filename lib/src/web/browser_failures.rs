@@ -213,7 +213,11 @@ async fn in_chromium_a_teacher_uploads_a_new_version_of_a_stopped_document() {
                    OpenDocument or plain text";
     assert!(t.db.mark_failed(id, "transfer", 1, FailureCause::FileRefused, refusal).await.unwrap());
     let store = Store::new(&settings.s3).unwrap();
-    let web = WebState::new(EvaluatorState::new(settings.clone(), t.db.clone(), store));
+    // The page hears of the new version's states as a gateway would.
+    let live = Live::default();
+    let feed = live.clone();
+    let db: Db = t.db.clone().with_observer(Arc::new(move |change: &StatusChange| feed.send(change.clone())));
+    let web = WebState::new(EvaluatorState::new(settings.clone(), db.clone(), store)).with_live(live);
     let (base, server) = serve_on(web, listener);
     let file_dir = tempfile::tempdir().unwrap();
     let corrected = file_dir.path().join("plan week 3.docx");
@@ -240,16 +244,36 @@ async fn in_chromium_a_teacher_uploads_a_new_version_of_a_stopped_document() {
              document.getElementById('status').textContent.indexOf('Sent.') === 0",
         )
         .await?;
+        // The new version is in the uploads bucket, under the teacher's folder.
+        let uploads = s3_dir.path().join("uploads");
+        let stored = walk(&uploads.join("teacher-42"))
+            .into_iter()
+            .find(|p| p.to_string_lossy().ends_with("-plan week 3.docx"))
+            .expect("the new version in the uploads bucket");
+        // It is refused too (as pre-flight would): the open page says why, in words.
+        let key = stored.strip_prefix(&uploads).unwrap().to_string_lossy().into_owned();
+        let mut new = crate::evaluator::tests::new_document("teacher-42", Kind::Document, "x");
+        new.key = key;
+        let (row, _) = db.record_received(&new, "transfer", 1, None).await.unwrap();
+        let empty = "the file is empty (0 bytes): nothing arrived; please upload it again";
+        assert!(db.mark_failed(row.id, "transfer", 1, FailureCause::FileRefused, empty).await.unwrap());
+        until(
+            &browser,
+            "the stop worded on the upload page",
+            30,
+            "return document.getElementById('status').textContent.indexOf('It stopped. The file is empty') === 0 \
+             && !document.getElementById('again').hidden",
+        )
+        .await?;
+        let status = browser.find(Locator::Css("#status")).await?.text().await?;
+        assert!(!status.contains('{') && status.contains("Correct the file"), "{status}");
+        screenshot("upload-stopped.png", &browser.screenshot().await?);
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
     close(browser, driver, server).await;
-    outcome.expect("the browser session");
-    // The new version is in the uploads bucket, under the teacher's folder.
-    let teacher = s3_dir.path().join("uploads/teacher-42");
-    let found = walk(&teacher).into_iter().any(|p| p.to_string_lossy().ends_with("-plan week 3.docx"));
     s3_stop.cancel();
-    assert!(found, "the new version under {}", teacher.display());
+    outcome.expect("the browser session");
 }
 
 /// Every file under `dir`.

@@ -136,8 +136,7 @@ pub(super) async fn presign(
 /// sessions have none (their addresses are `[[mail.uploaders]]`). To be read from the
 /// session's principal once sign-in through OpenID Connect records it.
 fn email_of(session: &Session) -> Option<String> {
-    let _ = session;
-    None
+    session.email().map(str::to_owned)
 }
 
 /// The kind and file name of `?kind=&replaces=`, when both are sound: a name of at most

@@ -133,8 +133,7 @@ pub(super) async fn presign(
 }
 
 /// The address a session's sign-in gave (OpenID Connect claims), for the e-mails; token
-/// sessions have none (their addresses are `[[mail.uploaders]]`). To be read from the
-/// session's principal once sign-in through OpenID Connect records it.
+/// sessions have none (their addresses are `[[mail.uploaders]]`).
 fn email_of(session: &Session) -> Option<String> {
     session.email().map(str::to_owned)
 }

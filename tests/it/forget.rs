@@ -149,6 +149,20 @@ async fn an_erasure_the_provider_interrupts_finishes_on_redelivery() {
     // The upload was not asked for.
     let upload = sandbox.s3.stat_object("uploads", "teacher-6/plan.txt").unwrap().build().send().await;
     assert!(upload.is_ok(), "the upload went without --with-upload");
+
+    // The store notifies the same upload again, late: the event is taken and ignored.
+    let etag =
+        sandbox.put_object("uploads", "teacher-6/plan.txt", crate::support::lesson_plan(), "text/plain", &[]).await;
+    assert_eq!(crate::support::document_id("uploads", "teacher-6/plan.txt", &etag), id);
+    let size = crate::support::lesson_plan().len() as u64;
+    sandbox.notify_created("uploads", "teacher-6/plan.txt", size, &etag, "text/plain", &[]).await;
+    wait_for("the late event to be handled", DEADLINE, || async {
+        let mut stream = sandbox.js.get_stream(sandbox.stream("UPLOADS")).await.ok()?;
+        (stream.info().await.ok()?.state.messages == 0).then_some(())
+    })
+    .await;
+    assert_eq!(sandbox.db.get(id).await.unwrap(), None, "the late event brought the document back");
+    assert!(sandbox.stream_messages("DEAD").await.is_empty(), "the late event was dead-lettered");
 }
 
 #[tokio::test]

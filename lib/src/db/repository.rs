@@ -24,9 +24,12 @@ use super::{ArtifactRow, Db, DbError, Document, NewDocument, State, TimelineEntr
 use crate::ids::DocumentId;
 use crate::stages::StageId;
 
+/// A forgotten document (`crate::forget`: its tombstone) is never inserted again; the
+/// `WHERE` costs no statement of its own.
 const INSERT_DOCUMENT: &str = r#"INSERT INTO documents
     (id, state, kind, uploader_id, bucket, "key", version_id, etag, size, content_type, provider, attempts, created_at, updated_at, submission_round, round_origin)
-    VALUES ($1, 'received', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, 0, $15)
+    SELECT $1, 'received', $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, 0, $15
+    WHERE NOT EXISTS (SELECT 1 FROM forgotten_documents WHERE document_id = $1)
     ON CONFLICT (id) DO NOTHING"#;
 
 const INSERT_RECEIVED_EVENT: &str = "INSERT INTO document_events (document_id, at, state, stage, attempt, reason) \

@@ -162,14 +162,20 @@ impl Transfer {
     /// document (or read it back), restart it when it is failed or rejected (a new
     /// notification, or the replay of its dead letter), then do what its state leaves to do.
     async fn record_and_submit(&self, upload: &Upload, new: &NewDocument, delivery: &Delivery) -> Step {
-        // The only path that records a document: a forgotten one is never recorded again.
-        if self.db.forgotten(new.id).await? {
-            tracing::info!(document_id = %new.id, "event for a forgotten document ignored");
-            return Ok(Outcome::Done);
-        }
         let attempt = delivery.attempt as u32;
         let origin = Some(delivery.stream_sequence);
-        let (mut document, _inserted) = self.db.record_received(new, STAGE, attempt, origin).await?;
+        let (mut document, _inserted) = match self.db.record_received(new, STAGE, attempt, origin).await {
+            Ok(recorded) => recorded,
+            // The only path that records a document, and its insert skips a forgotten one:
+            // then there is no row to read back. Asked only then, so it costs nothing else.
+            Err(error) => {
+                if self.db.forgotten(new.id).await? {
+                    tracing::info!(document_id = %new.id, "event for a forgotten document ignored");
+                    return Ok(Outcome::Done);
+                }
+                return Err(error.into());
+            }
+        };
         if restart::restarts(document.state, document.round_origin, delivery.stream_sequence) {
             let cause = Cause::of_event(delivery.header(RESTART_HEADER));
             document = self.restart(document.id, cause, delivery).await?;

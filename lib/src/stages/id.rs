@@ -113,7 +113,10 @@ mod tests {
     #[test]
     fn an_unknown_name_is_refused_with_the_valid_ones() {
         let error = "transfr".parse::<StageId>().unwrap_err().to_string();
-        assert_eq!(error, "\"transfr\" is not a stage; the stages are transfer, validate, normalize, watchdog, mail, forget");
+        assert_eq!(
+            error,
+            "\"transfr\" is not a stage; the stages are transfer, validate, normalize, watchdog, mail, forget"
+        );
     }
 
     #[test]

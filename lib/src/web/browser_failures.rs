@@ -254,7 +254,7 @@ async fn in_chromium_a_teacher_uploads_a_new_version_of_a_stopped_document() {
         let key = stored.strip_prefix(&uploads).unwrap().to_string_lossy().into_owned();
         let mut new = crate::evaluator::tests::new_document("teacher-42", Kind::Document, "x");
         new.key = key;
-        let (row, _) = db.record_received(&new, "transfer", 1, None).await.unwrap();
+        let (row, _) = db.record_received(&new, crate::stages::StageId::Transfer, 1, None).await.unwrap();
         let empty = "the file is empty (0 bytes): nothing arrived; please upload it again";
         assert!(db.mark_failed(row.id, "transfer", 1, FailureCause::FileRefused, empty).await.unwrap());
         until(

@@ -86,9 +86,15 @@ async fn in_chromium_an_evaluator_reviews_by_keyboard_and_the_teacher_reads_the_
     // Others in the other tabs, and a name clash that shows its folder.
     t.receive("teacher-7", Kind::Video, "fractions.mp4").await;
     let failed = t.receive("teacher-7", Kind::Document, "lesson plan week 3.docx").await;
-    t.db.mark_failed(failed, "transfer", 3, crate::lifecycle::FailureCause::SubmissionRefused, "provider refused the file")
-        .await
-        .unwrap();
+    t.db.mark_failed(
+        failed,
+        "transfer",
+        3,
+        crate::lifecycle::FailureCause::SubmissionRefused,
+        "provider refused the file",
+    )
+    .await
+    .unwrap();
     let comment = "Clear objectives. Add a plenary at the end.";
 
     let (base, server, mut driver, browser) = start(&t).await;

@@ -91,8 +91,8 @@ fn a_definitions_dir_replaces_the_embedded_files() {
     let path = dir.path().to_str().unwrap().to_owned();
     let s = testkit::settings(SHARED_NATS, "docflow", &[("DOCFLOW__NATS__DEFINITIONS_DIR", &path)]);
     let defs = definitions(&s).unwrap();
-    assert_eq!(defs.streams.len(), 6);
-    assert_eq!(defs.consumers.len(), 5);
+    assert_eq!(defs.streams.len(), 7);
+    assert_eq!(defs.consumers.len(), 6);
 
     std::fs::write(dir.path().join("consumers/DOCFLOW_UPLOADS.transfer.json"), "{\"durable_name\": 3}").unwrap();
     let err = definitions(&s).unwrap_err().to_string();

@@ -30,13 +30,14 @@ pub enum Component {
 }
 
 impl Component {
-    pub const ALL: [Component; 6] = [
+    pub const ALL: [Component; 7] = [
         Component::Gateway,
         Component::Stage(StageId::ALL[0]),
         Component::Stage(StageId::ALL[1]),
         Component::Stage(StageId::ALL[2]),
         Component::Stage(StageId::ALL[3]),
         Component::Stage(StageId::ALL[4]),
+        Component::Stage(StageId::ALL[5]),
     ];
 
     pub fn as_str(&self) -> &'static str {

@@ -91,7 +91,7 @@ async fn the_overview_shows_states_backlogs_dead_letters_breakers_and_who_answer
     assert_eq!(overview["dead_letters"]["validate"], 0);
     let names: Vec<&str> =
         overview["stages"].as_array().unwrap().iter().map(|s| s["stage"].as_str().unwrap()).collect();
-    assert_eq!(names, ["transfer", "validate", "normalize", "watchdog"]);
+    assert_eq!(names, ["transfer", "validate", "normalize", "watchdog", "mail", "forget"]);
     assert_eq!(stage(&overview, "transfer")["pending"], 0);
     assert_eq!(overview["processes"].as_array().unwrap().len(), 2, "{overview:#}");
     assert_eq!(overview["providers"][0]["provider"], "sim");

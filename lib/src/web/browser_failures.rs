@@ -108,6 +108,17 @@ async fn in_chromium_each_cause_shows_its_own_words_and_its_action() {
     let mut ids = Vec::new();
     for (i, (cause, stage, reason, ..)) in cases.iter().enumerate() {
         let id = t.receive("teacher-42", Kind::Document, &format!("plan {i}.docx")).await;
+        // Where the stage that decides each cause finds the document: a lost callback is
+        // given up on a submitted document, a job the provider failed once it is processed.
+        if matches!(cause, FailureCause::CallbackLost | FailureCause::ProviderFailedJob) {
+            let job = format!("job-{i}");
+            assert!(t.db.mark_submitted_in_round(id, 0, "sim", "submission", &job, "transfer", 1).await.unwrap());
+        }
+        if *cause == FailureCause::ProviderFailedJob {
+            let processed = crate::lifecycle::Transition::Processed;
+            let by = crate::lifecycle::By::new(crate::stages::StageId::Validate, 1);
+            assert!(t.db.apply(id, processed, by).await.unwrap());
+        }
         assert!(t.db.mark_failed(id, stage, 1, *cause, reason).await.unwrap());
         ids.push(id);
     }

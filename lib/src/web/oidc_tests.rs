@@ -30,8 +30,10 @@ async fn an_evaluator_signs_in_at_the_provider_sees_every_document_and_is_shown_
     assert_eq!(list.status, StatusCode::OK, "{list:?}");
     assert!(list.url.ends_with("/ui/"), "{list:?}");
     assert!(list.body.contains("Signed in as Ada Lovelace (evaluator)"), "{}", list.body);
+    // An evaluator lands on "To review"; every document is under "All".
+    let all = browser.get(&format!("{}/ui/?tab=all", d.base)).await;
     for name in ["fractions week 2.docx", "photosynthesis.mp4"] {
-        assert!(list.body.contains(name), "an evaluator reads every document: {name}");
+        assert!(all.body.contains(name), "an evaluator reads every document: {name}");
     }
     assert!(!list.body.contains("href=\"/ui/upload\""), "evaluators do not upload");
     // The session is a person's: no token involved, the ID token kept for the sign-out.
@@ -258,8 +260,11 @@ type Outcome = Result<(), fantoccini::error::CmdError>;
 #[ignore = "needs Node.js, npm, chromium and chromium-driver: make test-oidc"]
 async fn in_chromium_an_evaluator_signs_in_on_the_providers_page_and_out_of_both() {
     in_chromium("ada", async |browser: &fantoccini::Client, d: &Docflow| {
-        let (who, page) = signed_in_as(browser).await?;
+        let (who, _) = signed_in_as(browser).await?;
         assert_eq!(who, "Signed in as Ada Lovelace (evaluator)");
+        // An evaluator lands on "To review"; every document is under "All".
+        browser.goto(&format!("{}/ui/?tab=all", d.base)).await?;
+        let (_, page) = signed_in_as(browser).await?;
         assert!(page.contains("fractions week 2.docx") && page.contains("photosynthesis.mp4"), "{page}");
         // Sign-out: docflow's page sends the browser on to the provider, which asks.
         browser.find(Locator::Css("header form button")).await?.click().await?;

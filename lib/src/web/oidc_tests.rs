@@ -62,10 +62,21 @@ async fn a_teacher_with_a_slash_in_their_name_uploads_under_a_mapped_id_and_sees
     assert!(list.body.contains("href=\"/ui/upload\""), "teachers upload");
     let upload = browser.get(&format!("{}/ui/upload", d.base)).await;
     assert_eq!(upload.status, StatusCode::OK, "{upload:?}");
+    // The e-mails go to the address the provider's claims gave, once the teacher opts in.
+    assert!(upload.body.contains("bob@school.example"), "the page offers the claims' address: {}", upload.body);
     let csrf = attribute(&upload.body, "id=\"upload\"", "data-csrf");
-    let form = [("csrf", csrf.as_str()), ("file_name", "week 3.docx"), ("content_type", ""), ("size", "1200")];
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("file_name", "week 3.docx"),
+        ("content_type", ""),
+        ("size", "1200"),
+        ("notify", "1"),
+    ];
     let presigned = browser.post(&format!("{}/ui/upload", d.base), &form).await;
     assert_eq!(presigned.status, StatusCode::OK, "{presigned:?}");
+    let contact = crate::mail::store::MailStore::new(t.db.clone()).contact("maths%2Fbob").await.unwrap();
+    let contact = contact.expect("the teacher's e-mail choice is recorded");
+    assert_eq!((contact.email.as_str(), contact.opt_in), ("bob@school.example", true));
     let key = serde_json::from_str::<serde_json::Value>(&presigned.body).unwrap()["key"].as_str().unwrap().to_owned();
     let key = crate::events::key::ObjectKey::parse(&key).unwrap();
     assert_eq!(key.uploader_id(), "maths%2Fbob", "one segment: {key}");

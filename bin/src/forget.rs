@@ -62,6 +62,12 @@ pub async fn run(settings: &Settings, args: ForgetArgs) -> anyhow::Result<ExitCo
     let by = args.by.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "operator".into());
     let request_id = request::submit(settings, &db, &found, args.with_upload, &by).await?;
     outln!("erasure request {request_id} queued; waiting for the forget component")?;
+    // The uploader's own record, not a document's: their e-mail address and opt-in.
+    if let Target::Uploader(uploader) = &target
+        && docflow::mail::store::MailStore::new(db.clone()).forget_contact(uploader).await?
+    {
+        outln!("the e-mail address of {uploader} is erased")?;
+    }
     let mut done = 0;
     let total = found.len();
     let waited = request::wait(&db, &request_id, args.wait, |erasure| {

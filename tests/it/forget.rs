@@ -137,9 +137,13 @@ async fn an_erasure_the_provider_interrupts_finishes_on_redelivery() {
     let mut sandbox = sandbox().sim(&["--fail-deletes", "2"]).start().await;
     sandbox.start_all().await;
     let (id, job_id) = normalized_plan(&sandbox, "teacher-6/plan.txt").await;
+    let contacts = docflow::mail::store::MailStore::new(sandbox.db.clone());
+    let contact = docflow::mail::store::Contact { email: "six@school.example".into(), opt_in: true };
+    contacts.record_contact("teacher-6", &contact).await.unwrap();
 
     let (code, output) = docflow(&sandbox, &["forget", "--uploader", "teacher-6", "--yes"]).await;
     assert_eq!(code, 0, "{output}");
+    assert_eq!(contacts.contact("teacher-6").await.unwrap(), None, "the uploader's e-mail address stayed");
     assert!(output.contains("[1/1]") && output.contains(&format!("{id} erased")), "{output}");
     assert_eq!(job_status(&sandbox, &job_id).await, 404);
     assert_eq!(sandbox.db.get(id).await.unwrap(), None);

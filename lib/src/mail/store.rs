@@ -59,6 +59,14 @@ impl MailStore {
         Ok(())
     }
 
+    /// Erases the address recorded for `uploader_id` (`docflow forget --uploader`); true
+    /// when there was one.
+    pub async fn forget_contact(&self, uploader_id: &str) -> Result<bool, DbError> {
+        let sql = "DELETE FROM uploader_contacts WHERE uploader_id = $1";
+        let done = self.db.connection().execute_raw(statement(&self.db, sql, vec![uploader_id.into()])).await;
+        Ok(done.map_err(DbError::from)?.rows_affected() > 0)
+    }
+
     /// The address recorded for `uploader_id`, if any.
     pub async fn contact(&self, uploader_id: &str) -> Result<Option<Contact>, DbError> {
         let sql = "SELECT email, opt_in FROM uploader_contacts WHERE uploader_id = $1";

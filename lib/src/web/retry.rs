@@ -12,7 +12,7 @@ use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::{WebState, field, not_found, pages, to_sign_in};
+use super::{WebState, not_found, pages};
 use crate::gateway::tokens::Role;
 use crate::ids::DocumentId;
 use crate::lifecycle::FailureCause;
@@ -36,18 +36,11 @@ pub(super) async fn retry(
     id: Result<Path<String>, PathRejection>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let Some(session) = state.session(&headers) else { return to_sign_in() };
-    let csrf = state.key.csrf(&session);
+    let (session, csrf, _) = match super::sign_in::signed_form(&state, &headers, form) {
+        Ok(signed) => signed,
+        Err(answer) => return answer,
+    };
     let nav = Some((&session, csrf.as_str()));
-    let form = form.map(|Form(form)| form).unwrap_or_default();
-    if !state.key.csrf_ok(&session, field(&form, "csrf")) {
-        return pages::error(
-            nav,
-            StatusCode::FORBIDDEN,
-            "Form expired",
-            "This form's token is missing or wrong, so nothing was done. Reload the document's page and retry.",
-        );
-    }
     if !matches!(session.role, Role::Evaluator) {
         return pages::error(
             nav,

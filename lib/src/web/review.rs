@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 
 use super::session::{Principal, Session};
-use super::sign_in::forbidden_form;
-use super::{WebState, api_error, field, pages, to_sign_in};
+use super::sign_in::signed_form;
+use super::{WebState, api_error, field, pages};
 use crate::db::State as DocState;
 use crate::evaluator::DocumentResource;
 use crate::gateway::tokens::Role;
@@ -95,13 +95,11 @@ pub(super) async fn create(
     id: Result<Path<String>, PathRejection>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let Some(session) = state.session(&headers) else { return to_sign_in() };
-    let csrf = state.key.csrf(&session);
+    let (session, csrf, form) = match signed_form(&state, &headers, form) {
+        Ok(signed) => signed,
+        Err(answer) => return answer,
+    };
     let nav = Some((&session, csrf.as_str()));
-    let Ok(Form(form)) = form else { return forbidden_form(nav) };
-    if !state.key.csrf_ok(&session, field(&form, "csrf")) {
-        return forbidden_form(nav);
-    }
     if !matches!(session.role, Role::Evaluator) {
         return pages::error(
             nav,

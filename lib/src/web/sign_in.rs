@@ -149,12 +149,10 @@ pub(super) async fn sign_out(
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let Some(session) = state.session(&headers) else { return to_sign_in() };
-    let csrf = state.key.csrf(&session);
-    let Ok(Form(form)) = form else { return forbidden_form(Some((&session, &csrf))) };
-    if !state.key.csrf_ok(&session, field(&form, "csrf")) {
-        return forbidden_form(Some((&session, &csrf)));
-    }
+    let (session, _, _) = match signed_form(&state, &headers, form) {
+        Ok(signed) => signed,
+        Err(answer) => return answer,
+    };
     revoke(&state, &session).await;
     // A person's session ends at the provider too.
     let mut response = super::oidc::provider_sign_out(&state, &session).await.unwrap_or_else(to_sign_in);
@@ -172,6 +170,23 @@ pub(super) async fn revoke(state: &WebState, session: &Session) {
 
 fn double_submit(state: &WebState, headers: &HeaderMap, form: &[(String, String)]) -> bool {
     session::double_submit_ok(sole_cookie(headers, state.cookies.csrf), field(form, "csrf"))
+}
+
+/// A page's POST from a signed-in session carrying its CSRF token: the session, the
+/// session's CSRF token (for the answer's page) and the form's fields. Otherwise the
+/// answer: the sign-in page, or the refused form.
+pub(super) fn signed_form(
+    state: &WebState,
+    headers: &HeaderMap,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Result<(Session, String, Vec<(String, String)>), Response> {
+    let Some(session) = state.session(headers) else { return Err(to_sign_in()) };
+    let csrf = state.key.csrf(&session);
+    let form = match form {
+        Ok(Form(form)) if state.key.csrf_ok(&session, field(&form, "csrf")) => form,
+        _ => return Err(forbidden_form(Some((&session, &csrf)))),
+    };
+    Ok((session, csrf, form))
 }
 
 pub(super) fn forbidden_form(nav: Option<(&Session, &str)>) -> Response {

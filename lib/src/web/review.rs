@@ -38,6 +38,11 @@ pub(super) fn section(session: &Session, csrf: &str, resource: &DocumentResource
     let evaluator = matches!(session.role, Role::Evaluator);
     let versions = &resource.versions;
     let this = versions.iter().find(|v| v.id == summary.id);
+    // Nothing to say of a document not ready to read that has no review and no other
+    // version: a stopped document's page leads with what went wrong, not with "not reviewed".
+    if summary.state != DocState::Normalized && resource.reviews.is_empty() && versions.len() <= 1 {
+        return html! {};
+    }
     html! {
         section.review aria-labelledby="review" id="review-section" {
             h2 id="review" { "Review" }

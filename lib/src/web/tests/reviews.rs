@@ -80,6 +80,7 @@ async fn a_document_not_ready_is_not_reviewed() {
     let (evaluator, csrf) = sign_in(&router, TOKEN).await;
     let page = get(&router, &format!("/ui/documents/{id}"), Some(&evaluator)).await;
     assert!(!page.body.contains("review-form"));
+    assert!(!page.body.contains("review-section"), "no review section before the document is ready");
     let refused =
         post(&router, &format!("/ui/documents/{id}/reviews"), Some(&evaluator), &[("comment", "x"), ("csrf", &csrf)])
             .await;

@@ -36,9 +36,9 @@ pub(super) async fn retry(
     id: Result<Path<String>, PathRejection>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let (session, csrf, _) = match super::sign_in::signed_form(&state, &headers, form) {
+    let super::sign_in::SignedForm { session, csrf, .. } = match super::sign_in::signed_form(&state, &headers, form) {
         Ok(signed) => signed,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let nav = Some((&session, csrf.as_str()));
     if !matches!(session.role, Role::Evaluator) {

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 
 use super::session::{Principal, Session};
-use super::sign_in::signed_form;
+use super::sign_in::{SignedForm, signed_form};
 use super::{WebState, api_error, field, pages};
 use crate::db::State as DocState;
 use crate::evaluator::DocumentResource;
@@ -100,9 +100,9 @@ pub(super) async fn create(
     id: Result<Path<String>, PathRejection>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let (session, csrf, form) = match signed_form(&state, &headers, form) {
+    let SignedForm { session, csrf, fields: form } = match signed_form(&state, &headers, form) {
         Ok(signed) => signed,
-        Err(answer) => return answer,
+        Err(answer) => return *answer,
     };
     let nav = Some((&session, csrf.as_str()));
     if !matches!(session.role, Role::Evaluator) {

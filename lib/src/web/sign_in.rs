@@ -149,9 +149,9 @@ pub(super) async fn sign_out(
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let (session, _, _) = match signed_form(&state, &headers, form) {
-        Ok(signed) => signed,
-        Err(answer) => return answer,
+    let session = match signed_form(&state, &headers, form) {
+        Ok(signed) => signed.session,
+        Err(answer) => return *answer,
     };
     revoke(&state, &session).await;
     // A person's session ends at the provider too.
@@ -172,21 +172,29 @@ fn double_submit(state: &WebState, headers: &HeaderMap, form: &[(String, String)
     session::double_submit_ok(sole_cookie(headers, state.cookies.csrf), field(form, "csrf"))
 }
 
-/// A page's POST from a signed-in session carrying its CSRF token: the session, the
-/// session's CSRF token (for the answer's page) and the form's fields. Otherwise the
-/// answer: the sign-in page, or the refused form.
+/// A page's POST from a signed-in session carrying its CSRF token.
+pub(super) struct SignedForm {
+    pub session: Session,
+    /// The session's CSRF token, for the answer's page.
+    pub csrf: String,
+    pub fields: Vec<(String, String)>,
+}
+
+/// The [`SignedForm`] of a request; otherwise the answer: the sign-in page, or the
+/// refused form.
 pub(super) fn signed_form(
     state: &WebState,
     headers: &HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
-) -> Result<(Session, String, Vec<(String, String)>), Response> {
-    let Some(session) = state.session(headers) else { return Err(to_sign_in()) };
+) -> Result<SignedForm, Box<Response>> {
+    let Some(session) = state.session(headers) else { return Err(Box::new(to_sign_in())) };
     let csrf = state.key.csrf(&session);
-    let form = match form {
-        Ok(Form(form)) if state.key.csrf_ok(&session, field(&form, "csrf")) => form,
-        _ => return Err(forbidden_form(Some((&session, &csrf)))),
-    };
-    Ok((session, csrf, form))
+    match form {
+        Ok(Form(fields)) if state.key.csrf_ok(&session, field(&fields, "csrf")) => {
+            Ok(SignedForm { session, csrf, fields })
+        }
+        _ => Err(Box::new(forbidden_form(Some((&session, &csrf))))),
+    }
 }
 
 pub(super) fn forbidden_form(nav: Option<(&Session, &str)>) -> Response {

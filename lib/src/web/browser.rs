@@ -70,7 +70,7 @@ async fn in_chromium_an_evaluator_signs_in_sees_the_list_and_opens_a_lesson_plan
         .await
         .unwrap();
 
-    let (base, server, mut driver, browser) = start(&t).await;
+    let (base, server, driver, browser) = start(&t).await;
     let outcome = async {
         browser.goto(&format!("{base}/ui/")).await?;
         // Not signed in: sent to the sign-in page.
@@ -108,14 +108,25 @@ async fn in_chromium_an_evaluator_signs_in_sees_the_list_and_opens_a_lesson_plan
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
-    browser.close().await.ok();
-    driver.kill().await.ok();
-    server.abort();
-    outcome.expect("the browser session");
+    finish(browser, driver, server, outcome).await;
 }
 
 /// The interface on a real port over `t`'s database, chromedriver (ours alone, killed when
 /// dropped) and a browser session.
+/// Ends a Chromium test: the browser closed, chromedriver and the gateway stopped, then
+/// the browser session's outcome asserted, so that a failing test still cleans up.
+pub(super) async fn finish<T>(
+    browser: fantoccini::Client,
+    mut driver: tokio::process::Child,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    outcome: Result<T, fantoccini::error::CmdError>,
+) -> T {
+    browser.close().await.ok();
+    driver.kill().await.ok();
+    server.abort();
+    outcome.expect("the browser session")
+}
+
 pub(super) async fn start(
     t: &crate::evaluator::tests::Target,
 ) -> (String, tokio::task::JoinHandle<std::io::Result<()>>, tokio::process::Child, fantoccini::Client) {
@@ -256,7 +267,7 @@ async fn measure_the_list_over_1000_documents_in_chromium() {
         let kind = if i % 3 == 0 { Kind::Video } else { Kind::Document };
         t.receive(&format!("teacher-{}", i % 40), kind, &format!("plan-{i}.docx")).await;
     }
-    let (base, server, mut driver, browser) = start(&t).await;
+    let (base, server, driver, browser) = start(&t).await;
     let outcome = async {
         sign_in(&browser, &base).await?;
         // `tab=all`: every document, as the list showed before it had tabs (an
@@ -280,10 +291,7 @@ async fn measure_the_list_over_1000_documents_in_chromium() {
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
-    browser.close().await.ok();
-    driver.kill().await.ok();
-    server.abort();
-    outcome.expect("the browser session");
+    finish(browser, driver, server, outcome).await;
 }
 
 /// Waits up to `seconds` for `script` (a function body returning a boolean) to return true.
@@ -511,7 +519,7 @@ async fn session_by_http(base: &str, token: &str) -> String {
 #[ignore = "needs Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver"]
 async fn in_chromium_a_token_link_from_another_site_does_not_replace_the_session() {
     let t = sqlite().await;
-    let (base, server, mut driver, browser) = start(&t).await;
+    let (base, server, driver, browser) = start(&t).await;
     let outcome = async {
         sign_in(&browser, &base).await?;
         let attacker = format!(
@@ -533,10 +541,7 @@ async fn in_chromium_a_token_link_from_another_site_does_not_replace_the_session
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
-    browser.close().await.ok();
-    driver.kill().await.ok();
-    server.abort();
-    outcome.expect("the browser session");
+    finish(browser, driver, server, outcome).await;
 }
 
 /// Issue 21's planted cookie, as the attacker did it: a page on another port of the same
@@ -584,7 +589,7 @@ async fn in_chromium_a_session_cookie_planted_by_another_port_is_refused_not_use
 #[ignore = "needs Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver"]
 async fn in_chromium_after_sign_out_the_old_cookie_is_refused_and_the_open_stream_closes() {
     let t = sqlite().await;
-    let (base, server, mut driver, browser) = start(&t).await;
+    let (base, server, driver, browser) = start(&t).await;
     let outcome = async {
         sign_in(&browser, &base).await?;
         browser.goto(&format!("{base}/ui/")).await?;
@@ -618,10 +623,7 @@ async fn in_chromium_after_sign_out_the_old_cookie_is_refused_and_the_open_strea
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
-    browser.close().await.ok();
-    driver.kill().await.ok();
-    server.abort();
-    outcome.expect("the browser session");
+    finish(browser, driver, server, outcome).await;
 }
 
 /// Issue 21's HTML "corrected file", as the attacker did it: results holding an HTML file
@@ -639,7 +641,7 @@ async fn in_chromium_an_html_corrected_file_opened_from_the_document_page_runs_n
         <script>document.cookie = 'docflow_session=planted; path=/';</script>";
     let files: [super::tests::files::File; 1] = [("corrected", "plan.corrected.html", "text/html", html)];
     let id = super::tests::files::validated(&t, &s3, "teacher-42", Kind::Document, &files).await;
-    let (base, server, mut driver, browser) = start_with(&t, &super::tests::files::with_store(&s3)).await;
+    let (base, server, driver, browser) = start_with(&t, &super::tests::files::with_store(&s3)).await;
     let outcome = async {
         sign_in(&browser, &base).await?;
         browser.goto(&format!("{base}/ui/documents/{id}")).await?;
@@ -664,8 +666,5 @@ async fn in_chromium_an_html_corrected_file_opened_from_the_document_page_runs_n
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
-    browser.close().await.ok();
-    driver.kill().await.ok();
-    server.abort();
-    outcome.expect("the browser session");
+    finish(browser, driver, server, outcome).await;
 }

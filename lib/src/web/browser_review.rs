@@ -97,7 +97,7 @@ async fn in_chromium_an_evaluator_reviews_by_keyboard_and_the_teacher_reads_the_
     .unwrap();
     let comment = "Clear objectives. Add a plenary at the end.";
 
-    let (base, server, mut driver, browser) = start(&t).await;
+    let (base, server, driver, browser) = start(&t).await;
     let outcome = async {
         browser.goto(&format!("{base}/ui/sign-in")).await?;
         browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("input#token")).await?;
@@ -152,8 +152,5 @@ async fn in_chromium_an_evaluator_reviews_by_keyboard_and_the_teacher_reads_the_
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
-    browser.close().await.ok();
-    driver.kill().await.ok();
-    server.abort();
-    outcome.expect("the browser session");
+    super::browser::finish(browser, driver, server, outcome).await;
 }

@@ -35,6 +35,8 @@ mod browser_failures;
 mod browser_review;
 pub mod failure;
 mod files;
+pub mod i18n;
+mod lesson;
 mod list;
 mod list_page;
 pub mod live;
@@ -49,6 +51,7 @@ pub mod revocations;
 pub mod session;
 mod sign_in;
 mod upload;
+mod video;
 
 #[cfg(test)]
 mod oidc_testkit;
@@ -417,6 +420,7 @@ fn not_found(session: &Session, csrf: &str) -> Response {
 
 async fn document(
     State(state): State<WebState>,
+    lang: i18n::Lang,
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
@@ -442,7 +446,7 @@ async fn document(
         Err(error) => return api_error(Some((&session, &csrf)), error),
     };
     // The files are the gateway's own (`files.rs`): the policy needs no other origin.
-    pages::document(&session, &csrf, &resource, chrono::Utc::now(), retried).into_response()
+    pages::document(lang, &session, &csrf, &resource, chrono::Utc::now(), retried).into_response()
 }
 
 /// `scheme://host[:port]` of a URL, for the policy; `None` for anything odd.

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use maud::{DOCTYPE, Markup, html};
 use serde_json::Value;
 
+use super::i18n::Lang;
 use super::session::{Principal, Session};
 use crate::db::State;
 use crate::evaluator::{DocumentResource, TimelineView};
@@ -132,17 +133,18 @@ fn step(entry: &TimelineView) -> String {
     if entry.attempt > 1 { format!("{what} (attempt {})", entry.attempt) } else { what.to_owned() }
 }
 
-fn seconds(value: f64) -> String {
+pub(super) fn seconds(value: f64) -> String {
     let total = value.max(0.0) as u64;
     format!("{}:{:02}", total / 60, total % 60)
 }
 
-fn text<'v>(value: &'v Value, name: &str) -> &'v str {
+pub(super) fn text<'v>(value: &'v Value, name: &str) -> &'v str {
     value.get(name).and_then(Value::as_str).unwrap_or("")
 }
 
 /// `retried`: the page follows an evaluator's Retry: it says so and follows the restart.
 pub fn document(
+    lang: Lang,
     session: &Session,
     csrf: &str,
     resource: &DocumentResource,
@@ -151,7 +153,6 @@ pub fn document(
 ) -> Markup {
     let summary = &resource.summary;
     let name = file_name(&summary.key);
-    let artifact = |role: &str| resource.artifacts.iter().find(|a| a.role == role);
     let normalized = resource.normalized.as_ref();
     layout(
         name,
@@ -172,62 +173,10 @@ pub fn document(
                 (super::failure::problem(session, csrf, summary, error))
             }
             @if let (Kind::Document, Some(record)) = (summary.kind, normalized) {
-                section aria-labelledby="findings" {
-                    h2 id="findings" { "Findings" }
-                    @if let Some(corrected) = artifact("corrected") {
-                        p { a.download href=(corrected.url) download=(corrected.name) { "Download the corrected file (" (corrected.name) ")" } }
-                    }
-                    @let findings = record.get("findings").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
-                    @if findings.is_empty() {
-                        p { "No finding: nothing to correct." }
-                    } @else {
-                        ol.findings {
-                            @for finding in findings {
-                                li {
-                                    p.meta { span.category { (text(finding, "category")) } " · " span class={ "severity severity-" (text(finding, "severity")) } { (text(finding, "severity")) } }
-                                    p { (text(finding, "message")) }
-                                    @if !text(finding, "excerpt").is_empty() { blockquote { (text(finding, "excerpt")) } }
-                                    @if !text(finding, "suggestion").is_empty() { p.suggestion { "Suggested: " (text(finding, "suggestion")) } }
-                                }
-                            }
-                        }
-                    }
-                }
+                (super::lesson::section(lang, resource, record))
             }
             @if let (Kind::Video, Some(record)) = (summary.kind, normalized) {
-                section aria-labelledby="video" {
-                    h2 id="video" { "Video" }
-                    @if let Some(rendition) = artifact("rendition") {
-                        video controls preload="metadata" src=(rendition.url)
-                            poster=[artifact("thumbnail").map(|t| t.url.as_str())] {
-                            @if artifact("transcript").is_some() {
-                                track kind="captions" default label="Transcript" srclang=(text(record, "language"))
-                                    src={ "/ui/documents/" (summary.id) "/transcript.vtt" };
-                            }
-                            a href=(rendition.url) download=(rendition.name) { "Download the video" }
-                        }
-                    } @else {
-                        p { "The provider made no playable copy of this video." }
-                    }
-                    h3 { "Summary" }
-                    dl.facts {
-                        dt { "Length" } dd { (seconds(record.get("duration_seconds").and_then(Value::as_f64).unwrap_or(0.0))) }
-                        dt { "Language" } dd { (text(record, "language")) }
-                        @if let Some(speakers) = record.get("speakers").and_then(Value::as_u64) { dt { "Speakers" } dd { (speakers) } }
-                    }
-                    @let chapters = record.get("chapters").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
-                    @if !chapters.is_empty() {
-                        h3 { "Chapters" }
-                        ol.chapters {
-                            @for chapter in chapters {
-                                @let start = chapter.get("start").and_then(Value::as_f64).unwrap_or(0.0).max(0.0);
-                                li { a href="#video" data-seek=(start) { span.at { (seconds(start)) } " " (text(chapter, "title")) } }
-                            }
-                        }
-                    }
-                    h3 { "Transcript" }
-                    div.transcript { (text(record, "transcript")) }
-                }
+                (super::video::section(lang, resource, record))
             }
             (super::review::section(session, csrf, resource))
             section aria-labelledby="timeline" {

@@ -1,0 +1,3 @@
+# Les mots de l'interface en français.
+skip-to-content = Aller au contenu
+signed-in-as = Connecté : { $who }

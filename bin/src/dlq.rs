@@ -9,7 +9,8 @@ use clap::{ArgGroup, Subcommand};
 use docflow::settings::Settings;
 
 use crate::outln;
-use docflow::stages::StageId;
+use docflow::ids::StageId;
+use docflow::stages::transfer::restart::ReplayRestarts;
 use docflow::worker::dlq::DeadLetter;
 use docflow::worker::dlq_batch::DeadLetters;
 
@@ -55,7 +56,7 @@ pub enum DlqCommand {
 }
 
 pub async fn run(settings: &Settings, command: DlqCommand) -> anyhow::Result<ExitCode> {
-    let letters = DeadLetters::connect(settings).await?;
+    let letters = DeadLetters::connect(settings, &ReplayRestarts).await?;
     let code = match command {
         DlqCommand::List { stage, json } => {
             let list = letters.list(stage.as_deref()).await?;

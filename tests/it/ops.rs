@@ -45,7 +45,7 @@ async fn received(sandbox: &Sandbox, key: &str) -> DocumentId {
         content_type: "text/plain".into(),
         provider: "sim".into(),
     };
-    sandbox.db.record_received(&doc, docflow::stages::StageId::Transfer, 1, None).await.unwrap();
+    sandbox.db.record_received(&doc, docflow::ids::StageId::Transfer, 1, None).await.unwrap();
     id
 }
 

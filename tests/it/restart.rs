@@ -8,6 +8,7 @@ use docflow::db::{State, StatusChange};
 use docflow::ids::DocumentId;
 use docflow::nats::Names;
 use docflow::settings::Settings;
+use docflow::stages::transfer::restart::ReplayRestarts;
 use docflow::worker::dlq_batch::DeadLetters;
 use futures_util::StreamExt;
 
@@ -95,7 +96,7 @@ async fn a_document_refused_by_the_provider_restarts_when_its_dead_letter_is_rep
     assert!(jobs_of(&sandbox, id).await.is_empty(), "the provider refused round 0");
 
     let settings = Settings::load(None, Some(sandbox.env.clone())).unwrap();
-    let letters = DeadLetters::connect(&settings).await.unwrap();
+    let letters = DeadLetters::connect(&settings, &ReplayRestarts).await.unwrap();
     let letter = wait_for("the transfer dead letter", DEADLINE, || async {
         letters.list(Some("transfer")).await.ok()?.into_iter().next()
     })
@@ -261,7 +262,7 @@ async fn a_file_pre_flight_refused_is_refused_again_when_notified_again_replayed
 
     // The replay of one of its dead letters.
     let settings = Settings::load(None, Some(sandbox.env.clone())).unwrap();
-    let letters = DeadLetters::connect(&settings).await.unwrap();
+    let letters = DeadLetters::connect(&settings, &ReplayRestarts).await.unwrap();
     let letter = wait_for("both transfer dead letters", DEADLINE, || async {
         let listed = letters.list(Some("transfer")).await.ok()?;
         (listed.len() == 2).then(|| listed[0].sequence)

@@ -21,8 +21,7 @@ use sea_orm::{
 use super::entities::artifacts;
 use super::entities::{document_events, documents, submissions};
 use super::{ArtifactRow, Db, DbError, Document, NewDocument, State, TimelineEntry, statements};
-use crate::ids::DocumentId;
-use crate::stages::StageId;
+use crate::ids::{DocumentId, StageId};
 
 /// A forgotten document (`crate::forget`: its tombstone) is never inserted again; the
 /// `WHERE` costs no statement of its own.

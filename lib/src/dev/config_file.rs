@@ -167,7 +167,7 @@ pub fn render(settings: &Settings) -> String {
             s(&token.sha256_hex()),
             s(token.role.name())
         ));
-        if let crate::gateway::tokens::Role::Uploader { uploader_id } = &token.role {
+        if let crate::settings::tokens::Role::Uploader { uploader_id } = &token.role {
             text.push_str(&format!("uploader_id = {}\n", s(uploader_id)));
         }
     }

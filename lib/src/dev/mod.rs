@@ -590,14 +590,14 @@ mod tests {
         assert_eq!(roles, ["evaluator", "uploads", "uploader"]);
         assert_eq!(
             settings.gateway.tokens[2],
-            crate::gateway::tokens::GatewayToken::new(
+            crate::settings::tokens::GatewayToken::new(
                 "tt",
-                crate::gateway::tokens::Role::Uploader { uploader_id: DEV_TEACHER.into() }
+                crate::settings::tokens::Role::Uploader { uploader_id: DEV_TEACHER.into() }
             )
         );
         assert_eq!(
             settings.gateway.tokens[0],
-            crate::gateway::tokens::GatewayToken::new("t", crate::gateway::tokens::Role::Evaluator)
+            crate::settings::tokens::GatewayToken::new("t", crate::settings::tokens::Role::Evaluator)
         );
     }
 

@@ -93,13 +93,28 @@ pub(crate) async fn summaries(
         .collect())
 }
 
+/// A query parameter that cannot be used: its name (shortened when echoed) and why. The
+/// API answers it 400 ([`ApiError::invalid_field`]); the web pages say it in words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct InvalidParameter {
+    pub field: String,
+    pub problem: String,
+}
+
+impl From<InvalidParameter> for ApiError {
+    fn from(InvalidParameter { field, problem }: InvalidParameter) -> ApiError {
+        ApiError::invalid_field(INVALID, &field, problem)
+    }
+}
+
 /// Parses a list request. `limit` is [`DEFAULT_LIMIT`] unless given.
-pub(crate) fn parse(pairs: &[(String, String)]) -> Result<Listing, ApiError> {
+pub(crate) fn parse(pairs: &[(String, String)]) -> Result<Listing, InvalidParameter> {
     let mut listing = Listing { limit: DEFAULT_LIMIT, ..Listing::default() };
     let (mut sort, mut direction) = (None, None);
     let mut seen: Vec<&str> = Vec::new();
     for (name, value) in pairs {
-        let field = |problem: String| ApiError::invalid_field(INVALID, &shown(name), problem);
+        let field = |problem: String| InvalidParameter { field: shown(name), problem };
         // `review` is `tab` under another name: both count as one parameter.
         let canonical = if name == "review" { "tab" } else { name.as_str() };
         if seen.contains(&canonical) {
@@ -181,15 +196,14 @@ pub(crate) fn parse(pairs: &[(String, String)]) -> Result<Listing, ApiError> {
         // A cursor continues its own order; naming another one is a mistake to report.
         let clash = sort.is_some_and(|s| s != position.sort) || direction.is_some_and(|d| d != position.direction);
         if clash {
-            return Err(ApiError::invalid_field(
-                INVALID,
-                "cursor",
-                format!(
+            return Err(InvalidParameter {
+                field: "cursor".to_owned(),
+                problem: format!(
                     "this cursor continues sort={}&direction={}; drop sort and direction, or the cursor",
                     position.sort.as_str(),
                     position.direction.as_str()
                 ),
-            ));
+            });
         }
         listing.sort = position.sort;
         listing.direction = position.direction;
@@ -198,21 +212,20 @@ pub(crate) fn parse(pairs: &[(String, String)]) -> Result<Listing, ApiError> {
 }
 
 /// A filter's query string without tab, sort and paging (counts, the CSV's own filters).
-pub(crate) fn filter_only(pairs: &[(String, String)]) -> Result<ListFilter, ApiError> {
+pub(crate) fn filter_only(pairs: &[(String, String)]) -> Result<ListFilter, InvalidParameter> {
     let kept: Vec<(String, String)> =
         pairs.iter().filter(|(k, _)| matches!(k.as_str(), "state" | "kind" | "uploader" | "key")).cloned().collect();
     if let Some((name, _)) = pairs.iter().find(|(k, _)| !NAMES.contains(&k.as_str())) {
-        return Err(ApiError::invalid_field(
-            INVALID,
-            &shown(name),
-            format!("unknown parameter; expected {PARAMETERS}"),
-        ));
+        let problem = format!("unknown parameter; expected {PARAMETERS}");
+        return Err(InvalidParameter { field: shown(name), problem });
     }
     Ok(parse(&kept)?.filter)
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::db::State;
     use crate::ids::Kind;
@@ -223,8 +236,10 @@ mod tests {
 
     fn field_of(list: &[(&str, &str)]) -> String {
         let error = parse(&pairs(list)).unwrap_err();
-        assert_eq!(error.status, axum::http::StatusCode::BAD_REQUEST);
-        error.detail["field"].as_str().unwrap().to_owned()
+        let answer = ApiError::from(error.clone());
+        assert_eq!(answer.status, axum::http::StatusCode::BAD_REQUEST);
+        assert_eq!((&answer.detail["field"], &answer.detail["problem"]), (&json!(error.field), &json!(error.problem)));
+        error.field
     }
 
     #[test]
@@ -274,7 +289,7 @@ mod tests {
         assert_eq!(field_of(&[("cursor", &long)]), "cursor");
         assert_eq!(field_of(&[("state", "\0")]), "state");
         let echoed = parse(&pairs(&[(&long, "x")])).unwrap_err();
-        assert!(echoed.detail["field"].as_str().unwrap().len() < 100, "a long name is not echoed whole");
+        assert!(echoed.field.len() < 100, "a long name is not echoed whole");
         assert_eq!(
             parse(&pairs(&[("uploader", &"t".repeat(MAX_VALUE))])).unwrap().filter.uploader.unwrap().len(),
             MAX_VALUE

@@ -19,8 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use stage::Forget;
 
-use crate::ids::DocumentId;
-use crate::stages::StageId;
+use crate::ids::{DocumentId, StageId};
 
 pub const STAGE: StageId = StageId::Forget;
 

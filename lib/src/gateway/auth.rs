@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 use super::ApiError;
-use super::tokens::{GatewayToken, Role};
+use crate::settings::tokens::{GatewayToken, Role};
 
 /// What a request wants to do, as far as tokens are concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,7 +175,7 @@ mod tests {
     fn unknown_tokens_are_401_and_known_tokens_of_another_role_403() {
         let tokens = [
             GatewayToken::new("eval", Role::Evaluator),
-            GatewayToken::from_sha256(&crate::gateway::tokens::sha256_hex("app"), Role::Uploads).unwrap(),
+            GatewayToken::from_sha256(&crate::settings::tokens::sha256_hex("app"), Role::Uploads).unwrap(),
         ];
         assert_eq!(authenticate(&headers_with("eval"), &tokens).unwrap().role, Role::Evaluator);
         assert_eq!(authenticate(&headers_with("app"), &tokens).unwrap().role, Role::Uploads);

@@ -16,7 +16,6 @@ pub(crate) mod body;
 mod callbacks;
 mod errors;
 mod ingest;
-pub mod tokens;
 pub(crate) mod uploads;
 
 #[cfg(test)]

@@ -21,10 +21,10 @@ use chrono::{Datelike, Utc};
 use serde_json::{Map, Value, json};
 
 use super::auth::{self, Access};
-use super::tokens::{MAX_UPLOADER_ID, uploader_id_ok};
 use super::{ApiError, GatewayState, body};
 use crate::events::key::is_invisible;
 use crate::metrics;
+use crate::settings::tokens::{MAX_UPLOADER_ID, uploader_id_ok};
 use crate::storage::active;
 
 /// The largest object one presigned upload can create (S3's single-PUT limit).

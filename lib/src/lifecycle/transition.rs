@@ -4,8 +4,8 @@
 //! (`stages/conformance.rs`) holds both to them.
 
 use crate::db::{ArtifactRow, State};
+use crate::ids::StageId;
 use crate::lifecycle::FailureCause;
-use crate::stages::StageId;
 
 /// A move of one document, with what it records besides its new state. Applied with
 /// [`By`] (the stage and attempt making it) through `Documents::apply`, which returns

@@ -14,9 +14,8 @@ use sea_orm::{DbErr, RuntimeErr};
 
 use super::notify::Notifier;
 use crate::db::{ArtifactRow, DbError, Document, NewDocument, State};
-use crate::ids::DocumentId;
+use crate::ids::{DocumentId, StageId};
 use crate::lifecycle::{By, Transition};
-use crate::stages::StageId;
 use crate::stages::ports::Documents;
 
 /// `inner`, publishing notices through `notifier`.

@@ -19,8 +19,8 @@ use self::notice::Notice;
 use self::smtp::{SendError, Smtp};
 use self::store::{Claim, Contact, MailStore};
 use crate::db::Db;
+use crate::ids::StageId;
 use crate::settings::Settings;
-use crate::stages::StageId;
 use crate::worker::{self, Delivery, Outcome, Stage, Step, StepError};
 
 pub const STAGE: StageId = StageId::Mail;

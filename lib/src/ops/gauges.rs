@@ -17,9 +17,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::reads;
 use crate::admin::AdminState;
+use crate::ids::StageId;
 use crate::metrics::{self, CallbackOutcome};
 use crate::nats::Names;
-use crate::stages::StageId;
 
 /// The counters the rules and the dashboard name, at zero: the stage outcomes and the
 /// callback outcomes of every configured provider; and not ready until checked.

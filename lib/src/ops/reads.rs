@@ -11,8 +11,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use super::OpsError;
 use super::overview::{OldestInFlight, StageBacklog, waits_at};
 use crate::db::{Db, State, documents};
+use crate::ids::StageId;
 use crate::nats::Names;
-use crate::stages::StageId;
 
 /// Each stage's consumer, in pipeline order.
 pub async fn backlogs(js: &jetstream::Context, names: &Names) -> Result<Vec<StageBacklog>, OpsError> {

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod oidc;
 pub mod schema;
 pub mod sources;
+pub mod tokens;
 mod validate;
 
 pub use sources::ConfigFiles;
@@ -306,8 +307,8 @@ pub struct GatewaySettings {
     pub listen: String,
     pub public_url: String,
     /// `[[gateway.tokens]]`: who may call the uploads route and the evaluator API.
-    #[serde(default, deserialize_with = "crate::gateway::tokens::deserialize")]
-    pub tokens: Vec<crate::gateway::tokens::GatewayToken>,
+    #[serde(default, deserialize_with = "crate::settings::tokens::deserialize")]
+    pub tokens: Vec<crate::settings::tokens::GatewayToken>,
     pub max_body: String,
     /// The web interface's session signing secret, at least 32 bytes; every gateway
     /// given the same one accepts the others' sessions. Unset: a random key per process
@@ -369,7 +370,7 @@ pub struct RuntimeSettings {
     pub worker_threads: usize,
 }
 
-/// `[stages.NAME]`, one table per [`crate::stages::StageId`]; read with its `settings`.
+/// `[stages.NAME]`, one table per [`crate::ids::StageId`]; read with its `settings`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct StagesSettings {
     pub transfer: StageSettings,

@@ -12,7 +12,7 @@ use config::{Config, ConfigError, Environment, Map, Source, Value, ValueKind};
 use super::keys::{Origin, RENAMED, Rename, Unknown};
 use super::schema::Node;
 use super::{SettingsError, invalid};
-use crate::stages::StageId;
+use crate::ids::StageId;
 
 /// The drop-in directory's name, beside the settings file.
 pub const DROP_IN_DIR: &str = "conf.d";
@@ -104,8 +104,8 @@ pub(super) fn assemble(
     check_env(&mut vars, &mut findings);
     // `DOCFLOW__GATEWAY__TOKENS` holds a TOML array of tables: read here, not by the
     // environment source (it has no form for a list of tables).
-    if let Some(tokens) = vars.remove(crate::gateway::tokens::ENV_VAR) {
-        builder = builder.add_source(crate::gateway::tokens::env_source(&tokens)?);
+    if let Some(tokens) = vars.remove(crate::settings::tokens::ENV_VAR) {
+        builder = builder.add_source(crate::settings::tokens::env_source(&tokens)?);
     }
     let mut environment = Environment::with_prefix("DOCFLOW").separator("__").list_separator(",").try_parsing(true);
     let mut list_keys: Vec<String> = StageId::ALL.iter().map(|stage| format!("stages.{stage}.backoff")).collect();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use secrecy::ExposeSecret;
 
 use super::{Settings, SettingsError, check_http_url, invalid, parse_size};
-use crate::stages::StageId;
+use crate::ids::StageId;
 
 /// The sections a command uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

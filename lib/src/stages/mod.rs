@@ -5,7 +5,6 @@
 
 #[cfg(test)]
 mod conformance;
-mod id;
 #[cfg(test)]
 mod memory;
 pub mod normalize;
@@ -16,4 +15,5 @@ pub mod transfer;
 pub mod validate;
 pub mod watchdog;
 
-pub use id::{StageId, UnknownStage};
+/// A stage's identity lives below the stages, the worker runtime and the topology (`crate::ids`).
+pub use crate::ids::{StageId, UnknownStage};

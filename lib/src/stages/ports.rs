@@ -137,13 +137,12 @@ impl Ports {
                     .map_err(|e| e.to_string())
             })
             .collect::<Result<_, _>>()?;
-        let http = super::validate::fetch::http_client(settings.s3.request_timeout.max(Duration::from_secs(60)));
         Ok(Ports {
             documents: Arc::new(db),
             objects: Arc::new(store),
             publisher: Arc::new(js),
             providers,
-            results: Arc::new(HttpResults(http)),
+            results: Arc::new(HttpResults::new(settings.s3.request_timeout.max(Duration::from_secs(60)))),
         })
     }
 }
@@ -217,8 +216,21 @@ impl Provider for ProviderClient {
     }
 }
 
-/// Results over HTTP (see `validate::fetch::http_client`: no redirects, bounded time).
+/// Results over HTTP.
 struct HttpResults(reqwest::Client);
+
+impl HttpResults {
+    /// No redirects (a redirect could lead anywhere, past the host allowlist), bounded time.
+    fn new(timeout: Duration) -> HttpResults {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(timeout)
+            .build()
+            .expect("a reqwest client builds");
+        HttpResults(client)
+    }
+}
 
 #[async_trait]
 impl Results for HttpResults {

@@ -6,9 +6,9 @@ use std::path::Path;
 use async_nats::jetstream::{consumer, stream};
 
 use super::{DEAD_STREAM, TopologyError};
+use crate::ids::{StageId, UnknownStage};
 use crate::nats::Names;
 use crate::settings::Settings;
-use crate::stages::{StageId, UnknownStage};
 
 /// The prefix the shipped definitions are written with.
 const SHIPPED_PREFIX: &str = "docflow";

@@ -41,7 +41,7 @@ fn the_embedded_definitions_parse_with_the_defaults() {
     assert_eq!(transfer.config.backoff.len(), 5);
     assert_eq!(transfer.config.backoff[3], Duration::from_secs(120));
     for def in &defs.consumers {
-        let stage: crate::stages::StageId = def.name().parse().unwrap();
+        let stage: crate::ids::StageId = def.name().parse().unwrap();
         assert_eq!(stage.consumer(), def.name());
         assert_eq!(crate::nats::Names::new("docflow").stream(stage.stream()), def.stream);
     }

@@ -116,7 +116,7 @@ async fn in_chromium_each_cause_shows_its_own_words_and_its_action() {
         }
         if *cause == FailureCause::ProviderFailedJob {
             let processed = crate::lifecycle::Transition::Processed;
-            let by = crate::lifecycle::By::new(crate::stages::StageId::Validate, 1);
+            let by = crate::lifecycle::By::new(crate::ids::StageId::Validate, 1);
             assert!(t.db.apply(id, processed, by).await.unwrap());
         }
         assert!(t.db.mark_failed(id, stage, 1, *cause, reason).await.unwrap());
@@ -265,7 +265,7 @@ async fn in_chromium_a_teacher_uploads_a_new_version_of_a_stopped_document() {
         let key = stored.strip_prefix(&uploads).unwrap().to_string_lossy().into_owned();
         let mut new = crate::evaluator::tests::new_document("teacher-42", Kind::Document, "x");
         new.key = key;
-        let (row, _) = db.record_received(&new, crate::stages::StageId::Transfer, 1, None).await.unwrap();
+        let (row, _) = db.record_received(&new, crate::ids::StageId::Transfer, 1, None).await.unwrap();
         let empty = "the file is empty (0 bytes): nothing arrived; please upload it again";
         assert!(db.mark_failed(row.id, "transfer", 1, FailureCause::FileRefused, empty).await.unwrap());
         until(

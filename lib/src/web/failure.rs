@@ -11,9 +11,9 @@ use maud::{Markup, html};
 
 use super::session::Session;
 use crate::evaluator::{DocumentSummary, ErrorView};
-use crate::gateway::tokens::Role;
 use crate::ids::Kind;
 use crate::lifecycle::{FailureCause, NextStep};
+use crate::settings::tokens::Role;
 
 /// A stopped document, worded.
 #[derive(Debug, Clone, PartialEq, Eq)]

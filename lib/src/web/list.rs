@@ -13,8 +13,8 @@ use super::session::Session;
 use super::{Refused, WebState, api_error, pages, readable, refused, to_sign_in};
 use crate::evaluator::query::{self, Listing, Tab};
 use crate::evaluator::{DEFAULT_LIMIT, DocumentSummary, db_error};
-use crate::gateway::tokens::Role;
 use crate::review::names;
+use crate::settings::tokens::Role;
 
 /// The most rows one CSV export holds.
 pub const MAX_CSV_ROWS: u64 = 10_000;
@@ -29,11 +29,7 @@ struct Asked {
 }
 
 fn asked(role: &Role, own: Option<String>, pairs: &[(String, String)]) -> Result<Asked, String> {
-    let mut listing = crate::evaluator::list::parse(pairs).map_err(|error| {
-        let problem = error.detail.get("problem").and_then(|p| p.as_str()).unwrap_or("");
-        let name = error.detail.get("field").and_then(|p| p.as_str()).unwrap_or("");
-        format!("{name}: {problem}")
-    })?;
+    let mut listing = crate::evaluator::list::parse(pairs).map_err(|error| error.to_string())?;
     let default_tab = matches!(role, Role::Evaluator).then_some(Tab::ToReview);
     let tab_given = pairs.iter().any(|(k, v)| matches!(k.as_str(), "tab" | "review") && !v.trim().is_empty());
     if !tab_given {

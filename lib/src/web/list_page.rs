@@ -13,9 +13,9 @@ use crate::db::State;
 use crate::evaluator::DocumentSummary;
 use crate::evaluator::query::{Counts, Listing, Tab};
 use crate::evaluator::sort::{Direction, Sort};
-use crate::gateway::tokens::Role;
 use crate::ids::Kind;
 use crate::review::names;
+use crate::settings::tokens::Role;
 
 /// What the page shows besides its rows.
 pub(super) struct View<'a> {

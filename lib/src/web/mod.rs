@@ -75,8 +75,8 @@ use axum::routing::get;
 use self::revocations::Revocations;
 use self::session::{Clock, CookieNames, Lifetimes, Session, SessionKey};
 use crate::evaluator::EvaluatorState;
-use crate::gateway::tokens::Role;
 use crate::ids::DocumentId;
+use crate::settings::tokens::Role;
 
 /// The interface's path prefix. The cookies' `Path` is `/` (a `__Host-` cookie must
 /// have it); the API under `/v1` reads no cookie, only its bearer tokens.

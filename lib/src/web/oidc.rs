@@ -25,7 +25,7 @@ use super::oidc_claims::{self, Refusal};
 use super::oidc_client::{OidcError, Provider};
 use super::session::{self, Principal, Session, unix};
 use super::{WebState, field, pages, sign_in, sole_cookie};
-use crate::gateway::tokens::Role;
+use crate::settings::tokens::Role;
 
 /// How long a person may take at the provider's login page.
 const FLOW_TTL: u64 = 600;

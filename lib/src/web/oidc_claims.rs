@@ -17,8 +17,8 @@
 use serde_json::Value;
 
 use crate::events::key::is_invisible;
-use crate::gateway::tokens::{MAX_UPLOADER_ID, Role, uploader_id_ok};
 use crate::settings::oidc::OidcSettings;
+use crate::settings::tokens::{MAX_UPLOADER_ID, Role, uploader_id_ok};
 
 /// A person as the ID token describes them.
 #[derive(Debug, Clone, PartialEq, Eq)]

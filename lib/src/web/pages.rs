@@ -12,8 +12,8 @@ use super::i18n::Lang;
 use super::session::{Principal, Session};
 use crate::db::State;
 use crate::evaluator::{DocumentResource, TimelineView};
-use crate::gateway::tokens::Role;
 use crate::ids::Kind;
+use crate::settings::tokens::Role;
 
 /// The only stylesheet, served at `/ui/style.css`. Colours meet WCAG AA contrast on white.
 pub const STYLE: &str = include_str!("style.css");

@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 
 use super::{WebState, pages, to_sign_in};
-use crate::gateway::tokens::Role;
 use crate::ops::{Overview, StageBacklog, render};
+use crate::settings::tokens::Role;
 
 /// Seconds between two refreshes of the page.
 const REFRESH: u32 = 10;

@@ -13,10 +13,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::{WebState, not_found, pages};
-use crate::gateway::tokens::Role;
 use crate::ids::DocumentId;
 use crate::lifecycle::FailureCause;
 use crate::nats::Names;
+use crate::settings::tokens::Role;
 use crate::stages::transfer::restart::{self, RetryError};
 
 /// Where Retry publishes: the gateway's JetStream context and names. Without it (a web

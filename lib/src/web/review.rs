@@ -14,9 +14,9 @@ use super::sign_in::{SignedForm, signed_form};
 use super::{WebState, api_error, field, pages};
 use crate::db::State as DocState;
 use crate::evaluator::DocumentResource;
-use crate::gateway::tokens::Role;
 use crate::ids::DocumentId;
 use crate::review::{NewReview, ReviewError, Verdict};
+use crate::settings::tokens::Role;
 
 /// The name a review made in this session is signed with: the person's name from the
 /// OpenID provider, or "evaluator (token)" for a token session.

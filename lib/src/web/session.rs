@@ -23,7 +23,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::gateway::tokens::{GatewayToken, Role};
+use crate::settings::tokens::{GatewayToken, Role};
 
 /// The session cookie's name over plain http (`docflow dev`); see [`CookieNames`].
 pub const SESSION_COOKIE: &str = "docflow_session";

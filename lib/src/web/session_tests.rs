@@ -289,7 +289,7 @@ mod people {
     use std::time::SystemTime;
 
     use super::keys::LIFE;
-    use crate::gateway::tokens::{GatewayToken, Role};
+    use crate::settings::tokens::{GatewayToken, Role};
     use crate::web::session::{Principal, SessionKey};
 
     fn ada(tag: &str) -> Principal {
@@ -346,7 +346,7 @@ mod keys {
     use std::time::{Duration, SystemTime};
 
     use super::super::session::*;
-    use crate::gateway::tokens::{GatewayToken, Role};
+    use crate::settings::tokens::{GatewayToken, Role};
 
     pub(super) const LIFE: Lifetimes =
         Lifetimes { idle: Duration::from_secs(1800), absolute: Duration::from_secs(8 * 3600) };

@@ -18,7 +18,7 @@ use maud::{Markup, html};
 use super::session::{self, Link, Session};
 use super::{WebState, field, pages, sole_cookie, to_sign_in};
 use crate::gateway::auth::find_token;
-use crate::gateway::tokens::GatewayToken;
+use crate::settings::tokens::GatewayToken;
 
 /// What a sign-in form names: a token typed or filled in, or a link's code.
 enum Target<'t> {

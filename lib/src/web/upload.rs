@@ -18,10 +18,10 @@ use serde_json::json;
 use super::session::Session;
 use super::{CSP, WebState, field, origin, pages, to_sign_in};
 use crate::gateway::ApiError;
-use crate::gateway::tokens::Role;
 use crate::gateway::uploads::{Presigned, UploadRequest, presign as presign_form};
 use crate::ids::Kind;
 use crate::mail::store::{Contact, MailStore};
+use crate::settings::tokens::Role;
 
 /// Who a session uploads for: `Some(uploader)` for a teacher, `None` for an uploading app
 /// (which names the teacher in the form); `Err` for an evaluator.

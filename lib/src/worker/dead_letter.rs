@@ -17,8 +17,8 @@ use tracing::Instrument;
 
 use super::runtime::Bound;
 use super::{Delivery, Stage, WorkerError};
+use crate::ids::StageId;
 use crate::nats::Names;
-use crate::stages::StageId;
 
 pub const STAGE: &str = "Docflow-Stage";
 pub const ERROR: &str = "Docflow-Error";
@@ -218,8 +218,8 @@ mod tests {
     struct BodyNames;
 
     impl Stage for BodyNames {
-        fn id(&self) -> crate::stages::StageId {
-            crate::stages::StageId::Transfer
+        fn id(&self) -> crate::ids::StageId {
+            crate::ids::StageId::Transfer
         }
         async fn step(&self, _: &Delivery) -> Outcome {
             Outcome::Done

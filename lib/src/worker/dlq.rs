@@ -11,9 +11,30 @@ use serde::Serialize;
 
 use super::dead_letter::{ATTEMPTS, DOCUMENT_ID, ERROR, FAILED_AT, ORIGINAL_SUBJECT, STAGE, TRACEPARENT};
 use crate::ids::DocumentId;
+use crate::messages::PublishError;
 use crate::nats::Names;
-use crate::stages::transfer::restart::{self, Cause, RESTART_HEADER};
 use crate::topology::DEAD_STREAM;
+
+/// What a replay needs of the pipeline, which the worker runtime does not know: how a
+/// republished message is marked replayed, and the restart of the letter's document. The
+/// transfer stage answers (`crate::stages::transfer::restart::ReplayRestarts`).
+#[async_trait::async_trait]
+pub trait Restarts: std::fmt::Debug + Send + Sync {
+    /// The header, and its value, that marks a republished message as replayed.
+    fn replayed_header(&self) -> (&'static str, &'static str);
+
+    /// Asks, before the letter is republished, for the restart of `document`, whose letter
+    /// was on `subject`; asks nothing when the republished message restarts its document
+    /// itself or restarts nothing. `message_id` deduplicates repeats of one request.
+    async fn restart(
+        &self,
+        js: &jetstream::Context,
+        names: &Names,
+        subject: &str,
+        document: DocumentId,
+        message_id: &str,
+    ) -> Result<(), PublishError>;
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DlqError {
@@ -108,12 +129,16 @@ pub async fn show(js: &jetstream::Context, names: &Names, sequence: u64) -> Resu
 /// (`Nats-Msg-Id` `replay:{DEAD}:{seq}`).
 ///
 /// The replay restarts the letter's document when it is `failed` or `rejected` (a new
-/// submission round, the timeline saying `replayed`): a replayed upload event restarts it
-/// in the transfer stage; for a letter of a later stage naming its document, a restart
-/// request goes to the transfer stage too (`replay:{DEAD}:{seq}:restart`). The republished
-/// message of a later stage then finds its document restarted, or ended, and changes
-/// nothing; a document still in flight is not restarted, and its message is handled anew.
-pub async fn replay(js: &jetstream::Context, names: &Names, sequence: u64) -> Result<PublishAck, DlqError> {
+/// submission round, the timeline saying `replayed`), asking `restarts` first: once the
+/// letter is gone, nothing would ask again. The republished message of a later stage then
+/// finds its document restarted, or ended, and changes nothing; a document still in flight
+/// is not restarted, and its message is handled anew.
+pub async fn replay(
+    js: &jetstream::Context,
+    names: &Names,
+    restarts: &dyn Restarts,
+    sequence: u64,
+) -> Result<PublishAck, DlqError> {
     let letter = show(js, names, sequence).await?;
     if letter.original_subject.is_empty() {
         return Err(DlqError::NoOriginalSubject { sequence });
@@ -124,21 +149,16 @@ pub async fn replay(js: &jetstream::Context, names: &Names, sequence: u64) -> Re
             headers.insert(name, value.as_str());
         }
     }
-    headers.insert(RESTART_HEADER, Cause::Replayed.reason());
+    let (replayed, value) = restarts.replayed_header();
+    headers.insert(replayed, value);
     let dead = names.stream(DEAD_STREAM);
     let err = |detail: String| DlqError::Replay { sequence, subject: letter.original_subject.clone(), detail };
-    let document = letter.document_id.as_deref().and_then(|id| id.parse::<DocumentId>().ok());
-    let upload_event = letter.original_subject.starts_with(&names.subject("uploads."));
-    // An erasure request restarts nothing: replayed, it resumes the erasure.
-    let erasure = letter.original_subject == names.subject(crate::forget::SUBJECT);
-    if let Some(document) = document.filter(|_| !upload_event && !erasure) {
-        // The restart request first: once the letter is gone, nothing would ask again.
+    if let Some(document) = letter.document_id.as_deref().and_then(|id| id.parse::<DocumentId>().ok()) {
         let message_id = format!("replay:{dead}:{sequence}:restart");
-        restart::request(js, names, document, Cause::Replayed, &message_id).await.map_err(|e| DlqError::Replay {
-            sequence,
-            subject: e.subject.clone(),
-            detail: e.detail.clone(),
-        })?;
+        restarts
+            .restart(js, names, &letter.original_subject, document, &message_id)
+            .await
+            .map_err(|e| DlqError::Replay { sequence, subject: e.subject.clone(), detail: e.detail.clone() })?;
     }
     let publish = PublishMessage::build()
         .payload(letter.payload.clone())

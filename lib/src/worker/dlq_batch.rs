@@ -5,7 +5,7 @@
 
 use async_nats::jetstream;
 
-use super::dlq::{self, DeadLetter, DlqError};
+use super::dlq::{self, DeadLetter, DlqError, Restarts};
 use crate::nats::{self, ConnectError, Names};
 use crate::settings::Settings;
 
@@ -15,6 +15,7 @@ pub struct DeadLetters {
     client: async_nats::Client,
     js: jetstream::Context,
     names: Names,
+    restarts: &'static dyn Restarts,
 }
 
 /// What a batch replay did, sequence by sequence.
@@ -33,9 +34,12 @@ impl ReplayReport {
 }
 
 impl DeadLetters {
-    pub async fn connect(settings: &Settings) -> Result<DeadLetters, ConnectError> {
+    /// Replays ask `restarts` for their document's restart
+    /// (`crate::stages::transfer::restart::ReplayRestarts` in the `docflow dlq` command).
+    pub async fn connect(settings: &Settings, restarts: &'static dyn Restarts) -> Result<DeadLetters, ConnectError> {
         let client = nats::connect(&settings.nats, "docflow dlq").await?;
-        Ok(DeadLetters { js: jetstream::new(client.clone()), client, names: Names::new(&settings.nats.prefix) })
+        let names = Names::new(&settings.nats.prefix);
+        Ok(DeadLetters { js: jetstream::new(client.clone()), client, names, restarts })
     }
 
     /// The dead letters of `stage` (all when `None`), oldest first.
@@ -51,7 +55,7 @@ impl DeadLetters {
     pub async fn replay(&self, sequences: &[u64]) -> ReplayReport {
         let mut report = ReplayReport::default();
         for &sequence in sequences {
-            match dlq::replay(&self.js, &self.names, sequence).await {
+            match dlq::replay(&self.js, &self.names, self.restarts, sequence).await {
                 Ok(_) => report.replayed.push(sequence),
                 Err(error) => report.failed.push((sequence, error)),
             }
@@ -82,6 +86,7 @@ mod tests {
     use async_nats::HeaderMap;
 
     use super::*;
+    use crate::stages::transfer::restart::ReplayRestarts;
     use crate::testkit;
     use crate::worker::dead_letter::{ATTEMPTS, DOCUMENT_ID, ERROR, ORIGINAL_SUBJECT, STAGE};
 
@@ -117,7 +122,7 @@ mod tests {
         headers.insert(DOCUMENT_ID, "5b0a3c1e-2f7d-5d3b-9a6e-0c1d2e3f4a5b");
         js.publish_with_headers(names.dead_subject("validate"), headers, "{}".into()).await.unwrap().await.unwrap();
 
-        let letters = DeadLetters::connect(&settings).await.unwrap();
+        let letters = DeadLetters::connect(&settings, &ReplayRestarts).await.unwrap();
         assert!(letters.replay(&[1]).await.is_success());
         // The callback goes back to validate, and a restart request to transfer.
         let callbacks = js.get_stream(names.stream("callbacks")).await.unwrap();
@@ -146,7 +151,7 @@ mod tests {
         dead_letter(&js, &names, "validate", "b").await;
         dead_letter(&js, &names, "transfer", "c").await;
 
-        let letters = DeadLetters::connect(&settings).await.unwrap();
+        let letters = DeadLetters::connect(&settings, &ReplayRestarts).await.unwrap();
         assert_eq!(letters.list(None).await.unwrap().len(), 3);
         let transfer = letters.replay_stage(Some("transfer")).await.unwrap();
         assert_eq!(transfer.replayed, [1, 3]);

@@ -1,7 +1,7 @@
 //! The worker runtime: each stage is an actor that owns its durable pull consumer and runs
 //! its step function on each message. The runtime alone turns a step's [`Outcome`] into an
 //! ack, a nak with delay or a dead letter. It runs no stage's logic: a stage's
-//! [`StageId`](crate::stages::StageId) gives it the stage's `[stages.NAME]` settings, its
+//! [`StageId`](crate::ids::StageId) gives it the stage's `[stages.NAME]` settings, its
 //! durable consumer and its dead-letter subject, and labels its logs and metrics.
 //! See `design.md` beside this file for the delivery semantics.
 
@@ -169,7 +169,7 @@ impl Delivery {
 /// A pipeline stage: a struct that owns its clients plus one step function per message.
 pub trait Stage: Send + Sync + 'static {
     /// Which stage it is: its consumer, settings and dead-letter subject.
-    fn id(&self) -> crate::stages::StageId;
+    fn id(&self) -> crate::ids::StageId;
 
     /// Handles one delivery. Never sleeps or loops to retry: it returns `Retry`.
     fn step(&self, delivery: &Delivery) -> impl Future<Output = Outcome> + Send;

@@ -48,8 +48,8 @@ impl Scripted {
 }
 
 impl Stage for Scripted {
-    fn id(&self) -> crate::stages::StageId {
-        crate::stages::StageId::Transfer
+    fn id(&self) -> crate::ids::StageId {
+        crate::ids::StageId::Transfer
     }
     async fn step(&self, delivery: &Delivery) -> Outcome {
         let call = {
@@ -335,7 +335,9 @@ async fn a_replayed_dead_letter_goes_through_the_stage_again() {
         let (shutdown, handle) = h.start(stage.clone());
         h.publish("again").await;
         let letters = h.dead_letters(1).await;
-        dlq::replay(&h.js, &h.names, letters[0].sequence).await.unwrap();
+        dlq::replay(&h.js, &h.names, &crate::stages::transfer::restart::ReplayRestarts, letters[0].sequence)
+            .await
+            .unwrap();
         testkit::wait_for("the replay to be handled", Duration::from_secs(10), || async {
             (stage.attempts().len() == 2).then_some(())
         })

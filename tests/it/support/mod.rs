@@ -36,7 +36,7 @@ pub fn tokens_setting() -> String {
     format!(
         "[{{token = \"{TOKEN}\", role = \"evaluator\"}}, {{token = \"{UPLOAD_TOKEN}\", role = \"uploads\"}}, \
          {{token_sha256 = \"{}\", role = \"uploader\", uploader_id = \"teacher-42\"}}]",
-        docflow::gateway::tokens::sha256_hex(TEACHER_TOKEN)
+        docflow::settings::tokens::sha256_hex(TEACHER_TOKEN)
     )
 }
 

@@ -252,7 +252,7 @@ async fn known_tokens_of_another_role_are_refused_with_403(t: Target) {
     // A token configured by its SHA-256 works as the token itself does.
     let hashed = format!(
         "[{{token_sha256 = \"{}\", role = \"evaluator\"}}]",
-        crate::gateway::tokens::sha256_hex("hashed-evaluator-token")
+        crate::settings::tokens::sha256_hex("hashed-evaluator-token")
     );
     let router = t.router_with(&[("DOCFLOW__GATEWAY__TOKENS", &hashed)]);
     assert_eq!(get(&router, "/v1/documents", Some("hashed-evaluator-token")).await.0, StatusCode::OK);

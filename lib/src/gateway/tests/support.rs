@@ -36,7 +36,7 @@ pub fn settings(nats_url: &str, extra: &[(&str, &str)]) -> Settings {
     let tokens = format!(
         "[{{token = \"{TOKEN}\", role = \"uploads\"}}, {{token = \"{EVALUATOR_TOKEN}\", role = \"evaluator\"}}, \
          {{token_sha256 = \"{}\", role = \"uploader\", uploader_id = \"teacher-42\"}}]",
-        crate::gateway::tokens::sha256_hex(TEACHER_TOKEN)
+        crate::settings::tokens::sha256_hex(TEACHER_TOKEN)
     );
     let mut settings = crate::testkit::TestSettings::new()
         .nats(nats_url, &prefix)

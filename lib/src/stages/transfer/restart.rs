@@ -84,6 +84,35 @@ pub async fn request(
     messages::publish(js, names.subject(REQUEST_SUBJECT), message_id, Some(document_id), None, body).await.map(drop)
 }
 
+/// The dead-letter replay's restarts ([`crate::worker::dlq::Restarts`]): a replayed upload
+/// event restarts its document in the transfer stage itself, and a replayed erasure request
+/// restarts nothing (it resumes the erasure); for a letter of a later stage, a restart
+/// request goes to the transfer stage.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplayRestarts;
+
+#[async_trait::async_trait]
+impl crate::worker::dlq::Restarts for ReplayRestarts {
+    fn replayed_header(&self) -> (&'static str, &'static str) {
+        (RESTART_HEADER, Cause::Replayed.reason())
+    }
+
+    async fn restart(
+        &self,
+        js: &jetstream::Context,
+        names: &Names,
+        subject: &str,
+        document: DocumentId,
+        message_id: &str,
+    ) -> Result<(), PublishError> {
+        let upload_event = subject.starts_with(&names.subject("uploads."));
+        if upload_event || subject == names.subject(crate::forget::SUBJECT) {
+            return Ok(());
+        }
+        request(js, names, document, Cause::Replayed, message_id).await
+    }
+}
+
 /// Asks the transfer stage to restart `document`, which must be failed or rejected: what
 /// `docflow retry` and the web page's Retry both do. Asking twice for the same round is
 /// stored once (`Nats-Msg-Id` `retry:{document}:{round}`).

@@ -4,7 +4,6 @@
 //! back from the store; any other result is never held whole.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -40,17 +39,6 @@ struct Tally {
     head: Vec<u8>,
     /// The whole body, when the caller keeps it.
     kept: Option<Vec<u8>>,
-}
-
-/// An HTTP client for results: no redirects (a redirect could lead anywhere, past the
-/// host allowlist), bounded time.
-pub fn http_client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(timeout)
-        .build()
-        .expect("a reqwest client builds")
 }
 
 /// Downloads `result` from `url` into `bucket/key`, then checks size, SHA-256 and magic

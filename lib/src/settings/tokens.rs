@@ -6,7 +6,7 @@
 //!
 //! A token is given as `token` or as `token_sha256` (the hex SHA-256 of the token, so a
 //! configuration file need not hold the token itself). Either way only the digest is kept
-//! in memory; requests are matched by digest in constant time ([`super::auth`]).
+//! in memory; requests are matched by digest in constant time (`crate::gateway::auth`).
 
 use std::collections::HashSet;
 
@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::settings::SettingsError;
+use super::SettingsError;
 
 /// The environment variable of the token list: a TOML array of inline tables.
 pub const ENV_VAR: &str = "DOCFLOW__GATEWAY__TOKENS";

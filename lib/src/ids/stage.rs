@@ -1,6 +1,7 @@
 //! A stage's identity: its name, the durable consumer it pulls from, the stream that
 //! consumer reads, its dead-letter subject and its `[stages.NAME]` settings. The only
-//! place a stage's name is written; everything else asks a [`StageId`].
+//! place a stage's name is written; everything else asks a [`StageId`]. It lives here, below
+//! the stages, the worker runtime and the topology, which all need it.
 
 use std::fmt;
 use std::str::FromStr;

@@ -5,6 +5,10 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+mod stage;
+
+pub use stage::{StageId, UnknownStage};
+
 /// The namespace of document ids (UUIDv5 of `bucket/key` plus the object's version).
 const DOCUMENT_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a8e_3b4d_4c5e_9f60_7a8b_9c0d_1e2f);
 

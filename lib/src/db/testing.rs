@@ -45,3 +45,77 @@ pub async fn drop_postgres(url: &str) {
     }
     conn.close().await.ok();
 }
+
+/// Connections of a test's pool.
+#[cfg(test)]
+pub(crate) const MAX_CONNECTIONS: u32 = 4;
+
+/// A test's database settings for `url`.
+#[cfg(test)]
+pub(crate) fn settings(url: &str) -> crate::settings::DatabaseSettings {
+    let acquire_timeout = std::time::Duration::from_secs(10);
+    crate::settings::DatabaseSettings { url: url.to_owned(), max_connections: MAX_CONNECTIONS, acquire_timeout }
+}
+
+/// One test's migrated database, on one backend: for the database tests, the evaluator's
+/// and the documents port's conformance suite (`stages/conformance.rs`).
+#[cfg(test)]
+pub struct Target {
+    pub db: super::Db,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A SQLite file in a directory that does not exist yet (connecting creates it).
+#[cfg(test)]
+pub async fn sqlite() -> Target {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/nested/docflow.db", dir.path().display());
+    let db = super::Db::connect(&settings(&url)).await.unwrap();
+    db.migrate().await.unwrap();
+    Target { db, url, _dir: Some(dir) }
+}
+
+/// A fresh PostgreSQL database; [`on_both!`] drops it after the test.
+#[cfg(test)]
+pub async fn postgres() -> Target {
+    let url = fresh_postgres_url().await;
+    let db = super::Db::connect(&settings(&url)).await.unwrap();
+    db.migrate().await.unwrap();
+    Target { db, url, _dir: None }
+}
+
+/// Runs `body` on a fresh PostgreSQL database, then drops the database, also when `body`
+/// panics (the panic goes on once the database is gone).
+#[cfg(test)]
+pub async fn with_postgres<F: std::future::Future<Output = ()> + Send + 'static>(body: impl FnOnce(Target) -> F) {
+    let target = postgres().await;
+    let url = target.url.clone();
+    let outcome = tokio::spawn(body(target)).await;
+    drop_postgres(&url).await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic.into_panic());
+    }
+}
+
+/// Runs each named `async fn(Target)` against SQLite and PostgreSQL, as two tests
+/// (`NAME::sqlite`, `NAME::postgres`); the PostgreSQL database is dropped afterwards, also
+/// when the test panics.
+#[cfg(test)]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$name($crate::db::testing::sqlite().await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                $crate::db::testing::with_postgres(super::$name).await;
+            }
+        }
+    )*};
+}
+#[cfg(test)]
+pub(crate) use on_both;

@@ -10,64 +10,10 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, Paginat
 use sea_orm_migration::MigratorTrait;
 
 use super::*;
-use crate::ids::{DocumentId, Kind, ObjectVersion};
+use crate::ids::{DocumentId, Kind, ObjectVersion, StageId};
 use crate::lifecycle::FailureCause;
-use crate::stages::StageId;
 
-const MAX_CONNECTIONS: u32 = 4;
-
-/// A migrated database of each kind, for these tests and the documents port's
-/// conformance suite (`stages/conformance.rs`).
-pub(crate) struct Target {
-    pub(crate) db: Db,
-    pub(crate) url: String,
-    _dir: Option<tempfile::TempDir>,
-}
-
-fn settings(url: &str) -> DatabaseSettings {
-    DatabaseSettings { url: url.to_owned(), max_connections: MAX_CONNECTIONS, acquire_timeout: Duration::from_secs(10) }
-}
-
-pub(crate) async fn sqlite() -> Target {
-    let dir = tempfile::tempdir().unwrap();
-    // A missing directory: connect creates it.
-    let url = format!("sqlite://{}/nested/docflow.db", dir.path().display());
-    let db = Db::connect(&settings(&url)).await.unwrap();
-    db.migrate().await.unwrap();
-    Target { db, url, _dir: Some(dir) }
-}
-
-pub(crate) async fn postgres() -> Target {
-    let url = testing::fresh_postgres_url().await;
-    let db = Db::connect(&settings(&url)).await.unwrap();
-    db.migrate().await.unwrap();
-    Target { db, url, _dir: None }
-}
-
-/// Runs `body` against SQLite and PostgreSQL, as two tests.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn sqlite() {
-                super::$name(super::sqlite().await).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn postgres() {
-                let target = super::postgres().await;
-                let url = target.url.clone();
-                let outcome = tokio::spawn(super::$name(target)).await;
-                testing::drop_postgres(&url).await;
-                if let Err(panic) = outcome {
-                    std::panic::resume_unwind(panic.into_panic());
-                }
-            }
-
-            use super::testing;
-        }
-    )*};
-}
+use super::testing::{MAX_CONNECTIONS, Target, on_both, settings};
 
 on_both!(
     migrating_twice_is_a_no_op,

@@ -26,19 +26,13 @@ macro_rules! on_all {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn sqlite() {
-                let target = crate::db::tests::sqlite().await;
+                let target = crate::db::testing::sqlite().await;
                 super::$name(Arc::new(target.db.clone())).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn postgres() {
-                let target = crate::db::tests::postgres().await;
-                let url = target.url.clone();
-                let outcome = tokio::spawn(super::$name(Arc::new(target.db.clone()))).await;
-                crate::db::testing::drop_postgres(&url).await;
-                if let Err(panic) = outcome {
-                    std::panic::resume_unwind(panic.into_panic());
-                }
+                crate::db::testing::with_postgres(|target| super::$name(Arc::new(target.db))).await;
             }
         }
     )*};

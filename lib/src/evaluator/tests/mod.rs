@@ -6,7 +6,6 @@ mod reviews;
 mod run;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -15,10 +14,9 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use super::{EvaluatorState, routes};
-use crate::db::{Db, NewDocument, testing};
-use crate::ids::{DocumentId, Kind};
-use crate::settings::{DatabaseSettings, Settings};
-use crate::stages::StageId;
+use crate::db::NewDocument;
+use crate::ids::{DocumentId, Kind, StageId};
+use crate::settings::Settings;
 use crate::storage::Store;
 
 pub const TOKEN: &str = "evaluator-token";
@@ -48,55 +46,7 @@ pub fn settings(extra: &[(&str, &str)]) -> Settings {
         .load()
 }
 
-/// One test's database, on one backend.
-pub struct Target {
-    pub db: Db,
-    pub url: String,
-    _dir: Option<tempfile::TempDir>,
-}
-
-fn database(url: &str) -> DatabaseSettings {
-    DatabaseSettings { url: url.to_owned(), max_connections: 4, acquire_timeout: Duration::from_secs(10) }
-}
-
-pub async fn sqlite() -> Target {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/docflow.db", dir.path().display());
-    let db = Db::connect(&database(&url)).await.unwrap();
-    db.migrate().await.unwrap();
-    Target { db, url, _dir: Some(dir) }
-}
-
-pub async fn postgres() -> Target {
-    let url = testing::fresh_postgres_url().await;
-    let db = Db::connect(&database(&url)).await.unwrap();
-    db.migrate().await.unwrap();
-    Target { db, url, _dir: None }
-}
-
-/// Runs each named `async fn(Target)` against SQLite and PostgreSQL, as two tests.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$name(crate::evaluator::tests::sqlite().await).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let target = crate::evaluator::tests::postgres().await;
-                let url = target.url.clone();
-                let outcome = tokio::spawn(super::$name(target)).await;
-                crate::db::testing::drop_postgres(&url).await;
-                if let Err(panic) = outcome {
-                    std::panic::resume_unwind(panic.into_panic());
-                }
-            }
-        }
-    )*};
-}
-pub(crate) use on_both;
+pub(crate) use crate::db::testing::{Target, on_both, postgres, sqlite};
 
 impl Target {
     /// The evaluator routes over this database, with `extra` settings.

@@ -9,7 +9,7 @@ use async_nats::jetstream::{self, context::PublishErrorKind};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::db::{ArtifactRow, Document};
+use crate::db::{ArtifactRole, ArtifactRow, Document};
 use crate::ids::{DocumentId, Kind};
 
 pub const DOCUMENT_ID: &str = "Docflow-Document-Id";
@@ -100,7 +100,7 @@ pub struct Original {
 /// A checked result, stored in the results bucket under `key`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Artifact {
-    pub role: String,
+    pub role: ArtifactRole,
     pub name: String,
     pub key: String,
     pub size: i64,

@@ -35,7 +35,7 @@ pub use entities::*;
 pub use error::DbError;
 pub(crate) use listing::filter_condition;
 pub use listing::{Cursor, InvalidCursor, ListFilter};
-pub use model::{ArtifactRow, Document, NewDocument, State, TimelineEntry, UnknownState};
+pub use model::{ArtifactRole, ArtifactRow, Document, NewDocument, State, TimelineEntry, UnknownState};
 pub use observer::{Observer, StatusChange};
 
 mod observer;

@@ -154,10 +154,13 @@ pub struct TimelineEntry {
     pub reason: Option<String>,
 }
 
+/// An artifact's role: the provider protocol's result role, stored by its name.
+pub use crate::provider::protocol::Role as ArtifactRole;
+
 /// A file a provider returned, checked and stored in the results bucket under `key`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArtifactRow {
-    pub role: String,
+    pub role: ArtifactRole,
     pub name: String,
     pub key: String,
     pub size: i64,
@@ -165,16 +168,17 @@ pub struct ArtifactRow {
     pub content_type: String,
 }
 
-impl From<artifacts::Model> for ArtifactRow {
-    fn from(row: artifacts::Model) -> Self {
-        ArtifactRow {
-            role: row.role,
+impl TryFrom<artifacts::Model> for ArtifactRow {
+    type Error = DbError;
+    fn try_from(row: artifacts::Model) -> Result<Self, DbError> {
+        Ok(ArtifactRow {
+            role: row.role.parse().map_err(|_| DbError::decode("artifacts.role", &row.role))?,
             name: row.name,
             key: row.key,
             size: row.size,
             sha256: row.sha256,
             content_type: row.content_type,
-        }
+        })
     }
 }
 

@@ -194,7 +194,7 @@ impl Db {
             .order_by_asc(artifacts::Column::Name)
             .all(&self.conn)
             .await?;
-        Ok(rows.into_iter().map(ArtifactRow::from).collect())
+        rows.into_iter().map(ArtifactRow::try_from).collect()
     }
 
     pub async fn count_documents(&self) -> Result<u64, DbError> {

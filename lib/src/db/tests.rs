@@ -220,7 +220,7 @@ async fn the_timeline_lists_transitions_in_order(t: Target) {
     assert!(d.state.is_terminal());
     assert_eq!(d.normalized, Some(normalized));
     let mut stored = t.db.artifacts(id).await.unwrap();
-    stored.sort_by(|a, b| a.role.cmp(&b.role));
+    stored.sort_by(|a, b| a.role.as_str().cmp(b.role.as_str()));
     assert_eq!(stored, [artifacts[1].clone(), artifacts[0].clone()]);
     let seen = processed_events::Entity::find().all(t.db.connection()).await.unwrap();
     let seen: Vec<_> = seen.iter().map(|e| (e.event_id.as_str(), e.document_id.clone())).collect();
@@ -260,7 +260,7 @@ async fn validated_straight_from_submitted_records_processed_first_in_one_write(
 
 fn artifact(role: &str, name: &str) -> ArtifactRow {
     ArtifactRow {
-        role: role.into(),
+        role: role.parse().unwrap(),
         name: name.into(),
         key: format!("doc/{role}/{name}"),
         size: 1234,

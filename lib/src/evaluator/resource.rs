@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::db::{ArtifactRow, Document, State, TimelineEntry};
+use crate::db::{ArtifactRole, ArtifactRow, Document, State, TimelineEntry};
 use crate::ids::{DocumentId, Kind};
 use crate::lifecycle::FailureCause;
 use crate::review::{Review, Verdict, Version};
@@ -79,7 +79,7 @@ pub struct TimelineView {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ArtifactView {
-    pub role: String,
+    pub role: ArtifactRole,
     pub name: String,
     pub size: i64,
     pub sha256: String,

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::{ArtifactView, DocumentResource, DocumentSummary, EvaluatorState, TimelineView, authorize, db_error};
-use crate::db::ArtifactRow;
+use crate::db::{ArtifactRole, ArtifactRow};
 use crate::gateway::ApiError;
 use crate::ids::DocumentId;
 
@@ -53,8 +53,7 @@ pub(crate) enum Links {
 }
 
 /// The gateway's address of a document's artifact of `role`.
-pub(crate) fn gateway_link(id: DocumentId, role: &str) -> String {
-    let role = percent_encoding::utf8_percent_encode(role, percent_encoding::NON_ALPHANUMERIC);
+pub(crate) fn gateway_link(id: DocumentId, role: ArtifactRole) -> String {
     format!("/ui/documents/{id}/files/{role}")
 }
 
@@ -79,7 +78,7 @@ pub(crate) async fn load(
     for artifact in artifacts {
         let url = match links {
             Links::Presigned => presign(state, &artifact).await?,
-            Links::Gateway => gateway_link(id, &artifact.role),
+            Links::Gateway => gateway_link(id, artifact.role),
         };
         views.push(ArtifactView::new(artifact, url));
     }

@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{ApiError, GatewayState, body};
-use crate::ids::DocumentId;
 use crate::messages::{self, TRACEPARENT};
 use crate::metrics::{self, CallbackOutcome};
 use crate::provider::protocol::{Callback, CallbackStatus, Role};
@@ -78,13 +77,13 @@ async fn handle(
         tracing::info!(provider, error = %error.error, detail = %error.detail, "callback refused: schema");
         (error, CallbackOutcome::Invalid)
     })?;
-    let document_id = callback.reference.parse::<DocumentId>().ok();
+    let document_id = callback.reference;
     let traceparent = headers.get(TRACEPARENT).and_then(|v| v.to_str().ok()).filter(|v| is_traceparent(v));
     // The callback's span continues the document's trace (the provider's traceparent, else
     // the document's), and what is published continues the callback's span.
     let span = tracing::info_span!("callback", stage = "callback", provider, document_id = %callback.reference,
         event_id = %callback.event_id, outcome = tracing::field::Empty);
-    let parent = traceparent.map(str::to_owned).or_else(|| document_id.map(messages::traceparent_for));
+    let parent = traceparent.map(str::to_owned).or_else(|| Some(messages::traceparent_for(document_id)));
     crate::telemetry::link(&span, parent.as_deref());
     let carried = span.in_scope(crate::telemetry::current_traceparent).or(parent);
     let traceparent = carried.as_deref();
@@ -99,7 +98,7 @@ async fn handle(
         ));
     }
     let publish =
-        messages::publish(&state.jetstream, subject, &callback.event_id, document_id, traceparent, raw.to_vec());
+        messages::publish(&state.jetstream, subject, &callback.event_id, Some(document_id), traceparent, raw.to_vec());
     let published = tokio::time::timeout(state.publish_timeout, publish).await;
     span.record(
         "outcome",

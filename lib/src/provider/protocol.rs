@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::Kind;
+use crate::ids::{DocumentId, Kind};
 
 /// Section 1: the submission's metadata; the `metadata` part in `upload` mode, the whole
 /// JSON body (with `source_url`) in `url` mode.
@@ -74,7 +74,7 @@ pub struct JobStatus {
 
 impl JobStatus {
     /// The callback a final job stands for; `None` while the job is not final or when the
-    /// provider left out a field a callback needs.
+    /// provider left out a field a callback needs (or its reference is no document id).
     pub fn into_callback(self) -> Option<Callback> {
         let status = match self.status {
             JobState::Completed => CallbackStatus::Completed,
@@ -84,7 +84,7 @@ impl JobStatus {
         Some(Callback {
             event_id: self.event_id?,
             job_id: self.job_id,
-            reference: self.reference?,
+            reference: self.reference?.parse().ok()?,
             status,
             completed_at: self.completed_at?,
             results: self.results,
@@ -107,8 +107,9 @@ pub struct Callback {
     /// Unique per event: the gateway and the validation stage deduplicate on it.
     pub event_id: String,
     pub job_id: String,
-    /// docflow's document id, as sent in [`JobMetadata::reference`].
-    pub reference: String,
+    /// docflow's document id, as sent in [`JobMetadata::reference`]: parsed once, with the
+    /// callback (a reference that is not a UUID fails the callback's schema).
+    pub reference: DocumentId,
     pub status: CallbackStatus,
     pub completed_at: DateTime<Utc>,
     #[serde(default)]
@@ -167,6 +168,48 @@ impl Role {
             Kind::Document => &[Role::Corrected, Role::Findings],
             Kind::Video => &[Role::Transcript, Role::Summary],
         }
+    }
+
+    /// The roles a completed job of `kind` may deliver (section 4).
+    pub fn known_for(kind: Kind) -> &'static [Role] {
+        match kind {
+            Kind::Document => &[Role::Corrected, Role::Findings],
+            Kind::Video => &[Role::Transcript, Role::Summary, Role::Rendition, Role::Thumbnail],
+        }
+    }
+
+    /// Whether the role's content is parsed and checked against a schema (JSON, WebVTT),
+    /// rather than only its size, digest and magic bytes.
+    pub fn has_checked_content(self) -> bool {
+        matches!(self, Role::Findings | Role::Summary | Role::Transcript)
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A role that is none of section 3's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a result role (corrected, findings, transcript, summary, rendition, thumbnail)")]
+pub struct UnknownRole(pub String);
+
+impl std::str::FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(name: &str) -> Result<Role, UnknownRole> {
+        const ALL: [Role; 6] =
+            [Role::Corrected, Role::Findings, Role::Transcript, Role::Summary, Role::Rendition, Role::Thumbnail];
+        ALL.into_iter().find(|role| role.as_str() == name).ok_or_else(|| UnknownRole(name.to_owned()))
+    }
+}
+
+/// `artifact.role == "transcript"`: a role compared with its name, as the document page's
+/// sections do.
+impl PartialEq<&str> for Role {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
     }
 }
 
@@ -262,7 +305,7 @@ mod tests {
     #[test]
     fn a_final_job_status_is_a_callback_and_a_queued_one_is_not() {
         let status: JobStatus = serde_json::from_str(
-            r#"{"job_id":"j","status":"failed","event_id":"evt_j","reference":"r",
+            r#"{"job_id":"j","status":"failed","event_id":"evt_j","reference":"5b0a3c1e-2f7d-5d3b-9a6e-0c1d2e3f4a5b",
                 "completed_at":"2026-11-24T10:15:00Z","error":{"code":"unsupported_media","message":"no"}}"#,
         )
         .unwrap();
@@ -287,5 +330,32 @@ mod tests {
         let json = serde_json::to_value(&meta).unwrap();
         assert_eq!(json["kind"], "video");
         assert!(json.get("source_url").is_none());
+    }
+
+    #[test]
+    fn a_role_is_its_name_in_json_in_the_database_and_in_comparisons() {
+        for name in ["corrected", "findings", "transcript", "summary", "rendition", "thumbnail"] {
+            let role: Role = name.parse().unwrap();
+            assert_eq!(role.as_str(), name);
+            assert_eq!(serde_json::to_value(role).unwrap(), name);
+            assert!(role == name);
+        }
+        assert_eq!("poem".parse::<Role>(), Err(UnknownRole("poem".into())));
+        assert!(Role::Findings != "transcript");
+        for kind in [Kind::Document, Kind::Video] {
+            assert!(Role::required_for(kind).iter().all(|r| Role::known_for(kind).contains(r)));
+        }
+    }
+
+    #[test]
+    fn a_callback_whose_reference_is_no_document_id_fails_its_schema() {
+        let callback = r#"{"event_id": "e", "job_id": "j", "reference": "plan.txt", "status": "failed",
+            "completed_at": "2026-11-24T10:15:00Z"}"#;
+        assert!(serde_json::from_str::<Callback>(callback).is_err());
+        let status: JobStatus = serde_json::from_str(
+            r#"{"job_id":"j","status":"failed","event_id":"e","reference":"plan.txt","completed_at":"2026-11-24T10:15:00Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(status.into_callback(), None, "no callback stands for it");
     }
 }

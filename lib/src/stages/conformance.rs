@@ -72,7 +72,7 @@ fn submission(id: DocumentId, round: u32) -> String {
 
 fn artifact(name: &str, size: i64) -> ArtifactRow {
     ArtifactRow {
-        role: "findings".into(),
+        role: crate::db::ArtifactRole::Findings,
         name: name.into(),
         key: format!("results/{name}"),
         size,

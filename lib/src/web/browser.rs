@@ -51,7 +51,7 @@ async fn in_chromium_an_evaluator_signs_in_sees_the_list_and_opens_a_lesson_plan
     assert!(db.mark_submitted_in_round(plan, 0, "sim", &submission, "job_1", "transfer", 1).await.unwrap());
     assert!(db.transition(plan, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
     let artifact = |role: &str, name: &str| ArtifactRow {
-        role: role.into(),
+        role: role.parse().unwrap(),
         name: name.into(),
         key: format!("{plan}/{role}/{name}"),
         size: 49102,

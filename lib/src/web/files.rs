@@ -24,12 +24,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{Refused, WebState, readable, to_sign_in};
-use crate::db::ArtifactRow;
+use crate::db::{ArtifactRole, ArtifactRow};
 use crate::ids::DocumentId;
 use crate::storage::{StorageError, active};
 
 /// Roles the page's player shows in place: served `inline`.
-const INLINE_ROLES: [&str; 2] = ["rendition", "thumbnail"];
+const INLINE_ROLES: [ArtifactRole; 2] = [ArtifactRole::Rendition, ArtifactRole::Thumbnail];
 
 /// What the response of a file carries as its own policy: nothing runs, even opened alone.
 const FILE_CSP: &str = "default-src 'none'; sandbox";
@@ -134,7 +134,10 @@ pub(super) async fn download(
         Ok(own) => own,
         Err(Refused) => return StatusCode::FORBIDDEN.into_response(),
     };
-    let Some((id, role)) = path.ok().and_then(|Path((id, role))| Some((id.parse::<DocumentId>().ok()?, role))) else {
+    let Some((id, role)) = path
+        .ok()
+        .and_then(|Path((id, role))| Some((id.parse::<DocumentId>().ok()?, role.parse::<ArtifactRole>().ok()?)))
+    else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let db = &state.evaluator.db;
@@ -183,7 +186,7 @@ async fn serve(state: &WebState, headers: &HeaderMap, artifact: &ArtifactRow) ->
                 insert(response.headers_mut(), header::CONTENT_RANGE, &format!("bytes {start}-{end}/{size}"));
             }
             insert(response.headers_mut(), header::CONTENT_TYPE, &served_type(&artifact.content_type));
-            let inline = INLINE_ROLES.contains(&artifact.role.as_str());
+            let inline = INLINE_ROLES.contains(&artifact.role);
             insert(response.headers_mut(), header::CONTENT_DISPOSITION, &disposition(inline, &artifact.name));
             response
         }

@@ -481,7 +481,7 @@ async fn transcript(
         Ok(artifacts) => artifacts,
         Err(error) => return crate::evaluator::db_error(&error).into_response(),
     };
-    let Some(track) = artifacts.iter().find(|a| a.role == "transcript") else {
+    let Some(track) = artifacts.iter().find(|a| a.role == crate::db::ArtifactRole::Transcript) else {
         return StatusCode::NOT_FOUND.into_response();
     };
     let bucket = &state.evaluator.settings.s3.results_bucket;

@@ -287,7 +287,7 @@ async fn sign_in_refused_list(router: &Router) -> (String, ()) {
 
 fn artifact(role: &str, name: &str, id: DocumentId) -> ArtifactRow {
     ArtifactRow {
-        role: role.into(),
+        role: role.parse().unwrap(),
         name: name.into(),
         key: format!("{id}/{role}/{name}"),
         size: 49102,

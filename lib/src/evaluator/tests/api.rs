@@ -300,7 +300,7 @@ async fn unknown_and_malformed_ids_are_answered_404_and_400(t: Target) {
 
 fn artifact(role: &str, name: &str, id: DocumentId) -> ArtifactRow {
     ArtifactRow {
-        role: role.into(),
+        role: role.parse().unwrap(),
         name: name.into(),
         key: format!("{id}/{role}/{name}"),
         size: 49102,

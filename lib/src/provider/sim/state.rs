@@ -90,7 +90,8 @@ impl Job {
         }
     }
 
-    /// The callback body of a final job.
+    /// The callback body of a final job; none for a job whose reference is not a document
+    /// id (docflow's are).
     pub fn callback(&self) -> Option<Callback> {
         let status = match self.status {
             JobState::Completed => CallbackStatus::Completed,
@@ -100,7 +101,7 @@ impl Job {
         Some(Callback {
             event_id: self.event_id.clone(),
             job_id: self.job_id.clone(),
-            reference: self.meta.reference.clone(),
+            reference: self.meta.reference.parse().ok()?,
             status,
             completed_at: self.completed_at?,
             results: self.results.clone(),

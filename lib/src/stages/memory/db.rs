@@ -197,7 +197,8 @@ impl Documents for MemoryDb {
     async fn artifacts(&self, id: DocumentId) -> Result<Vec<ArtifactRow>, DbError> {
         self.check("artifacts")?;
         let mut rows = self.stored_artifacts(id);
-        rows.sort_by(|a, b| (&a.role, &a.name).cmp(&(&b.role, &b.name)));
+        // By role name, as the database orders them.
+        rows.sort_by(|a, b| (a.role.as_str(), &a.name).cmp(&(b.role.as_str(), &b.name)));
         Ok(rows)
     }
 }

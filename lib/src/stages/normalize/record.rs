@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::Kind;
+use crate::provider::protocol::Role;
 use crate::stages::validate::checks::{Chapter, Finding, Findings, Summary};
 
 /// Bumped when the record's shape changes; readers branch on it.
@@ -21,7 +22,7 @@ pub struct Original {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Artifact {
-    pub role: String,
+    pub role: Role,
     pub name: String,
     pub key: String,
     pub size: i64,

@@ -11,6 +11,7 @@ use crate::db::State;
 use crate::ids::{DocumentId, Kind};
 use crate::lifecycle::{By, FailureCause, Transition};
 use crate::messages::{NormalizeInputs, NormalizeRequest};
+use crate::provider::protocol::Role;
 use crate::settings::Settings;
 use crate::stages::StageId;
 use crate::stages::ports::{Documents, Objects, Ports};
@@ -44,8 +45,8 @@ impl Normalize {
 
     /// The checked text of a role: carried by the request, else read from the results
     /// bucket.
-    async fn read(&self, inputs: &mut NormalizeInputs, role: &str) -> Result<Bytes, StepError> {
-        if let Some(text) = inputs.contents.remove(role) {
+    async fn read(&self, inputs: &mut NormalizeInputs, role: Role) -> Result<Bytes, StepError> {
+        if let Some(text) = inputs.contents.remove(role.as_str()) {
             return Ok(Bytes::from(text));
         }
         let artifact = inputs
@@ -60,12 +61,14 @@ impl Normalize {
         let invalid = |r: checks::Refusal| StepError::fail(format!("a validated result no longer parses: {r}"));
         let content = match inputs.kind {
             Kind::Document => {
-                let findings = checks::parse_findings(&self.read(&mut inputs, "findings").await?).map_err(invalid)?;
+                let findings =
+                    checks::parse_findings(&self.read(&mut inputs, Role::Findings).await?).map_err(invalid)?;
                 record::document_content(findings)
             }
             Kind::Video => {
-                let summary = checks::parse_summary(&self.read(&mut inputs, "summary").await?).map_err(invalid)?;
-                let transcript = checks::parse_webvtt(&self.read(&mut inputs, "transcript").await?).map_err(invalid)?;
+                let summary = checks::parse_summary(&self.read(&mut inputs, Role::Summary).await?).map_err(invalid)?;
+                let transcript =
+                    checks::parse_webvtt(&self.read(&mut inputs, Role::Transcript).await?).map_err(invalid)?;
                 record::video_content(summary, transcript)
             }
         };

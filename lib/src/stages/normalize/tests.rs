@@ -10,7 +10,7 @@ const FINDINGS: &str = r#"{"findings":[{"category":"spelling","severity":"minor"
 
 fn artifact(id: DocumentId, role: &str, name: &str) -> ArtifactRow {
     ArtifactRow {
-        role: role.into(),
+        role: role.parse().unwrap(),
         name: name.into(),
         key: format!("{id}/{role}/{name}"),
         size: 3,

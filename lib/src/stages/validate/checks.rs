@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 
 use crate::ids::Kind;
+use crate::provider::protocol::Role;
 
 /// A reason a result is refused; its text goes into the document's timeline.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,51 +21,31 @@ fn refuse(text: impl Into<String>) -> Refusal {
 /// again by normalize), so they are bounded.
 pub const CONTENT_LIMIT: u64 = 16 * 1024 * 1024;
 
-/// Whether a role's content is parsed and checked against a schema (JSON, WebVTT), rather
-/// than only its size, digest and magic bytes.
-pub fn has_checked_content(role: &str) -> bool {
-    matches!(role, "findings" | "summary" | "transcript")
+/// The names of `roles`, joined by commas.
+fn names(roles: &[Role]) -> String {
+    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
 }
 
-/// The roles every result set of a kind must have.
-pub fn required_roles(kind: Kind) -> &'static [&'static str] {
-    match kind {
-        Kind::Document => &["corrected", "findings"],
-        Kind::Video => &["transcript", "summary"],
-    }
-}
-
-/// The roles a kind may have.
-pub fn known_roles(kind: Kind) -> &'static [&'static str] {
-    match kind {
-        Kind::Document => &["corrected", "findings"],
-        Kind::Video => &["transcript", "summary", "rendition", "thumbnail"],
-    }
-}
-
-/// Checks the roles present against the kind: all required ones, no unknown one, no
-/// role twice.
-pub fn check_roles<'a>(kind: Kind, roles: impl IntoIterator<Item = &'a str>) -> Result<(), Refusal> {
-    let roles: Vec<&str> = roles.into_iter().collect();
+/// Checks the roles present against the kind ([`Role::required_for`], [`Role::known_for`]):
+/// all required ones, none of another kind's, no role twice.
+pub fn check_roles(kind: Kind, roles: impl IntoIterator<Item = Role>) -> Result<(), Refusal> {
+    let roles: Vec<Role> = roles.into_iter().collect();
     for role in &roles {
-        if !known_roles(kind).contains(role) {
+        if !Role::known_for(kind).contains(role) {
             return Err(refuse(format!(
-                "result role {role:?} is not one of a {}'s ({})",
+                "result role {:?} is not one of a {}'s ({})",
+                role.as_str(),
                 kind.as_str(),
-                known_roles(kind).join(", ")
+                names(Role::known_for(kind))
             )));
         }
         if roles.iter().filter(|r| *r == role).count() > 1 {
-            return Err(refuse(format!("result role {role:?} appears more than once")));
+            return Err(refuse(format!("result role {:?} appears more than once", role.as_str())));
         }
     }
-    let missing: Vec<&str> = required_roles(kind).iter().copied().filter(|r| !roles.contains(r)).collect();
+    let missing: Vec<Role> = Role::required_for(kind).iter().copied().filter(|r| !roles.contains(r)).collect();
     if !missing.is_empty() {
-        return Err(refuse(format!(
-            "results lack the required role(s) {} for a {}",
-            missing.join(", "),
-            kind.as_str()
-        )));
+        return Err(refuse(format!("results lack the required role(s) {} for a {}", names(&missing), kind.as_str())));
     }
     Ok(())
 }
@@ -72,7 +53,7 @@ pub fn check_roles<'a>(kind: Kind, roles: impl IntoIterator<Item = &'a str>) -> 
 /// A result's name and declared type: nothing a browser would run (HTML, SVG, XML,
 /// scripts: [`crate::storage::active`]), and no invisible character in the name (it
 /// becomes the download's file name).
-pub fn check_result_file(role: &str, name: &str, content_type: &str) -> Result<(), Refusal> {
+pub fn check_result_file(role: Role, name: &str, content_type: &str) -> Result<(), Refusal> {
     if let Some(what) = crate::storage::active::active(content_type, name) {
         return Err(refuse(format!(
             "result {role} ({name:?}) is {what}, which a browser would run as a page or a script; refused"
@@ -290,30 +271,30 @@ mod tests {
             ("plan.corrected.htm", "application/octet-stream", "a .htm file"),
             ("script.js", "text/plain", "a .js file"),
         ] {
-            let refusal = check_result_file("corrected", name, content_type).unwrap_err();
+            let refusal = check_result_file(Role::Corrected, name, content_type).unwrap_err();
             assert!(refusal.0.contains(what) && refusal.0.contains("refused"), "{name}: {refusal}");
         }
-        assert!(check_result_file("corrected", "plan.corrected.docx", "application/zip").is_ok());
-        assert!(check_result_file("transcript", "transcript.vtt", "text/vtt").is_ok());
-        assert!(check_result_file("thumbnail", "thumb.jpg", "image/jpeg").is_ok());
+        assert!(check_result_file(Role::Corrected, "plan.corrected.docx", "application/zip").is_ok());
+        assert!(check_result_file(Role::Transcript, "transcript.vtt", "text/vtt").is_ok());
+        assert!(check_result_file(Role::Thumbnail, "thumb.jpg", "image/jpeg").is_ok());
     }
 
     #[test]
     fn result_names_with_invisible_characters_are_refused() {
-        let refusal = check_result_file("corrected", "plan\u{202E}xcod.exe", "application/pdf").unwrap_err();
+        let refusal = check_result_file(Role::Corrected, "plan\u{202E}xcod.exe", "application/pdf").unwrap_err();
         assert!(refusal.0.contains("U+202E"), "{refusal}");
-        assert!(check_result_file("corrected", "plan\u{200B}.pdf", "application/pdf").is_err());
-        assert!(check_result_file("corrected", "plan\n.pdf", "application/pdf").is_err());
-        assert!(check_result_file("corrected", "plan de leçon.pdf", "application/pdf").is_ok());
+        assert!(check_result_file(Role::Corrected, "plan\u{200B}.pdf", "application/pdf").is_err());
+        assert!(check_result_file(Role::Corrected, "plan\n.pdf", "application/pdf").is_err());
+        assert!(check_result_file(Role::Corrected, "plan de leçon.pdf", "application/pdf").is_ok());
     }
 
     #[test]
     fn roles_are_checked_per_kind() {
-        assert!(check_roles(Kind::Document, ["corrected", "findings"]).is_ok());
-        assert!(check_roles(Kind::Video, ["transcript", "summary", "thumbnail"]).is_ok());
-        assert!(check_roles(Kind::Document, ["corrected"]).unwrap_err().0.contains("findings"));
-        assert!(check_roles(Kind::Document, ["corrected", "findings", "transcript"]).is_err());
-        assert!(check_roles(Kind::Video, ["transcript", "summary", "summary"]).is_err());
+        assert!(check_roles(Kind::Document, [Role::Corrected, Role::Findings]).is_ok());
+        assert!(check_roles(Kind::Video, [Role::Transcript, Role::Summary, Role::Thumbnail]).is_ok());
+        assert!(check_roles(Kind::Document, [Role::Corrected]).unwrap_err().0.contains("findings"));
+        assert!(check_roles(Kind::Document, [Role::Corrected, Role::Findings, Role::Transcript]).is_err());
+        assert!(check_roles(Kind::Video, [Role::Transcript, Role::Summary, Role::Summary]).is_err());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::db::{ArtifactRow, Document, State};
 use crate::lifecycle::{By, FailureCause, Transition};
 use crate::messages::{self, NormalizeInputs, NormalizeRequest};
 use crate::nats::Names;
-use crate::provider::protocol::{Callback, CallbackStatus, ResultFile};
+use crate::provider::protocol::{Callback, CallbackStatus, ResultFile, Role};
 use crate::settings::Settings;
 use crate::stages::StageId;
 use crate::stages::ports::{Documents, Objects, Ports, Publisher, Results};
@@ -51,12 +51,7 @@ impl Validate {
 
     async fn validate(&self, callback: &Callback, provider: &str, delivery: &Delivery) -> Step {
         let attempt = delivery.attempt as u32;
-        let Ok(id) = callback.reference.parse() else {
-            return Err(StepError::fail(format!(
-                "callback {} names reference {:?}, which is not a document id",
-                callback.event_id, callback.reference
-            )));
-        };
+        let id = callback.reference;
         if self.db.forgotten(id).await? {
             tracing::info!(document_id = %id, job_id = %callback.job_id, "callback for a forgotten document ignored");
             return Ok(Outcome::Done);
@@ -164,7 +159,7 @@ impl Validate {
     /// Checks every result and stores it under `{document}/{role}/{name}`. Returns the
     /// artifacts, by role and name, and the text of the roles whose content was checked.
     async fn check_and_store(&self, document: &Document, callback: &Callback) -> Result<Checked, FetchError> {
-        checks::check_roles(document.kind, callback.results.iter().map(|r| r.role.as_str()))?;
+        checks::check_roles(document.kind, callback.results.iter().map(|r| r.role))?;
         let provider = &self.settings.providers[&document.provider];
         // Every URL is checked before anything is fetched.
         let urls = callback
@@ -178,16 +173,12 @@ impl Validate {
             return Err(Refusal(format!("result name {:?} is not a plain file name", result.name)).into());
         }
         for result in &callback.results {
-            checks::check_result_file(result.role.as_str(), &result.name, &result.content_type)?;
+            checks::check_result_file(result.role, &result.name, &result.content_type)?;
         }
-        if let Some(result) =
-            callback.results.iter().find(|r| checks::has_checked_content(r.role.as_str()) && r.size > CONTENT_LIMIT)
-        {
+        if let Some(result) = callback.results.iter().find(|r| r.role.has_checked_content() && r.size > CONTENT_LIMIT) {
             return Err(Refusal(format!(
                 "{} is {} bytes, more than the {CONTENT_LIMIT} a {} result may have",
-                result.role.as_str(),
-                result.size,
-                result.role.as_str()
+                result.role, result.size, result.role
             ))
             .into());
         }
@@ -196,11 +187,12 @@ impl Validate {
         let mut checked = Checked::default();
         for (artifact, text) in futures_util::future::try_join_all(fetches).await? {
             if let Some(text) = text {
-                checked.contents.insert(artifact.role.clone(), text);
+                checked.contents.insert(artifact.role.as_str().to_owned(), text);
             }
             checked.artifacts.push(artifact);
         }
-        checked.artifacts.sort_by(|a, b| (&a.role, &a.name).cmp(&(&b.role, &b.name)));
+        // By role name, as the database lists them.
+        checked.artifacts.sort_by(|a, b| (a.role.as_str(), &a.name).cmp(&(b.role.as_str(), &b.name)));
         Ok(checked)
     }
 
@@ -213,9 +205,9 @@ impl Validate {
         url: reqwest::Url,
     ) -> Result<(ArtifactRow, Option<String>), FetchError> {
         let bucket = &self.settings.s3.results_bucket;
-        let role = result.role.as_str();
+        let role = result.role;
         let key = format!("{}/{role}/{}", document.id, result.name);
-        let keep = checks::has_checked_content(role);
+        let keep = role.has_checked_content();
         let body = fetch::fetch_into(&*self.results, &*self.store, url, result, bucket, &key, keep).await?;
         let text = match body {
             Some(bytes) => match check_content(role, bytes) {
@@ -228,7 +220,7 @@ impl Validate {
             None => None,
         };
         let artifact = ArtifactRow {
-            role: role.to_owned(),
+            role,
             name: result.name.clone(),
             key,
             size: result.size as i64,
@@ -266,10 +258,10 @@ struct Checked {
 }
 
 /// The JSON and WebVTT roles must parse and match their schemas; their text.
-fn check_content(role: &str, bytes: Bytes) -> Result<String, Refusal> {
+fn check_content(role: Role, bytes: Bytes) -> Result<String, Refusal> {
     match role {
-        "findings" => checks::parse_findings(&bytes).map(drop),
-        "summary" => checks::parse_summary(&bytes).map(drop),
+        Role::Findings => checks::parse_findings(&bytes).map(drop),
+        Role::Summary => checks::parse_summary(&bytes).map(drop),
         _ => checks::parse_webvtt(&bytes).map(drop),
     }?;
     String::from_utf8(bytes.into()).map_err(|_| Refusal(format!("{role} is not UTF-8 text")))
@@ -299,7 +291,7 @@ impl Stage for Validate {
     async fn on_dead_letter(&self, delivery: &Delivery, reason: &str, cause: Option<FailureCause>) {
         let failed = Transition::Failed { cause: cause.unwrap_or(FailureCause::ResultsUnavailable), reason };
         let Ok(callback) = serde_json::from_slice::<Callback>(&delivery.payload) else { return };
-        let Ok(id) = callback.reference.parse() else { return };
+        let id = callback.reference;
         // Only a document this callback belongs to is failed by it.
         if let Ok(Some(document)) = self.db.get(id).await
             && document.provider_job_id.as_deref() == Some(callback.job_id.as_str())

@@ -42,7 +42,7 @@ pub(in crate::web) async fn validated(
             let key = format!("{id}/{role}/{name}");
             s3.put_file("results", &key, bytes);
             ArtifactRow {
-                role: (*role).into(),
+                role: role.parse().unwrap(),
                 name: (*name).into(),
                 key,
                 size: bytes.len() as i64,

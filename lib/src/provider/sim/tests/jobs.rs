@@ -13,7 +13,7 @@ async fn a_completed_document_calls_back_signed_with_results_matching_their_sha2
     let received = receiver.wait_for_callbacks(1).await;
     let callback = checked_callback(&received, 0);
     assert_eq!(callback.job_id, job.job_id);
-    assert_eq!(callback.reference, REFERENCE);
+    assert_eq!(callback.reference.to_string(), REFERENCE);
     assert_eq!(callback.status, CallbackStatus::Completed);
     assert!(callback.event_id.starts_with("evt_"));
     let roles: Vec<Role> = callback.results.iter().map(|r| r.role).collect();

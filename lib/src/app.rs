@@ -207,7 +207,9 @@ pub async fn run_listening(
         .await
         // A SQLite file this user may not write can fail the connection itself.
         .map_err(|e| crate::writable::owner_problem(&settings.database.url).map_or(AppError::from(e), AppError::from))?
-        .with_observer(crate::web::live::publisher(client.clone(), names.clone()));
+        .with_observer(crate::web::live::publisher(client.clone(), names.clone()))
+        // The transitions each stage applies at the same time share a commit (db/group.rs).
+        .with_group_commit(crate::db::GROUP_COMMIT_MAX);
     // Reading works where writing does not (a file left root's by `sudo docflow setup`):
     // refuse to start rather than take uploads that cannot be recorded.
     crate::writable::check(&db, &settings.database.url).await?;

@@ -5,7 +5,8 @@
 //! one statement (a data-modifying CTE updates the document and appends its timeline
 //! entry together), on SQLite one `BEGIN IMMEDIATE` transaction. Transitions are guarded
 //! by the current state (`UPDATE ... WHERE state IN (...)`), so a redelivered message or
-//! two workers racing on one document change it at most once.
+//! two workers racing on one document change it at most once. `docflow run` commits the
+//! transitions a stage applies at the same time together (`group.rs`).
 
 use std::path::Path;
 
@@ -17,6 +18,7 @@ use crate::settings::DatabaseSettings;
 
 pub mod entities;
 mod error;
+mod group;
 mod listing;
 pub mod migration;
 mod model;
@@ -33,6 +35,7 @@ mod transition;
 
 pub use entities::*;
 pub use error::DbError;
+pub use group::{DEFAULT_MAX as GROUP_COMMIT_MAX, GroupStats};
 pub(crate) use listing::filter_condition;
 pub use listing::{Cursor, InvalidCursor, ListFilter};
 pub use model::{ArtifactRole, ArtifactRow, Document, NewDocument, State, TimelineEntry, UnknownState};
@@ -46,6 +49,8 @@ pub struct Db {
     conn: DatabaseConnection,
     /// Told of every state a document takes, after the write that recorded it.
     observer: Option<Observer>,
+    /// Group commit (`with_group_commit`): transitions of a stage share transactions.
+    group: Option<std::sync::Arc<group::GroupCommit>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -94,7 +99,7 @@ impl Db {
             cause,
         })?;
         conn.set_metric_callback(statements::statement);
-        Ok(Db { conn, observer: None })
+        Ok(Db { conn, observer: None, group: None })
     }
 
     /// Applies pending migrations; a no-op when the schema is current. Safe to run from

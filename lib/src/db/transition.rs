@@ -7,15 +7,18 @@
 //! statement: the update is a data-modifying CTE (`moved`) the inserts select from. SQLite
 //! has no data-modifying CTEs: one `BEGIN IMMEDIATE` transaction runs the update and, only
 //! when it returned a row, the same inserts selecting from that row of `documents`.
+//! With group commit (`group.rs`) the same statements run in a transaction shared with
+//! the stage's other transitions of the moment.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
     Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, OnConflict, Order, Query, SelectStatement,
     UpdateStatement, Value, ValueTuple, WithClause,
 };
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult};
+use sea_orm::{DbBackend, DbErr, QueryResult};
 
 use super::entities::{artifacts, document_events, documents, processed_events, submissions};
+use super::group::Prepared;
 use super::repository::{clamp, now};
 use super::{Db, DbError, State, StatusChange};
 use crate::ids::DocumentId;
@@ -82,7 +85,8 @@ impl Db {
         }
         let write = Write { id, transition, by, at: now(), backend: self.backend() };
         let update = write.update()?;
-        let moved = if write.backend == DbBackend::Postgres {
+        let backend = write.backend;
+        let prepared = if backend == DbBackend::Postgres {
             let mut with = WithClause::new();
             with.cte(CommonTableExpression::new().query(update).table_name(Alias::new(MOVED)).to_owned());
             for (n, insert) in write.inserts(Source::Moved)?.into_iter().enumerate() {
@@ -90,15 +94,18 @@ impl Db {
             }
             // Data-modifying CTEs run to completion whether or not the query reads them.
             let query = with.query(Query::select().columns(RETURNED).from(Alias::new(MOVED)).to_owned());
-            self.conn.query_one(&query).await?
+            Prepared { first: backend.build(&query), then: Vec::new() }
+        } else {
+            let inserts = write.inserts(Source::Row(id))?;
+            Prepared { first: backend.build(&update), then: inserts.iter().map(|i| backend.build(i)).collect() }
+        };
+        let moved = if let Some(group) = &self.group {
+            group.apply(by.stage, id, prepared).await?
+        } else if backend == DbBackend::Postgres {
+            prepared.run(&self.conn).await?
         } else {
             let txn = self.begin_write().await?;
-            let moved = txn.query_one(&update).await?;
-            if moved.is_some() {
-                for insert in write.inserts(Source::Row(id))? {
-                    txn.execute(&insert).await?;
-                }
-            }
+            let moved = prepared.run(&txn).await?;
             txn.commit().await?;
             moved
         };

@@ -1,8 +1,8 @@
 //! One conformance suite for the documents port ([`Documents`]), run against each
-//! implementation: PostgreSQL and SQLite (`Db`) and the in-memory one the stages' unit
-//! tests use (`MemoryDb`). Every guarded write from every state, rounds, and the same
-//! write applied twice at once: the stage tests on the in-memory copy are only worth
-//! what this suite holds it to.
+//! implementation: PostgreSQL and SQLite (`Db`), each also with group commit as `docflow
+//! run` uses it, and the in-memory one the stages' unit tests use (`MemoryDb`). Every
+//! guarded write from every state, rounds, and the same write applied twice at once: the
+//! stage tests on the in-memory copy are only worth what this suite holds it to.
 
 use std::sync::Arc;
 
@@ -13,7 +13,8 @@ use crate::stages::StageId;
 use crate::stages::normalize::record::Record;
 use crate::stages::ports::Documents;
 
-/// Runs `body` against the in-memory port, SQLite and PostgreSQL, as three tests.
+/// Runs `body` against the in-memory port, SQLite and PostgreSQL, the latter two with and
+/// without group commit, as five tests.
 macro_rules! on_all {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -33,6 +34,25 @@ macro_rules! on_all {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn postgres() {
                 crate::db::testing::with_postgres(|target| super::$name(Arc::new(target.db))).await;
+            }
+
+            /// With group commit (`db/group.rs`), as `docflow run` applies transitions.
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite_grouped() {
+                let target = crate::db::tests::sqlite().await;
+                super::$name(Arc::new(target.db.clone().with_group_commit(crate::db::GROUP_COMMIT_MAX))).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres_grouped() {
+                let target = crate::db::tests::postgres().await;
+                let url = target.url.clone();
+                let db = target.db.clone().with_group_commit(crate::db::GROUP_COMMIT_MAX);
+                let outcome = tokio::spawn(super::$name(Arc::new(db))).await;
+                crate::db::testing::drop_postgres(&url).await;
+                if let Err(panic) = outcome {
+                    std::panic::resume_unwind(panic.into_panic());
+                }
             }
         }
     )*};

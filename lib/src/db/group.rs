@@ -1,0 +1,490 @@
+//! Group commit: the transitions a stage applies at the same time share one transaction.
+//!
+//! `Db::apply` builds its statements in the caller, then hands them to the stage's queue
+//! here. When no commit of that stage is running, a committer task starts at once with
+//! what is queued (no fixed wait: a lone transition goes alone); while it commits, the
+//! transitions that arrive queue up and the next transaction takes all of them, at most
+//! [`GroupCommit::max`]. Each caller's `apply` returns once its transaction committed, so
+//! a delivery is acked only after its write is durable.
+//!
+//! In a transaction, the writes run one after the other, in the order of their document
+//! ids (two transactions of two stages then lock the rows they share in the same order
+//! and cannot deadlock), each as it runs alone: on PostgreSQL the one data-modifying
+//! `WITH` statement, on SQLite the guarded update and, when it matched, its inserts. A
+//! write whose guard does not match is an outcome (`false`), not an error, and changes
+//! nothing for the others; a database error rolls the whole transaction back and every
+//! write in it gets the error (its delivery is redelivered, as without grouping).
+//!
+//! PostgreSQL: a transaction of one write is that statement alone (autocommit, as without
+//! grouping); of more, `BEGIN`, the statements, `COMMIT`. SQLite: one `BEGIN IMMEDIATE`
+//! per transaction, as for a single write.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement};
+use tokio::sync::oneshot;
+
+use super::{Db, DbError, statements};
+use crate::ids::DocumentId;
+use crate::stages::StageId;
+
+/// The most transitions one transaction takes by default: a stage runs at most its
+/// `concurrency` at once (16 by default), so this bounds only unusual settings.
+pub const DEFAULT_MAX: usize = 64;
+
+/// One transition's statements, built by the caller: `first` decides (it returns the
+/// moved row, or none when the guard did not match), `then` run only when it moved.
+pub(super) struct Prepared {
+    pub(super) first: Statement,
+    pub(super) then: Vec<Statement>,
+}
+
+impl Prepared {
+    /// Runs the write on `conn` (a transaction or, for one PostgreSQL statement, the pool).
+    pub(super) async fn run(self, conn: &impl ConnectionTrait) -> Result<Option<QueryResult>, DbErr> {
+        let moved = conn.query_one_raw(self.first).await?;
+        if moved.is_some() {
+            for statement in self.then {
+                conn.execute_raw(statement).await?;
+            }
+        }
+        Ok(moved)
+    }
+}
+
+type Reply = oneshot::Sender<Result<Option<QueryResult>, DbErr>>;
+
+struct Entry {
+    id: DocumentId,
+    write: Prepared,
+    reply: Reply,
+}
+
+#[derive(Default)]
+struct Queue {
+    pending: VecDeque<Entry>,
+    /// A committer task is draining this queue.
+    running: bool,
+}
+
+/// The stages' queues of one pool, and how many transactions and transitions went through.
+pub(super) struct GroupCommit {
+    /// The pool the transactions run on (a `Db` without grouping).
+    db: Db,
+    max: usize,
+    queues: Mutex<HashMap<StageId, Arc<Mutex<Queue>>>>,
+    commits: AtomicU64,
+    transitions: AtomicU64,
+    /// Tests: hold the committers back (transitions queue, nothing commits).
+    #[cfg(test)]
+    held: std::sync::atomic::AtomicBool,
+}
+
+/// What grouping did so far: transactions committed (or rolled back) and the transitions
+/// they carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupStats {
+    pub commits: u64,
+    pub transitions: u64,
+}
+
+impl GroupCommit {
+    pub(super) fn new(db: Db, max: usize) -> GroupCommit {
+        GroupCommit {
+            db,
+            max: max.max(1),
+            queues: Mutex::default(),
+            commits: AtomicU64::new(0),
+            transitions: AtomicU64::new(0),
+            #[cfg(test)]
+            held: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    pub(super) fn stats(&self) -> GroupStats {
+        GroupStats {
+            commits: self.commits.load(Ordering::Relaxed),
+            transitions: self.transitions.load(Ordering::Relaxed),
+        }
+    }
+
+    fn queue(&self, stage: StageId) -> Arc<Mutex<Queue>> {
+        lock(&self.queues).entry(stage).or_default().clone()
+    }
+
+    /// Queues `write` with the stage's other transitions and waits for its transaction.
+    pub(super) async fn apply(
+        self: &Arc<Self>,
+        stage: StageId,
+        id: DocumentId,
+        write: Prepared,
+    ) -> Result<Option<QueryResult>, DbError> {
+        let (reply, answer) = oneshot::channel();
+        let queue = self.queue(stage);
+        let start = {
+            let mut q = lock(&queue);
+            q.pending.push_back(Entry { id, write, reply });
+            !std::mem::replace(&mut q.running, true)
+        };
+        if start && !self.is_held() {
+            self.spawn(stage, queue);
+        }
+        match answer.await {
+            Ok(outcome) => outcome.map_err(DbError::from),
+            // The committer task panicked: nothing tells whether the write committed, and
+            // the delivery's redelivery finds out (its guard).
+            Err(_) => Err(DbErr::Custom(
+                "the group commit of this transition stopped without an answer (a panic in its task); the delivery is retried".into(),
+            )
+            .into()),
+        }
+    }
+
+    fn spawn(self: &Arc<Self>, stage: StageId, queue: Arc<Mutex<Queue>>) {
+        let this = Arc::clone(self);
+        tokio::spawn(statements::in_stage(stage.as_str(), async move { this.drain(queue).await }));
+    }
+
+    /// Commits what the queue holds, a transaction at a time, until it is empty.
+    async fn drain(&self, queue: Arc<Mutex<Queue>>) {
+        // Should this task panic, the queue is released and its waiters told (their
+        // senders dropped), rather than left waiting on a committer that is gone.
+        let _release = Release(&queue);
+        loop {
+            let batch: Vec<Entry> = {
+                let mut q = lock(&queue);
+                if q.pending.is_empty() {
+                    q.running = false;
+                    return;
+                }
+                let n = q.pending.len().min(self.max);
+                q.pending.drain(..n).collect()
+            };
+            self.commit(batch).await;
+        }
+    }
+
+    /// One transaction for `batch`, then each caller's answer.
+    async fn commit(&self, mut batch: Vec<Entry>) {
+        // Stable: two writes of one document keep their order of arrival.
+        batch.sort_by_key(|e| e.id);
+        let (writes, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|e| (e.write, e.reply)).unzip();
+        let count = writes.len() as u64;
+        let outcome = self.run(writes).await;
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        self.transitions.fetch_add(count, Ordering::Relaxed);
+        match outcome {
+            Ok(moved) => {
+                for (reply, moved) in replies.into_iter().zip(moved) {
+                    // A caller that stopped waiting (its task cancelled) needs no answer.
+                    let _ = reply.send(Ok(moved));
+                }
+            }
+            Err(error) => {
+                for reply in replies {
+                    let _ = reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+
+    async fn run(&self, writes: Vec<Prepared>) -> Result<Vec<Option<QueryResult>>, DbErr> {
+        let conn = self.db.connection();
+        if writes.len() == 1 && conn.get_database_backend() == DbBackend::Postgres {
+            let write = writes.into_iter().next().expect("one write");
+            return Ok(vec![write.run(conn).await?]);
+        }
+        let txn = self.db.begin_write().await.map_err(into_db_err)?;
+        let mut moved = Vec::with_capacity(writes.len());
+        for write in writes {
+            moved.push(write.run(&txn).await?);
+        }
+        txn.commit().await?;
+        Ok(moved)
+    }
+
+    #[cfg(test)]
+    fn is_held(&self) -> bool {
+        self.held.load(Ordering::SeqCst)
+    }
+
+    #[cfg(not(test))]
+    fn is_held(&self) -> bool {
+        false
+    }
+
+    /// Tests: from now on transitions queue and nothing commits, until [`Self::release`].
+    #[cfg(test)]
+    pub(super) fn hold(&self) {
+        self.held.store(true, Ordering::SeqCst);
+    }
+
+    /// Tests: how many transitions wait in `stage`'s queue.
+    #[cfg(test)]
+    pub(super) fn waiting(&self, stage: StageId) -> usize {
+        lock(&self.queue(stage)).pending.len()
+    }
+
+    /// Tests: commits what queued while held, and goes on as usual.
+    #[cfg(test)]
+    pub(super) fn release(self: &Arc<Self>) {
+        self.held.store(false, Ordering::SeqCst);
+        let queues: Vec<_> = lock(&self.queues).iter().map(|(s, q)| (*s, q.clone())).collect();
+        for (stage, queue) in queues {
+            let queued = {
+                let q = lock(&queue);
+                q.running && !q.pending.is_empty()
+            };
+            if queued {
+                self.spawn(stage, queue);
+            }
+        }
+    }
+}
+
+/// On a committer's panic: the queue no longer has a committer, and what it held is
+/// dropped (each waiter gets an error).
+struct Release<'a>(&'a Mutex<Queue>);
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut q = lock(self.0);
+            q.running = false;
+            q.pending.clear();
+        }
+    }
+}
+
+/// A poisoned lock only means a panic elsewhere; the queue itself stays consistent.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// `begin_write`'s error back as the driver's, to hand every waiter a copy.
+fn into_db_err(error: DbError) -> DbErr {
+    match error {
+        DbError::Query { cause } | DbError::PoolTimeout { cause } => cause,
+        other => DbErr::Custom(other.to_string()),
+    }
+}
+
+impl Db {
+    /// This pool, with the transitions each stage applies at the same time committed
+    /// together, at most `max` in a transaction (see `db/group.rs`).
+    pub fn with_group_commit(mut self, max: usize) -> Db {
+        let plain = Db { group: None, ..self.clone() };
+        self.group = Some(Arc::new(GroupCommit::new(plain, max)));
+        self
+    }
+
+    /// What group commit did so far; `None` without it.
+    pub fn group_stats(&self) -> Option<GroupStats> {
+        self.group.as_ref().map(|g| g.stats())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use sea_orm::{ConnectionTrait, Statement};
+
+    use super::*;
+    use crate::db::tests::{Target, postgres, sqlite};
+    use crate::db::{NewDocument, State};
+    use crate::ids::Kind;
+    use crate::lifecycle::{By, Transition};
+
+    const TRANSFER: StageId = StageId::Transfer;
+    const N: usize = 12;
+
+    fn new_document() -> NewDocument {
+        let id = DocumentId(uuid::Uuid::new_v4());
+        NewDocument {
+            id,
+            kind: Kind::Document,
+            uploader_id: "teacher-42".into(),
+            bucket: "uploads".into(),
+            key: format!("teacher-42/{id}.txt"),
+            version_id: None,
+            etag: None,
+            size: 19,
+            content_type: "text/plain".into(),
+            provider: "sim".into(),
+        }
+    }
+
+    async fn received(db: &Db, n: usize) -> Vec<DocumentId> {
+        let mut ids = Vec::new();
+        for _ in 0..n {
+            let new = new_document();
+            db.record_received(&new, TRANSFER, 1, Some(1)).await.unwrap();
+            ids.push(new.id);
+        }
+        ids
+    }
+
+    /// Applies `moves` at once on a grouped `db` while its committers are held, so they all
+    /// queue, then releases them: one transaction takes them all. The answers, in order.
+    async fn at_once(db: &Db, moves: Vec<(DocumentId, Transition<'static>)>) -> Vec<Result<bool, DbError>> {
+        let group = db.group.clone().expect("a grouped pool");
+        group.hold();
+        let count = moves.len();
+        let tasks: Vec<_> = moves
+            .into_iter()
+            .map(|(id, t)| {
+                let db = db.clone();
+                tokio::spawn(async move { db.apply(id, t, By::new(TRANSFER, 1)).await })
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while group.waiting(TRANSFER) < count {
+            assert!(Instant::now() < deadline, "{} of {count} transitions queued in 10 s", group.waiting(TRANSFER));
+            tokio::task::yield_now().await;
+        }
+        group.release();
+        let mut answers = Vec::new();
+        for task in tasks {
+            answers.push(task.await.unwrap());
+        }
+        answers
+    }
+
+    fn submit(id: DocumentId) -> Transition<'static> {
+        let submission: &'static str = Box::leak(id.submission_id_for_round("sim", 0).to_string().into_boxed_str());
+        Transition::Submit { round: 0, provider: "sim", submission_id: submission, job_id: "job" }
+    }
+
+    async fn states(db: &Db, ids: &[DocumentId]) -> Vec<State> {
+        let mut states = Vec::new();
+        for id in ids {
+            states.push(db.get(*id).await.unwrap().unwrap().state);
+        }
+        states
+    }
+
+    /// N concurrent transitions of one stage: one commit. On PostgreSQL the rows they wrote
+    /// carry one transaction id (`xmin`), the database's own count of the transactions.
+    async fn concurrent_transitions_share_one_commit(target: Target) {
+        let db = target.db.clone().with_group_commit(DEFAULT_MAX);
+        let ids = received(&db, N).await;
+        let answers = at_once(&db, ids.iter().map(|id| (*id, submit(*id))).collect()).await;
+        assert!(answers.iter().all(|a| matches!(a, Ok(true))), "every transition moved: {answers:?}");
+        assert_eq!(states(&db, &ids).await, vec![State::Submitted; N]);
+        assert_eq!(db.group_stats(), Some(GroupStats { commits: 1, transitions: N as u64 }));
+        if db.backend() == DbBackend::Postgres {
+            let list = ids.iter().map(|id| format!("'{id}'")).collect::<Vec<_>>().join(",");
+            let sql = format!(
+                "SELECT count(DISTINCT x) AS n, count(*) AS rows FROM (
+                   SELECT xmin::text AS x FROM documents WHERE id IN ({list})
+                   UNION ALL SELECT xmin::text FROM submissions WHERE document_id IN ({list})
+                   UNION ALL SELECT xmin::text FROM document_events WHERE document_id IN ({list}) AND state = 'submitted'
+                 ) t"
+            );
+            let row = db.connection().query_one_raw(Statement::from_string(DbBackend::Postgres, sql)).await;
+            let row = row.unwrap().unwrap();
+            let (n, rows): (i64, i64) = (row.try_get("", "n").unwrap(), row.try_get("", "rows").unwrap());
+            assert_eq!(rows, 3 * N as i64, "a document, a submission and a timeline entry per transition");
+            assert_eq!(n, 1, "the rows of {N} transitions were written by {n} transactions");
+        }
+    }
+
+    /// In one transaction, a transition whose guard does not match answers `false` and
+    /// the others move.
+    async fn a_guard_that_does_not_match_leaves_the_others_moving(target: Target) {
+        let db = target.db.clone().with_group_commit(DEFAULT_MAX);
+        let ids = received(&db, 3).await;
+        assert!(db.apply(ids[2], submit(ids[2]), By::new(TRANSFER, 1)).await.unwrap());
+        let missing = DocumentId(uuid::Uuid::new_v4());
+        let moves = vec![
+            (ids[0], submit(ids[0])),
+            (ids[2], submit(ids[2])),
+            (missing, submit(missing)),
+            (ids[1], submit(ids[1])),
+        ];
+        let answers: Vec<bool> = at_once(&db, moves).await.into_iter().map(Result::unwrap).collect();
+        assert_eq!(answers, [true, false, false, true]);
+        assert_eq!(states(&db, &ids).await, vec![State::Submitted; 3]);
+        assert_eq!(db.group_stats().unwrap().commits, 2, "the lone submit, then the four together");
+    }
+
+    /// The same transition twice in one transaction: the first moves the document, the
+    /// second finds it moved.
+    async fn the_same_transition_twice_in_one_transaction_moves_once(target: Target) {
+        let db = target.db.clone().with_group_commit(DEFAULT_MAX);
+        let ids = received(&db, 1).await;
+        let mut answers: Vec<bool> = at_once(&db, vec![(ids[0], submit(ids[0])), (ids[0], submit(ids[0]))])
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        answers.sort();
+        assert_eq!(answers, [false, true], "exactly one of the two moved the document");
+        assert_eq!(db.group_stats().unwrap().commits, 1);
+    }
+
+    /// A database error in one write rolls its whole transaction back: every transition in
+    /// it fails (each delivery is redelivered), and none moved.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_database_error_fails_the_whole_transaction_on_postgres() {
+        let target = postgres().await;
+        let url = target.url.clone();
+        let outcome = tokio::spawn(async move {
+            let db = target.db.clone().with_group_commit(DEFAULT_MAX);
+            let ids = received(&db, 3).await;
+            let mut moves: Vec<_> = ids.iter().map(|id| (*id, submit(*id))).collect();
+            // Not JSON: PostgreSQL refuses the cast to jsonb.
+            let broken = received(&db, 1).await[0];
+            validated(&db, broken).await;
+            moves.push((broken, Transition::Normalized { json: "{not json" }));
+            let answers = at_once(&db, moves).await;
+            assert!(answers.iter().all(Result::is_err), "every transition of the transaction failed: {answers:?}");
+            assert_eq!(states(&db, &ids).await, vec![State::Received; 3], "the transaction was rolled back");
+            // The next transaction works.
+            assert!(db.apply(ids[0], submit(ids[0]), By::new(TRANSFER, 2)).await.unwrap());
+        })
+        .await;
+        crate::db::testing::drop_postgres(&url).await;
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic.into_panic());
+        }
+    }
+
+    /// Takes a received document to `validated` (without grouping's hold).
+    async fn validated(db: &Db, id: DocumentId) {
+        assert!(db.apply(id, submit(id), By::new(TRANSFER, 1)).await.unwrap());
+        let validated = Transition::Validated { from: State::Submitted, event_id: "e", artifacts: &[] };
+        assert!(db.apply(id, validated, By::new(StageId::Validate, 1)).await.unwrap());
+    }
+
+    macro_rules! on_both {
+        ($($name:ident),* $(,)?) => {$(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn sqlite() {
+                    super::$name(super::sqlite().await).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn postgres() {
+                    let target = super::postgres().await;
+                    let url = target.url.clone();
+                    let outcome = tokio::spawn(super::$name(target)).await;
+                    crate::db::testing::drop_postgres(&url).await;
+                    if let Err(panic) = outcome {
+                        std::panic::resume_unwind(panic.into_panic());
+                    }
+                }
+            }
+        )*};
+    }
+
+    on_both!(
+        concurrent_transitions_share_one_commit,
+        a_guard_that_does_not_match_leaves_the_others_moving,
+        the_same_transition_twice_in_one_transaction_moves_once,
+    );
+}

@@ -292,7 +292,15 @@ async fn an_erasure_killed_between_two_steps_finishes_after_a_restart() {
     assert_eq!(erasure.outcome, Outcome::Erased, "{erasure:?}");
     assert!(erasure.with_upload && erasure.finished_at.is_some());
     // The counts of the attempt that deleted the rows, kept through the last one.
-    assert!(erasure.detail.contains("upload erased") && erasure.detail.contains("mail notices 1"), "{}", erasure.detail);
+    assert!(
+        erasure.detail.contains("upload erased") && erasure.detail.contains("mail notices 1"),
+        "{}",
+        erasure.detail
+    );
     assert!(erasure.detail.contains(&format!("jobs {job_id} erased")), "{}", erasure.detail);
-    assert_eq!(contacts.contact("teacher-8").await.unwrap().map(|c| c.opt_in), Some(true), "only --uploader erases the address");
+    assert_eq!(
+        contacts.contact("teacher-8").await.unwrap().map(|c| c.opt_in),
+        Some(true),
+        "only --uploader erases the address"
+    );
 }

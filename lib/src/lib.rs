@@ -18,8 +18,6 @@ pub mod mail;
 pub mod messages;
 pub mod metrics;
 pub mod nats;
-#[cfg(all(test, feature = "dev"))]
-mod openapi_check;
 pub mod ops;
 pub mod provider;
 pub mod redact;

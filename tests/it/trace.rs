@@ -18,6 +18,10 @@ use crate::support::{Sandbox, wait_for};
 struct Received {
     pid: i64,
     trace_id: String,
+    span_id: String,
+    parent_span_id: String,
+    start: u64,
+    end: u64,
     name: String,
     attributes: BTreeMap<String, String>,
 }
@@ -50,6 +54,10 @@ async fn receiver() -> (String, Arc<Mutex<Vec<Received>>>) {
                         kept.push(Received {
                             pid,
                             trace_id: hex::encode(&span.trace_id),
+                            span_id: hex::encode(&span.span_id),
+                            parent_span_id: hex::encode(&span.parent_span_id),
+                            start: span.start_time_unix_nano,
+                            end: span.end_time_unix_nano,
                             name: span.name.clone(),
                             attributes: span
                                 .attributes
@@ -110,4 +118,35 @@ async fn one_documents_spans_share_one_trace_across_the_gateway_and_the_stages_p
     for span in of_document.iter().filter(|s| s.name == "message") {
         assert!(span.attributes.contains_key("attempt"), "{span:?}");
     }
+    // The example trace of docs/operations.md (`cargo test ... trace -- --nocapture`).
+    eprintln!("{}", table(&of_document));
+}
+
+/// One line per span, oldest first: when (ms after the first), process, span and parent,
+/// name and the document's attributes.
+fn table(spans: &[Received]) -> String {
+    let mut spans = spans.to_vec();
+    spans.sort_by_key(|s| s.start);
+    let first = spans.first().map(|s| s.start).unwrap_or(0);
+    let mut lines = vec![format!("trace {}", spans.first().map(|s| s.trace_id.as_str()).unwrap_or(""))];
+    lines.push(format!(
+        "{:>8} {:>8} {:>7}  {:<16} {:<16} {:<14} {:<10} {:>7}  {}",
+        "start ms", "took ms", "pid", "span", "parent", "name", "stage", "attempt", "outcome"
+    ));
+    for s in &spans {
+        let get = |key: &str| s.attributes.get(key).cloned().unwrap_or_else(|| "-".into());
+        lines.push(format!(
+            "{:>8} {:>8} {:>7}  {:<16} {:<16} {:<14} {:<10} {:>7}  {}",
+            (s.start - first) / 1_000_000,
+            s.end.saturating_sub(s.start) / 1_000_000,
+            s.pid,
+            s.span_id,
+            if s.parent_span_id.is_empty() { "-" } else { s.parent_span_id.as_str() },
+            s.name,
+            get("stage"),
+            get("attempt"),
+            get("outcome"),
+        ));
+    }
+    lines.join("\n")
 }

@@ -132,12 +132,19 @@ impl AdminState {
 
 /// The admin routes.
 pub fn router(state: AdminState) -> Router {
-    Router::new()
+    table().into_router().with_state(state).fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
+}
+
+/// The paths [`router`] serves.
+pub fn paths() -> Vec<&'static str> {
+    table().paths()
+}
+
+fn table() -> crate::gateway::RouteTable<AdminState> {
+    crate::gateway::RouteTable::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(state)
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route") })
 }
 
 /// Serves [`router`] on `listener` until `shutdown` is cancelled.

@@ -32,8 +32,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 
 use crate::db::{Db, DbError};
-use crate::gateway::ApiError;
 use crate::gateway::auth::{self, Access};
+use crate::gateway::{ApiError, RouteTable};
 use crate::settings::Settings;
 use crate::storage::Store;
 
@@ -65,13 +65,21 @@ impl EvaluatorState {
 /// The evaluator routes, with their state, ready for
 /// [`crate::gateway::GatewayState::with_routes`].
 pub fn routes(state: EvaluatorState) -> Router {
-    Router::new()
+    table().into_router().with_state(state)
+}
+
+/// The paths [`routes`] serves.
+pub fn paths() -> Vec<&'static str> {
+    table().paths()
+}
+
+fn table() -> RouteTable<EvaluatorState> {
+    RouteTable::new()
         .route("/v1/documents", get(list::list))
         .route("/v1/documents/counts", get(counts::counts))
         .route("/v1/documents/{id}", get(show::show))
         .route("/v1/documents/{id}/reviews", axum::routing::post(reviews::create))
         .route("/v1/uploaders", get(counts::uploaders))
-        .with_state(state)
 }
 
 /// 401 unless the request carries one of `[[gateway.tokens]]`, 403 unless its role is

@@ -78,10 +78,11 @@ impl Forget {
                 } else {
                     "upload kept"
                 };
-                let (dead, timers) = self.delete_messages(id).await?;
+                let Messages { dead, timers, notices } = self.delete_messages(id).await?;
                 let rows = records::delete_rows(&self.db, id).await?;
                 detail = format!(
-                    "rows {rows}, results objects {objects}, {upload}, dead letters {dead}, watch timers {timers}"
+                    "rows {rows}, results objects {objects}, {upload}, dead letters {dead}, watch timers {timers}, \
+                     mail notices {notices}"
                 );
                 records::note_detail(&self.db, &request.request_id, id, &detail).await?;
                 (Some(document.provider), jobs)
@@ -124,13 +125,16 @@ impl Forget {
         Ok(keys.len())
     }
 
-    /// Its dead letters and its pending watch timer.
-    async fn delete_messages(&self, id: DocumentId) -> Result<(u64, u64), StepError> {
+    /// Its dead letters, its pending watch timer and its mail notices not yet sent (the
+    /// outbox: a notice names the file).
+    async fn delete_messages(&self, id: DocumentId) -> Result<Messages, StepError> {
         let dead = self.names.stream(DEAD_STREAM);
         let dead = streams::delete_messages_of(&self.js, &dead, &self.names.dead_subject(">"), id).await?;
         let watch = self.names.stream(StageId::Watchdog.stream());
         let timers = streams::delete_messages_of(&self.js, &watch, &self.names.subject("watch"), id).await?;
-        Ok((dead, timers))
+        let notify = self.names.stream(StageId::Mail.stream());
+        let notices = streams::delete_messages_of(&self.js, &notify, &self.names.subject("notify.>"), id).await?;
+        Ok(Messages { dead, timers, notices })
     }
 
     /// Asks the provider to erase every job of the document. A transient answer retries
@@ -161,6 +165,13 @@ impl Forget {
             Ok((Audit::ProviderRefused, format!("provider {name} refused to erase: {}", refused.join("; "))))
         }
     }
+}
+
+/// How many messages of the document [`Forget::delete_messages`] deleted, by stream.
+struct Messages {
+    dead: u64,
+    timers: u64,
+    notices: u64,
 }
 
 fn new_erasure(request: &ForgetRequest, uploader_id: Option<String>) -> Erasure {

@@ -16,6 +16,7 @@ pub(crate) mod body;
 mod callbacks;
 mod errors;
 mod ingest;
+mod route_table;
 pub(crate) mod uploads;
 
 #[cfg(test)]
@@ -36,6 +37,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use self::route_table::RouteTable;
 use crate::nats::Names;
 use crate::settings::Settings;
 use crate::storage::Store;
@@ -107,11 +109,7 @@ impl GatewayState {
 pub fn router(mut state: GatewayState) -> Router {
     let extra = state.extra_routes.take();
     let request_timeout = state.request_timeout;
-    let own = Router::new()
-        .route("/v1/callbacks/{provider}", post(callbacks::receive))
-        .route("/v1/ingest/s3", post(ingest::receive))
-        .route("/v1/uploads", post(uploads::create))
-        .with_state(state);
+    let own = table().into_router().with_state(state);
     let app = match extra {
         Some(extra) => own.merge(extra),
         None => own,
@@ -126,6 +124,19 @@ pub fn router(mut state: GatewayState) -> Router {
             header::AUTHORIZATION,
             HeaderName::from_static("docflow-signature"),
         ]))
+}
+
+fn table() -> RouteTable<GatewayState> {
+    RouteTable::new()
+        .route("/v1/callbacks/{provider}", post(callbacks::receive))
+        .route("/v1/ingest/s3", post(ingest::receive))
+        .route("/v1/uploads", post(uploads::create))
+}
+
+/// The paths of the gateway's own routes (not those added with
+/// [`GatewayState::with_routes`]: their modules list theirs).
+pub fn paths() -> Vec<&'static str> {
+    table().paths()
 }
 
 /// Serves [`router`] on `listener` until `shutdown` is cancelled, then lets requests in

@@ -68,6 +68,12 @@ impl Mail {
         let notice: Notice =
             serde_json::from_slice(&delivery.payload).map_err(|e| StepError::fail(format!("not a notice: {e}")))?;
         let smtp = self.smtp.as_ref().map_err(|e| StepError::fail(e.clone()))?;
+        // Forgotten after the notice was published (`docflow forget` deletes the notices it
+        // finds, not one a delivery holds): no mail names the file any more.
+        if crate::forget::records::is_forgotten(self.store.db(), notice.document_id).await? {
+            tracing::info!(document_id = %notice.document_id, "notice of a forgotten document dropped");
+            return Ok(Outcome::Done);
+        }
         let Some(to) = self.recipient(&notice.uploader_id).await? else {
             tracing::debug!(document_id = %notice.document_id, "no address, or no opt-in: no mail");
             return Ok(Outcome::Done);

@@ -48,6 +48,10 @@ impl MailStore {
         MailStore { db }
     }
 
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
     /// Records (or replaces) the address and opt-in of `uploader_id`, as their sign-in
     /// gave it.
     pub async fn record_contact(&self, uploader_id: &str, contact: &Contact) -> Result<(), DbError> {

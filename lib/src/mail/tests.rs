@@ -110,3 +110,38 @@ fn the_mail_of_a_refused_file_says_why_first_and_links_a_new_version() {
     assert_eq!(subject, "Ready: plan.pdf");
     assert!(body.contains("https://docflow.school.example/ui/documents/"), "{body}");
 }
+
+/// A notice a delivery holds when its document is forgotten sends nothing: the mail
+/// server here refuses every connection, so a send attempt would end in a retry.
+#[tokio::test]
+async fn a_notice_of_a_forgotten_document_is_dropped_without_a_mail() {
+    use crate::worker::{Outcome, Stage};
+    let target = sqlite().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = closed.to_string();
+    let settings = std::sync::Arc::new(crate::evaluator::tests::settings(&[
+        ("DOCFLOW__MAIL__ENABLED", "true"),
+        ("DOCFLOW__MAIL__HOST", "127.0.0.1"),
+        ("DOCFLOW__MAIL__PORT", port.as_str()),
+        ("DOCFLOW__MAIL__FROM", "docflow <docflow@school.example>"),
+    ]));
+    let store = MailStore::new(target.db.clone());
+    store.record_contact("teacher-42", &Contact { email: "t42@school.example".into(), opt_in: true }).await.unwrap();
+    let mail = super::Mail::new(settings, target.db.clone());
+    let notice = ready();
+    let delivery = crate::worker::Delivery {
+        subject: "test.notify.ready".into(),
+        headers: Default::default(),
+        payload: serde_json::to_vec(&notice).unwrap().into(),
+        attempt: 1,
+        delivered: 1,
+        max_deliver: 5,
+        stream_sequence: 1,
+    };
+    // Not forgotten: the send is tried and fails (the proof that it would be).
+    let outcome = mail.step(&delivery).await;
+    assert!(matches!(outcome, Outcome::Retry { .. }), "{outcome:?}");
+    crate::forget::records::tombstone(&target.db, notice.document_id).await.unwrap();
+    let outcome = mail.step(&delivery).await;
+    assert!(matches!(outcome, Outcome::Done), "{outcome:?}");
+}

@@ -32,6 +32,8 @@ mod browser;
 #[cfg(test)]
 mod browser_failures;
 #[cfg(test)]
+mod browser_pipeline;
+#[cfg(test)]
 mod browser_review;
 pub mod failure;
 mod files;
@@ -207,7 +209,20 @@ impl WebState {
 
 /// The pages, with their state and headers, for [`crate::gateway::GatewayState::with_routes`].
 pub fn routes(state: WebState) -> Router {
-    Router::new()
+    table()
+        .into_router()
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state)
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// The paths [`routes`] serves.
+pub fn paths() -> Vec<&'static str> {
+    table().paths()
+}
+
+fn table() -> crate::gateway::RouteTable<WebState> {
+    crate::gateway::RouteTable::new()
         .route(PREFIX, get(|| async { Redirect::permanent("/ui/") }))
         .route("/ui/", get(list::list))
         .route("/ui/documents.csv", get(list::csv))
@@ -228,9 +243,6 @@ pub fn routes(state: WebState) -> Router {
         .route("/ui/documents/{id}/reviews", axum::routing::post(review::create))
         .route("/ui/documents/{id}/transcript.vtt", get(transcript))
         .route("/ui/documents/{id}/files/{role}", get(files::download))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
-        .with_state(state)
-        .layer(axum::middleware::map_response(security_headers))
 }
 
 /// Before every page: a request with two session (or sign-in) cookies is refused, as one

@@ -2,6 +2,7 @@
 //! provider-sim process and worker processes, so tests run in parallel against the same
 //! NATS and PostgreSQL. Processes are killed when the sandbox drops.
 
+pub mod hold;
 pub mod nats_server;
 pub mod proxy;
 pub mod smtp_sink;

@@ -5,6 +5,7 @@
 mod callbacks;
 mod fuzz;
 mod ingest;
+mod openapi;
 mod outage;
 mod support;
 mod uploads;

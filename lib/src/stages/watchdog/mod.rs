@@ -88,6 +88,9 @@ impl Watchdog {
         }
         let document = match self.db.get(timer.document_id).await {
             Ok(Some(document)) => document,
+            // Forgotten while its timer slept: the timer ends with it, and no dead letter
+            // names the document again.
+            Ok(None) if self.db.forgotten(timer.document_id).await? => return Ok(Outcome::Done),
             Ok(None) => return Err(StepError::fail(format!("watch timer of unknown document {}", timer.document_id))),
             Err(e) if wake == Wake::Check => return self.next_check(timer, &e.to_string()).await,
             Err(e) => return Err(e.into()),

@@ -104,7 +104,8 @@ fn findings_column(
         div.lesson-findings {
             p.lesson-count {
                 (tr_with(lang, "lesson-count", &[("count", findings.len().into())]))
-                @if placed < findings.len() {
+                // Only said when there is a text to find them in.
+                @if original.is_some() && placed < findings.len() {
                     " " (tr_with(lang, "lesson-count-unplaced", &[("count", (findings.len() - placed).into())]))
                 }
             }

@@ -182,7 +182,7 @@ impl<'t> Index<'t> {
             4 * u8::from(in_paragraph) + 2 * u8::from(on_page) + u8::from(self.whole_words(span))
         };
         // The first of the best: `max_by_key` keeps the last, so reverse.
-        found.iter().rev().max_by_key(|span| score(*span)).copied()
+        found.iter().rev().max_by_key(|span| score(span)).copied()
     }
 }
 

@@ -46,7 +46,9 @@ pub(in crate::web) async fn lesson_plan(
         content_type: content_type.into(),
     };
     assert!(
-        t.db.record_validated(id, State::Processed, &format!("evt-{id}"), &[row.clone()], "validate", 1).await.unwrap()
+        t.db.record_validated(id, State::Processed, &format!("evt-{id}"), std::slice::from_ref(&row), "validate", 1)
+            .await
+            .unwrap()
     );
     let record = Record {
         schema_version: record::SCHEMA_VERSION,

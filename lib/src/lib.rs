@@ -10,6 +10,7 @@ pub mod db;
 pub mod dev;
 pub mod evaluator;
 pub mod events;
+pub mod extract;
 pub mod forget;
 pub mod gateway;
 pub mod ids;

@@ -1,6 +1,6 @@
-//! The wire types of `docs/provider-protocol.md` v1. Both docflow (client, callback gateway,
-//! validation) and the simulator (server) serialize through these, so the two sides cannot
-//! drift apart.
+//! The wire types of `docs/provider-protocol.md` v2 (v1 with optional finding offsets).
+//! Both docflow (client, callback gateway, validation) and the simulator (server)
+//! serialize through these, so the two sides cannot drift apart.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -253,12 +253,20 @@ pub enum Severity {
 }
 
 /// Where a finding is; a format without pages or paragraphs leaves them out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Protocol version 2 adds `start` and `end`: the flagged words' character offsets
+/// (Unicode scalar values, `end` exclusive) in the upload's text as
+/// [`crate::extract::text_of`] reads it. Both or neither; a version 1 provider sends
+/// neither, and the finding is placed by its excerpt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Location {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paragraph: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<u64>,
 }
 
 /// The `summary` result (role of a video).

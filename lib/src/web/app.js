@@ -396,3 +396,63 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();
+/* --- lesson --- */
+// The lesson-plan workspace: a finding's card moves the focus to its place in the text
+// (the link's own navigation scrolls there and marks it :target), and the filters show
+// the findings of the severities and categories ticked, dimming the others' marks.
+(function () {
+  "use strict";
+
+  function toText(event) {
+    var link = event.target.closest && event.target.closest("a.to-text");
+    if (!link) return;
+    var mark = document.getElementById(link.hash.slice(1));
+    if (!mark) return;
+    Array.prototype.forEach.call(document.querySelectorAll("mark.place.current"), function (m) {
+      m.classList.remove("current");
+    });
+    mark.classList.add("current");
+    mark.focus({ preventScroll: true });
+  }
+
+  function filters(form) {
+    function ticked(name) {
+      var values = {};
+      Array.prototype.forEach.call(form.querySelectorAll("input[name=" + name + "]"), function (box) {
+        if (box.checked) values[box.value] = true;
+      });
+      return values;
+    }
+    function apply() {
+      var severities = ticked("severity");
+      var categories = ticked("category");
+      var shown = {};
+      var any = false;
+      Array.prototype.forEach.call(document.querySelectorAll("li.finding"), function (item) {
+        var show = !!severities[item.getAttribute("data-severity")] && !!categories[item.getAttribute("data-category")];
+        item.hidden = !show;
+        if (show) { shown[item.id] = true; any = true; }
+      });
+      Array.prototype.forEach.call(document.querySelectorAll("section.severity-group"), function (group) {
+        group.hidden = !group.querySelector("li.finding:not([hidden])");
+      });
+      Array.prototype.forEach.call(document.querySelectorAll("mark.place"), function (mark) {
+        var ids = (mark.getAttribute("data-findings") || "").split(" ");
+        mark.classList.toggle("dim", !ids.some(function (id) { return shown[id]; }));
+      });
+      form.querySelector(".lesson-none").hidden = any;
+    }
+    form.hidden = false;
+    form.addEventListener("change", apply);
+  }
+
+  function start() {
+    var form = document.querySelector("form[data-lesson-filters]");
+    if (!form) return;
+    filters(form);
+    document.addEventListener("click", toText);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

@@ -60,10 +60,16 @@ async fn in_chromium_an_evaluator_signs_in_sees_the_list_and_opens_a_lesson_plan
     };
     let artifacts = [artifact("corrected", "lesson plan week 3.corrected.docx"), artifact("findings", "findings.json")];
     assert!(db.record_validated(plan, State::Processed, "evt-1", &artifacts, "validate", 1).await.unwrap());
-    let normalized = json!({"schema_version": 1, "word_count": 1234, "language": "en", "findings": [
-        {"category": "spelling", "severity": "minor", "message": "Misspelt word", "excerpt": "recieve", "suggestion": "receive"},
-        {"category": "structure", "severity": "major", "message": "The lesson has no stated objective", "suggestion": "Add one sentence saying what pupils will be able to do"}
-    ]});
+    let key = "teacher-42/week3/lesson plan week 3.docx";
+    let normalized = super::lesson::tests::record_json(
+        "teacher-42",
+        key,
+        &artifacts,
+        json!([
+            {"category": "spelling", "severity": "minor", "message": "Misspelt word", "excerpt": "recieve", "suggestion": "receive"},
+            {"category": "clarity", "severity": "major", "message": "The lesson has no stated objective", "suggestion": "Add one sentence saying what pupils will be able to do"}
+        ]),
+    );
     assert!(db.store_normalized(plan, &normalized, "normalize", 1).await.unwrap());
     let video = t.receive("teacher-7", Kind::Video, "fractions.mp4").await;
     db.mark_failed(video, "validate", 1, FailureCause::ResultsInvalid, "summary.json: chapters[0].start is negative")

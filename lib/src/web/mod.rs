@@ -10,6 +10,7 @@
 //! - `GET /ui/documents/{id}`: one document, its timeline in words, its findings or its
 //!   video; `GET /ui/documents/{id}/transcript.vtt`: the caption track, same-origin;
 //!   `GET /ui/documents/{id}/files/{role}`: its result files, through the gateway ([`files`]);
+//!   `GET /ui/documents/{id}/text/{original|corrected}`: a lesson plan's texts ([`lesson`]);
 //! - `GET /ui/events`: state changes as server-sent events, filtered by role ([`live`]);
 //! - `POST /ui/documents/{id}/retry`: an evaluator's Retry of a stopped document ([`retry`]);
 //! - `GET /ui/upload`, `POST /ui/upload`: a teacher's upload page and its presigned form;
@@ -31,6 +32,8 @@
 mod browser;
 #[cfg(test)]
 mod browser_failures;
+#[cfg(test)]
+mod browser_lesson;
 #[cfg(test)]
 mod browser_pipeline;
 #[cfg(test)]
@@ -113,6 +116,8 @@ pub struct WebState {
     /// What the operators' pipeline page reads (`/ui/pipeline`); none in tests that do
     /// not draw it.
     pub ops: Option<crate::ops::Ops>,
+    /// Lesson plans' texts, extracted once per file ([`lesson::text`]).
+    lesson_texts: lesson::text::TextCache,
 }
 
 impl WebState {
@@ -147,6 +152,7 @@ impl WebState {
             issuer_tag,
             restarts: None,
             ops: None,
+            lesson_texts: lesson::text::TextCache::default(),
         }
     }
 
@@ -243,6 +249,7 @@ fn table() -> crate::gateway::RouteTable<WebState> {
         .route("/ui/documents/{id}/reviews", axum::routing::post(review::create))
         .route("/ui/documents/{id}/transcript.vtt", get(transcript))
         .route("/ui/documents/{id}/files/{role}", get(files::download))
+        .route("/ui/documents/{id}/text/{which}", get(lesson::text::serve))
 }
 
 /// Before every page: a request with two session (or sign-in) cookies is refused, as one
@@ -457,8 +464,9 @@ async fn document(
         Ok(None) => return not_found(&session, &csrf),
         Err(error) => return api_error(Some((&session, &csrf)), error),
     };
+    let texts = lesson::texts(&state, &resource).await;
     // The files are the gateway's own (`files.rs`): the policy needs no other origin.
-    pages::document(lang, &session, &csrf, &resource, chrono::Utc::now(), retried).into_response()
+    pages::document(lang, &session, &csrf, &resource, &texts, chrono::Utc::now(), retried).into_response()
 }
 
 /// `scheme://host[:port]` of a URL, for the policy; `None` for anything odd.

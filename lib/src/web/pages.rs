@@ -148,6 +148,7 @@ pub fn document(
     session: &Session,
     csrf: &str,
     resource: &DocumentResource,
+    texts: &super::lesson::text::Texts,
     now: DateTime<Utc>,
     retried: bool,
 ) -> Markup {
@@ -172,8 +173,8 @@ pub fn document(
             @if let (Some(error), false) = (&summary.error, retried) {
                 (super::failure::problem(session, csrf, summary, error))
             }
-            @if let (Kind::Document, Some(record)) = (summary.kind, normalized) {
-                (super::lesson::section(lang, resource, record))
+            @if let (Kind::Document, Some(_)) = (summary.kind, normalized) {
+                (super::lesson::section(lang, resource, super::lesson::text::record_of(resource).as_ref(), texts))
             }
             @if let (Kind::Video, Some(record)) = (summary.kind, normalized) {
                 (super::video::section(lang, resource, record))

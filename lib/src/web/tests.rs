@@ -306,9 +306,14 @@ async fn a_lesson_plans_page_shows_its_findings_download_and_timeline_in_words()
     assert!(db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
     let artifacts = [artifact("corrected", "plan.corrected.docx", id), artifact("findings", "findings.json", id)];
     assert!(db.record_validated(id, State::Processed, "evt-1", &artifacts, "validate", 1).await.unwrap());
-    let normalized = json!({"schema_version": 1, "word_count": 900, "language": "en", "findings": [
-        {"category": "spelling", "severity": "minor", "message": "Misspelt word <b>", "excerpt": "recieve", "suggestion": "receive"}
-    ]});
+    let normalized = super::lesson::tests::record_json(
+        "teacher-42",
+        "teacher-42/week3/plan.docx",
+        &artifacts,
+        json!([
+            {"category": "spelling", "severity": "minor", "message": "Misspelt word <b>", "excerpt": "recieve", "suggestion": "receive"}
+        ]),
+    );
     assert!(db.store_normalized(id, &normalized, "normalize", 1).await.unwrap());
     let failed = t.receive("teacher-42", Kind::Video, "broken.mp4").await;
     db.mark_failed(failed, "validate", 1, FailureCause::ResultsInvalid, "summary.json: chapters[0].start is negative")

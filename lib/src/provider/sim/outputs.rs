@@ -60,7 +60,16 @@ pub(super) async fn produce(meta: &JobMetadata, source: &Path, results_dir: &Pat
             }
             outputs
                 .push(output(Role::Corrected, corrected_name(&meta.file_name), &meta.content_type, results_dir).await?);
-            let findings = serde_json::to_vec_pretty(&findings(&bytes, size, &seed)).expect("findings serialize");
+            // The text docflow shows (and counts offsets in): a PDF's or a Word file's too.
+            let text = if whole {
+                let source = bytes.clone();
+                let extracted = tokio::task::spawn_blocking(move || crate::extract::text_of(&source)).await;
+                extracted.ok().and_then(Result::ok).map(|t| t.text)
+            } else {
+                std::str::from_utf8(&bytes).ok().map(str::to_owned)
+            };
+            let findings =
+                serde_json::to_vec_pretty(&findings(text.as_deref(), size, &seed)).expect("findings serialize");
             tokio::fs::write(results_dir.join(Role::Findings.as_str()), findings).await?;
             outputs.push(output(Role::Findings, "findings.json".into(), "application/json", results_dir).await?);
         }
@@ -178,10 +187,16 @@ fn corrected_name(file_name: &str) -> String {
     }
 }
 
-/// The "proofread" document: text gets its known typos fixed and a final newline; a ZIP
-/// container (docx, odt, ...) gets an archive comment; a PDF a trailing comment line;
-/// anything else stays as it is. Each keeps its format and its magic bytes.
+/// The "proofread" document: text gets its known typos fixed and a final newline; a Word
+/// (.docx) or OpenDocument (.odt) file gets them fixed in its document's text, other ZIP
+/// containers an archive comment; a PDF a trailing comment line; anything else stays as
+/// it is. Each keeps its format and its magic bytes.
 fn correct(bytes: &[u8]) -> Vec<u8> {
+    if bytes.starts_with(b"PK\x03\x04")
+        && let Some(corrected) = correct_office(bytes)
+    {
+        return corrected;
+    }
     let eocd = bytes.len().checked_sub(22);
     if let Some(at) = eocd.filter(|&at| bytes.starts_with(b"PK\x03\x04") && bytes[at..at + 4] == *b"PK\x05\x06") {
         // The end-of-central-directory record closes the file when it has no comment:
@@ -209,6 +224,43 @@ fn correct(bytes: &[u8]) -> Vec<u8> {
         }
         Err(_) => bytes.to_vec(),
     }
+}
+
+/// A .docx or .odt with the typos of its document's text fixed, every other entry copied
+/// as it is; `None` for any other ZIP, or one that does not read.
+fn correct_office(bytes: &[u8]) -> Option<Vec<u8>> {
+    use std::io::{Read, Write};
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
+    let part = ["word/document.xml", "content.xml"].into_iter().find(|p| archive.index_for_name(p).is_some())?;
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        let entry = archive.by_index(i).ok()?;
+        if entry.name() == part {
+            let mut xml = String::new();
+            entry.take(crate::extract::MAX_XML).read_to_string(&mut xml).ok()?;
+            let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+            out.start_file(part, options).ok()?;
+            out.write_all(fix_xml_text(&xml).as_bytes()).ok()?;
+        } else {
+            out.raw_copy_file(entry).ok()?;
+        }
+    }
+    out.set_comment(std::str::from_utf8(ZIP_COMMENT).expect("ASCII"));
+    Some(out.finish().ok()?.into_inner())
+}
+
+/// [`fix_typos`] on an XML document's text, its markup left alone.
+fn fix_xml_text(xml: &str) -> String {
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&fix_typos(&rest[..open]));
+        let close = rest[open..].find('>').map_or(rest.len(), |at| open + at + 1);
+        out.push_str(&rest[open..close]);
+        rest = &rest[close..];
+    }
+    out.push_str(&fix_typos(rest));
+    out
 }
 
 /// Replaces whole words of [`TYPOS`], keeping a leading capital.
@@ -255,43 +307,101 @@ fn words_and_gaps(text: &str) -> Vec<(bool, &str)> {
     pieces
 }
 
-fn findings(bytes: &[u8], size: u64, seed: &[u8; 32]) -> Findings {
+/// A word of the text, where it is: what a finding points at.
+struct Spot<'t> {
+    paragraph: &'t str,
+    /// Byte range of the word in its paragraph.
+    at: (usize, usize),
+    /// Character offsets of the word in the whole text (protocol version 2).
+    chars: (u64, u64),
+    page: u32,
+    /// Counted through the whole text, as lines (a page break also ends one).
+    number: u32,
+}
+
+impl Spot<'_> {
+    fn location(&self) -> Option<Location> {
+        Some(Location {
+            page: Some(self.page),
+            paragraph: Some(self.number),
+            start: Some(self.chars.0),
+            end: Some(self.chars.1),
+        })
+    }
+
+    fn excerpt(&self) -> Option<String> {
+        Some(excerpt_around(self.paragraph, self.at))
+    }
+}
+
+/// Every word of `text`, and every run of two spaces (with the words on either side).
+fn spots(text: &str) -> (Vec<Spot<'_>>, Vec<Spot<'_>>) {
+    let (mut words, mut doubles) = (Vec::new(), Vec::new());
+    let (mut page, mut number, mut offset) = (1u32, 1u32, 0u64);
+    let mut rest = text;
+    loop {
+        let end = rest.find(['\n', '\u{c}']).unwrap_or(rest.len());
+        let paragraph = &rest[..end];
+        let chars_to = |byte: usize| offset + paragraph[..byte].chars().count() as u64;
+        let mut at = 0;
+        for (is_word, piece) in words_and_gaps(paragraph) {
+            let span = (at, at + piece.len());
+            if is_word {
+                words.push(Spot { paragraph, at: span, chars: (chars_to(span.0), chars_to(span.1)), page, number });
+            }
+            at = span.1;
+        }
+        if let Some(space) = paragraph.find("  ") {
+            let from = paragraph[..space].rfind(char::is_whitespace).map_or(0, |i| i + 1);
+            let after = space + paragraph[space..].find(|c: char| c != ' ').unwrap_or(paragraph.len() - space);
+            let to = after + paragraph[after..].find(char::is_whitespace).unwrap_or(paragraph.len() - after);
+            doubles.push(Spot { paragraph, at: (from, to), chars: (chars_to(from), chars_to(to)), page, number });
+        }
+        offset += paragraph.chars().count() as u64;
+        let Some(separator) = rest[end..].chars().next() else { break };
+        if separator == '\u{c}' {
+            page += 1;
+        }
+        offset += 1;
+        number += 1;
+        rest = &rest[end + separator.len_utf8()..];
+    }
+    (words, doubles)
+}
+
+fn findings(text: Option<&str>, size: u64, seed: &[u8; 32]) -> Findings {
     let mut findings = Vec::new();
-    let text = std::str::from_utf8(bytes).ok();
     let word_count = match text {
         Some(text) => text.split_whitespace().count() as u64,
         // A binary container: about six bytes a word of its compressed text.
         None => size / 6,
     };
-    let words: Vec<&str> =
-        text.map(|t| words_and_gaps(t).into_iter().filter(|(w, _)| *w).map(|(_, p)| p).collect()).unwrap_or_default();
-    if let Some(text) = text {
-        for (index, paragraph) in text.split('\n').enumerate() {
-            let location = Some(Location { page: Some(1 + index as u32 / 40), paragraph: Some(1 + index as u32) });
-            for (_, word) in words_and_gaps(paragraph).into_iter().filter(|(w, _)| *w) {
-                if let Some(fix) = fix_for(word) {
-                    findings.push(Finding {
-                        category: FindingCategory::Spelling,
-                        severity: Severity::Minor,
-                        message: format!("\"{word}\" is misspelled"),
-                        excerpt: Some(excerpt(paragraph)),
-                        suggestion: Some(fix.to_owned()),
-                        location,
-                    });
-                }
-            }
-            if paragraph.contains("  ") {
-                findings.push(Finding {
-                    category: FindingCategory::Style,
-                    severity: Severity::Info,
-                    message: "two spaces between words".into(),
-                    excerpt: Some(excerpt(paragraph)),
-                    suggestion: Some("use one space".into()),
-                    location,
-                });
-            }
+    let (words, doubles) = text.map(spots).unwrap_or_default();
+    for spot in &words {
+        let word = &spot.paragraph[spot.at.0..spot.at.1];
+        if let Some(fix) = fix_for(word) {
+            findings.push(Finding {
+                category: FindingCategory::Spelling,
+                severity: Severity::Minor,
+                message: format!("\"{word}\" is misspelled"),
+                excerpt: spot.excerpt(),
+                suggestion: Some(fix.to_owned()),
+                location: spot.location(),
+            });
         }
     }
+    for spot in &doubles {
+        findings.push(Finding {
+            category: FindingCategory::Style,
+            severity: Severity::Info,
+            message: "two spaces between words".into(),
+            excerpt: spot.excerpt(),
+            suggestion: Some("use one space".into()),
+            location: spot.location(),
+        });
+    }
+    // Findings in text order, as a proofreader reports them.
+    findings.sort_by_key(|f| f.location.and_then(|l| l.start));
     // A few more drawn from the content's hash, so every document has some.
     const CATEGORIES: [FindingCategory; 5] = [
         FindingCategory::Spelling,
@@ -304,7 +414,7 @@ fn findings(bytes: &[u8], size: u64, seed: &[u8; 32]) -> Findings {
     for i in 0..(1 + seed[0] as usize % 3) {
         let category = CATEGORIES[seed[1 + i] as usize % CATEGORIES.len()];
         let severity = SEVERITIES[seed[4 + i] as usize % SEVERITIES.len()];
-        let word = if words.is_empty() { "" } else { words[seed[7 + i] as usize * 31 % words.len()] };
+        let spot = (!words.is_empty()).then(|| &words[seed[7 + i] as usize * 31 % words.len()]);
         let (message, suggestion) = match category {
             FindingCategory::Spelling => ("check the spelling of this word", None),
             FindingCategory::Grammar => ("this sentence may lack a verb", None),
@@ -318,24 +428,44 @@ fn findings(bytes: &[u8], size: u64, seed: &[u8; 32]) -> Findings {
             category,
             severity,
             message: message.into(),
-            excerpt: Some(word.to_owned()),
+            excerpt: spot.and_then(Spot::excerpt),
             suggestion: suggestion.map(str::to_owned),
-            location: Some(Location {
-                page: Some(1 + seed[10 + i] as u32 % 3),
-                paragraph: Some(1 + seed[13 + i] as u32 % 12),
-            }),
+            location: match spot {
+                Some(spot) => spot.location(),
+                None => Some(Location {
+                    page: Some(1 + seed[10 + i] as u32 % 3),
+                    paragraph: Some(1 + seed[13 + i] as u32 % 12),
+                    ..Location::default()
+                }),
+            },
         });
     }
     findings.truncate(50);
     Findings { findings, word_count, language: "en".into() }
 }
 
-fn excerpt(paragraph: &str) -> String {
-    let paragraph = paragraph.trim();
-    match paragraph.char_indices().nth(80) {
-        Some((end, _)) => format!("{}…", &paragraph[..end]),
-        None => paragraph.to_owned(),
-    }
+/// The flagged words `at` (a byte range of `paragraph`) with up to 30 characters of the
+/// paragraph on each side, cut at a space, `…` where it goes on: the flagged words are
+/// never cut off, and two findings of one paragraph have excerpts of their own.
+fn excerpt_around(paragraph: &str, (start, end): (usize, usize)) -> String {
+    const SIDE: usize = 30;
+    let head = &paragraph[..start];
+    let before = match head.char_indices().rev().nth(SIDE) {
+        Some((at, _)) => {
+            let kept = &head[at..];
+            format!("…{}", &kept[kept.find(' ').map_or(0, |i| i + 1)..])
+        }
+        None => head.to_owned(),
+    };
+    let tail = &paragraph[end..];
+    let after = match tail.char_indices().nth(SIDE) {
+        Some((at, _)) => {
+            let kept = &tail[..at];
+            format!("{}…", &kept[..kept.rfind(' ').unwrap_or(kept.len())])
+        }
+        None => tail.to_owned(),
+    };
+    format!("{before}{}{after}", &paragraph[start..end]).trim().to_owned()
 }
 
 /// A video's length, estimated from its size at about 1 Mbit/s, from 5 s to 2 h.
@@ -410,6 +540,14 @@ mod tests {
     }
 
     #[test]
+    fn a_word_file_comes_back_a_word_file_with_its_typos_fixed() {
+        let docx = crate::extract::samples::docx(&["Teh plan", "We recieve <the> worksheet"]);
+        let corrected = correct(&docx);
+        assert!(corrected.starts_with(b"PK\x03\x04"));
+        assert_eq!(crate::extract::text_of(&corrected).unwrap().text, "The plan\nWe receive <the> worksheet");
+    }
+
+    #[test]
     fn a_zip_gets_a_comment_and_keeps_its_magic() {
         // The smallest ZIP: an empty archive is just its end record.
         let mut zip = b"PK\x03\x04".to_vec();
@@ -422,11 +560,37 @@ mod tests {
     }
 
     #[test]
+    fn findings_carry_offsets_of_the_flagged_words_and_excerpts_centred_on_them() {
+        let text =
+            "Titre\u{c}Année 5: the pupils will definately recieve a worksheet about fractions and decimals today.";
+        let seed = [0u8; 32];
+        let found = findings(Some(text), text.len() as u64, &seed);
+        let chars: Vec<char> = text.chars().collect();
+        let word = |f: &Finding| {
+            let l = f.location.unwrap();
+            chars[l.start.unwrap() as usize..l.end.unwrap() as usize].iter().collect::<String>()
+        };
+        let recieve = found.findings.iter().find(|f| f.suggestion.as_deref() == Some("receive")).unwrap();
+        assert_eq!(word(recieve), "recieve");
+        assert_eq!(recieve.location.unwrap().page, Some(2));
+        assert_eq!(recieve.location.unwrap().paragraph, Some(2));
+        let excerpt = recieve.excerpt.as_deref().unwrap();
+        assert!(excerpt.starts_with('…') && excerpt.ends_with('…') && excerpt.contains(" recieve "), "{excerpt}");
+        let definately = found.findings.iter().find(|f| f.suggestion.as_deref() == Some("definitely")).unwrap();
+        assert_ne!(definately.excerpt, recieve.excerpt, "each finding has its own excerpt");
+        // Every finding with offsets is placed by them in the text docflow shows.
+        for f in &found.findings {
+            let l = f.location.unwrap();
+            assert!(l.end.unwrap() as usize <= chars.len() && l.start < l.end, "{f:?}");
+        }
+    }
+
+    #[test]
     fn findings_are_deterministic_and_count_words() {
-        let text = b"Teh plan  for week three.\nWe recieve homework.";
+        let text = "Teh plan  for week three.\nWe recieve homework.";
         let seed: [u8; 32] = Sha256::digest(text).into();
-        let a = findings(text, text.len() as u64, &seed);
-        assert_eq!(a, findings(text, text.len() as u64, &seed));
+        let a = findings(Some(text), text.len() as u64, &seed);
+        assert_eq!(a, findings(Some(text), text.len() as u64, &seed));
         assert_eq!(a.word_count, 8);
         assert!(a.findings.iter().any(|f| f.suggestion.as_deref() == Some("the")));
         assert!(a.findings.iter().any(|f| f.suggestion.as_deref() == Some("receive")));

@@ -163,6 +163,24 @@ pub fn parse_findings(bytes: &[u8]) -> Result<Findings, Refusal> {
     if let Some((i, _)) = findings.findings.iter().enumerate().find(|(_, f)| f.message.trim().is_empty()) {
         return Err(refuse(format!("findings.json breaks the findings schema: findings[{i}].message is empty")));
     }
+    // Version 2's offsets: their shape only. Whether they fall inside the text and agree
+    // with the excerpt is known where the text is, when the finding is placed
+    // (`web::lesson::place`): a finding whose offsets do not fit is placed by its excerpt.
+    for (i, finding) in findings.findings.iter().enumerate() {
+        let Some(location) = finding.location else { continue };
+        match (location.start, location.end) {
+            (None, None) => {}
+            (Some(start), Some(end)) if start < end => {}
+            (start, end) => {
+                return Err(refuse(format!(
+                    "findings.json breaks the findings schema: findings[{i}].location has start {} and end {}: \
+                     give both character offsets, start before end (protocol version 2), or neither",
+                    start.map_or("absent".to_owned(), |s| s.to_string()),
+                    end.map_or("absent".to_owned(), |e| e.to_string()),
+                )));
+            }
+        }
+    }
     Ok(findings)
 }
 
@@ -317,6 +335,23 @@ mod tests {
             br#"{"findings":[{"category":"typo","severity":"minor","message":"x"}],"word_count":1,"language":"en"}"#;
         assert!(parse_findings(bad).unwrap_err().0.contains("schema"));
         assert!(parse_findings(br#"{"findings":[],"language":"en"}"#).is_err());
+    }
+
+    #[test]
+    fn finding_offsets_come_in_pairs_with_start_before_end() {
+        let with = |location: &str| {
+            format!(
+                r#"{{"findings":[{{"category":"spelling","severity":"minor","message":"m","excerpt":"teh","location":{location}}}],"word_count":3,"language":"en"}}"#
+            )
+        };
+        let v2 = parse_findings(with(r#"{"paragraph":1,"start":4,"end":7}"#).as_bytes()).unwrap();
+        assert_eq!(v2.findings[0].location.unwrap().start, Some(4));
+        assert!(parse_findings(with(r#"{"paragraph":1}"#).as_bytes()).is_ok(), "version 1: no offsets");
+        for bad in [r#"{"start":4}"#, r#"{"end":7}"#, r#"{"start":7,"end":4}"#, r#"{"start":4,"end":4}"#] {
+            let refusal = parse_findings(with(bad).as_bytes()).unwrap_err();
+            assert!(refusal.0.contains("findings[0].location") && refusal.0.contains("version 2"), "{bad}: {refusal}");
+        }
+        assert!(parse_findings(with(r#"{"start":-1,"end":4}"#).as_bytes()).is_err(), "offsets are not negative");
     }
 
     #[test]

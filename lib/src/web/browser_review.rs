@@ -20,7 +20,7 @@ use crate::ids::Kind;
 type Outcome<T> = Result<T, fantoccini::error::CmdError>;
 
 /// axe-core's script, from `DOCFLOW_AXE` or the cache `make test-browser` fills.
-fn axe_source() -> String {
+pub(super) fn axe_source() -> String {
     let path = std::env::var_os("DOCFLOW_AXE").map(std::path::PathBuf::from).unwrap_or_else(|| {
         let cache = std::env::var_os("XDG_CACHE_HOME")
             .map(std::path::PathBuf::from)
@@ -34,7 +34,7 @@ fn axe_source() -> String {
 
 /// Runs axe-core on the current page: the serious and critical violations, each as
 /// `rule: targets`.
-async fn axe(browser: &fantoccini::Client, source: &str, page: &str) -> Outcome<()> {
+pub(super) async fn axe(browser: &fantoccini::Client, source: &str, page: &str) -> Outcome<()> {
     browser.execute(&format!("{source}\nreturn true;"), vec![]).await?;
     let found = browser
         .execute_async(

@@ -4,7 +4,7 @@
 //! playing move the highlighted cue (`aria-current`), which is kept in view; the player
 //! stays in view beside the transcript on a wide screen and stacks above it on a phone;
 //! axe-core finds no serious or critical violation at either width. Saves
-//! `docs/screenshots/video.png` and `video-phone.png`.
+//! `docs/screenshots/video-workspace.png` and `video-phone.png`.
 //!
 //! Ignored by default like the other browser tests: `make test-browser`.
 
@@ -47,12 +47,12 @@ const CONSISTENT: &str = "const v = document.getElementById('player'); \
 
 /// Whether the highlighted cue is on screen (and inside the list's box when it scrolls),
 /// and the player too.
-const IN_VIEW: &str = "const cue = document.querySelector('ol.cues li[aria-current=true]'); \
+const IN_VIEW_FN: &str = "() => { const cue = document.querySelector('ol.cues li[aria-current=true]'); \
     if (!cue) return false; \
     const c = cue.getBoundingClientRect(), l = cue.parentElement.getBoundingClientRect(); \
     const p = document.getElementById('player').getBoundingClientRect(); \
     const h = window.innerHeight; \
-    return c.top >= Math.max(0, l.top) - 1 && c.bottom <= Math.min(h, l.bottom) + 1 && p.top >= -1 && p.bottom <= h + 1;";
+    return c.top >= Math.max(0, l.top) - 1 && c.bottom <= Math.min(h, l.bottom) + 1 && p.top >= -1 && p.bottom <= h + 1; }";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Debian's chromium and chromium-driver, and axe-core from `make test-browser`"]
@@ -104,9 +104,14 @@ async fn in_chromium_the_transcript_seeks_and_follows_playback() {
 
         // Seeking elsewhere from the player (as its own controls do) moves the mark, and
         // the marked cue is brought into view while the player stays in view.
-        browser.execute("window.scrollTo(0, 0); document.getElementById('player').currentTime = 4.6; return true;", vec![]).await?;
+        browser.execute("document.getElementById('player').currentTime = 4.6; return true;", vec![]).await?;
         until(&browser, "the mark followed the seek", 20, &holds(CONSISTENT, "r[0] && r[2] === 36")).await?;
-        until(&browser, "the marked cue scrolled into view, the player still in view", 20, IN_VIEW).await?;
+        until(&browser, "the marked cue scrolled into view, the player still in view", 20, &format!("return ({IN_VIEW_FN})();")).await?;
+        // A reader who scrolled away from the marked cue is left where they are.
+        browser.execute("window.scrollTo(0, 0); document.getElementById('player').currentTime = 4.1; return true;", vec![]).await?;
+        until(&browser, "the mark followed the seek", 20, &holds(CONSISTENT, "r[0] && r[2] === 32")).await?;
+        let stayed = browser.execute(&format!("return [window.scrollY, ({IN_VIEW_FN})()];"), vec![]).await?;
+        assert_eq!(stayed, json!([0, false]), "the page did not move to the marked cue");
 
         // Playing from the start: the mark moves with the video, cue after cue.
         browser.execute("const v = document.getElementById('player'); v.muted = true; v.currentTime = 0; v.play(); return true;", vec![]).await?;
@@ -117,7 +122,11 @@ async fn in_chromium_the_transcript_seeks_and_follows_playback() {
         until(&browser, "the mark keeps up with the playback", 20, &holds(CONSISTENT, "r[0]")).await?;
         browser.execute("const v = document.getElementById('player'); v.pause(); v.currentTime = 2.5; return true;", vec![]).await?;
         until(&browser, "the mark at 2.5 s", 20, &holds(CONSISTENT, "r[0]")).await?;
-        screenshot("video.png", &browser.screenshot().await?);
+        // For the picture: an early cue marked, the section's top in view.
+        browser.execute("document.getElementById('player').currentTime = 0.9; return true;", vec![]).await?;
+        until(&browser, "the mark at 0.9 s", 20, &holds(CONSISTENT, "r[0] && r[2] === 7")).await?;
+        browser.execute("document.activeElement.blur(); document.getElementById('video').scrollIntoView(); return true;", vec![]).await?;
+        screenshot("video-workspace.png", &browser.screenshot().await?);
 
         // On a phone: the player above the transcript, which scrolls in its own box.
         browser.set_window_size(390, 844).await?;

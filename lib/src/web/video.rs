@@ -120,9 +120,9 @@ pub(super) fn section(lang: Lang, resource: &DocumentResource, workspace: &Works
     let summary = &resource.summary;
     let artifact = |role: &str| resource.artifacts.iter().find(|a| a.role == role);
     let video = match &workspace.record {
-        Ok(Record { content: Content::Video { duration_seconds, language, speakers, chapters, transcript }, .. }) => {
-            Some((*duration_seconds, language.as_str(), *speakers, chapters.as_slice(), transcript.as_str()))
-        }
+        Ok(Record {
+            content: Content::Video { duration_seconds, language, speakers, chapters, transcript }, ..
+        }) => Some((*duration_seconds, language.as_str(), *speakers, chapters.as_slice(), transcript.as_str())),
         _ => None,
     };
     let language = video.map(|v| v.1).unwrap_or("");
@@ -274,8 +274,12 @@ mod tests {
             end: start + 1.0,
             parts: vec![Part { speaker: speaker.map(str::to_owned), text: text.to_owned() }],
         };
-        let cues = [cue(0.0, Some("Ms Lee"), "Hello."), cue(1.0, Some("Ms Lee"), "Sit down."), cue(2.0, None, "(noise)"),
-            cue(3.0, Some("Sam"), "Hi!")];
+        let cues = [
+            cue(0.0, Some("Ms Lee"), "Hello."),
+            cue(1.0, Some("Ms Lee"), "Sit down."),
+            cue(2.0, None, "(noise)"),
+            cue(3.0, Some("Sam"), "Hi!"),
+        ];
         let html = cue_list(Lang::En, &cues, true).into_string();
         assert_eq!(html.matches("<span class=\"speaker\">Ms Lee</span>").count(), 1, "{html}");
         assert_eq!(html.matches("<span class=\"speaker\">Sam</span>").count(), 1, "{html}");
@@ -286,8 +290,9 @@ mod tests {
 
     #[test]
     fn the_records_text_is_shown_cleaned_when_the_cues_cannot_be_read() {
-        let html = plain(Lang::En, "<v Speaker 1>Good morning.\n<v Speaker 1>Sit down.\n<v Speaker 2><i>Hi</i> &amp; bye")
-            .into_string();
+        let html =
+            plain(Lang::En, "<v Speaker 1>Good morning.\n<v Speaker 1>Sit down.\n<v Speaker 2><i>Hi</i> &amp; bye")
+                .into_string();
         assert!(!html.contains("&lt;v") && !html.contains("<i>"), "{html}");
         assert_eq!(html.matches("Speaker 1</span>").count(), 1, "{html}");
         assert!(html.contains("Hi &amp; bye"), "{html}");

@@ -1,7 +1,7 @@
 // docflow's web interface: the one script, served by the gateway at /ui/app.js.
 // No library and no build step. Every page reads without it; it adds live updates of
-// documents in flight (server-sent events from /ui/events), chapters that seek the
-// video, and the upload page's direct upload to the object store with its progress.
+// documents in flight (server-sent events from /ui/events), the video workspace's
+// seeking and following (block "video" at the end), and the upload page's direct upload to the object store with its progress.
 "use strict";
 
 (function () {
@@ -162,21 +162,6 @@
     }, function (again) {
       // Changes missed while disconnected: the page is read again.
       if (again) location.reload();
-    });
-  }
-
-  // Chapters seek the video.
-  function chapters() {
-    var video = document.querySelector("video");
-    if (!video) return;
-    document.querySelectorAll("[data-seek]").forEach(function (link) {
-      link.addEventListener("click", function (event) {
-        event.preventDefault();
-        video.currentTime = parseFloat(link.getAttribute("data-seek")) || 0;
-        video.focus();
-        var playing = video.play();
-        if (playing && playing.catch) playing.catch(function () { /* needs a gesture: the position is set */ });
-      });
     });
   }
 
@@ -380,7 +365,6 @@
     if (fold && window.matchMedia && window.matchMedia("(max-width: 40rem)").matches) fold.open = false;
     var facts = document.querySelector("dl[data-document]");
     if (facts && (!FINAL[facts.getAttribute("data-state")] || facts.hasAttribute("data-restarting"))) liveDocument(facts);
-    chapters();
     var upload = document.getElementById("upload");
     if (upload) uploadPage(upload);
     var signIn = document.querySelector("form.sign-in");
@@ -451,6 +435,63 @@
     if (!form) return;
     filters(form);
     document.addEventListener("click", toText);
+
+/* --- video --- */
+// The video workspace (web/video.rs): a chapter's or cue's time seeks the player in place
+// (without the script it is a link to ?t=, which starts the player there); the cue being
+// said is marked aria-current and kept in view while the video plays, unless the reader
+// scrolled it away. Smooth scrolling only when motion is welcome.
+(function () {
+  "use strict";
+
+  function workspace(video) {
+    var list = document.querySelector("ol.cues");
+    var cues = list ? Array.prototype.slice.call(list.querySelectorAll("li[data-start]")) : [];
+    var starts = cues.map(function (cue) { return parseFloat(cue.getAttribute("data-start")) || 0; });
+    var calm = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    var current = null;
+
+    // Whether `cue` is on screen, inside the list when the list scrolls.
+    function onScreen(cue) {
+      var at = cue.getBoundingClientRect();
+      var box = list.getBoundingClientRect();
+      return at.bottom > Math.max(0, box.top) && at.top < Math.min(window.innerHeight, box.bottom);
+    }
+
+    // The cue that started last at the player's position (a hundredth of a second early,
+    // as a seek may land just short of a start).
+    function follow() {
+      var t = video.currentTime + 0.01;
+      var at = -1;
+      for (var i = 0; i < starts.length && starts[i] <= t; i++) at = i;
+      var next = at >= 0 ? cues[at] : null;
+      if (next === current) return;
+      var followed = !current || onScreen(current);
+      if (current) current.removeAttribute("aria-current");
+      current = next;
+      if (!current) return;
+      current.setAttribute("aria-current", "true");
+      if (followed) current.scrollIntoView({ block: "nearest", behavior: calm ? "auto" : "smooth" });
+    }
+
+    ["timeupdate", "seeking", "seeked", "loadedmetadata"].forEach(function (name) {
+      video.addEventListener(name, follow);
+    });
+    document.querySelectorAll("a[data-seek]").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        event.preventDefault();
+        video.currentTime = parseFloat(link.getAttribute("data-seek")) || 0;
+        follow();
+        var playing = video.play();
+        if (playing && playing.catch) playing.catch(function () { /* needs a gesture: the position is set */ });
+      });
+    });
+    follow();
+  }
+
+  function start() {
+    var video = document.getElementById("player");
+    if (video) workspace(video);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

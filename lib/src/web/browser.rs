@@ -140,7 +140,7 @@ pub(super) async fn start(
 }
 
 /// [`start`] with settings of the test's own on top (a store, say).
-async fn start_with(
+pub(super) async fn start_with(
     t: &crate::evaluator::tests::Target,
     extra: &[(&str, &str)],
 ) -> (String, tokio::task::JoinHandle<std::io::Result<()>>, tokio::process::Child, fantoccini::Client) {
@@ -189,7 +189,7 @@ pub(super) async fn chromium() -> (tokio::process::Child, fantoccini::Client) {
 }
 
 /// Signs in with the evaluator's token through the form.
-async fn sign_in(browser: &fantoccini::Client, base: &str) -> Result<(), fantoccini::error::CmdError> {
+pub(super) async fn sign_in(browser: &fantoccini::Client, base: &str) -> Result<(), fantoccini::error::CmdError> {
     browser.goto(&format!("{base}/ui/sign-in")).await?;
     browser
         .wait()

@@ -7,8 +7,9 @@
 //!   the design, with what OpenID Connect adds: `design.md`);
 //! - `GET /ui/`: the list of documents (role `evaluator`: all of them; role `uploader`:
 //!   its own), filtered and paged with the evaluator API's parser and cursor;
-//! - `GET /ui/documents/{id}`: one document, its timeline in words, its findings or its
-//!   video; `GET /ui/documents/{id}/transcript.vtt`: the caption track, same-origin;
+//! - `GET /ui/documents/{id}[?t=SECONDS]`: one document, its timeline in words, its findings
+//!   or its video workspace ([`video`], `t` where the player starts);
+//!   `GET /ui/documents/{id}/transcript.vtt`: the caption track, same-origin;
 //!   `GET /ui/documents/{id}/files/{role}`: its result files, through the gateway ([`files`]);
 //!   `GET /ui/documents/{id}/text/{original|corrected}`: a lesson plan's texts ([`lesson`]);
 //! - `GET /ui/events`: state changes as server-sent events, filtered by role ([`live`]);
@@ -38,6 +39,8 @@ mod browser_lesson;
 mod browser_pipeline;
 #[cfg(test)]
 mod browser_review;
+#[cfg(test)]
+mod browser_video;
 pub mod failure;
 mod files;
 pub mod i18n;
@@ -57,6 +60,7 @@ pub mod session;
 mod sign_in;
 mod upload;
 mod video;
+mod webvtt;
 
 #[cfg(test)]
 mod oidc_testkit;
@@ -444,7 +448,8 @@ async fn document(
     id: Result<Path<String>, PathRejection>,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Response {
-    let retried = query.is_ok_and(|Query(pairs)| pairs.iter().any(|(k, _)| k == retry::RETRIED));
+    let pairs = query.map(|Query(pairs)| pairs).unwrap_or_default();
+    let retried = pairs.iter().any(|(k, _)| k == retry::RETRIED);
     let Some(session) = state.session(&headers) else { return to_sign_in() };
     // An operator's page is the pipeline (sign-in lands everyone on /ui/).
     if session.role == Role::Admin {
@@ -466,7 +471,8 @@ async fn document(
     };
     let texts = lesson::texts(&state, &resource).await;
     // The files are the gateway's own (`files.rs`): the policy needs no other origin.
-    pages::document(lang, &session, &csrf, &resource, &texts, chrono::Utc::now(), retried).into_response()
+    let video = video::load(&state, &resource, video::start_at(&pairs)).await;
+    pages::document(lang, &session, &csrf, &resource, &texts, chrono::Utc::now(), retried, video.as_ref()).into_response()
 }
 
 /// `scheme://host[:port]` of a URL, for the policy; `None` for anything odd.

@@ -133,16 +133,12 @@ fn step(entry: &TimelineView) -> String {
     if entry.attempt > 1 { format!("{what} (attempt {})", entry.attempt) } else { what.to_owned() }
 }
 
-pub(super) fn seconds(value: f64) -> String {
-    let total = value.max(0.0) as u64;
-    format!("{}:{:02}", total / 60, total % 60)
-}
-
 pub(super) fn text<'v>(value: &'v Value, name: &str) -> &'v str {
     value.get(name).and_then(Value::as_str).unwrap_or("")
 }
 
 /// `retried`: the page follows an evaluator's Retry: it says so and follows the restart.
+/// `video`: a normalized video's workspace ([`super::video::load`]).
 pub fn document(
     lang: Lang,
     session: &Session,
@@ -151,6 +147,7 @@ pub fn document(
     texts: &super::lesson::text::Texts,
     now: DateTime<Utc>,
     retried: bool,
+    video: Option<&super::video::Workspace>,
 ) -> Markup {
     let summary = &resource.summary;
     let name = file_name(&summary.key);
@@ -176,8 +173,8 @@ pub fn document(
             @if let (Kind::Document, Some(_)) = (summary.kind, normalized) {
                 (super::lesson::section(lang, resource, super::lesson::text::record_of(resource).as_ref(), texts))
             }
-            @if let (Kind::Video, Some(record)) = (summary.kind, normalized) {
-                (super::video::section(lang, resource, record))
+            @if let Some(video) = video {
+                (super::video::section(lang, resource, video))
             }
             (super::review::section(session, csrf, resource))
             section aria-labelledby="timeline" {

@@ -5,6 +5,7 @@
 pub(in crate::web) mod files;
 pub(in crate::web) mod retry;
 pub(in crate::web) mod reviews;
+pub(in crate::web) mod video;
 
 use std::sync::Arc;
 
@@ -374,49 +375,6 @@ async fn the_list_pages_with_the_evaluator_apis_cursor_and_keeps_its_filters() {
     }
     seen.sort();
     assert_eq!(seen, names, "every document once, over three pages");
-}
-
-#[tokio::test]
-async fn a_videos_page_has_a_player_with_its_caption_track_chapters_and_transcript() {
-    let t = sqlite().await;
-    let id = t.receive("teacher-42", Kind::Video, "fractions.mp4").await;
-    let db = &t.db;
-    let submission = id.submission_id("sim").to_string();
-    assert!(db.mark_submitted_in_round(id, 0, "sim", &submission, "job_2", "transfer", 1).await.unwrap());
-    assert!(db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
-    let artifacts = [
-        artifact("rendition", "fractions.720p.mp4", id),
-        artifact("summary", "summary.json", id),
-        artifact("thumbnail", "thumb.jpg", id),
-        artifact("transcript", "transcript.vtt", id),
-    ];
-    assert!(db.record_validated(id, State::Processed, "evt-2", &artifacts, "validate", 1).await.unwrap());
-    let normalized = json!({"schema_version": 1, "duration_seconds": 754.0, "language": "fr", "speakers": 2,
-        "chapters": [{"start": 0.0, "title": "Halves"}, {"start": 95.0, "title": "Quarters"}],
-        "transcript": "Bonjour à tous.\nAujourd'hui les fractions."});
-    assert!(db.store_normalized(id, &normalized, "normalize", 1).await.unwrap());
-    let router = router(&t, &[]);
-    let (session, _) = sign_in(&router, TEACHER_TOKEN).await;
-    let page = get(&router, &format!("/ui/documents/{id}"), Some(&session)).await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    let rendition = format!("/ui/documents/{id}/files/rendition");
-    for text in [
-        format!(
-            "<video controls preload=\"metadata\" src=\"{rendition}\" poster=\"/ui/documents/{id}/files/thumbnail\""
-        ),
-        format!("src=\"/ui/documents/{id}/transcript.vtt\""),
-        "<track kind=\"captions\" default".to_owned(),
-        "srclang=\"fr\"".to_owned(),
-        "12:34".to_owned(),
-        "<a href=\"#video\" data-seek=\"95\"><span class=\"at\">1:35</span> Quarters</a>".to_owned(),
-        "Aujourd'hui les fractions.".to_owned(),
-        "Signed in as teacher teacher-42".to_owned(),
-    ] {
-        assert!(page.body.contains(&text), "{text} missing: {}", page.body);
-    }
-    assert!(!page.body.contains(crate::evaluator::tests::S3_ENDPOINT), "{}", page.body);
-    let csp = page.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
-    assert!(!csp.contains("http"), "the video plays from the gateway: {csp}");
 }
 
 /// `GET /ui/events` with `cookie`: the status code, and the stream's body when 200.

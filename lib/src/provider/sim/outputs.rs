@@ -483,22 +483,28 @@ const LINES: [&str; 6] = [
     "For next week, finish the worksheet on leaves.",
 ];
 
-fn cue_count(seed: &[u8; 32]) -> usize {
-    3 + seed[0] as usize % 3
+/// About one cue every six seconds, as a speech recogniser cuts them: at least three, at
+/// most 1,200 (two hours).
+fn cue_count(duration: f64, seed: &[u8; 32]) -> usize {
+    ((duration / 6.0) as usize).clamp(3 + seed[0] as usize % 3, 1_200)
 }
 
-/// WebVTT with one cue per equal slice of the video.
+/// WebVTT with one cue per equal slice of the video, each in a voice span naming its
+/// speaker (`<v Speaker 2>`) as a recogniser that tells voices apart writes them; a
+/// speaker goes on for two cues at times, and every fifth cue runs over two lines.
 fn transcript(duration: f64, seed: &[u8; 32]) -> String {
-    let cues = cue_count(seed);
+    let cues = cue_count(duration, seed);
     let speakers = speakers(seed);
+    let run = 1 + seed[4] as usize % 2;
     let mut vtt = String::from("WEBVTT\n");
     for i in 0..cues {
         let start = duration * i as f64 / cues as f64;
         let end = duration * (i + 1) as f64 / cues as f64;
         let line = LINES[(seed[1] as usize + i) % LINES.len()];
-        let speaker = 1 + i as u32 % speakers;
+        let text = if i % 5 == 4 { line.replacen(", ", ",\n", 1) } else { line.to_owned() };
+        let speaker = 1 + (i / run) as u32 % speakers;
         vtt.push_str(&format!(
-            "\n{}\n{} --> {}\n<v Speaker {speaker}>{line}\n",
+            "\n{}\n{} --> {}\n<v Speaker {speaker}>{text}\n",
             i + 1,
             timestamp(start),
             timestamp(end)
@@ -631,5 +637,9 @@ mod tests {
         assert!(vtt.starts_with("WEBVTT\n\n1\n00:00:00.000 --> "), "{vtt}");
         assert!(vtt.contains("--> 00:01:35.500\n"), "{vtt}");
         assert_eq!(timestamp(3_725.25), "01:02:05.250");
+        // Every cue names its speaker, and a long video has many cues.
+        assert_eq!(vtt.matches(" --> ").count(), vtt.matches("<v Speaker ").count());
+        assert_eq!(transcript(600.0, &seed).matches(" --> ").count(), 100);
+        assert_eq!(transcript(5.0, &seed).matches(" --> ").count(), 3 + 7 % 3);
     }
 }

@@ -231,8 +231,8 @@ pub fn parse_webvtt(bytes: &[u8]) -> Result<String, Refusal> {
     Ok(words.join("\n"))
 }
 
-/// `hh:mm:ss.ttt` or `mm:ss.ttt`, in seconds.
-fn parse_timestamp(text: &str) -> Option<f64> {
+/// `hh:mm:ss.ttt` or `mm:ss.ttt`, in seconds (also read by the web interface's transcript).
+pub(crate) fn parse_timestamp(text: &str) -> Option<f64> {
     let (clock, millis) = text.split_once('.')?;
     if millis.len() != 3 || !millis.chars().all(|c| c.is_ascii_digit()) {
         return None;

@@ -41,3 +41,51 @@ lesson-text-unsupported = This file's format has no text that can be shown here 
 lesson-text-unreadable = This file could not be read as { $format }: download the file to read it.
 lesson-text-too-large = This file is over { $mib } MiB, so its text is not shown here: download the file to read it.
 lesson-text-store = The text cannot be read from the store right now: reload the page in a moment.
+# --- video ---
+video-heading = Video
+video-download = Download the video
+video-no-copy = The provider made no playable copy of this video.
+video-captions = Transcript
+video-summary = Summary
+video-length = Length
+video-language = Language
+video-speakers = Speakers
+video-chapters = Chapters
+video-transcript = Transcript
+video-play-from = Play from
+video-transcript-untimed = The timed transcript could not be read: here is its text, without times.
+video-record-unreadable = This video's results cannot be read ({ $error }). An operator checks the document's normalized record.
+# A language tag's primary subtag in words; an unknown one is said as it is.
+video-language-name = { $code ->
+    [ar] Arabic
+    [ca] Catalan
+    [cs] Czech
+    [cy] Welsh
+    [da] Danish
+    [de] German
+    [el] Greek
+    [en] English
+    [es] Spanish
+    [eu] Basque
+    [fi] Finnish
+    [fr] French
+    [ga] Irish
+    [he] Hebrew
+    [hi] Hindi
+    [hu] Hungarian
+    [it] Italian
+    [ja] Japanese
+    [ko] Korean
+    [nb] Norwegian Bokmål
+    [nl] Dutch
+    [no] Norwegian
+    [pl] Polish
+    [pt] Portuguese
+    [ro] Romanian
+    [ru] Russian
+    [sv] Swedish
+    [tr] Turkish
+    [uk] Ukrainian
+    [zh] Chinese
+   *[other] { $code }
+}

@@ -5,6 +5,7 @@
 pub(in crate::web) mod files;
 pub(in crate::web) mod retry;
 pub(in crate::web) mod reviews;
+mod words;
 
 use std::sync::Arc;
 

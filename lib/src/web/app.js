@@ -98,8 +98,16 @@
     };
     var body = table.tBodies[0];
     var said = words(table, "data-words");
-    var labels = said.labels || ["File", "State", "Kind", "Uploader", "Findings", "Review", "Uploaded"];
-    var kinds = said.kinds || {};
+    // The columns' names from the header (a sortable one's link, without its arrow), the
+    // kinds' words from the kind filter: the page says them in its language.
+    var labels = Array.prototype.map.call(table.tHead ? table.tHead.rows[0].cells : [], function (th) {
+      var link = th.querySelector("a");
+      return (link ? link.firstChild.textContent : th.textContent).trim();
+    });
+    var kinds = {};
+    Array.prototype.forEach.call(document.querySelectorAll("select#kind option[value]"), function (option) {
+      if (option.value) kinds[option.value] = option.textContent;
+    });
     function matches(change) {
       return (filter.tab === "all" || filter.tab === tabOf(change.state)) &&
         (!filter.state || filter.state === change.state) &&

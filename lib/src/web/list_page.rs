@@ -108,13 +108,12 @@ fn header(lang: Lang, view: &View, sort: Sort) -> Markup {
 }
 
 /// What the list's script says, in the page's language (`data-words` on the table): the
-/// badges' words for this viewer, the kinds, the columns' labels and "just now".
+/// badges' words for this viewer and "just now". Kept small (it is on every first page):
+/// the script reads the columns' labels from the table's header and the kinds' words from
+/// the kind filter.
 fn script_words(lang: Lang, viewer: Viewer) -> String {
-    let labels: Vec<String> = LABELS.iter().map(|id| tr(lang, id)).collect();
     serde_json::json!({
         "badges": serde_json::from_str::<serde_json::Value>(&state_words(lang, viewer)).unwrap_or_default(),
-        "kinds": {"document": kind_word(lang, Kind::Document), "video": kind_word(lang, Kind::Video)},
-        "labels": labels,
         "now": tr(lang, "common-age-now"),
     })
     .to_string()

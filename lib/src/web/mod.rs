@@ -37,6 +37,8 @@ mod browser;
 mod browser_failures;
 #[cfg(test)]
 mod browser_review;
+#[cfg(test)]
+mod browser_words;
 pub mod failure;
 mod files;
 pub mod i18n;
@@ -350,7 +352,13 @@ fn readable(session: &Session) -> Result<Option<&str>, Refused> {
 /// The page of [`Refused`].
 fn refused(lang: i18n::Lang, key: &SessionKey, session: &Session) -> Response {
     let csrf = key.csrf(session);
-    pages::error_tr(lang, Some((session, &csrf)), StatusCode::FORBIDDEN, "common-not-for-this-role", "common-uploads-reads-nothing")
+    pages::error_tr(
+        lang,
+        Some((session, &csrf)),
+        StatusCode::FORBIDDEN,
+        "common-not-for-this-role",
+        "common-uploads-reads-nothing",
+    )
 }
 
 /// The favicon, at `/ui/favicon.svg` and at `/favicon.ico` for browsers that ask there.
@@ -411,7 +419,13 @@ fn api_error(lang: i18n::Lang, nav: Option<(&Session, &str)>, error: crate::gate
 }
 
 fn not_found(lang: i18n::Lang, session: &Session, csrf: &str) -> Response {
-    pages::error_tr(lang, Some((session, csrf)), StatusCode::NOT_FOUND, "common-no-such-document", "common-no-such-document-why")
+    pages::error_tr(
+        lang,
+        Some((session, csrf)),
+        StatusCode::NOT_FOUND,
+        "common-no-such-document",
+        "common-no-such-document-why",
+    )
 }
 
 async fn document(

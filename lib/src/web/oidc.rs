@@ -14,6 +14,9 @@
 //!    double-submit CSRF token) revokes the old one and opens the new one.
 //!
 //! Sign-out of a person ends the session at the provider too ([`provider_sign_out`]).
+//!
+//! Its own pages are still worded here, in English (`Lang::En`, so that `<html lang>` stays
+//! true); the sign-in page's button follows the browser's language.
 
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Query, State};
@@ -88,7 +91,7 @@ async fn checked(state: &WebState, provider: &Provider, headers: &HeaderMap, pai
     if !field(pairs, "error").is_empty() {
         let why = [field(pairs, "error_description"), field(pairs, "error")].into_iter().find(|s| !s.is_empty());
         return pages::error(
-        Lang::En,
+            Lang::En,
             None,
             StatusCode::FORBIDDEN,
             &format!("{shown} did not sign you in"),

@@ -122,10 +122,16 @@ pub(super) fn state_word(lang: Lang, viewer: Viewer, state: State) -> String {
     }
 }
 
-/// Every state's badge word for this viewer, as JSON for the script (live updates).
+/// The badge words for this viewer, as JSON for the script (live updates): only those
+/// that are not the state's own name (the script shows the name otherwise), so that an
+/// English evaluator's pages carry none.
 pub(super) fn state_words(lang: Lang, viewer: Viewer) -> String {
-    let words: serde_json::Map<String, Value> =
-        State::ALL.iter().map(|s| (s.as_str().to_owned(), Value::String(state_word(lang, viewer, *s)))).collect();
+    let words: serde_json::Map<String, Value> = State::ALL
+        .iter()
+        .map(|s| (s.as_str(), state_word(lang, viewer, *s)))
+        .filter(|(name, word)| name != word)
+        .map(|(name, word)| (name.to_owned(), Value::String(word)))
+        .collect();
     Value::Object(words).to_string()
 }
 

@@ -23,7 +23,13 @@ pub(super) async fn page(State(state): State<WebState>, lang: Lang, headers: Hea
     let csrf = state.key.csrf(&session);
     let nav = Some((&session, csrf.as_str()));
     if session.role != Role::Admin {
-        return pages::error_tr(lang, nav, StatusCode::FORBIDDEN, "common-not-for-this-role", "pipeline-operators-only");
+        return pages::error_tr(
+            lang,
+            nav,
+            StatusCode::FORBIDDEN,
+            "common-not-for-this-role",
+            "pipeline-operators-only",
+        );
     }
     let Some(ops) = &state.ops else {
         return pages::error_tr(
@@ -65,7 +71,13 @@ fn view(lang: Lang, overview: &Overview) -> Markup {
     let dead = |name: &str| overview.dead_letters.get(name).copied().unwrap_or(0);
     let breakers: Vec<String> = overview.providers.iter().map(|p| format!("{} {}", p.provider, p.state)).collect();
     let places = [
-        Place { name: "upload", documents: None, consumer: None, dead: 0, note: Some(tr(lang, "pipeline-bucket-notifications")) },
+        Place {
+            name: "upload",
+            documents: None,
+            consumer: None,
+            dead: 0,
+            note: Some(tr(lang, "pipeline-bucket-notifications")),
+        },
         Place {
             name: "transfer",
             documents: Some(docs("received")),

@@ -38,13 +38,20 @@ pub(super) async fn retry(
     id: Result<Path<String>, PathRejection>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let super::sign_in::SignedForm { session, csrf, .. } = match super::sign_in::signed_form(&state, lang, &headers, form) {
-        Ok(signed) => signed,
-        Err(answer) => return *answer,
-    };
+    let super::sign_in::SignedForm { session, csrf, .. } =
+        match super::sign_in::signed_form(&state, lang, &headers, form) {
+            Ok(signed) => signed,
+            Err(answer) => return *answer,
+        };
     let nav = Some((&session, csrf.as_str()));
     if !matches!(session.role, Role::Evaluator) {
-        return pages::error_tr(lang, nav, StatusCode::FORBIDDEN, "common-not-for-this-role", "failure-retry-evaluators");
+        return pages::error_tr(
+            lang,
+            nav,
+            StatusCode::FORBIDDEN,
+            "common-not-for-this-role",
+            "failure-retry-evaluators",
+        );
     }
     let Some(id) = id.ok().and_then(|Path(id)| id.parse::<DocumentId>().ok()) else {
         return not_found(lang, &session, &csrf);
@@ -81,7 +88,13 @@ pub(super) async fn retry(
         ),
         Err(error) => {
             tracing::warn!(document_id = %id, %error, "retry from the web interface not published");
-            pages::error_tr(lang, nav, StatusCode::SERVICE_UNAVAILABLE, "failure-retry-failed", "failure-retry-failed-why")
+            pages::error_tr(
+                lang,
+                nav,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "failure-retry-failed",
+                "failure-retry-failed-why",
+            )
         }
     }
 }

@@ -120,10 +120,22 @@ pub(super) async fn create(
     };
     let nav = Some((&session, csrf.as_str()));
     if !matches!(session.role, Role::Evaluator) {
-        return pages::error_tr(lang, nav, StatusCode::FORBIDDEN, "review-only-evaluators", "review-only-evaluators-why");
+        return pages::error_tr(
+            lang,
+            nav,
+            StatusCode::FORBIDDEN,
+            "review-only-evaluators",
+            "review-only-evaluators-why",
+        );
     }
     let Some(id) = id.ok().and_then(|Path(id)| id.parse::<DocumentId>().ok()) else {
-        return pages::error_tr(lang, nav, StatusCode::NOT_FOUND, "common-no-such-document", "common-no-such-document-why");
+        return pages::error_tr(
+            lang,
+            nav,
+            StatusCode::NOT_FOUND,
+            "common-no-such-document",
+            "common-no-such-document-why",
+        );
     };
     let review = NewReview {
         document_id: id,

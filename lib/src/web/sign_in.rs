@@ -13,9 +13,8 @@ use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Redirect, Response};
-use maud::{Markup, html};
-
 use fluent_bundle::FluentValue;
+use maud::{Markup, html};
 
 use super::i18n::{Lang, tr, tr_with};
 use super::pages::tr_markup;
@@ -98,7 +97,13 @@ pub(super) async fn sign_in(
     if let Some(current) = &current
         && field(&form, "switch") != "1"
     {
-        return page(&state, lang, StatusCode::CONFLICT, Some(current), Shown::Switch { form: &form, to: target.token() });
+        return page(
+            &state,
+            lang,
+            StatusCode::CONFLICT,
+            Some(current),
+            Shown::Switch { form: &form, to: target.token() },
+        );
     }
     if let Target::Link(link) = &target {
         match state.revocations.use_link(&link.nonce, link.expires).await {

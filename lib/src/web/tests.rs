@@ -5,7 +5,7 @@
 pub(in crate::web) mod files;
 pub(in crate::web) mod retry;
 pub(in crate::web) mod reviews;
-mod words;
+pub(in crate::web) mod words;
 
 use std::sync::Arc;
 

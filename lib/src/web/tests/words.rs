@@ -84,10 +84,13 @@ async fn fail(t: &Target, id: DocumentId, cause: FailureCause) {
 }
 
 /// Moves `id`'s creation `minutes` before its last change (for the usual wait).
-async fn took(t: &Target, id: DocumentId, minutes: i64) {
+pub(in crate::web) async fn took(t: &Target, id: DocumentId, minutes: i64) {
     let now = chrono::Utc::now();
     documents::Entity::update_many()
-        .col_expr(documents::Column::CreatedAt, sea_orm::sea_query::Expr::value(now - chrono::Duration::minutes(minutes)))
+        .col_expr(
+            documents::Column::CreatedAt,
+            sea_orm::sea_query::Expr::value(now - chrono::Duration::minutes(minutes)),
+        )
         .col_expr(documents::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
         .filter(documents::Column::Id.eq(id.to_string()))
         .exec(t.db.connection())

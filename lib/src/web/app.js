@@ -1,20 +1,26 @@
 // docflow's web interface: the one script, served by the gateway at /ui/app.js.
 // No library and no build step. Every page reads without it; it adds live updates of
 // documents in flight (server-sent events from /ui/events), the video workspace's
-// seeking and following (block "video" at the end), and the upload page's direct upload to the object store with its progress.
+// seeking and following (block "video"), the lesson-plan workspace's filters and marks
+// (block "lesson"), and the upload page's direct upload to the object store with its
+// progress. It says nothing of its own: every word it shows comes from the page, in the
+// page's language (`data-words`, `data-badges`, `data-steps`, rendered from the catalogue).
 "use strict";
 
 (function () {
-  var WORDS = {
-    received: "received from the upload store",
-    submitted: "sent to the provider",
-    processed: "processed by the provider",
-    validated: "results checked",
-    normalized: "checked and stored: ready to read",
-    failed: "stopped: it failed",
-    rejected: "refused by the provider"
-  };
   var FINAL = { normalized: true, failed: true, rejected: true };
+
+  // The JSON of an element's attribute; {} when absent or unreadable.
+  function words(node, name) {
+    try { return JSON.parse(node.getAttribute(name) || "{}"); } catch (e) { return {}; }
+  }
+
+  // A message with its `{name}` placeholders filled.
+  function fill(text, values) {
+    return String(text || "").replace(/\{(\w+)\}/g, function (all, name) {
+      return values[name] !== undefined ? values[name] : all;
+    });
+  }
 
   function el(tag, attributes, text) {
     var node = document.createElement(tag);
@@ -23,9 +29,10 @@
     return node;
   }
 
-  function setBadge(badge, state) {
+  // `badges`: each state's word for this viewer (a teacher's phase, or the state).
+  function setBadge(badge, state, badges) {
     badge.className = "badge state-" + state;
-    badge.textContent = state;
+    badge.textContent = (badges && badges[state]) || state;
   }
 
   // The key's last segment without a browser upload's leading UUID.
@@ -36,9 +43,24 @@
     return name.replace(uuid, "");
   }
 
+  // Dates and times in the viewer's own zone and the page's language.
+  function localFormat() {
+    if (!window.Intl || !Intl.DateTimeFormat) return null;
+    try {
+      return new Intl.DateTimeFormat(document.documentElement.lang || undefined, { dateStyle: "medium", timeStyle: "short" });
+    } catch (e) { return null; }
+  }
+  var LOCAL = localFormat();
+
+  function local(date) {
+    return LOCAL ? LOCAL.format(date) : date.toLocaleString();
+  }
+
   function when(at) {
     var date = new Date(at);
-    return el("time", { datetime: at }, date.toUTCString().replace(/:\d\d GMT$/, " UTC"));
+    var time = el("time", { datetime: at, "class": "at", title: date.toISOString().slice(0, 16).replace("T", " ") + " UTC" }, local(date));
+    time.setAttribute("data-local", "");
+    return time;
   }
 
   // Opens the stream of state changes; `onChange(change)` for each, `onOpen(again)`
@@ -76,6 +98,17 @@
       key: (query.get("key") || "").toLowerCase()
     };
     var body = table.tBodies[0];
+    var said = words(table, "data-words");
+    // The columns' names from the header (a sortable one's link, without its arrow), the
+    // kinds' words from the kind filter: the page says them in its language.
+    var labels = Array.prototype.map.call(table.tHead ? table.tHead.rows[0].cells : [], function (th) {
+      var link = th.querySelector("a");
+      return (link ? link.firstChild.textContent : th.textContent).trim();
+    });
+    var kinds = {};
+    Array.prototype.forEach.call(document.querySelectorAll("select#kind option[value]"), function (option) {
+      if (option.value) kinds[option.value] = option.textContent;
+    });
     function matches(change) {
       return (filter.tab === "all" || filter.tab === tabOf(change.state)) &&
         (!filter.state || filter.state === change.state) &&
@@ -86,23 +119,22 @@
     listen("/ui/events", function (change) {
       var row = body.querySelector('tr[data-id="' + change.id + '"]');
       if (row) {
-        setBadge(row.querySelector(".badge"), change.state);
+        setBadge(row.querySelector(".badge"), change.state, said.badges);
         row.setAttribute("data-state", change.state);
         return;
       }
       if (!matches(change)) return;
       row = el("tr", { "data-id": change.id, "class": "arrived" });
       var link = el("a", { href: "/ui/documents/" + change.id }, fileName(change.key));
-      var cells = [["File", link], ["State", el("span", {}, "")],
-        ["Kind", document.createTextNode(change.kind === "video" ? "video" : "lesson plan")],
-        ["Uploader", document.createTextNode(change.uploader)], ["Findings", document.createTextNode("\u2014")],
-        ["Review", document.createTextNode("")], ["Uploaded", el("time", { datetime: change.at }, "just now")]];
-      cells.forEach(function (pair) {
-        var cell = el("td", { "data-label": pair[0] });
-        cell.appendChild(pair[1]);
+      var cells = [link, el("span", {}, ""), document.createTextNode(kinds[change.kind] || change.kind),
+        document.createTextNode(change.uploader), document.createTextNode("\u2014"), document.createTextNode(""),
+        el("time", { datetime: change.at, title: local(new Date(change.at)) }, said.now || "")];
+      cells.forEach(function (content, i) {
+        var cell = el("td", { "data-label": labels[i] });
+        cell.appendChild(content);
         row.appendChild(cell);
       });
-      setBadge(cells[1][1], change.state);
+      setBadge(cells[1], change.state, said.badges);
       body.insertBefore(row, body.firstChild);
       table.hidden = false;
       var empty = document.querySelector("p.empty");
@@ -130,6 +162,7 @@
         Array.prototype.slice.call(fresh.tBodies[0].rows).forEach(function (row) {
           body.appendChild(document.importNode(row, true));
         });
+        localTimes(body);
         table.hidden = body.rows.length === 0;
         var empty = document.querySelector("p.empty");
         if (empty) empty.hidden = body.rows.length > 0;
@@ -146,14 +179,16 @@
     var id = facts.getAttribute("data-document");
     var restarting = facts.hasAttribute("data-restarting");
     var timeline = document.querySelector("ol.timeline");
+    var badges = words(facts, "data-badges");
+    var steps = timeline ? words(timeline, "data-steps") : {};
     listen("/ui/events", function (change) {
       if (change.id !== id || change.state === facts.getAttribute("data-state")) return;
       facts.setAttribute("data-state", change.state);
-      setBadge(facts.querySelector(".badge"), change.state);
+      setBadge(facts.querySelector(".badge"), change.state, badges);
       if (timeline) {
         var item = el("li");
         item.appendChild(when(change.at));
-        item.appendChild(document.createTextNode(": " + (WORDS[change.state] || change.state)));
+        item.appendChild(document.createTextNode(": " + (steps[change.state] || change.state)));
         timeline.appendChild(item);
       }
       if (FINAL[change.state]) location.reload();
@@ -181,6 +216,8 @@
     var status = document.getElementById("status");
     var follow = document.getElementById("follow");
     var again = document.getElementById("again");
+    var said = words(form, "data-words");
+    var steps = said.steps || {};
     function say(text) { status.textContent = text; }
 
     // A stopped upload: the reason the person can act on, as the document's page words it
@@ -197,7 +234,7 @@
             var node = section.querySelector(part);
             return node ? node.textContent.trim() : "";
           });
-          say("It stopped. " + parts.filter(Boolean).join(" "));
+          say([said["upload-js-stopped"]].concat(parts).filter(Boolean).join(" "));
           progress.setAttribute("data-cause", section.getAttribute("data-cause") || "");
           var action = section.querySelector("a.action");
           if (action && again) {
@@ -216,7 +253,7 @@
       button.disabled = true;
       progress.hidden = false;
       bar.value = 0;
-      say("Preparing the upload…");
+      say(said["upload-js-preparing"]);
       var ask = new URLSearchParams();
       ask.set("csrf", form.getAttribute("data-csrf"));
       ask.set("file_name", chosen.name);
@@ -235,7 +272,10 @@
           });
         })
         .then(function (grant) { watchThenSend(grant, chosen, button); })
-        .catch(function (error) { say("The upload could not start: " + error.message); button.disabled = false; });
+        .catch(function (error) {
+          say(fill(said["upload-js-cannot-start"], { why: error.message }));
+          button.disabled = false;
+        });
     });
 
     function watchThenSend(grant, chosen, button) {
@@ -247,10 +287,15 @@
         follow.querySelector("a").setAttribute("href", "/ui/documents/" + change.id);
         progress.setAttribute("data-state", change.state);
         if (change.state === "failed" || change.state === "rejected") {
-          say("It stopped. Reading why…");
+          say(said["upload-js-reading-why"]);
           explain(change.id);
+        } else if (change.state === "normalized") {
+          say(said["upload-js-ready"]);
         } else {
-          say("docflow has it: " + (WORDS[change.state] || change.state) + ".");
+          // Processing, with the usual wait of this kind when docflow knows it.
+          var kind = form.querySelector('input[name="what"]:checked');
+          var wait = said["wait-" + (kind && kind.value === "video" ? "video" : "document")];
+          say(fill(said["upload-js-processing"], { step: steps[change.state] || change.state }) + (wait ? " " + wait : ""));
         }
         if (FINAL[change.state]) { source.close(); button.disabled = false; }
       }, function () {
@@ -269,20 +314,20 @@
       request.upload.addEventListener("progress", function (event) {
         if (event.lengthComputable) {
           bar.value = Math.round(100 * event.loaded / event.total);
-          say("Sending: " + bar.value + " %");
+          say(fill(said["upload-js-sending"], { n: bar.value }));
         }
       });
       request.addEventListener("load", function () {
         if (request.status >= 200 && request.status < 300) {
           bar.value = 100;
-          say("Sent. Waiting for docflow to take it…");
+          say(said["upload-js-sent"]);
         } else {
-          say("The store refused the file (HTTP " + request.status + "). Try again.");
+          say(fill(said["upload-js-store-refused"], { status: request.status }));
           button.disabled = false;
         }
       });
       request.addEventListener("error", function () {
-        say("The file could not reach the store. Check the connection and try again.");
+        say(said["upload-js-unreachable"]);
         button.disabled = false;
       });
       request.send(data);
@@ -302,6 +347,7 @@
     form.querySelector("#token").value = token;
     var note = document.getElementById("sign-in-as");
     var button = form.querySelector('button[type="submit"]');
+    var said = words(form, "data-words");
     if (!note || !window.fetch) return;
     var ask = new URLSearchParams();
     ask.set("csrf", form.querySelector('input[name="csrf"]').value);
@@ -309,28 +355,38 @@
     fetch("/ui/sign-in/preview", { method: "POST", body: ask, credentials: "same-origin" })
       .then(function (response) { return response.json(); })
       .then(function (answer) {
-        var words = answer.as ? "This link signs you in as " + answer.as + "." : "This link's token is not one of this gateway's.";
+        var names = { as: answer.as, current: answer.current };
+        var text = answer.as ? fill(said.as, names) : said.unknown;
         if (answer.current) {
-          words += " You are signed in as " + answer.current + ": signing in ends that session.";
+          text += " " + fill(said.current, names);
           if (answer.as) {
             var replace = form.querySelector('input[name="switch"]') || el("input", { type: "hidden", name: "switch", value: "1" });
             form.appendChild(replace);
-            button.textContent = "Switch to " + answer.as;
+            button.textContent = fill(said["switch"], names);
           }
         } else if (answer.as) {
-          button.textContent = "Sign in as " + answer.as;
+          button.textContent = fill(said["sign-in"], names);
         }
-        note.textContent = words;
+        note.textContent = text;
         note.hidden = false;
         button.focus();
       })
       .catch(function () { /* the form stays as it is: filled, not sent */ });
   }
 
-  // The list's times, titled with the date and time in the viewer's own zone.
-  function localTimes() {
-    Array.prototype.forEach.call(document.querySelectorAll("tbody time[datetime]"), function (time) {
-      if (!time.title) time.title = new Date(time.getAttribute("datetime")).toLocaleString();
+  // Times in the viewer's own zone. A moment (`time.at`, written in UTC by the server)
+  // is rewritten, its UTC text kept as its title; an age ("5 min ago") is titled with it.
+  function localTimes(root) {
+    Array.prototype.forEach.call((root || document).querySelectorAll("time[datetime]"), function (time) {
+      var date = new Date(time.getAttribute("datetime"));
+      if (isNaN(date.getTime()) || time.hasAttribute("data-local")) return;
+      if (time.classList.contains("at")) {
+        time.title = time.textContent;
+        time.textContent = local(date);
+      } else if (!time.title) {
+        time.title = local(date);
+      }
+      time.setAttribute("data-local", "");
     });
   }
 
@@ -375,6 +431,87 @@
     }
     // A token in the address of any other page is dropped, unused.
     else if (/^#token=/.test(location.hash)) history.replaceState(null, "", location.pathname + location.search);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();
+
+/* --- video --- */
+// The video workspace (web/video.rs): a chapter's or cue's time seeks the player in place
+// (without the script it is a link to ?t=, which starts the player there); the cue being
+// said is marked aria-current and kept in view while the video plays (inside the
+// transcript's own box on a phone, without moving the page), unless the reader scrolled
+// it away. Smooth scrolling only when motion is welcome.
+(function () {
+  "use strict";
+
+  function workspace(video) {
+    var list = document.querySelector("ol.cues");
+    var cues = list ? Array.prototype.slice.call(list.querySelectorAll("li[data-start]")) : [];
+    var starts = cues.map(function (cue) { return parseFloat(cue.getAttribute("data-start")) || 0; });
+    var calm = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    var current = null;
+
+    // Whether `cue` shows inside the list's own box (a phone's layout), or in the window.
+    function inBox(cue) {
+      var at = cue.getBoundingClientRect(), box = list.getBoundingClientRect();
+      return at.bottom > box.top && at.top < box.bottom;
+    }
+    function inWindow(cue) {
+      var at = cue.getBoundingClientRect();
+      return at.bottom > 0 && at.top < window.innerHeight;
+    }
+
+    // Brings `cue` into view: inside the list's box when it scrolls (the page stays where
+    // it is), else in the window; not when the reader moved the previous cue out of view.
+    function reveal(cue, previous) {
+      var behavior = calm ? "auto" : "smooth";
+      if (list.scrollHeight > list.clientHeight + 1) {
+        if (previous && !inBox(previous)) return;
+        var at = cue.getBoundingClientRect(), box = list.getBoundingClientRect();
+        if (at.top < box.top) list.scrollBy({ top: at.top - box.top, behavior: behavior });
+        else if (at.bottom > box.bottom) list.scrollBy({ top: at.bottom - box.bottom, behavior: behavior });
+      } else if (!previous || inWindow(previous)) {
+        cue.scrollIntoView({ block: "nearest", behavior: behavior });
+      }
+    }
+
+    // The cue that started last at the player's position (a hundredth of a second early,
+    // as a seek may land just short of a start). Scrolls only for a seek or playback,
+    // never as the page loads.
+    function follow(event) {
+      var t = video.currentTime + 0.01;
+      var at = -1;
+      for (var i = 0; i < starts.length && starts[i] <= t; i++) at = i;
+      var next = at >= 0 ? cues[at] : null;
+      if (next === current) return;
+      var previous = current;
+      if (previous) previous.removeAttribute("aria-current");
+      current = next;
+      if (!current) return;
+      current.setAttribute("aria-current", "true");
+      if (event && event.type !== "loadedmetadata") reveal(current, previous);
+    }
+
+    ["timeupdate", "seeking", "seeked", "loadedmetadata"].forEach(function (name) {
+      video.addEventListener(name, follow);
+    });
+    document.querySelectorAll("a[data-seek]").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        event.preventDefault();
+        video.currentTime = parseFloat(link.getAttribute("data-seek")) || 0;
+        follow(event);
+        var playing = video.play();
+        if (playing && playing.catch) playing.catch(function () { /* needs a gesture: the position is set */ });
+      });
+    });
+    follow();
+  }
+
+  function start() {
+    var video = document.getElementById("player");
+    if (video) workspace(video);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
@@ -435,63 +572,6 @@
     if (!form) return;
     filters(form);
     document.addEventListener("click", toText);
-
-/* --- video --- */
-// The video workspace (web/video.rs): a chapter's or cue's time seeks the player in place
-// (without the script it is a link to ?t=, which starts the player there); the cue being
-// said is marked aria-current and kept in view while the video plays, unless the reader
-// scrolled it away. Smooth scrolling only when motion is welcome.
-(function () {
-  "use strict";
-
-  function workspace(video) {
-    var list = document.querySelector("ol.cues");
-    var cues = list ? Array.prototype.slice.call(list.querySelectorAll("li[data-start]")) : [];
-    var starts = cues.map(function (cue) { return parseFloat(cue.getAttribute("data-start")) || 0; });
-    var calm = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
-    var current = null;
-
-    // Whether `cue` is on screen, inside the list when the list scrolls.
-    function onScreen(cue) {
-      var at = cue.getBoundingClientRect();
-      var box = list.getBoundingClientRect();
-      return at.bottom > Math.max(0, box.top) && at.top < Math.min(window.innerHeight, box.bottom);
-    }
-
-    // The cue that started last at the player's position (a hundredth of a second early,
-    // as a seek may land just short of a start).
-    function follow() {
-      var t = video.currentTime + 0.01;
-      var at = -1;
-      for (var i = 0; i < starts.length && starts[i] <= t; i++) at = i;
-      var next = at >= 0 ? cues[at] : null;
-      if (next === current) return;
-      var followed = !current || onScreen(current);
-      if (current) current.removeAttribute("aria-current");
-      current = next;
-      if (!current) return;
-      current.setAttribute("aria-current", "true");
-      if (followed) current.scrollIntoView({ block: "nearest", behavior: calm ? "auto" : "smooth" });
-    }
-
-    ["timeupdate", "seeking", "seeked", "loadedmetadata"].forEach(function (name) {
-      video.addEventListener(name, follow);
-    });
-    document.querySelectorAll("a[data-seek]").forEach(function (link) {
-      link.addEventListener("click", function (event) {
-        event.preventDefault();
-        video.currentTime = parseFloat(link.getAttribute("data-seek")) || 0;
-        follow();
-        var playing = video.play();
-        if (playing && playing.catch) playing.catch(function () { /* needs a gesture: the position is set */ });
-      });
-    });
-    follow();
-  }
-
-  function start() {
-    var video = document.getElementById("player");
-    if (video) workspace(video);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

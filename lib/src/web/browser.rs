@@ -87,6 +87,7 @@ async fn in_chromium_an_evaluator_signs_in_sees_the_list_and_opens_a_lesson_plan
             .await?
             .send_keys(TOKEN)
             .await?;
+        axe(&browser, "the sign-in page").await?;
         browser.find(Locator::Css("form.sign-in button")).await?.click().await?;
         // Signed in, the evaluator's "To review" tab; every document is under "All".
         browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("nav.tabs")).await?;
@@ -98,6 +99,7 @@ async fn in_chromium_an_evaluator_signs_in_sees_the_list_and_opens_a_lesson_plan
             .await?;
         let list = browser.source().await?;
         assert!(list.contains("fractions.mp4") && list.contains("state-failed"), "{list}");
+        axe(&browser, "the list, all").await?;
         link.click().await?;
         let heading = browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("h2#findings")).await?;
         assert_eq!(heading.text().await?, "Findings");
@@ -105,6 +107,7 @@ async fn in_chromium_an_evaluator_signs_in_sees_the_list_and_opens_a_lesson_plan
         for text in ["The lesson has no stated objective", "Download the corrected file", "checked and stored"] {
             assert!(page.contains(text), "{text}: {page}");
         }
+        axe(&browser, "a lesson plan").await?;
         screenshot("lesson-plan.png", &browser.screenshot().await?);
         // Sign out through the form (with its CSRF token): back to the sign-in page.
         browser.find(Locator::Css("header form button")).await?.click().await?;
@@ -156,6 +159,12 @@ pub(super) async fn start_with(
 
 /// chromedriver (ours alone, killed when dropped) and a headless Chromium session.
 pub(super) async fn chromium() -> (tokio::process::Child, fantoccini::Client) {
+    chromium_in(None, None).await
+}
+
+/// [`chromium`] asking for `lang` first (`Accept-Language`) and living in time zone `tz`
+/// (an IANA name: Chromium reads `TZ`).
+pub(super) async fn chromium_in(lang: Option<&str>, tz: Option<&str>) -> (tokio::process::Child, fantoccini::Client) {
     assert!(
         std::path::Path::new(CHROMEDRIVER).exists() && std::path::Path::new(CHROMIUM).exists(),
         "install the browser first: apt-get install -y chromium chromium-driver"
@@ -163,7 +172,11 @@ pub(super) async fn chromium() -> (tokio::process::Child, fantoccini::Client) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     // chromedriver, ours alone (killed when dropped).
     let port = free_port();
-    let driver = tokio::process::Command::new(CHROMEDRIVER)
+    let mut command = tokio::process::Command::new(CHROMEDRIVER);
+    if let Some(tz) = tz {
+        command.env("TZ", tz);
+    }
+    let driver = command
         .arg(format!("--port={port}"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -177,12 +190,22 @@ pub(super) async fn chromium() -> (tokio::process::Child, fantoccini::Client) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let mut capabilities = serde_json::Map::new();
-    capabilities.insert(
-        "goog:chromeOptions".into(),
-        json!({"binary": CHROMIUM, "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-            "--disable-background-networking", "--disable-component-update", "--no-first-run",
-            "--window-size=1100,900"]}),
-    );
+    let mut args = vec![
+        "--headless=new".to_owned(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--no-first-run".into(),
+        "--window-size=1100,900".into(),
+    ];
+    let mut options = json!({"binary": CHROMIUM});
+    if let Some(lang) = lang {
+        args.push(format!("--lang={lang}"));
+        options["prefs"] = json!({"intl.accept_languages": lang});
+    }
+    options["args"] = json!(args);
+    capabilities.insert("goog:chromeOptions".into(), options);
     let browser =
         ClientBuilder::rustls().unwrap().capabilities(capabilities).connect(&webdriver).await.expect("a session");
     (driver, browser)
@@ -300,6 +323,42 @@ async fn measure_the_list_over_1000_documents_in_chromium() {
     finish(browser, driver, server, outcome).await;
 }
 
+/// axe-core's script, from `DOCFLOW_AXE` or the cache `make test-browser` fills
+/// (`npm ci --ignore-scripts` of `tests/browser/package.json` into
+/// `$XDG_CACHE_HOME/docflow-browser`), read once.
+fn axe_source() -> &'static str {
+    static SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let path = std::env::var_os("DOCFLOW_AXE").map(std::path::PathBuf::from).unwrap_or_else(|| {
+            let cache = std::env::var_os("XDG_CACHE_HOME").map(std::path::PathBuf::from).unwrap_or_else(|| {
+                std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache")
+            });
+            cache.join("docflow-browser/node_modules/axe-core/axe.min.js")
+        });
+        std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("axe-core not found at {} ({e}): run `make test-browser`, which installs it", path.display())
+        })
+    })
+}
+
+/// Runs axe-core on the current page and asserts that it finds no serious or critical
+/// violation (each listed as `rule: targets` when it does). `page` names it in the failure.
+pub(super) async fn axe(browser: &fantoccini::Client, page: &str) -> Result<(), fantoccini::error::CmdError> {
+    browser.execute(&format!("{}\nreturn true;", axe_source()), vec![]).await?;
+    let found = browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1]; \
+             axe.run(document).then(r => done(r.violations \
+               .filter(v => v.impact === 'serious' || v.impact === 'critical') \
+               .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', ')))) \
+               .catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await?;
+    assert_eq!(found, json!([]), "{page}: axe-core found serious or critical violations");
+    Ok(())
+}
+
 /// Waits up to `seconds` for `script` (a function body returning a boolean) to return true.
 pub(super) async fn until(
     browser: &fantoccini::Client,
@@ -371,10 +430,12 @@ async fn in_chromium_on_docflow_dev_a_teacher_uploads_and_watches_it_reach_norma
         // Sign-in as `docflow dev` prints it: a single-use link, then the person's click.
         browser.goto(&format!("{base}/ui/sign-in")).await?;
         browser.wait().at_most(wait).for_element(Locator::Css("input#token")).await?;
+        axe(&browser, "the sign-in page").await?;
         screenshot("sign-in.png", &browser.screenshot().await?);
         browser.goto(&evaluator_link).await?;
         let confirm = browser.wait().at_most(wait).for_element(Locator::Css("form.sign-in-link button")).await?;
         assert_eq!(confirm.text().await?, "Sign in as an evaluator");
+        axe(&browser, "a sign-in link's page").await?;
         confirm.click().await?;
         browser.wait().at_most(wait).for_element(Locator::Css("table[data-live]")).await?;
         assert_eq!(browser.current_url().await?.as_str(), format!("{base}/ui/"));
@@ -382,12 +443,14 @@ async fn in_chromium_on_docflow_dev_a_teacher_uploads_and_watches_it_reach_norma
         browser.goto(&evaluator_link).await?;
         let used = browser.wait().at_most(wait).for_element(Locator::Css("p.problem")).await?;
         assert!(used.text().await?.contains("This sign-in link was used already"));
+        axe(&browser, "a used sign-in link").await?;
         browser.goto(&format!("{base}/ui/?tab=all")).await?;
         // The samples reach `normalized` on the open page, which updates by itself.
         until(&browser, "both samples normalized on the list", 120,
             "return document.querySelectorAll('tbody .state-normalized').length === 2").await?;
         let list = browser.source().await?;
         assert!(list.contains("lesson-plan-week3.md") && list.contains("classroom-clip.mp4"), "{list}");
+        axe(&browser, "the list on docflow dev").await?;
         screenshot("list.png", &browser.screenshot().await?);
         // Filters: kind, then text in the key.
         browser.goto(&format!("{base}/ui/?tab=all&kind=video")).await?;
@@ -436,6 +499,7 @@ async fn in_chromium_on_docflow_dev_a_teacher_uploads_and_watches_it_reach_norma
         until(&browser, "the chapter sought the video", 30, &format!(
             "const v = document.querySelector('video'); return v.currentTime >= {start} - 0.05 && v.currentTime < {start} + 1.5")).await?;
         browser.execute("const v = document.querySelector('video'); v.pause(); return true;", vec![]).await?;
+        axe(&browser, "a video").await?;
         screenshot("video.png", &browser.screenshot().await?);
         let other_teachers = video_page.clone();
         browser.find(Locator::Css("header form button")).await?.click().await?;
@@ -450,14 +514,18 @@ async fn in_chromium_on_docflow_dev_a_teacher_uploads_and_watches_it_reach_norma
         browser.goto(&other_teachers).await?;
         let refused = browser.wait().at_most(wait).for_element(Locator::Css("main h1")).await?;
         assert_eq!(refused.text().await?, "No such document", "another teacher's page");
+        axe(&browser, "an error page").await?;
         browser.goto(&format!("{base}/ui/upload")).await?;
-        browser.wait().at_most(wait).for_element(Locator::Css("input#file")).await?.send_keys(plan.to_str().unwrap()).await?;
+        browser.wait().at_most(wait).for_element(Locator::Css("input#file")).await?;
+        axe(&browser, "the upload page").await?;
+        browser.find(Locator::Css("input#file")).await?.send_keys(plan.to_str().unwrap()).await?;
         browser.find(Locator::Css("form#upload button")).await?.click().await?;
         until(&browser, "the upload followed to normalized", 120,
             "return document.getElementById('progress').getAttribute('data-state') === 'normalized'").await?;
         assert_eq!(browser.execute("return document.getElementById('sent').value", vec![]).await?, json!(100));
         let status = browser.find(Locator::Css("#status")).await?.text().await?;
         assert!(status.contains("ready to read"), "{status}");
+        axe(&browser, "the upload page, done").await?;
         screenshot("upload.png", &browser.screenshot().await?);
         browser.find(Locator::Css("#follow a")).await?.click().await?;
         browser.wait().at_most(wait).for_element(Locator::Css("h2#findings")).await?;
@@ -469,6 +537,7 @@ async fn in_chromium_on_docflow_dev_a_teacher_uploads_and_watches_it_reach_norma
             .await?;
         let heading = browser.wait().at_most(wait).for_element(Locator::Css("main h1")).await?;
         assert_eq!(heading.text().await?, "This form cannot be accepted");
+        axe(&browser, "a refused form").await?;
         browser.goto(&format!("{base}/ui/")).await?;
         browser.wait().at_most(wait).for_element(Locator::Css("header form button")).await?.click().await?;
         browser.wait().at_most(wait).for_element(Locator::Css("input#token")).await?;
@@ -540,6 +609,7 @@ async fn in_chromium_a_token_link_from_another_site_does_not_replace_the_session
         let button = browser.find(Locator::Css("form.sign-in button")).await?.text().await?;
         assert_eq!(button, "Switch to teacher teacher-42");
         assert_eq!(browser.current_url().await?.as_str(), format!("{base}/ui/sign-in"), "the token left the address");
+        axe(&browser, "the sign-in page from a link").await?;
         screenshot("sign-in-from-a-link.png", &browser.screenshot().await?);
         browser.goto(&format!("{base}/ui/")).await?;
         let who = browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("span.who")).await?;
@@ -575,6 +645,7 @@ async fn in_chromium_a_session_cookie_planted_by_another_port_is_refused_not_use
         assert_eq!(heading.text().await?, "Sign in again");
         let text = browser.source().await?;
         assert!(!text.contains("teacher-42") && text.contains("two docflow session cookies"), "{text}");
+        axe(&browser, "two session cookies").await?;
         // Both were cleared: the next page is the sign-in form, not either session.
         browser.goto(&format!("{base}/ui/")).await?;
         browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("input#token")).await?;

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 
-use super::browser::{chromium, screenshot, until};
+use super::browser::{axe, chromium, screenshot, until};
 use super::live::Live;
 use super::retry::Restarts;
 use super::{WebState, routes};
@@ -190,6 +190,7 @@ async fn in_chromium_an_evaluator_retries_a_stopped_document_and_sees_it_restart
         .await?;
         let page = browser.source().await?;
         assert!(page.contains("received from the upload store") && !page.contains("What went wrong"), "{page}");
+        axe(&browser, "a restarted document").await?;
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
@@ -245,6 +246,7 @@ async fn in_chromium_a_teacher_uploads_a_new_version_of_a_stopped_document() {
         assert!(replaces.text().await?.contains("plan week 3.docx"));
         let checked = browser.execute("return document.querySelector('input[value=document]').checked", vec![]).await?;
         assert_eq!(checked, serde_json::json!(true));
+        axe(&browser, "the upload page of a new version").await?;
         browser.find(Locator::Css("input#file")).await?.send_keys(corrected.to_str().unwrap()).await?;
         browser.find(Locator::Css("form#upload button")).await?.click().await?;
         until(
@@ -252,7 +254,7 @@ async fn in_chromium_a_teacher_uploads_a_new_version_of_a_stopped_document() {
             "the new version sent to the store",
             30,
             "return document.getElementById('sent').value === 100 && \
-             document.getElementById('status').textContent.indexOf('Sent.') === 0",
+             document.getElementById('status').textContent.indexOf('Uploaded.') === 0",
         )
         .await?;
         // The new version is in the uploads bucket, under the teacher's folder.
@@ -278,6 +280,7 @@ async fn in_chromium_a_teacher_uploads_a_new_version_of_a_stopped_document() {
         .await?;
         let status = browser.find(Locator::Css("#status")).await?.text().await?;
         assert!(!status.contains('{') && status.contains("Correct the file"), "{status}");
+        axe(&browser, "the upload page, stopped").await?;
         screenshot("upload-stopped.png", &browser.screenshot().await?);
         Ok::<_, fantoccini::error::CmdError>(())
     }
@@ -309,12 +312,14 @@ async fn both_views(
     browser.goto(&format!("{base}/ui/documents/{id}")).await?;
     let section = browser.wait().at_most(WAIT).for_element(Locator::Css("section.problem")).await?;
     let teacher = section.html(false).await?;
+    axe(browser, &format!("{screenshot_name}: the teacher's page")).await?;
     screenshot(screenshot_name, &browser.screenshot().await?);
     sign_out(browser).await?;
     sign_in_as(browser, base, TOKEN).await?;
     browser.goto(&format!("{base}/ui/documents/{id}")).await?;
     let section = browser.wait().at_most(WAIT).for_element(Locator::Css("section.problem")).await?;
     let evaluator = section.html(false).await?;
+    axe(browser, &format!("{screenshot_name}: the evaluator's page")).await?;
     sign_out(browser).await?;
     Ok((teacher, evaluator))
 }

@@ -4,8 +4,7 @@
 //! the test visits and must find no serious or critical violation.
 //!
 //! axe-core comes from npm (`tests/browser/package.json`, locked), installed outside the
-//! repository by `make test-browser` (`npm ci --ignore-scripts` into
-//! `$XDG_CACHE_HOME/docflow-browser`, or `DOCFLOW_AXE` naming `axe.min.js`).
+//! repository by `make test-browser`; `super::browser::axe` runs it.
 
 use std::time::Duration;
 
@@ -13,42 +12,11 @@ use fantoccini::Locator;
 use fantoccini::key::Key;
 use serde_json::json;
 
-use super::browser::{screenshot, start};
+use super::browser::{axe, screenshot, start};
 use crate::evaluator::tests::{TEACHER_TOKEN, TOKEN, sqlite};
 use crate::ids::Kind;
 
 type Outcome<T> = Result<T, fantoccini::error::CmdError>;
-
-/// axe-core's script, from `DOCFLOW_AXE` or the cache `make test-browser` fills.
-pub(super) fn axe_source() -> String {
-    let path = std::env::var_os("DOCFLOW_AXE").map(std::path::PathBuf::from).unwrap_or_else(|| {
-        let cache = std::env::var_os("XDG_CACHE_HOME")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache"));
-        cache.join("docflow-browser/node_modules/axe-core/axe.min.js")
-    });
-    std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("axe-core not found at {} ({e}): run `make test-browser`, which installs it", path.display())
-    })
-}
-
-/// Runs axe-core on the current page: the serious and critical violations, each as
-/// `rule: targets`.
-pub(super) async fn axe(browser: &fantoccini::Client, source: &str, page: &str) -> Outcome<()> {
-    browser.execute(&format!("{source}\nreturn true;"), vec![]).await?;
-    let found = browser
-        .execute_async(
-            "const done = arguments[arguments.length - 1]; \
-             axe.run(document).then(r => done(r.violations \
-               .filter(v => v.impact === 'serious' || v.impact === 'critical') \
-               .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', ')))) \
-               .catch(e => done(['axe failed: ' + e]));",
-            vec![],
-        )
-        .await?;
-    assert_eq!(found, json!([]), "{page}: axe-core found serious or critical violations");
-    Ok(())
-}
 
 /// Presses Tab until the focused element matches `css` (at most `max` presses).
 async fn tab_to(browser: &fantoccini::Client, css: &str, max: usize) -> Outcome<()> {
@@ -79,7 +47,6 @@ async fn sign_in_by_keyboard(browser: &fantoccini::Client, base: &str, token: &s
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Debian's chromium and chromium-driver, and axe-core from `make test-browser`"]
 async fn in_chromium_an_evaluator_reviews_by_keyboard_and_the_teacher_reads_the_comment() {
-    let source = axe_source();
     let t = sqlite().await;
     let plan = t.receive("teacher-42", Kind::Document, "lesson plan week 3.docx").await;
     super::tests::reviews::normalize(&t, plan, 1).await;
@@ -101,24 +68,24 @@ async fn in_chromium_an_evaluator_reviews_by_keyboard_and_the_teacher_reads_the_
     let outcome = async {
         browser.goto(&format!("{base}/ui/sign-in")).await?;
         browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("input#token")).await?;
-        axe(&browser, &source, "sign-in").await?;
+        axe(&browser, "sign-in").await?;
         sign_in_by_keyboard(&browser, &base, TOKEN).await?;
         // The evaluator lands on "To review", which holds the normalized plan only.
         let current = browser.find(Locator::Css("nav.tabs a[aria-current=page]")).await?.text().await?;
         assert_eq!(current, "To review 1");
-        axe(&browser, &source, "the list, To review").await?;
+        axe(&browser, "the list, To review").await?;
         screenshot("list-to-review.png", &browser.screenshot().await?);
         let all = format!("{base}/ui/?tab=all");
         browser.goto(&all).await?;
         browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("table")).await?;
-        axe(&browser, &source, "the list, all").await?;
+        axe(&browser, "the list, all").await?;
         browser.set_window_size(390, 844).await?;
         // Loaded at a phone's width, the filters start folded and the rows are labelled.
         browser.goto(&all).await?;
         browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("td[data-label=File]")).await?;
         let folded = browser.execute("return !document.querySelector('details.fold').open;", vec![]).await?;
         assert_eq!(folded, json!(true), "the filters fold on a phone");
-        axe(&browser, &source, "the list on a phone").await?;
+        axe(&browser, "the list on a phone").await?;
         screenshot("list-phone.png", &browser.screenshot().await?);
         browser.set_window_size(1100, 900).await?;
 
@@ -127,7 +94,7 @@ async fn in_chromium_an_evaluator_reviews_by_keyboard_and_the_teacher_reads_the_
         tab_to(&browser, &format!("a[href='/ui/documents/{plan}']"), 40).await?;
         type_here(&browser, &Key::Enter.to_string()).await?;
         browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("form.review-form")).await?;
-        axe(&browser, &source, "the document, before the review").await?;
+        axe(&browser, "the document, before the review").await?;
         tab_to(&browser, "textarea#comment", 60).await?;
         type_here(&browser, comment).await?;
         tab_to(&browser, "form.review-form button", 10).await?;
@@ -136,18 +103,18 @@ async fn in_chromium_an_evaluator_reviews_by_keyboard_and_the_teacher_reads_the_
         browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("ol.reviews")).await?;
         let page = browser.source().await?;
         assert!(page.contains(comment) && page.contains("reviewed by evaluator (token)"), "{page}");
-        axe(&browser, &source, "the document, reviewed").await?;
+        axe(&browser, "the document, reviewed").await?;
 
         // The teacher, in a fresh session, reads the comment on their page.
         browser.delete_all_cookies().await?;
         sign_in_by_keyboard(&browser, &base, TEACHER_TOKEN).await?;
-        axe(&browser, &source, "the teacher's list").await?;
+        axe(&browser, "the teacher's list").await?;
         browser.goto(&format!("{base}/ui/documents/{plan}")).await?;
         let review = browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("ol.reviews")).await?;
         let text = review.text().await?;
         assert!(text.contains(comment) && text.contains("Reviewed by evaluator (token)"), "{text}");
         assert!(browser.find(Locator::Css("form.review-form")).await.is_err(), "no form for a teacher");
-        axe(&browser, &source, "the teacher's document").await?;
+        axe(&browser, "the teacher's document").await?;
         screenshot("review-teacher.png", &browser.screenshot().await?);
         Ok::<_, fantoccini::error::CmdError>(())
     }

@@ -9,6 +9,8 @@
 
 use maud::{Markup, html};
 
+use super::i18n::{Lang, tr};
+use super::pages::tr_markup;
 use super::session::Session;
 use crate::evaluator::{DocumentSummary, ErrorView};
 use crate::ids::Kind;
@@ -21,73 +23,28 @@ pub struct Words {
     /// What the person reads first: for a refused file, pre-flight's own reason.
     pub headline: String,
     /// What it means for them, in a sentence or two.
-    pub explanation: &'static str,
+    pub explanation: String,
     /// Whether the file itself is the problem (the uploader acts) or not (staff retry).
     pub next_step: NextStep,
 }
 
-/// The words for `cause`; `None` (a row from before causes were stored) reads as
-/// [`FailureCause::Unknown`]. `reason` is the stage's stored reason: only a refused file's
-/// is shown first, as pre-flight words it for the person who uploaded the file.
+/// The words for `cause` in English (the e-mails'); see [`words_in`].
 pub fn words(cause: Option<FailureCause>, reason: &str) -> Words {
+    words_in(Lang::En, cause, reason)
+}
+
+/// The words for `cause` in `lang`; `None` (a row from before causes were stored) reads
+/// as [`FailureCause::Unknown`]. `reason` is the stage's stored reason: only a refused
+/// file's is shown first, as pre-flight words it for the person who uploaded the file (in
+/// English: the stage writes it).
+pub fn words_in(lang: Lang, cause: Option<FailureCause>, reason: &str) -> Words {
     let cause = cause.unwrap_or(FailureCause::Unknown);
-    let fixed = |headline: &str, explanation: &'static str| Words {
-        headline: headline.to_owned(),
-        explanation,
-        next_step: cause.next_step(),
+    let id = format!("failure-{}", cause.as_str().replace('_', "-"));
+    let headline = match cause {
+        FailureCause::FileRefused => sentence(reason).unwrap_or_else(|| tr(lang, &id)),
+        _ => tr(lang, &id),
     };
-    match cause {
-        FailureCause::FileRefused => Words {
-            headline: sentence(reason)
-                .unwrap_or_else(|| "docflow refused this file before sending it for processing.".to_owned()),
-            explanation: "docflow checks every file before the provider sees it, and this one cannot be processed \
-                          as it is. Nothing was sent to the provider.",
-            next_step: cause.next_step(),
-        },
-        FailureCause::UploadUnreadable => fixed(
-            "The uploaded file could not be read.",
-            "It was removed from the upload store, or docflow may not read it. Upload the file again.",
-        ),
-        FailureCause::ProviderFailedJob => fixed(
-            "The provider could not work on this file.",
-            "It took the file and then reported that processing failed, which usually means the file is damaged \
-             or of a kind it does not read. Its own message is in the technical detail.",
-        ),
-        FailureCause::SubmissionRefused => fixed(
-            "The provider refused to take the file.",
-            "This is not about your file: the provider refused docflow's request, which usually means a \
-             setting between docflow and the provider needs fixing. Once it is fixed, the document can be retried.",
-        ),
-        FailureCause::SubmissionGaveUp => fixed(
-            "docflow could not hand the file to the provider, even after several tries.",
-            "The file was fine: the provider was unreachable or too busy. Retrying later may well go through.",
-        ),
-        FailureCause::ResultsInvalid => fixed(
-            "The provider's results failed docflow's checks, so they are not shown.",
-            "The file was fine: what the provider sent back was not (a checksum, size or format that did not \
-             match). Nothing in the file needs changing; the document can be retried.",
-        ),
-        FailureCause::ResultsUnavailable => fixed(
-            "The provider's results could not be collected.",
-            "The file was fine: docflow could not fetch or store the results the provider announced. The \
-             document can be retried.",
-        ),
-        FailureCause::CallbackLost => fixed(
-            "The provider never said the work was done, and docflow stopped waiting.",
-            "The file was fine: no answer came from the provider within its time limit. The document can be \
-             retried.",
-        ),
-        FailureCause::NormalizeFailed => fixed(
-            "The results could not be stored.",
-            "The file was fine and the provider's results passed docflow's checks, but docflow could not store \
-             them. The document can be retried.",
-        ),
-        FailureCause::Unknown => fixed(
-            "Processing stopped before the results were ready.",
-            "docflow did not record why (this document stopped before causes were kept). The technical detail \
-             says where it stopped.",
-        ),
-    }
+    Words { headline, explanation: tr(lang, &format!("{id}-why")), next_step: cause.next_step() }
 }
 
 /// `reason` as a sentence: a capital first letter and a full stop; `None` when empty.
@@ -124,10 +81,10 @@ pub fn action(role: &Role, cause: Option<FailureCause>) -> Action {
 }
 
 /// What the teacher sees next to the action, by who can fix it.
-fn for_teacher(next_step: NextStep) -> &'static str {
+fn for_teacher(lang: Lang, next_step: NextStep) -> String {
     match next_step {
-        NextStep::UploadNewVersion => "Correct the file, then upload the new version.",
-        NextStep::Retry => "You need not change anything: an evaluator can retry it. You may also upload it again.",
+        NextStep::UploadNewVersion => tr(lang, "failure-teacher-new-version"),
+        NextStep::Retry => tr(lang, "failure-teacher-retry"),
     }
 }
 
@@ -155,36 +112,40 @@ pub fn original_name(key: &str) -> &str {
 /// The document page's problem section: the words first (from the stored cause, which
 /// reads `unknown` for rows from before causes were stored), then the action for the
 /// session's role, then the stage, cause and raw reason as detail.
-pub fn problem(session: &Session, csrf: &str, document: &DocumentSummary, error: &ErrorView) -> Markup {
+pub fn problem(lang: Lang, session: &Session, csrf: &str, document: &DocumentSummary, error: &ErrorView) -> Markup {
     let cause = error.cause;
     let (id, state, kind, key) = (document.id, document.state, document.kind, &document.key);
-    let said = words(Some(cause), &error.reason);
+    let said = words_in(lang, Some(cause), &error.reason);
     let action = action(&session.role, Some(cause));
     html! {
         section.problem aria-labelledby="why" data-cause=(cause.as_str()) {
-            h2 id="why" { "What went wrong" }
+            h2 id="why" { (tr(lang, "failure-what-went-wrong")) }
             p.headline { strong { (said.headline) } }
             p.explanation { (said.explanation) }
             @match action {
                 Action::UploadNewVersion => {
-                    p.next { (for_teacher(said.next_step)) }
-                    p { a.action href=(new_version_href(kind, key)) { "Upload a new version" } }
+                    p.next { (for_teacher(lang, said.next_step)) }
+                    p { a.action href=(new_version_href(kind, key)) { (tr(lang, "failure-upload-new-version")) } }
                 }
                 Action::Retry => {
                     form.retry method="post" action={ "/ui/documents/" (id) "/retry" } {
                         input type="hidden" name="csrf" value=(csrf);
-                        p.next { "The same file is sent again in a new round, as " code { "docflow retry" } " does." }
-                        button type="submit" { "Retry" }
+                        p.next { (tr_markup(lang, "failure-retry-explained", &[("command", html! { code { "docflow retry" } })])) }
+                        button type="submit" { (tr(lang, "failure-retry")) }
                     }
                 }
                 Action::None => {
-                    p.next { "Only a new version of the file can go through: the teacher uploads it." }
+                    p.next { (tr(lang, "failure-only-new-version")) }
                 }
             }
             details {
-                summary { "Technical detail" }
-                p { "Stopped " (state.as_str()) " in stage " code { (error.stage) } ", cause "
-                    code { (cause.as_str()) } ": " (error.reason) }
+                summary { (tr(lang, "failure-technical-detail")) }
+                p { (tr_markup(lang, "failure-detail", &[
+                    ("state", html! { (state.as_str()) }),
+                    ("stage", html! { code { (error.stage) } }),
+                    ("cause", html! { code { (cause.as_str()) } }),
+                    ("reason", html! { (error.reason) }),
+                ])) }
             }
         }
     }

@@ -8,11 +8,14 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use super::i18n::{Lang, tr};
 use super::list_page::{self, View};
+use super::pages::{Phase, Viewer};
 use super::session::Session;
 use super::{Refused, WebState, api_error, pages, readable, refused, to_sign_in};
 use crate::evaluator::query::{self, Listing, Tab};
 use crate::evaluator::{DEFAULT_LIMIT, DocumentSummary, db_error};
+use crate::ids::Kind;
 use crate::review::names;
 use crate::settings::tokens::Role;
 
@@ -44,11 +47,15 @@ fn asked(role: &Role, own: Option<String>, pairs: &[(String, String)]) -> Result
 
 /// The session of a request that reads documents, the uploader it is kept to (`None`
 /// for an evaluator) and its form token; else the answer (sign in, or refused).
-fn reader(state: &WebState, headers: &HeaderMap) -> Result<(Session, Option<String>, String), Box<Response>> {
+fn reader(
+    state: &WebState,
+    lang: Lang,
+    headers: &HeaderMap,
+) -> Result<(Session, Option<String>, String), Box<Response>> {
     let Some(session) = state.session(headers) else { return Err(Box::new(to_sign_in())) };
     let own = match readable(&session) {
         Ok(own) => own.map(str::to_owned),
-        Err(Refused) => return Err(Box::new(refused(&state.key, &session))),
+        Err(Refused) => return Err(Box::new(refused(lang, &state.key, &session))),
     };
     let csrf = state.key.csrf(&session);
     Ok((session, own, csrf))
@@ -56,6 +63,7 @@ fn reader(state: &WebState, headers: &HeaderMap) -> Result<(Session, Option<Stri
 
 pub(super) async fn list(
     State(state): State<WebState>,
+    lang: Lang,
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Response {
@@ -63,14 +71,14 @@ pub(super) async fn list(
     if state.session(&headers).is_some_and(|session| session.role == Role::Admin) {
         return Redirect::to("/ui/pipeline").into_response();
     }
-    let (session, own, csrf) = match reader(&state, &headers) {
+    let (session, own, csrf) = match reader(&state, lang, &headers) {
         Ok(reader) => reader,
         Err(response) => return *response,
     };
     let bad = |message: &str| {
-        pages::error(Some((&session, &csrf)), StatusCode::BAD_REQUEST, "Cannot use these filters", message)
+        pages::error(lang, Some((&session, &csrf)), StatusCode::BAD_REQUEST, &tr(lang, "list-bad-filters"), message)
     };
-    let Ok(Query(pairs)) = query else { return bad("The address's query is malformed.") };
+    let Ok(Query(pairs)) = query else { return bad(&tr(lang, "list-bad-query")) };
     let mut asked = match asked(&session.role, own, &pairs) {
         Ok(asked) => asked,
         Err(message) => return bad(&message),
@@ -86,8 +94,18 @@ pub(super) async fn list(
     };
     let (next, prev, counts, items) = match loaded.await {
         Ok(loaded) => loaded,
-        Err(error) => return api_error(Some((&session, &csrf)), error),
+        Err(error) => return api_error(lang, Some((&session, &csrf)), error),
     };
+    // A teacher with documents in processing reads how long each kind usually takes.
+    let mut waits = Vec::new();
+    if Viewer::of(&session.role) == Viewer::Teacher {
+        for kind in [Kind::Document, Kind::Video] {
+            let processing = items.iter().any(|i| i.kind == kind && Phase::of(i.state) == Phase::Processing);
+            if processing && let Some(wait) = super::wait::said(db, lang, kind).await {
+                waits.push(wait);
+            }
+        }
+    }
     let view = View {
         listing: &asked.listing,
         default_tab: asked.default_tab,
@@ -96,7 +114,7 @@ pub(super) async fn list(
         next: next.map(|p| p.encode()),
         prev: prev.map(|p| p.encode()),
     };
-    list_page::render(&session, &csrf, &view, &items).into_response()
+    list_page::render(lang, &session, &csrf, &view, &items, &waits).into_response()
 }
 
 /// `GET /ui/uploaders?prefix=`: the uploader picker's choices for an evaluator's session,
@@ -122,13 +140,16 @@ pub(super) async fn uploaders(
 }
 
 /// `GET /ui/documents.csv?...`: every row of the view the same query shows (all its
-/// pages, up to [`MAX_CSV_ROWS`]), one line each.
+/// pages, up to [`MAX_CSV_ROWS`]), one line each. Its header and its state and kind cells
+/// are the API's names, in every language: a spreadsheet's columns and filters stay the
+/// same whoever exports.
 pub(super) async fn csv(
     State(state): State<WebState>,
+    lang: Lang,
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Response {
-    let (session, own, csrf) = match reader(&state, &headers) {
+    let (session, own, csrf) = match reader(&state, lang, &headers) {
         Ok(reader) => reader,
         Err(response) => return *response,
     };
@@ -140,9 +161,10 @@ pub(super) async fn csv(
         Ok(asked) => asked,
         Err(message) => {
             return pages::error(
+                lang,
                 Some((&session, &csrf)),
                 StatusCode::BAD_REQUEST,
-                "Cannot use these filters",
+                &tr(lang, "list-bad-filters"),
                 &message,
             );
         }
@@ -152,11 +174,11 @@ pub(super) async fn csv(
     loop {
         let listed = match query::page(&state.evaluator.db, &asked.listing).await {
             Ok(listed) => listed,
-            Err(error) => return api_error(Some((&session, &csrf)), db_error(&error)),
+            Err(error) => return api_error(lang, Some((&session, &csrf)), db_error(&error)),
         };
         match crate::evaluator::list::summaries(&state.evaluator, listed.documents).await {
             Ok(items) => rows.extend(items),
-            Err(error) => return api_error(Some((&session, &csrf)), error),
+            Err(error) => return api_error(lang, Some((&session, &csrf)), error),
         }
         match listed.next {
             Some(next) if (rows.len() as u64) < MAX_CSV_ROWS => asked.listing.position = Some(next),

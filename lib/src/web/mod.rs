@@ -16,8 +16,12 @@
 //! - `POST /ui/documents/{id}/retry`: an evaluator's Retry of a stopped document ([`retry`]);
 //! - `GET /ui/upload`, `POST /ui/upload`: a teacher's upload page and its presigned form;
 //! - `GET /ui/pipeline`: the pipeline overview for an operator (role `admin`, [`pipeline`]);
-//! - `GET /ui/style.css`, `GET /ui/app.js`: the only stylesheet and script. No
-//!   third-party request.
+//! - `GET /ui/style.css`, `GET /ui/app.js`, `GET /ui/favicon.svg` (also at
+//!   `/favicon.ico`): the only stylesheet, script and icon. No third-party request;
+//! - `GET /`: to `/ui/` (303), so that the gateway's bare address leads somewhere.
+//!
+//! Every page speaks the language the browser's `Accept-Language` prefers among the
+//! catalogues' ([`i18n`]), English otherwise.
 //!
 //! Every response carries a strict Content-Security-Policy (`default-src 'self'`: a
 //! document's files and video come through the gateway; the upload page adds the store's
@@ -41,6 +45,8 @@ mod browser_pipeline;
 mod browser_review;
 #[cfg(test)]
 mod browser_video;
+#[cfg(test)]
+mod browser_words;
 pub mod failure;
 mod files;
 pub mod i18n;
@@ -60,6 +66,7 @@ pub mod session;
 mod sign_in;
 mod upload;
 mod video;
+mod wait;
 mod webvtt;
 
 #[cfg(test)]
@@ -239,6 +246,9 @@ fn table() -> crate::gateway::RouteTable<WebState> {
         .route("/ui/uploaders", get(list::uploaders))
         .route("/ui/style.css", get(style))
         .route("/ui/app.js", get(script))
+        .route("/ui/favicon.svg", get(favicon))
+        .route("/favicon.ico", get(favicon))
+        .route("/", get(|| async { Redirect::to("/ui/") }))
         .route("/ui/events", get(events))
         .route("/ui/upload", get(upload::page).post(upload::presign))
         .route("/ui/pipeline", get(pipeline::page))
@@ -263,22 +273,17 @@ fn table() -> crate::gateway::RouteTable<WebState> {
 /// left open would otherwise keep alive without anyone using it).
 async fn guard(State(state): State<WebState>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
-    if matches!(path.as_str(), "/ui/style.css" | "/ui/app.js") {
+    if matches!(path.as_str(), "/ui/style.css" | "/ui/app.js" | "/ui/favicon.svg" | "/favicon.ico" | "/") {
         return next.run(request).await;
     }
     let names = state.cookies;
     let headers = request.headers();
+    let lang = i18n::Lang::negotiate(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()));
     if cookies(headers, names.session).len() > 1 || cookies(headers, names.csrf).len() > 1 {
-        return two_cookies(&state);
+        return two_cookies(lang, &state);
     }
     if !state.revocations.ready() {
-        return pages::error(
-            None,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Starting: try again in a moment",
-            "This gateway cannot yet tell which sessions were signed out: it has not read NATS's session \
-             bucket. If this lasts, an operator checks that NATS is up and that `docflow setup` has run.",
-        );
+        return pages::error_tr(lang, None, StatusCode::SERVICE_UNAVAILABLE, "common-starting", "common-starting-why");
     }
     let touch = (path != "/ui/events").then(|| state.session(headers)).flatten();
     let mut response = next.run(request).await;
@@ -299,14 +304,9 @@ async fn guard(State(state): State<WebState>, request: Request, next: Next) -> R
 
 /// 400 for two session cookies: both are cleared (at every path one may have been
 /// planted with), and the person signs in again.
-fn two_cookies(state: &WebState) -> Response {
-    let mut response = pages::error(
-        None,
-        StatusCode::BAD_REQUEST,
-        "Sign in again",
-        "Your browser sent two docflow session cookies. Another site on this host may have set one to make \
-         you act as someone else, so neither is used. Both are now cleared: sign in again.",
-    );
+fn two_cookies(lang: i18n::Lang, state: &WebState) -> Response {
+    let mut response =
+        pages::error_tr(lang, None, StatusCode::BAD_REQUEST, "sign-in-two-cookies", "sign-in-two-cookies-why");
     for name in [state.cookies.session, state.cookies.csrf] {
         for path in ["/", "/ui", "/ui/"] {
             let mut text = format!("{name}=; Path={path}; Max-Age=0; HttpOnly; SameSite=Strict");
@@ -373,14 +373,21 @@ fn readable(session: &Session) -> Result<Option<&str>, Refused> {
 }
 
 /// The page of [`Refused`].
-fn refused(key: &SessionKey, session: &Session) -> Response {
-    pages::error(
-        Some((session, &key.csrf(session))),
+fn refused(lang: i18n::Lang, key: &SessionKey, session: &Session) -> Response {
+    let csrf = key.csrf(session);
+    pages::error_tr(
+        lang,
+        Some((session, &csrf)),
         StatusCode::FORBIDDEN,
-        "Not available to this role",
-        "You signed in with an uploading app's token (role uploads): it may upload for any teacher but \
-         not read documents. Sign in with an evaluator's token, or with a teacher's own token.",
+        "common-not-for-this-role",
+        "common-uploads-reads-nothing",
     )
+}
+
+/// The favicon, at `/ui/favicon.svg` and at `/favicon.ico` for browsers that ask there.
+async fn favicon() -> Response {
+    ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=86400")], pages::FAVICON)
+        .into_response()
 }
 
 async fn style() -> Response {
@@ -427,17 +434,20 @@ async fn events(
     response
 }
 
-fn api_error(nav: Option<(&Session, &str)>, error: crate::gateway::ApiError) -> Response {
+/// An API error as a page: the API's own words (English, as the API says them) under
+/// the page's language.
+fn api_error(lang: i18n::Lang, nav: Option<(&Session, &str)>, error: crate::gateway::ApiError) -> Response {
     let detail = error.detail.as_str().unwrap_or("").to_owned();
-    pages::error(nav, error.status, &error.error, &detail)
+    pages::error(lang, nav, error.status, &error.error, &detail)
 }
 
-fn not_found(session: &Session, csrf: &str) -> Response {
-    pages::error(
+fn not_found(lang: i18n::Lang, session: &Session, csrf: &str) -> Response {
+    pages::error_tr(
+        lang,
         Some((session, csrf)),
         StatusCode::NOT_FOUND,
-        "No such document",
-        "There is no document at this address that you may read.",
+        "common-no-such-document",
+        "common-no-such-document-why",
     )
 }
 
@@ -457,22 +467,37 @@ async fn document(
     }
     let own = match readable(&session) {
         Ok(own) => own,
-        Err(Refused) => return refused(&state.key, &session),
+        Err(Refused) => return refused(lang, &state.key, &session),
     };
     let csrf = state.key.csrf(&session);
     let Some(id) = id.ok().and_then(|Path(id)| id.parse::<DocumentId>().ok()) else {
-        return not_found(&session, &csrf);
+        return not_found(lang, &session, &csrf);
     };
     let links = crate::evaluator::show::Links::Gateway;
     let resource = match crate::evaluator::show::load(&state.evaluator, id, own, links).await {
         Ok(Some(resource)) => resource,
-        Ok(None) => return not_found(&session, &csrf),
-        Err(error) => return api_error(Some((&session, &csrf)), error),
+        Ok(None) => return not_found(lang, &session, &csrf),
+        Err(error) => return api_error(lang, Some((&session, &csrf)), error),
+    };
+    // A teacher whose document is processing reads how long it usually takes.
+    let summary = &resource.summary;
+    let processing = pages::Phase::of(summary.state) == pages::Phase::Processing;
+    let wait = match pages::Viewer::of(&session.role) {
+        pages::Viewer::Teacher if processing => wait::said(&state.evaluator.db, lang, summary.kind).await,
+        _ => None,
     };
     let texts = lesson::texts(&state, &resource).await;
     // The files are the gateway's own (`files.rs`): the policy needs no other origin.
     let video = video::load(&state, &resource, video::start_at(&pairs)).await;
-    pages::document(lang, &session, &csrf, &resource, &texts, chrono::Utc::now(), retried, video.as_ref()).into_response()
+    let view = pages::DocumentView {
+        resource: &resource,
+        texts: &texts,
+        video: video.as_ref(),
+        wait,
+        retried,
+        now: chrono::Utc::now(),
+    };
+    pages::document(lang, &session, &csrf, view).into_response()
 }
 
 /// `scheme://host[:port]` of a URL, for the policy; `None` for anything odd.

@@ -14,6 +14,9 @@
 //!    double-submit CSRF token) revokes the old one and opens the new one.
 //!
 //! Sign-out of a person ends the session at the provider too ([`provider_sign_out`]).
+//!
+//! Its own pages are still worded here, in English (`Lang::En`, so that `<html lang>` stays
+//! true); the sign-in page's button follows the browser's language.
 
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Query, State};
@@ -21,6 +24,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 
+use super::i18n::{Lang, tr_with};
 use super::oidc_claims::{self, Refusal};
 use super::oidc_client::{OidcError, Provider};
 use super::session::{self, Principal, Session, unix};
@@ -87,6 +91,7 @@ async fn checked(state: &WebState, provider: &Provider, headers: &HeaderMap, pai
     if !field(pairs, "error").is_empty() {
         let why = [field(pairs, "error_description"), field(pairs, "error")].into_iter().find(|s| !s.is_empty());
         return pages::error(
+            Lang::En,
             None,
             StatusCode::FORBIDDEN,
             &format!("{shown} did not sign you in"),
@@ -122,6 +127,7 @@ async fn checked(state: &WebState, provider: &Provider, headers: &HeaderMap, pai
     );
     let value = state.key.signed(b"oidc-done", payload);
     let page = pages::layout(
+        Lang::En,
         "Signing in",
         None,
         html! {
@@ -152,10 +158,10 @@ pub(super) async fn switch(
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else { return sign_in::forbidden_form(None) };
+    let Ok(Form(form)) = form else { return sign_in::forbidden_form(Lang::En, None) };
     let csrf_ok = session::double_submit_ok(sole_cookie(&headers, state.cookies.csrf), field(&form, "csrf"));
     if !csrf_ok || field(&form, "switch") != "1" {
-        return sign_in::forbidden_form(None);
+        return sign_in::forbidden_form(Lang::En, None);
     }
     let Some(done) = sole_cookie(&headers, state.cookies.oidc_done).and_then(|v| read_done(&state, v)) else {
         return start_again("the provider", "This step comes right after the provider's page, within five minutes.");
@@ -185,8 +191,9 @@ async fn open(state: &WebState, done: Done, current: Option<&Session>) -> Respon
 
 fn switch_page(state: &WebState, current: &Session, done: &Done) -> Response {
     let nonce = session::sign_in_nonce();
-    let who = pages::signed_in_as(current);
+    let who = pages::signed_in_as(Lang::En, current);
     let page = pages::layout(
+        Lang::En,
         "Sign in",
         None,
         html! {
@@ -217,6 +224,7 @@ pub(super) async fn provider_sign_out(state: &WebState, session: &Session) -> Op
     // A page, not a redirect: the sign-out form's `form-action 'self'` would stop a
     // redirect to another origin.
     let page = pages::layout(
+        Lang::En,
         "Signed out",
         None,
         html! {
@@ -229,10 +237,11 @@ pub(super) async fn provider_sign_out(state: &WebState, session: &Session) -> Op
 }
 
 /// The sign-in page's button, when a provider is configured.
-pub(super) fn button(state: &WebState) -> Option<Markup> {
+pub(super) fn button(lang: Lang, state: &WebState) -> Option<Markup> {
     let provider = state.oidc.as_ref()?;
+    let name = provider.settings().display_name();
     Some(html! {
-        p.provider { a.button #oidc-sign-in href="/ui/oidc/sign-in" { "Sign in with " (provider.settings().display_name()) } }
+        p.provider { a.button #oidc-sign-in href="/ui/oidc/sign-in" { (tr_with(lang, "sign-in-with-provider", &[("provider", name.into())])) } }
     })
 }
 
@@ -273,6 +282,7 @@ fn lax(strict: HeaderValue) -> HeaderValue {
 
 fn not_configured() -> Response {
     pages::error(
+        Lang::En,
         None,
         StatusCode::NOT_FOUND,
         "No sign-in provider",
@@ -282,6 +292,7 @@ fn not_configured() -> Response {
 
 fn start_again(shown: &str, why: &str) -> Response {
     pages::error(
+        Lang::En,
         None,
         StatusCode::BAD_REQUEST,
         "This sign-in cannot be finished",
@@ -309,7 +320,7 @@ fn failed(provider: &Provider, error: &OidcError) -> Response {
         ),
     };
     tracing::warn!(%error, "an OpenID sign-in failed");
-    pages::error(None, status, &title, &format!("{message} Detail: {error}."))
+    pages::error(Lang::En, None, status, &title, &format!("{message} Detail: {error}."))
 }
 
 /// A person the provider signed in, without a docflow role or a usable uploader id.
@@ -338,5 +349,5 @@ fn refused(provider: &Provider, claims: &serde_json::Value, refusal: &Refusal) -
         ),
     };
     tracing::info!(%refusal, "an OpenID sign-in was refused");
-    pages::error(None, StatusCode::FORBIDDEN, &title, &message)
+    pages::error(Lang::En, None, StatusCode::FORBIDDEN, &title, &message)
 }

@@ -9,6 +9,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 
+use super::i18n::{Lang, tr, tr_with};
+use super::pages::tr_markup;
 use super::{WebState, pages, to_sign_in};
 use crate::ops::{Overview, StageBacklog, render};
 use crate::settings::tokens::Role;
@@ -16,38 +18,36 @@ use crate::settings::tokens::Role;
 /// Seconds between two refreshes of the page.
 const REFRESH: u32 = 10;
 
-pub(super) async fn page(State(state): State<WebState>, headers: HeaderMap) -> Response {
+pub(super) async fn page(State(state): State<WebState>, lang: Lang, headers: HeaderMap) -> Response {
     let Some(session) = state.session(&headers) else { return to_sign_in() };
     let csrf = state.key.csrf(&session);
+    let nav = Some((&session, csrf.as_str()));
     if session.role != Role::Admin {
-        return pages::error(
-            Some((&session, &csrf)),
+        return pages::error_tr(
+            lang,
+            nav,
             StatusCode::FORBIDDEN,
-            "Not available to this role",
-            "The pipeline overview is for operators: sign in with a token of role admin.",
+            "common-not-for-this-role",
+            "pipeline-operators-only",
         );
     }
     let Some(ops) = &state.ops else {
-        return pages::error(
-            Some((&session, &csrf)),
+        return pages::error_tr(
+            lang,
+            nav,
             StatusCode::SERVICE_UNAVAILABLE,
-            "Overview not available",
-            "This gateway was started without the overview's connections.",
+            "pipeline-unavailable",
+            "pipeline-not-connected",
         );
     };
     match ops.overview().await {
         Ok(overview) => {
-            let body = pages::layout("Pipeline", Some((&session, &csrf)), view(&overview));
+            let body = pages::layout(lang, &tr(lang, "common-pipeline"), nav, view(lang, &overview));
             ([(header::REFRESH, REFRESH.to_string())], body).into_response()
         }
         Err(error) => {
             tracing::warn!(%error, "pipeline page: overview not read");
-            pages::error(
-                Some((&session, &csrf)),
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Overview not available",
-                "NATS or the database did not answer; `docflow status` on a server says which.",
-            )
+            pages::error_tr(lang, nav, StatusCode::SERVICE_UNAVAILABLE, "pipeline-unavailable", "pipeline-no-answer")
         }
     }
 }
@@ -62,13 +62,22 @@ struct Place<'a> {
     note: Option<String>,
 }
 
-fn view(overview: &Overview) -> Markup {
+/// Operators read the stages' and states' own names (as `docflow status` prints them);
+/// the sentences around them are the catalogue's.
+fn view(lang: Lang, overview: &Overview) -> Markup {
+    let n = |id: &str, n: u64| tr_with(lang, id, &[("n", n.into())]);
     let docs = |state: &'static str| (state, overview.documents.get(state).copied().unwrap_or(0));
     let stage = |name: &str| overview.stages.iter().find(|s| s.stage == name);
     let dead = |name: &str| overview.dead_letters.get(name).copied().unwrap_or(0);
     let breakers: Vec<String> = overview.providers.iter().map(|p| format!("{} {}", p.provider, p.state)).collect();
     let places = [
-        Place { name: "upload", documents: None, consumer: None, dead: 0, note: Some("bucket notifications".into()) },
+        Place {
+            name: "upload",
+            documents: None,
+            consumer: None,
+            dead: 0,
+            note: Some(tr(lang, "pipeline-bucket-notifications")),
+        },
         Place {
             name: "transfer",
             documents: Some(docs("received")),
@@ -81,7 +90,7 @@ fn view(overview: &Overview) -> Markup {
             documents: Some(docs("submitted")),
             consumer: None,
             dead: 0,
-            note: Some(format!("breaker: {}", breakers.join(", "))),
+            note: Some(tr_with(lang, "pipeline-breaker", &[("breakers", breakers.join(", ").into())])),
         },
         Place {
             name: "validate",
@@ -102,13 +111,16 @@ fn view(overview: &Overview) -> Markup {
             documents: Some(docs("normalized")),
             consumer: None,
             dead: 0,
-            note: Some("ready to read".into()),
+            note: Some(tr(lang, "pipeline-ready-to-read")),
         },
     ];
     html! {
-        h1 { "Pipeline" }
-        p.meta { "At " (overview.at.format("%H:%M:%S UTC")) "; this page refreshes every " (REFRESH) " seconds." }
-        ol.pipeline aria-label="The pipeline from upload to evaluator" {
+        h1 { (tr(lang, "common-pipeline")) }
+        p.meta { (tr_markup(lang, "pipeline-at", &[
+            ("at", html! { time datetime=(overview.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)) { (overview.at.format("%H:%M:%S UTC")) } }),
+            ("seconds", html! { (REFRESH) }),
+        ])) }
+        ol.pipeline aria-label=(tr(lang, "pipeline-drawing")) {
             @for place in &places {
                 li.place.trouble[place.dead > 0 || place.note.as_deref().is_some_and(|n| n.contains("open"))] {
                     h2 { (place.name) }
@@ -116,29 +128,32 @@ fn view(overview: &Overview) -> Markup {
                         p.count { strong { (n) } " " (state) }
                     }
                     @if let Some(c) = place.consumer {
-                        p { (c.pending) " waiting, " (c.in_flight) " in flight, " (c.redelivered) " redelivered" }
-                        @if c.waiting == 0 { p.problem { "no worker pulling" } }
+                        p { (tr_with(lang, "pipeline-consumer", &[("pending", c.pending.into()), ("in_flight", c.in_flight.into()), ("redelivered", c.redelivered.into())])) }
+                        @if c.waiting == 0 { p.problem { (tr(lang, "pipeline-no-worker")) } }
                     }
-                    @if place.dead > 0 { p.problem { (place.dead) " dead letters" } }
+                    @if place.dead > 0 { p.problem { (n("pipeline-dead-letters", place.dead)) } }
                     @if let Some(note) = &place.note { p.note { (note) } }
                 }
             }
         }
-        p {
-            "Stopped: " strong { (docs("failed").1) } " failed, " strong { (docs("rejected").1) } " rejected. "
-            "Watchdog: " (stage("watchdog").map_or(0, |s| s.pending + s.in_flight)) " timers, "
-            (dead("watchdog")) " dead letters."
-        }
+        p { (tr_markup(lang, "pipeline-stopped", &[
+            ("failed", html! { strong { (docs("failed").1) } }),
+            ("rejected", html! { strong { (docs("rejected").1) } }),
+            ("timers", html! { (stage("watchdog").map_or(0, |s| s.pending + s.in_flight)) }),
+            ("dead", html! { (dead("watchdog")) }),
+        ])) }
         @match &overview.oldest_in_flight {
-            Some(oldest) => p {
-                "Oldest in flight: " a href={ "/ui/documents/" (oldest.id) } { (oldest.id) } " is " (oldest.state)
-                " for " (render::age(overview.at, oldest.since)) ", waiting at " strong { (oldest.waits_at) } "."
-            },
-            None => p { "Nothing in flight." },
+            Some(oldest) => p { (tr_markup(lang, "pipeline-oldest", &[
+                ("id", html! { a href={ "/ui/documents/" (oldest.id) } { (oldest.id) } }),
+                ("state", html! { (oldest.state) }),
+                ("age", html! { (render::age(overview.at, oldest.since)) }),
+                ("stage", html! { strong { (oldest.waits_at) } }),
+            ])) },
+            None => p { (tr(lang, "pipeline-nothing-in-flight")) },
         }
-        h2 { "Processes that answered" }
+        h2 { (tr(lang, "pipeline-processes")) }
         @if overview.processes.is_empty() {
-            p.problem { "None: no docflow run process answered on NATS." }
+            p.problem { (tr(lang, "pipeline-no-process")) }
         } @else {
             ul {
                 @for p in &overview.processes {
@@ -204,7 +219,7 @@ mod tests {
 
     #[test]
     fn the_drawing_has_every_place_in_order_with_its_counts_and_troubles() {
-        let html = view(&fixture()).into_string();
+        let html = view(Lang::En, &fixture()).into_string();
         let order: Vec<usize> = ["upload", "transfer", "provider", "validate", "normalize", "evaluator"]
             .iter()
             .map(|name| html.find(&format!("<h2>{name}</h2>")).unwrap_or_else(|| panic!("{name} in {html}")))

@@ -12,6 +12,7 @@ use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 
+use super::i18n::{Lang, tr, tr_with};
 use super::{WebState, not_found, pages};
 use crate::ids::DocumentId;
 use crate::lifecycle::FailureCause;
@@ -32,47 +33,45 @@ pub const RETRIED: &str = "retried";
 
 pub(super) async fn retry(
     State(state): State<WebState>,
+    lang: Lang,
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let super::sign_in::SignedForm { session, csrf, .. } = match super::sign_in::signed_form(&state, &headers, form) {
-        Ok(signed) => signed,
-        Err(answer) => return *answer,
-    };
+    let super::sign_in::SignedForm { session, csrf, .. } =
+        match super::sign_in::signed_form(&state, lang, &headers, form) {
+            Ok(signed) => signed,
+            Err(answer) => return *answer,
+        };
     let nav = Some((&session, csrf.as_str()));
     if !matches!(session.role, Role::Evaluator) {
-        return pages::error(
+        return pages::error_tr(
+            lang,
             nav,
             StatusCode::FORBIDDEN,
-            "Not available to this role",
-            "Evaluators retry documents. A teacher uploads a new version from the document's page instead.",
+            "common-not-for-this-role",
+            "failure-retry-evaluators",
         );
     }
     let Some(id) = id.ok().and_then(|Path(id)| id.parse::<DocumentId>().ok()) else {
-        return not_found(&session, &csrf);
+        return not_found(lang, &session, &csrf);
     };
     let document = match state.evaluator.db.get(id).await {
         Ok(Some(document)) => document,
-        Ok(None) => return not_found(&session, &csrf),
-        Err(error) => return super::api_error(nav, crate::evaluator::db_error(&error)),
+        Ok(None) => return not_found(lang, &session, &csrf),
+        Err(error) => return super::api_error(lang, nav, crate::evaluator::db_error(&error)),
     };
     let cause = cause_of(&document);
     if !cause.retry_may_help() {
-        return pages::error(
-            nav,
-            StatusCode::CONFLICT,
-            "A retry would not help",
-            "docflow refused this file itself, and the same file would be refused again. Only a new version \
-             of the file can go through: the teacher uploads it.",
-        );
+        return pages::error_tr(lang, nav, StatusCode::CONFLICT, "failure-retry-useless", "failure-retry-useless-why");
     }
     let Some(restarts) = &state.restarts else {
-        return pages::error(
+        return pages::error_tr(
+            lang,
             nav,
             StatusCode::SERVICE_UNAVAILABLE,
-            "Retry is not available here",
-            "This gateway has no connection to the message queue; an operator can run `docflow retry` instead.",
+            "failure-retry-unavailable",
+            "failure-retry-unavailable-why",
         );
     };
     match restart::ask(&restarts.js, &restarts.names, &document).await {
@@ -81,18 +80,20 @@ pub(super) async fn retry(
             Redirect::to(&format!("/ui/documents/{id}?{RETRIED}=1")).into_response()
         }
         Err(RetryError::NotRestartable { state: now, .. }) => pages::error(
+            lang,
             nav,
             StatusCode::CONFLICT,
-            "Not stopped any more",
-            &format!("This document is {now} now: only a failed or rejected document is retried."),
+            &tr(lang, "failure-not-stopped"),
+            &tr_with(lang, "failure-not-stopped-why", &[("state", now.to_string().into())]),
         ),
         Err(error) => {
             tracing::warn!(document_id = %id, %error, "retry from the web interface not published");
-            pages::error(
+            pages::error_tr(
+                lang,
                 nav,
                 StatusCode::SERVICE_UNAVAILABLE,
-                "Retry did not go through",
-                "The message queue did not take the request; nothing changed. Try again in a moment.",
+                "failure-retry-failed",
+                "failure-retry-failed-why",
             )
         }
     }

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 
+use super::i18n::{Lang, tr, tr_with};
 use super::session::{Principal, Session};
 use super::sign_in::{SignedForm, signed_form};
 use super::{WebState, api_error, field, pages};
@@ -32,8 +33,16 @@ fn principal_of(session: &Session) -> String {
     }
 }
 
+/// A verdict in words.
+pub(super) fn verdict_word(lang: Lang, verdict: Verdict) -> String {
+    match verdict {
+        Verdict::Reviewed => tr(lang, "review-verdict-reviewed"),
+        Verdict::ChangesRequested => tr(lang, "review-verdict-changes-requested"),
+    }
+}
+
 /// The review section of a document's page.
-pub(super) fn section(session: &Session, csrf: &str, resource: &DocumentResource) -> Markup {
+pub(super) fn section(lang: Lang, session: &Session, csrf: &str, resource: &DocumentResource) -> Markup {
     let summary = &resource.summary;
     let evaluator = matches!(session.role, Role::Evaluator);
     let versions = &resource.versions;
@@ -45,28 +54,32 @@ pub(super) fn section(session: &Session, csrf: &str, resource: &DocumentResource
     }
     html! {
         section.review aria-labelledby="review" id="review-section" {
-            h2 id="review" { "Review" }
+            h2 id="review" { (tr(lang, "review-title")) }
             @if let (Some(this), true) = (this, versions.len() > 1) {
-                nav.versions aria-label="Versions of this file" {
-                    p { "Version " (this.number) " of " (versions.len()) }
+                nav.versions aria-label=(tr(lang, "review-versions")) {
+                    p { (tr_with(lang, "review-version-of", &[("n", this.number.into()), ("total", versions.len().into())])) }
                     ol {
                         @for version in versions {
                             li {
-                                @if version.id == summary.id { span aria-current="page" { "Version " (version.number) " (this one)" } }
-                                @else { a href={ "/ui/documents/" (version.id) } { "Version " (version.number) } }
-                                " · " (pages::when(version.created_at))
+                                @if version.id == summary.id { span aria-current="page" { (tr_with(lang, "review-version-this", &[("n", version.number.into())])) } }
+                                @else { a href={ "/ui/documents/" (version.id) } { (tr_with(lang, "review-version", &[("n", version.number.into())])) } }
+                                " · " (pages::when(lang, version.created_at))
                             }
                         }
                     }
                 }
             }
             @if resource.reviews.is_empty() {
-                p.not-reviewed { @if evaluator { "Not reviewed yet." } @else { "An evaluator has not reviewed this version yet." } }
+                p.not-reviewed { @if evaluator { (tr(lang, "review-not-yet")) } @else { (tr(lang, "review-not-yet-teacher")) } }
             } @else {
                 ol.reviews {
                     @for review in resource.reviews.iter().rev() {
                         li {
-                            p.meta { strong { (review.verdict.words()) } " by " (review.reviewer) ", " (pages::when(review.at)) }
+                            p.meta { (pages::tr_markup(lang, "review-by", &[
+                                ("verdict", html! { strong { (verdict_word(lang, review.verdict)) } }),
+                                ("who", html! { (review.reviewer) }),
+                                ("when", pages::when(lang, review.at)),
+                            ])) }
                             @if !review.comment.is_empty() { blockquote.comment { (review.comment) } }
                         }
                     }
@@ -76,18 +89,18 @@ pub(super) fn section(session: &Session, csrf: &str, resource: &DocumentResource
                 form.review-form method="post" action={ "/ui/documents/" (summary.id) "/reviews" } {
                     input type="hidden" name="csrf" value=(csrf);
                     div {
-                        label for="comment" { "Comment for the teacher" }
+                        label for="comment" { (tr(lang, "review-comment")) }
                         textarea id="comment" name="comment" rows="5" maxlength="10000" {}
                     }
                     fieldset {
-                        legend { "Verdict" }
-                        label.choice { input type="radio" name="verdict" value="reviewed" checked; " Reviewed" }
-                        label.choice { input type="radio" name="verdict" value="changes_requested"; " Changes requested: upload a new version" }
+                        legend { (tr(lang, "review-verdict")) }
+                        label.choice { input type="radio" name="verdict" value="reviewed" checked; " " (tr(lang, "review-verdict-reviewed")) }
+                        label.choice { input type="radio" name="verdict" value="changes_requested"; " " (tr(lang, "review-choice-changes")) }
                     }
-                    button type="submit" { "Mark reviewed" }
+                    button type="submit" { (tr(lang, "review-mark")) }
                 }
             } @else if evaluator {
-                p.hint { "A document can be reviewed once it is ready to read." }
+                p.hint { (tr(lang, "review-once-ready")) }
             }
         }
     }
@@ -96,25 +109,33 @@ pub(super) fn section(session: &Session, csrf: &str, resource: &DocumentResource
 /// `POST /ui/documents/{id}/reviews`: `csrf`, `comment`, `verdict`; back to the page.
 pub(super) async fn create(
     State(state): State<WebState>,
+    lang: Lang,
     headers: HeaderMap,
     id: Result<Path<String>, PathRejection>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let SignedForm { session, csrf, fields: form } = match signed_form(&state, &headers, form) {
+    let SignedForm { session, csrf, fields: form } = match signed_form(&state, lang, &headers, form) {
         Ok(signed) => signed,
         Err(answer) => return *answer,
     };
     let nav = Some((&session, csrf.as_str()));
     if !matches!(session.role, Role::Evaluator) {
-        return pages::error(
+        return pages::error_tr(
+            lang,
             nav,
             StatusCode::FORBIDDEN,
-            "Only evaluators review",
-            "Reviews are recorded by evaluators. Sign in with an evaluator's token to review.",
+            "review-only-evaluators",
+            "review-only-evaluators-why",
         );
     }
     let Some(id) = id.ok().and_then(|Path(id)| id.parse::<DocumentId>().ok()) else {
-        return pages::error(nav, StatusCode::NOT_FOUND, "No such document", "There is no document at this address.");
+        return pages::error_tr(
+            lang,
+            nav,
+            StatusCode::NOT_FOUND,
+            "common-no-such-document",
+            "common-no-such-document-why",
+        );
     };
     let review = NewReview {
         document_id: id,
@@ -125,13 +146,15 @@ pub(super) async fn create(
     };
     let error = match crate::review::add(&state.evaluator.db, review).await {
         Ok(_) => return Redirect::to(&format!("/ui/documents/{id}#review")).into_response(),
-        Err(ReviewError::Db(error)) => return api_error(nav, crate::evaluator::db_error(&error)),
+        Err(ReviewError::Db(error)) => return api_error(lang, nav, crate::evaluator::db_error(&error)),
         Err(error) => error,
     };
     let (status, title) = match error {
-        ReviewError::NoDocument => (StatusCode::NOT_FOUND, "No such document"),
-        ReviewError::NotReady { .. } => (StatusCode::CONFLICT, "Not ready for review"),
-        _ => (StatusCode::BAD_REQUEST, "This review cannot be recorded"),
+        ReviewError::NoDocument => (StatusCode::NOT_FOUND, "common-no-such-document"),
+        ReviewError::NotReady { .. } => (StatusCode::CONFLICT, "review-not-ready"),
+        _ => (StatusCode::BAD_REQUEST, "review-not-recorded"),
     };
-    pages::error(nav, status, title, &format!("{error}. Go back to the document and try again."))
+    // The error's own words are English (the API says them too).
+    let message = tr_with(lang, "review-go-back", &[("error", error.to_string().into())]);
+    pages::error(lang, nav, status, &tr(lang, title), &message)
 }

@@ -13,8 +13,11 @@ use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Redirect, Response};
+use fluent_bundle::FluentValue;
 use maud::{Markup, html};
 
+use super::i18n::{Lang, tr, tr_with};
+use super::pages::tr_markup;
 use super::session::{self, Link, Session};
 use super::{WebState, field, pages, sole_cookie, to_sign_in};
 use crate::gateway::auth::find_token;
@@ -38,6 +41,7 @@ impl Target<'_> {
 /// `GET /ui/sign-in[?code=C]`.
 pub(super) async fn form(
     State(state): State<WebState>,
+    lang: Lang,
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Response {
@@ -45,13 +49,13 @@ pub(super) async fn form(
     let pairs = query.map(|Query(pairs)| pairs).unwrap_or_default();
     let code = field(&pairs, "code");
     if code.is_empty() {
-        return page(&state, StatusCode::OK, current.as_ref(), Shown::Token { problem: None });
+        return page(&state, lang, StatusCode::OK, current.as_ref(), Shown::Token { problem: None });
     }
     let tokens = &state.evaluator.settings.gateway.tokens;
     match state.key.verify_link(code, tokens, state.now()) {
-        None => link_invalid(&state, current.as_ref()),
-        Some(link) if state.revocations.link_used(&link.nonce) => link_used(&state, current.as_ref()),
-        Some(link) => page(&state, StatusCode::OK, current.as_ref(), Shown::Confirm { code, to: link.token }),
+        None => link_invalid(&state, lang, current.as_ref()),
+        Some(link) if state.revocations.link_used(&link.nonce) => link_used(&state, lang, current.as_ref()),
+        Some(link) => page(&state, lang, StatusCode::OK, current.as_ref(), Shown::Confirm { code, to: link.token }),
     }
 }
 
@@ -59,12 +63,13 @@ pub(super) async fn form(
 /// `switch=1` to replace an open session.
 pub(super) async fn sign_in(
     State(state): State<WebState>,
+    lang: Lang,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else { return forbidden_form(None) };
+    let Ok(Form(form)) = form else { return forbidden_form(lang, None) };
     if !double_submit(&state, &headers, &form) {
-        return forbidden_form(None);
+        return forbidden_form(lang, None);
     }
     let current = state.session(&headers);
     let tokens = &state.evaluator.settings.gateway.tokens;
@@ -73,37 +78,40 @@ pub(super) async fn sign_in(
         match find_token(field(&form, "token").trim(), tokens) {
             Some(token) => Target::Token(token),
             None => {
-                let problem = if tokens.is_empty() {
-                    "This gateway has no tokens configured: an operator adds [[gateway.tokens]] tables first."
-                } else {
-                    "That is not one of this gateway's tokens. Check it and try again."
-                };
+                let problem = if tokens.is_empty() { "sign-in-no-tokens" } else { "sign-in-wrong-token" };
                 return page(
                     &state,
+                    lang,
                     StatusCode::UNAUTHORIZED,
                     current.as_ref(),
-                    Shown::Token { problem: Some(problem) },
+                    Shown::Token { problem: Some(tr(lang, problem)) },
                 );
             }
         }
     } else {
         match state.key.verify_link(code, tokens, state.now()) {
             Some(link) => Target::Link(link),
-            None => return link_invalid(&state, current.as_ref()),
+            None => return link_invalid(&state, lang, current.as_ref()),
         }
     };
     if let Some(current) = &current
         && field(&form, "switch") != "1"
     {
-        return page(&state, StatusCode::CONFLICT, Some(current), Shown::Switch { form: &form, to: target.token() });
+        return page(
+            &state,
+            lang,
+            StatusCode::CONFLICT,
+            Some(current),
+            Shown::Switch { form: &form, to: target.token() },
+        );
     }
     if let Target::Link(link) = &target {
         match state.revocations.use_link(&link.nonce, link.expires).await {
             Ok(true) => {}
-            Ok(false) => return link_used(&state, current.as_ref()),
+            Ok(false) => return link_used(&state, lang, current.as_ref()),
             Err(error) => {
                 tracing::error!(%error, "cannot record a sign-in link as used");
-                return unavailable();
+                return unavailable(lang);
             }
         }
     }
@@ -125,6 +133,7 @@ pub(super) async fn sign_in(
 /// or 401 `{"problem"}`. It opens nothing.
 pub(super) async fn preview(
     State(state): State<WebState>,
+    lang: Lang,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
@@ -132,12 +141,14 @@ pub(super) async fn preview(
     if !double_submit(&state, &headers, &form) {
         return StatusCode::FORBIDDEN.into_response();
     }
-    let current = state.session(&headers).map(|s| pages::signed_in_as(&s));
+    let current = state.session(&headers).map(|s| pages::signed_in_as(lang, &s));
     match find_token(field(&form, "token").trim(), &state.evaluator.settings.gateway.tokens) {
-        Some(token) => Json(serde_json::json!({"as": pages::who(&token.role), "current": current})).into_response(),
+        Some(token) => {
+            Json(serde_json::json!({"as": pages::who(lang, &token.role), "current": current})).into_response()
+        }
         None => (
             StatusCode::UNAUTHORIZED,
-            Json(serde_json::json!({"problem": "That is not one of this gateway's tokens.", "current": current})),
+            Json(serde_json::json!({"problem": tr(lang, "sign-in-js-unknown"), "current": current})),
         )
             .into_response(),
     }
@@ -146,10 +157,11 @@ pub(super) async fn preview(
 /// `POST /ui/sign-out` (`csrf`): revokes the session on every gateway, clears the cookie.
 pub(super) async fn sign_out(
     State(state): State<WebState>,
+    lang: Lang,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let session = match signed_form(&state, &headers, form) {
+    let session = match signed_form(&state, lang, &headers, form) {
         Ok(signed) => signed.session,
         Err(answer) => return *answer,
     };
@@ -184,6 +196,7 @@ pub(super) struct SignedForm {
 /// refused form.
 pub(super) fn signed_form(
     state: &WebState,
+    lang: Lang,
     headers: &HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Result<SignedForm, Box<Response>> {
@@ -193,47 +206,32 @@ pub(super) fn signed_form(
         Ok(Form(fields)) if state.key.csrf_ok(&session, field(&fields, "csrf")) => {
             Ok(SignedForm { session, csrf, fields })
         }
-        _ => Err(Box::new(forbidden_form(Some((&session, &csrf))))),
+        _ => Err(Box::new(forbidden_form(lang, Some((&session, &csrf))))),
     }
 }
 
-pub(super) fn forbidden_form(nav: Option<(&Session, &str)>) -> Response {
-    pages::error(
-        nav,
-        StatusCode::FORBIDDEN,
-        "This form cannot be accepted",
-        "It did not carry this site's form token (it may have expired, or come from another site). Go back, \
-         reload the page and try again.",
-    )
+pub(super) fn forbidden_form(lang: Lang, nav: Option<(&Session, &str)>) -> Response {
+    pages::error_tr(lang, nav, StatusCode::FORBIDDEN, "sign-in-form-refused", "sign-in-form-refused-why")
 }
 
-fn unavailable() -> Response {
-    pages::error(
-        None,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Cannot sign in right now",
-        "This gateway cannot reach NATS's session bucket to record the sign-in link as used. Try again in a \
-         moment; nothing was changed.",
-    )
+fn unavailable(lang: Lang) -> Response {
+    pages::error_tr(lang, None, StatusCode::SERVICE_UNAVAILABLE, "sign-in-unavailable", "sign-in-unavailable-why")
 }
 
-fn link_invalid(state: &WebState, current: Option<&Session>) -> Response {
-    let problem = "This sign-in link cannot be used: it has expired, was made for another docflow, or its token \
-                   was removed. Nothing was changed. docflow dev prints new links each time it starts; or sign in \
-                   with your token below.";
-    page(state, StatusCode::BAD_REQUEST, current, Shown::Token { problem: Some(problem) })
+fn link_invalid(state: &WebState, lang: Lang, current: Option<&Session>) -> Response {
+    let problem = tr(lang, "sign-in-link-invalid");
+    page(state, lang, StatusCode::BAD_REQUEST, current, Shown::Token { problem: Some(problem) })
 }
 
-fn link_used(state: &WebState, current: Option<&Session>) -> Response {
-    let problem = "This sign-in link was used already. Each link signs in once, so nothing was changed. Restart \
-                   docflow dev for new links, or sign in with your token below.";
-    page(state, StatusCode::GONE, current, Shown::Token { problem: Some(problem) })
+fn link_used(state: &WebState, lang: Lang, current: Option<&Session>) -> Response {
+    let problem = tr(lang, "sign-in-link-used");
+    page(state, lang, StatusCode::GONE, current, Shown::Token { problem: Some(problem) })
 }
 
 /// The sign-in page's form.
 enum Shown<'a> {
     /// A token to type (or filled in from the fragment by the script).
-    Token { problem: Option<&'a str> },
+    Token { problem: Option<String> },
     /// A link's code, with who it signs in as.
     Confirm { code: &'a str, to: &'a GatewayToken },
     /// The form posted again with `switch=1`, once the person has read who they are.
@@ -241,59 +239,77 @@ enum Shown<'a> {
 }
 
 /// The page, with a fresh double-submit cookie for its form.
-fn page(state: &WebState, status: StatusCode, current: Option<&Session>, form: Shown<'_>) -> Response {
+fn page(state: &WebState, lang: Lang, status: StatusCode, current: Option<&Session>, form: Shown<'_>) -> Response {
     let nonce = session::sign_in_nonce();
     let cookie = state.cookie(state.cookies.csrf, &nonce, None);
-    let markup = markup(&nonce, current, &form, super::oidc::button(state));
+    let markup = markup(lang, &nonce, current, &form, super::oidc::button(lang, state));
     (status, [(header::SET_COOKIE, cookie)], markup).into_response()
 }
 
-fn markup(csrf: &str, current: Option<&Session>, form: &Shown<'_>, provider: Option<Markup>) -> Markup {
-    let current_who = current.map(pages::signed_in_as);
+/// What the script says of a token in the address (`data-words` on the form); `{as}` and
+/// `{current}` stand for the names the preview answers.
+fn script_words(lang: Lang) -> String {
+    let with = |id: &str, names: &[&str]| {
+        let args: Vec<(&str, FluentValue<'_>)> = names.iter().map(|n| (*n, format!("{{{n}}}").into())).collect();
+        tr_with(lang, id, &args)
+    };
+    serde_json::json!({
+        "as": with("sign-in-js-as", &["as"]),
+        "unknown": tr(lang, "sign-in-js-unknown"),
+        "current": with("sign-in-js-current", &["current"]),
+        "switch": with("sign-in-switch-to", &["who"]).replace("{who}", "{as}"),
+        "sign-in": with("sign-in-as", &["who"]).replace("{who}", "{as}"),
+    })
+    .to_string()
+}
+
+fn markup(lang: Lang, csrf: &str, current: Option<&Session>, form: &Shown<'_>, provider: Option<Markup>) -> Markup {
+    let current_who = current.map(|session| pages::signed_in_as(lang, session));
     let switch = current.is_some();
+    let strong = |who: &str| html! { strong { (who) } };
     let body = match form {
         Shown::Token { problem } => html! {
-            h1 { @if switch { "You are signed in" } @else { "Sign in" } }
+            h1 { @if switch { (tr(lang, "sign-in-you-are-signed-in")) } @else { (tr(lang, "sign-in-title")) } }
             @if let Some(problem) = problem { p.problem role="alert" { (problem) } }
             @if let Some(who) = &current_who {
-                p.current { "You are signed in as " strong { (who) } ". " a href="/ui/" { "Go to your documents" } "." }
-                h2 { "Sign in as someone else" }
-                p { "Signing in with another token ends your session as " (who) "." }
+                p.current { (tr_markup(lang, "sign-in-current", &[("who", strong(who))])) " "
+                    a href="/ui/" { (tr(lang, "sign-in-go-to-documents")) } }
+                h2 { (tr(lang, "sign-in-as-someone-else")) }
+                p { (tr_with(lang, "sign-in-ends-session", &[("who", who.clone().into())])) }
             }
             @if let Some(button) = &provider {
                 (button)
-                h2 { "Or with an access token" }
+                h2 { (tr(lang, "sign-in-with-token")) }
             }
             p #sign-in-as hidden role="status" {}
-            form.sign-in method="post" action="/ui/sign-in" {
+            form.sign-in method="post" action="/ui/sign-in" data-words=(script_words(lang)) {
                 input type="hidden" name="csrf" value=(csrf);
                 @if switch { input type="hidden" name="switch" value="1"; }
-                label for="token" { "Your access token" }
-                input id="token" name="token" type="password" autocomplete="current-password" required;
-                p.hint { "The token your operator gave you (an evaluator's, or a teacher's own)." }
-                button type="submit" { @if switch { "Switch" } @else { "Sign in" } }
+                label for="token" { (tr(lang, "sign-in-token")) }
+                input id="token" name="token" type="password" autocomplete="current-password" required aria-describedby="token-hint";
+                p.hint #token-hint { (tr(lang, "sign-in-token-hint")) }
+                button type="submit" { @if switch { (tr(lang, "sign-in-switch")) } @else { (tr(lang, "sign-in-title")) } }
             }
         },
         Shown::Confirm { code, to } => html! {
-            h1 { "Sign in as " (pages::who(&to.role)) "?" }
+            h1 { (tr_with(lang, "sign-in-as-question", &[("who", pages::who(lang, &to.role).into())])) }
             @if let Some(who) = &current_who {
-                p.current { "You are signed in as " strong { (who) } ". Continuing ends that session. "
-                    a href="/ui/" { "Stay signed in as " (who) } "." }
+                p.current { (tr_markup(lang, "sign-in-current-continuing", &[("who", strong(who))])) " "
+                    a href="/ui/" { (tr_with(lang, "sign-in-stay", &[("who", who.clone().into())])) } }
             }
-            p { "This link from docflow dev signs in once." }
+            p { (tr(lang, "sign-in-link-once")) }
             form.sign-in-link method="post" action="/ui/sign-in" {
                 input type="hidden" name="csrf" value=(csrf);
                 input type="hidden" name="code" value=(code);
                 @if switch { input type="hidden" name="switch" value="1"; }
-                button type="submit" autofocus { "Sign in as " (pages::who(&to.role)) }
+                button type="submit" autofocus { (tr_with(lang, "sign-in-as", &[("who", pages::who(lang, &to.role).into())])) }
             }
         },
         Shown::Switch { form, to } => html! {
-            h1 { "Switch to " (pages::who(&to.role)) "?" }
+            h1 { (tr_with(lang, "sign-in-switch-question", &[("who", pages::who(lang, &to.role).into())])) }
             @if let Some(who) = &current_who {
-                p.current { "You are signed in as " strong { (who) } ". Signing in as " (pages::who(&to.role))
-                    " ends that session." }
-                p { a href="/ui/" { "Stay signed in as " (who) } }
+                p.current { (tr_markup(lang, "sign-in-current-switching", &[("who", strong(who)), ("to", html! { (pages::who(lang, &to.role)) })])) }
+                p { a href="/ui/" { (tr_with(lang, "sign-in-stay", &[("who", who.clone().into())])) } }
             }
             form.sign-in-switch method="post" action="/ui/sign-in" {
                 input type="hidden" name="csrf" value=(csrf);
@@ -301,9 +317,9 @@ fn markup(csrf: &str, current: Option<&Session>, form: &Shown<'_>, provider: Opt
                     @if !field(form, name).is_empty() { input type="hidden" name=(name) value=(field(form, name)); }
                 }
                 input type="hidden" name="switch" value="1";
-                button type="submit" { "Switch to " (pages::who(&to.role)) }
+                button type="submit" { (tr_with(lang, "sign-in-switch-to", &[("who", pages::who(lang, &to.role).into())])) }
             }
         },
     };
-    pages::layout("Sign in", None, body)
+    pages::layout(lang, &tr(lang, "sign-in-title"), None, body)
 }

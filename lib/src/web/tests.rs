@@ -6,6 +6,7 @@ pub(in crate::web) mod files;
 pub(in crate::web) mod retry;
 pub(in crate::web) mod reviews;
 pub(in crate::web) mod video;
+pub(in crate::web) mod words;
 
 use std::sync::Arc;
 

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::i18n::Lang;
 use super::session::Session;
 use super::{CSP, WebState, field, origin, pages, to_sign_in};
 use crate::gateway::ApiError;
@@ -37,24 +38,36 @@ fn uploads_for(role: &Role) -> Result<Option<&str>, ()> {
 /// stopped document's "Upload a new version" (`failure.rs`).
 pub(super) async fn page(
     State(state): State<WebState>,
+    lang: Lang,
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Response {
     let Some(session) = state.session(&headers) else { return to_sign_in() };
     let csrf = state.key.csrf(&session);
     let Ok(teacher) = uploads_for(&session.role) else {
-        return pages::error(
+        return pages::error_tr(
+            lang,
             Some((&session, &csrf)),
             StatusCode::FORBIDDEN,
-            "Not available to this role",
-            "Evaluators read documents; teachers upload them. Sign in with a teacher's own token to upload.",
+            "common-not-for-this-role",
+            "upload-teachers-only",
         );
     };
     let pairs = query.map(|Query(pairs)| pairs).unwrap_or_default();
     let replaces = replaces(&pairs);
     let replaces = replaces.as_ref().map(|(kind, name)| (*kind, name.as_str()));
     let email = teacher.and(email_of(&session));
-    let mut response = pages::upload(&session, &csrf, teacher, replaces, email.as_deref()).into_response();
+    // What the page says once docflow has the file: how long each kind usually takes.
+    let db = &state.evaluator.db;
+    let (document, video) =
+        tokio::join!(super::wait::said(db, lang, Kind::Document), super::wait::said(db, lang, Kind::Video));
+    let shown = pages::UploadPage {
+        teacher,
+        replaces,
+        email: email.as_deref(),
+        waits: vec![(Kind::Document, document), (Kind::Video, video)],
+    };
+    let mut response = pages::upload(lang, &session, &csrf, &shown).into_response();
     let settings = &state.evaluator.settings;
     match state.evaluator.store.form_url(&settings.s3.uploads_bucket).ok().as_deref().and_then(origin) {
         Some(store) => {

@@ -384,8 +384,9 @@
 /* --- video --- */
 // The video workspace (web/video.rs): a chapter's or cue's time seeks the player in place
 // (without the script it is a link to ?t=, which starts the player there); the cue being
-// said is marked aria-current and kept in view while the video plays, unless the reader
-// scrolled it away. Smooth scrolling only when motion is welcome.
+// said is marked aria-current and kept in view while the video plays (inside the
+// transcript's own box on a phone, without moving the page), unless the reader scrolled
+// it away. Smooth scrolling only when motion is welcome.
 (function () {
   "use strict";
 
@@ -396,27 +397,45 @@
     var calm = window.matchMedia && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
     var current = null;
 
-    // Whether `cue` is on screen, inside the list when the list scrolls.
-    function onScreen(cue) {
+    // Whether `cue` shows inside the list's own box (a phone's layout), or in the window.
+    function inBox(cue) {
+      var at = cue.getBoundingClientRect(), box = list.getBoundingClientRect();
+      return at.bottom > box.top && at.top < box.bottom;
+    }
+    function inWindow(cue) {
       var at = cue.getBoundingClientRect();
-      var box = list.getBoundingClientRect();
-      return at.bottom > Math.max(0, box.top) && at.top < Math.min(window.innerHeight, box.bottom);
+      return at.bottom > 0 && at.top < window.innerHeight;
+    }
+
+    // Brings `cue` into view: inside the list's box when it scrolls (the page stays where
+    // it is), else in the window; not when the reader moved the previous cue out of view.
+    function reveal(cue, previous) {
+      var behavior = calm ? "auto" : "smooth";
+      if (list.scrollHeight > list.clientHeight + 1) {
+        if (previous && !inBox(previous)) return;
+        var at = cue.getBoundingClientRect(), box = list.getBoundingClientRect();
+        if (at.top < box.top) list.scrollBy({ top: at.top - box.top, behavior: behavior });
+        else if (at.bottom > box.bottom) list.scrollBy({ top: at.bottom - box.bottom, behavior: behavior });
+      } else if (!previous || inWindow(previous)) {
+        cue.scrollIntoView({ block: "nearest", behavior: behavior });
+      }
     }
 
     // The cue that started last at the player's position (a hundredth of a second early,
-    // as a seek may land just short of a start).
-    function follow() {
+    // as a seek may land just short of a start). Scrolls only for a seek or playback,
+    // never as the page loads.
+    function follow(event) {
       var t = video.currentTime + 0.01;
       var at = -1;
       for (var i = 0; i < starts.length && starts[i] <= t; i++) at = i;
       var next = at >= 0 ? cues[at] : null;
       if (next === current) return;
-      var followed = !current || onScreen(current);
-      if (current) current.removeAttribute("aria-current");
+      var previous = current;
+      if (previous) previous.removeAttribute("aria-current");
       current = next;
       if (!current) return;
       current.setAttribute("aria-current", "true");
-      if (followed) current.scrollIntoView({ block: "nearest", behavior: calm ? "auto" : "smooth" });
+      if (event && event.type !== "loadedmetadata") reveal(current, previous);
     }
 
     ["timeupdate", "seeking", "seeked", "loadedmetadata"].forEach(function (name) {
@@ -426,7 +445,7 @@
       link.addEventListener("click", function (event) {
         event.preventDefault();
         video.currentTime = parseFloat(link.getAttribute("data-seek")) || 0;
-        follow();
+        follow(event);
         var playing = video.play();
         if (playing && playing.catch) playing.catch(function () { /* needs a gesture: the position is set */ });
       });

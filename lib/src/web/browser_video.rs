@@ -134,6 +134,8 @@ async fn in_chromium_the_transcript_seeks_and_follows_playback() {
         browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css("ol.cues")).await?;
         until(&browser, "the video's metadata loaded", 30,
             "const v = document.getElementById('player'); return v.readyState >= 1 && v.duration > 4").await?;
+        let unmoved = browser.execute("return [window.scrollY, !!document.querySelector('ol.cues li[aria-current=true]')]", vec![]).await?;
+        assert_eq!(unmoved, json!([0, true]), "the first cue marked as the page loads, and the page not scrolled to it");
         let stacked = browser.execute(
             "const p = document.getElementById('player').getBoundingClientRect(); \
              const l = document.querySelector('ol.cues'); \
@@ -144,8 +146,8 @@ async fn in_chromium_the_transcript_seeks_and_follows_playback() {
         until(&browser, "the mark followed the seek on a phone", 20, &holds(CONSISTENT, "r[0]")).await?;
         let scrolled = "const l = document.querySelector('ol.cues'); \
             const c = l.querySelector('li[aria-current=true]').getBoundingClientRect(), b = l.getBoundingClientRect(); \
-            return l.scrollTop > 0 && c.top >= b.top - 1 && c.bottom <= b.bottom + 1;";
-        until(&browser, "the marked cue scrolled into view inside the transcript's box", 20, scrolled).await?;
+            return l.scrollTop > 0 && c.top >= b.top - 1 && c.bottom <= b.bottom + 1 && window.scrollY === 0;";
+        until(&browser, "the marked cue scrolled into view inside the transcript's box, the page unmoved", 20, scrolled).await?;
         browser.execute("document.querySelector('ol.cues li[aria-current=true]').scrollIntoView({block: 'center'}); return true;", vec![]).await?;
         screenshot("video-phone.png", &browser.screenshot().await?);
         browser.set_window_size(1100, 900).await?;

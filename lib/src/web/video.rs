@@ -105,13 +105,18 @@ pub(super) fn language_name(lang: Lang, tag: &str) -> String {
     }
 }
 
-/// A time that seeks the player: a link to `?t=` with the script's `data-seek`.
-fn seek_link(lang: Lang, seconds: f64, class: &str) -> Markup {
+/// A time; with a player, a link that seeks it: to `?t=`, with the script's `data-seek`.
+fn time_of(lang: Lang, seconds: f64, seeks: bool) -> Markup {
     let at = seconds_attr(seconds);
+    let time = html! { time datetime={ "PT" (at) "S" } { (clock(seconds)) } };
     html! {
-        a class=(class) href={ "?t=" (at) "#player" } data-seek=(at) {
-            span.visually-hidden { (tr(lang, "video-play-from")) " " }
-            time datetime={ "PT" (at) "S" } { (clock(seconds)) }
+        @if seeks {
+            a.at href={ "?t=" (at) "#player" } data-seek=(at) {
+                span.visually-hidden { (tr(lang, "video-play-from")) " " }
+                (time)
+            }
+        } @else {
+            span.at { (time) }
         }
     }
 }
@@ -162,7 +167,7 @@ pub(super) fn section(lang: Lang, resource: &DocumentResource, workspace: &Works
                             h3 { (tr(lang, "video-chapters")) }
                             ol.chapters {
                                 @for chapter in chapters {
-                                    li { (seek_link(lang, chapter.start, "at")) " " (chapter.title) }
+                                    li { (time_of(lang, chapter.start, playable.is_some())) " " (chapter.title) }
                                 }
                             }
                         }
@@ -190,8 +195,7 @@ fn cue_list(lang: Lang, cues: &[Cue], seeks: bool) -> Markup {
         ol.cues aria-labelledby="transcript" {
             @for cue in cues {
                 li data-start=(seconds_attr(cue.start)) data-end=(seconds_attr(cue.end)) {
-                    @if seeks { (seek_link(lang, cue.start, "at")) }
-                    @else { span.at { time datetime={ "PT" (seconds_attr(cue.start)) "S" } { (clock(cue.start)) } } }
+                    (time_of(lang, cue.start, seeks))
                     div.lines {
                         @for part in &cue.parts {
                             (said(part, &mut last))

@@ -6,6 +6,7 @@
 mod baseline;
 mod disk;
 mod large;
+mod natsmon;
 mod pg;
 mod procs;
 mod report;
@@ -37,6 +38,12 @@ struct Args {
     /// Scenario 2: seconds at half of scenario 1's rate
     #[arg(long, default_value_t = 60)]
     latency_secs: u64,
+    /// Scenario 2: documents per second (default: half of scenario 1's rate)
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Scenario 9: documents through two `docflow run` processes (default: half of --docs)
+    #[arg(long)]
+    two_docs: Option<usize>,
     /// Scenario 4: seconds with nothing to do
     #[arg(long, default_value_t = 60)]
     idle_secs: u64,
@@ -77,7 +84,7 @@ struct Args {
     /// Wait after a batch before reading PostgreSQL's counters (backends flush them within 10 s)
     #[arg(long, default_value_t = 11)]
     settle_secs: u64,
-    /// Scenarios to skip: latency, idle, large, retry
+    /// Scenarios to skip: latency, idle, large, retry, breaker, two
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
     /// Query appended to docflow's database URL (e.g. `sslmode=disable`: no TLS to a
@@ -202,11 +209,19 @@ async fn best_relay(
     report: &mut Report,
 ) -> Result<f64> {
     let mut best = 0f64;
+    let nats0 = natsmon::NatsOps::read(&services.nats_monitor).await?;
     for round in 1..=RELAY_ROUNDS {
         let rate = baseline::relay(services, messages, in_flight, body).await?;
         report.add("baseline", &format!("{name}_relay_round{round}_msgs_per_s"), rate, "msgs/s");
         best = best.max(rate);
     }
+    let nats = natsmon::NatsOps::read(&services.nats_monitor).await?.minus(nats0);
+    report.add(
+        "baseline",
+        &format!("{name}_relay_nats_messages_per_msg"),
+        nats.messages / (RELAY_ROUNDS * messages) as f64,
+        "messages in + out of nats-server per relayed message (its load included)",
+    );
     report.add("baseline", &format!("{name}_relay_msgs_per_s"), best, "msgs/s (best round)");
     Ok(best)
 }
@@ -232,6 +247,8 @@ async fn run(args: &Args, services: &Services, settle: Duration, report: &mut Re
         log_level: args.log_level.clone(),
         stall: Duration::from_secs(args.stall_secs),
         database_query: args.database_query.clone(),
+        breaker_failures: None,
+        processes: 1,
     };
     let delay = ["--processing-delay", args.sim_processing_delay.as_str()];
     let mut pipe = Pipeline::start(services, "main", &delay, &options).await?;
@@ -262,10 +279,12 @@ async fn run(args: &Args, services: &Services, settle: Duration, report: &mut Re
         }
         if args.runs("latency") {
             let seconds = Duration::from_secs(args.latency_secs);
-            println!("baseline: relay with a commit per stage ({} s at half of {rate:.1} msgs/s)", args.latency_secs);
-            let floor = baseline::relay_latency(services, rate / 2.0, seconds, args.concurrency, &body).await?;
-            println!("scenario 2: latency ({} s at half of {rate:.1} docs/s)", args.latency_secs);
-            scenarios::latency(services, &mut pipe, rate / 2.0, seconds, done, report).await?;
+            let at = args.rate.unwrap_or(rate / 2.0);
+            println!("baseline: relay with a commit per stage ({} s at {at:.1} msgs/s)", args.latency_secs);
+            let floor = baseline::relay_latency(services, at, seconds, args.concurrency, &body).await?;
+            println!("scenario 2: latency ({} s at {at:.1} docs/s; scenario 1: {rate:.1})", args.latency_secs);
+            report.add("latency", "rate_ratio_to_throughput", at / rate, "x scenario 1's rate");
+            scenarios::latency(services, &mut pipe, at, seconds, done, report).await?;
             scenarios::latency_ratios(floor, report);
             let states = pipe.states().await?;
             done = ["normalized", "failed", "rejected"].iter().filter_map(|s| states.get(*s)).sum();
@@ -281,13 +300,27 @@ async fn run(args: &Args, services: &Services, settle: Duration, report: &mut Re
     pipe.stop(services).await;
     outcome?;
 
-    if args.runs("retry") {
-        println!("scenario 7: retries ({} documents, provider failing half the attempts)", args.retry_docs);
-        let options = DocflowOptions { transfer_max_deliver: 20, ..options };
+    // Scenario 7 holds the breaker closed (a threshold it never reaches): what retries
+    // cost. Scenario 8 runs the same with docflow's default breaker.
+    for (scenario, breaker_failures) in [("retry", Some(u32::MAX)), ("breaker", None)] {
+        if !args.runs(scenario) {
+            continue;
+        }
+        println!("scenario {scenario}: {} documents, provider failing half the attempts", args.retry_docs);
+        let options = DocflowOptions { transfer_max_deliver: 20, breaker_failures, ..options.clone() };
         let mut pipe =
-            Pipeline::start(services, "retry", &[delay[0], delay[1], "--error-rate", "0.5", "--seed", "7"], &options)
+            Pipeline::start(services, scenario, &[delay[0], delay[1], "--error-rate", "0.5", "--seed", "7"], &options)
                 .await?;
-        let outcome = scenarios::retry(services, &mut pipe, args.retry_docs, settle, report).await;
+        let outcome = scenarios::retry(services, &mut pipe, args.retry_docs, settle, scenario, report).await;
+        pipe.stop(services).await;
+        outcome?;
+    }
+    if args.runs("two") {
+        let documents = args.two_docs.unwrap_or(args.docs / 2).max(2);
+        println!("scenario 9: two docflow run processes ({documents} documents)");
+        let options = DocflowOptions { processes: 2, ..options };
+        let mut pipe = Pipeline::start(services, "two", &delay, &options).await?;
+        let outcome = scenarios::two_processes(services, &mut pipe, documents, settle, report).await;
         pipe.stop(services).await;
         outcome?;
     }

@@ -44,6 +44,10 @@ pub struct DocflowOptions {
     pub stall: Duration,
     /// Appended to docflow's database URL, e.g. `sslmode=disable`.
     pub database_query: Option<String>,
+    /// `providers.sim.breaker.failures` (docflow's default when `None`).
+    pub breaker_failures: Option<u32>,
+    /// `docflow run` processes on the same streams and database (1: the usual).
+    pub processes: usize,
 }
 
 /// Where the stand-ins for outside services (the S3 server, provider-sim) keep their files.
@@ -84,6 +88,8 @@ pub struct Services {
     pub logs: PathBuf,
     pub nats_url: String,
     pub nats: NatsServer,
+    /// nats-server's monitoring endpoint (`/varz`, `/jsz`).
+    pub nats_monitor: String,
     pub s3_endpoint: String,
     pub s3: MinioClient,
     _s3_process: Process,
@@ -116,6 +122,8 @@ impl Services {
 
         let mut options = NatsServerOptions::new(nats_server, dir.path().join("nats"));
         options.log = Some(logs.join("nats-server.log"));
+        let monitor_port = procs::free_port()?;
+        options.args = vec!["-m".into(), monitor_port.to_string()];
         let nats = NatsServer::launch(options).await.context("nats-server did not start")?;
 
         let (base, stand_ins_place) = stand_ins.place(dir.path(), stand_in_bytes);
@@ -132,6 +140,7 @@ impl Services {
             dir,
             logs,
             nats_url: nats.url().to_owned(),
+            nats_monitor: format!("http://127.0.0.1:{monitor_port}"),
             nats,
             s3_endpoint,
             s3,
@@ -184,6 +193,8 @@ pub struct Pipeline {
     pub docflow: Process,
     /// docflow's admin listener, for `/metrics`.
     pub admin_url: String,
+    /// The other `docflow run` processes (`DocflowOptions::processes`) and their admin URLs.
+    pub others: Vec<(Process, String)>,
     pub js: async_nats::jetstream::Context,
     /// How long a batch may make no progress before its remaining documents count as stuck.
     pub stall: Duration,
@@ -261,6 +272,9 @@ impl Pipeline {
             );
         }
         env.insert("DOCFLOW__STAGES__TRANSFER__MAX_DELIVER".into(), options.transfer_max_deliver.to_string());
+        if let Some(failures) = options.breaker_failures {
+            env.insert("DOCFLOW__PROVIDERS__SIM__BREAKER__FAILURES".into(), failures.to_string());
+        }
         let pairs: Vec<(String, String)> = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
 
         let mut setup = procs::spawn(
@@ -281,6 +295,30 @@ impl Pipeline {
         procs::wait_for_port(gateway_port, Duration::from_secs(30))
             .await
             .context("docflow run did not start its gateway")?;
+        // More processes on the same streams and database, each on ports of its own.
+        let mut others = Vec::new();
+        for n in 2..=options.processes {
+            let (gateway, admin) = (procs::free_port()?, procs::free_port()?);
+            let mut pairs = pairs.clone();
+            for (key, value) in &mut pairs {
+                match key.as_str() {
+                    "DOCFLOW__GATEWAY__LISTEN" => *value = format!("127.0.0.1:{gateway}"),
+                    "DOCFLOW__ADMIN__LISTEN" => *value = format!("127.0.0.1:{admin}"),
+                    _ => {}
+                }
+            }
+            let process = procs::spawn(
+                &services.logs,
+                &format!("docflow-run-{name}-{n}"),
+                &services.docflow_bin,
+                &["run".to_owned()],
+                &pairs,
+            )?;
+            procs::wait_for_port(gateway, Duration::from_secs(30))
+                .await
+                .with_context(|| format!("docflow run (process {n}) did not start its gateway"))?;
+            others.push((process, format!("http://127.0.0.1:{admin}")));
+        }
 
         let db = pg::connect(&pg::bench_url(&db_url), 2).await?;
         let statement_stats = pg::try_statement_stats(&db).await;
@@ -296,6 +334,7 @@ impl Pipeline {
             sim,
             docflow,
             admin_url: format!("http://127.0.0.1:{admin_port}"),
+            others,
             js: services.jetstream().await?,
             stall: options.stall,
         })
@@ -399,6 +438,35 @@ impl Pipeline {
         Ok(OwnCounters::parse(&text))
     }
 
+    /// Deliveries each `docflow run` process handled (`docflow_stage_messages_total`,
+    /// every stage and outcome), the first process first.
+    pub async fn handled_by_process(&self) -> Result<Vec<f64>> {
+        let mut handled = Vec::new();
+        for url in std::iter::once(&self.admin_url).chain(self.others.iter().map(|(_, url)| url)) {
+            let text = reqwest::get(format!("{url}/metrics")).await?.error_for_status()?.text().await?;
+            handled.push(OwnCounters::parse(&text).messages);
+        }
+        Ok(handled)
+    }
+
+    /// Documents whose timeline does not hold exactly one `normalized` entry, and
+    /// documents with more than one submission (each document must go through once).
+    pub async fn not_exactly_once(&self) -> Result<(i64, i64)> {
+        self.bench_queries.fetch_add(1, Ordering::Relaxed);
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(
+                self.db.get_database_backend(),
+                "/* docflow-bench */ SELECT
+                   (SELECT count(*) FROM documents d WHERE (SELECT count(*) FROM document_events e WHERE e.document_id = d.id AND e.state = 'normalized') <> 1),
+                   (SELECT count(*) FROM (SELECT document_id FROM submissions GROUP BY document_id HAVING count(*) > 1) s)"
+                    .to_owned(),
+            ))
+            .await?
+            .context("no row")?;
+        Ok((row.try_get_by_index(0)?, row.try_get_by_index(1)?))
+    }
+
     /// Total delivery attempts docflow recorded for `stage` over every document.
     pub async fn attempts(&self, stage: &str) -> Result<(i64, i64)> {
         self.bench_queries.fetch_add(1, Ordering::Relaxed);
@@ -436,6 +504,9 @@ impl Pipeline {
 
     pub async fn stop(mut self, services: &Services) {
         self.docflow.stop(Duration::from_secs(5)).await;
+        for (process, _) in &mut self.others {
+            process.stop(Duration::from_secs(5)).await;
+        }
         self.sim.stop(Duration::from_secs(2)).await;
         self.db.close_by_ref().await.ok();
         if services.keep {
@@ -538,6 +609,8 @@ pub struct OwnCounters {
     pub progress: f64,
     /// Pull requests the workers sent, every stage summed (`docflow_stage_pull_requests_total`).
     pub pulls: f64,
+    /// Deliveries handled, every stage and outcome summed (`docflow_stage_messages_total`).
+    pub messages: f64,
     /// SQL statements sent, by the stage that sent them (`docflow_db_statements_total`,
     /// the pool's own count).
     pub statements: BTreeMap<String, f64>,
@@ -553,6 +626,8 @@ impl OwnCounters {
                 counters.progress += value;
             } else if series.starts_with("docflow_stage_pull_requests_total") {
                 counters.pulls += value;
+            } else if series.starts_with("docflow_stage_messages_total") {
+                counters.messages += value;
             } else if let Some(labels) = series.strip_prefix("docflow_db_statements_total{") {
                 let stage = labels.split("stage=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or("");
                 *counters.statements.entry(stage.to_owned()).or_default() += value;
@@ -568,7 +643,12 @@ impl OwnCounters {
             .iter()
             .map(|(stage, n)| (stage.clone(), n - before.statements.get(stage).copied().unwrap_or(0.0)))
             .collect();
-        OwnCounters { progress: self.progress - before.progress, pulls: self.pulls - before.pulls, statements }
+        OwnCounters {
+            progress: self.progress - before.progress,
+            pulls: self.pulls - before.pulls,
+            messages: self.messages - before.messages,
+            statements,
+        }
     }
 
     /// Statements sent by `stage`.
@@ -594,10 +674,12 @@ mod tests {
             docflow_stage_pull_requests_total{stage=\"transfer\"} 7\n\
             docflow_db_statements_total{stage=\"transfer\"} 10\n\
             docflow_db_statements_total{stage=\"none\"} 4\n\
-            docflow_stage_messages_total{stage=\"transfer\",outcome=\"done\"} 9\n";
+            docflow_stage_messages_total{stage=\"transfer\",outcome=\"done\"} 9\n\
+            docflow_stage_messages_total{stage=\"validate\",outcome=\"retry\"} 2\n";
         let now = OwnCounters::parse(text);
         assert_eq!(now.progress, 5.0);
         assert_eq!(now.pulls, 7.0);
+        assert_eq!(now.messages, 11.0, "deliveries handled, every stage and outcome");
         assert_eq!(now.statements_of("transfer"), 10.0);
         assert_eq!(now.all_statements(), 14.0);
         let before = OwnCounters::parse("docflow_db_statements_total{stage=\"transfer\"} 4\n");

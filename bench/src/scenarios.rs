@@ -11,6 +11,7 @@ use anyhow::Result;
 use futures_util::StreamExt;
 
 use crate::disk::{self, FsyncProbe};
+use crate::natsmon::NatsOps;
 use crate::pg::DbCounters;
 use crate::procs;
 use crate::report::Report;
@@ -38,6 +39,8 @@ pub struct Batch {
     /// What docflow counted itself: progress sent to keep deliveries while they waited
     /// or ran, statements sent by each stage.
     pub own: OwnCounters,
+    /// What nats-server counted: messages in and out, JetStream API requests.
+    pub nats: NatsOps,
 }
 
 /// Publishes every upload as fast as the stream acks (64 acks outstanding), waits until
@@ -50,12 +53,16 @@ pub async fn run_batch(
     settle: Duration,
 ) -> Result<Batch> {
     let pids = (pipe.docflow_pid(), pipe.sim.pid(), services.nats.pid().unwrap_or(0));
-    let cpu = || (procs::cpu_seconds(pids.0), procs::cpu_seconds(pids.1), procs::cpu_seconds(pids.2));
+    let others: Vec<u32> = pipe.others.iter().map(|(p, _)| p.pid()).collect();
+    // Every `docflow run` process's CPU counts as docflow's.
+    let docflow_cpu = || procs::cpu_seconds(pids.0) + others.iter().map(|p| procs::cpu_seconds(*p)).sum::<f64>();
+    let cpu = || (docflow_cpu(), procs::cpu_seconds(pids.1), procs::cpu_seconds(pids.2));
     let states0 = pipe.states().await?;
     let db0 = pipe.counters(services).await?;
     let queries0 = pipe.bench_queries.load(Ordering::Relaxed);
     // Read before the CPU clock starts: rendering /metrics is not docflow's work.
     let own0 = pipe.own_counters().await?;
+    let nats0 = NatsOps::read(&services.nats_monitor).await?;
     let cpu0 = cpu();
     let stop = AtomicBool::new(false);
     let db_name = pipe.db_name.clone();
@@ -80,6 +87,7 @@ pub async fn run_batch(
     };
     let (states, (max_connections, peak_rss)) = tokio::join!(work, sampler);
     let cpu1 = cpu();
+    let nats = NatsOps::read(&services.nats_monitor).await?.minus(nats0);
     let settled = states?;
     let before = |state: &str| states0.get(state).copied().unwrap_or(0);
     let normalized_at = pipe.normalized_times().await?;
@@ -102,6 +110,7 @@ pub async fn run_batch(
         max_connections,
         peak_rss: peak_rss.max(procs::memory(&pids.0.to_string()).1),
         own: pipe.own_counters().await?.minus(&own0),
+        nats,
     })
 }
 
@@ -140,6 +149,7 @@ pub async fn throughput(
         batch.own.pulls / n,
         "pull requests sent per document, all stages",
     );
+    report_nats(report, "throughput", &batch);
     // The host's speed drifts from run to run; this ratio does not move with it.
     report.add(
         "throughput",
@@ -166,6 +176,18 @@ pub async fn throughput(
 
     report.add("memory", "peak_rss_mib", batch.peak_rss as f64 / (1 << 20) as f64, "MiB (VmHWM)");
     Ok(rate)
+}
+
+/// JetStream's work per document, as nats-server counted it, and as a ratio to the
+/// serial relay's per message (three stages, each a publish, its ack and the consume).
+fn report_nats(report: &mut Report, scenario: &str, batch: &Batch) {
+    let n = batch.documents as f64;
+    let messages = batch.nats.messages / n;
+    report.add(scenario, "nats_messages_per_doc", messages, "messages in + out of nats-server per document");
+    report.add(scenario, "jetstream_api_per_doc", batch.nats.api / n, "JetStream API requests per document");
+    if let Some(relay) = report.get("baseline", "serial_relay_nats_messages_per_msg") {
+        report.add(scenario, "nats_messages_ratio_to_relay", messages / relay, "x the serial relay's per message");
+    }
 }
 
 /// Scenario 4: nothing to do for `duration`.
@@ -359,42 +381,46 @@ async fn stage_breakdown(pipe: &Pipeline, prefix: &str, sent: &[(String, i64)], 
     Ok(())
 }
 
-/// Scenario 7: `documents` through a provider that answers 503 to half of the submission
-/// attempts (`--error-rate 0.5`, drawn per key and attempt, so retries fail half the time
-/// too). Compared with scenario 1's rate and database work per document.
+/// Scenario 7 (`retry`): `documents` through a provider that answers 503 to half of the
+/// submission attempts (`--error-rate 0.5`, drawn per key and attempt, so retries fail
+/// half the time too), with the circuit breaker held closed (its threshold out of reach),
+/// so the figure is what a retry costs. Compared with scenario 1's rate and database work
+/// per document. Scenario 8 (`breaker`): the same with docflow's default breaker, which
+/// opens under that failure rate; compared with scenario 7.
 pub async fn retry(
     services: &Services,
     pipe: &mut Pipeline,
     documents: usize,
     settle: Duration,
+    scenario: &str,
     report: &mut Report,
 ) -> Result<()> {
     let s1_rate = report.get("throughput", "documents_per_s").unwrap_or(f64::NAN);
     let s1_transfer_statements = report.get("db", "statements_per_doc_transfer").unwrap_or(f64::NAN);
     let s1_rows_per_doc = report.get("db", "rows_written_per_doc").unwrap_or(f64::NAN);
     let s1_cpu_per_doc = report.get("throughput", "docflow_cpu_ms_per_doc").unwrap_or(f64::NAN) / 1000.0;
-    let uploads = rig::put_small(services, &format!("{}-s7", pipe.prefix), 0..documents).await?;
+    let uploads = rig::put_small(services, &format!("{}-{scenario}", pipe.prefix), 0..documents).await?;
     let batch = run_batch(services, pipe, &uploads, 0, settle).await?;
     let (attempts, retried_docs) = pipe.attempts("transfer").await?;
     let retries = attempts - batch.normalized;
     let n = documents as f64;
     let expected = n / s1_rate;
-    report.add("retry", "documents", n, "docs");
-    report.add("retry", "normalized", batch.normalized as f64, "docs");
-    report.add("retry", "failed", batch.failed as f64, "docs");
-    report.add("retry", "stuck", batch.stuck as f64, "docs never terminal");
-    report.add("retry", "retried_documents", retried_docs as f64, "docs");
-    report.add("retry", "retries", retries as f64, "failed submission attempts");
-    report.add("retry", "seconds", batch.seconds, "s");
-    report.add("retry", "seconds_at_s1_rate", expected, "s");
+    report.add(scenario, "documents", n, "docs");
+    report.add(scenario, "normalized", batch.normalized as f64, "docs");
+    report.add(scenario, "failed", batch.failed as f64, "docs");
+    report.add(scenario, "stuck", batch.stuck as f64, "docs never terminal");
+    report.add(scenario, "retried_documents", retried_docs as f64, "docs");
+    report.add(scenario, "retries", retries as f64, "failed submission attempts");
+    report.add(scenario, "seconds", batch.seconds, "s");
+    report.add(scenario, "seconds_at_s1_rate", expected, "s");
     report.add(
-        "retry",
+        scenario,
         "extra_ms_per_retried_doc",
         (batch.seconds - expected) * 1000.0 / retried_docs.max(1) as f64,
         "ms",
     );
     report.add(
-        "retry",
+        scenario,
         "docflow_cpu_ms_per_retry",
         (batch.docflow_cpu - s1_cpu_per_doc * n) * 1000.0 / retries.max(1) as f64,
         "ms over scenario 1's per document",
@@ -403,18 +429,75 @@ pub async fn retry(
     // document do not depend on how the callback races the submission's record, as the
     // other stages' do; the rows written do not depend on it at all.
     report.add(
-        "retry",
+        scenario,
         "statements_per_retry",
         (batch.own.statements_of("transfer") - s1_transfer_statements * n) / retries.max(1) as f64,
         "transfer's statements over scenario 1's per document (target 0)",
     );
     report.add(
-        "retry",
+        scenario,
         "rows_written_per_retry",
         (batch.db.rows_written() as f64 - s1_rows_per_doc * n) / retries.max(1) as f64,
         "rows over scenario 1's per document (target 0)",
     );
-    report.add("retry", "statements_per_doc", batch.own.all_statements() / n, "statements, every stage");
-    report.add("retry", "rows_written_per_doc", batch.db.rows_written() as f64 / n, "rows");
+    report.add(scenario, "statements_per_doc", batch.own.all_statements() / n, "statements, every stage");
+    report.add(scenario, "rows_written_per_doc", batch.db.rows_written() as f64 / n, "rows");
+    report.add(scenario, "transactions_per_doc", batch.db.xact_commit as f64 / n, "commits");
+    report.add(scenario, "docflow_cpu_ms_per_doc", batch.docflow_cpu * 1000.0 / n, "ms");
+    report.add(scenario, "nats_server_cpu_ms_per_doc", batch.nats_cpu * 1000.0 / n, "ms");
+    report.add(scenario, "provider_calls_per_doc", attempts as f64 / n, "submission attempts per document");
+    report_nats(report, scenario, &batch);
+    if scenario != "retry" {
+        // Against the breaker held closed, measured just before on the same documents' count.
+        for figure in ["seconds", "provider_calls_per_doc", "normalized", "docflow_cpu_ms_per_doc"] {
+            if let (Some(this), Some(closed)) = (report.get(scenario, figure), report.get("retry", figure)) {
+                report.add(
+                    scenario,
+                    &format!("{figure}_ratio_to_closed"),
+                    this / closed,
+                    "x the retry scenario's (breaker closed)",
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Scenario 9: two `docflow run` processes on the same streams and database (2 cores
+/// cannot show a speed-up): each process's share of the deliveries, every document
+/// normalized exactly once and submitted once, and the rate and CPU per document as
+/// ratios to scenario 1's single process.
+pub async fn two_processes(
+    services: &Services,
+    pipe: &mut Pipeline,
+    documents: usize,
+    settle: Duration,
+    report: &mut Report,
+) -> Result<()> {
+    let uploads = rig::put_small(services, &format!("{}-s9", pipe.prefix), 0..documents).await?;
+    let handled0 = pipe.handled_by_process().await?;
+    let batch = run_batch(services, pipe, &uploads, 0, settle).await?;
+    let handled: Vec<f64> = pipe.handled_by_process().await?.iter().zip(&handled0).map(|(a, b)| a - b).collect();
+    let total: f64 = handled.iter().sum();
+    let n = documents as f64;
+    let (not_once, submitted_twice) = pipe.not_exactly_once().await?;
+    let rate = batch.normalized as f64 / batch.seconds;
+    report.add("two", "documents", n, "docs");
+    report.add("two", "normalized", batch.normalized as f64, "docs");
+    report.add("two", "stuck", batch.stuck as f64, "docs never terminal (target 0)");
+    report.add("two", "not_normalized_exactly_once", not_once as f64, "docs (target 0)");
+    report.add("two", "submitted_more_than_once", submitted_twice as f64, "docs (target 0)");
+    for (i, h) in handled.iter().enumerate() {
+        report.add("two", &format!("share_of_process_{}", i + 1), h / total.max(1.0), "of the deliveries handled");
+    }
+    report.add("two", "documents_per_s", rate, "docs/s");
+    report.add("two", "docflow_cpu_ms_per_doc", batch.docflow_cpu * 1000.0 / n, "ms, both processes");
+    report.add("two", "transactions_per_doc", batch.db.xact_commit as f64 / n, "commits");
+    report_nats(report, "two", &batch);
+    for (figure, of) in [("documents_per_s", "documents_per_s"), ("docflow_cpu_ms_per_doc", "docflow_cpu_ms_per_doc")] {
+        if let (Some(this), Some(one)) = (report.get("two", figure), report.get("throughput", of)) {
+            report.add("two", &format!("{figure}_ratio_to_one_process"), this / one, "x scenario 1 (one process)");
+        }
+    }
     Ok(())
 }

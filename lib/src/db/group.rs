@@ -293,7 +293,7 @@ mod tests {
     use sea_orm::{ConnectionTrait, Statement};
 
     use super::*;
-    use crate::db::tests::{Target, postgres, sqlite};
+    use crate::db::testing::{Target, postgres, sqlite};
     use crate::db::{NewDocument, State};
     use crate::ids::Kind;
     use crate::lifecycle::{By, Transition};

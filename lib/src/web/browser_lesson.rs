@@ -14,7 +14,7 @@ use fantoccini::Locator;
 use serde_json::json;
 
 use super::browser::{chromium, finish, screenshot, until};
-use super::browser_review::{axe, axe_source};
+use super::browser::axe;
 use super::{WebState, routes};
 use crate::evaluator::EvaluatorState;
 use crate::evaluator::tests::{TOKEN, settings, sqlite};
@@ -26,7 +26,6 @@ const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessing
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Debian's chromium and chromium-driver, and axe-core from `make test-browser`"]
 async fn in_chromium_a_finding_clicked_in_the_list_is_highlighted_in_the_text() {
-    let source = axe_source();
     let t = sqlite().await;
     let s3 = TestS3::start(&["uploads", "results"]).await;
     // A long plan, so that the text pane scrolls: the findings sit in its last lines.
@@ -76,7 +75,7 @@ async fn in_chromium_a_finding_clicked_in_the_list_is_highlighted_in_the_text() 
         // The filters are the script's: shown once it ran.
         until(&browser, "the filters shown", 10, "return !document.querySelector('form[data-lesson-filters]').hidden;")
             .await?;
-        axe(&browser, &source, "the lesson-plan workspace").await?;
+        axe(&browser, "the lesson-plan workspace").await?;
         let pane_top = browser.execute("return document.getElementById('original-text').scrollTop;", vec![]).await?;
         assert_eq!(pane_top, json!(0), "the text starts at its top");
 
@@ -106,7 +105,7 @@ async fn in_chromium_a_finding_clicked_in_the_list_is_highlighted_in_the_text() 
             && document.querySelector('mark[data-findings=\"finding-0\"]').classList.contains('dim') \
             && !document.querySelector('mark[data-findings=\"finding-2\"]').classList.contains('dim');";
         until(&browser, "minor findings hidden and dimmed", 10, filtered).await?;
-        axe(&browser, &source, "the lesson-plan workspace, filtered").await?;
+        axe(&browser, "the lesson-plan workspace, filtered").await?;
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;

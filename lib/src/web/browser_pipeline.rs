@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 
-use super::browser::{chromium, finish, screenshot};
+use super::browser::{axe, chromium, finish, screenshot};
 use super::{WebState, routes};
 use crate::db::State;
 use crate::evaluator::EvaluatorState;
@@ -70,6 +70,7 @@ async fn in_chromium_an_operator_sees_the_pipeline_drawn_with_its_counts_and_dea
         let drawing = browser.wait().at_most(WAIT).for_element(Locator::Css("main")).await?;
         let text = drawing.text().await?;
         let url = browser.current_url().await?;
+        axe(&browser, "the pipeline page").await?;
         let png = browser.screenshot().await?;
         Ok::<_, fantoccini::error::CmdError>((url, text, png))
     }

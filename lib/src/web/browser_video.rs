@@ -15,7 +15,7 @@ use fantoccini::key::Key;
 use serde_json::json;
 
 use super::browser::{finish, screenshot, sign_in, start_with, until};
-use super::browser_review::{axe, axe_source};
+use super::browser::axe;
 use super::tests::video::normalized_video;
 use crate::evaluator::tests::sqlite;
 use crate::storage::testing::TestS3;
@@ -57,7 +57,6 @@ const IN_VIEW_FN: &str = "() => { const cue = document.querySelector('ol.cues li
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Debian's chromium and chromium-driver, and axe-core from `make test-browser`"]
 async fn in_chromium_the_transcript_seeks_and_follows_playback() {
-    let source = axe_source();
     let t = sqlite().await;
     let s3 = TestS3::start(&["results"]).await;
     let clip = include_bytes!("../../../samples/classroom-clip.mp4");
@@ -80,7 +79,7 @@ async fn in_chromium_the_transcript_seeks_and_follows_playback() {
         let text = browser.find(Locator::Css("ol.cues")).await?.text().await?;
         assert!(text.contains("Ms Lee") && text.contains("Sentence number 7, said & heard."), "{text}");
         assert!(!text.contains("<v") && !text.contains("&amp;"), "{text}");
-        axe(&browser, &source, "the video's page").await?;
+        axe(&browser, "the video's page").await?;
 
         // A click on a cue seeks the player to its start, and marks that cue.
         let cue = browser.find(Locator::Css("ol.cues li:nth-child(25) a[data-seek]")).await?;
@@ -141,7 +140,7 @@ async fn in_chromium_the_transcript_seeks_and_follows_playback() {
              const l = document.querySelector('ol.cues'); \
              return [l.getBoundingClientRect().top >= p.bottom, l.scrollHeight > l.clientHeight];", vec![]).await?;
         assert_eq!(stacked, json!([true, true]), "stacked, the transcript in its own box");
-        axe(&browser, &source, "the video's page on a phone").await?;
+        axe(&browser, "the video's page on a phone").await?;
         browser.execute("document.getElementById('player').currentTime = 4.6; return true;", vec![]).await?;
         until(&browser, "the mark followed the seek on a phone", 20, &holds(CONSISTENT, "r[0]")).await?;
         let scrolled = "const l = document.querySelector('ol.cues'); \

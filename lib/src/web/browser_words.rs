@@ -15,7 +15,7 @@ use chrono::Timelike;
 use fantoccini::Locator;
 use serde_json::json;
 
-use super::browser::{axe, chromium, chromium_in, screenshot, until};
+use super::browser::{axe, chromium_in, screenshot, until};
 use super::live::Live;
 use super::tests::reviews::normalize;
 use super::tests::words::took;
@@ -147,34 +147,4 @@ async fn in_chromium_a_french_teacher_on_a_phone_reads_french_local_times_and_ph
     }
     .await;
     super::browser::finish(browser, driver, server, outcome).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs Debian's chromium and chromium-driver, and axe-core from `make test-browser`"]
-async fn in_chromium_the_operators_pipeline_page_is_drawn_and_accessible() {
-    let t = sqlite().await;
-    t.receive("teacher-42", Kind::Document, "plan.pdf").await;
-    let tokens = "[{token = \"ops-token\", role = \"admin\"}]";
-    let settings = Arc::new(settings(&[("DOCFLOW__GATEWAY__TOKENS", tokens)]));
-    let (client, js) = crate::testkit::connect(&crate::testkit::nats_url()).await;
-    crate::topology::apply(&js, &settings).await.unwrap();
-    let store = Store::new(&settings.s3).unwrap();
-    let ops = crate::ops::Ops::new(client, t.db.clone(), &settings);
-    let web = WebState::new(EvaluatorState::new(settings.clone(), t.db.clone(), store)).with_ops(ops);
-    let (base, server) = serve(web).await;
-    let (driver, browser) = chromium().await;
-    let outcome = async {
-        browser.goto(&format!("{base}/ui/sign-in")).await?;
-        browser.wait().at_most(WAIT).for_element(Locator::Css("input#token")).await?.send_keys("ops-token").await?;
-        browser.find(Locator::Css("form.sign-in button")).await?.click().await?;
-        browser.wait().at_most(WAIT).for_element(Locator::Css("ol.pipeline")).await?;
-        let places = browser.find_all(Locator::Css("ol.pipeline > li")).await?.len();
-        assert_eq!(places, 6, "upload, transfer, provider, validate, normalize, evaluator");
-        axe(&browser, "the pipeline page").await?;
-        screenshot("pipeline.png", &browser.screenshot().await?);
-        Ok::<_, fantoccini::error::CmdError>(())
-    }
-    .await;
-    super::browser::finish(browser, driver, server, outcome).await;
-    crate::testkit::delete_streams(&js, &settings.nats.prefix).await;
 }

@@ -250,10 +250,6 @@ fn step(lang: Lang, entry: &TimelineView) -> String {
     }
 }
 
-pub(super) fn text<'v>(value: &'v Value, name: &str) -> &'v str {
-    value.get(name).and_then(Value::as_str).unwrap_or("")
-}
-
 /// What a document's page shows besides the session's own parts.
 pub struct DocumentView<'a> {
     pub resource: &'a DocumentResource,

@@ -41,13 +41,14 @@ const METHODS: [&str; 8] = ["get", "put", "post", "delete", "patch", "head", "op
 const PROBED: [Method; 5] = [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE];
 
 /// Operations no case here can answer with success, and where that is tested instead.
-const NO_SUCCESS_HERE: [(&str, &str); 6] = [
+const NO_SUCCESS_HERE: [(&str, &str); 7] = [
     ("GET /ui/oidc/sign-in", "needs an OpenID provider: web/oidc_tests.rs signs in through a real one"),
     ("GET /ui/oidc/callback", "needs an OpenID provider: web/oidc_tests.rs signs in through a real one"),
     ("GET /ui/oidc/finish", "needs an OpenID provider: web/oidc_tests.rs signs in through a real one"),
     ("POST /ui/oidc/finish", "needs an OpenID provider: web/oidc_tests.rs signs in through a real one"),
     ("GET /ui/documents/{id}/files/{role}", "streams from S3: web/tests/files.rs runs it against a real store"),
     ("GET /ui/documents/{id}/transcript.vtt", "reads from S3: web/browser.rs plays a video with its captions"),
+    ("GET /ui/documents/{id}/text/{which}", "reads from S3: web/lesson/tests.rs serves both texts from a real store"),
 ];
 
 #[derive(Debug)]
@@ -523,7 +524,7 @@ async fn seed(db: &crate::db::Db) -> (DocumentId, DocumentId, DocumentId) {
     assert!(db.mark_submitted_in_round(id, 0, "sim", &submission, "job_7f3c", "transfer", 1).await.unwrap());
     assert!(db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
     let artifact = |role: &str, name: &str| ArtifactRow {
-        role: role.into(),
+        role: role.parse().expect("a result role"),
         name: name.into(),
         key: format!("{id}/{role}/{name}"),
         size: 49102,
@@ -629,6 +630,10 @@ async fn cases(c: &mut Checker) {
     }
     c.gateway(page(Method::GET, "/ui/style.css", None, &[]), S::OK).await;
     c.gateway(page(Method::GET, "/ui/app.js", None, &[]), S::OK).await;
+    c.gateway(page(Method::GET, "/ui/favicon.svg", None, &[]), S::OK).await;
+    c.gateway(page(Method::GET, "/favicon.ico", None, &[]), S::OK).await;
+    c.gateway(page(Method::GET, "/", None, &[]), S::SEE_OTHER).await;
+    c.gateway(page(Method::GET, &format!("/ui/documents/{plan}/text/original"), None, &[]), S::SEE_OTHER).await;
     c.gateway(page(Method::GET, "/ui/sign-in?next=%2Fui%2Fupload", None, &[]), S::OK).await;
     c.gateway(page(Method::POST, "/ui/sign-in", None, &[("token", "wrong"), ("csrf", "x")]), S::FORBIDDEN).await;
     c.gateway(page(Method::POST, "/ui/sign-in/preview", None, &[("token", "wrong")]), S::FORBIDDEN).await;

@@ -38,7 +38,7 @@ pub(in crate::web) async fn lesson_plan(
     let corrected_key = format!("{id}/corrected/{corrected_name}");
     s3.put_file("results", &corrected_key, corrected);
     let row = ArtifactRow {
-        role: "corrected".into(),
+        role: crate::provider::protocol::Role::Corrected,
         name: corrected_name.clone(),
         key: corrected_key.clone(),
         size: corrected.len() as i64,

@@ -50,7 +50,7 @@ pub(in crate::web) async fn normalized_video(
                 s3.put_file("results", &key, bytes);
             }
             ArtifactRow {
-                role: (*role).into(),
+                role: role.parse().expect("a result role"),
                 name: (*name).into(),
                 key,
                 size: bytes.len() as i64,
@@ -204,7 +204,7 @@ async fn a_record_that_cannot_be_read_is_said_and_the_video_still_plays() {
     assert!(t.db.mark_submitted_in_round(id, 0, "sim", &submission, "job_1", "transfer", 1).await.unwrap());
     assert!(t.db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
     let rendition = ArtifactRow {
-        role: "rendition".into(),
+        role: crate::provider::protocol::Role::Rendition,
         name: "fractions.mp4".into(),
         key: format!("{id}/rendition/fractions.mp4"),
         size: 10,

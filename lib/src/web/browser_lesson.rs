@@ -13,8 +13,8 @@ use std::time::Duration;
 use fantoccini::Locator;
 use serde_json::json;
 
-use super::browser::{chromium, finish, screenshot, until};
 use super::browser::axe;
+use super::browser::{chromium, finish, screenshot, until};
 use super::{WebState, routes};
 use crate::evaluator::EvaluatorState;
 use crate::evaluator::tests::{TOKEN, settings, sqlite};

@@ -14,8 +14,8 @@ use fantoccini::Locator;
 use fantoccini::key::Key;
 use serde_json::json;
 
-use super::browser::{finish, screenshot, sign_in, start_with, until};
 use super::browser::axe;
+use super::browser::{finish, screenshot, sign_in, start_with, until};
 use super::tests::video::normalized_video;
 use crate::evaluator::tests::sqlite;
 use crate::storage::testing::TestS3;

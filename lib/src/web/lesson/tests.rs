@@ -97,7 +97,7 @@ pub(in crate::web) fn record_json(
         artifacts: artifacts
             .iter()
             .map(|a| Artifact {
-                role: a.role.clone(),
+                role: a.role,
                 name: a.name.clone(),
                 key: a.key.clone(),
                 size: a.size,

@@ -73,7 +73,7 @@ pub(in crate::web) async fn normalized_video(
         artifacts: rows
             .iter()
             .map(|r| Artifact {
-                role: r.role.clone(),
+                role: r.role,
                 name: r.name.clone(),
                 key: r.key.clone(),
                 size: r.size,

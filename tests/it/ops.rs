@@ -134,7 +134,14 @@ async fn the_pipeline_gauges_exist_at_zero_from_the_start_and_follow_a_backlog()
     // No stage runs: what is published stays in the consumers.
     let gateway = sandbox.start_worker(&["gateway"]);
     sandbox.wait_ready(gateway).await;
-    let metrics = sandbox.metrics(gateway).await;
+    // Ready does not wait for the gauges' first read of JetStream (a task of its own): the
+    // series appear with that read, which finds nothing waiting.
+    let metrics = wait_for("the gauges' first read", Duration::from_secs(20), || async {
+        let metrics = sandbox.metrics(gateway).await;
+        let read = value(&metrics, "docflow_pipeline_gauges_read_total{outcome=\"ok\"}").unwrap_or(0.0);
+        (read >= 1.0).then_some(metrics)
+    })
+    .await;
     for stage in ["transfer", "validate", "normalize", "watchdog"] {
         for name in ["docflow_stage_consumer_pending", "docflow_stage_consumer_ack_pending", "docflow_dead_letters"] {
             assert_eq!(

@@ -205,14 +205,6 @@ impl std::str::FromStr for Role {
     }
 }
 
-/// `artifact.role == "transcript"`: a role compared with its name, as the document page's
-/// sections do.
-impl PartialEq<&str> for Role {
-    fn eq(&self, name: &&str) -> bool {
-        self.as_str() == *name
-    }
-}
-
 /// The `findings` result (role of a document).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Findings {
@@ -341,15 +333,13 @@ mod tests {
     }
 
     #[test]
-    fn a_role_is_its_name_in_json_in_the_database_and_in_comparisons() {
+    fn a_role_is_its_name_in_json_and_in_the_database() {
         for name in ["corrected", "findings", "transcript", "summary", "rendition", "thumbnail"] {
             let role: Role = name.parse().unwrap();
             assert_eq!(role.as_str(), name);
             assert_eq!(serde_json::to_value(role).unwrap(), name);
-            assert!(role == name);
         }
         assert_eq!("poem".parse::<Role>(), Err(UnknownRole("poem".into())));
-        assert!(Role::Findings != "transcript");
         for kind in [Kind::Document, Kind::Video] {
             assert!(Role::required_for(kind).iter().all(|r| Role::known_for(kind).contains(r)));
         }

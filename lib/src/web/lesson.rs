@@ -19,6 +19,7 @@ use self::place::{Excerpt, Mark, Place};
 use self::text::{Shown, Texts, Unavailable};
 use super::i18n::{Lang, tr, tr_with};
 use crate::evaluator::DocumentResource;
+use crate::provider::protocol::Role;
 use crate::provider::protocol::{Finding, FindingCategory, Severity};
 use crate::stages::normalize::record::{Content, Record};
 
@@ -49,7 +50,7 @@ pub(super) fn category_word(category: FindingCategory) -> &'static str {
 /// record of another shape); `texts`: the original's and the corrected file's text.
 pub(super) fn section(lang: Lang, resource: &DocumentResource, record: Option<&Record>, texts: &Texts) -> Markup {
     let id = resource.summary.id;
-    let corrected = resource.artifacts.iter().find(|a| a.role == "corrected");
+    let corrected = resource.artifacts.iter().find(|a| a.role == Role::Corrected);
     let findings: &[Finding] = match record.map(|r| &r.content) {
         Some(Content::Document { findings, .. }) => findings,
         _ => &[],

@@ -19,6 +19,7 @@ use super::i18n::{Lang, tr, tr_with};
 use super::webvtt::{self, Cue, Part};
 use crate::evaluator::DocumentResource;
 use crate::ids::Kind;
+use crate::provider::protocol::Role;
 use crate::stages::normalize::record::{Content, Record};
 
 /// How long a page waits for the transcript artifact before showing the record's text.
@@ -56,7 +57,7 @@ pub(super) async fn load(state: &WebState, resource: &DocumentResource, at: Opti
 }
 
 async fn read_transcript(state: &WebState, record: &Record) -> Transcript {
-    let Some(artifact) = record.artifacts.iter().find(|a| a.role == "transcript") else {
+    let Some(artifact) = record.artifacts.iter().find(|a| a.role == Role::Transcript) else {
         return Transcript::Unavailable;
     };
     let bucket = &state.evaluator.settings.s3.results_bucket;
@@ -123,7 +124,7 @@ fn time_of(lang: Lang, seconds: f64, seeks: bool) -> Markup {
 
 pub(super) fn section(lang: Lang, resource: &DocumentResource, workspace: &Workspace) -> Markup {
     let summary = &resource.summary;
-    let artifact = |role: &str| resource.artifacts.iter().find(|a| a.role == role);
+    let artifact = |role: Role| resource.artifacts.iter().find(|a| a.role == role);
     let video = match &workspace.record {
         Ok(Record {
             content: Content::Video { duration_seconds, language, speakers, chapters, transcript }, ..
@@ -131,7 +132,7 @@ pub(super) fn section(lang: Lang, resource: &DocumentResource, workspace: &Works
         _ => None,
     };
     let language = video.map(|v| v.1).unwrap_or("");
-    let playable = artifact("rendition");
+    let playable = artifact(Role::Rendition);
     html! {
         section.video aria-labelledby="video" {
             h2 id="video" { (tr(lang, "video-heading")) }
@@ -146,8 +147,8 @@ pub(super) fn section(lang: Lang, resource: &DocumentResource, workspace: &Works
                             None => rendition.url.clone(),
                         };
                         video #player controls preload="metadata" src=(src)
-                            poster=[artifact("thumbnail").map(|t| t.url.as_str())] {
-                            @if artifact("transcript").is_some() && !language.is_empty() {
+                            poster=[artifact(Role::Thumbnail).map(|t| t.url.as_str())] {
+                            @if artifact(Role::Transcript).is_some() && !language.is_empty() {
                                 track kind="captions" default label=(tr(lang, "video-captions")) srclang=(language)
                                     src={ "/ui/documents/" (summary.id) "/transcript.vtt" };
                             }

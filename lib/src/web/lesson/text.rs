@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use crate::evaluator::DocumentResource;
 use crate::extract::{self, ExtractError};
 use crate::ids::{DocumentId, Kind};
+use crate::provider::protocol::Role;
 use crate::stages::normalize::record::Record;
 use crate::web::{Refused, WebState, readable, to_sign_in};
 
@@ -135,7 +136,7 @@ async fn original(state: &WebState, record: &Record) -> Shown {
 }
 
 async fn corrected(state: &WebState, record: &Record) -> Shown {
-    let Some(artifact) = record.artifacts.iter().find(|a| a.role == "corrected") else {
+    let Some(artifact) = record.artifacts.iter().find(|a| a.role == Role::Corrected) else {
         return Shown::Unavailable(Unavailable::NoFile);
     };
     let bucket = &state.evaluator.settings.s3.results_bucket;
@@ -228,7 +229,8 @@ pub(in crate::web) async fn serve(
     let (shown, name) = if which == "original" {
         (original(&state, &record).await, crate::review::names::display_name(&record.original.key).to_owned())
     } else {
-        let name = record.artifacts.iter().find(|a| a.role == "corrected").map(|a| a.name.clone()).unwrap_or_default();
+        let name =
+            record.artifacts.iter().find(|a| a.role == Role::Corrected).map(|a| a.name.clone()).unwrap_or_default();
         (corrected(&state, &record).await, name)
     };
     let text = match shown {

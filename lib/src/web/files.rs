@@ -24,7 +24,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::{Refused, WebState, readable, to_sign_in};
-use crate::db::{ArtifactRole, ArtifactRow};
+use crate::db::{ArtifactRole, ArtifactRow, Document};
 use crate::ids::DocumentId;
 use crate::storage::{StorageError, active};
 
@@ -129,10 +129,9 @@ pub(super) async fn download(
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Response {
-    let Some(session) = state.session(&headers) else { return to_sign_in() };
-    let own = match readable(&session) {
+    let own = match reader(&state, &headers) {
         Ok(own) => own,
-        Err(Refused) => return StatusCode::FORBIDDEN.into_response(),
+        Err(answer) => return *answer,
     };
     let Some((id, role)) = path
         .ok()
@@ -140,18 +139,40 @@ pub(super) async fn download(
     else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let db = &state.evaluator.db;
-    match db.get(id).await {
-        Ok(Some(document)) if own.is_none_or(|own| own == document.uploader_id) => {}
-        Ok(_) => return StatusCode::NOT_FOUND.into_response(),
-        Err(error) => return crate::evaluator::db_error(&error).into_response(),
+    if let Err(answer) = own_document(&state, id, own.as_deref()).await {
+        return *answer;
     }
+    let db = &state.evaluator.db;
     let artifact = match db.artifacts(id).await {
         Ok(artifacts) => artifacts.into_iter().find(|a| a.role == role),
         Err(error) => return crate::evaluator::db_error(&error).into_response(),
     };
     let Some(artifact) = artifact else { return StatusCode::NOT_FOUND.into_response() };
     serve(&state, &headers, &artifact).await
+}
+
+/// Who may read a document's files: `Ok(None)` every document, `Ok(Some(uploader))` that
+/// teacher's own; without a session, to the sign-in page; a role that reads none, 403.
+pub(super) fn reader(state: &WebState, headers: &HeaderMap) -> Result<Option<String>, Box<Response>> {
+    let Some(session) = state.session(headers) else { return Err(Box::new(to_sign_in())) };
+    match readable(&session) {
+        Ok(own) => Ok(own.map(str::to_owned)),
+        Err(Refused) => Err(Box::new(StatusCode::FORBIDDEN.into_response())),
+    }
+}
+
+/// Document `id` if `own` (see [`reader`]) may read it; 404 when there is none or it is
+/// another teacher's.
+pub(super) async fn own_document(
+    state: &WebState,
+    id: DocumentId,
+    own: Option<&str>,
+) -> Result<Document, Box<Response>> {
+    match state.evaluator.db.get(id).await {
+        Ok(Some(document)) if own.is_none_or(|own| own == document.uploader_id) => Ok(document),
+        Ok(_) => Err(Box::new(StatusCode::NOT_FOUND.into_response())),
+        Err(error) => Err(Box::new(crate::evaluator::db_error(&error).into_response())),
+    }
 }
 
 /// The artifact's bytes, or the part the request asks for, from the results bucket.

@@ -26,7 +26,8 @@ use crate::extract::{self, ExtractError};
 use crate::ids::{DocumentId, Kind};
 use crate::provider::protocol::Role;
 use crate::stages::normalize::record::Record;
-use crate::web::{Refused, WebState, readable, to_sign_in};
+use crate::web::WebState;
+use crate::web::files::{own_document, reader};
 
 /// How long the store may take to hand over one file.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -206,10 +207,9 @@ pub(in crate::web) async fn serve(
     headers: HeaderMap,
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Response {
-    let Some(session) = state.session(&headers) else { return to_sign_in() };
-    let own = match readable(&session) {
+    let own = match reader(&state, &headers) {
         Ok(own) => own,
-        Err(Refused) => return StatusCode::FORBIDDEN.into_response(),
+        Err(answer) => return *answer,
     };
     let Some((id, which)) = path
         .ok()
@@ -218,10 +218,9 @@ pub(in crate::web) async fn serve(
     else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let document = match state.evaluator.db.get(id).await {
-        Ok(Some(document)) if own.is_none_or(|own| own == document.uploader_id) => document,
-        Ok(_) => return StatusCode::NOT_FOUND.into_response(),
-        Err(error) => return crate::evaluator::db_error(&error).into_response(),
+    let document = match own_document(&state, id, own.as_deref()).await {
+        Ok(document) => document,
+        Err(answer) => return *answer,
     };
     let Some(record) = document.normalized.and_then(|value| serde_json::from_value::<Record>(value).ok()) else {
         return (StatusCode::NOT_FOUND, "This document has no text yet: it is not normalized.").into_response();

@@ -286,6 +286,12 @@ impl Drop for Process {
             let start = output.len().saturating_sub(6000);
             let start = (start..output.len()).find(|i| output.is_char_boundary(*i)).unwrap_or(0);
             eprintln!("--- {} output (tail) ---\n{}", self.name, &output[start..]);
+            // The whole log, kept where `DOCFLOW_TEST_LOG_DIR` says (a failure's full story).
+            if let Some(dir) = std::env::var_os("DOCFLOW_TEST_LOG_DIR") {
+                let name = format!("{}-{}.log", self.name.trim().replace(' ', "-"), self.child.id().unwrap_or(0));
+                let _ = std::fs::create_dir_all(&dir);
+                let _ = std::fs::copy(&self.log, Path::new(&dir).join(name));
+            }
         }
         let _ = self.child.start_kill();
     }

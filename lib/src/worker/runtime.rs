@@ -27,10 +27,11 @@ use crate::settings::{Settings, StageSettings};
 
 /// How long the pull loop pauses after JetStream refused or did not answer a request.
 const PULL_PAUSE: Duration = Duration::from_secs(1);
-/// The server's heartbeat on an idle pull: what wakes an idle worker, and how soon a pull
-/// lost across a reconnect is noticed (three missed heartbeats). Rare, so an idle process
-/// stays near zero CPU.
-const IDLE_HEARTBEAT: Duration = Duration::from_secs(30);
+/// The server's heartbeat on an idle pull, and so how soon a pull the server forgot is
+/// noticed (three missed heartbeats): across a reconnect, or when the consumer's leader in
+/// a cluster dies with the requests it held (the new leader knows none of them, and says
+/// nothing). A few wakeups a minute per stage: an idle process stays near zero CPU.
+const IDLE_HEARTBEAT: Duration = Duration::from_secs(5);
 /// How long the server may take to confirm an ack.
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -156,7 +157,7 @@ impl<S: Stage> Worker<S> {
             consumer: bound.consumer_name.clone(),
             detail,
         };
-        let heartbeat = (expires / 2).min(IDLE_HEARTBEAT);
+        let heartbeat = heartbeat_for(expires);
         let mut puller = Puller::open(self.consumer, bound.js.clone(), bound.client.clone(), expires, heartbeat)
             .await
             .map_err(|e| pull_err(e.to_string()))?;
@@ -525,6 +526,12 @@ fn nak_payload(delay: Duration) -> Bytes {
 }
 
 /// The stage's delay before retry number `attempt`; the last entry repeats.
+/// The idle heartbeat asked for with each pull request: at most [`IDLE_HEARTBEAT`], and
+/// under half the request's expiry (the server refuses a heartbeat that is not).
+pub(crate) fn heartbeat_for(expires: Duration) -> Duration {
+    (expires / 2).min(IDLE_HEARTBEAT)
+}
+
 pub(crate) fn backoff_for(backoff: &[Duration], attempt: u64) -> Duration {
     let index = (attempt.saturating_sub(1) as usize).min(backoff.len().saturating_sub(1));
     backoff.get(index).copied().unwrap_or(Duration::from_secs(1))

@@ -525,6 +525,17 @@ fn nak_delays_compensate_the_server_backoff() {
     assert!(!version_at_least("2.10.3-beta", (2, 10, 4)));
 }
 
+#[test]
+fn a_pull_the_server_forgot_is_noticed_within_fifteen_seconds_whatever_its_expiry() {
+    use super::runtime::heartbeat_for;
+    let s = Duration::from_secs;
+    // Three missed heartbeats declare the requests lost (a consumer leader killed in a
+    // cluster forgets them silently): the default 5-minute expiry must not stretch that.
+    assert_eq!(heartbeat_for(s(300)) * 3, s(15));
+    assert_eq!(heartbeat_for(s(4)), s(2), "under half the expiry, as the server requires");
+    assert_eq!(heartbeat_for(s(1)), Duration::from_millis(500));
+}
+
 #[tokio::test]
 async fn the_worker_carries_on_after_nats_restarts() {
     let mut server = OwnServer::start().await;

@@ -1,6 +1,7 @@
 //! NATS going away: the test's own nats-server killed and started again on the same store
 //! while callbacks arrive (the gateway refuses them with 503 and the provider gives up);
-//! and one node of a three-node cluster with R3 streams killed under load.
+//! and one node of a three-node cluster with R3 streams killed under load: the node that
+//! leads the transfer consumer, so the pull requests it held die with it.
 
 use std::time::{Duration, Instant};
 
@@ -80,9 +81,16 @@ async fn one_node_of_a_three_node_nats_cluster_killed_under_load_and_brought_bac
         c.past(State::Submitted) >= n / 5
     })
     .await;
-    // The node that leads the uploads stream: its loss forces an election mid-load.
-    let info = sandbox.js.get_stream(&uploads).await.unwrap().get_info().await.unwrap();
-    let leader = info.cluster.and_then(|c| c.leader).expect("the stream has a leader");
+    // The node that leads the transfer consumer: it holds the stage's pull requests, and
+    // dies with them (the new leader knows none, and nobody says so). Whether it also
+    // leads the uploads stream is up to the elections; the row says which.
+    let stream_info = sandbox.js.get_stream(&uploads).await.unwrap().get_info().await.unwrap();
+    let stream_leader = stream_info.cluster.and_then(|c| c.leader).expect("the stream has a leader");
+    let consumer: async_nats::jetstream::consumer::PullConsumer =
+        sandbox.js.get_consumer_from_stream("transfer", &uploads).await.expect("the transfer consumer");
+    let consumer_info = consumer.cached_info().clone();
+    let leader = consumer_info.cluster.and_then(|c| c.leader).expect("the consumer has a leader");
+    let also = if leader == stream_leader { ", which also led the uploads stream" } else { "" };
     cluster.node(&leader).kill().await;
     let in_flight = n - at_fault.normalized();
     tokio::time::sleep(outage()).await;
@@ -91,7 +99,7 @@ async fn one_node_of_a_three_node_nats_cluster_killed_under_load_and_brought_bac
     wait_for_jetstream(&cluster.url(), Duration::from_secs(30)).await;
 
     let fault = format!(
-        "3-node NATS cluster, R3 streams: the uploads stream's leader `kill -9`ed for {:.0} s under load, then restarted",
+        "3-node NATS cluster, R3 streams: the transfer consumer's leader{also} `kill -9`ed for {:.0} s under load, then restarted",
         outage().as_secs_f64()
     );
     let mut report = Report::finish(&sandbox, &load, 5, &fault, in_flight, healed).await;

@@ -81,6 +81,6 @@ async fn in_chromium_an_operator_sees_the_pipeline_drawn_with_its_counts_and_dea
     for (place, count) in [("received", "2"), ("submitted", "1"), ("normalized", "1"), ("failed", "1")] {
         assert!(text.contains(&format!("{count} {place}")), "{count} {place} in:\n{text}");
     }
-    assert!(text.contains("1 dead letters"), "the dead letter of transfer in:\n{text}");
+    assert!(text.contains("One dead letter"), "the dead letter of transfer in:\n{text}");
     screenshot("pipeline.png", &png);
 }

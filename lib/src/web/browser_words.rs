@@ -109,7 +109,8 @@ async fn in_chromium_a_french_teacher_on_a_phone_reads_french_local_times_and_ph
         screenshot("list-phone-fr.png", &browser.screenshot().await?);
         // The document stops: the open list says so in the teacher's words, without a reload.
         browser.execute("window.sameDocument = true; return true;", vec![]).await?;
-        assert!(db.mark_failed(plan, "transfer", 1, FailureCause::FileRefused, "the file is empty").await.unwrap());
+        let refusal = crate::stages::transfer::preflight::Refusal::Empty.to_string();
+        assert!(db.mark_failed(plan, "transfer", 1, FailureCause::FileRefused, &refusal).await.unwrap());
         let stopped = format!("{badge} === 'Action requise'");
         until(&browser, "the row's badge in the teacher's words", 20, &stopped).await?;
         // A new upload arrives on the open list, labelled and worded as the others.
@@ -140,7 +141,10 @@ async fn in_chromium_a_french_teacher_on_a_phone_reads_french_local_times_and_ph
         let (text, title) = (time[0].as_str().unwrap_or(""), time[1].as_str().unwrap_or(""));
         assert!(text.contains(&hour) && !text.contains("UTC"), "{text} should say {hour} in {ZONE}");
         assert!(title.ends_with("UTC"), "{title}");
-        assert!(browser.source().await?.contains("Ce qui s'est passé"));
+        let source = browser.source().await?;
+        assert!(source.contains("Ce qui s'est passé"));
+        // Pre-flight's refusal, stored in English, read in French.
+        assert!(source.contains("Le fichier est vide (0 octet)"), "{source}");
         axe(&browser, "a stopped document in French").await?;
         screenshot("document-fr.png", &browser.screenshot().await?);
         Ok::<_, fantoccini::error::CmdError>(())

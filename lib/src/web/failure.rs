@@ -7,15 +7,17 @@
 //! Shown on the document page ([`problem`]) and, through it, on the upload page's live
 //! status (app.js reads the section of the document page once the upload ends failed).
 
+use fluent_bundle::FluentValue;
 use maud::{Markup, html};
 
-use super::i18n::{Lang, tr};
+use super::i18n::{Lang, tr, tr_with};
 use super::pages::tr_markup;
 use super::session::Session;
 use crate::evaluator::{DocumentSummary, ErrorView};
 use crate::ids::Kind;
 use crate::lifecycle::{FailureCause, NextStep};
 use crate::settings::tokens::Role;
+use crate::stages::transfer::preflight::{Refusal, human};
 
 /// A stopped document, worded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,10 +43,43 @@ pub fn words_in(lang: Lang, cause: Option<FailureCause>, reason: &str) -> Words 
     let cause = cause.unwrap_or(FailureCause::Unknown);
     let id = format!("failure-{}", cause.as_str().replace('_', "-"));
     let headline = match cause {
-        FailureCause::FileRefused => sentence(reason).unwrap_or_else(|| tr(lang, &id)),
+        FailureCause::FileRefused => match Refusal::from_reason(reason) {
+            Some(refusal) => refusal_words(lang, &refusal),
+            None => sentence(reason).unwrap_or_else(|| tr(lang, &id)),
+        },
         _ => tr(lang, &id),
     };
     Words { headline, explanation: tr(lang, &format!("{id}-why")), next_step: cause.next_step() }
+}
+
+/// Pre-flight's refusal in `lang` (the catalogue's `refusal-...` messages; in English, the
+/// stored reason as a sentence).
+pub(super) fn refusal_words(lang: Lang, refusal: &Refusal) -> String {
+    let text = |s: &str| FluentValue::from(s.to_owned());
+    match refusal {
+        Refusal::Empty => tr(lang, "refusal-empty"),
+        Refusal::Unreadable => tr(lang, "refusal-unreadable"),
+        // The sizes as pre-flight writes them ("1.5 GB"): the same figures in every language.
+        Refusal::TooLarge { size, limit, provider } => tr_with(
+            lang,
+            "refusal-too-large",
+            &[("size", text(&human(*size))), ("limit", text(&human(*limit))), ("provider", text(provider))],
+        ),
+        Refusal::NotADocument { kind, extension } => {
+            let what = tr(lang, &format!("refusal-kind-{}", kind.as_str()));
+            tr_with(lang, "refusal-not-a-document", &[("what", text(&what)), ("extension", text(extension))])
+        }
+        Refusal::Mismatch { extension, format } => {
+            tr_with(lang, "refusal-mismatch", &[("extension", text(extension)), ("format", text(format))])
+        }
+        Refusal::Active { what } => {
+            let what = match what.strip_prefix("a .").and_then(|rest| rest.strip_suffix(" file")) {
+                Some(extension) => tr_with(lang, "refusal-active-extension", &[("extension", text(extension))]),
+                None => what.clone(),
+            };
+            tr_with(lang, "refusal-active", &[("what", text(&what))])
+        }
+    }
 }
 
 /// `reason` as a sentence: a capital first letter and a full stop; `None` when empty.

@@ -15,6 +15,26 @@ fn a_refused_file_shows_pre_flights_own_reason_first() {
 }
 
 #[test]
+fn every_refusal_is_said_in_the_readers_language() {
+    use crate::stages::transfer::preflight::every_refusal;
+    for refusal in every_refusal() {
+        let stored = refusal.to_string();
+        let en = words_in(Lang::En, Some(FailureCause::FileRefused), &stored).headline;
+        assert_eq!(Some(en.clone()), sentence(&stored), "the English catalogue says what the stage stored");
+        let fr = words_in(Lang::Fr, Some(FailureCause::FileRefused), &stored).headline;
+        assert_ne!(fr, en, "{stored}");
+        for english in ["please", "the file", "this file", " is ", "picture", "unknown kind"] {
+            assert!(!fr.to_lowercase().contains(english), "English ({english:?}) in French: {fr}");
+        }
+    }
+    let fr = words_in(Lang::Fr, Some(FailureCause::FileRefused), EMPTY).headline;
+    assert_eq!(fr, "Le fichier est vide (0 octet) : rien n'est arrivé ; déposez-le à nouveau.");
+    // A reason in no known shape (an older docflow's) is shown as it was stored.
+    let other = words_in(Lang::Fr, Some(FailureCause::FileRefused), "refused by an older rule").headline;
+    assert_eq!(other, "Refused by an older rule.");
+}
+
+#[test]
 fn a_job_the_provider_failed_is_not_worded_as_our_checks() {
     let said = words(Some(FailureCause::ProviderFailedJob), "E_CORRUPT: cannot parse the document");
     assert_eq!(said.headline, "The provider could not work on this file.");

@@ -250,6 +250,7 @@ pub(super) fn render(
                             td data-label=(labels[4]) { @if let Some(n) = item.findings { (n) } @else { "—" } }
                             td data-label=(labels[5]) {
                                 @if let Some(review) = &item.review { span.reviewed { (super::review::verdict_word(lang, review.verdict)) } }
+                                @else { "—" }
                             }
                             td data-label=(labels[6]) {
                                 // app.js titles it with the time in the viewer's zone.

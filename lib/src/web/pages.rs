@@ -62,9 +62,19 @@ pub(super) fn layout(lang: Lang, title: &str, session: Option<(&Session, &str)>,
 /// is escaped, the variables are inserted as they are. Each variable stands in the
 /// formatted text as a private-use marker, then is put in place of it after escaping.
 pub(super) fn tr_markup(lang: Lang, id: &str, args: &[(&str, Markup)]) -> Markup {
+    tr_markup_counted(lang, id, &[], args)
+}
+
+/// [`tr_markup`] with numbers besides the markup: the message's plurals select on them
+/// (`{ $count -> [one] ... }`), which markup, a string to Fluent, cannot do.
+pub(super) fn tr_markup_counted(lang: Lang, id: &str, counts: &[(&str, u64)], args: &[(&str, Markup)]) -> Markup {
     let markers: Vec<String> = (0..args.len()).map(|i| format!("\u{E000}{i}\u{E001}")).collect();
-    let values: Vec<(&str, FluentValue<'_>)> =
-        args.iter().zip(&markers).map(|((name, _), marker)| (*name, marker.clone().into())).collect();
+    let values: Vec<(&str, FluentValue<'_>)> = args
+        .iter()
+        .zip(&markers)
+        .map(|((name, _), marker)| (*name, marker.clone().into()))
+        .chain(counts.iter().map(|(name, n)| (*name, (*n).into())))
+        .collect();
     let escaped = html! { (tr_with(lang, id, &values)) }.into_string();
     let filled = args.iter().zip(&markers).fold(escaped, |text, ((_, markup), marker)| text.replace(marker, &markup.0));
     PreEscaped(filled)

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 
 use super::i18n::{Lang, tr, tr_with};
-use super::pages::tr_markup;
+use super::pages::{tr_markup, tr_markup_counted};
 use super::{WebState, pages, to_sign_in};
 use crate::ops::{Overview, StageBacklog, render};
 use crate::settings::tokens::Role;
@@ -136,11 +136,14 @@ fn view(lang: Lang, overview: &Overview) -> Markup {
                 }
             }
         }
-        p { (tr_markup(lang, "pipeline-stopped", &[
+        p { (tr_markup_counted(lang, "pipeline-stopped", &[
+            ("failed_count", docs("failed").1),
+            ("rejected_count", docs("rejected").1),
+            ("timers", stage("watchdog").map_or(0, |s| s.pending + s.in_flight)),
+            ("dead", dead("watchdog")),
+        ], &[
             ("failed", html! { strong { (docs("failed").1) } }),
             ("rejected", html! { strong { (docs("rejected").1) } }),
-            ("timers", html! { (stage("watchdog").map_or(0, |s| s.pending + s.in_flight)) }),
-            ("dead", html! { (dead("watchdog")) }),
         ])) }
         @match &overview.oldest_in_flight {
             Some(oldest) => p { (tr_markup(lang, "pipeline-oldest", &[
@@ -228,9 +231,23 @@ mod tests {
         assert!(html.contains("<strong>3</strong> submitted"), "{html}");
         assert!(html.contains("7 waiting, 2 in flight, 1 redelivered"), "{html}");
         assert!(html.contains("no worker pulling"), "{html}");
-        assert!(html.contains("1 dead letters"), "{html}");
+        assert!(html.contains("One dead letter"), "{html}");
         assert!(html.contains("breaker: sim open"), "{html}");
         assert!(html.contains("waiting at <strong>provider</strong>"), "{html}");
+    }
+
+    #[test]
+    fn counts_take_the_plural_of_their_language() {
+        let mut overview = fixture();
+        overview.dead_letters.insert("watchdog".to_owned(), 2);
+        overview.documents.insert("failed", 1);
+        let en = view(Lang::En, &overview).into_string();
+        assert!(en.contains("<strong>1</strong> failed, <strong>0</strong> rejected"), "{en}");
+        assert!(en.contains("Watchdog: 9 timers, 2 dead letters."), "{en}");
+        let fr = view(Lang::Fr, &overview).into_string();
+        assert!(fr.contains("1 lettre morte"), "transfer's one dead letter: {fr}");
+        assert!(fr.contains("<strong>1</strong> échoué, <strong>0</strong> refusé."), "{fr}");
+        assert!(fr.contains("9 minuteries, 2 lettres mortes."), "{fr}");
     }
 
     fn fixture() -> Overview {

@@ -5,7 +5,7 @@
 //! submit and ack makes no second job.
 
 mod admission;
-mod preflight;
+pub mod preflight;
 pub mod restart;
 mod retried;
 

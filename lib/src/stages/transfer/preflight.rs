@@ -32,9 +32,11 @@ pub enum Refusal {
     )]
     TooLarge { size: u64, limit: u64, provider: String },
     #[error(
-        "this file is {what}, not a document; please upload the lesson plan as PDF, Word, OpenDocument or plain text"
+        "this file is {} ({extension}), not a document; please upload the lesson plan as PDF, Word, OpenDocument or \
+         plain text",
+        kind.english()
     )]
-    NotADocument { what: String },
+    NotADocument { kind: Foreign, extension: String },
     #[error(
         "this file is named .{extension} but is not a {format} file (it may be damaged or was not saved in that \
          format); please save it again and upload it"
@@ -54,6 +56,114 @@ pub enum Refusal {
     Active { what: String },
 }
 
+/// What a file that is not a document is, by its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Foreign {
+    Picture,
+    Video,
+    Sound,
+    Program,
+    Archive,
+    Font,
+    Unknown,
+}
+
+impl Foreign {
+    pub const ALL: [Foreign; 7] = [
+        Foreign::Picture,
+        Foreign::Video,
+        Foreign::Sound,
+        Foreign::Program,
+        Foreign::Archive,
+        Foreign::Font,
+        Foreign::Unknown,
+    ];
+
+    pub fn english(self) -> &'static str {
+        match self {
+            Foreign::Picture => "a picture",
+            Foreign::Video => "a video (upload it as a video)",
+            Foreign::Sound => "a sound recording",
+            Foreign::Program => "a program",
+            Foreign::Archive => "a compressed archive",
+            Foreign::Font => "a font",
+            Foreign::Unknown => "of an unknown kind",
+        }
+    }
+
+    /// Its name in the web interface's catalogue (`refusal-kind-...`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Foreign::Picture => "picture",
+            Foreign::Video => "video",
+            Foreign::Sound => "sound",
+            Foreign::Program => "program",
+            Foreign::Archive => "archive",
+            Foreign::Font => "font",
+            Foreign::Unknown => "unknown",
+        }
+    }
+}
+
+impl Refusal {
+    /// The refusal a stored reason is the English of (the stage stores [`Refusal`]'s
+    /// `Display`), so that a page can say it in its reader's language; `None` for any
+    /// other text. `Display` then gives the reason back word for word (tested).
+    pub fn from_reason(reason: &str) -> Option<Refusal> {
+        let reason = reason.trim();
+        for simple in [Refusal::Empty, Refusal::Unreadable] {
+            if reason == simple.to_string() {
+                return Some(simple);
+            }
+        }
+        if let Some(rest) = reason.strip_prefix("the file is ")
+            && let Some((size, rest)) = rest.split_once(", more than the ")
+            && let Some((limit, rest)) = rest.split_once(" the processing service accepts (providers.")
+            && let Some((provider, _)) = rest.split_once(".max_size)")
+        {
+            let refusal = Refusal::TooLarge {
+                size: parse_human(size)?,
+                limit: parse_human(limit)?,
+                provider: provider.to_owned(),
+            };
+            return (refusal.to_string() == reason).then_some(refusal);
+        }
+        if let Some(rest) = reason.strip_prefix("this file is named .")
+            && let Some((extension, rest)) = rest.split_once(" but is not a ")
+            && let Some((format, _)) = rest.split_once(" file (")
+            && let Some((_, format, _)) = FORMATS.iter().find(|(_, f, _)| *f == format)
+        {
+            let refusal = Refusal::Mismatch { extension: extension.to_owned(), format };
+            return (refusal.to_string() == reason).then_some(refusal);
+        }
+        let rest = reason.strip_prefix("this file is ")?;
+        if let Some((what, _)) = rest.split_once(", which a web browser would open as a page") {
+            let refusal = Refusal::Active { what: what.to_owned() };
+            return (refusal.to_string() == reason).then_some(refusal);
+        }
+        let (what, _) = rest.split_once(", not a document;")?;
+        let (kind, extension) = Foreign::ALL.iter().find_map(|kind| {
+            let extension = what.strip_prefix(kind.english())?.strip_prefix(" (")?.strip_suffix(')')?;
+            Some((*kind, extension))
+        })?;
+        let refusal = Refusal::NotADocument { kind, extension: extension.to_owned() };
+        (refusal.to_string() == reason).then_some(refusal)
+    }
+}
+
+/// [`human`] back to bytes (`1.5 GB`, `700 KB`, `12 bytes`).
+fn parse_human(text: &str) -> Option<u64> {
+    let (value, unit) = text.split_once(' ')?;
+    let factor: u64 = match unit {
+        "GB" => 1 << 30,
+        "MB" => 1 << 20,
+        "KB" => 1 << 10,
+        "bytes" => return value.parse().ok(),
+        _ => return None,
+    };
+    Some((value.parse::<f64>().ok()? * factor as f64) as u64)
+}
+
 /// The rule on what an upload declares (its content type and its name), for every kind:
 /// nothing a browser would run ([`crate::storage::active`]) goes further.
 pub fn check_active(content_type: Option<&str>, file_name: &str) -> Result<(), Refusal> {
@@ -64,7 +174,7 @@ pub fn check_active(content_type: Option<&str>, file_name: &str) -> Result<(), R
 }
 
 /// `1.5 GB`, `700 KB`, `12 bytes`.
-fn human(bytes: u64) -> String {
+pub fn human(bytes: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "GB"), (1 << 20, "MB"), (1 << 10, "KB")];
     for (factor, unit) in UNITS {
         if bytes >= factor {
@@ -112,21 +222,21 @@ pub fn check_document(file_name: &str, head: &[u8]) -> Result<(), Refusal> {
         return if looks_like_text(head) { Ok(()) } else { Err(Refusal::Unreadable) };
     };
     use infer::MatcherType as T;
-    let what = match detected.matcher_type() {
+    let kind = match detected.matcher_type() {
         T::Doc | T::Text | T::Book => return Ok(()),
         T::Archive if matches!(detected.mime_type(), "application/pdf" | "application/rtf") => return Ok(()),
         T::Archive if detected.mime_type() == "application/zip" && ZIP_DOCUMENTS.contains(&extension.as_str()) => {
             return Ok(());
         }
-        T::Image => "a picture",
-        T::Video => "a video (upload it as a video)",
-        T::Audio => "a sound recording",
-        T::App => "a program",
-        T::Archive => "a compressed archive",
-        T::Font => "a font",
-        T::Custom => "of an unknown kind",
+        T::Image => Foreign::Picture,
+        T::Video => Foreign::Video,
+        T::Audio => Foreign::Sound,
+        T::App => Foreign::Program,
+        T::Archive => Foreign::Archive,
+        T::Font => Foreign::Font,
+        T::Custom => Foreign::Unknown,
     };
-    Err(Refusal::NotADocument { what: format!("{what} ({})", detected.extension().to_ascii_uppercase()) })
+    Err(Refusal::NotADocument { kind, extension: detected.extension().to_ascii_uppercase() })
 }
 
 /// Text in any ASCII-compatible encoding: no NUL byte and hardly any control character.
@@ -176,6 +286,24 @@ async fn read_head(store: &dyn Objects, upload: &Upload) -> Option<Vec<u8>> {
     Some(head)
 }
 
+/// One refusal of each shape (tests here and of the web interface's words).
+#[cfg(test)]
+pub(crate) fn every_refusal() -> Vec<Refusal> {
+    let mut all = vec![
+        Refusal::Empty,
+        Refusal::Unreadable,
+        Refusal::TooLarge { size: 3 << 30, limit: 2 << 30, provider: "acme".into() },
+        Refusal::TooLarge { size: 1_572_864_000, limit: 700 << 10, provider: "sim".into() },
+        Refusal::TooLarge { size: 12, limit: 10, provider: "a.b".into() },
+        Refusal::Mismatch { extension: "pdf".into(), format: "PDF" },
+        Refusal::Mismatch { extension: "docx".into(), format: "Word" },
+        Refusal::Active { what: "text/html".into() },
+        Refusal::Active { what: "a .svg file".into() },
+    ];
+    all.extend(Foreign::ALL.map(|kind| Refusal::NotADocument { kind, extension: "JPG".into() }));
+    all
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,19 +348,20 @@ mod tests {
         let mut elf = vec![0x7F, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0x3E, 0];
         elf.resize(64, 0);
         for (name, bytes, what) in [
-            ("plan.docx.jpg", JPEG, "a picture (JPG)"),
-            ("plan.txt", JPEG, "a picture"),
-            ("lesson", MP4, "a video"),
-            ("plan.bin", &elf, "a program"),
-            ("plans.zip", ZIP, "a compressed archive"),
+            ("plan.docx.jpg", JPEG, Foreign::Picture),
+            ("plan.txt", JPEG, Foreign::Picture),
+            ("lesson", MP4, Foreign::Video),
+            ("plan.bin", &elf, Foreign::Program),
+            ("plans.zip", ZIP, Foreign::Archive),
         ] {
             match check_document(name, bytes) {
-                Err(Refusal::NotADocument { what: got }) => assert!(got.starts_with(what), "{name}: {got}"),
+                Err(Refusal::NotADocument { kind, .. }) => assert_eq!(kind, what, "{name}"),
                 other => panic!("{name}: {other:?}"),
             }
         }
         let text = check_document("photo.png", JPEG).unwrap_err().to_string();
-        assert!(text.contains("not a document") && text.contains("PDF, Word"), "{text}");
+        assert!(text.starts_with("this file is a picture (JPG), not a document"), "{text}");
+        assert!(text.contains("PDF, Word"), "{text}");
     }
 
     #[test]
@@ -280,5 +409,28 @@ mod tests {
         assert_eq!(human(0), "0 bytes");
         assert_eq!(human(1536), "1.5 KB");
         assert_eq!(human(700 << 20), "700 MB");
+    }
+
+    /// Every refusal, as stored, is recognised again, so the web interface can word it
+    /// in its reader's language; other text is not mistaken for one.
+    #[test]
+    fn a_stored_reason_is_read_back_as_its_refusal() {
+        for refusal in every_refusal() {
+            let stored = refusal.to_string();
+            let read = Refusal::from_reason(&stored).unwrap_or_else(|| panic!("not recognised: {stored}"));
+            assert_eq!(read.to_string(), stored);
+            if !matches!(refusal, Refusal::TooLarge { .. }) {
+                assert_eq!(read, refusal);
+            }
+        }
+        for other in [
+            "",
+            "the file is empty",
+            "results failed docflow's checks",
+            "this file is named .pdf but is not a PDF",
+            "this file is a picture, not a document; please upload the lesson plan as PDF",
+        ] {
+            assert_eq!(Refusal::from_reason(other), None, "{other}");
+        }
     }
 }

@@ -220,8 +220,17 @@ pipeline-breaker = breaker: { $breakers }
 pipeline-ready-to-read = ready to read
 pipeline-consumer = { $pending } waiting, { $in_flight } in flight, { $redelivered } redelivered
 pipeline-no-worker = no worker pulling
-pipeline-dead-letters = { $n } dead letters
-pipeline-stopped = Stopped: { $failed } failed, { $rejected } rejected. Watchdog: { $timers } timers, { $dead } dead letters.
+pipeline-dead-letters = { $n ->
+    [one] One dead letter
+   *[other] { $n } dead letters
+}
+pipeline-stopped = Stopped: { $failed } failed, { $rejected } rejected. Watchdog: { $timers ->
+    [one] one timer
+   *[other] { $timers } timers
+}, { $dead ->
+    [one] one dead letter
+   *[other] { $dead } dead letters
+}.
 pipeline-oldest = Oldest in flight: { $id } is { $state } for { $age }, waiting at { $stage }.
 pipeline-nothing-in-flight = Nothing in flight.
 pipeline-processes = Processes that answered
@@ -312,3 +321,18 @@ video-language-name = { $code ->
     [zh] Chinese
    *[other] { $code }
 }
+# --- pre-flight refusals (the stored reason, worded for the reader) ---
+refusal-empty = The file is empty (0 bytes): nothing arrived; please upload it again.
+refusal-unreadable = This file cannot be read as a document (it is neither text, PDF, Word nor OpenDocument); please upload the lesson plan in one of those formats.
+refusal-too-large = The file is { $size }, more than the { $limit } the processing service accepts (providers.{ $provider }.max_size); please send a shorter or smaller file.
+refusal-not-a-document = This file is { $what } ({ $extension }), not a document; please upload the lesson plan as PDF, Word, OpenDocument or plain text.
+refusal-kind-picture = a picture
+refusal-kind-video = a video (upload it as a video)
+refusal-kind-sound = a sound recording
+refusal-kind-program = a program
+refusal-kind-archive = a compressed archive
+refusal-kind-font = a font
+refusal-kind-unknown = of an unknown kind
+refusal-mismatch = This file is named .{ $extension } but is not a { $format } file (it may be damaged or was not saved in that format); please save it again and upload it.
+refusal-active = This file is { $what }, which a web browser would open as a page or run as a program, so docflow does not take it; please upload lesson plans as PDF, Word, OpenDocument, RTF or plain text, and videos.
+refusal-active-extension = a .{ $extension } file

@@ -219,8 +219,23 @@ pipeline-breaker = disjoncteur : { $breakers }
 pipeline-ready-to-read = prêt à lire
 pipeline-consumer = { $pending } en attente, { $in_flight } en cours, { $redelivered } relivrés
 pipeline-no-worker = aucun processus ne consomme
-pipeline-dead-letters = { $n } lettres mortes
-pipeline-stopped = Arrêtés : { $failed } échoués, { $rejected } refusés. Minuterie : { $timers } minuteries, { $dead } lettres mortes.
+pipeline-dead-letters = { $n ->
+    [one] { $n } lettre morte
+   *[other] { $n } lettres mortes
+}
+pipeline-stopped = Arrêtés : { $failed } { $failed_count ->
+    [one] échoué
+   *[other] échoués
+}, { $rejected } { $rejected_count ->
+    [one] refusé
+   *[other] refusés
+}. Minuterie : { $timers ->
+    [one] { $timers } minuterie
+   *[other] { $timers } minuteries
+}, { $dead ->
+    [one] { $dead } lettre morte
+   *[other] { $dead } lettres mortes
+}.
 pipeline-oldest = Le plus ancien en cours : { $id } est { $state } depuis { $age }, en attente à { $stage }.
 pipeline-nothing-in-flight = Rien en cours.
 pipeline-processes = Processus qui ont répondu
@@ -314,3 +329,18 @@ video-language-name = { $code ->
     [zh] chinois
    *[other] { $code }
 }
+# --- pre-flight refusals (the stored reason, worded for the reader) ---
+refusal-empty = Le fichier est vide (0 octet) : rien n'est arrivé ; déposez-le à nouveau.
+refusal-unreadable = Ce fichier ne se lit pas comme un document (ce n'est ni du texte, ni du PDF, ni du Word, ni de l'OpenDocument) ; déposez la fiche de préparation dans l'un de ces formats.
+refusal-too-large = Le fichier fait { $size }, plus que les { $limit } qu'accepte le service de traitement (providers.{ $provider }.max_size) ; envoyez un fichier plus court ou plus léger.
+refusal-not-a-document = Ce fichier est { $what } ({ $extension }), pas un document ; déposez la fiche de préparation en PDF, Word, OpenDocument ou texte brut.
+refusal-kind-picture = une image
+refusal-kind-video = une vidéo (déposez-la comme vidéo)
+refusal-kind-sound = un enregistrement sonore
+refusal-kind-program = un programme
+refusal-kind-archive = une archive compressée
+refusal-kind-font = une police de caractères
+refusal-kind-unknown = d'un type inconnu
+refusal-mismatch = Ce fichier s'appelle .{ $extension } mais n'est pas un fichier { $format } (il est peut-être abîmé, ou n'a pas été enregistré dans ce format) ; enregistrez-le à nouveau, puis déposez-le.
+refusal-active = Ce fichier est { $what }, qu'un navigateur ouvrirait comme une page ou exécuterait comme un programme : docflow ne le prend donc pas ; déposez les fiches de préparation en PDF, Word, OpenDocument, RTF ou texte brut, et les vidéos.
+refusal-active-extension = un fichier .{ $extension }

@@ -37,6 +37,11 @@ async fn an_evaluator_reviews_with_a_comment_and_the_teacher_reads_it() {
         list.body.contains("aria-current=\"page\" data-tab=\"to_review\">To review <span class=\"count\">1</span>")
     );
     assert!(list.body.contains("data-label=\"Findings\">3<"), "{}", list.body);
+    assert!(
+        list.body.contains("data-label=\"Review\">—<"),
+        "not reviewed yet: a dash, not an empty label: {}",
+        list.body
+    );
 
     let page = get(&router, &format!("/ui/documents/{id}"), Some(&evaluator)).await;
     assert!(page.body.contains("<form class=\"review-form\" method=\"post\""), "{}", page.body);

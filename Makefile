@@ -80,7 +80,7 @@ test-browser: ## the web interface in headless Chromium (Debian's chromium and c
 test-oidc: ## sign-in through a real OpenID provider (Node's oidc-provider), over HTTP and in headless Chromium
 	@command -v node >/dev/null && command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
 	@command -v chromedriver >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver)
-	$(CARGO) test -p docflow --lib web::oidc_tests -- --ignored
+	$(CARGO) test -p docflow --lib web::oidc::tests -- --ignored
 
 check-deploy: $(VENV)/.tools check-prometheus ## deploy/: NATS configurations on both nats-servers, yamllint, Kubernetes schemas, compose config, shellcheck, alert rules
 	@command -v docker-compose >/dev/null || (apt-get update -qq && apt-get install -y -qq docker-compose)

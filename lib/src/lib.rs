@@ -27,8 +27,6 @@ pub mod settings;
 pub mod stages;
 pub mod storage;
 pub mod telemetry;
-#[cfg(test)]
-mod test_servers;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod topology;

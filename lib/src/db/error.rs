@@ -120,7 +120,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_server_that_accepts_and_closes_is_a_transient_connection_loss() {
-        let port = crate::test_servers::accept_and_close().await;
+        let port = crate::testkit::servers::accept_and_close().await;
         let error = Db::connect(&settings(port, Duration::from_secs(5))).await.unwrap_err();
         assert!(error.is_transient(), "{error}");
         let text = error.to_string();
@@ -129,7 +129,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_server_that_never_answers_is_a_transient_timeout() {
-        let (port, held) = crate::test_servers::black_hole().await;
+        let (port, held) = crate::testkit::servers::black_hole().await;
         let error = Db::connect(&settings(port, Duration::from_millis(300))).await.unwrap_err();
         held.abort();
         assert!(error.is_transient(), "{error}");

@@ -100,7 +100,7 @@ async fn a_store_refusing_connections_is_transient() {
 #[tokio::test]
 async fn a_connection_reset_mid_request_is_transient() {
     // Closing with the request unread makes the kernel answer with a reset.
-    let port = crate::test_servers::accept_and_close().await;
+    let port = crate::testkit::servers::accept_and_close().await;
     assert_transient(&open(&store(port, Duration::from_secs(5))).await);
 }
 

@@ -13,6 +13,8 @@
 
 pub mod nats;
 mod procs;
+#[cfg(test)]
+pub(crate) mod servers;
 mod settings;
 mod wait;
 

@@ -35,18 +35,6 @@
 
 #[cfg(test)]
 mod browser;
-#[cfg(test)]
-mod browser_failures;
-#[cfg(test)]
-mod browser_lesson;
-#[cfg(test)]
-mod browser_pipeline;
-#[cfg(test)]
-mod browser_review;
-#[cfg(test)]
-mod browser_video;
-#[cfg(test)]
-mod browser_words;
 pub mod failure;
 mod files;
 pub mod i18n;
@@ -69,12 +57,6 @@ mod video;
 mod wait;
 mod webvtt;
 
-#[cfg(test)]
-mod oidc_testkit;
-#[cfg(test)]
-mod oidc_tests;
-#[cfg(test)]
-mod session_tests;
 #[cfg(test)]
 mod tests;
 

@@ -351,3 +351,8 @@ fn refused(provider: &Provider, claims: &serde_json::Value, refusal: &Refusal) -
     tracing::info!(%refusal, "an OpenID sign-in was refused");
     pages::error(Lang::En, None, StatusCode::FORBIDDEN, &title, &message)
 }
+
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
+mod tests;

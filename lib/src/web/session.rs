@@ -411,4 +411,6 @@ impl std::fmt::Debug for Clock {
     }
 }
 
-// Tests: `session_tests.rs` (`keys`: this file's; the rest: through the router).
+// Tests: `session/tests.rs` (`keys`: this file's; the rest: through the router).
+#[cfg(test)]
+mod tests;

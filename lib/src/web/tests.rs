@@ -136,7 +136,7 @@ async fn signing_in_sets_a_strict_http_only_cookie_that_is_not_the_token() {
     assert!(!cookie.contains("Secure"), "http public_url: no Secure flag ({cookie})");
     assert!(!cookie.contains(TOKEN) && !cookie.contains(&crate::settings::tokens::sha256_hex(TOKEN)[..16]));
 
-    // Behind https, Secure and `__Host-` prefixed (session_tests).
+    // Behind https, Secure and `__Host-` prefixed (session/tests.rs).
     let https = self::router(&t, &[("DOCFLOW__GATEWAY__PUBLIC_URL", "https://docflow.school.example")]);
     let form = get(&https, "/ui/sign-in", None).await;
     let csrf_cookie = set_cookie(&form, "__Host-docflow_csrf").unwrap();

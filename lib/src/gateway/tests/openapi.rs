@@ -42,10 +42,10 @@ const PROBED: [Method; 5] = [Method::GET, Method::POST, Method::PUT, Method::PAT
 
 /// Operations no case here can answer with success, and where that is tested instead.
 const NO_SUCCESS_HERE: [(&str, &str); 7] = [
-    ("GET /ui/oidc/sign-in", "needs an OpenID provider: web/oidc_tests.rs signs in through a real one"),
-    ("GET /ui/oidc/callback", "needs an OpenID provider: web/oidc_tests.rs signs in through a real one"),
-    ("GET /ui/oidc/finish", "needs an OpenID provider: web/oidc_tests.rs signs in through a real one"),
-    ("POST /ui/oidc/finish", "needs an OpenID provider: web/oidc_tests.rs signs in through a real one"),
+    ("GET /ui/oidc/sign-in", "needs an OpenID provider: web/oidc/tests.rs signs in through a real one"),
+    ("GET /ui/oidc/callback", "needs an OpenID provider: web/oidc/tests.rs signs in through a real one"),
+    ("GET /ui/oidc/finish", "needs an OpenID provider: web/oidc/tests.rs signs in through a real one"),
+    ("POST /ui/oidc/finish", "needs an OpenID provider: web/oidc/tests.rs signs in through a real one"),
     ("GET /ui/documents/{id}/files/{role}", "streams from S3: web/tests/files.rs runs it against a real store"),
     ("GET /ui/documents/{id}/transcript.vtt", "reads from S3: web/browser.rs plays a video with its captions"),
     ("GET /ui/documents/{id}/text/{which}", "reads from S3: web/lesson/tests.rs serves both texts from a real store"),

@@ -14,11 +14,11 @@ use fantoccini::Locator;
 use fantoccini::key::Key;
 use serde_json::json;
 
-use super::browser::axe;
-use super::browser::{finish, screenshot, sign_in, start_with, until};
-use super::tests::video::normalized_video;
+use super::axe;
+use super::{finish, screenshot, sign_in, start_with, until};
 use crate::evaluator::tests::sqlite;
 use crate::storage::testing::TestS3;
+use crate::web::tests::video::normalized_video;
 
 /// Cues in the transcript, each an eighth of a second of the 5-second clip.
 const CUES: usize = 40;
@@ -59,7 +59,7 @@ const IN_VIEW_FN: &str = "() => { const cue = document.querySelector('ol.cues li
 async fn in_chromium_the_transcript_seeks_and_follows_playback() {
     let t = sqlite().await;
     let s3 = TestS3::start(&["results"]).await;
-    let clip = include_bytes!("../../../samples/classroom-clip.mp4");
+    let clip = include_bytes!("../../../../samples/classroom-clip.mp4");
     let vtt = transcript();
     let files: [(&str, &str, &str, &[u8]); 3] = [
         ("rendition", "classroom-clip.mp4", "video/mp4", clip),

@@ -11,10 +11,7 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 
-use super::browser::{axe, chromium, screenshot, until};
-use super::live::Live;
-use super::retry::Restarts;
-use super::{WebState, routes};
+use super::{axe, chromium, screenshot, until};
 use crate::db::{Db, StatusChange};
 use crate::evaluator::EvaluatorState;
 use crate::evaluator::tests::{TEACHER_TOKEN, TOKEN, settings, sqlite};
@@ -22,6 +19,9 @@ use crate::ids::Kind;
 use crate::lifecycle::FailureCause;
 use crate::nats::Names;
 use crate::storage::Store;
+use crate::web::live::Live;
+use crate::web::retry::Restarts;
+use crate::web::{WebState, routes};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -179,7 +179,7 @@ async fn in_chromium_an_evaluator_retries_a_stopped_document_and_sees_it_restart
         assert!(notice.text().await?.starts_with("Retry asked"));
         assert!(browser.find(Locator::Css("section.problem")).await.is_err(), "the stop is no longer shown");
         // The transfer stage takes the request, as `docflow retry`'s; the open page follows.
-        super::tests::retry::transfer_takes_the_request(&settings, &db, &js, &names).await;
+        crate::web::tests::retry::transfer_takes_the_request(&settings, &db, &js, &names).await;
         until(
             &browser,
             "the page read again, restarted",

@@ -11,7 +11,7 @@
 use fantoccini::Locator;
 use reqwest::StatusCode;
 
-use super::oidc_testkit::{Browser, Docflow, PROVIDER_NAME, attribute, docflow, refresh};
+use super::testkit::{Browser, Docflow, PROVIDER_NAME, attribute, docflow, refresh};
 use crate::evaluator::tests::{TOKEN, sqlite};
 use crate::ids::Kind;
 
@@ -254,7 +254,7 @@ async fn in_chromium(login: &str, then: impl AsyncFnOnce(&fantoccini::Client, &D
     t.receive("maths%2Fbob", Kind::Document, "fractions week 2.docx").await;
     t.receive("teacher-7", Kind::Video, "photosynthesis.mp4").await;
     let d = docflow(&t, None).await;
-    let (mut driver, browser) = super::browser::chromium().await;
+    let (mut driver, browser) = crate::web::browser::chromium().await;
     let outcome = async {
         chromium_sign_in(&browser, &d, login).await?;
         then(&browser, &d).await
@@ -285,7 +285,7 @@ async fn in_chromium_an_evaluator_signs_in_on_the_providers_page_and_out_of_both
         yes.click().await?;
         browser.wait().at_most(wait).for_element(Locator::Css("#oidc-sign-in")).await?;
         assert!(browser.current_url().await?.as_str().starts_with(&format!("{}/ui/sign-in", d.base)));
-        super::browser::screenshot("sign-in-provider.png", &browser.screenshot().await?);
+        crate::web::browser::screenshot("sign-in-provider.png", &browser.screenshot().await?);
         // Signed out at the provider too: its login page asks again.
         browser.find(Locator::Css("#oidc-sign-in")).await?.click().await?;
         browser.wait().at_most(wait).for_element(Locator::Css("input[name=login]")).await?;
@@ -318,7 +318,7 @@ async fn in_chromium_a_person_without_a_role_reads_why_and_what_to_ask() {
         let words = browser.find(Locator::Css("main p")).await?.text().await?;
         assert!(words.contains("Nora Norole") && words.contains("Ask your administrator"), "{words}");
         assert!(browser.find_all(Locator::Css("span.who")).await?.is_empty(), "nobody is signed in");
-        super::browser::screenshot("sign-in-no-role.png", &browser.screenshot().await?);
+        crate::web::browser::screenshot("sign-in-no-role.png", &browser.screenshot().await?);
         Ok(())
     })
     .await;

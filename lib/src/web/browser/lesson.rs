@@ -13,13 +13,13 @@ use std::time::Duration;
 use fantoccini::Locator;
 use serde_json::json;
 
-use super::browser::axe;
-use super::browser::{chromium, finish, screenshot, until};
-use super::{WebState, routes};
+use super::axe;
+use super::{chromium, finish, screenshot, until};
 use crate::evaluator::EvaluatorState;
 use crate::evaluator::tests::{TOKEN, settings, sqlite};
 use crate::storage::Store;
 use crate::storage::testing::TestS3;
+use crate::web::{WebState, routes};
 
 const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 
@@ -31,12 +31,12 @@ async fn in_chromium_a_finding_clicked_in_the_list_is_highlighted_in_the_text() 
     // A long plan, so that the text pane scrolls: the findings sit in its last lines.
     let mut paragraphs: Vec<String> =
         (1..=60).map(|n| format!("Step {n}: the pupils work through exercise {n} of the booklet.")).collect();
-    paragraphs.extend(super::lesson::tests::PLAN.iter().map(|p| (*p).to_owned()));
+    paragraphs.extend(crate::web::lesson::tests::PLAN.iter().map(|p| (*p).to_owned()));
     let paragraphs: Vec<&str> = paragraphs.iter().map(String::as_str).collect();
     let corrected: Vec<String> =
         paragraphs.iter().map(|p| p.replace("recieve", "receive").replace("untill", "until")).collect();
     let corrected: Vec<&str> = corrected.iter().map(String::as_str).collect();
-    let findings = super::lesson::tests::plan_findings()
+    let findings = crate::web::lesson::tests::plan_findings()
         .into_iter()
         .map(|mut f| {
             // The plan's paragraphs come after 60 others; offsets are recomputed by excerpt.
@@ -47,7 +47,7 @@ async fn in_chromium_a_finding_clicked_in_the_list_is_highlighted_in_the_text() 
             f
         })
         .collect();
-    let id = super::lesson::tests::lesson_plan(
+    let id = crate::web::lesson::tests::lesson_plan(
         &t,
         &s3,
         "teacher-42",
@@ -56,7 +56,7 @@ async fn in_chromium_a_finding_clicked_in_the_list_is_highlighted_in_the_text() 
         findings,
     )
     .await;
-    let settings = Arc::new(settings(&super::tests::files::with_store(&s3)));
+    let settings = Arc::new(settings(&crate::web::tests::files::with_store(&s3)));
     let store = Store::new(&settings.s3).unwrap();
     let app = routes(WebState::new(EvaluatorState::new(settings, t.db.clone(), store)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

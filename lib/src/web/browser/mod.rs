@@ -27,6 +27,13 @@ use crate::ids::Kind;
 use crate::lifecycle::FailureCause;
 use crate::storage::Store;
 
+mod failures;
+mod lesson;
+mod pipeline;
+mod review;
+mod video;
+mod words;
+
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
 

@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use fantoccini::Locator;
 
-use super::browser::{axe, chromium, finish, screenshot};
-use super::{WebState, routes};
+use super::{axe, chromium, finish, screenshot};
 use crate::db::State;
 use crate::evaluator::EvaluatorState;
 use crate::evaluator::tests::{settings, sqlite};
@@ -19,6 +18,7 @@ use crate::ids::Kind;
 use crate::lifecycle::FailureCause;
 use crate::nats::Names;
 use crate::storage::Store;
+use crate::web::{WebState, routes};
 
 const WAIT: Duration = Duration::from_secs(20);
 

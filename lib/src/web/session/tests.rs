@@ -12,13 +12,13 @@ use axum::http::{Request, StatusCode, header};
 use futures_util::StreamExt;
 use tower::ServiceExt;
 
-use super::session::{Clock, SessionKey};
-use super::tests::{Page, csrf_field, get, open_events, pair, post, router, set_cookie, sign_in};
-use super::{WebState, routes};
+use super::{Clock, SessionKey};
 use crate::evaluator::EvaluatorState;
 use crate::evaluator::tests::{TEACHER_TOKEN, TOKEN, Target, settings, sqlite};
 use crate::gateway::auth::find_token;
 use crate::storage::Store;
+use crate::web::tests::{Page, csrf_field, get, open_events, pair, post, router, set_cookie, sign_in};
+use crate::web::{WebState, routes};
 
 const SECRET: (&str, &str) = ("DOCFLOW__GATEWAY__SESSION_SECRET", "0123456789abcdef0123456789abcdef-sessions");
 
@@ -345,7 +345,7 @@ mod people {
 mod keys {
     use std::time::{Duration, SystemTime};
 
-    use super::super::session::*;
+    use super::super::*;
     use crate::settings::tokens::{GatewayToken, Role};
 
     pub(super) const LIFE: Lifetimes =

@@ -4,7 +4,7 @@
 //! the test visits and must find no serious or critical violation.
 //!
 //! axe-core comes from npm (`tests/browser/package.json`, locked), installed outside the
-//! repository by `make test-browser`; `super::browser::axe` runs it.
+//! repository by `make test-browser`; `super::axe` runs it.
 
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use fantoccini::Locator;
 use fantoccini::key::Key;
 use serde_json::json;
 
-use super::browser::{axe, screenshot, start};
+use super::{axe, screenshot, start};
 use crate::evaluator::tests::{TEACHER_TOKEN, TOKEN, sqlite};
 use crate::ids::Kind;
 
@@ -49,7 +49,7 @@ async fn sign_in_by_keyboard(browser: &fantoccini::Client, base: &str, token: &s
 async fn in_chromium_an_evaluator_reviews_by_keyboard_and_the_teacher_reads_the_comment() {
     let t = sqlite().await;
     let plan = t.receive("teacher-42", Kind::Document, "lesson plan week 3.docx").await;
-    super::tests::reviews::normalize(&t, plan, 1).await;
+    crate::web::tests::reviews::normalize(&t, plan, 1).await;
     // Others in the other tabs, and a name clash that shows its folder.
     t.receive("teacher-7", Kind::Video, "fractions.mp4").await;
     let failed = t.receive("teacher-7", Kind::Document, "lesson plan week 3.docx").await;
@@ -119,5 +119,5 @@ async fn in_chromium_an_evaluator_reviews_by_keyboard_and_the_teacher_reads_the_
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
-    super::browser::finish(browser, driver, server, outcome).await;
+    super::finish(browser, driver, server, outcome).await;
 }

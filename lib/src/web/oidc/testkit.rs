@@ -16,10 +16,10 @@ use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncBufReadExt;
 
-use super::{WebState, routes};
 use crate::evaluator::EvaluatorState;
 use crate::evaluator::tests::{Target, settings};
 use crate::storage::Store;
+use crate::web::{WebState, routes};
 
 /// The client the provider script registers.
 pub const CLIENT_ID: &str = "docflow";
@@ -152,7 +152,7 @@ pub async fn docflow(t: &Target, tamper: Option<&str>) -> Docflow {
     let store = Store::new(&settings.s3).unwrap();
     let mut web = WebState::new(EvaluatorState::new(settings.clone(), t.db.clone(), store));
     // A key rotation is seen at the next sign-in, not a minute later.
-    let provider = super::oidc_client::Provider::new(&settings.oidc, &base).unwrap();
+    let provider = crate::web::oidc_client::Provider::new(&settings.oidc, &base).unwrap();
     web.oidc = Some(Arc::new(provider.with_rediscover_after(Duration::ZERO)));
     let app = routes(web.clone());
     let server = tokio::spawn(async move { axum::serve(listener, app).await });

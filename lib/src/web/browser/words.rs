@@ -15,17 +15,17 @@ use chrono::Timelike;
 use fantoccini::Locator;
 use serde_json::json;
 
-use super::browser::{axe, chromium_in, screenshot, until};
-use super::live::Live;
-use super::tests::reviews::normalize;
-use super::tests::words::took;
-use super::{WebState, routes};
+use super::{axe, chromium_in, screenshot, until};
 use crate::db::{Db, StatusChange};
 use crate::evaluator::EvaluatorState;
 use crate::evaluator::tests::{TEACHER_TOKEN, settings, sqlite};
 use crate::ids::Kind;
 use crate::lifecycle::FailureCause;
 use crate::storage::Store;
+use crate::web::live::Live;
+use crate::web::tests::reviews::normalize;
+use crate::web::tests::words::took;
+use crate::web::{WebState, routes};
 
 const WAIT: Duration = Duration::from_secs(20);
 /// New Zealand's daylight time in December: UTC+13, no day without a change of date.
@@ -150,5 +150,5 @@ async fn in_chromium_a_french_teacher_on_a_phone_reads_french_local_times_and_ph
         Ok::<_, fantoccini::error::CmdError>(())
     }
     .await;
-    super::browser::finish(browser, driver, server, outcome).await;
+    super::finish(browser, driver, server, outcome).await;
 }

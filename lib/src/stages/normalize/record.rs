@@ -6,29 +6,14 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::Kind;
-use crate::provider::protocol::Role;
 use crate::stages::validate::checks::{Chapter, Finding, Findings, Summary};
 
 /// Bumped when the record's shape changes; readers branch on it.
 pub const SCHEMA_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Original {
-    pub bucket: String,
-    pub key: String,
-    pub size: i64,
-    pub content_type: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Artifact {
-    pub role: Role,
-    pub name: String,
-    pub key: String,
-    pub size: i64,
-    pub sha256: String,
-    pub content_type: String,
-}
+/// The record's original and artifacts are the messages' own: one shape on the wire and in
+/// the stored record.
+pub use crate::messages::{Artifact, Original};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {

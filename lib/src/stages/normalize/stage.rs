@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::record::{self, Artifact, Original, Record};
+use super::record::{self, Record};
 use crate::db::State;
 use crate::ids::{DocumentId, Kind};
 use crate::lifecycle::{By, FailureCause, Transition};
@@ -72,29 +72,12 @@ impl Normalize {
                 record::video_content(summary, transcript)
             }
         };
-        let original = inputs.original;
         Ok(Record {
             schema_version: record::SCHEMA_VERSION,
             kind: inputs.kind,
             uploader_id: inputs.uploader_id,
-            original: Original {
-                bucket: original.bucket,
-                key: original.key,
-                size: original.size,
-                content_type: original.content_type,
-            },
-            artifacts: inputs
-                .artifacts
-                .into_iter()
-                .map(|a| Artifact {
-                    role: a.role,
-                    name: a.name,
-                    key: a.key,
-                    size: a.size,
-                    sha256: a.sha256,
-                    content_type: a.content_type,
-                })
-                .collect(),
+            original: inputs.original,
+            artifacts: inputs.artifacts,
             content,
         })
     }

@@ -22,11 +22,13 @@ use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use fluent_bundle::FluentValue;
 use maud::{Markup, html};
 
-use super::i18n::{Lang, tr_with};
-use super::oidc_claims::{self, Refusal};
+use super::i18n::{Lang, tr, tr_with};
+use super::oidc_claims::{self, Refusal, UploaderIdError};
 use super::oidc_client::{OidcError, Provider};
+use super::pages::tr_markup;
 use super::session::{self, Principal, Session, unix};
 use super::{WebState, field, pages, sign_in, sole_cookie};
 use crate::settings::tokens::Role;
@@ -53,11 +55,11 @@ struct Done {
 }
 
 /// `GET /ui/oidc/sign-in`: to the provider.
-pub(super) async fn start(State(state): State<WebState>) -> Response {
-    let Some(provider) = state.oidc.clone() else { return not_configured() };
+pub(super) async fn start(State(state): State<WebState>, lang: Lang) -> Response {
+    let Some(provider) = state.oidc.clone() else { return not_configured(lang) };
     let started = match provider.start().await {
         Ok(started) => started,
-        Err(error) => return failed(&provider, &error),
+        Err(error) => return failed(lang, &provider, &error),
     };
     let expires = unix(state.now()) + FLOW_TTL;
     let payload = format!("o1.{}.{}.{}.{expires}", started.state, started.nonce, started.pkce_verifier);
@@ -72,43 +74,51 @@ pub(super) async fn start(State(state): State<WebState>) -> Response {
 /// `GET /ui/oidc/callback?code=&state=` (or `?error=`): checks, then step 3.
 pub(super) async fn callback(
     State(state): State<WebState>,
+    lang: Lang,
     headers: HeaderMap,
     query: Result<Query<Vec<(String, String)>>, QueryRejection>,
 ) -> Response {
-    let Some(provider) = state.oidc.clone() else { return not_configured() };
+    let Some(provider) = state.oidc.clone() else { return not_configured(lang) };
     let pairs = query.map(|Query(pairs)| pairs).unwrap_or_default();
-    let mut response = checked(&state, &provider, &headers, &pairs).await;
+    let mut response = checked(&state, lang, &provider, &headers, &pairs).await;
     // The flow is over whatever happened: its secrets are spent.
     response.headers_mut().append(header::SET_COOKIE, lax(state.cookie(state.cookies.oidc_flow, "", Some(0))));
     response
 }
 
-async fn checked(state: &WebState, provider: &Provider, headers: &HeaderMap, pairs: &[(String, String)]) -> Response {
+async fn checked(
+    state: &WebState,
+    lang: Lang,
+    provider: &Provider,
+    headers: &HeaderMap,
+    pairs: &[(String, String)],
+) -> Response {
     let shown = provider.settings().display_name();
     let Some(flow) = sole_cookie(headers, state.cookies.oidc_flow).and_then(|value| read_flow(state, value)) else {
-        return start_again(&shown, "It took longer than ten minutes, or it was started in another browser.");
+        return start_again(lang, &shown, "oidc-why-expired");
     };
     if !field(pairs, "error").is_empty() {
         let why = [field(pairs, "error_description"), field(pairs, "error")].into_iter().find(|s| !s.is_empty());
+        let answer = why.unwrap_or_default().to_owned();
         return pages::error(
-            Lang::En,
+            lang,
             None,
             StatusCode::FORBIDDEN,
-            &format!("{shown} did not sign you in"),
-            &format!("It answered: {}. Nothing was changed; you may sign in again.", why.unwrap_or_default()),
+            &tr_with(lang, "oidc-did-not-sign-in", &[("provider", shown.clone().into())]),
+            &tr_with(lang, "oidc-did-not-sign-in-why", &[("answer", answer.into())]),
         );
     }
     let state_ok = bool::from(subtle::ConstantTimeEq::ct_eq(field(pairs, "state").as_bytes(), flow.state.as_bytes()));
     if !state_ok || field(pairs, "code").is_empty() {
-        return start_again(&shown, "The answer does not belong to the sign-in started in this browser.");
+        return start_again(lang, &shown, "oidc-why-other-browser");
     }
     let verified = match provider.finish(field(pairs, "code"), &flow.pkce_verifier, &flow.nonce).await {
         Ok(verified) => verified,
-        Err(error) => return failed(provider, &error),
+        Err(error) => return failed(lang, provider, &error),
     };
     let person = match oidc_claims::person(provider.settings(), &verified.claims) {
         Ok(person) => person,
-        Err(refusal) => return refused(provider, &verified.claims, &refusal),
+        Err(refusal) => return refused(lang, provider, &verified.claims, &refusal),
     };
     let id = session::new_id();
     let until = unix(state.now()) + state.lifetimes.absolute.as_secs() + DONE_TTL;
@@ -127,13 +137,16 @@ async fn checked(state: &WebState, provider: &Provider, headers: &HeaderMap, pai
     );
     let value = state.key.signed(b"oidc-done", payload);
     let page = pages::layout(
-        Lang::En,
-        "Signing in",
+        lang,
+        &tr(lang, "oidc-signing-in"),
         None,
         html! {
             meta http-equiv="refresh" content="0;url=/ui/oidc/finish";
-            h1 { "Signing in" }
-            p { "Signed in at " (shown) " as " strong { (person.name) } ". " a href="/ui/oidc/finish" { "Continue" } }
+            h1 { (tr(lang, "oidc-signing-in")) }
+            p {
+                (tr_markup(lang, "oidc-signed-in-at", &[("provider", html! { (shown) }), ("name", html! { strong { (person.name) } })]))
+                " " a href="/ui/oidc/finish" { (tr(lang, "oidc-continue")) }
+            }
         },
     );
     let mut response = (StatusCode::OK, page).into_response();
@@ -142,36 +155,37 @@ async fn checked(state: &WebState, provider: &Provider, headers: &HeaderMap, pai
 }
 
 /// `GET /ui/oidc/finish`: opens the session, or asks first when one is open.
-pub(super) async fn finish(State(state): State<WebState>, headers: HeaderMap) -> Response {
+pub(super) async fn finish(State(state): State<WebState>, lang: Lang, headers: HeaderMap) -> Response {
     let Some(done) = sole_cookie(&headers, state.cookies.oidc_done).and_then(|v| read_done(&state, v)) else {
-        return start_again("the provider", "This step comes right after the provider's page, within five minutes.");
+        return start_again(lang, &tr(lang, "oidc-the-provider"), "oidc-why-late");
     };
     match state.session(&headers) {
-        None => open(&state, done, None).await,
-        Some(current) => switch_page(&state, &current, &done),
+        None => open(&state, lang, done, None).await,
+        Some(current) => switch_page(&state, lang, &current, &done),
     }
 }
 
 /// `POST /ui/oidc/finish` (`csrf`, `switch=1`): ends the open session, opens the new one.
 pub(super) async fn switch(
     State(state): State<WebState>,
+    lang: Lang,
     headers: HeaderMap,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
-    let Ok(Form(form)) = form else { return sign_in::forbidden_form(Lang::En, None) };
+    let Ok(Form(form)) = form else { return sign_in::forbidden_form(lang, None) };
     let csrf_ok = session::double_submit_ok(sole_cookie(&headers, state.cookies.csrf), field(&form, "csrf"));
     if !csrf_ok || field(&form, "switch") != "1" {
-        return sign_in::forbidden_form(Lang::En, None);
+        return sign_in::forbidden_form(lang, None);
     }
     let Some(done) = sole_cookie(&headers, state.cookies.oidc_done).and_then(|v| read_done(&state, v)) else {
-        return start_again("the provider", "This step comes right after the provider's page, within five minutes.");
+        return start_again(lang, &tr(lang, "oidc-the-provider"), "oidc-why-late");
     };
     let current = state.session(&headers);
-    open(&state, done, current.as_ref()).await
+    open(&state, lang, done, current.as_ref()).await
 }
 
-async fn open(state: &WebState, done: Done, current: Option<&Session>) -> Response {
-    let Some(issuer_tag) = state.issuer_tag.clone() else { return not_configured() };
+async fn open(state: &WebState, lang: Lang, done: Done, current: Option<&Session>) -> Response {
+    let Some(issuer_tag) = state.issuer_tag.clone() else { return not_configured(lang) };
     if let Some(current) = current {
         sign_in::revoke(state, current).await;
     }
@@ -189,21 +203,22 @@ async fn open(state: &WebState, done: Done, current: Option<&Session>) -> Respon
     response
 }
 
-fn switch_page(state: &WebState, current: &Session, done: &Done) -> Response {
+fn switch_page(state: &WebState, lang: Lang, current: &Session, done: &Done) -> Response {
     let nonce = session::sign_in_nonce();
-    let who = pages::signed_in_as(Lang::En, current);
+    let who = pages::signed_in_as(lang, current);
+    let to = || FluentValue::from(done.name.clone());
     let page = pages::layout(
-        Lang::En,
-        "Sign in",
+        lang,
+        &tr(lang, "sign-in-title"),
         None,
         html! {
-            h1 { "Switch to " (done.name) "?" }
-            p.current { "You are signed in as " strong { (who) } ". Signing in as " (done.name) " ends that session." }
-            p { a href="/ui/" { "Stay signed in as " (who) } }
+            h1 { (tr_with(lang, "sign-in-switch-question", &[("who", to())])) }
+            p.current { (tr_markup(lang, "sign-in-current-switching", &[("who", html! { strong { (who) } }), ("to", html! { (done.name) })])) }
+            p { a href="/ui/" { (tr_with(lang, "sign-in-stay", &[("who", who.clone().into())])) } }
             form.sign-in-switch method="post" action="/ui/oidc/finish" {
                 input type="hidden" name="csrf" value=(nonce);
                 input type="hidden" name="switch" value="1";
-                button type="submit" { "Switch to " (done.name) }
+                button type="submit" { (tr_with(lang, "sign-in-switch-to", &[("who", to())])) }
             }
         },
     );
@@ -213,7 +228,7 @@ fn switch_page(state: &WebState, current: &Session, done: &Done) -> Response {
 /// For `POST /ui/sign-out` of a person: the page that sends the browser on to the
 /// provider's end-session endpoint, with the ID token kept at sign-in as its hint. `None`
 /// when the session is a token's, or the provider has no such endpoint.
-pub(super) async fn provider_sign_out(state: &WebState, session: &Session) -> Option<Response> {
+pub(super) async fn provider_sign_out(state: &WebState, lang: Lang, session: &Session) -> Option<Response> {
     let (Principal::Person { .. }, Some(provider)) = (&session.by, state.oidc.as_ref()) else { return None };
     let hint = state.revocations.hint(&session.id).await.unwrap_or_else(|error| {
         tracing::warn!(%error, "cannot read the ID token kept for the sign-out: the provider may ask to confirm");
@@ -224,13 +239,16 @@ pub(super) async fn provider_sign_out(state: &WebState, session: &Session) -> Op
     // A page, not a redirect: the sign-out form's `form-action 'self'` would stop a
     // redirect to another origin.
     let page = pages::layout(
-        Lang::En,
-        "Signed out",
+        lang,
+        &tr(lang, "oidc-signed-out"),
         None,
         html! {
             meta http-equiv="refresh" content={ "0;url=" (url) };
-            h1 { "Signed out of docflow" }
-            p { "Now signing you out of " (shown) ". " a #provider-sign-out href=(url) { "Continue" } }
+            h1 { (tr(lang, "oidc-signed-out-of-docflow")) }
+            p {
+                (tr_with(lang, "oidc-signing-out-at", &[("provider", shown.into())]))
+                " " a #provider-sign-out href=(url) { (tr(lang, "oidc-continue")) }
+            }
         },
     );
     Some((StatusCode::OK, page).into_response())
@@ -280,76 +298,74 @@ fn lax(strict: HeaderValue) -> HeaderValue {
     HeaderValue::from_str(&text).unwrap_or(strict)
 }
 
-fn not_configured() -> Response {
-    pages::error(
-        Lang::En,
-        None,
-        StatusCode::NOT_FOUND,
-        "No sign-in provider",
-        "This docflow has no OpenID provider configured ([oidc] in its settings). Sign in with your access token.",
-    )
+fn not_configured(lang: Lang) -> Response {
+    pages::error_tr(lang, None, StatusCode::NOT_FOUND, "oidc-not-configured", "oidc-not-configured-why")
 }
 
-fn start_again(shown: &str, why: &str) -> Response {
+/// `why`: the catalogue's reason (`oidc-why-...`).
+fn start_again(lang: Lang, shown: &str, why: &str) -> Response {
+    let why = tr(lang, why);
     pages::error(
-        Lang::En,
+        lang,
         None,
         StatusCode::BAD_REQUEST,
-        "This sign-in cannot be finished",
-        &format!("{why} Nothing was changed: sign in again, and finish at {shown} within a few minutes."),
+        &tr(lang, "oidc-start-again"),
+        &tr_with(lang, "oidc-start-again-why", &[("why", why.into()), ("provider", shown.to_owned().into())]),
     )
 }
 
-fn failed(provider: &Provider, error: &OidcError) -> Response {
-    let shown = provider.settings().display_name();
+fn failed(lang: Lang, provider: &Provider, error: &OidcError) -> Response {
+    let shown = || FluentValue::from(provider.settings().display_name());
     let (status, title, message) = match error {
         OidcError::Unreachable(_) => (
             StatusCode::BAD_GATEWAY,
-            format!("Cannot reach {shown}"),
-            "docflow could not talk to the sign-in provider. Try again in a moment; if it lasts, tell your \
-             administrator."
-                .to_owned(),
+            tr_with(lang, "oidc-unreachable", &[("provider", shown())]),
+            tr(lang, "oidc-unreachable-why"),
         ),
         OidcError::Refused(_) | OidcError::Untrusted(_) => (
             StatusCode::UNAUTHORIZED,
-            "This sign-in could not be trusted".to_owned(),
-            format!(
-                "docflow checks what {shown} answers before it signs anyone in, and this answer failed a check, \
-                 so nobody was signed in. Sign in again; if it happens again, tell your administrator."
-            ),
+            tr(lang, "oidc-untrusted"),
+            tr_with(lang, "oidc-untrusted-why", &[("provider", shown())]),
         ),
     };
     tracing::warn!(%error, "an OpenID sign-in failed");
-    pages::error(Lang::En, None, status, &title, &format!("{message} Detail: {error}."))
+    let detail = tr_with(lang, "oidc-detail", &[("error", error.to_string().into())]);
+    pages::error(lang, None, status, &title, &format!("{message} {detail}"))
 }
 
 /// A person the provider signed in, without a docflow role or a usable uploader id.
-fn refused(provider: &Provider, claims: &serde_json::Value, refusal: &Refusal) -> Response {
+fn refused(lang: Lang, provider: &Provider, claims: &serde_json::Value, refusal: &Refusal) -> Response {
     let settings = provider.settings();
-    let shown = settings.display_name();
-    let name = claims.get(&settings.name_claim).and_then(|v| v.as_str()).unwrap_or("someone");
-    let list = |values: &[String]| values.join(", ");
+    let name = claims.get(&settings.name_claim).and_then(|v| v.as_str()).map(str::to_owned);
+    let name = name.unwrap_or_else(|| tr(lang, "oidc-someone"));
+    let list = |values: &[String]| FluentValue::from(values.join(", "));
+    let mut args: Vec<(&str, FluentValue<'_>)> =
+        vec![("provider", settings.display_name().into()), ("name", name.into())];
     let (title, message) = match refusal {
-        Refusal::NoRole { claim, .. } => (
-            "docflow has no role for you".to_owned(),
-            format!(
-                "You signed in at {shown} as {name}, but your account is in none of the groups that give a role in \
-                 docflow (its `{claim}` claim holds none of: {} for evaluators; {} for teachers). Ask your \
-                 administrator to add you to the right group for docflow, then sign in again.",
-                list(&settings.evaluator_values),
-                list(&settings.uploader_values),
-            ),
-        ),
-        Refusal::NoUploaderId { claim, problem } => (
-            "docflow cannot name your uploads".to_owned(),
-            format!(
-                "You signed in at {shown} as {name}, a teacher, but your account's `{claim}` cannot name your \
-                 uploads: {problem}. Ask your administrator to correct it at {shown}, then sign in again."
-            ),
-        ),
+        Refusal::NoRole { claim, .. } => {
+            args.extend([
+                ("claim", FluentValue::from(claim.clone())),
+                ("evaluators", list(&settings.evaluator_values)),
+                ("teachers", list(&settings.uploader_values)),
+            ]);
+            ("oidc-no-role", "oidc-no-role-why")
+        }
+        Refusal::NoUploaderId { claim, problem } => {
+            let problem = match problem {
+                UploaderIdError::Empty => tr(lang, "oidc-uploader-id-empty"),
+                UploaderIdError::Unprintable => tr(lang, "oidc-uploader-id-unprintable"),
+                UploaderIdError::TooLong => tr_with(
+                    lang,
+                    "oidc-uploader-id-too-long",
+                    &[("max", crate::settings::tokens::MAX_UPLOADER_ID.into())],
+                ),
+            };
+            args.extend([("claim", FluentValue::from(claim.clone())), ("problem", FluentValue::from(problem))]);
+            ("oidc-no-uploader-id", "oidc-no-uploader-id-why")
+        }
     };
     tracing::info!(%refusal, "an OpenID sign-in was refused");
-    pages::error(Lang::En, None, StatusCode::FORBIDDEN, &title, &message)
+    pages::error(lang, None, StatusCode::FORBIDDEN, &tr(lang, title), &tr_with(lang, message, &args))
 }
 
 #[cfg(test)]

@@ -167,7 +167,7 @@ pub(super) async fn sign_out(
     };
     revoke(&state, &session).await;
     // A person's session ends at the provider too.
-    let mut response = super::oidc::provider_sign_out(&state, &session).await.unwrap_or_else(to_sign_in);
+    let mut response = super::oidc::provider_sign_out(&state, lang, &session).await.unwrap_or_else(to_sign_in);
     response.headers_mut().append(header::SET_COOKIE, state.cookie(state.cookies.session, "", Some(0)));
     response
 }

@@ -178,7 +178,18 @@ pub struct Browser {
 
 impl Browser {
     pub fn new() -> Browser {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Browser::speaking("en")
+    }
+
+    /// A browser that asks for pages in `language` (its `Accept-Language`).
+    pub fn speaking(language: &str) -> Browser {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::ACCEPT_LANGUAGE, language.parse().unwrap());
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .unwrap();
         Browser { http, jar: Mutex::default() }
     }
 
@@ -253,7 +264,7 @@ impl Docflow {
     /// `login`, back to docflow's callback: its answer (the redirects followed).
     pub async fn through_provider(&self, browser: &Browser, login: &str) -> Answer {
         let page = browser.get(&format!("{}/ui/sign-in", self.base)).await;
-        assert!(page.body.contains(&format!("Sign in with {PROVIDER_NAME}")), "{}", page.body);
+        assert!(page.body.contains(PROVIDER_NAME) && page.body.contains("id=\"oidc-sign-in\""), "{}", page.body);
         let href = attribute(&page.body, "id=\"oidc-sign-in\"", "href");
         let login_page = browser.follow(browser.get(&format!("{}{href}", self.base)).await, |_| false).await;
         assert!(login_page.url.starts_with(&self.op.issuer), "at the provider: {login_page:?}");

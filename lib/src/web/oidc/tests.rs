@@ -97,6 +97,16 @@ async fn a_person_without_a_role_is_refused_in_words_and_gets_no_session() {
     assert_eq!(browser.cookie(SESSION), None);
     let finish = browser.get(&format!("{}/ui/oidc/finish", d.base)).await;
     assert_eq!(finish.status, StatusCode::BAD_REQUEST, "nothing to finish: {finish:?}");
+
+    // The same refusal to a French browser, in French.
+    let french = Browser::speaking("fr-FR,fr;q=0.9");
+    let refused = d.through_provider(&french, "nora").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{refused:?}");
+    for words in ["pas de rôle pour vous", "Nora Norole", "Demandez à votre administrateur", "docflow-evaluators"] {
+        assert!(refused.body.contains(words), "{words}: {}", refused.body);
+    }
+    let finish = french.get(&format!("{}/ui/oidc/finish", d.base)).await;
+    assert!(finish.body.contains("Cette connexion ne peut pas aboutir"), "{}", finish.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -132,7 +132,7 @@ async fn every_page_speaks_french_when_asked_with_no_english_left() {
 
     let (ready_uri, stopped_uri) = (format!("/ui/documents/{ready}"), format!("/ui/documents/{stopped}"));
     let waiting_uri = format!("/ui/documents/{waiting}");
-    let pages: [(&str, &str, &String, &str); 13] = [
+    let pages: [(&str, &str, &String, &str); 15] = [
         ("the evaluator's list", "/ui/", &evaluator, "À relire"),
         ("every document", "/ui/?tab=all", &evaluator, "Exporter cette vue en CSV"),
         ("a ready document", &ready_uri, &evaluator, "Marquer comme relu"),
@@ -146,6 +146,8 @@ async fn every_page_speaks_french_when_asked_with_no_english_left() {
         ("the pipeline, refused", "/ui/pipeline", &evaluator, "réservée aux exploitants"),
         ("filters refused", "/ui/?state=nope", &evaluator, "Ces filtres ne peuvent pas être utilisés"),
         ("the sign-in page, signed in", "/ui/sign-in", &evaluator, "Se connecter sous une autre identité"),
+        ("no OpenID provider", "/ui/oidc/sign-in", &evaluator, "Aucun fournisseur de connexion"),
+        ("an OpenID step out of turn", "/ui/oidc/finish", &evaluator, "Cette connexion ne peut pas aboutir"),
     ];
     for (what, uri, session, french) in pages {
         let page = get_in(&router, uri, Some(session), fr).await;

@@ -90,7 +90,7 @@ async fn one_node_of_a_three_node_nats_cluster_killed_under_load_and_brought_bac
         sandbox.js.get_consumer_from_stream("transfer", &uploads).await.expect("the transfer consumer");
     let consumer_info = consumer.cached_info().clone();
     let leader = consumer_info.cluster.and_then(|c| c.leader).expect("the consumer has a leader");
-    let also = if leader == stream_leader { ", which also led the uploads stream" } else { "" };
+    let also = if leader == stream_leader { ", which also led the uploads stream," } else { "" };
     cluster.node(&leader).kill().await;
     let in_flight = n - at_fault.normalized();
     tokio::time::sleep(outage()).await;

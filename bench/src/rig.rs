@@ -614,6 +614,20 @@ pub struct OwnCounters {
     /// SQL statements sent, by the stage that sent them (`docflow_db_statements_total`,
     /// the pool's own count).
     pub statements: BTreeMap<String, f64>,
+    /// Group commit's transactions and the transitions they carried, by stage
+    /// (`docflow_db_group_commits_total`, `docflow_db_group_transitions_total`).
+    pub group_commits: BTreeMap<String, f64>,
+    pub group_transitions: BTreeMap<String, f64>,
+}
+
+/// `stage` of a series' labels (`...{stage="transfer"}`).
+fn stage_label(labels: &str) -> String {
+    labels.split("stage=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or("").to_owned()
+}
+
+/// `now - before`, key by key.
+fn since(now: &BTreeMap<String, f64>, before: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
+    now.iter().map(|(key, n)| (key.clone(), n - before.get(key).copied().unwrap_or(0.0))).collect()
 }
 
 impl OwnCounters {
@@ -629,8 +643,11 @@ impl OwnCounters {
             } else if series.starts_with("docflow_stage_messages_total") {
                 counters.messages += value;
             } else if let Some(labels) = series.strip_prefix("docflow_db_statements_total{") {
-                let stage = labels.split("stage=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap_or("");
-                *counters.statements.entry(stage.to_owned()).or_default() += value;
+                *counters.statements.entry(stage_label(labels)).or_default() += value;
+            } else if let Some(labels) = series.strip_prefix("docflow_db_group_commits_total{") {
+                *counters.group_commits.entry(stage_label(labels)).or_default() += value;
+            } else if let Some(labels) = series.strip_prefix("docflow_db_group_transitions_total{") {
+                *counters.group_transitions.entry(stage_label(labels)).or_default() += value;
             }
         }
         counters
@@ -638,17 +655,25 @@ impl OwnCounters {
 
     /// What was counted since `before`.
     pub fn minus(&self, before: &OwnCounters) -> OwnCounters {
-        let statements = self
-            .statements
-            .iter()
-            .map(|(stage, n)| (stage.clone(), n - before.statements.get(stage).copied().unwrap_or(0.0)))
-            .collect();
         OwnCounters {
             progress: self.progress - before.progress,
             pulls: self.pulls - before.pulls,
             messages: self.messages - before.messages,
-            statements,
+            statements: since(&self.statements, &before.statements),
+            group_commits: since(&self.group_commits, &before.group_commits),
+            group_transitions: since(&self.group_transitions, &before.group_transitions),
         }
+    }
+
+    /// Transitions per group commit transaction of each stage that committed any.
+    pub fn transitions_per_commit(&self) -> BTreeMap<String, f64> {
+        self.group_commits
+            .iter()
+            .filter(|(_, commits)| **commits > 0.0)
+            .map(|(stage, commits)| {
+                (stage.clone(), self.group_transitions.get(stage).copied().unwrap_or(0.0) / commits)
+            })
+            .collect()
     }
 
     /// Statements sent by `stage`.
@@ -687,5 +712,21 @@ mod tests {
         assert_eq!(since.statements_of("transfer"), 6.0);
         assert_eq!(since.statements_of("none"), 4.0);
         assert_eq!(since.progress, 5.0);
+    }
+
+    #[test]
+    fn group_commit_sizes_are_read_by_stage() {
+        let before = OwnCounters::parse(
+            "docflow_db_group_commits_total{stage=\"validate\"} 10\n\
+             docflow_db_group_transitions_total{stage=\"validate\"} 10\n",
+        );
+        let now = OwnCounters::parse(
+            "docflow_db_group_commits_total{stage=\"validate\"} 14\n\
+             docflow_db_group_transitions_total{stage=\"validate\"} 22\n\
+             docflow_db_group_commits_total{stage=\"normalize\"} 0\n",
+        );
+        let sizes = now.minus(&before).transitions_per_commit();
+        assert_eq!(sizes.get("validate"), Some(&3.0), "12 transitions in 4 transactions");
+        assert_eq!(sizes.get("normalize"), None, "a stage that committed nothing has no size");
     }
 }

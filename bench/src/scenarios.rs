@@ -163,6 +163,9 @@ pub async fn throughput(
     for (stage, statements) in &batch.own.statements {
         report.add("db", &format!("statements_per_doc_{stage}"), statements / n, "statements");
     }
+    for (stage, size) in batch.own.transitions_per_commit() {
+        report.add("db", &format!("transitions_per_commit_{stage}"), size, "transitions per group commit transaction");
+    }
     match batch.db.statements {
         Some(statements) => {
             report.add("db", "pg_stat_statements_per_doc", statements as f64 / n, "statements");

@@ -46,6 +46,12 @@ pub const PROVIDER_HELD: &str = "docflow_provider_held_total";
 /// SQL statements sent to the database, by the `stage` that sent them (`none` outside
 /// the stages: the evaluator API, migrations); see [`crate::db::statements`].
 pub const DB_STATEMENTS: &str = "docflow_db_statements_total";
+/// Group commit's transactions (a lone PostgreSQL write counts as one), by `stage`;
+/// see [`crate::db`]'s `group.rs`.
+pub const DB_GROUP_COMMITS: &str = "docflow_db_group_commits_total";
+/// The transitions those transactions carried, by `stage`: their ratio to
+/// [`DB_GROUP_COMMITS`] is how many writes share a commit.
+pub const DB_GROUP_TRANSITIONS: &str = "docflow_db_group_transitions_total";
 
 /// A stage consumer's messages not yet delivered, by `stage` (JetStream's `num_pending`),
 /// read every `admin.gauges_every`; every run process exports it, rules take the max.
@@ -106,6 +112,8 @@ fn describe() {
         "documents held back from a provider without spending an attempt, by provider and reason (breaker, busy)"
     );
     metrics::describe_counter!(DB_STATEMENTS, "SQL statements sent to the database, by the stage that sent them");
+    metrics::describe_counter!(DB_GROUP_COMMITS, "group commit's transactions, by stage (a lone write counts as one)");
+    metrics::describe_counter!(DB_GROUP_TRANSITIONS, "transitions carried by group commit's transactions, by stage");
     metrics::describe_gauge!(CONSUMER_PENDING, "messages of a stage's consumer not yet delivered (JetStream)");
     metrics::describe_gauge!(CONSUMER_ACK_PENDING, "messages of a stage's consumer delivered, not yet acknowledged");
     metrics::describe_gauge!(
@@ -238,6 +246,12 @@ pub fn stage_progress(stage: &'static str, phase: &'static str) {
 /// `count` SQL statements sent by `stage`.
 pub fn db_statements(stage: &'static str, count: u64) {
     metrics::counter!(DB_STATEMENTS, "stage" => stage).increment(count);
+}
+
+/// One transaction of group commit, for `stage`, carrying `transitions`.
+pub fn db_group_commit(stage: &'static str, transitions: u64) {
+    metrics::counter!(DB_GROUP_COMMITS, "stage" => stage).increment(1);
+    metrics::counter!(DB_GROUP_TRANSITIONS, "stage" => stage).increment(transitions);
 }
 
 /// The breaker state of `provider` (a configured name): 0 closed, 1 open, 2 half-open.

@@ -144,11 +144,11 @@ impl GroupCommit {
 
     fn spawn(self: &Arc<Self>, stage: StageId, queue: Arc<Mutex<Queue>>) {
         let this = Arc::clone(self);
-        tokio::spawn(statements::in_stage(stage.as_str(), async move { this.drain(queue).await }));
+        tokio::spawn(statements::in_stage(stage.as_str(), async move { this.drain(stage, queue).await }));
     }
 
     /// Commits what the queue holds, a transaction at a time, until it is empty.
-    async fn drain(&self, queue: Arc<Mutex<Queue>>) {
+    async fn drain(&self, stage: StageId, queue: Arc<Mutex<Queue>>) {
         // Should this task panic, the queue is released and its waiters told (their
         // senders dropped), rather than left waiting on a committer that is gone.
         let _release = Release(&queue);
@@ -162,12 +162,12 @@ impl GroupCommit {
                 let n = q.pending.len().min(self.max);
                 q.pending.drain(..n).collect()
             };
-            self.commit(batch).await;
+            self.commit(stage, batch).await;
         }
     }
 
     /// One transaction for `batch`, then each caller's answer.
-    async fn commit(&self, mut batch: Vec<Entry>) {
+    async fn commit(&self, stage: StageId, mut batch: Vec<Entry>) {
         // Stable: two writes of one document keep their order of arrival.
         batch.sort_by_key(|e| e.id);
         let (writes, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|e| (e.write, e.reply)).unzip();
@@ -175,6 +175,7 @@ impl GroupCommit {
         let outcome = self.run(writes).await;
         self.commits.fetch_add(1, Ordering::Relaxed);
         self.transitions.fetch_add(count, Ordering::Relaxed);
+        crate::metrics::db_group_commit(stage.as_str(), count);
         match outcome {
             Ok(moved) => {
                 for (reply, moved) in replies.into_iter().zip(moved) {
@@ -317,6 +318,12 @@ mod tests {
         }
     }
 
+    /// A group commit counter of transfer's, as `/metrics` renders it (0 before the first).
+    fn counted(name: &str) -> u64 {
+        let prefix = format!("{name}{{stage=\"transfer\"}} ");
+        crate::metrics::render().lines().find_map(|line| line.strip_prefix(&prefix)?.parse().ok()).unwrap_or(0)
+    }
+
     async fn received(db: &Db, n: usize) -> Vec<DocumentId> {
         let mut ids = Vec::new();
         for _ in 0..n {
@@ -369,12 +376,18 @@ mod tests {
     /// N concurrent transitions of one stage: one commit. On PostgreSQL the rows they wrote
     /// carry one transaction id (`xmin`), the database's own count of the transactions.
     async fn concurrent_transitions_share_one_commit(target: Target) {
+        crate::metrics::init();
         let db = target.db.clone().with_group_commit(DEFAULT_MAX);
         let ids = received(&db, N).await;
+        let transitions_before = counted(crate::metrics::DB_GROUP_TRANSITIONS);
         let answers = at_once(&db, ids.iter().map(|id| (*id, submit(*id))).collect()).await;
         assert!(answers.iter().all(|a| matches!(a, Ok(true))), "every transition moved: {answers:?}");
         assert_eq!(states(&db, &ids).await, vec![State::Submitted; N]);
         assert_eq!(db.group_stats(), Some(GroupStats { commits: 1, transitions: N as u64 }));
+        // Operators see the sharing on /metrics (other tests count there at once: at least).
+        let transitions = counted(crate::metrics::DB_GROUP_TRANSITIONS) - transitions_before;
+        assert!(transitions >= N as u64, "{transitions} transitions counted for {N}");
+        assert!(counted(crate::metrics::DB_GROUP_COMMITS) >= 1);
         if db.backend() == DbBackend::Postgres {
             let list = ids.iter().map(|id| format!("'{id}'")).collect::<Vec<_>>().join(",");
             let sql = format!(

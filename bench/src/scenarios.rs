@@ -166,6 +166,13 @@ pub async fn throughput(
     for (stage, size) in batch.own.transitions_per_commit() {
         report.add("db", &format!("transitions_per_commit_{stage}"), size, "transitions per group commit transaction");
     }
+    let write_commits: f64 = batch.own.group_commits.values().sum();
+    report.add(
+        "db",
+        "write_commits_per_doc",
+        write_commits / n,
+        "group commit's transactions per document (transactions_per_doc also counts autocommitted reads)",
+    );
     match batch.db.statements {
         Some(statements) => {
             report.add("db", "pg_stat_statements_per_doc", statements as f64 / n, "statements");

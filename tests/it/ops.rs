@@ -113,7 +113,11 @@ async fn the_overview_shows_states_backlogs_dead_letters_breakers_and_who_answer
     assert!(missing.is_empty(), "named by deploy/prometheus but not in /metrics: {missing:?}");
 
     // Without a transfer worker, uploads wait in its consumer and nobody reports the breaker.
-    sandbox.workers[transfer].kill().await;
+    // Stopped, not killed: a stopped worker takes back its pull request before it exits
+    // (unsubscribed and flushed), where a killed one leaves it to the server, which may
+    // still deliver the upload to it before it notices the connection gone; the upload
+    // would then wait as unacknowledged, not pending.
+    sandbox.workers[transfer].stop(Duration::from_secs(20)).await;
     sandbox.notify_created("uploads", "teacher-42/week3/later.txt", 3, "e3", "text/plain", &[]).await;
     let overview = wait_for("the upload to wait for a transfer worker", Duration::from_secs(30), || async {
         let overview = status_json(&sandbox).await;

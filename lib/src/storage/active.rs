@@ -67,9 +67,22 @@ pub fn active(content_type: &str, file_name: &str) -> Option<String> {
     active_extension(file_name).map(|extension| format!("a .{extension} file"))
 }
 
+/// The extension in what [`active`] says of a file refused by its name (`a .svg file`),
+/// so that a page can say it in its reader's language; `None` for a media type.
+pub fn named_extension(what: &str) -> Option<&str> {
+    what.strip_prefix("a .")?.strip_suffix(" file")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_extension_of_a_file_refused_by_its_name_is_read_back() {
+        let what = active("application/octet-stream", "plan.svg").unwrap();
+        assert_eq!(named_extension(&what), Some("svg"));
+        assert_eq!(named_extension(&active("text/html", "plan.pdf").unwrap()), None);
+    }
 
     #[test]
     fn pages_images_that_hold_scripts_xml_and_scripts_are_active() {

@@ -54,7 +54,7 @@ pub fn words_in(lang: Lang, cause: Option<FailureCause>, reason: &str) -> Words 
 
 /// Pre-flight's refusal in `lang` (the catalogue's `refusal-...` messages; in English, the
 /// stored reason as a sentence).
-pub(super) fn refusal_words(lang: Lang, refusal: &Refusal) -> String {
+fn refusal_words(lang: Lang, refusal: &Refusal) -> String {
     let text = |s: &str| FluentValue::from(s.to_owned());
     match refusal {
         Refusal::Empty => tr(lang, "refusal-empty"),
@@ -73,7 +73,7 @@ pub(super) fn refusal_words(lang: Lang, refusal: &Refusal) -> String {
             tr_with(lang, "refusal-mismatch", &[("extension", text(extension)), ("format", text(format))])
         }
         Refusal::Active { what } => {
-            let what = match what.strip_prefix("a .").and_then(|rest| rest.strip_suffix(" file")) {
+            let what = match crate::storage::active::named_extension(what) {
                 Some(extension) => tr_with(lang, "refusal-active-extension", &[("extension", text(extension))]),
                 None => what.clone(),
             };

@@ -38,6 +38,9 @@ pub const STAGE_PULL_REQUESTS: &str = "docflow_stage_pull_requests_total";
 /// Progress (`+WPI`) sent to keep a delivery from being redelivered while its step runs,
 /// by `stage` and `phase` (`running`).
 pub const STAGE_PROGRESS: &str = "docflow_stage_progress_total";
+/// Deliveries of a message whose step already ran in the same process, by `stage`: they
+/// joined that step instead of running a second one (`worker/inflight.rs`).
+pub const STAGE_DELIVERIES_JOINED: &str = "docflow_stage_deliveries_joined_total";
 /// A provider's circuit breaker, by `provider`: 0 closed, 1 open, 2 half-open.
 pub const PROVIDER_BREAKER: &str = "docflow_provider_breaker_state";
 /// Documents held back from a provider without spending an attempt, by `provider` and
@@ -103,6 +106,10 @@ fn describe() {
         "pull requests sent by a stage's worker, each for as many messages as it has free run slots"
     );
     metrics::describe_counter!(STAGE_PROGRESS, "progress sent to keep deliveries whose step runs, by stage and phase");
+    metrics::describe_counter!(
+        STAGE_DELIVERIES_JOINED,
+        "deliveries of a message whose step already ran in the process, joined to it, by stage"
+    );
     metrics::describe_gauge!(
         PROVIDER_BREAKER,
         "circuit breaker of a provider: 0 closed, 1 open, 2 half-open (one probe in flight)"
@@ -241,6 +248,11 @@ pub fn stage_pull_request(stage: &'static str) {
 /// A progress message sent for a delivery whose step is `running`.
 pub fn stage_progress(stage: &'static str, phase: &'static str) {
     metrics::counter!(STAGE_PROGRESS, "stage" => stage, "phase" => phase).increment(1);
+}
+
+/// A delivery of a message whose step already runs here, joined to that step.
+pub fn stage_delivery_joined(stage: &'static str) {
+    metrics::counter!(STAGE_DELIVERIES_JOINED, "stage" => stage).increment(1);
 }
 
 /// `count` SQL statements sent by `stage`.

@@ -115,7 +115,7 @@ impl Launch {
         let (log, file, log_dir) = self.log_file()?;
         let stdout = file.try_clone().map_err(|e| self.spawn_error(e))?;
         let child = self.command().stdout(stdout).stderr(file).spawn().map_err(|e| self.spawn_error(e))?;
-        Ok(Process { name: self.name, child, log, _log_dir: log_dir })
+        Ok(Process { name: self.name, pid: child.id().unwrap_or(0), child, log, _log_dir: log_dir })
     }
 
     /// Starts a process that prints `...{marker}{address}` on stdout once it listens;
@@ -135,7 +135,7 @@ impl Launch {
             None
         })
         .await;
-        let process = Process { name: self.name, child, log, _log_dir: log_dir };
+        let process = Process { name: self.name, pid: child.id().unwrap_or(0), child, log, _log_dir: log_dir };
         let Ok(Some(address)) = found else {
             return Err(ProcessError::NoAnnouncement {
                 name: process.name.clone(),
@@ -158,6 +158,8 @@ impl Launch {
 /// A running child process.
 pub struct Process {
     pub name: String,
+    /// Kept from the start: a killed child no longer says it (its log keeps the name).
+    pid: u32,
     child: Child,
     log: PathBuf,
     _log_dir: Option<tempfile::TempDir>,
@@ -212,7 +214,7 @@ impl Process {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id().unwrap_or(0)
+        self.pid
     }
 
     /// SIGKILL: no graceful anything, as a crash.
@@ -288,7 +290,7 @@ impl Drop for Process {
             eprintln!("--- {} output (tail) ---\n{}", self.name, &output[start..]);
             // The whole log, kept where `DOCFLOW_TEST_LOG_DIR` says (a failure's full story).
             if let Some(dir) = std::env::var_os("DOCFLOW_TEST_LOG_DIR") {
-                let name = format!("{}-{}.log", self.name.trim().replace(' ', "-"), self.child.id().unwrap_or(0));
+                let name = format!("{}-{}.log", self.name.trim().replace(' ', "-"), self.pid);
                 let _ = std::fs::create_dir_all(&dir);
                 let _ = std::fs::copy(&self.log, Path::new(&dir).join(name));
             }

@@ -10,6 +10,7 @@ pub mod dlq;
 pub mod dlq_batch;
 pub mod fifo;
 pub mod hold;
+mod inflight;
 mod pull;
 mod runtime;
 #[cfg(test)]

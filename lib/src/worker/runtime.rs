@@ -18,6 +18,7 @@ use tracing::Instrument;
 
 use super::dead_letter::{self, publish_dead_letter};
 use super::hold::{self, FirstHeld};
+use super::inflight::{InFlight, Latest, Running};
 use super::pull::{Freed, PullError, Pulled, Puller};
 use super::{Delivery, Outcome, Stage, WorkerError};
 use crate::db::statements;
@@ -71,6 +72,8 @@ pub(crate) struct Bound<S: Stage> {
     pub term_with_reason: bool,
     /// Copies whose first delivery this process held (`hold.rs`).
     pub first_held: FirstHeld,
+    /// Messages whose step runs now; a second delivery joins it (`inflight.rs`).
+    pub in_flight: InFlight,
 }
 
 impl<S: Stage> Worker<S> {
@@ -136,6 +139,7 @@ impl<S: Stage> Worker<S> {
             ack_wait: config.ack_wait,
             term_with_reason,
             first_held: FirstHeld::default(),
+            in_flight: InFlight::default(),
         };
         Ok(Worker { bound: Arc::new(bound), consumer })
     }
@@ -144,6 +148,12 @@ impl<S: Stage> Worker<S> {
     #[cfg(test)]
     pub(crate) fn spawn_advisories(&self, stop: CancellationToken) -> tokio::task::JoinHandle<Result<(), WorkerError>> {
         tokio::spawn(dead_letter::listen_advisories(self.bound.clone(), stop))
+    }
+
+    /// Handles one delivery fetched by the caller, as a pulled one is (tests).
+    #[cfg(test)]
+    pub(crate) async fn handle_one(&self, message: Message) {
+        handle_in_slot(self.bound.clone(), message, &CancellationToken::new()).await
     }
 
     /// Pulls and handles messages until `shutdown` is cancelled or the consumer is deleted.
@@ -302,12 +312,24 @@ async fn handle_in_slot<S: Stage>(bound: Arc<Bound<S>>, message: Message, hard_s
         span.record("document_id", id.to_string());
     }
     let handled = async {
+        let Some(running) = bound.in_flight.claim(stream_sequence, Latest { reply, delivered }) else {
+            tracing::debug!(delivered, "the message's step already runs here; this delivery joins it");
+            crate::metrics::stage_delivery_joined(bound.stage.id().as_str());
+            return;
+        };
         let step = tokio::spawn({
             let (stage, delivery) = (bound.stage.clone(), delivery.clone());
             statements::in_stage(stage.id().as_str(), async move { stage.step(&delivery).await }).in_current_span()
         });
         let started = std::time::Instant::now();
-        let outcome = run_with_progress(&bound, &reply, delivered, step, hard_stop).await;
+        let outcome = run_with_progress(&bound, &running, delivered, step, hard_stop).await;
+        // Settled on the delivery the server counts now (a later one may have joined).
+        let Latest { reply, delivered } = running.finish();
+        let delivery = if delivered == delivery.delivered {
+            delivery
+        } else {
+            Delivery { delivered, attempt: hold::attempt(spent.unwrap_or(0), delivered, first_held), ..delivery }
+        };
         match outcome {
             Some(outcome) => {
                 let label = match &outcome {
@@ -336,14 +358,14 @@ async fn handle_in_slot<S: Stage>(bound: Arc<Bound<S>>, message: Message, hard_s
 /// shutdown grace ran out first (the step is aborted).
 async fn run_with_progress<S: Stage>(
     bound: &Bound<S>,
-    reply: &Subject,
+    running: &Running<'_>,
     attempt: u64,
     mut step: tokio::task::JoinHandle<Outcome>,
     hard_stop: &CancellationToken,
 ) -> Option<Outcome> {
     tokio::select! {
         biased;
-        joined = with_progress(bound, reply, attempt, "running", &mut step) => Some(match joined {
+        joined = with_progress(bound, running, attempt, "running", &mut step) => Some(match joined {
             Ok(outcome) => outcome,
             Err(e) if e.is_panic() => Outcome::retry("the step panicked"),
             Err(e) => Outcome::retry(format!("the step did not finish: {e}")),
@@ -355,11 +377,11 @@ async fn run_with_progress<S: Stage>(
     }
 }
 
-/// Awaits `work`, sending `+WPI` every `progress_period` so the delivery's ack deadline
-/// does not pass meanwhile; `phase` labels the progress metric.
+/// Awaits `work`, sending `+WPI` every `progress_period` on the latest delivery so its ack
+/// deadline does not pass meanwhile; `phase` labels the progress metric.
 async fn with_progress<S: Stage, F: Future>(
     bound: &Bound<S>,
-    reply: &Subject,
+    running: &Running<'_>,
     attempt: u64,
     phase: &'static str,
     work: F,
@@ -374,7 +396,7 @@ async fn with_progress<S: Stage, F: Future>(
             done = &mut work => return done,
             _ = progress.tick() => {
                 crate::metrics::stage_progress(bound.stage.id().as_str(), phase);
-                if let Err(e) = bound.client.publish(reply.clone(), Bytes::from_static(b"+WPI")).await {
+                if let Err(e) = bound.client.publish(running.latest().reply, Bytes::from_static(b"+WPI")).await {
                     tracing::warn!(error = %e, "cannot send progress");
                 }
             }

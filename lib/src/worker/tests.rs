@@ -600,3 +600,79 @@ async fn holds_spend_no_attempt_and_keep_the_body_and_headers() {
     })
     .await;
 }
+
+/// A stage whose step counts its runs and finishes only when the test says so.
+struct Gated {
+    runs: Mutex<Vec<u64>>,
+    release: tokio::sync::Notify,
+}
+
+impl Stage for Gated {
+    fn id(&self) -> crate::ids::StageId {
+        crate::ids::StageId::Transfer
+    }
+    async fn step(&self, delivery: &Delivery) -> Outcome {
+        self.runs.lock().unwrap().push(delivery.delivered);
+        self.release.notified().await;
+        Outcome::Done
+    }
+}
+
+/// The server may deliver a message again while its step still runs in the same process
+/// (seen on nats-server 2.9 right after the worker that had it was killed: two deliveries
+/// of one sequence, 1 ms apart). The second joins the running step instead of starting
+/// another, and the step settles on the newest delivery's reply subject.
+#[tokio::test]
+async fn a_second_delivery_of_a_running_message_joins_its_step_which_settles_on_the_newest() {
+    let h = Harness::new(&nats_url(), &[]).await;
+    h.check(|h| async move {
+        let stage = Arc::new(Gated { runs: Mutex::default(), release: tokio::sync::Notify::new() });
+        let worker = Worker::bind(stage.clone(), h.js.clone(), h.client.clone(), &h.settings).await.unwrap();
+        let worker = Arc::new(worker);
+        let sequence = h.publish("once").await;
+        let consumer: PullConsumer = h.uploads().await.get_consumer("transfer").await.unwrap();
+        let mut batch = consumer.fetch().max_messages(1).expires(Duration::from_secs(5)).messages().await.unwrap();
+        let first = batch.next().await.expect("the message").unwrap();
+        // What the runtime answers, on any delivery of this stream's messages.
+        let stream = h.names.stream("uploads");
+        let mut answers = h.client.subscribe(format!("$JS.ACK.{stream}.>")).await.unwrap();
+        // The same message as the server sends it again: its third delivery, another
+        // reply subject (the test answers the runtime's ack request on it).
+        let newest = format!("$JS.ACK.{stream}.transfer.3.{sequence}.9.0.0");
+        let mut again = first.message.clone();
+        again.reply = Some(newest.clone().into());
+        let again = async_nats::jetstream::Message { message: again, context: h.js.clone() };
+
+        let running = tokio::spawn({
+            let worker = worker.clone();
+            async move { worker.handle_one(first).await }
+        });
+        testkit::wait_for("the step to start", Duration::from_secs(5), || async {
+            (!stage.runs.lock().unwrap().is_empty()).then_some(())
+        })
+        .await;
+        tokio::time::timeout(Duration::from_secs(5), worker.handle_one(again))
+            .await
+            .expect("the second delivery returns at once, joined to the running step");
+        assert_eq!(*stage.runs.lock().unwrap(), [1], "a second step of the same message started");
+
+        stage.release.notify_one();
+        let ack = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                let answer = answers.next().await.expect("the subscription");
+                if answer.payload.as_ref() == b"+ACK" {
+                    if let Some(inbox) = answer.reply.clone() {
+                        h.client.publish(inbox, "".into()).await.unwrap();
+                    }
+                    return answer.subject.to_string();
+                }
+            }
+        })
+        .await
+        .expect("the step's ack");
+        assert_eq!(ack, newest, "settled on an older delivery");
+        tokio::time::timeout(Duration::from_secs(5), running).await.expect("the first delivery settles").unwrap();
+        assert_eq!(*stage.runs.lock().unwrap(), [1]);
+    })
+    .await;
+}

@@ -245,8 +245,10 @@ fn step_word(lang: Lang, state: State) -> String {
 
 /// Every state's timeline words, as JSON for the script.
 pub(super) fn step_words(lang: Lang) -> String {
-    let words: serde_json::Map<String, Value> =
+    let mut words: serde_json::Map<String, Value> =
         State::ALL.iter().map(|s| (s.as_str().to_owned(), Value::String(step_word(lang, *s)))).collect();
+    // Not a state: what stands between an entry's time and its step.
+    words.insert("colon".into(), Value::String(tr(lang, "common-colon")));
     Value::Object(words).to_string()
 }
 
@@ -302,7 +304,7 @@ pub fn document(lang: Lang, session: &Session, csrf: &str, view: DocumentView<'_
                 (super::failure::problem(lang, session, csrf, summary, error))
             }
             @if let (Kind::Document, Some(_)) = (summary.kind, normalized) {
-                (super::lesson::section(lang, resource, super::lesson::text::record_of(resource).as_ref(), texts))
+                (super::lesson::section(lang, resource, texts.record.as_ref(), texts))
             }
             @if let Some(video) = video {
                 (super::video::section(lang, resource, video))
@@ -312,12 +314,12 @@ pub fn document(lang: Lang, session: &Session, csrf: &str, view: DocumentView<'_
                 h2 id="timeline" { (tr(lang, "common-what-happened")) }
                 ol.timeline aria-live="polite" data-steps=(step_words(lang)) {
                     @for entry in &resource.timeline {
-                        li { (when(lang, entry.at)) ": " (step(lang, entry)) }
+                        li { (when(lang, entry.at)) (tr(lang, "common-colon")) (step(lang, entry)) }
                     }
                     // Reviews are not pipeline states; they follow `normalized`, the only
                     // state a document is reviewed in.
                     @for review in &resource.reviews {
-                        li.review-entry { (when(lang, review.at)) ": "
+                        li.review-entry { (when(lang, review.at)) (tr(lang, "common-colon"))
                             (tr_with(lang, "review-timeline-entry", &[("who", review.reviewer.clone().into())])) }
                     }
                 }

@@ -61,6 +61,8 @@ pub enum Shown {
 /// The texts of a document page.
 #[derive(Debug, Clone)]
 pub struct Texts {
+    /// The normalized record the texts were found from, read once for the whole page.
+    pub record: Option<Record>,
     pub original: Shown,
     pub corrected: Shown,
 }
@@ -68,7 +70,11 @@ pub struct Texts {
 impl Texts {
     /// No text: a page that is not a lesson plan's.
     pub fn none() -> Texts {
-        Texts { original: Shown::Unavailable(Unavailable::NoFile), corrected: Shown::Unavailable(Unavailable::NoFile) }
+        Texts {
+            record: None,
+            original: Shown::Unavailable(Unavailable::NoFile),
+            corrected: Shown::Unavailable(Unavailable::NoFile),
+        }
     }
 
     pub fn get(&self, which: &str) -> &Shown {
@@ -117,7 +123,7 @@ impl TextCache {
 }
 
 /// The document's record, when it reads as one.
-pub(in crate::web) fn record_of(resource: &DocumentResource) -> Option<Record> {
+fn record_of(resource: &DocumentResource) -> Option<Record> {
     serde_json::from_value(resource.normalized.clone()?).ok()
 }
 
@@ -128,7 +134,7 @@ pub(in crate::web) async fn texts(state: &WebState, resource: &DocumentResource)
     }
     let Some(record) = record_of(resource) else { return Texts::none() };
     let (original, corrected) = tokio::join!(original(state, &record), corrected(state, &record));
-    Texts { original, corrected }
+    Texts { record: Some(record), original, corrected }
 }
 
 async fn original(state: &WebState, record: &Record) -> Shown {

@@ -188,7 +188,7 @@
       if (timeline) {
         var item = el("li");
         item.appendChild(when(change.at));
-        item.appendChild(document.createTextNode(": " + (steps[change.state] || change.state)));
+        item.appendChild(document.createTextNode((steps.colon || ": ") + (steps[change.state] || change.state)));
         timeline.appendChild(item);
       }
       if (FINAL[change.state]) location.reload();

@@ -104,7 +104,7 @@ async fn in_chromium_a_french_teacher_on_a_phone_reads_french_local_times_and_ph
                 vec![],
             )
             .await?;
-        assert_eq!(label, json!(["\"Fichier: \"", "none"]));
+        assert_eq!(label, json!(["\"Fichier\u{a0}: \"", "none"]), "French puts a no-break space before a colon");
         axe(&browser, "the teacher's list on a phone, in French").await?;
         screenshot("list-phone-fr.png", &browser.screenshot().await?);
         // The document stops: the open list says so in the teacher's words, without a reload.

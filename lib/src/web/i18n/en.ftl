@@ -39,6 +39,8 @@ common-step-normalized = checked and stored: ready to read
 common-step-failed = stopped: it failed
 common-step-rejected = refused by the provider
 common-step-attempt = { $what } (attempt { $n })
+# Between a label or a time and what follows (French puts a no-break space before it).
+common-colon = {": "}
 common-no-such-document = No such document
 common-no-such-document-why = There is no document at this address that you may read.
 common-not-for-this-role = Not available to this role

@@ -38,6 +38,8 @@ common-step-normalized = vérifié et enregistré : prêt à lire
 common-step-failed = arrêté : échec
 common-step-rejected = refusé par le prestataire
 common-step-attempt = { $what } (tentative { $n })
+# Espace insécable avant les deux-points.
+common-colon = {"\u00A0: "}
 common-no-such-document = Document introuvable
 common-no-such-document-why = Aucun document que vous pouvez lire ne se trouve à cette adresse.
 common-not-for-this-role = Non disponible pour ce rôle

@@ -153,6 +153,12 @@ async fn every_page_speaks_french_when_asked_with_no_english_left() {
         let page = get_in(&router, uri, Some(session), fr).await;
         assert_french(&page, what, french);
     }
+    // French typography: a no-break space before a colon (the timeline's, here).
+    let timeline = |page: &Page| page.body.split("class=\"timeline\"").nth(1).unwrap_or_default().to_owned();
+    let french = timeline(&get_in(&router, &ready_uri, Some(&evaluator), fr).await);
+    assert!(french.contains("</time>\u{a0}: ") && !french.contains("</time>: "), "{french}");
+    let english = timeline(&get_in(&router, &ready_uri, Some(&evaluator), "en").await);
+    assert!(english.contains("</time>: "), "{english}");
     // A form without its token, and a review, answered in French too.
     let request = Request::post(format!("/ui/documents/{ready}/reviews"))
         .header(header::ACCEPT_LANGUAGE, fr)

@@ -66,6 +66,16 @@ pub struct Target {
     _dir: Option<tempfile::TempDir>,
 }
 
+#[cfg(test)]
+impl Target {
+    /// The same database with group commit (`group.rs`), as `docflow run` applies
+    /// transitions.
+    pub fn grouped(mut self) -> Target {
+        self.db = self.db.with_group_commit(super::GROUP_COMMIT_MAX);
+        self
+    }
+}
+
 /// A SQLite file in a directory that does not exist yet (connecting creates it).
 #[cfg(test)]
 pub async fn sqlite() -> Target {

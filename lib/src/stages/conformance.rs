@@ -39,20 +39,13 @@ macro_rules! on_all {
             /// With group commit (`db/group.rs`), as `docflow run` applies transitions.
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn sqlite_grouped() {
-                let target = crate::db::testing::sqlite().await;
-                super::$name(Arc::new(target.db.clone().with_group_commit(crate::db::GROUP_COMMIT_MAX))).await;
+                let target = crate::db::testing::sqlite().await.grouped();
+                super::$name(Arc::new(target.db.clone())).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn postgres_grouped() {
-                let target = crate::db::testing::postgres().await;
-                let url = target.url.clone();
-                let db = target.db.clone().with_group_commit(crate::db::GROUP_COMMIT_MAX);
-                let outcome = tokio::spawn(super::$name(Arc::new(db))).await;
-                crate::db::testing::drop_postgres(&url).await;
-                if let Err(panic) = outcome {
-                    std::panic::resume_unwind(panic.into_panic());
-                }
+                crate::db::testing::with_postgres(|target| super::$name(Arc::new(target.grouped().db))).await;
             }
         }
     )*};

@@ -24,6 +24,25 @@ on_both!(
     failed_and_rejected_documents_carry_their_error,
 );
 
+/// The fields of a document's summary: every list item has them, and a document's own
+/// answer has them and its details.
+const SUMMARY_FIELDS: [&str; 14] = [
+    "id",
+    "state",
+    "kind",
+    "uploader_id",
+    "bucket",
+    "key",
+    "size",
+    "content_type",
+    "provider",
+    "provider_job_id",
+    "attempts",
+    "created_at",
+    "updated_at",
+    "error",
+];
+
 fn ids(page: &Value) -> Vec<String> {
     page["items"].as_array().unwrap().iter().map(|item| item["id"].as_str().unwrap().to_owned()).collect()
 }
@@ -69,22 +88,7 @@ async fn filters_select_by_state_kind_and_uploader(t: Target) {
     assert_eq!(sorted(ids(&everything)), sorted(vec![a.to_string(), b.to_string(), c.to_string()]));
     assert_eq!(everything["next_cursor"], Value::Null);
     let item = &everything["items"][0];
-    for field in [
-        "id",
-        "state",
-        "kind",
-        "uploader_id",
-        "bucket",
-        "key",
-        "size",
-        "content_type",
-        "provider",
-        "provider_job_id",
-        "attempts",
-        "created_at",
-        "updated_at",
-        "error",
-    ] {
+    for field in SUMMARY_FIELDS {
         assert!(item.get(field).is_some(), "list item lacks {field}: {item}");
     }
     assert!(item.get("timeline").is_none(), "list items carry the first fields only");
@@ -324,30 +328,8 @@ async fn a_normalized_document_has_its_timeline_content_and_artifact_links(t: Ta
     let (status, body) = get(&router, &format!("/v1/documents/{id}"), Some(TOKEN)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let fields: HashSet<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
-    let expected: HashSet<&str> = [
-        "id",
-        "state",
-        "kind",
-        "uploader_id",
-        "bucket",
-        "key",
-        "size",
-        "content_type",
-        "provider",
-        "provider_job_id",
-        "attempts",
-        "created_at",
-        "updated_at",
-        "error",
-        "findings",
-        "review",
-        "timeline",
-        "normalized",
-        "artifacts",
-        "reviews",
-        "versions",
-    ]
-    .into();
+    let details = ["findings", "review", "timeline", "normalized", "artifacts", "reviews", "versions"];
+    let expected: HashSet<&str> = SUMMARY_FIELDS.into_iter().chain(details).collect();
     assert_eq!(fields, expected);
     assert_eq!(body["id"], id.to_string());
     assert_eq!(body["state"], "normalized");

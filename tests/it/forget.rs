@@ -62,7 +62,7 @@ async fn job_status(sandbox: &Sandbox, job_id: &str) -> u16 {
 async fn normalized_plan(sandbox: &Sandbox, key: &str) -> (DocumentId, String) {
     let id = sandbox.upload(key, crate::support::lesson_plan(), "text/plain", &[]).await;
     let document = sandbox.wait_for_state(id, State::Normalized, DEADLINE).await;
-    (id, document.provider_job_id.expect("a normalized document has a job"))
+    (id, document.provider_job_id.expect("a normalized document has a job").into())
 }
 
 #[tokio::test]

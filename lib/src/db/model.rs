@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::DbError;
 use super::entities::{artifacts, document_events, documents};
-use crate::ids::{DocumentId, Kind};
+use crate::ids::{DocumentId, JobId, Kind};
 use crate::lifecycle::FailureCause;
 
 /// A document's state. `received -> submitted -> processed -> validated -> normalized`;
@@ -118,7 +118,7 @@ pub struct Document {
     pub size: i64,
     pub content_type: String,
     pub provider: String,
-    pub provider_job_id: Option<String>,
+    pub provider_job_id: Option<JobId>,
     pub submission_id: Option<String>,
     pub error_stage: Option<String>,
     pub error_reason: Option<String>,
@@ -200,7 +200,7 @@ impl TryFrom<documents::Model> for Document {
             size: row.size,
             content_type: row.content_type,
             provider: row.provider,
-            provider_job_id: row.provider_job_id,
+            provider_job_id: row.provider_job_id.map(JobId::from),
             submission_id: row.submission_id,
             error_stage: row.error_stage,
             error_reason: row.error_reason,

@@ -171,7 +171,7 @@ impl Write<'_> {
             .and_where(Expr::col(C::State).is_in(self.transition.from_states().iter().map(State::as_str)));
         match self.transition {
             Transition::Submit { submission_id, job_id, .. } => {
-                update.value(C::SubmissionId, submission_id).value(C::ProviderJobId, job_id);
+                update.value(C::SubmissionId, submission_id).value(C::ProviderJobId, job_id.as_str());
             }
             Transition::Restarted { origin, .. } => {
                 update
@@ -224,7 +224,7 @@ impl Write<'_> {
                         Expr::val(submission_id),
                         source.id(),
                         Expr::val(provider),
-                        Expr::val(job_id),
+                        Expr::val(job_id.as_str()),
                         Expr::val("submitted"),
                         Expr::val(self.at),
                         Expr::val(self.at),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::DbError;
 use super::entities::{artifacts, document_events, documents};
-use crate::ids::{DocumentId, JobId, Kind};
+use crate::ids::{DocumentId, JobId, Kind, UploaderId};
 use crate::lifecycle::FailureCause;
 
 /// A document's state. `received -> submitted -> processed -> validated -> normalized`;
@@ -95,7 +95,7 @@ impl FromStr for State {
 pub struct NewDocument {
     pub id: DocumentId,
     pub kind: Kind,
-    pub uploader_id: String,
+    pub uploader_id: UploaderId,
     pub bucket: String,
     pub key: String,
     pub version_id: Option<String>,
@@ -110,7 +110,7 @@ pub struct Document {
     pub id: DocumentId,
     pub state: State,
     pub kind: Kind,
-    pub uploader_id: String,
+    pub uploader_id: UploaderId,
     pub bucket: String,
     pub key: String,
     pub version_id: Option<String>,
@@ -192,7 +192,7 @@ impl TryFrom<documents::Model> for Document {
             id,
             state,
             kind,
-            uploader_id: row.uploader_id,
+            uploader_id: UploaderId::from(row.uploader_id),
             bucket: row.bucket,
             key: row.key,
             version_id: row.version_id,

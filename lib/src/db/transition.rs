@@ -21,7 +21,7 @@ use super::entities::{artifacts, document_events, documents, processed_events, s
 use super::group::Prepared;
 use super::repository::{clamp, now};
 use super::{Db, DbError, State, StatusChange};
-use crate::ids::DocumentId;
+use crate::ids::{DocumentId, UploaderId};
 use crate::lifecycle::{By, Guard, Transition};
 
 /// The updated row, as a CTE on PostgreSQL.
@@ -121,7 +121,7 @@ impl Db {
             return;
         }
         let fields = (
-            row.try_get::<String>("", "uploader_id"),
+            row.try_get::<String>("", "uploader_id").map(UploaderId::from),
             row.try_get::<String>("", "kind"),
             row.try_get::<String>("", "key"),
         );

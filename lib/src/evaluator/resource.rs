@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::db::{ArtifactRole, ArtifactRow, Document, State, TimelineEntry};
-use crate::ids::{DocumentId, JobId, Kind};
+use crate::ids::{DocumentId, JobId, Kind, UploaderId};
 use crate::lifecycle::FailureCause;
 use crate::review::{Review, Verdict, Version};
 
@@ -15,7 +15,7 @@ pub struct DocumentSummary {
     pub id: DocumentId,
     pub state: State,
     pub kind: Kind,
-    pub uploader_id: String,
+    pub uploader_id: UploaderId,
     pub bucket: String,
     pub key: String,
     pub size: i64,

@@ -6,7 +6,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait, Value};
 
 use crate::db::{Db, DbError};
-use crate::ids::{DocumentId, JobId};
+use crate::ids::{DocumentId, JobId, UploaderId};
 
 /// Every table holding rows of a document, by its `document_id` column, children first:
 /// the ONE list to extend when a feature adds a table that names documents (reviews and
@@ -54,7 +54,7 @@ impl Outcome {
 pub struct Erasure {
     pub request_id: String,
     pub document_id: String,
-    pub uploader_id: String,
+    pub uploader_id: UploaderId,
     pub requested_by: String,
     pub with_upload: bool,
     pub provider: Option<String>,
@@ -98,7 +98,7 @@ pub async fn record_request(db: &Db, erasure: &Erasure) -> Result<(), DbError> {
     let values = vec![
         erasure.request_id.clone().into(),
         erasure.document_id.clone().into(),
-        erasure.uploader_id.clone().into(),
+        erasure.uploader_id.as_str().into(),
         erasure.requested_by.clone().into(),
         erasure.with_upload.into(),
         erasure.provider.clone().into(),
@@ -169,7 +169,7 @@ fn read_erasure(row: &sea_orm::QueryResult) -> Result<Erasure, DbError> {
     Ok(Erasure {
         request_id: row.try_get("", "request_id")?,
         document_id: row.try_get("", "document_id")?,
-        uploader_id: row.try_get("", "uploader_id")?,
+        uploader_id: row.try_get::<String>("", "uploader_id").map(UploaderId::from)?,
         requested_by: row.try_get("", "requested_by")?,
         with_upload: row.try_get("", "with_upload")?,
         provider: row.try_get("", "provider")?,
@@ -196,9 +196,9 @@ pub async fn job_ids(db: &Db, id: DocumentId, current: Option<&JobId>) -> Result
 }
 
 /// The ids of an uploader's documents.
-pub async fn documents_of(db: &Db, uploader_id: &str) -> Result<Vec<DocumentId>, DbError> {
+pub async fn documents_of(db: &Db, uploader_id: &UploaderId) -> Result<Vec<DocumentId>, DbError> {
     let sql = "SELECT id FROM documents WHERE uploader_id = $1 ORDER BY id";
-    let rows = db.connection().query_all_raw(stmt(db, sql, vec![uploader_id.into()])).await?;
+    let rows = db.connection().query_all_raw(stmt(db, sql, vec![uploader_id.as_str().into()])).await?;
     rows.iter()
         .map(|row| {
             let id: String = row.try_get("", "id")?;

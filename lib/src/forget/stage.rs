@@ -11,7 +11,7 @@ use super::records::{self, Erasure, Outcome as Audit};
 use super::streams;
 use super::{ForgetRequest, STAGE};
 use crate::db::Db;
-use crate::ids::{DocumentId, JobId, StageId};
+use crate::ids::{DocumentId, JobId, StageId, UploaderId};
 use crate::nats::Names;
 use crate::provider::client::ProviderClient;
 use crate::provider::deletion::Deletion;
@@ -174,11 +174,12 @@ struct Messages {
     notices: u64,
 }
 
-fn new_erasure(request: &ForgetRequest, uploader_id: Option<String>) -> Erasure {
+fn new_erasure(request: &ForgetRequest, uploader_id: Option<UploaderId>) -> Erasure {
     Erasure {
         request_id: request.request_id.clone(),
         document_id: request.document_id.to_string(),
-        uploader_id: uploader_id.unwrap_or_default(),
+        // A document already gone has no uploader to name: the audit keeps empty text.
+        uploader_id: uploader_id.unwrap_or_else(|| UploaderId::from("")),
         requested_by: request.requested_by.clone(),
         with_upload: request.with_upload,
         provider: None,

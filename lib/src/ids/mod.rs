@@ -129,6 +129,12 @@ text_id! {
     JobId
 }
 
+text_id! {
+    /// Who uploaded a document (`teacher-8`): the first segment of its object key, and
+    /// the id a signed-in teacher uploads and reads as in the web interface.
+    UploaderId
+}
+
 /// What tells one upload of a key from another.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ObjectVersion {
@@ -227,12 +233,15 @@ mod tests {
     }
 
     #[test]
-    fn a_job_id_is_the_providers_text_unchanged_on_the_wire() {
+    fn job_and_uploader_ids_are_their_text_unchanged_on_the_wire() {
         let job: JobId = serde_json::from_str(r#""job_c5c1""#).unwrap();
         assert_eq!(job, "job_c5c1");
         assert_eq!((job.as_str(), job.to_string()), ("job_c5c1", "job_c5c1".to_owned()));
         assert_eq!(serde_json::to_string(&job).unwrap(), r#""job_c5c1""#);
         assert_eq!(format!("{job:?}"), r#""job_c5c1""#);
+        let uploader = UploaderId::from("teacher-8");
+        assert_eq!(serde_json::to_string(&uploader).unwrap(), r#""teacher-8""#);
+        assert_eq!(serde_json::from_str::<UploaderId>(r#""teacher-8""#).unwrap(), uploader);
     }
 
     #[test]

@@ -141,7 +141,7 @@ impl Transfer {
         let new = NewDocument {
             id: upload.document_id(),
             kind: upload.kind(),
-            uploader_id: upload.uploader_id().to_owned(),
+            uploader_id: upload.uploader_id(),
             bucket: upload.bucket.clone(),
             key: upload.key.to_string(),
             version_id: upload.version_id.clone(),

@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::{ArgGroup, Args};
 use docflow::forget::records::Outcome;
 use docflow::forget::request::{self, Target};
+use docflow::ids::UploaderId;
 use docflow::settings::Settings;
 
 use crate::outln;
@@ -22,7 +23,7 @@ pub struct ForgetArgs {
     documents: Vec<String>,
     /// Erase every document of this uploader (teacher or trainee id).
     #[arg(long, value_name = "ID")]
-    uploader: Option<String>,
+    uploader: Option<UploaderId>,
     /// Delete the uploaded file from the uploads bucket too.
     #[arg(long)]
     with_upload: bool,

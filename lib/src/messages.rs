@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::db::{ArtifactRole, ArtifactRow, Document};
-use crate::ids::{DocumentId, Kind};
+use crate::ids::{DocumentId, JobId, Kind, UploaderId};
 
 pub const DOCUMENT_ID: &str = "Docflow-Document-Id";
 pub const TRACEPARENT: &str = "traceparent";
@@ -33,7 +33,7 @@ pub struct WatchTimer {
     pub v: u32,
     pub document_id: DocumentId,
     pub provider: String,
-    pub job_id: String,
+    pub job_id: JobId,
     pub submitted_at: DateTime<Utc>,
     pub deadline: DateTime<Utc>,
     /// 0 for the first deadline; each re-watch of a still-running job adds one.
@@ -64,7 +64,7 @@ pub struct NormalizeRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NormalizeInputs {
     pub kind: Kind,
-    pub uploader_id: String,
+    pub uploader_id: UploaderId,
     pub original: Original,
     pub artifacts: Vec<Artifact>,
     pub contents: BTreeMap<String, String>,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use docflow::db::State;
 use docflow::forget::records::{self, Outcome};
-use docflow::ids::DocumentId;
+use docflow::ids::{DocumentId, UploaderId};
 use docflow::testkit::Process;
 use minio::s3::types::S3Api;
 
@@ -62,7 +62,7 @@ async fn job_status(sandbox: &Sandbox, job_id: &str) -> u16 {
 async fn normalized_plan(sandbox: &Sandbox, key: &str) -> (DocumentId, String) {
     let id = sandbox.upload(key, crate::support::lesson_plan(), "text/plain", &[]).await;
     let document = sandbox.wait_for_state(id, State::Normalized, DEADLINE).await;
-    (id, document.provider_job_id.expect("a normalized document has a job"))
+    (id, document.provider_job_id.expect("a normalized document has a job").into())
 }
 
 #[tokio::test]
@@ -139,11 +139,15 @@ async fn an_erasure_the_provider_interrupts_finishes_on_redelivery() {
     let (id, job_id) = normalized_plan(&sandbox, "teacher-6/plan.txt").await;
     let contacts = docflow::mail::store::MailStore::new(sandbox.db.clone());
     let contact = docflow::mail::store::Contact { email: "six@school.example".into(), opt_in: true };
-    contacts.record_contact("teacher-6", &contact).await.unwrap();
+    contacts.record_contact(&UploaderId::from("teacher-6"), &contact).await.unwrap();
 
     let (code, output) = docflow(&sandbox, &["forget", "--uploader", "teacher-6", "--yes"]).await;
     assert_eq!(code, 0, "{output}");
-    assert_eq!(contacts.contact("teacher-6").await.unwrap(), None, "the uploader's e-mail address stayed");
+    assert_eq!(
+        contacts.contact(&UploaderId::from("teacher-6")).await.unwrap(),
+        None,
+        "the uploader's e-mail address stayed"
+    );
     assert!(output.contains("[1/1]") && output.contains(&format!("{id} erased")), "{output}");
     assert_eq!(job_status(&sandbox, &job_id).await, 404);
     assert_eq!(sandbox.db.get(id).await.unwrap(), None);
@@ -233,7 +237,7 @@ async fn an_erasure_killed_between_two_steps_finishes_after_a_restart() {
     sandbox.wait_ready(pipeline).await;
     let contacts = docflow::mail::store::MailStore::new(sandbox.db.clone());
     let contact = docflow::mail::store::Contact { email: "eight@school.example".into(), opt_in: true };
-    contacts.record_contact("teacher-8", &contact).await.unwrap();
+    contacts.record_contact(&UploaderId::from("teacher-8"), &contact).await.unwrap();
     let (id, job_id) = normalized_plan(&sandbox, "teacher-8/plan.txt").await;
     wait_for("the ready notice in the outbox", DEADLINE, || async {
         (messages_of(&sandbox, "NOTIFY", id).await == 1).then_some(())
@@ -299,7 +303,7 @@ async fn an_erasure_killed_between_two_steps_finishes_after_a_restart() {
     );
     assert!(erasure.detail.contains(&format!("jobs {job_id} erased")), "{}", erasure.detail);
     assert_eq!(
-        contacts.contact("teacher-8").await.unwrap().map(|c| c.opt_in),
+        contacts.contact(&UploaderId::from("teacher-8")).await.unwrap().map(|c| c.opt_in),
         Some(true),
         "only --uploader erases the address"
     );

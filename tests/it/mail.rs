@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use docflow::db::State;
+use docflow::ids::UploaderId;
 use docflow::mail::notice::Notice;
 use docflow::mail::store::{Contact, MailStore};
 
@@ -47,9 +48,9 @@ async fn a_teacher_who_opted_in_gets_one_mail_per_document_and_event() {
     let mut sandbox = sandbox(&sink).await;
     let contacts = MailStore::new(sandbox.db.clone());
     let opted_in = Contact { email: "teacher42@school.example".into(), opt_in: true };
-    contacts.record_contact("teacher-42", &opted_in).await.unwrap();
+    contacts.record_contact(&UploaderId::from("teacher-42"), &opted_in).await.unwrap();
     let not_opted = Contact { email: "teacher7@school.example".into(), opt_in: false };
-    contacts.record_contact("teacher-7", &not_opted).await.unwrap();
+    contacts.record_contact(&UploaderId::from("teacher-7"), &not_opted).await.unwrap();
     sandbox.start_all().await;
 
     let ready = sandbox.upload("teacher-42/week3/plan.txt", lesson_plan(), "text/plain", &[]).await;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use docflow::db::State;
-use docflow::ids::DocumentId;
+use docflow::ids::{DocumentId, JobId};
 use sha2::Digest;
 
 use crate::support::{Sandbox, wait_for};
@@ -35,7 +35,7 @@ async fn callbacks_stored(sandbox: &Sandbox) -> u64 {
 async fn submitted_plan(sandbox: &Sandbox) -> (DocumentId, String) {
     let id = sandbox.upload("teacher-9/plan.txt", lesson_plan(), "text/plain", &[]).await;
     let document = sandbox.wait_for_state(id, State::Submitted, DEADLINE).await;
-    (id, document.provider_job_id.unwrap())
+    (id, document.provider_job_id.unwrap().into())
 }
 
 /// A tiny file server for results the test controls; counts the requests it gets.
@@ -297,7 +297,7 @@ async fn a_dropped_callback_is_recovered_by_the_watchdog_from_the_job_status() {
     let document = sandbox.wait_for_state(id, State::Normalized, DEADLINE).await;
     let jobs = sandbox.sim_jobs().await;
     assert_eq!(jobs[0]["callbacks_sent"], 0, "no callback was ever sent");
-    assert_eq!(jobs[0]["job_id"].as_str(), document.provider_job_id.as_deref());
+    assert_eq!(jobs[0]["job_id"].as_str(), document.provider_job_id.as_ref().map(JobId::as_str));
     let timeline = sandbox.db.timeline(id).await.unwrap();
     assert_eq!(timeline.iter().find(|t| t.state == State::Processed).unwrap().stage, "validate");
 }
@@ -406,7 +406,7 @@ async fn a_callback_that_beats_the_submission_answer_still_completes_the_documen
     let document = sandbox.wait_for_state(id, State::Normalized, DEADLINE).await;
     let jobs = sandbox.sim_jobs().await;
     assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0]["job_id"].as_str(), document.provider_job_id.as_deref());
+    assert_eq!(jobs[0]["job_id"].as_str(), document.provider_job_id.as_ref().map(JobId::as_str));
     let timeline = sandbox.db.timeline(id).await.unwrap();
     let submitted = timeline.iter().find(|t| t.state == State::Submitted).unwrap();
     assert_eq!(submitted.stage, "validate", "the callback recorded the job: {timeline:?}");

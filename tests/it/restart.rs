@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use docflow::db::{State, StatusChange};
-use docflow::ids::DocumentId;
+use docflow::ids::{DocumentId, JobId};
 use docflow::nats::Names;
 use docflow::settings::Settings;
 use docflow::stages::transfer::restart::ReplayRestarts;
@@ -154,7 +154,7 @@ async fn docflow_retry_restarts_documents_the_provider_failed_and_open_pages_hea
         assert_ne!(key_of(&jobs[0]), key_of(&jobs[1]), "each round has its own Idempotency-Key");
         assert!(reasons(&sandbox, id).await.contains(&"retried".to_owned()));
         assert_eq!(
-            document.provider_job_id.as_deref(),
+            document.provider_job_id.as_ref().map(JobId::as_str),
             jobs.iter().find(|j| j["status"] == "completed").unwrap()["job_id"].as_str()
         );
     }
@@ -218,7 +218,7 @@ async fn a_lost_callback_is_recovered_by_an_early_status_check_long_before_the_d
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0]["callbacks_sent"], 0, "no callback was ever sent");
     assert_eq!(jobs[0]["callback_dropped"], true);
-    assert_eq!(jobs[0]["job_id"].as_str(), document.provider_job_id.as_deref());
+    assert_eq!(jobs[0]["job_id"].as_str(), document.provider_job_id.as_ref().map(JobId::as_str));
     eprintln!("lost callback recovered in {:?}", started.elapsed());
 }
 

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use docflow::db::State;
+use docflow::ids::JobId;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::support::{Sandbox, wait_for};
@@ -99,7 +100,7 @@ async fn a_lesson_plan_and_a_video_put_into_the_bucket_become_submitted_document
     assert_eq!(jobs.len(), 2);
     let plan_job = jobs.iter().find(|j| j["reference"] == plan.id.to_string()).unwrap();
     assert_eq!(plan_job["size"], lesson_plan().len());
-    assert_eq!(plan_job["job_id"].as_str(), plan.provider_job_id.as_deref());
+    assert_eq!(plan_job["job_id"].as_str(), plan.provider_job_id.as_ref().map(JobId::as_str));
     let timeline = sandbox.db.timeline(plan.id).await.unwrap();
     let states: Vec<&str> = timeline.iter().map(|t| t.state.as_str()).collect();
     assert_eq!(states, ["received", "submitted"]);
@@ -266,7 +267,7 @@ async fn a_worker_killed_after_submitting_but_before_acking_makes_no_second_job(
     let document = sandbox.wait_for_state(id, State::Submitted, DEADLINE).await;
     let jobs = sandbox.sim_jobs().await;
     assert_eq!(jobs.len(), 1, "one job at the provider");
-    assert_eq!(jobs[0]["job_id"].as_str(), document.provider_job_id.as_deref());
+    assert_eq!(jobs[0]["job_id"].as_str(), document.provider_job_id.as_ref().map(JobId::as_str));
     assert!(
         jobs[0]["attempts"].as_u64().unwrap() >= 2,
         "the redelivery submitted again, with the same Idempotency-Key"

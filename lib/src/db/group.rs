@@ -296,7 +296,7 @@ mod tests {
     use super::*;
     use crate::db::testing::{Target, postgres, sqlite};
     use crate::db::{NewDocument, State};
-    use crate::ids::Kind;
+    use crate::ids::{JobId, Kind};
     use crate::lifecycle::{By, Transition};
 
     const TRANSFER: StageId = StageId::Transfer;
@@ -362,7 +362,8 @@ mod tests {
 
     fn submit(id: DocumentId) -> Transition<'static> {
         let submission: &'static str = Box::leak(id.submission_id_for_round("sim", 0).to_string().into_boxed_str());
-        Transition::Submit { round: 0, provider: "sim", submission_id: submission, job_id: "job" }
+        let job: &'static JobId = Box::leak(Box::new(JobId::from("job")));
+        Transition::Submit { round: 0, provider: "sim", submission_id: submission, job_id: job }
     }
 
     async fn states(db: &Db, ids: &[DocumentId]) -> Vec<State> {

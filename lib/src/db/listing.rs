@@ -13,14 +13,14 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, Quer
 
 use super::entities::documents;
 use super::{Db, DbError, Document, State};
-use crate::ids::{DocumentId, Kind};
+use crate::ids::{DocumentId, Kind, UploaderId};
 
 /// Which documents to list; `None` matches any.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListFilter {
     pub state: Option<State>,
     pub kind: Option<Kind>,
-    pub uploader: Option<String>,
+    pub uploader: Option<UploaderId>,
     /// Text the key contains, ignoring the case of ASCII letters (`%` and `_` are
     /// matched as themselves). No index serves it: it narrows the rows the others select.
     pub key: Option<String>,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::DbError;
 use super::entities::{artifacts, document_events, documents};
-use crate::ids::{DocumentId, Kind};
+use crate::ids::{DocumentId, JobId, Kind, UploaderId};
 use crate::lifecycle::FailureCause;
 
 /// A document's state. `received -> submitted -> processed -> validated -> normalized`;
@@ -95,7 +95,7 @@ impl FromStr for State {
 pub struct NewDocument {
     pub id: DocumentId,
     pub kind: Kind,
-    pub uploader_id: String,
+    pub uploader_id: UploaderId,
     pub bucket: String,
     pub key: String,
     pub version_id: Option<String>,
@@ -110,7 +110,7 @@ pub struct Document {
     pub id: DocumentId,
     pub state: State,
     pub kind: Kind,
-    pub uploader_id: String,
+    pub uploader_id: UploaderId,
     pub bucket: String,
     pub key: String,
     pub version_id: Option<String>,
@@ -118,7 +118,7 @@ pub struct Document {
     pub size: i64,
     pub content_type: String,
     pub provider: String,
-    pub provider_job_id: Option<String>,
+    pub provider_job_id: Option<JobId>,
     pub submission_id: Option<String>,
     pub error_stage: Option<String>,
     pub error_reason: Option<String>,
@@ -192,7 +192,7 @@ impl TryFrom<documents::Model> for Document {
             id,
             state,
             kind,
-            uploader_id: row.uploader_id,
+            uploader_id: UploaderId::from(row.uploader_id),
             bucket: row.bucket,
             key: row.key,
             version_id: row.version_id,
@@ -200,7 +200,7 @@ impl TryFrom<documents::Model> for Document {
             size: row.size,
             content_type: row.content_type,
             provider: row.provider,
-            provider_job_id: row.provider_job_id,
+            provider_job_id: row.provider_job_id.map(JobId::from),
             submission_id: row.submission_id,
             error_stage: row.error_stage,
             error_reason: row.error_reason,

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Db, State};
-use crate::ids::{DocumentId, Kind};
+use crate::ids::{DocumentId, Kind, UploaderId};
 
 /// A document that has just taken `state`: what a page needs to show or add its row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,7 +18,7 @@ pub struct StatusChange {
     pub id: DocumentId,
     pub state: State,
     pub at: DateTime<Utc>,
-    pub uploader: String,
+    pub uploader: UploaderId,
     pub kind: Kind,
     pub key: String,
 }

@@ -21,7 +21,7 @@ use sea_orm::{
 use super::entities::artifacts;
 use super::entities::{document_events, documents, submissions};
 use super::{ArtifactRow, Db, DbError, Document, NewDocument, State, TimelineEntry, statements};
-use crate::ids::{DocumentId, StageId};
+use crate::ids::{DocumentId, JobId, StageId};
 
 /// A forgotten document (`crate::forget`: its tombstone) is never inserted again; the
 /// `WHERE` costs no statement of its own.
@@ -153,10 +153,10 @@ impl Db {
     }
 
     /// The submission id under which `job_id` was recorded for the document, if it was.
-    pub async fn submission_of_job(&self, id: DocumentId, job_id: &str) -> Result<Option<String>, DbError> {
+    pub async fn submission_of_job(&self, id: DocumentId, job_id: &JobId) -> Result<Option<String>, DbError> {
         let row = submissions::Entity::find()
             .filter(submissions::Column::DocumentId.eq(id.to_string()))
-            .filter(submissions::Column::JobId.eq(job_id))
+            .filter(submissions::Column::JobId.eq(job_id.as_str()))
             .one(&self.conn)
             .await?;
         Ok(row.map(|row| row.id))

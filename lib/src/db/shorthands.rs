@@ -3,7 +3,7 @@
 //! stage by name. Test builds only; the stages and the wiring call `apply` itself.
 
 use super::{ArtifactRow, Db, DbError, State};
-use crate::ids::DocumentId;
+use crate::ids::{DocumentId, JobId};
 use crate::lifecycle::{By, FailureCause, Transition};
 
 fn by(stage: &str, attempt: u32) -> By {
@@ -23,7 +23,7 @@ impl Db {
         stage: &str,
         attempt: u32,
     ) -> Result<bool, DbError> {
-        let submit = Transition::Submit { round, provider, submission_id, job_id };
+        let submit = Transition::Submit { round, provider, submission_id, job_id: &JobId::from(job_id) };
         self.apply(id, submit, by(stage, attempt)).await
     }
 

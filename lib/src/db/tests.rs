@@ -10,7 +10,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, DbBackend, EntityTrait, Paginat
 use sea_orm_migration::MigratorTrait;
 
 use super::*;
-use crate::ids::{DocumentId, Kind, ObjectVersion, StageId};
+use crate::ids::{DocumentId, JobId, Kind, ObjectVersion, StageId};
 use crate::lifecycle::FailureCause;
 
 use super::testing::{MAX_CONNECTIONS, Target, on_both, settings};
@@ -172,7 +172,7 @@ async fn transitions_happen_only_from_the_states_named(t: Target) {
     assert!(!t.db.mark_submitted_in_round(id, 0, "sim", &submission_id, "job_other", "transfer", 3).await.unwrap());
     let d = t.db.get(id).await.unwrap().unwrap();
     assert_eq!(d.state, State::Submitted);
-    assert_eq!(d.provider_job_id.as_deref(), Some("job_7f3c"));
+    assert_eq!(d.provider_job_id, Some(JobId::from("job_7f3c")));
     assert_eq!(d.submission_id.as_deref(), Some(submission_id.as_str()));
     assert_eq!(d.attempts, serde_json::json!({"transfer": 2}));
     assert!(d.updated_at >= d.created_at);
@@ -449,9 +449,9 @@ async fn a_failed_document_restarts_in_a_new_round_once_per_message(t: Target) {
     assert!(!t.db.mark_submitted_in_round(id, 0, "sim", &round0, "job-0", "transfer", 3).await.unwrap());
     let round1 = id.submission_id_for_round("sim", 1).to_string();
     assert!(t.db.mark_submitted_in_round(id, 1, "sim", &round1, "job-1", "transfer", 1).await.unwrap());
-    assert_eq!(t.db.submission_of_job(id, "job-0").await.unwrap(), Some(round0));
-    assert_eq!(t.db.submission_of_job(id, "job-1").await.unwrap(), Some(round1));
-    assert_eq!(t.db.submission_of_job(id, "job-x").await.unwrap(), None);
+    assert_eq!(t.db.submission_of_job(id, &JobId::from("job-0")).await.unwrap(), Some(round0));
+    assert_eq!(t.db.submission_of_job(id, &JobId::from("job-1")).await.unwrap(), Some(round1));
+    assert_eq!(t.db.submission_of_job(id, &JobId::from("job-x")).await.unwrap(), None);
 
     assert!(t.db.transition(id, &[State::Submitted], State::Processed, "validate", 1, None).await.unwrap());
     assert!(

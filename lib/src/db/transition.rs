@@ -21,7 +21,7 @@ use super::entities::{artifacts, document_events, documents, processed_events, s
 use super::group::Prepared;
 use super::repository::{clamp, now};
 use super::{Db, DbError, State, StatusChange};
-use crate::ids::DocumentId;
+use crate::ids::{DocumentId, UploaderId};
 use crate::lifecycle::{By, Guard, Transition};
 
 /// The updated row, as a CTE on PostgreSQL.
@@ -121,7 +121,7 @@ impl Db {
             return;
         }
         let fields = (
-            row.try_get::<String>("", "uploader_id"),
+            row.try_get::<String>("", "uploader_id").map(UploaderId::from),
             row.try_get::<String>("", "kind"),
             row.try_get::<String>("", "key"),
         );
@@ -171,7 +171,7 @@ impl Write<'_> {
             .and_where(Expr::col(C::State).is_in(self.transition.from_states().iter().map(State::as_str)));
         match self.transition {
             Transition::Submit { submission_id, job_id, .. } => {
-                update.value(C::SubmissionId, submission_id).value(C::ProviderJobId, job_id);
+                update.value(C::SubmissionId, submission_id).value(C::ProviderJobId, job_id.as_str());
             }
             Transition::Restarted { origin, .. } => {
                 update
@@ -224,7 +224,7 @@ impl Write<'_> {
                         Expr::val(submission_id),
                         source.id(),
                         Expr::val(provider),
-                        Expr::val(job_id),
+                        Expr::val(job_id.as_str()),
                         Expr::val("submitted"),
                         Expr::val(self.at),
                         Expr::val(self.at),

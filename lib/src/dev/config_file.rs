@@ -168,7 +168,7 @@ pub fn render(settings: &Settings) -> String {
             s(token.role.name())
         ));
         if let crate::settings::tokens::Role::Uploader { uploader_id } = &token.role {
-            text.push_str(&format!("uploader_id = {}\n", s(uploader_id)));
+            text.push_str(&format!("uploader_id = {}\n", s(uploader_id.as_str())));
         }
     }
     for (name, p) in &settings.providers {

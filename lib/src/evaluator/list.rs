@@ -24,6 +24,7 @@ use super::sort::{Direction, Position, Sort};
 use super::{DEFAULT_LIMIT, DocumentSummary, EvaluatorState, MAX_LIMIT, authorize, db_error};
 use crate::db::{Document, ListFilter};
 use crate::gateway::{ApiError, shown};
+use crate::ids::UploaderId;
 
 const INVALID: &str = "invalid query parameter";
 /// Longest value of any parameter but `cursor`, in bytes: an uploader id is a key's
@@ -151,7 +152,7 @@ pub(crate) fn parse(pairs: &[(String, String)]) -> Result<Listing, InvalidParame
                 if value.contains('/') {
                     return Err(field("an uploader id is a key's first segment: it has no `/`".to_owned()));
                 }
-                listing.filter.uploader = Some(value.to_owned());
+                listing.filter.uploader = Some(UploaderId::from(value));
             }
             "key" => listing.filter.key = Some(value.to_owned()),
             "tab" if value == "all" => listing.tab = None,
@@ -263,7 +264,7 @@ mod tests {
         .unwrap();
         assert_eq!(request.filter.state, Some(State::Failed));
         assert_eq!(request.filter.kind, Some(Kind::Video));
-        assert_eq!(request.filter.uploader.as_deref(), Some("teacher-42"));
+        assert_eq!(request.filter.uploader, Some(UploaderId::from("teacher-42")));
         assert_eq!(request.limit, 500);
     }
 
@@ -291,7 +292,7 @@ mod tests {
         let echoed = parse(&pairs(&[(&long, "x")])).unwrap_err();
         assert!(echoed.field.len() < 100, "a long name is not echoed whole");
         assert_eq!(
-            parse(&pairs(&[("uploader", &"t".repeat(MAX_VALUE))])).unwrap().filter.uploader.unwrap().len(),
+            parse(&pairs(&[("uploader", &"t".repeat(MAX_VALUE))])).unwrap().filter.uploader.unwrap().as_str().len(),
             MAX_VALUE
         );
     }

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::sort::{Direction, Position, Sort, SortKey};
 use crate::db::{Db, DbError, Document, ListFilter, State, documents, filter_condition};
+use crate::ids::UploaderId;
 
 /// Which of the evaluator's queues; `None` in a request means all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,7 +148,7 @@ async fn key_of(db: &Db, sort: Sort, document: &Document) -> Result<SortKey, DbE
     Ok(match sort {
         Sort::CreatedAt => SortKey::Time(document.created_at),
         Sort::UpdatedAt => SortKey::Time(document.updated_at),
-        Sort::Uploader => SortKey::Text(document.uploader_id.clone()),
+        Sort::Uploader => SortKey::Text(document.uploader_id.to_string()),
         Sort::Name => SortKey::Text(computed::<String>(db, sort, document).await?),
         Sort::State | Sort::Findings => SortKey::Number(computed::<i64>(db, sort, document).await?),
     })
@@ -272,7 +273,7 @@ pub async fn counts(db: &Db, filter: &ListFilter) -> Result<Counts, DbError> {
 
 /// Uploaders whose id starts with `prefix`, alphabetically, with their number of
 /// documents: the list's uploader picker.
-pub async fn uploaders(db: &Db, prefix: &str, limit: u64) -> Result<Vec<(String, u64)>, DbError> {
+pub async fn uploaders(db: &Db, prefix: &str, limit: u64) -> Result<Vec<(UploaderId, u64)>, DbError> {
     let mut query = documents::Entity::find()
         .select_only()
         .column(documents::Column::UploaderId)
@@ -287,5 +288,5 @@ pub async fn uploaders(db: &Db, prefix: &str, limit: u64) -> Result<Vec<(String,
         query = query.filter(column.like(sea_orm::sea_query::LikeExpr::new(format!("{escaped}%")).escape('!')));
     }
     let rows: Vec<(String, i64)> = query.into_tuple().all(db.connection()).await?;
-    Ok(rows.into_iter().map(|(id, n)| (id, std::cmp::max(n, 0) as u64)).collect())
+    Ok(rows.into_iter().map(|(id, n)| (UploaderId::from(id), std::cmp::max(n, 0) as u64)).collect())
 }

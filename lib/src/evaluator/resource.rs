@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::db::{ArtifactRole, ArtifactRow, Document, State, TimelineEntry};
-use crate::ids::{DocumentId, Kind};
+use crate::ids::{DocumentId, JobId, Kind, UploaderId};
 use crate::lifecycle::FailureCause;
 use crate::review::{Review, Verdict, Version};
 
@@ -15,13 +15,13 @@ pub struct DocumentSummary {
     pub id: DocumentId,
     pub state: State,
     pub kind: Kind,
-    pub uploader_id: String,
+    pub uploader_id: UploaderId,
     pub bucket: String,
     pub key: String,
     pub size: i64,
     pub content_type: String,
     pub provider: String,
-    pub provider_job_id: Option<String>,
+    pub provider_job_id: Option<JobId>,
     /// `{stage: attempt}` of the last transition each stage made.
     pub attempts: serde_json::Value,
     pub created_at: DateTime<Utc>,

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::{ArtifactView, DocumentResource, DocumentSummary, EvaluatorState, TimelineView, authorize, db_error};
 use crate::db::{ArtifactRole, ArtifactRow};
 use crate::gateway::ApiError;
-use crate::ids::DocumentId;
+use crate::ids::{DocumentId, UploaderId};
 
 pub(super) async fn show(
     State(state): State<EvaluatorState>,
@@ -63,13 +63,13 @@ pub(crate) fn gateway_link(id: DocumentId, role: ArtifactRole) -> String {
 pub(crate) async fn load(
     state: &EvaluatorState,
     id: DocumentId,
-    uploader: Option<&str>,
+    uploader: Option<&UploaderId>,
     links: Links,
 ) -> Result<Option<DocumentResource>, ApiError> {
     let Some(mut document) = state.db.get(id).await.map_err(|e| db_error(&e))? else {
         return Ok(None);
     };
-    if uploader.is_some_and(|own| own != document.uploader_id) {
+    if uploader.is_some_and(|own| *own != document.uploader_id) {
         return Ok(None);
     }
     let (timeline, artifacts) =

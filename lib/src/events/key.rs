@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::ids::UploaderId;
+
 /// The longest key accepted, in bytes (S3's own limit).
 pub const MAX_KEY_BYTES: usize = 1024;
 
@@ -86,8 +88,8 @@ impl ObjectKey {
     }
 
     /// The first path segment: the teacher's or trainee's id (never empty).
-    pub fn uploader_id(&self) -> &str {
-        self.0.split('/').next().unwrap_or_default()
+    pub fn uploader_id(&self) -> UploaderId {
+        UploaderId::from(self.0.split('/').next().unwrap_or_default())
     }
 
     /// The last path segment (never empty).

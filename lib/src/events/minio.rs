@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{Boundary, ObjectKey, Refused};
-use crate::ids::{DocumentId, Kind, ObjectVersion};
+use crate::ids::{DocumentId, Kind, ObjectVersion, UploaderId};
 
 /// The event names that create content; every other event is acknowledged and ignored.
 pub const CREATING_EVENTS: [&str; 4] = [
@@ -113,7 +113,7 @@ impl Upload {
     }
 
     /// The first path segment: the teacher's or trainee's id.
-    pub fn uploader_id(&self) -> &str {
+    pub fn uploader_id(&self) -> UploaderId {
         self.key.uploader_id()
     }
 

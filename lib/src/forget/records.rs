@@ -6,7 +6,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait, Value};
 
 use crate::db::{Db, DbError};
-use crate::ids::DocumentId;
+use crate::ids::{DocumentId, JobId, UploaderId};
 
 /// Every table holding rows of a document, by its `document_id` column, children first:
 /// the ONE list to extend when a feature adds a table that names documents (reviews and
@@ -54,12 +54,12 @@ impl Outcome {
 pub struct Erasure {
     pub request_id: String,
     pub document_id: String,
-    pub uploader_id: String,
+    pub uploader_id: UploaderId,
     pub requested_by: String,
     pub with_upload: bool,
     pub provider: Option<String>,
     /// The provider's job ids of every submission round, recorded before the rows go.
-    pub job_ids: Vec<String>,
+    pub job_ids: Vec<JobId>,
     pub outcome: Outcome,
     pub detail: String,
     pub requested_at: DateTime<Utc>,
@@ -98,11 +98,11 @@ pub async fn record_request(db: &Db, erasure: &Erasure) -> Result<(), DbError> {
     let values = vec![
         erasure.request_id.clone().into(),
         erasure.document_id.clone().into(),
-        erasure.uploader_id.clone().into(),
+        erasure.uploader_id.as_str().into(),
         erasure.requested_by.clone().into(),
         erasure.with_upload.into(),
         erasure.provider.clone().into(),
-        erasure.job_ids.join(",").into(),
+        joined(&erasure.job_ids, ",").into(),
         Outcome::Pending.as_str().into(),
         erasure.detail.clone().into(),
         erasure.requested_at.into(),
@@ -111,16 +111,21 @@ pub async fn record_request(db: &Db, erasure: &Erasure) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Job ids as one text: `,` between them in `erasures.job_ids`, `, ` in a detail.
+pub fn joined(jobs: &[JobId], separator: &str) -> String {
+    jobs.iter().map(JobId::as_str).collect::<Vec<_>>().join(separator)
+}
+
 /// Notes the provider and its job ids, read from the rows before they go.
 pub async fn note_jobs(
     db: &Db,
     request_id: &str,
     id: DocumentId,
     provider: &str,
-    jobs: &[String],
+    jobs: &[JobId],
 ) -> Result<(), DbError> {
     let sql = "UPDATE erasures SET provider = $3, job_ids = $4 WHERE request_id = $1 AND document_id = $2";
-    let values = vec![request_id.into(), id.to_string().into(), provider.into(), jobs.join(",").into()];
+    let values = vec![request_id.into(), id.to_string().into(), provider.into(), joined(jobs, ",").into()];
     db.connection().execute_raw(stmt(db, sql, values)).await?;
     Ok(())
 }
@@ -164,11 +169,11 @@ fn read_erasure(row: &sea_orm::QueryResult) -> Result<Erasure, DbError> {
     Ok(Erasure {
         request_id: row.try_get("", "request_id")?,
         document_id: row.try_get("", "document_id")?,
-        uploader_id: row.try_get("", "uploader_id")?,
+        uploader_id: row.try_get::<String>("", "uploader_id").map(UploaderId::from)?,
         requested_by: row.try_get("", "requested_by")?,
         with_upload: row.try_get("", "with_upload")?,
         provider: row.try_get("", "provider")?,
-        job_ids: job_ids.split(',').filter(|j| !j.is_empty()).map(str::to_owned).collect(),
+        job_ids: job_ids.split(',').filter(|j| !j.is_empty()).map(JobId::from).collect(),
         outcome: Outcome::parse(&outcome)
             .ok_or_else(|| DbError::Decode { column: "erasures.outcome", value: outcome })?,
         detail: row.try_get("", "detail")?,
@@ -179,20 +184,21 @@ fn read_erasure(row: &sea_orm::QueryResult) -> Result<Erasure, DbError> {
 
 /// The job ids of every submission round of the document (its submissions, and the
 /// current job of the document row).
-pub async fn job_ids(db: &Db, id: DocumentId, current: Option<&str>) -> Result<Vec<String>, DbError> {
+pub async fn job_ids(db: &Db, id: DocumentId, current: Option<&JobId>) -> Result<Vec<JobId>, DbError> {
     let sql = "SELECT job_id FROM submissions WHERE document_id = $1 AND job_id IS NOT NULL";
     let rows = db.connection().query_all_raw(stmt(db, sql, vec![id.to_string().into()])).await?;
-    let mut jobs = rows.iter().map(|row| row.try_get::<String>("", "job_id")).collect::<Result<Vec<_>, _>>()?;
-    jobs.extend(current.map(str::to_owned));
+    let mut jobs =
+        rows.iter().map(|row| row.try_get::<String>("", "job_id").map(JobId::from)).collect::<Result<Vec<_>, _>>()?;
+    jobs.extend(current.cloned());
     jobs.sort();
     jobs.dedup();
     Ok(jobs)
 }
 
 /// The ids of an uploader's documents.
-pub async fn documents_of(db: &Db, uploader_id: &str) -> Result<Vec<DocumentId>, DbError> {
+pub async fn documents_of(db: &Db, uploader_id: &UploaderId) -> Result<Vec<DocumentId>, DbError> {
     let sql = "SELECT id FROM documents WHERE uploader_id = $1 ORDER BY id";
-    let rows = db.connection().query_all_raw(stmt(db, sql, vec![uploader_id.into()])).await?;
+    let rows = db.connection().query_all_raw(stmt(db, sql, vec![uploader_id.as_str().into()])).await?;
     rows.iter()
         .map(|row| {
             let id: String = row.try_get("", "id")?;

@@ -10,7 +10,7 @@ use chrono::Utc;
 use super::records::{self, Erasure, Outcome};
 use super::{ForgetRequest, SUBJECT};
 use crate::db::{Db, DbError};
-use crate::ids::DocumentId;
+use crate::ids::{DocumentId, UploaderId};
 use crate::messages::{self, PublishError};
 use crate::nats::Names;
 use crate::settings::Settings;
@@ -28,7 +28,7 @@ pub enum ForgetError {
     #[error("document {0} was already forgotten")]
     AlreadyForgotten(DocumentId),
     #[error("uploader {0:?} has no documents")]
-    NoDocuments(String),
+    NoDocuments(UploaderId),
     #[error(transparent)]
     Database(#[from] DbError),
     #[error(transparent)]
@@ -46,14 +46,14 @@ pub enum ForgetError {
 #[derive(Debug, Clone)]
 pub enum Target {
     Documents(Vec<String>),
-    Uploader(String),
+    Uploader(UploaderId),
 }
 
 /// A document to forget, with the uploader it belongs to (for the audit).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
     pub id: DocumentId,
-    pub uploader_id: String,
+    pub uploader_id: UploaderId,
 }
 
 /// The documents `target` names; an id that names no document is an error naming it.

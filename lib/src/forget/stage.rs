@@ -11,7 +11,7 @@ use super::records::{self, Erasure, Outcome as Audit};
 use super::streams;
 use super::{ForgetRequest, STAGE};
 use crate::db::Db;
-use crate::ids::{DocumentId, StageId};
+use crate::ids::{DocumentId, JobId, StageId, UploaderId};
 use crate::nats::Names;
 use crate::provider::client::ProviderClient;
 use crate::provider::deletion::Deletion;
@@ -68,7 +68,7 @@ impl Forget {
         let mut detail = erasure.detail.clone();
         let (provider, jobs) = match self.db.get(id).await? {
             Some(document) => {
-                let jobs = records::job_ids(&self.db, id, document.provider_job_id.as_deref()).await?;
+                let jobs = records::job_ids(&self.db, id, document.provider_job_id.as_ref()).await?;
                 records::note_jobs(&self.db, &request.request_id, id, &document.provider, &jobs).await?;
                 let known: Vec<String> = self.db.artifacts(id).await?.into_iter().map(|a| a.key).collect();
                 let objects = self.delete_results(id, &known).await?;
@@ -139,13 +139,13 @@ impl Forget {
 
     /// Asks the provider to erase every job of the document. A transient answer retries
     /// the message (what is already erased answers 404 next time); a refusal is recorded.
-    async fn delete_at_provider(&self, provider: Option<&str>, jobs: &[String]) -> Result<(Audit, String), StepError> {
+    async fn delete_at_provider(&self, provider: Option<&str>, jobs: &[JobId]) -> Result<(Audit, String), StepError> {
         let Some(name) = provider.filter(|_| !jobs.is_empty()) else {
             return Ok((Audit::Erased, "provider: nothing submitted".into()));
         };
         let Some(client) = self.providers.get(name) else {
-            let detail =
-                format!("provider {name} is no longer configured: its copy of jobs {} was not erased", jobs.join(", "));
+            let jobs = records::joined(jobs, ", ");
+            let detail = format!("provider {name} is no longer configured: its copy of jobs {jobs} was not erased");
             return Ok((Audit::ProviderRefused, detail));
         };
         let mut refused = Vec::new();
@@ -160,7 +160,7 @@ impl Forget {
             }
         }
         if refused.is_empty() {
-            Ok((Audit::Erased, format!("provider {name}: jobs {} erased", jobs.join(", "))))
+            Ok((Audit::Erased, format!("provider {name}: jobs {} erased", records::joined(jobs, ", "))))
         } else {
             Ok((Audit::ProviderRefused, format!("provider {name} refused to erase: {}", refused.join("; "))))
         }
@@ -174,11 +174,12 @@ struct Messages {
     notices: u64,
 }
 
-fn new_erasure(request: &ForgetRequest, uploader_id: Option<String>) -> Erasure {
+fn new_erasure(request: &ForgetRequest, uploader_id: Option<UploaderId>) -> Erasure {
     Erasure {
         request_id: request.request_id.clone(),
         document_id: request.document_id.to_string(),
-        uploader_id: uploader_id.unwrap_or_default(),
+        // A document already gone has no uploader to name: the audit keeps empty text.
+        uploader_id: uploader_id.unwrap_or_else(|| UploaderId::from("")),
         requested_by: request.requested_by.clone(),
         with_upload: request.with_upload,
         provider: None,

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 use super::ApiError;
+use crate::ids::UploaderId;
 use crate::settings::tokens::{GatewayToken, Role};
 
 /// What a request wants to do, as far as tokens are concerned.
@@ -18,7 +19,7 @@ pub enum Access<'a> {
     Evaluate,
     /// `POST /v1/uploads` for this uploader; `None` before the body is read (the role can
     /// upload for someone).
-    Upload(Option<&'a str>),
+    Upload(Option<&'a UploaderId>),
 }
 
 impl Role {
@@ -154,17 +155,19 @@ mod tests {
     #[test]
     fn each_role_allows_its_own_requests_only() {
         let teacher = Role::Uploader { uploader_id: "teacher-42".into() };
+        let ids = ["teacher-42", "anyone", "teacher-4", "someone-else"].map(UploaderId::from);
+        let [teacher_42, anyone, teacher_4, someone_else] = &ids;
         let table = [
             (Role::Evaluator, Access::Evaluate, true),
             (Role::Evaluator, Access::Upload(None), false),
-            (Role::Evaluator, Access::Upload(Some("teacher-42")), false),
+            (Role::Evaluator, Access::Upload(Some(teacher_42)), false),
             (Role::Uploads, Access::Evaluate, false),
-            (Role::Uploads, Access::Upload(Some("anyone")), true),
+            (Role::Uploads, Access::Upload(Some(anyone)), true),
             (teacher.clone(), Access::Evaluate, false),
             (teacher.clone(), Access::Upload(None), true),
-            (teacher.clone(), Access::Upload(Some("teacher-42")), true),
-            (teacher.clone(), Access::Upload(Some("teacher-4")), false),
-            (teacher, Access::Upload(Some("someone-else")), false),
+            (teacher.clone(), Access::Upload(Some(teacher_42)), true),
+            (teacher.clone(), Access::Upload(Some(teacher_4)), false),
+            (teacher, Access::Upload(Some(someone_else)), false),
         ];
         for (role, access, allowed) in table {
             assert_eq!(role.allows(access), allowed, "{role:?} {access:?}");

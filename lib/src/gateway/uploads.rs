@@ -23,6 +23,7 @@ use serde_json::{Map, Value, json};
 use super::auth::{self, Access};
 use super::{ApiError, GatewayState, body};
 use crate::events::key::is_invisible;
+use crate::ids::UploaderId;
 use crate::metrics;
 use crate::settings::tokens::{MAX_UPLOADER_ID, uploader_id_ok};
 use crate::storage::active;
@@ -35,7 +36,7 @@ const INVALID: &str = "invalid upload request";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct UploadRequest {
-    pub(crate) uploader_id: String,
+    pub(crate) uploader_id: UploaderId,
     pub(crate) file_name: String,
     pub(crate) content_type: String,
     pub(crate) size: u64,
@@ -125,7 +126,7 @@ pub(super) fn parse(raw: &[u8]) -> Result<UploadRequest, ApiError> {
         return Err(ApiError::invalid_field(INVALID, "$", "expected a JSON object"));
     };
     let request = UploadRequest {
-        uploader_id: text(object, "uploader_id")?,
+        uploader_id: UploaderId::from(text(object, "uploader_id")?),
         file_name: text(object, "file_name")?,
         content_type: text(object, "content_type")?,
         size: match object.get("size") {
@@ -153,7 +154,7 @@ fn text(object: &Map<String, Value>, name: &str) -> Result<String, ApiError> {
 }
 
 pub(crate) fn validate(request: &UploadRequest) -> Result<(), ApiError> {
-    if !uploader_id_ok(&request.uploader_id) || request.uploader_id.chars().any(is_invisible) {
+    if !uploader_id_ok(request.uploader_id.as_str()) || request.uploader_id.as_str().chars().any(is_invisible) {
         return Err(field(
             "uploader_id",
             &format!("1 to {MAX_UPLOADER_ID} bytes, no `/`, `\\`, control or invisible characters, not `.` or `..`"),

@@ -55,6 +55,86 @@ impl std::str::FromStr for DocumentId {
     }
 }
 
+/// Text that names something docflow does not choose, kept as it came: a type of its own
+/// so one kind of id is never passed for another, the same text on the wire
+/// (`#[serde(transparent)]`: JSON bodies and NATS messages are unchanged) and in the
+/// database (the db layer converts its text columns in its row mapping). `Debug` is the
+/// text's own (`"job_c5c1"`), so errors and logs that print one with `{:?}` read as before.
+macro_rules! text_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&self.0, f)
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(id: String) -> $name {
+                $name(id)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(id: &str) -> $name {
+                $name(id.to_owned())
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.0 == *other
+            }
+        }
+    };
+}
+
+text_id! {
+    /// The provider's id of a submitted job (`job_c5c1...`): opaque text the provider
+    /// chooses, answered to a submission and echoed in its callbacks and status.
+    JobId
+}
+
+text_id! {
+    /// Who uploaded a document (`teacher-8`): the first segment of its object key, and
+    /// the id a signed-in teacher uploads and reads as in the web interface.
+    UploaderId
+}
+
 /// What tells one upload of a key from another.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ObjectVersion {
@@ -150,6 +230,18 @@ mod tests {
         assert_eq!(keys.len(), 4, "every round has its own key");
         assert_eq!(id.submission_id_for_round("sim", 2), id.submission_id_for_round("sim", 2));
         assert_ne!(id.submission_id_for_round("sim", 1), id.submission_id_for_round("other", 1));
+    }
+
+    #[test]
+    fn job_and_uploader_ids_are_their_text_unchanged_on_the_wire() {
+        let job: JobId = serde_json::from_str(r#""job_c5c1""#).unwrap();
+        assert_eq!(job, "job_c5c1");
+        assert_eq!((job.as_str(), job.to_string()), ("job_c5c1", "job_c5c1".to_owned()));
+        assert_eq!(serde_json::to_string(&job).unwrap(), r#""job_c5c1""#);
+        assert_eq!(format!("{job:?}"), r#""job_c5c1""#);
+        let uploader = UploaderId::from("teacher-8");
+        assert_eq!(serde_json::to_string(&uploader).unwrap(), r#""teacher-8""#);
+        assert_eq!(serde_json::from_str::<UploaderId>(r#""teacher-8""#).unwrap(), uploader);
     }
 
     #[test]

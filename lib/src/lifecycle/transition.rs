@@ -4,7 +4,7 @@
 //! (`stages/conformance.rs`) holds both to them.
 
 use crate::db::{ArtifactRow, State};
-use crate::ids::StageId;
+use crate::ids::{JobId, StageId};
 use crate::lifecycle::FailureCause;
 
 /// A move of one document, with what it records besides its new state. Applied with
@@ -17,7 +17,7 @@ pub enum Transition<'a> {
     /// `received -> submitted` in submission round `round` (a late step of an earlier
     /// round never records its job as the current round's): the job the provider gave,
     /// under the round's submission id.
-    Submit { round: u32, provider: &'a str, submission_id: &'a str, job_id: &'a str },
+    Submit { round: u32, provider: &'a str, submission_id: &'a str, job_id: &'a JobId },
     /// `submitted -> processed`: the callback is accepted, its results are not in yet.
     Processed,
     /// `submitted|processed -> validated`, from `from` (the state the caller read): the
@@ -159,7 +159,7 @@ mod tests {
     fn only_a_restart_leaves_failed_or_rejected_and_nothing_leaves_normalized() {
         let reason = "r";
         let moves = [
-            Transition::Submit { round: 0, provider: "sim", submission_id: "s", job_id: "j" },
+            Transition::Submit { round: 0, provider: "sim", submission_id: "s", job_id: &JobId::from("j") },
             Transition::Processed,
             Transition::Validated { from: State::Submitted, event_id: "e", artifacts: &[] },
             Transition::Validated { from: State::Processed, event_id: "e", artifacts: &[] },

@@ -14,7 +14,7 @@ use sea_orm::{DbErr, RuntimeErr};
 
 use super::notify::Notifier;
 use crate::db::{ArtifactRow, DbError, Document, NewDocument, State};
-use crate::ids::{DocumentId, StageId};
+use crate::ids::{DocumentId, JobId, StageId};
 use crate::lifecycle::{By, Transition};
 use crate::stages::ports::Documents;
 
@@ -84,7 +84,7 @@ impl Documents for Notifying {
         }
         Ok(applied)
     }
-    async fn submission_of_job(&self, id: DocumentId, job_id: &str) -> Result<Option<String>, DbError> {
+    async fn submission_of_job(&self, id: DocumentId, job_id: &JobId) -> Result<Option<String>, DbError> {
         self.inner.submission_of_job(id, job_id).await
     }
     async fn artifacts(&self, id: DocumentId) -> Result<Vec<ArtifactRow>, DbError> {

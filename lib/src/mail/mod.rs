@@ -19,7 +19,7 @@ use self::notice::Notice;
 use self::smtp::{SendError, Smtp};
 use self::store::{Claim, Contact, MailStore};
 use crate::db::Db;
-use crate::ids::StageId;
+use crate::ids::{StageId, UploaderId};
 use crate::settings::Settings;
 use crate::worker::{self, Delivery, Outcome, Stage, Step, StepError};
 
@@ -46,8 +46,8 @@ impl Mail {
     /// The address `uploader_id`'s mail goes to: `[[mail.uploaders]]` first (token
     /// uploaders), then the address recorded at their OpenID Connect sign-in. `None` when
     /// there is none or they did not opt in.
-    pub async fn recipient(&self, uploader_id: &str) -> Result<Option<String>, StepError> {
-        let configured = self.settings.mail.uploaders.iter().find(|u| u.uploader_id == uploader_id);
+    pub async fn recipient(&self, uploader_id: &UploaderId) -> Result<Option<String>, StepError> {
+        let configured = self.settings.mail.uploaders.iter().find(|u| u.uploader_id == *uploader_id);
         let contact = match configured {
             Some(u) => Some(Contact { email: u.email.clone(), opt_in: u.opt_in }),
             None => self.store.contact(uploader_id).await?,

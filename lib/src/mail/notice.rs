@@ -9,7 +9,7 @@ use async_nats::jetstream;
 use serde::{Deserialize, Serialize};
 
 use crate::db::{Document, State};
-use crate::ids::{DocumentId, Kind};
+use crate::ids::{DocumentId, Kind, UploaderId};
 use crate::lifecycle::{FailureCause, NextStep};
 use crate::messages::{self, PublishError};
 use crate::nats::Names;
@@ -43,7 +43,7 @@ pub struct Notice {
     /// again.
     pub round: u32,
     pub event: Event,
-    pub uploader_id: String,
+    pub uploader_id: UploaderId,
     pub key: String,
     pub kind: Kind,
     #[serde(default)]

@@ -9,7 +9,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::ExposeSecret;
 
 use super::notice::{Event, Notice};
-use crate::ids::Kind;
+use crate::ids::{Kind, UploaderId};
 use crate::settings::{MailSettings, Settings};
 use crate::web::failure;
 use crate::worker::Transience;
@@ -22,7 +22,7 @@ pub enum SendError {
     Settings(String),
     /// The recipient's address is no address: never deliverable.
     #[error("the address {address:?} of uploader {uploader} is not an e-mail address")]
-    Address { uploader: String, address: String },
+    Address { uploader: UploaderId, address: String },
     /// The server answered 5xx (or the exchange broke the protocol): sending again will
     /// not help.
     #[error("the SMTP server refused the mail for good: {0}")]

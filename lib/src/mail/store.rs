@@ -7,6 +7,7 @@ use sea_orm::{ConnectionTrait, Statement, Value};
 
 use super::notice::Notice;
 use crate::db::{Db, DbError};
+use crate::ids::UploaderId;
 
 /// Where an uploader's mail goes, and whether they want it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,30 +55,31 @@ impl MailStore {
 
     /// Records (or replaces) the address and opt-in of `uploader_id`, as their sign-in
     /// gave it.
-    pub async fn record_contact(&self, uploader_id: &str, contact: &Contact) -> Result<(), DbError> {
+    pub async fn record_contact(&self, uploader_id: &UploaderId, contact: &Contact) -> Result<(), DbError> {
         let sql = "INSERT INTO uploader_contacts (uploader_id, email, opt_in, updated_at) VALUES ($1, $2, $3, $4) \
                    ON CONFLICT (uploader_id) DO UPDATE SET email = excluded.email, opt_in = excluded.opt_in, \
                    updated_at = excluded.updated_at";
-        let values = vec![uploader_id.into(), contact.email.as_str().into(), contact.opt_in.into(), now().into()];
+        let values =
+            vec![uploader_id.as_str().into(), contact.email.as_str().into(), contact.opt_in.into(), now().into()];
         self.db.connection().execute_raw(statement(&self.db, sql, values)).await.map_err(DbError::from)?;
         Ok(())
     }
 
     /// Erases the address recorded for `uploader_id` (`docflow forget --uploader`); true
     /// when there was one.
-    pub async fn forget_contact(&self, uploader_id: &str) -> Result<bool, DbError> {
+    pub async fn forget_contact(&self, uploader_id: &UploaderId) -> Result<bool, DbError> {
         let sql = "DELETE FROM uploader_contacts WHERE uploader_id = $1";
-        let done = self.db.connection().execute_raw(statement(&self.db, sql, vec![uploader_id.into()])).await;
+        let done = self.db.connection().execute_raw(statement(&self.db, sql, vec![uploader_id.as_str().into()])).await;
         Ok(done.map_err(DbError::from)?.rows_affected() > 0)
     }
 
     /// The address recorded for `uploader_id`, if any.
-    pub async fn contact(&self, uploader_id: &str) -> Result<Option<Contact>, DbError> {
+    pub async fn contact(&self, uploader_id: &UploaderId) -> Result<Option<Contact>, DbError> {
         let sql = "SELECT email, opt_in FROM uploader_contacts WHERE uploader_id = $1";
         let row = self
             .db
             .connection()
-            .query_one_raw(statement(&self.db, sql, vec![uploader_id.into()]))
+            .query_one_raw(statement(&self.db, sql, vec![uploader_id.as_str().into()]))
             .await
             .map_err(DbError::from)?;
         let Some(row) = row else { return Ok(None) };

@@ -6,7 +6,7 @@ use super::notice::{Event, Notice};
 use super::store::{Claim, Contact, MailStore};
 use crate::db::{Document, State};
 use crate::evaluator::tests::{postgres, sqlite};
-use crate::ids::{DocumentId, Kind};
+use crate::ids::{DocumentId, Kind, UploaderId};
 use crate::lifecycle::FailureCause;
 
 /// A document of `uploader`'s at `key`, in its third round (2).
@@ -15,7 +15,7 @@ pub(crate) fn document(uploader: &str, key: &str) -> Document {
         id: DocumentId(uuid::Uuid::new_v4()),
         state: State::Received,
         kind: Kind::Document,
-        uploader_id: uploader.to_owned(),
+        uploader_id: uploader.into(),
         bucket: "uploads".to_owned(),
         key: key.to_owned(),
         version_id: None,
@@ -67,13 +67,14 @@ async fn claims_make_one_mail_per_document_round_and_event(store: MailStore) {
 }
 
 async fn a_contact_is_recorded_and_replaced(store: MailStore) {
-    assert_eq!(store.contact("t-1").await.unwrap(), None);
+    let teacher = UploaderId::from("t-1");
+    assert_eq!(store.contact(&teacher).await.unwrap(), None);
     let first = Contact { email: "a@school.example".into(), opt_in: true };
-    store.record_contact("t-1", &first).await.unwrap();
-    assert_eq!(store.contact("t-1").await.unwrap(), Some(first));
+    store.record_contact(&teacher, &first).await.unwrap();
+    assert_eq!(store.contact(&teacher).await.unwrap(), Some(first));
     let second = Contact { email: "b@school.example".into(), opt_in: false };
-    store.record_contact("t-1", &second).await.unwrap();
-    assert_eq!(store.contact("t-1").await.unwrap(), Some(second));
+    store.record_contact(&teacher, &second).await.unwrap();
+    assert_eq!(store.contact(&teacher).await.unwrap(), Some(second));
 }
 
 #[tokio::test]
@@ -126,7 +127,10 @@ async fn a_notice_of_a_forgotten_document_is_dropped_without_a_mail() {
         ("DOCFLOW__MAIL__FROM", "docflow <docflow@school.example>"),
     ]));
     let store = MailStore::new(target.db.clone());
-    store.record_contact("teacher-42", &Contact { email: "t42@school.example".into(), opt_in: true }).await.unwrap();
+    store
+        .record_contact(&UploaderId::from("teacher-42"), &Contact { email: "t42@school.example".into(), opt_in: true })
+        .await
+        .unwrap();
     let mail = super::Mail::new(settings, target.db.clone());
     let notice = ready();
     let delivery = crate::worker::Delivery {

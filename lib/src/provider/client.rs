@@ -15,6 +15,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::ids::JobId;
 use crate::provider::protocol::{JobAccepted, JobMetadata, JobStatus};
 use crate::settings::ProviderSettings;
 
@@ -214,9 +215,9 @@ impl ProviderClient {
 
     /// `GET /v1/jobs/{job_id}`: the safety net for a lost callback.
     #[tracing::instrument(name = "provider_call", skip_all, fields(provider = %self.name, operation = "status", job_id = %job_id))]
-    pub async fn job_status(&self, job_id: &str) -> Result<JobStatus, SubmitError> {
+    pub async fn job_status(&self, job_id: &JobId) -> Result<JobStatus, SubmitError> {
         let mut url = self.url("v1/jobs/");
-        url.path_segments_mut().expect("an http(s) URL has path segments").pop_if_empty().push(job_id);
+        url.path_segments_mut().expect("an http(s) URL has path segments").pop_if_empty().push(job_id.as_str());
         let activity = Activity::new();
         let request =
             self.http.get(url.clone()).header(AUTHORIZATION, format!("Bearer {}", self.api_key.expose_secret())).send();
@@ -562,7 +563,7 @@ mod tests {
             for status in [200, 201, 202] {
                 let url = answering(status, "", r#"{"job_id":"job_1"}"#).await;
                 let job = client(&url, "1s", "2s").submit("k", &meta(3), SubmitBody::Url).await;
-                assert_eq!(job.map(|j| j.job_id), Ok("job_1".to_owned()), "{status}");
+                assert_eq!(job.map(|j| j.job_id), Ok(JobId::from("job_1")), "{status}");
             }
             let url = answering(429, "retry-after: 7\r\n", "").await;
             match client(&url, "1s", "2s").submit("k", &meta(3), SubmitBody::Url).await {
@@ -598,7 +599,7 @@ mod tests {
             }
             // Nothing listens: a connect error.
             let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
-            let result = client(&format!("http://{closed}"), "1s", "2s").job_status("job_1").await;
+            let result = client(&format!("http://{closed}"), "1s", "2s").job_status(&JobId::from("job_1")).await;
             assert!(
                 matches!(&result, Err(SubmitError::Transient { detail }) if detail.contains("cannot connect")),
                 "{result:?}"
@@ -617,7 +618,7 @@ mod tests {
             let client = client(&url, "1s", "200ms");
             let started = Instant::now();
             expect_idle(client.submit("k", &meta(3), SubmitBody::Url).await);
-            expect_idle(client.job_status("job_1").await);
+            expect_idle(client.job_status(&JobId::from("job_1")).await);
             let took = started.elapsed();
             assert!(took >= Duration::from_millis(400) && took < Duration::from_millis(1500), "{took:?}");
         }
@@ -697,7 +698,7 @@ mod tests {
                 assert!(queued.len() < 64, "the accept queue never filled");
             }
             let started = Instant::now();
-            match client(&format!("http://{address}"), "200ms", "10s").job_status("job_1").await {
+            match client(&format!("http://{address}"), "200ms", "10s").job_status(&JobId::from("job_1")).await {
                 Err(SubmitError::Transient { detail }) => assert!(detail.contains("timed out"), "{detail}"),
                 other => panic!("expected a connect timeout, got {other:?}"),
             }

@@ -9,6 +9,7 @@ use reqwest::header::{AUTHORIZATION, RETRY_AFTER};
 use secrecy::ExposeSecret;
 
 use super::client::{ProviderClient, answered, parse_retry_after};
+use crate::ids::JobId;
 
 /// How much of a refusal's body goes into its detail.
 const DETAIL_LIMIT: usize = 512;
@@ -59,10 +60,10 @@ pub fn classify(
 impl ProviderClient {
     /// `DELETE /v1/jobs/{job_id}`. No answer within the provider's `idle_timeout` (the
     /// request has no body to keep moving) is transient.
-    pub async fn delete_job(&self, job_id: &str) -> Deletion {
+    pub async fn delete_job(&self, job_id: &JobId) -> Deletion {
         let (http, base_url, api_key, idle_timeout) = self.parts();
         let mut url = base_url.join("v1/jobs/").expect("a relative path joins onto an http(s) base URL");
-        url.path_segments_mut().expect("an http(s) URL has path segments").pop_if_empty().push(job_id);
+        url.path_segments_mut().expect("an http(s) URL has path segments").pop_if_empty().push(job_id.as_str());
         let request = http.delete(url.clone()).header(AUTHORIZATION, format!("Bearer {}", api_key.expose_secret()));
         let answer = tokio::time::timeout(idle_timeout, async {
             let response = request.send().await?;

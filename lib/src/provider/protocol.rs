@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{DocumentId, Kind};
+use crate::ids::{DocumentId, JobId, Kind};
 
 /// Section 1: the submission's metadata; the `metadata` part in `upload` mode, the whole
 /// JSON body (with `source_url`) in `url` mode.
@@ -26,7 +26,7 @@ pub struct JobMetadata {
 /// Section 1: the answer to an accepted (201/202) or repeated (200) submission.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobAccepted {
-    pub job_id: String,
+    pub job_id: JobId,
 }
 
 /// Section 2: where a job is.
@@ -58,7 +58,7 @@ impl JobState {
 /// fields of its callback, so a lost callback can be recovered with [`JobStatus::into_callback`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobStatus {
-    pub job_id: String,
+    pub job_id: JobId,
     pub status: JobState,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
@@ -106,7 +106,7 @@ pub enum CallbackStatus {
 pub struct Callback {
     /// Unique per event: the gateway and the validation stage deduplicate on it.
     pub event_id: String,
-    pub job_id: String,
+    pub job_id: JobId,
     /// docflow's document id, as sent in [`JobMetadata::reference`]: parsed once, with the
     /// callback (a reference that is not a UUID fails the callback's schema).
     pub reference: DocumentId,

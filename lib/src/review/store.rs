@@ -7,7 +7,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 
 use super::{NewReview, Review, ReviewError, Verdict, entity, names};
 use crate::db::{Db, DbError, State, documents};
-use crate::ids::DocumentId;
+use crate::ids::{DocumentId, UploaderId};
 
 /// Records `review` of a `normalized` document; the stored review.
 pub async fn add(db: &Db, review: NewReview) -> Result<Review, ReviewError> {
@@ -68,12 +68,12 @@ pub struct Version {
 
 /// The uploads of the same file as `key` by `uploader` ([`names::lineage`]), oldest
 /// first; the document itself among them.
-pub async fn versions(db: &Db, uploader: &str, key: &str) -> Result<Vec<Version>, DbError> {
+pub async fn versions(db: &Db, uploader: &UploaderId, key: &str) -> Result<Vec<Version>, DbError> {
     let wanted = names::lineage(key);
     let rows: Vec<(String, String, DateTime<Utc>)> = documents::Entity::find()
         .select_only()
         .columns([documents::Column::Id, documents::Column::Key, documents::Column::CreatedAt])
-        .filter(documents::Column::UploaderId.eq(uploader))
+        .filter(documents::Column::UploaderId.eq(uploader.as_str()))
         .order_by_asc(documents::Column::CreatedAt)
         .order_by_asc(documents::Column::Id)
         .into_tuple()

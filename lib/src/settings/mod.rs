@@ -12,6 +12,8 @@ use config::Config;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::ids::UploaderId;
+
 pub mod edit;
 pub mod keys;
 pub mod oidc;
@@ -408,7 +410,7 @@ pub struct MailSettings {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct MailUploader {
-    pub uploader_id: String,
+    pub uploader_id: UploaderId,
     pub email: String,
     #[serde(default = "opted_in")]
     pub opt_in: bool,

@@ -16,6 +16,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::SettingsError;
+use crate::ids::UploaderId;
 
 /// The environment variable of the token list: a TOML array of inline tables.
 pub const ENV_VAR: &str = "DOCFLOW__GATEWAY__TOKENS";
@@ -37,7 +38,7 @@ pub enum Role {
     /// `POST /v1/uploads` for any uploader.
     Uploads,
     /// `POST /v1/uploads` for this uploader only.
-    Uploader { uploader_id: String },
+    Uploader { uploader_id: UploaderId },
     /// An operator: the web interface's pipeline overview (`/ui/pipeline`); no API route.
     Admin,
 }
@@ -173,7 +174,7 @@ fn parse_entry(i: usize, entry: &Value) -> Result<GatewayToken, String> {
                     key("uploader_id")
                 ));
             }
-            Role::Uploader { uploader_id: id.to_owned() }
+            Role::Uploader { uploader_id: UploaderId::from(id) }
         }
         (Some("uploader"), None) => {
             return Err(format!("{}: role `uploader` needs the uploader it may upload for", key("uploader_id")));

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::db::{ArtifactRow, NewDocument, State};
-use crate::ids::{DocumentId, Kind};
+use crate::ids::{DocumentId, JobId, Kind};
 use crate::lifecycle::{By, FailureCause, Transition};
 use crate::stages::StageId;
 use crate::stages::normalize::record::Record;
@@ -149,7 +149,7 @@ async fn document_in(docs: &dyn Documents, target: State) -> DocumentId {
                         round: 0,
                         provider: "sim",
                         submission_id: &submission(id, 0),
-                        job_id: "job-0",
+                        job_id: &JobId::from("job-0"),
                     },
                     By::new(TRANSFER, 1),
                 )
@@ -191,11 +191,12 @@ async fn document_in(docs: &dyn Documents, target: State) -> DocumentId {
     id
 }
 
-/// Each transition the stages apply, by name, with the submission id of its document.
-fn transition<'a>(name: &str, key: &'a str, record: &'a str) -> Transition<'a> {
+/// Each transition the stages apply, by name, with the submission id of its document and
+/// the job it records.
+fn transition<'a>(name: &str, key: &'a str, job: &'a JobId, record: &'a str) -> Transition<'a> {
     let reason = "gave up";
     match name {
-        "submitted" => Transition::Submit { round: 0, provider: "sim", submission_id: key, job_id: "job-1" },
+        "submitted" => Transition::Submit { round: 0, provider: "sim", submission_id: key, job_id: job },
         "processed" => Transition::Processed,
         "validated from submitted" => Transition::Validated { from: State::Submitted, event_id: "e2", artifacts: &[] },
         "validated from processed" => Transition::Validated { from: State::Processed, event_id: "e2", artifacts: &[] },
@@ -226,12 +227,12 @@ async fn every_write_moves_a_document_only_from_its_states(docs: Arc<dyn Documen
         ("rejected", &[Processed], Rejected),
         ("restarted", &[Failed, Rejected], Received),
     ];
-    let record = record();
+    let (record, job) = (record(), JobId::from("job-1"));
     for (name, from, to) in writes {
         for start in State::ALL {
             let id = document_in(&*docs, start).await;
             let key = submission(id, 0);
-            let write = transition(name, &key, &record);
+            let write = transition(name, &key, &job, &record);
             let stage = match to {
                 Received | Submitted => TRANSFER,
                 State::Normalized => StageId::Normalize,
@@ -294,7 +295,12 @@ async fn a_job_is_recorded_only_in_the_current_round(docs: Arc<dyn Documents>) {
     let late = docs
         .apply(
             id,
-            Transition::Submit { round: 0, provider: "sim", submission_id: &submission(id, 0), job_id: "job-old" },
+            Transition::Submit {
+                round: 0,
+                provider: "sim",
+                submission_id: &submission(id, 0),
+                job_id: &JobId::from("job-old"),
+            },
             By::new(TRANSFER, 3),
         )
         .await;
@@ -302,32 +308,38 @@ async fn a_job_is_recorded_only_in_the_current_round(docs: Arc<dyn Documents>) {
     assert!(
         docs.apply(
             id,
-            Transition::Submit { round: 1, provider: "sim", submission_id: &submission(id, 1), job_id: "job-new" },
+            Transition::Submit {
+                round: 1,
+                provider: "sim",
+                submission_id: &submission(id, 1),
+                job_id: &JobId::from("job-new")
+            },
             By::new(TRANSFER, 1)
         )
         .await
         .unwrap()
     );
     let document = docs.get(id).await.unwrap().unwrap();
-    assert_eq!(document.provider_job_id.as_deref(), Some("job-new"));
+    assert_eq!(document.provider_job_id, Some(JobId::from("job-new")));
     assert_eq!(document.submission_id, Some(submission(id, 1)));
-    assert_eq!(docs.submission_of_job(id, "job-new").await.unwrap(), Some(submission(id, 1)));
-    assert_eq!(docs.submission_of_job(id, "job-old").await.unwrap(), None);
+    assert_eq!(docs.submission_of_job(id, &JobId::from("job-new")).await.unwrap(), Some(submission(id, 1)));
+    assert_eq!(docs.submission_of_job(id, &JobId::from("job-old")).await.unwrap(), None);
 }
 
 /// The same delivery handled twice at once (two processes): one write matches.
 async fn the_same_write_applied_twice_at_once_moves_the_document_once(docs: Arc<dyn Documents>) {
     let id = document_in(&*docs, State::Received).await;
     let key = submission(id, 0);
+    let (job_a, job_b) = (JobId::from("job-a"), JobId::from("job-b"));
     let (a, b) = tokio::join!(
         docs.apply(
             id,
-            Transition::Submit { round: 0, provider: "sim", submission_id: &key, job_id: "job-a" },
+            Transition::Submit { round: 0, provider: "sim", submission_id: &key, job_id: &job_a },
             By::new(TRANSFER, 1)
         ),
         docs.apply(
             id,
-            Transition::Submit { round: 0, provider: "sim", submission_id: &key, job_id: "job-b" },
+            Transition::Submit { round: 0, provider: "sim", submission_id: &key, job_id: &job_b },
             By::new(TRANSFER, 2)
         ),
     );

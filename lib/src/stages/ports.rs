@@ -14,7 +14,7 @@ use bytes::Bytes;
 
 use super::StageId;
 use crate::db::{ArtifactRow, Db, DbError, Document, NewDocument};
-use crate::ids::DocumentId;
+use crate::ids::{DocumentId, JobId};
 use crate::lifecycle::{By, Transition};
 use crate::messages::{self, PublishError};
 use crate::provider::client::{ProviderClient, SubmitBody, SubmitError};
@@ -38,7 +38,7 @@ pub trait Documents: Send + Sync {
     /// [`Db::apply`]: whether the transition moved the document.
     async fn apply(&self, id: DocumentId, transition: Transition<'_>, by: By) -> Result<bool, DbError>;
     /// [`Db::submission_of_job`].
-    async fn submission_of_job(&self, id: DocumentId, job_id: &str) -> Result<Option<String>, DbError>;
+    async fn submission_of_job(&self, id: DocumentId, job_id: &JobId) -> Result<Option<String>, DbError>;
     /// [`Db::artifacts`].
     async fn artifacts(&self, id: DocumentId) -> Result<Vec<ArtifactRow>, DbError>;
     /// True when the document was forgotten (`crate::forget`): nothing may record it again.
@@ -74,7 +74,7 @@ pub trait Provider: Send + Sync {
         meta: &JobMetadata,
         body: SubmitBody,
     ) -> Result<JobAccepted, SubmitError>;
-    async fn job_status(&self, job_id: &str) -> Result<JobStatus, SubmitError>;
+    async fn job_status(&self, job_id: &JobId) -> Result<JobStatus, SubmitError>;
 }
 
 /// An answer to a result's GET: its status and, for a success, its body.
@@ -164,7 +164,7 @@ impl Documents for Db {
     async fn apply(&self, id: DocumentId, transition: Transition<'_>, by: By) -> Result<bool, DbError> {
         Db::apply(self, id, transition, by).await
     }
-    async fn submission_of_job(&self, id: DocumentId, job_id: &str) -> Result<Option<String>, DbError> {
+    async fn submission_of_job(&self, id: DocumentId, job_id: &JobId) -> Result<Option<String>, DbError> {
         Db::submission_of_job(self, id, job_id).await
     }
     async fn artifacts(&self, id: DocumentId) -> Result<Vec<ArtifactRow>, DbError> {
@@ -211,7 +211,7 @@ impl Provider for ProviderClient {
     ) -> Result<JobAccepted, SubmitError> {
         ProviderClient::submit(self, idempotency_key, meta, body).await
     }
-    async fn job_status(&self, job_id: &str) -> Result<JobStatus, SubmitError> {
+    async fn job_status(&self, job_id: &JobId) -> Result<JobStatus, SubmitError> {
         ProviderClient::job_status(self, job_id).await
     }
 }

@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::{Refused, WebState, readable, to_sign_in};
 use crate::db::{ArtifactRole, ArtifactRow, Document};
-use crate::ids::DocumentId;
+use crate::ids::{DocumentId, UploaderId};
 use crate::storage::{StorageError, active};
 
 /// Roles the page's player shows in place: served `inline`.
@@ -139,7 +139,7 @@ pub(super) async fn download(
     else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    if let Err(answer) = own_document(&state, id, own.as_deref()).await {
+    if let Err(answer) = own_document(&state, id, own.as_ref()).await {
         return *answer;
     }
     let db = &state.evaluator.db;
@@ -153,10 +153,10 @@ pub(super) async fn download(
 
 /// Who may read a document's files: `Ok(None)` every document, `Ok(Some(uploader))` that
 /// teacher's own; without a session, to the sign-in page; a role that reads none, 403.
-pub(super) fn reader(state: &WebState, headers: &HeaderMap) -> Result<Option<String>, Box<Response>> {
+pub(super) fn reader(state: &WebState, headers: &HeaderMap) -> Result<Option<UploaderId>, Box<Response>> {
     let Some(session) = state.session(headers) else { return Err(Box::new(to_sign_in())) };
     match readable(&session) {
-        Ok(own) => Ok(own.map(str::to_owned)),
+        Ok(own) => Ok(own.cloned()),
         Err(Refused) => Err(Box::new(StatusCode::FORBIDDEN.into_response())),
     }
 }
@@ -166,10 +166,10 @@ pub(super) fn reader(state: &WebState, headers: &HeaderMap) -> Result<Option<Str
 pub(super) async fn own_document(
     state: &WebState,
     id: DocumentId,
-    own: Option<&str>,
+    own: Option<&UploaderId>,
 ) -> Result<Document, Box<Response>> {
     match state.evaluator.db.get(id).await {
-        Ok(Some(document)) if own.is_none_or(|own| own == document.uploader_id) => Ok(document),
+        Ok(Some(document)) if own.is_none_or(|own| *own == document.uploader_id) => Ok(document),
         Ok(_) => Err(Box::new(StatusCode::NOT_FOUND.into_response())),
         Err(error) => Err(Box::new(crate::evaluator::db_error(&error).into_response())),
     }

@@ -15,7 +15,7 @@ use super::session::Session;
 use super::{Refused, WebState, api_error, pages, readable, refused, to_sign_in};
 use crate::evaluator::query::{self, Listing, Tab};
 use crate::evaluator::{DEFAULT_LIMIT, DocumentSummary, db_error};
-use crate::ids::Kind;
+use crate::ids::{Kind, UploaderId};
 use crate::review::names;
 use crate::settings::tokens::Role;
 
@@ -31,7 +31,7 @@ struct Asked {
     given_limit: Option<u64>,
 }
 
-fn asked(role: &Role, own: Option<String>, pairs: &[(String, String)]) -> Result<Asked, String> {
+fn asked(role: &Role, own: Option<UploaderId>, pairs: &[(String, String)]) -> Result<Asked, String> {
     let mut listing = crate::evaluator::list::parse(pairs).map_err(|error| error.to_string())?;
     let default_tab = matches!(role, Role::Evaluator).then_some(Tab::ToReview);
     let tab_given = pairs.iter().any(|(k, v)| matches!(k.as_str(), "tab" | "review") && !v.trim().is_empty());
@@ -51,10 +51,10 @@ fn reader(
     state: &WebState,
     lang: Lang,
     headers: &HeaderMap,
-) -> Result<(Session, Option<String>, String), Box<Response>> {
+) -> Result<(Session, Option<UploaderId>, String), Box<Response>> {
     let Some(session) = state.session(headers) else { return Err(Box::new(to_sign_in())) };
     let own = match readable(&session) {
-        Ok(own) => own.map(str::to_owned),
+        Ok(own) => own.cloned(),
         Err(Refused) => return Err(Box::new(refused(lang, &state.key, &session))),
     };
     let csrf = state.key.csrf(&session);
@@ -195,7 +195,7 @@ pub(super) async fn csv(
             names::folder(&item.key).to_owned(),
             item.state.as_str().to_owned(),
             item.kind.as_str().to_owned(),
-            item.uploader_id.clone(),
+            item.uploader_id.to_string(),
             item.findings.map(|n| n.to_string()).unwrap_or_default(),
             review.map(|r| r.verdict.as_str().to_owned()).unwrap_or_default(),
             review.map(|r| r.reviewer.clone()).unwrap_or_default(),

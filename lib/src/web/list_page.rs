@@ -14,7 +14,7 @@ use crate::db::State;
 use crate::evaluator::DocumentSummary;
 use crate::evaluator::query::{Counts, Listing, Tab};
 use crate::evaluator::sort::{Direction, Sort};
-use crate::ids::Kind;
+use crate::ids::{Kind, UploaderId};
 use crate::review::names;
 use crate::settings::tokens::Role;
 
@@ -47,7 +47,7 @@ impl View<'_> {
             parts.push(format!("kind={}", kind.as_str()));
         }
         if let Some(uploader) = &filter.uploader {
-            parts.push(format!("uploader={}", encode(uploader)));
+            parts.push(format!("uploader={}", encode(uploader.as_str())));
         }
         if let Some(key) = &filter.key {
             parts.push(format!("key={}", encode(key)));
@@ -69,8 +69,8 @@ impl View<'_> {
     }
 
     /// Relative and short: rows cost bytes at 500 a page.
-    fn uploader_href(&self, uploader: &str) -> String {
-        format!("?uploader={}", encode(uploader))
+    fn uploader_href(&self, uploader: &UploaderId) -> String {
+        format!("?uploader={}", encode(uploader.as_str()))
     }
 }
 
@@ -206,7 +206,7 @@ pub(super) fn render(
                         div {
                             label for="uploader" { (labels[3]) }
                             input id="uploader" name="uploader" type="text" list="uploaders" autocomplete="off"
-                                value=(filter.uploader.as_deref().unwrap_or(""));
+                                value=(filter.uploader.as_ref().map_or("", UploaderId::as_str));
                             // Filled by app.js from /ui/uploaders as the evaluator types.
                             datalist id="uploaders" {}
                         }

@@ -18,6 +18,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use crate::db::{Observer, StatusChange};
+use crate::ids::UploaderId;
 use crate::nats::Names;
 
 /// Changes waiting to be published; past this they are dropped (pages catch up later).
@@ -62,7 +63,7 @@ pub enum Seen {
     /// Every document's (an evaluator).
     All,
     /// One uploader's documents (a teacher).
-    Uploader(String),
+    Uploader(UploaderId),
     /// The document of one key only (an uploading app following the upload it just made).
     Key(String),
 }

@@ -73,7 +73,7 @@ use axum::routing::get;
 use self::revocations::Revocations;
 use self::session::{Clock, CookieNames, Lifetimes, Session, SessionKey};
 use crate::evaluator::EvaluatorState;
-use crate::ids::DocumentId;
+use crate::ids::{DocumentId, UploaderId};
 use crate::settings::tokens::Role;
 
 /// The interface's path prefix. The cookies' `Path` is `/` (a `__Host-` cookie must
@@ -346,7 +346,7 @@ fn to_sign_in() -> Response {
 struct Refused;
 
 /// Which uploader's documents a session may read: `Ok(None)` for all (evaluator).
-fn readable(session: &Session) -> Result<Option<&str>, Refused> {
+fn readable(session: &Session) -> Result<Option<&UploaderId>, Refused> {
     match &session.role {
         Role::Evaluator => Ok(None),
         Role::Uploader { uploader_id } => Ok(Some(uploader_id)),
@@ -399,7 +399,7 @@ async fn events(
     let pairs = query.map(|Query(pairs)| pairs).unwrap_or_default();
     let seen = match readable(&session) {
         Ok(None) => live::Seen::All,
-        Ok(Some(own)) => live::Seen::Uploader(own.to_owned()),
+        Ok(Some(own)) => live::Seen::Uploader(own.clone()),
         Err(Refused) => {
             let (key, watch) = (field(&pairs, "key"), field(&pairs, "watch"));
             if key.is_empty() || !state.key.watch_ok(&session, key, watch) {
@@ -506,7 +506,7 @@ async fn transcript(
     };
     let db = &state.evaluator.db;
     let document = match db.get(id).await {
-        Ok(Some(document)) if own.is_none_or(|own| own == document.uploader_id) => document,
+        Ok(Some(document)) if own.is_none_or(|own| *own == document.uploader_id) => document,
         Ok(_) => return StatusCode::NOT_FOUND.into_response(),
         Err(error) => return crate::evaluator::db_error(&error).into_response(),
     };

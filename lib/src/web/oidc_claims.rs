@@ -17,6 +17,7 @@
 use serde_json::Value;
 
 use crate::events::key::is_invisible;
+use crate::ids::UploaderId;
 use crate::settings::oidc::OidcSettings;
 use crate::settings::tokens::{MAX_UPLOADER_ID, Role, uploader_id_ok};
 
@@ -51,7 +52,7 @@ pub enum UploaderIdError {
 }
 
 /// The uploader id of a claim's value (see the module's comment).
-pub fn uploader_id(value: &str) -> Result<String, UploaderIdError> {
+pub fn uploader_id(value: &str) -> Result<UploaderId, UploaderIdError> {
     if value.is_empty() {
         return Err(UploaderIdError::Empty);
     }
@@ -76,7 +77,7 @@ pub fn uploader_id(value: &str) -> Result<String, UploaderIdError> {
         return Err(UploaderIdError::TooLong);
     }
     debug_assert!(uploader_id_ok(&id), "{id:?}");
-    Ok(id)
+    Ok(UploaderId::from(id))
 }
 
 /// The claim `name` of `claims`; a dotted name reads into objects (`realm_access.roles`)
@@ -150,7 +151,7 @@ mod tests {
         assert_eq!(uploader_id("..").unwrap(), "%2E%2E");
         for value in ["a/b", "../x", "/", "%", "a\\b", "..", "...", "x/../y"] {
             let id = uploader_id(value).unwrap();
-            assert!(uploader_id_ok(&id), "{value} -> {id}");
+            assert!(uploader_id_ok(id.as_str()), "{value} -> {id}");
             let key = crate::events::key::ObjectKey::parse(&format!("{id}/plan.docx")).unwrap();
             assert_eq!(key.uploader_id(), id, "one segment");
         }

@@ -14,7 +14,7 @@ use super::i18n::{Lang, tr, tr_with};
 use super::session::{Principal, Session};
 use crate::db::State;
 use crate::evaluator::{DocumentResource, TimelineView};
-use crate::ids::Kind;
+use crate::ids::{Kind, UploaderId};
 use crate::settings::tokens::Role;
 
 /// The only stylesheet, served at `/ui/style.css`. Colours meet WCAG AA contrast on white.
@@ -161,7 +161,9 @@ pub(super) fn who(lang: Lang, role: &Role) -> String {
     match role {
         Role::Evaluator => tr(lang, "common-who-evaluator"),
         Role::Uploads => tr(lang, "common-who-uploads"),
-        Role::Uploader { uploader_id } => tr_with(lang, "common-who-teacher", &[("id", uploader_id.clone().into())]),
+        Role::Uploader { uploader_id } => {
+            tr_with(lang, "common-who-teacher", &[("id", uploader_id.to_string().into())])
+        }
         Role::Admin => tr(lang, "common-who-admin"),
     }
 }
@@ -361,7 +363,7 @@ fn upload_words(lang: Lang, waits: &[(Kind, Option<String>)]) -> String {
 /// the address for e-mails, and the usual wait of each kind.
 pub struct UploadPage<'a> {
     /// The session's own uploader, `None` for an uploading app (which names the teacher).
-    pub teacher: Option<&'a str>,
+    pub teacher: Option<&'a UploaderId>,
     /// The kind and file name of a stopped document this upload is a new version of (the
     /// document page's "Upload a new version"), said and preselected.
     pub replaces: Option<(Kind, &'a str)>,

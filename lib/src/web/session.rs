@@ -23,6 +23,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use crate::ids::UploaderId;
 use crate::settings::tokens::{GatewayToken, Role};
 
 /// The session cookie's name over plain http (`docflow dev`); see [`CookieNames`].
@@ -130,7 +131,7 @@ impl Session {
             (Principal::Token { .. }, Role::Evaluator) => "evaluator (token)".to_owned(),
             (Principal::Token { .. }, Role::Uploads) => "uploading app (token)".to_owned(),
             (Principal::Token { .. }, Role::Admin) => "operator (token)".to_owned(),
-            (Principal::Token { .. }, Role::Uploader { uploader_id }) => uploader_id.clone(),
+            (Principal::Token { .. }, Role::Uploader { uploader_id }) => uploader_id.to_string(),
         }
     }
 
@@ -348,7 +349,7 @@ pub fn new_id() -> String {
 
 pub(super) fn uploader_hex(role: &Role) -> String {
     match role {
-        Role::Uploader { uploader_id } => hex::encode(uploader_id.as_bytes()),
+        Role::Uploader { uploader_id } => hex::encode(uploader_id.as_str()),
         _ => String::new(),
     }
 }
@@ -362,7 +363,7 @@ pub(super) fn role_of(role: &str, uploader: &str) -> Option<Role> {
         "evaluator" => Role::Evaluator,
         "uploads" => Role::Uploads,
         "admin" => Role::Admin,
-        "uploader" => Role::Uploader { uploader_id: unhex(uploader)? },
+        "uploader" => Role::Uploader { uploader_id: UploaderId::from(unhex(uploader)?) },
         _ => return None,
     })
 }

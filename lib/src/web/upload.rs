@@ -20,13 +20,13 @@ use super::session::Session;
 use super::{CSP, WebState, field, origin, pages, to_sign_in};
 use crate::gateway::ApiError;
 use crate::gateway::uploads::{Presigned, UploadRequest, presign as presign_form};
-use crate::ids::Kind;
+use crate::ids::{Kind, UploaderId};
 use crate::mail::store::{Contact, MailStore};
 use crate::settings::tokens::Role;
 
 /// Who a session uploads for: `Some(uploader)` for a teacher, `None` for an uploading app
 /// (which names the teacher in the form); `Err` for an evaluator.
-fn uploads_for(role: &Role) -> Result<Option<&str>, ()> {
+fn uploads_for(role: &Role) -> Result<Option<&UploaderId>, ()> {
     match role {
         Role::Uploader { uploader_id } => Ok(Some(uploader_id)),
         Role::Uploads => Ok(None),
@@ -103,8 +103,8 @@ pub(super) async fn presign(
         );
     }
     let uploader_id = match uploads_for(&session.role) {
-        Ok(Some(own)) => own.to_owned(),
-        Ok(None) => field(&form, "teacher").trim().to_owned(),
+        Ok(Some(own)) => own.clone(),
+        Ok(None) => UploaderId::from(field(&form, "teacher").trim()),
         Err(()) => {
             return in_words(
                 ApiError::new(StatusCode::FORBIDDEN, "this role does not upload")
@@ -116,7 +116,7 @@ pub(super) async fn presign(
         // The teacher's choice for the e-mails, as the page's box says it.
         let contact = Contact { email, opt_in: field(&form, "notify") == "1" };
         if let Err(error) = MailStore::new(state.evaluator.db.clone()).record_contact(own, &contact).await {
-            tracing::warn!(%error, uploader = own, "the uploader's e-mail choice was not recorded");
+            tracing::warn!(%error, uploader = own.as_str(), "the uploader's e-mail choice was not recorded");
         }
     }
     let content_type = match field(&form, "content_type").trim() {

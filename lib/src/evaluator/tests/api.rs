@@ -182,7 +182,7 @@ async fn documents_created_in_the_same_microsecond_are_paged_by_id(t: Target) {
             id: Set(document.id.to_string()),
             state: Set("received".into()),
             kind: Set("document".into()),
-            uploader_id: Set(document.uploader_id),
+            uploader_id: Set(document.uploader_id.into()),
             bucket: Set(document.bucket),
             key: Set(document.key),
             version_id: Set(None),

@@ -240,7 +240,7 @@ proptest! {
     ) {
         let body = json!({"uploader_id": uploader_id, "file_name": file_name, "content_type": content_type, "size": size});
         if let Ok(request) = uploads::parse(&serde_json::to_vec(&body).unwrap()) {
-            prop_assert!(!request.uploader_id.contains('/') && !request.file_name.contains('/'));
+            prop_assert!(!request.uploader_id.as_str().contains('/') && !request.file_name.contains('/'));
             prop_assert!(!uploader_id.chars().any(char::is_control) && !file_name.chars().any(char::is_control));
             prop_assert!(!content_type.contains(['\r', '\n']));
         }

@@ -11,6 +11,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
+use crate::ids::JobId;
 use crate::provider::protocol::{JobState, ProviderError, ResultFile};
 use crate::provider::signature;
 use crate::provider::sim::outputs;
@@ -23,7 +24,7 @@ const CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
 const CALLBACK_FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const CALLBACK_MAX_BACKOFF: Duration = Duration::from_secs(30);
 
-pub(super) async fn process(sim: Arc<Sim>, job_id: String) {
+pub(super) async fn process(sim: Arc<Sim>, job_id: JobId) {
     let shutdown = sim.shutdown.clone();
     tokio::select! {
         _ = shutdown.cancelled() => {}
@@ -31,7 +32,7 @@ pub(super) async fn process(sim: Arc<Sim>, job_id: String) {
     }
 }
 
-async fn run_job(sim: &Sim, job_id: &str) {
+async fn run_job(sim: &Sim, job_id: &JobId) {
     let Some(job) = sim.job(job_id) else { return };
     let queued = sim.opts.processing_delay / 2;
     // The simulated provider's own processing time (`--processing-delay`), not a retry.
@@ -93,15 +94,15 @@ async fn run_job(sim: &Sim, job_id: &str) {
                 job.completed_at = Some(Utc::now());
                 job.status = JobState::Completed;
             });
-            tracing::info!(job_id, "job completed");
+            tracing::info!(%job_id, "job completed");
         }
         Err(e) => finish_failed(sim, job_id, "internal_error", format!("cannot produce results: {e}")),
     }
     deliver(sim, job_id).await;
 }
 
-fn finish_failed(sim: &Sim, job_id: &str, code: &str, message: String) {
-    tracing::info!(job_id, code, message, "job failed");
+fn finish_failed(sim: &Sim, job_id: &JobId, code: &str, message: String) {
+    tracing::info!(%job_id, code, message, "job failed");
     sim.update(job_id, |job| {
         job.error = Some(ProviderError { code: code.to_owned(), message });
         job.completed_at = Some(Utc::now());
@@ -139,14 +140,14 @@ async fn fetch(sim: &Sim, url: &str, path: &Path) -> Result<(u64, String), Strin
 
 /// Sends the final job's callback once plus `--duplicate-callbacks` times, unless
 /// `--drop-callbacks` drew this job.
-async fn deliver(sim: &Sim, job_id: &str) {
+async fn deliver(sim: &Sim, job_id: &JobId) {
     let Some(job) = sim.job(job_id) else { return };
     let Some(callback) = job.callback() else {
         return;
     };
     if sim.opts.drop_callbacks > 0.0 && sim.draw(&["drop", &job.idempotency_key]) < sim.opts.drop_callbacks {
         sim.update(job_id, |job| job.callback_dropped = true);
-        tracing::info!(job_id, "callback dropped (--drop-callbacks)");
+        tracing::info!(%job_id, "callback dropped (--drop-callbacks)");
         return;
     }
     let url = sim.opts.callback_url_override.clone().unwrap_or(job.meta.callback_url.clone());
@@ -158,7 +159,7 @@ async fn deliver(sim: &Sim, job_id: &str) {
 
 /// One delivery: POSTs until a 2xx or `--callback-attempts` run out, signing each try
 /// afresh so its timestamp stays current.
-async fn deliver_once(sim: &Sim, job_id: &str, url: &str, body: &[u8]) -> bool {
+async fn deliver_once(sim: &Sim, job_id: &JobId, url: &str, body: &[u8]) -> bool {
     let secrets: Vec<&[u8]> = sim.opts.callback_secrets.iter().map(|s| s.as_bytes()).collect();
     let mut backoff = CALLBACK_FIRST_BACKOFF;
     for attempt in 1..=sim.opts.callback_attempts {
@@ -176,14 +177,14 @@ async fn deliver_once(sim: &Sim, job_id: &str, url: &str, body: &[u8]) -> bool {
         match sent {
             Ok(response) if response.status().is_success() => {
                 sim.note_callback_sent(job_id);
-                tracing::info!(job_id, attempt, status = response.status().as_u16(), "callback delivered");
+                tracing::info!(%job_id, attempt, status = response.status().as_u16(), "callback delivered");
                 return true;
             }
             Ok(response) => {
-                tracing::warn!(job_id, attempt, status = response.status().as_u16(), url, "callback refused")
+                tracing::warn!(%job_id, attempt, status = response.status().as_u16(), url, "callback refused")
             }
             Err(error) => {
-                tracing::warn!(job_id, attempt, url, error = %error, "callback not delivered")
+                tracing::warn!(%job_id, attempt, url, error = %error, "callback not delivered")
             }
         }
         if attempt < sim.opts.callback_attempts {
@@ -193,6 +194,6 @@ async fn deliver_once(sim: &Sim, job_id: &str, url: &str, body: &[u8]) -> bool {
             backoff = (backoff * 2).min(CALLBACK_MAX_BACKOFF);
         }
     }
-    tracing::warn!(job_id, url, attempts = sim.opts.callback_attempts, "callback given up");
+    tracing::warn!(%job_id, url, attempts = sim.opts.callback_attempts, "callback given up");
     false
 }

@@ -12,14 +12,11 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio_util::io::ReaderStream;
 
+use crate::ids::JobId;
 use crate::provider::sim::state::Sim;
 use crate::provider::sim::submit::{authorized, error};
 
-pub(super) async fn job_status(
-    State(sim): State<Arc<Sim>>,
-    Path(job_id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+pub(super) async fn job_status(State(sim): State<Arc<Sim>>, Path(job_id): Path<JobId>, headers: HeaderMap) -> Response {
     if !authorized(&headers, &sim.opts.api_key) {
         return error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer API key");
     }
@@ -32,11 +29,7 @@ pub(super) async fn job_status(
 /// `DELETE /v1/jobs/{job_id}` (section 5): erases the job, its upload and its results;
 /// 404 for a job it does not know. With `--fail-deletes N` the first N requests for each
 /// job answer 503 and erase nothing.
-pub(super) async fn delete_job(
-    State(sim): State<Arc<Sim>>,
-    Path(job_id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+pub(super) async fn delete_job(State(sim): State<Arc<Sim>>, Path(job_id): Path<JobId>, headers: HeaderMap) -> Response {
     if !authorized(&headers, &sim.opts.api_key) {
         return error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer API key");
     }
@@ -63,7 +56,7 @@ pub(super) async fn delete_job(
 
 /// `GET /r/{job_id}/{name}`: streams a result from disk; with `--corrupt-results` its last
 /// byte is flipped, so size and magic bytes still match but the SHA-256 does not.
-pub(super) async fn result_file(State(sim): State<Arc<Sim>>, Path((job_id, name)): Path<(String, String)>) -> Response {
+pub(super) async fn result_file(State(sim): State<Arc<Sim>>, Path((job_id, name)): Path<(JobId, String)>) -> Response {
     // The file is found through the job's own result list, never by joining the
     // request's path onto the disk.
     let Some(result) = sim.job(&job_id).and_then(|job| job.results.into_iter().find(|r| r.name == name)) else {

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::ids::Kind;
+use crate::ids::{JobId, Kind};
 use crate::provider::protocol::{
     Callback, CallbackStatus, JobMetadata, JobState, JobStatus, ProviderError, ResultFile,
 };
@@ -30,9 +30,9 @@ pub(super) struct Sim {
     keys: Mutex<HashMap<String, KeyEntry>>,
     /// Each reference's Idempotency-Keys, in the order first seen with a body.
     references: Mutex<HashMap<String, Vec<String>>>,
-    jobs: Mutex<BTreeMap<String, Job>>,
+    jobs: Mutex<BTreeMap<JobId, Job>>,
     /// DELETE requests per job id, counted before the answer (`--fail-deletes`).
-    deletions: Mutex<HashMap<String, u32>>,
+    deletions: Mutex<HashMap<JobId, u32>>,
     stats: Mutex<Stats>,
 }
 
@@ -42,7 +42,7 @@ struct KeyEntry {
     attempts: u32,
     /// When each attempt arrived, in unix milliseconds (tests measure retry delays).
     attempt_times_ms: Vec<i64>,
-    job_id: Option<String>,
+    job_id: Option<JobId>,
     lock: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -55,7 +55,7 @@ pub(super) enum DeliveryMode {
 
 #[derive(Debug, Clone)]
 pub(super) struct Job {
-    pub job_id: String,
+    pub job_id: JobId,
     pub event_id: String,
     pub idempotency_key: String,
     pub meta: JobMetadata,
@@ -113,7 +113,7 @@ impl Job {
 /// `GET /v1/_sim/jobs` items.
 #[derive(Debug, Serialize)]
 pub(super) struct JobView {
-    job_id: String,
+    job_id: JobId,
     idempotency_key: String,
     reference: String,
     kind: Kind,
@@ -169,8 +169,8 @@ impl Sim {
         }
     }
 
-    pub fn job_dir(&self, job_id: &str) -> PathBuf {
-        self.data_dir.join("jobs").join(job_id)
+    pub fn job_dir(&self, job_id: &JobId) -> PathBuf {
+        self.data_dir.join("jobs").join(job_id.as_str())
     }
 
     pub fn note_submission(&self) {
@@ -208,7 +208,7 @@ impl Sim {
         }
     }
 
-    pub fn job_for_key(&self, key: &str) -> Option<String> {
+    pub fn job_for_key(&self, key: &str) -> Option<JobId> {
         lock(&self.keys).get(key).and_then(|entry| entry.job_id.clone())
     }
 
@@ -222,15 +222,15 @@ impl Sim {
     }
 
     /// Counts one DELETE request of `job_id`; its number, from 1.
-    pub fn note_deletion(&self, job_id: &str) -> u32 {
+    pub fn note_deletion(&self, job_id: &JobId) -> u32 {
         let mut deletions = lock(&self.deletions);
-        let count = deletions.entry(job_id.to_owned()).or_default();
+        let count = deletions.entry(job_id.clone()).or_default();
         *count += 1;
         *count
     }
 
     /// Forgets a job (its key no longer names it); `None` when there was none.
-    pub fn remove_job(&self, job_id: &str) -> Option<Job> {
+    pub fn remove_job(&self, job_id: &JobId) -> Option<Job> {
         let job = lock(&self.jobs).remove(job_id)?;
         if let Some(entry) = lock(&self.keys).get_mut(&job.idempotency_key) {
             entry.job_id = None;
@@ -239,16 +239,16 @@ impl Sim {
         Some(job)
     }
 
-    pub fn job(&self, job_id: &str) -> Option<Job> {
+    pub fn job(&self, job_id: &JobId) -> Option<Job> {
         lock(&self.jobs).get(job_id).cloned()
     }
 
     /// Changes a job in place; `None` when it does not exist.
-    pub fn update<R>(&self, job_id: &str, change: impl FnOnce(&mut Job) -> R) -> Option<R> {
+    pub fn update<R>(&self, job_id: &JobId, change: impl FnOnce(&mut Job) -> R) -> Option<R> {
         lock(&self.jobs).get_mut(job_id).map(change)
     }
 
-    pub fn note_callback_attempt(&self, job_id: &str) {
+    pub fn note_callback_attempt(&self, job_id: &JobId) {
         self.update(job_id, |job| {
             job.callback_attempts += 1;
             job.first_callback_at.get_or_insert_with(Utc::now);
@@ -256,7 +256,7 @@ impl Sim {
         lock(&self.stats).callback_attempts += 1;
     }
 
-    pub fn note_callback_sent(&self, job_id: &str) {
+    pub fn note_callback_sent(&self, job_id: &JobId) {
         self.update(job_id, |job| job.callbacks_sent += 1);
         lock(&self.stats).callbacks_sent += 1;
     }

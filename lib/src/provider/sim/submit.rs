@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
+use crate::ids::JobId;
 use crate::provider::protocol::{JobAccepted, JobMetadata, JobState};
 use crate::provider::sim::process;
 use crate::provider::sim::state::{DeliveryMode, Job, Sim};
@@ -146,7 +147,7 @@ async fn handle(sim: &Arc<Sim>, request: Request) -> Response {
         parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
     let request = Request::from_parts(parts, body);
     let id = uuid::Uuid::new_v4().simple().to_string();
-    let job_id = format!("job_{id}");
+    let job_id = JobId::from(format!("job_{id}"));
     let dir = sim.job_dir(&job_id);
     let received = if content_type.starts_with("multipart/form-data") {
         receive_upload(request, &dir).await
@@ -195,7 +196,7 @@ async fn handle(sim: &Arc<Sim>, request: Request) -> Response {
         callback_attempts: 0,
         callback_dropped: false,
     });
-    tracing::info!(job_id, attempt, "job created");
+    tracing::info!(%job_id, attempt, "job created");
     let task_sim = sim.clone();
     let task_job = job_id.clone();
     sim.tasks.spawn(async move { process::process(task_sim, task_job).await });

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use crate::db::{ArtifactRow, DbError, Document, NewDocument, State};
-use crate::ids::DocumentId;
+use crate::ids::{DocumentId, JobId};
 use crate::lifecycle::{By, Guard, Transition};
 use crate::stages::StageId;
 use crate::stages::ports::Documents;
@@ -28,7 +28,7 @@ type Meanwhile = Box<dyn FnOnce(&MemoryDb) + Send>;
 pub struct MemoryDb {
     documents: Mutex<HashMap<DocumentId, Document>>,
     /// (document, job id, submission id).
-    submissions: Mutex<Vec<(DocumentId, String, String)>>,
+    submissions: Mutex<Vec<(DocumentId, JobId, String)>>,
     artifacts: Mutex<HashMap<DocumentId, Vec<ArtifactRow>>>,
     timeline: Mutex<HashMap<DocumentId, Vec<Entry>>>,
     failures: Mutex<VecDeque<DbError>>,
@@ -189,7 +189,7 @@ impl Documents for MemoryDb {
         self.check(transition.name())?;
         Ok(self.write(id, &transition, by))
     }
-    async fn submission_of_job(&self, id: DocumentId, job_id: &str) -> Result<Option<String>, DbError> {
+    async fn submission_of_job(&self, id: DocumentId, job_id: &JobId) -> Result<Option<String>, DbError> {
         self.check("submission_of_job")?;
         let submissions = self.submissions.lock().unwrap();
         Ok(submissions.iter().find(|(d, j, _)| *d == id && j == job_id).map(|(_, _, s)| s.clone()))

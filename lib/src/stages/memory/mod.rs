@@ -17,7 +17,7 @@ pub use db::{MemoryDb, db_down};
 
 use super::StageId;
 use super::ports::{Fetched, Objects, Ports, Provider, Publisher, Results};
-use crate::ids::DocumentId;
+use crate::ids::{DocumentId, JobId};
 use crate::lifecycle::{By, Transition};
 use crate::messages::PublishError;
 use crate::nats::Names;
@@ -130,8 +130,8 @@ impl MemoryProvider {
         self.submitted.lock().unwrap().len()
     }
     /// The job the provider makes for `key`.
-    pub fn job_for(key: &str) -> String {
-        format!("job-{}", &key[..8])
+    pub fn job_for(key: &str) -> JobId {
+        JobId::from(format!("job-{}", &key[..8]))
     }
 }
 
@@ -156,7 +156,7 @@ impl Provider for MemoryProvider {
         }
         Ok(JobAccepted { job_id: MemoryProvider::job_for(key) })
     }
-    async fn job_status(&self, job_id: &str) -> Result<JobStatus, SubmitError> {
+    async fn job_status(&self, job_id: &JobId) -> Result<JobStatus, SubmitError> {
         self.statuses.lock().unwrap().pop_front().unwrap_or_else(|| {
             Ok(JobStatus {
                 job_id: job_id.to_owned(),
@@ -313,7 +313,12 @@ impl World {
             self.db
                 .apply(
                     id,
-                    Transition::Submit { round: 0, provider: "sim", submission_id: &submission, job_id: job },
+                    Transition::Submit {
+                        round: 0,
+                        provider: "sim",
+                        submission_id: &submission,
+                        job_id: &JobId::from(job),
+                    },
                     By::new(StageId::Transfer, 1),
                 )
                 .await

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::Kind;
+use crate::ids::{Kind, UploaderId};
 use crate::stages::validate::checks::{Chapter, Finding, Findings, Summary};
 
 /// Bumped when the record's shape changes; readers branch on it.
@@ -19,7 +19,7 @@ pub use crate::messages::{Artifact, Original};
 pub struct Record {
     pub schema_version: u32,
     pub kind: Kind,
-    pub uploader_id: String,
+    pub uploader_id: UploaderId,
     pub original: Original,
     pub artifacts: Vec<Artifact>,
     #[serde(flatten)]

@@ -19,7 +19,7 @@ use self::retried::Retried;
 use crate::db::{Document, NewDocument, State};
 use crate::events::minio::{self, EventLog, Upload};
 use crate::events::{Boundary, Refused};
-use crate::ids::{DocumentId, Kind};
+use crate::ids::{DocumentId, JobId, Kind};
 use crate::lifecycle::{By, FailureCause, Transition};
 use crate::messages::{self, TRACEPARENT, WatchTimer};
 use crate::nats::Names;
@@ -141,7 +141,7 @@ impl Transfer {
         let new = NewDocument {
             id: upload.document_id(),
             kind: upload.kind(),
-            uploader_id: upload.uploader_id().to_owned(),
+            uploader_id: upload.uploader_id(),
             bucket: upload.bucket.clone(),
             key: upload.key.to_string(),
             version_id: upload.version_id.clone(),
@@ -282,7 +282,7 @@ impl Transfer {
         content_type: &str,
         round: u32,
         delivery: &Delivery,
-    ) -> Result<(String, bool), StepError> {
+    ) -> Result<(JobId, bool), StepError> {
         let provider = new.provider.as_str();
         // One key per submission round: every retry within the round repeats it.
         let submission_id = new.id.submission_id_for_round(provider, round).to_string();
@@ -310,7 +310,7 @@ impl Transfer {
         kind: Kind,
         content_type: &str,
         provider: &str,
-    ) -> Result<String, StepError> {
+    ) -> Result<JobId, StepError> {
         let client = &self.providers[provider];
         let provider_settings = &self.settings.providers[provider];
         // The provider's own slot and its breaker's leave; otherwise the document waits in
@@ -399,7 +399,7 @@ impl Transfer {
     }
 
     /// Publishes the document's watch timer; deduplicated by the stream on its job id.
-    async fn start_watch(&self, id: DocumentId, provider_name: &str, job_id: &str) -> Step {
+    async fn start_watch(&self, id: DocumentId, provider_name: &str, job_id: &JobId) -> Step {
         let Some(provider) = self.settings.providers.get(provider_name) else {
             return Err(StepError::fail(format!(
                 "document {id} went to provider {provider_name:?}, which is no longer configured"
@@ -412,7 +412,7 @@ impl Transfer {
             v: messages::VERSION,
             document_id: id,
             provider: provider_name.to_owned(),
-            job_id: job_id.to_owned(),
+            job_id: job_id.clone(),
             submitted_at,
             deadline,
             round: 0,

@@ -61,7 +61,7 @@ async fn an_upload_is_recorded_submitted_and_watched() {
 
     let document = world.db.document(id);
     let job = MemoryProvider::job_for(&round_key(id, 0));
-    assert_eq!((document.state, document.provider_job_id.as_deref()), (State::Submitted, Some(job.as_str())));
+    assert_eq!((document.state, document.provider_job_id), (State::Submitted, Some(job.clone())));
     assert_eq!(document.round_origin, Some(7));
     let submitted = world.provider.submitted.lock().unwrap().clone();
     assert_eq!(submitted.len(), 1);
@@ -129,7 +129,7 @@ async fn a_callback_that_recorded_the_job_first_leaves_the_redelivery_only_the_t
     );
 
     assert_eq!(transfer.step(&event(&world, &body, 2, 7)).await, Outcome::Done);
-    assert_eq!(world.db.document(id).provider_job_id.as_deref(), Some(job.as_str()));
+    assert_eq!(world.db.document(id).provider_job_id, Some(job.clone()));
     let timers = world.publisher.on("docflow.watch");
     assert_eq!(timers.iter().map(|t| t.message_id.clone()).collect::<Vec<_>>(), [format!("watch:{id}:{job}")]);
     let entries: Vec<State> = world.db.timeline(id).into_iter().map(|e| e.0).collect();
@@ -398,6 +398,6 @@ async fn a_provider_that_takes_urls_gets_a_presigned_url_instead_of_the_body() {
     assert_eq!(meta.size, TEXT.len() as u64);
     let job = MemoryProvider::job_for(&round_key(id, 0));
     let document = world.db.document(id);
-    assert_eq!((document.state, document.provider_job_id.as_deref()), (State::Submitted, Some(job.as_str())));
+    assert_eq!((document.state, document.provider_job_id), (State::Submitted, Some(job.clone())));
     assert_eq!(world.publisher.on("docflow.watch")[0].message_id, format!("watch:{id}:{job}"));
 }

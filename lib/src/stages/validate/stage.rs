@@ -10,6 +10,7 @@ use bytes::Bytes;
 use super::checks::{self, CONTENT_LIMIT, Refusal};
 use super::fetch::{self, FetchError};
 use crate::db::{ArtifactRow, Document, State};
+use crate::ids::JobId;
 use crate::lifecycle::{By, FailureCause, Transition};
 use crate::messages::{self, NormalizeInputs, NormalizeRequest};
 use crate::nats::Names;
@@ -60,7 +61,7 @@ impl Validate {
         let mut document = self.db.get(id).await?.ok_or_else(unknown)?;
         // A restarted document's earlier rounds may still call back: their jobs were
         // recorded under another round's submission id, and their news is stale.
-        if document.provider_job_id.as_deref() != Some(callback.job_id.as_str())
+        if document.provider_job_id.as_ref() != Some(&callback.job_id)
             && let Some(submission) = self.db.submission_of_job(id, &callback.job_id).await?
             && submission != document.round_submission_id().to_string()
         {
@@ -73,18 +74,18 @@ impl Validate {
         if document.provider == provider && document.state == State::Received {
             let submission_id = document.round_submission_id().to_string();
             let round = document.submission_round;
-            let job_id = callback.job_id.as_str();
+            let job_id = &callback.job_id;
             let submitted = Transition::Submit { round, provider, submission_id: &submission_id, job_id };
             self.db.apply(id, submitted, By::new(STAGE, attempt)).await?;
             document = self.db.get(id).await?.ok_or_else(|| StepError::fail(format!("document {id} disappeared")))?;
         }
-        if document.provider != provider || document.provider_job_id.as_deref() != Some(callback.job_id.as_str()) {
+        if document.provider != provider || document.provider_job_id.as_ref() != Some(&callback.job_id) {
             return Err(StepError::fail(format!(
                 "callback {} from {provider} names job {} of document {id}, which went to {} as job {}",
                 callback.event_id,
                 callback.job_id,
                 document.provider,
-                document.provider_job_id.as_deref().unwrap_or("(none)")
+                document.provider_job_id.as_ref().map_or("(none)", JobId::as_str)
             )));
         }
         match document.state {
@@ -294,7 +295,7 @@ impl Stage for Validate {
         let id = callback.reference;
         // Only a document this callback belongs to is failed by it.
         if let Ok(Some(document)) = self.db.get(id).await
-            && document.provider_job_id.as_deref() == Some(callback.job_id.as_str())
+            && document.provider_job_id.as_ref() == Some(&callback.job_id)
             && let Err(error) = self.db.apply(id, failed, By::new(STAGE, delivery.attempt as u32)).await
         {
             tracing::error!(document_id = %id, error = %error, "cannot mark the document failed");

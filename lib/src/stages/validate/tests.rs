@@ -4,7 +4,7 @@ use chrono::Utc;
 use sha2::{Digest, Sha256};
 
 use super::*;
-use crate::ids::DocumentId;
+use crate::ids::{DocumentId, JobId};
 use crate::provider::protocol::{ProviderError, Role};
 use crate::stages::memory::{World, db_down};
 use crate::stages::ports::Documents;
@@ -88,7 +88,7 @@ async fn a_callback_before_transfer_recorded_the_job_records_it_itself() {
     assert_eq!(stage(&world).step(&delivery(&world, &callback, 1)).await, Outcome::Done);
 
     let document = world.db.document(id);
-    assert_eq!((document.state, document.provider_job_id.as_deref()), (State::Validated, Some("job-early")));
+    assert_eq!((document.state, document.provider_job_id), (State::Validated, Some(JobId::from("job-early"))));
     assert_eq!(document.submission_id, Some(id.submission_id_for_round("sim", 0).to_string()));
     let submitted = world.db.timeline(id).into_iter().find(|e| e.0 == State::Submitted).unwrap();
     assert_eq!(submitted.1, "validate");
@@ -175,7 +175,7 @@ async fn a_callback_of_an_earlier_round_is_ignored() {
         .db
         .apply(
             id,
-            Transition::Submit { round: 1, provider: "sim", submission_id: &round_1, job_id: "job-new" },
+            Transition::Submit { round: 1, provider: "sim", submission_id: &round_1, job_id: &JobId::from("job-new") },
             By::new(transfer, 1),
         )
         .await

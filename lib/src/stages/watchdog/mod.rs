@@ -97,7 +97,7 @@ impl Watchdog {
         };
         // The callback came (or the document ended another way, or was restarted in a new
         // round with another job): the timer is over.
-        if document.state != State::Submitted || document.provider_job_id.as_deref() != Some(timer.job_id.as_str()) {
+        if document.state != State::Submitted || document.provider_job_id.as_ref() != Some(&timer.job_id) {
             return Ok(Outcome::Done);
         }
         let client = self.providers.get(&timer.provider).ok_or_else(no_longer)?;

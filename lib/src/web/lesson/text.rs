@@ -224,7 +224,7 @@ pub(in crate::web) async fn serve(
     else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let document = match own_document(&state, id, own.as_deref()).await {
+    let document = match own_document(&state, id, own.as_ref()).await {
         Ok(document) => document,
         Err(answer) => return *answer,
     };

@@ -74,7 +74,7 @@ async fn a_teacher_with_a_slash_in_their_name_uploads_under_a_mapped_id_and_sees
     ];
     let presigned = browser.post(&format!("{}/ui/upload", d.base), &form).await;
     assert_eq!(presigned.status, StatusCode::OK, "{presigned:?}");
-    let contact = crate::mail::store::MailStore::new(t.db.clone()).contact("maths%2Fbob").await.unwrap();
+    let contact = crate::mail::store::MailStore::new(t.db.clone()).contact(&"maths%2Fbob".into()).await.unwrap();
     let contact = contact.expect("the teacher's e-mail choice is recorded");
     assert_eq!((contact.email.as_str(), contact.opt_in), ("bob@school.example", true));
     let key = serde_json::from_str::<serde_json::Value>(&presigned.body).unwrap()["key"].as_str().unwrap().to_owned();

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{SimOptions, run};
-use crate::ids::Kind;
+use crate::ids::{JobId, Kind};
 use crate::provider::client::{ProviderClient, SubmitBody, SubmitError};
 use crate::provider::protocol::{Callback, CallbackStatus, Findings, JobMetadata, JobState, Role, Summary};
 use crate::provider::signature;
@@ -90,8 +90,8 @@ impl RunningSim {
         serde_json::from_value(self.get_json("/v1/_sim/jobs").await).unwrap()
     }
 
-    async fn job(&self, job_id: &str) -> serde_json::Value {
-        self.jobs().await.into_iter().find(|j| j["job_id"] == job_id).expect("the job is listed")
+    async fn job(&self, job_id: &JobId) -> serde_json::Value {
+        self.jobs().await.into_iter().find(|j| j["job_id"] == job_id.as_str()).expect("the job is listed")
     }
 }
 

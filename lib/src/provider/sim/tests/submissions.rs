@@ -11,11 +11,11 @@ async fn an_upload_makes_one_job_and_repeats_of_its_key_answer_that_job() {
     let first = client.submit("key-1", &meta, upload(PLAN)).await.unwrap();
     let again = client.submit("key-1", &meta, upload(PLAN)).await.unwrap();
     assert_eq!(first, again);
-    assert!(first.job_id.starts_with("job_"));
+    assert!(first.job_id.as_str().starts_with("job_"));
 
     // Concurrent first submissions of one key make one job too.
     let concurrent = futures_util::future::join_all((0..4).map(|_| client.submit("key-2", &meta, upload(PLAN)))).await;
-    let ids: Vec<String> = concurrent.into_iter().map(|r| r.unwrap().job_id).collect();
+    let ids: Vec<JobId> = concurrent.into_iter().map(|r| r.unwrap().job_id).collect();
     assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
     assert_ne!(ids[0], first.job_id);
 
@@ -98,7 +98,7 @@ async fn a_wrong_api_key_or_a_wrong_size_is_permanent() {
     sim.client().submit("k", &meta, upload(PLAN)).await.unwrap();
     assert_eq!(sim.get_json("/v1/_sim/stats").await["jobs_created"], 1);
 
-    let missing = sim.client().job_status("job_missing").await;
+    let missing = sim.client().job_status(&JobId::from("job_missing")).await;
     assert!(matches!(missing, Err(SubmitError::Permanent { status: 404, .. })), "{missing:?}");
 }
 
@@ -126,7 +126,7 @@ async fn an_unreachable_or_silent_provider_is_transient() {
         }
     });
     let client = provider_client(&format!("http://{address}"), "k", "300ms");
-    match client.job_status("job_1").await {
+    match client.job_status(&JobId::from("job_1")).await {
         Err(SubmitError::Transient { detail }) => assert!(detail.contains("timed out"), "{detail}"),
         other => panic!("expected a timeout, got {other:?}"),
     }

@@ -106,7 +106,11 @@ async fn in_chromium_the_transcript_seeks_and_follows_playback() {
         browser.execute("document.getElementById('player').currentTime = 4.6; return true;", vec![]).await?;
         until(&browser, "the mark followed the seek", 20, &holds(CONSISTENT, "r[0] && r[2] === 36")).await?;
         until(&browser, "the marked cue scrolled into view, the player still in view", 20, &format!("return ({IN_VIEW_FN})();")).await?;
-        // A reader who scrolled away from the marked cue is left where they are.
+        // A reader who scrolled away from the marked cue is left where they are. The
+        // smooth scroll that revealed the cue ends first (two readings 100 ms apart agree),
+        // or its last frames would move the page after the reader's scroll.
+        until(&browser, "the reveal's smooth scroll ended", 20,
+            "const y = window.scrollY, same = window.lastY === y; window.lastY = y; return same;").await?;
         browser.execute("window.scrollTo(0, 0); document.getElementById('player').currentTime = 4.1; return true;", vec![]).await?;
         until(&browser, "the mark followed the seek", 20, &holds(CONSISTENT, "r[0] && r[2] === 32")).await?;
         let stayed = browser.execute(&format!("return [window.scrollY, ({IN_VIEW_FN})()];"), vec![]).await?;

@@ -142,6 +142,8 @@ pub async fn watch(ops: &Ops, every: Duration, out: &mut dyn Write, stop: Cancel
             out.flush()?;
             tokio::select! {
                 () = stop.cancelled() => return Ok(()),
+                // The screen's refresh period (`--watch`), not a retry: an error above is
+                // drawn, and the next picture is a new reading.
                 () = tokio::time::sleep(every) => {}
             }
         }

@@ -669,6 +669,7 @@ mod tests {
                 if n == 12 {
                     return None;
                 }
+                // A slow sender's pace (the test's upload body), not a wait for anything.
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 Some((Ok(Bytes::from_static(b"0123456789")), n + 1))
             });

@@ -181,6 +181,7 @@
     var timeline = document.querySelector("ol.timeline");
     var badges = words(facts, "data-badges");
     var steps = timeline ? words(timeline, "data-steps") : {};
+    var colon = (timeline && timeline.getAttribute("data-colon")) || ": ";
     listen("/ui/events", function (change) {
       if (change.id !== id || change.state === facts.getAttribute("data-state")) return;
       facts.setAttribute("data-state", change.state);
@@ -188,7 +189,7 @@
       if (timeline) {
         var item = el("li");
         item.appendChild(when(change.at));
-        item.appendChild(document.createTextNode((steps.colon || ": ") + (steps[change.state] || change.state)));
+        item.appendChild(document.createTextNode(colon + (steps[change.state] || change.state)));
         timeline.appendChild(item);
       }
       if (FINAL[change.state]) location.reload();

@@ -247,10 +247,8 @@ fn step_word(lang: Lang, state: State) -> String {
 
 /// Every state's timeline words, as JSON for the script.
 pub(super) fn step_words(lang: Lang) -> String {
-    let mut words: serde_json::Map<String, Value> =
+    let words: serde_json::Map<String, Value> =
         State::ALL.iter().map(|s| (s.as_str().to_owned(), Value::String(step_word(lang, *s)))).collect();
-    // Not a state: what stands between an entry's time and its step.
-    words.insert("colon".into(), Value::String(tr(lang, "common-colon")));
     Value::Object(words).to_string()
 }
 
@@ -280,6 +278,8 @@ pub struct DocumentView<'a> {
 
 pub fn document(lang: Lang, session: &Session, csrf: &str, view: DocumentView<'_>) -> Markup {
     let DocumentView { resource, texts, video, wait, retried, now } = view;
+    // Between a timeline entry's time and its step (French puts a no-break space before it).
+    let colon = tr(lang, "common-colon");
     let summary = &resource.summary;
     let name = file_name(&summary.key);
     let normalized = resource.normalized.as_ref();
@@ -314,14 +314,14 @@ pub fn document(lang: Lang, session: &Session, csrf: &str, view: DocumentView<'_
             (super::review::section(lang, session, csrf, resource))
             section aria-labelledby="timeline" {
                 h2 id="timeline" { (tr(lang, "common-what-happened")) }
-                ol.timeline aria-live="polite" data-steps=(step_words(lang)) {
+                ol.timeline aria-live="polite" data-steps=(step_words(lang)) data-colon=(colon) {
                     @for entry in &resource.timeline {
-                        li { (when(lang, entry.at)) (tr(lang, "common-colon")) (step(lang, entry)) }
+                        li { (when(lang, entry.at)) (colon) (step(lang, entry)) }
                     }
                     // Reviews are not pipeline states; they follow `normalized`, the only
                     // state a document is reviewed in.
                     @for review in &resource.reviews {
-                        li.review-entry { (when(lang, review.at)) (tr(lang, "common-colon"))
+                        li.review-entry { (when(lang, review.at)) (colon)
                             (tr_with(lang, "review-timeline-entry", &[("who", review.reviewer.clone().into())])) }
                     }
                 }

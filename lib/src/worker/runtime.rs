@@ -283,7 +283,9 @@ async fn handle_in_slot<S: Stage>(bound: Arc<Bound<S>>, message: Message, hard_s
     // Unknown here (another process held it, or this one restarted): a copy born of a
     // hold most likely held its first delivery too; an original most likely did not.
     let first_held = bound.first_held.recalls(stream_sequence).unwrap_or(spent.is_some());
-    let attempt = hold::attempt(spent.unwrap_or(0), delivered, first_held);
+    // The attempt a delivery counts as (also for a later one that joins the step).
+    let attempt_of = |delivered| hold::attempt(spent.unwrap_or(0), delivered, first_held);
+    let attempt = attempt_of(delivered);
     let delivery = Delivery {
         subject: message.subject.to_string(),
         headers,
@@ -328,7 +330,7 @@ async fn handle_in_slot<S: Stage>(bound: Arc<Bound<S>>, message: Message, hard_s
         let delivery = if delivered == delivery.delivered {
             delivery
         } else {
-            Delivery { delivered, attempt: hold::attempt(spent.unwrap_or(0), delivered, first_held), ..delivery }
+            Delivery { delivered, attempt: attempt_of(delivered), ..delivery }
         };
         match outcome {
             Some(outcome) => {

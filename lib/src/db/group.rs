@@ -7,22 +7,26 @@
 //! [`GroupCommit::max`]. Each caller's `apply` returns once its transaction committed, so
 //! a delivery is acked only after its write is durable.
 //!
-//! In a transaction, the writes run one after the other, in the order of their document
-//! ids (two transactions of two stages then lock the rows they share in the same order
-//! and cannot deadlock), each as it runs alone: on PostgreSQL the one data-modifying
-//! `WITH` statement, on SQLite the guarded update and, when it matched, its inserts. A
-//! write whose guard does not match is an outcome (`false`), not an error, and changes
-//! nothing for the others; a database error rolls the whole transaction back and every
-//! write in it gets the error (its delivery is redelivered, as without grouping).
+//! A transaction writes distinct documents: a second transition of a document that is
+//! already in the batch waits for the next one (one statement cannot update a row twice),
+//! and finds the document as the first left it. The writes run in the order of their
+//! document ids (two transactions of two stages then lock the rows they share in the same
+//! order and cannot deadlock). A write whose guard does not match is an outcome (`false`),
+//! not an error, and changes nothing for the others; a database error rolls the whole
+//! transaction back and every write in it gets the error (its delivery is redelivered, as
+//! without grouping).
 //!
-//! PostgreSQL: a transaction of one write is that statement alone (autocommit, as without
-//! grouping); of more, `BEGIN`, the statements, `COMMIT`. SQLite: one `BEGIN IMMEDIATE`
-//! per transaction, as for a single write.
+//! PostgreSQL: the transaction is one statement, whatever the number of writes: each
+//! write is a few data-modifying CTEs (`transition.rs`), and one `WITH` holds them all,
+//! its `SELECT` the `UNION ALL` of the rows they moved. One statement is atomic by itself:
+//! no `BEGIN`, no `COMMIT`, one round trip. SQLite: one `BEGIN IMMEDIATE` per transaction,
+//! then each write's guarded update and, when it matched, its inserts.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use sea_orm::sea_query::{CommonTableExpression, Query, SelectStatement, UnionType, WithClause};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Statement};
 use tokio::sync::oneshot;
 
@@ -34,24 +38,76 @@ use crate::stages::StageId;
 /// `concurrency` at once (16 by default), so this bounds only unusual settings.
 pub const DEFAULT_MAX: usize = 64;
 
-/// One transition's statements, built by the caller: `first` decides (it returns the
-/// moved row, or none when the guard did not match), `then` run only when it moved.
-pub(super) struct Prepared {
-    pub(super) first: Statement,
-    pub(super) then: Vec<Statement>,
+/// One transition's write, built by the caller.
+pub(super) enum Prepared {
+    /// PostgreSQL: common table expressions, the guarded update named by
+    /// `transition::moved` and the inserts that select from it; the writes of a
+    /// transaction make one statement.
+    Ctes(Vec<CommonTableExpression>),
+    /// SQLite: `first` decides (it returns the moved row, or none when the guard did not
+    /// match), `then` run only when it moved.
+    Statements { first: Statement, then: Vec<Statement> },
 }
 
-impl Prepared {
-    /// Runs the write on `conn` (a transaction or, for one PostgreSQL statement, the pool).
-    pub(super) async fn run(self, conn: &impl ConnectionTrait) -> Result<Option<QueryResult>, DbErr> {
-        let moved = conn.query_one_raw(self.first).await?;
-        if moved.is_some() {
-            for statement in self.then {
-                conn.execute_raw(statement).await?;
-            }
+impl Db {
+    /// Runs `writes` (of distinct documents) in one transaction; for each, the row it moved
+    /// or `None` when its guard did not match.
+    pub(super) async fn write(&self, writes: Vec<(DocumentId, Prepared)>) -> Result<Vec<Option<QueryResult>>, DbErr> {
+        if self.backend() == DbBackend::Postgres {
+            return write_on(self.connection(), writes).await;
         }
+        let txn = self.begin_write().await.map_err(into_db_err)?;
+        let moved = write_on(&txn, writes).await?;
+        txn.commit().await?;
         Ok(moved)
     }
+}
+
+/// Runs `writes` on `conn`: the SQLite ones one after the other, the PostgreSQL ones as
+/// one statement.
+async fn write_on(
+    conn: &impl ConnectionTrait,
+    writes: Vec<(DocumentId, Prepared)>,
+) -> Result<Vec<Option<QueryResult>>, DbErr> {
+    let mut moved: Vec<Option<QueryResult>> = writes.iter().map(|_| None).collect();
+    let (mut with, mut union, mut index) = (WithClause::new(), None::<SelectStatement>, HashMap::new());
+    for (n, (id, write)) in writes.into_iter().enumerate() {
+        match write {
+            Prepared::Ctes(ctes) => {
+                for cte in ctes {
+                    with.cte(cte);
+                }
+                let select =
+                    Query::select().columns(super::transition::RETURNED).from(super::transition::moved(id)).to_owned();
+                match &mut union {
+                    Some(all) => {
+                        all.union(UnionType::All, select);
+                    }
+                    None => union = Some(select),
+                }
+                index.insert(id.to_string(), n);
+            }
+            Prepared::Statements { first, then } => {
+                let row = conn.query_one_raw(first).await?;
+                if row.is_some() {
+                    for statement in then {
+                        conn.execute_raw(statement).await?;
+                    }
+                }
+                moved[n] = row;
+            }
+        }
+    }
+    if let Some(union) = union {
+        // Data-modifying CTEs run to completion whether or not the query reads them.
+        let statement = conn.get_database_backend().build(&with.query(union));
+        for row in conn.query_all_raw(statement).await? {
+            if let Some(&n) = index.get(&row.try_get::<String>("", "id")?) {
+                moved[n] = Some(row);
+            }
+        }
+    }
+    Ok(moved)
 }
 
 type Reply = oneshot::Sender<Result<Option<QueryResult>, DbErr>>;
@@ -159,8 +215,7 @@ impl GroupCommit {
                     q.running = false;
                     return;
                 }
-                let n = q.pending.len().min(self.max);
-                q.pending.drain(..n).collect()
+                take_batch(&mut q.pending, self.max)
             };
             self.commit(stage, batch).await;
         }
@@ -170,9 +225,9 @@ impl GroupCommit {
     async fn commit(&self, stage: StageId, mut batch: Vec<Entry>) {
         // Stable: two writes of one document keep their order of arrival.
         batch.sort_by_key(|e| e.id);
-        let (writes, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|e| (e.write, e.reply)).unzip();
+        let (writes, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|e| ((e.id, e.write), e.reply)).unzip();
         let count = writes.len() as u64;
-        let outcome = self.run(writes).await;
+        let outcome = self.db.write(writes).await;
         self.commits.fetch_add(1, Ordering::Relaxed);
         self.transitions.fetch_add(count, Ordering::Relaxed);
         crate::metrics::db_group_commit(stage.as_str(), count);
@@ -189,21 +244,6 @@ impl GroupCommit {
                 }
             }
         }
-    }
-
-    async fn run(&self, writes: Vec<Prepared>) -> Result<Vec<Option<QueryResult>>, DbErr> {
-        let conn = self.db.connection();
-        if writes.len() == 1 && conn.get_database_backend() == DbBackend::Postgres {
-            let write = writes.into_iter().next().expect("one write");
-            return Ok(vec![write.run(conn).await?]);
-        }
-        let txn = self.db.begin_write().await.map_err(into_db_err)?;
-        let mut moved = Vec::with_capacity(writes.len());
-        for write in writes {
-            moved.push(write.run(&txn).await?);
-        }
-        txn.commit().await?;
-        Ok(moved)
     }
 
     #[cfg(test)]
@@ -243,6 +283,26 @@ impl GroupCommit {
             }
         }
     }
+}
+
+/// The next transaction's entries: the first `max` of distinct documents, in their order
+/// of arrival; the others stay queued, in theirs.
+fn take_batch(pending: &mut VecDeque<Entry>, max: usize) -> Vec<Entry> {
+    let (mut batch, mut rest, mut ids) = (Vec::new(), VecDeque::new(), HashSet::new());
+    while let Some(entry) = pending.pop_front() {
+        if batch.len() == max {
+            rest.push_back(entry);
+            rest.append(pending);
+            break;
+        }
+        if ids.insert(entry.id) {
+            batch.push(entry);
+        } else {
+            rest.push_back(entry);
+        }
+    }
+    *pending = rest;
+    batch
 }
 
 /// On a committer's panic: the queue no longer has a committer, and what it held is
@@ -425,9 +485,9 @@ mod tests {
         assert_eq!(db.group_stats().unwrap().commits, 2, "the lone submit, then the four together");
     }
 
-    /// The same transition twice in one transaction: the first moves the document, the
-    /// second finds it moved.
-    async fn the_same_transition_twice_in_one_transaction_moves_once(target: Target) {
+    /// The same transition of one document twice at once: the second waits for the next
+    /// transaction (one statement cannot update a row twice) and finds the document moved.
+    async fn the_same_document_twice_takes_two_transactions_and_moves_once(target: Target) {
         let db = target.db.clone().with_group_commit(DEFAULT_MAX);
         let ids = received(&db, 1).await;
         let mut answers: Vec<bool> = at_once(&db, vec![(ids[0], submit(ids[0])), (ids[0], submit(ids[0]))])
@@ -437,7 +497,30 @@ mod tests {
             .collect();
         answers.sort();
         assert_eq!(answers, [false, true], "exactly one of the two moved the document");
-        assert_eq!(db.group_stats().unwrap().commits, 1);
+        assert_eq!(db.group_stats().unwrap().commits, 2);
+    }
+
+    fn entry(id: DocumentId) -> Entry {
+        let write =
+            Prepared::Statements { first: Statement::from_string(DbBackend::Sqlite, "SELECT 1"), then: Vec::new() };
+        Entry { id, write, reply: oneshot::channel().0 }
+    }
+
+    /// A transaction takes distinct documents, in their order of arrival, at most `max`;
+    /// what it leaves keeps its order.
+    #[test]
+    fn a_batch_takes_distinct_documents_in_order_up_to_max() {
+        let ids: Vec<DocumentId> = (0..4).map(|_| DocumentId(uuid::Uuid::new_v4())).collect();
+        let mut pending: VecDeque<Entry> = [0, 1, 0, 2, 1, 3, 2].iter().map(|&n| entry(ids[n])).collect();
+        let taken = |batch: Vec<Entry>| batch.iter().map(|e| e.id).collect::<Vec<_>>();
+        let left = |pending: &VecDeque<Entry>| pending.iter().map(|e| e.id).collect::<Vec<_>>();
+        assert_eq!(taken(take_batch(&mut pending, 3)), [ids[0], ids[1], ids[2]]);
+        assert_eq!(left(&pending), [ids[0], ids[1], ids[3], ids[2]]);
+        assert_eq!(taken(take_batch(&mut pending, 64)), [ids[0], ids[1], ids[3], ids[2]]);
+        assert!(pending.is_empty());
+        let mut twice: VecDeque<Entry> = [2, 2].iter().map(|&n| entry(ids[n])).collect();
+        assert_eq!(taken(take_batch(&mut twice, 64)), [ids[2]]);
+        assert_eq!(left(&twice), [ids[2]]);
     }
 
     /// A database error in one write rolls its whole transaction back: every transition in
@@ -459,6 +542,39 @@ mod tests {
             assert_eq!(states(&db, &ids).await, vec![State::Received; 3], "the transaction was rolled back");
             // The next transaction works.
             assert!(db.apply(ids[0], submit(ids[0]), By::new(TRANSFER, 2)).await.unwrap());
+        })
+        .await;
+        crate::db::testing::drop_postgres(&url).await;
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic.into_panic());
+        }
+    }
+
+    /// On PostgreSQL a shared transaction is one statement, whatever it carries: no
+    /// `BEGIN`, no `COMMIT`, one write statement for all (counted by the pool's own
+    /// statement callback, as `docflow_db_statements_total` is).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn on_postgres_a_shared_transaction_is_one_statement() {
+        let target = postgres().await;
+        let url = target.url.clone();
+        let outcome = tokio::spawn(async move {
+            let sent = Arc::new(AtomicU64::new(0));
+            let mut counted = target.db.clone();
+            let counter = Arc::clone(&sent);
+            counted.conn.set_metric_callback(move |_| {
+                counter.fetch_add(1, Ordering::SeqCst);
+            });
+            let db = counted.with_group_commit(DEFAULT_MAX);
+            let ids = received(&db, N).await;
+            let mut moves: Vec<_> = ids.iter().map(|id| (*id, submit(*id))).collect();
+            // A guard that does not match changes nothing of that.
+            let missing = DocumentId(uuid::Uuid::new_v4());
+            moves.push((missing, submit(missing)));
+            let before = sent.load(Ordering::SeqCst);
+            let answers: Vec<bool> = at_once(&db, moves).await.into_iter().map(Result::unwrap).collect();
+            assert_eq!(sent.load(Ordering::SeqCst) - before, 1, "statements sent for {} writes", N + 1);
+            assert_eq!(answers, [vec![true; N], vec![false]].concat());
+            assert_eq!(states(&db, &ids).await, vec![State::Submitted; N]);
         })
         .await;
         crate::db::testing::drop_postgres(&url).await;
@@ -499,6 +615,6 @@ mod tests {
     on_both!(
         concurrent_transitions_share_one_commit,
         a_guard_that_does_not_match_leaves_the_others_moving,
-        the_same_transition_twice_in_one_transaction_moves_once,
+        the_same_document_twice_takes_two_transactions_and_moves_once,
     );
 }

@@ -4,16 +4,16 @@
 //! RETURNING ...` decides; the timeline entry and whatever the transition records besides
 //! (submission, artifacts, event id) are inserts that select their document id from the
 //! updated row, so they write nothing when it matched none. On PostgreSQL all of it is one
-//! statement: the update is a data-modifying CTE (`moved`) the inserts select from. SQLite
-//! has no data-modifying CTEs: one `BEGIN IMMEDIATE` transaction runs the update and, only
-//! when it returned a row, the same inserts selecting from that row of `documents`.
-//! With group commit (`group.rs`) the same statements run in a transaction shared with
-//! the stage's other transitions of the moment.
+//! statement: the update is a data-modifying CTE (`m_<document id>`) the inserts select
+//! from. SQLite has no data-modifying CTEs: one `BEGIN IMMEDIATE` transaction runs the
+//! update and, only when it returned a row, the same inserts selecting from that row of
+//! `documents`. With group commit (`group.rs`) the stage's transitions of the moment share
+//! one transaction: on PostgreSQL their CTEs make one statement.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
     Alias, CommonTableExpression, Expr, ExprTrait, InsertStatement, OnConflict, Order, Query, SelectStatement,
-    UpdateStatement, Value, ValueTuple, WithClause,
+    UpdateStatement, Value, ValueTuple,
 };
 use sea_orm::{DbBackend, DbErr, QueryResult};
 
@@ -24,28 +24,33 @@ use super::{Db, DbError, State, StatusChange};
 use crate::ids::{DocumentId, UploaderId};
 use crate::lifecycle::{By, Guard, Transition};
 
-/// The updated row, as a CTE on PostgreSQL.
-const MOVED: &str = "moved";
 /// The rows of a `VALUES` list (columns `column1`, `column2`, ...).
 const ROWS: &str = "v";
 
-/// What the guarded update returns for the observer (the rest it knows already).
-const RETURNED: [documents::Column; 4] =
+/// What the guarded update returns for the observer (the rest it knows already); the id
+/// tells a shared statement's moved rows apart.
+pub(super) const RETURNED: [documents::Column; 4] =
     [documents::Column::Id, documents::Column::UploaderId, documents::Column::Kind, documents::Column::Key];
 
 /// Where the inserts read the moved document's id from.
 #[derive(Clone, Copy)]
 enum Source {
-    /// PostgreSQL: the CTE of the update.
-    Moved,
+    /// PostgreSQL: the CTE of the document's update ([`moved`]).
+    Moved(DocumentId),
     /// SQLite, in the transaction, after the update matched: the document's row.
     Row(DocumentId),
+}
+
+/// The name of the CTE that updates document `id`: unique in a statement that writes
+/// distinct documents.
+pub(super) fn moved(id: DocumentId) -> Alias {
+    Alias::new(format!("m_{}", id.0.simple()))
 }
 
 impl Source {
     fn id(self) -> Expr {
         match self {
-            Source::Moved => Expr::col((Alias::new(MOVED), documents::Column::Id)),
+            Source::Moved(id) => Expr::col((moved(id), documents::Column::Id)),
             Source::Row(_) => Expr::col((documents::Entity, documents::Column::Id)),
         }
     }
@@ -55,7 +60,7 @@ impl Source {
         let mut select = Query::select();
         select.exprs(exprs);
         match self {
-            Source::Moved => select.from(Alias::new(MOVED)),
+            Source::Moved(id) => select.from(moved(id)),
             // The `WHERE` also keeps SQLite from reading `ON CONFLICT` as a join's `ON`.
             Source::Row(id) => select
                 .from(documents::Entity)
@@ -87,27 +92,24 @@ impl Db {
         let update = write.update()?;
         let backend = write.backend;
         let prepared = if backend == DbBackend::Postgres {
-            let mut with = WithClause::new();
-            with.cte(CommonTableExpression::new().query(update).table_name(Alias::new(MOVED)).to_owned());
-            for (n, insert) in write.inserts(Source::Moved)?.into_iter().enumerate() {
-                with.cte(CommonTableExpression::new().query(insert).table_name(Alias::new(format!("i{n}"))).to_owned());
+            let name = moved(id);
+            let mut ctes = vec![CommonTableExpression::new().query(update).table_name(name).to_owned()];
+            for (n, insert) in write.inserts(Source::Moved(id))?.into_iter().enumerate() {
+                let name = Alias::new(format!("i{n}_{}", id.0.simple()));
+                ctes.push(CommonTableExpression::new().query(insert).table_name(name).to_owned());
             }
-            // Data-modifying CTEs run to completion whether or not the query reads them.
-            let query = with.query(Query::select().columns(RETURNED).from(Alias::new(MOVED)).to_owned());
-            Prepared { first: backend.build(&query), then: Vec::new() }
+            Prepared::Ctes(ctes)
         } else {
             let inserts = write.inserts(Source::Row(id))?;
-            Prepared { first: backend.build(&update), then: inserts.iter().map(|i| backend.build(i)).collect() }
+            Prepared::Statements {
+                first: backend.build(&update),
+                then: inserts.iter().map(|i| backend.build(i)).collect(),
+            }
         };
         let moved = if let Some(group) = &self.group {
             group.apply(by.stage, id, prepared).await?
-        } else if backend == DbBackend::Postgres {
-            prepared.run(&self.conn).await?
         } else {
-            let txn = self.begin_write().await?;
-            let moved = prepared.run(&txn).await?;
-            txn.commit().await?;
-            moved
+            self.write(vec![(id, prepared)]).await?.pop().flatten()
         };
         self.observe_moved(&write, moved.as_ref());
         Ok(moved.is_some())

@@ -52,6 +52,14 @@ pub trait Documents: Send + Sync {
 #[async_trait]
 pub trait Objects: Send + Sync {
     async fn open(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<(ByteStream, u64), StorageError>;
+    /// The first `length` bytes of an object (all of a smaller one, none of an empty one).
+    async fn read_head(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        length: u64,
+    ) -> Result<Bytes, StorageError>;
     async fn presign_get(&self, bucket: &str, key: &str, ttl: Duration) -> Result<String, StorageError>;
     async fn put_stream(
         &self,
@@ -179,6 +187,15 @@ impl Documents for Db {
 impl Objects for Store {
     async fn open(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<(ByteStream, u64), StorageError> {
         Store::open(self, bucket, key, version_id).await
+    }
+    async fn read_head(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        length: u64,
+    ) -> Result<Bytes, StorageError> {
+        Store::read_head(self, bucket, key, version_id, length).await
     }
     async fn presign_get(&self, bucket: &str, key: &str, ttl: Duration) -> Result<String, StorageError> {
         Store::presign_get(self, bucket, key, ttl).await

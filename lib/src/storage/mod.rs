@@ -31,6 +31,8 @@ pub(crate) mod testing;
 #[cfg(test)]
 mod tests;
 #[cfg(all(test, feature = "dev"))]
+mod tests_head;
+#[cfg(all(test, feature = "dev"))]
 mod tests_public;
 mod upload_form;
 pub use upload_form::UploadForm;
@@ -138,6 +140,50 @@ impl Store {
             })
             .await?;
         response.into_boxed_stream().map_err(|e| self.classify(bucket, key, e))
+    }
+
+    /// The first `length` bytes of an object (all of a smaller one, none of an empty one):
+    /// a range request whose answer is read to its end, so that its connection serves the
+    /// next request (an answer dropped half read closes it).
+    pub async fn read_head(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        length: u64,
+    ) -> Result<Bytes, StorageError> {
+        use futures_util::StreamExt;
+        let ranged = self
+            .call(bucket, key, async {
+                self.client
+                    .get_object(bucket, key)?
+                    .version_id(version_id.map(str::to_owned))
+                    .length(length)
+                    .build()
+                    .send()
+                    .await
+            })
+            .await;
+        let mut stream = match ranged {
+            Ok(response) => response.into_boxed_stream().map_err(|e| self.classify(bucket, key, e))?.0,
+            // An empty object has no byte 0: stores refuse the range (`InvalidRange`). A
+            // plain GET reads its nothing (or meets the same refusal as the range did).
+            Err(StorageError::Permanent { .. }) => self.open(bucket, key, version_id).await?.0,
+            Err(error) => return Err(error),
+        };
+        let limit = usize::try_from(length).unwrap_or(usize::MAX);
+        let mut head = Vec::with_capacity(limit.min(64 * 1024));
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| StorageError::Transient {
+                endpoint: self.endpoint.clone(),
+                detail: format!("reading {bucket}/{key}: {e}"),
+            })?;
+            head.extend_from_slice(&chunk[..chunk.len().min(limit - head.len())]);
+            if head.len() == limit {
+                break;
+            }
+        }
+        Ok(head.into())
     }
 
     /// Opens `length` bytes of an object from byte `offset` (a range request to the

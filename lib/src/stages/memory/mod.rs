@@ -65,6 +65,11 @@ impl Objects for MemoryStore {
         let size = bytes.len() as u64;
         Ok((Box::pin(futures_util::stream::iter([Ok(bytes)])), size))
     }
+    async fn read_head(&self, bucket: &str, key: &str, _: Option<&str>, length: u64) -> Result<Bytes, StorageError> {
+        self.check()?;
+        let bytes = self.read(bucket, key)?;
+        Ok(bytes.slice(..bytes.len().min(usize::try_from(length).unwrap_or(usize::MAX))))
+    }
     async fn presign_get(&self, bucket: &str, key: &str, ttl: Duration) -> Result<String, StorageError> {
         self.check()?;
         Ok(format!("http://store.test/{bucket}/{key}?expires={}", ttl.as_secs()))

@@ -10,8 +10,6 @@
 //! Cost: a document's first bytes are read from the bucket (one GET, at most
 //! [`HEAD_BYTES`] read); a video is checked on its size only.
 
-use futures_util::StreamExt;
-
 use crate::events::minio::Upload;
 use crate::ids::Kind;
 use crate::stages::ports::Objects;
@@ -272,18 +270,10 @@ pub async fn check(
     if head.is_empty() { Some(Refusal::Empty) } else { check_document(upload.file_name(), &head).err() }
 }
 
-/// Up to [`HEAD_BYTES`] of the object (the rest is not read); `None` when it cannot be read.
-async fn read_head(store: &dyn Objects, upload: &Upload) -> Option<Vec<u8>> {
-    let (mut stream, _) = store.open(&upload.bucket, &upload.key, upload.version_id.as_deref()).await.ok()?;
-    let mut head = Vec::with_capacity(HEAD_BYTES);
-    while head.len() < HEAD_BYTES {
-        match stream.next().await {
-            Some(Ok(chunk)) => head.extend_from_slice(&chunk[..chunk.len().min(HEAD_BYTES - head.len())]),
-            Some(Err(_)) => return None,
-            None => break,
-        }
-    }
-    Some(head)
+/// Up to [`HEAD_BYTES`] of the object (a range request: the rest is not sent); `None`
+/// when it cannot be read.
+async fn read_head(store: &dyn Objects, upload: &Upload) -> Option<bytes::Bytes> {
+    store.read_head(&upload.bucket, &upload.key, upload.version_id.as_deref(), HEAD_BYTES as u64).await.ok()
 }
 
 /// One refusal of each shape (tests here and of the web interface's words).

@@ -10,7 +10,11 @@ use crate::settings::S3Settings;
 const HEAD: u64 = 8192;
 
 fn store(s3: &TestS3) -> Store {
-    Store::new(&S3Settings {
+    Store::new(&settings(s3)).unwrap()
+}
+
+fn settings(s3: &TestS3) -> S3Settings {
+    S3Settings {
         endpoint: s3.url.clone(),
         public_endpoint: None,
         region: "us-east-1".into(),
@@ -19,8 +23,7 @@ fn store(s3: &TestS3) -> Store {
         uploads_bucket: "uploads".into(),
         results_bucket: "results".into(),
         request_timeout: Duration::from_secs(20),
-    })
-    .unwrap()
+    }
 }
 
 /// Bytes that differ along the object, so that a head taken elsewhere shows.
@@ -49,4 +52,39 @@ async fn the_head_is_the_objects_first_bytes_or_all_of_a_smaller_one_or_none_of_
     }
     let missing = store.read_head("uploads", "t/gone.txt", None, HEAD).await.unwrap_err();
     assert!(matches!(missing, StorageError::NotFound { .. }), "{missing:?}");
+}
+
+/// Accepts connections on a port of its own and relays each to `target`, counting them.
+async fn counting_relay(target: u16) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let Ok(mut server) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else { return };
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            });
+        }
+    });
+    (port, accepted)
+}
+
+/// The head's answer is read to its end, so its connection serves the next request: the
+/// pre-flight of one document after another opens one connection, not one each (a whole
+/// object's answer dropped half read closes its connection).
+#[tokio::test]
+async fn heads_read_one_after_another_share_one_connection() {
+    let s3 = TestS3::start(&["uploads"]).await;
+    s3.put_file("uploads", "t/large.txt", &pattern(64 * 1024));
+    let (port, accepted) = counting_relay(s3.port).await;
+    let store = Store::new(&S3Settings { endpoint: format!("http://127.0.0.1:{port}"), ..settings(&s3) }).unwrap();
+    for _ in 0..10 {
+        assert_eq!(store.read_head("uploads", "t/large.txt", None, HEAD).await.unwrap().len(), HEAD as usize);
+    }
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1, "connections for 10 heads");
 }

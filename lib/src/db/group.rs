@@ -354,29 +354,13 @@ mod tests {
     use sea_orm::{ConnectionTrait, Statement};
 
     use super::*;
-    use crate::db::testing::{Target, postgres, sqlite};
-    use crate::db::{NewDocument, State};
-    use crate::ids::{JobId, Kind};
+    use crate::db::State;
+    use crate::db::testing::{Target, new_document, on_both, postgres};
+    use crate::ids::JobId;
     use crate::lifecycle::{By, Transition};
 
     const TRANSFER: StageId = StageId::Transfer;
     const N: usize = 12;
-
-    fn new_document() -> NewDocument {
-        let id = DocumentId(uuid::Uuid::new_v4());
-        NewDocument {
-            id,
-            kind: Kind::Document,
-            uploader_id: "teacher-42".into(),
-            bucket: "uploads".into(),
-            key: format!("teacher-42/{id}.txt"),
-            version_id: None,
-            etag: None,
-            size: 19,
-            content_type: "text/plain".into(),
-            provider: "sim".into(),
-        }
-    }
 
     /// A group commit counter of transfer's, as `/metrics` renders it (0 before the first).
     fn counted(name: &str) -> u64 {
@@ -588,28 +572,6 @@ mod tests {
         assert!(db.apply(id, submit(id), By::new(TRANSFER, 1)).await.unwrap());
         let validated = Transition::Validated { from: State::Submitted, event_id: "e", artifacts: &[] };
         assert!(db.apply(id, validated, By::new(StageId::Validate, 1)).await.unwrap());
-    }
-
-    macro_rules! on_both {
-        ($($name:ident),* $(,)?) => {$(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn sqlite() {
-                    super::$name(super::sqlite().await).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn postgres() {
-                    let target = super::postgres().await;
-                    let url = target.url.clone();
-                    let outcome = tokio::spawn(super::$name(target)).await;
-                    crate::db::testing::drop_postgres(&url).await;
-                    if let Err(panic) = outcome {
-                        std::panic::resume_unwind(panic.into_panic());
-                    }
-                }
-            }
-        )*};
     }
 
     on_both!(

@@ -76,6 +76,24 @@ impl Target {
     }
 }
 
+/// A new plain-text document of teacher-42's, under an id of its own.
+#[cfg(test)]
+pub fn new_document() -> super::NewDocument {
+    let id = crate::ids::DocumentId(uuid::Uuid::new_v4());
+    super::NewDocument {
+        id,
+        kind: crate::ids::Kind::Document,
+        uploader_id: "teacher-42".into(),
+        bucket: "uploads".into(),
+        key: format!("teacher-42/{id}.txt"),
+        version_id: None,
+        etag: Some("etag".into()),
+        size: 19,
+        content_type: "text/plain".into(),
+        provider: "sim".into(),
+    }
+}
+
 /// A SQLite file in a directory that does not exist yet (connecting creates it).
 #[cfg(test)]
 pub async fn sqlite() -> Target {

@@ -5,8 +5,9 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait, Value};
 
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, Document, documents};
 use crate::ids::{DocumentId, JobId, UploaderId};
+use crate::stages::ports::Lookup;
 
 /// Every table holding rows of a document, by its `document_id` column, children first:
 /// the ONE list to extend when a feature adds a table that names documents (reviews and
@@ -78,6 +79,20 @@ fn stmt(db: &Db, sql: &str, values: Vec<Value>) -> Statement {
 pub async fn is_forgotten(db: &Db, id: DocumentId) -> Result<bool, DbError> {
     let sql = "SELECT document_id FROM forgotten_documents WHERE document_id = $1";
     Ok(db.connection().query_one_raw(stmt(db, sql, vec![id.to_string().into()])).await?.is_some())
+}
+
+/// The document as a late message must see it ([`Lookup`]), in one read: its row with
+/// whether it has a tombstone; the tombstone alone only when there is no row.
+pub async fn lookup(db: &Db, id: DocumentId) -> Result<Lookup, DbError> {
+    use sea_orm::FromQueryResult;
+    let sql = "SELECT d.*, EXISTS (SELECT 1 FROM forgotten_documents f WHERE f.document_id = d.id) AS forgotten \
+               FROM documents d WHERE d.id = $1";
+    match db.connection().query_one_raw(stmt(db, sql, vec![id.to_string().into()])).await? {
+        Some(row) if row.try_get::<bool>("", "forgotten")? => Ok(Lookup::Forgotten),
+        Some(row) => Ok(Lookup::Found(Document::try_from(documents::Model::from_query_result(&row, "")?)?)),
+        None if is_forgotten(db, id).await? => Ok(Lookup::Forgotten),
+        None => Ok(Lookup::Unknown),
+    }
 }
 
 /// Writes the tombstone (once; a second call keeps the first time).
@@ -223,4 +238,30 @@ pub async fn delete_rows(db: &Db, id: DocumentId) -> Result<u64, DbError> {
     deleted += txn.execute_raw(statement).await?.rows_affected();
     txn.commit().await?;
     Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::State;
+    use crate::db::testing::{Target, new_document, on_both};
+    use crate::stages::StageId;
+
+    /// A lookup sees a tombstone before the rows (a late callback during an erasure is
+    /// ignored, not recorded), after them, and tells an unknown document apart.
+    async fn a_lookup_tells_found_forgotten_and_unknown_apart(target: Target) {
+        let db = &target.db;
+        let new = new_document();
+        db.record_received(&new, StageId::Transfer, 1, Some(1)).await.unwrap();
+        let found = lookup(db, new.id).await.unwrap();
+        assert!(matches!(&found, Lookup::Found(d) if d.id == new.id && d.state == State::Received), "{found:?}");
+        tombstone(db, new.id).await.unwrap();
+        assert!(matches!(lookup(db, new.id).await.unwrap(), Lookup::Forgotten), "a tombstone, the rows still there");
+        delete_rows(db, new.id).await.unwrap();
+        assert!(matches!(lookup(db, new.id).await.unwrap(), Lookup::Forgotten), "the rows gone");
+        let unknown = DocumentId(uuid::Uuid::new_v4());
+        assert!(matches!(lookup(db, unknown).await.unwrap(), Lookup::Unknown));
+    }
+
+    on_both!(a_lookup_tells_found_forgotten_and_unknown_apart);
 }

@@ -6,8 +6,9 @@
 
 use std::sync::Arc;
 
-use crate::db::{ArtifactRow, NewDocument, State};
-use crate::ids::{DocumentId, JobId, Kind};
+use crate::db::testing::new_document;
+use crate::db::{ArtifactRow, State};
+use crate::ids::{DocumentId, JobId};
 use crate::lifecycle::{By, FailureCause, Transition};
 use crate::stages::StageId;
 use crate::stages::normalize::record::Record;
@@ -62,22 +63,6 @@ on_all!(
 
 const TRANSFER: StageId = StageId::Transfer;
 const VALIDATE: StageId = StageId::Validate;
-
-fn new_document() -> NewDocument {
-    let id = DocumentId(uuid::Uuid::new_v4());
-    NewDocument {
-        id,
-        kind: Kind::Document,
-        uploader_id: "teacher-42".into(),
-        bucket: "uploads".into(),
-        key: format!("teacher-42/{id}.txt"),
-        version_id: None,
-        etag: Some("etag".into()),
-        size: 19,
-        content_type: "text/plain".into(),
-        provider: "sim".into(),
-    }
-}
 
 fn submission(id: DocumentId, round: u32) -> String {
     id.submission_id_for_round("sim", round).to_string()

@@ -46,6 +46,24 @@ pub trait Documents: Send + Sync {
         let _ = id;
         Ok(false)
     }
+    /// The document as a late message must see it: forgotten first, whether or not its
+    /// rows are gone yet. The database answers in one read.
+    async fn lookup(&self, id: DocumentId) -> Result<Lookup, DbError> {
+        if self.forgotten(id).await? {
+            return Ok(Lookup::Forgotten);
+        }
+        Ok(self.get(id).await?.map_or(Lookup::Unknown, Lookup::Found))
+    }
+}
+
+/// [`Documents::lookup`]'s answer.
+#[derive(Debug)]
+pub enum Lookup {
+    /// It has a tombstone (`crate::forget`): nothing may record it again.
+    Forgotten,
+    /// No such document.
+    Unknown,
+    Found(Document),
 }
 
 /// The object store: the uploads bucket read, the results bucket written.
@@ -180,6 +198,9 @@ impl Documents for Db {
     }
     async fn forgotten(&self, id: DocumentId) -> Result<bool, DbError> {
         crate::forget::records::is_forgotten(self, id).await
+    }
+    async fn lookup(&self, id: DocumentId) -> Result<Lookup, DbError> {
+        crate::forget::records::lookup(self, id).await
     }
 }
 

@@ -17,7 +17,7 @@ use crate::nats::Names;
 use crate::provider::protocol::{Callback, CallbackStatus, ResultFile, Role};
 use crate::settings::Settings;
 use crate::stages::StageId;
-use crate::stages::ports::{Documents, Objects, Ports, Publisher, Results};
+use crate::stages::ports::{Documents, Lookup, Objects, Ports, Publisher, Results};
 use crate::worker::{self, Delivery, Outcome, Stage, Step, StepError};
 
 pub const STAGE: StageId = StageId::Validate;
@@ -53,12 +53,16 @@ impl Validate {
     async fn validate(&self, callback: &Callback, provider: &str, delivery: &Delivery) -> Step {
         let attempt = delivery.attempt as u32;
         let id = callback.reference;
-        if self.db.forgotten(id).await? {
-            tracing::info!(document_id = %id, job_id = %callback.job_id, "callback for a forgotten document ignored");
-            return Ok(Outcome::Done);
-        }
-        let unknown = || StepError::fail(format!("callback {} names unknown document {id}", callback.event_id));
-        let mut document = self.db.get(id).await?.ok_or_else(unknown)?;
+        let mut document = match self.db.lookup(id).await? {
+            Lookup::Found(document) => document,
+            Lookup::Forgotten => {
+                tracing::info!(document_id = %id, job_id = %callback.job_id, "callback for a forgotten document ignored");
+                return Ok(Outcome::Done);
+            }
+            Lookup::Unknown => {
+                return Err(StepError::fail(format!("callback {} names unknown document {id}", callback.event_id)));
+            }
+        };
         // A restarted document's earlier rounds may still call back: their jobs were
         // recorded under another round's submission id, and their news is stale.
         if document.provider_job_id.as_ref() != Some(&callback.job_id)

@@ -2,15 +2,17 @@
 //! `transition.rs`).
 //!
 //! Statement budget (the pipeline's cost per document): on PostgreSQL every write is one
-//! statement (a data-modifying CTE), so `received -> submitted -> (processed ->)
-//! validated -> normalized` costs four statements (`processed` is written with
-//! `validated` unless validate has to retry), plus one `SELECT` when an upload event is
-//! duplicated. On SQLite a write is `BEGIN IMMEDIATE`, the guarded `UPDATE` (or
-//! `INSERT`), the timeline `INSERT` and any rows recorded alongside (only when the guard
-//! matched), and `COMMIT`.
+//! statement (data-modifying CTEs), the insert of a new document too, and with group
+//! commit a stage's writes of the moment share one (`group.rs`): `received -> submitted
+//! -> (processed ->) validated -> normalized` costs four writes (`processed` is written
+//! with `validated` unless validate has to retry), plus validate's read of the document
+//! and one `SELECT` when an upload event is duplicated. On SQLite a write is `BEGIN
+//! IMMEDIATE`, the guarded `UPDATE` (or `INSERT`), the timeline `INSERT` and any rows
+//! recorded alongside (only when the guard matched), and `COMMIT`.
 //!
-//! The insert of a new document is plain SQL with `$n` placeholders on both backends
-//! (sqlx's SQLite driver numbers `$n` like PostgreSQL), so the statement is shared.
+//! The insert of a new document is plain SQL with `$n` placeholders on SQLite (sqlx's
+//! SQLite driver numbers `$n` like PostgreSQL); on PostgreSQL it is built with sea-query,
+//! as the transitions, to share their statement.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::{
@@ -48,35 +50,36 @@ impl Db {
         origin: Option<u64>,
     ) -> Result<(Document, bool), DbError> {
         let now = now();
-        let attempt = clamp(attempt);
-        let attempts = serde_json::json!({ stage.as_str(): attempt });
-        let values: Vec<Value> = vec![
-            doc.id.to_string().into(),
-            doc.kind.as_str().into(),
-            doc.uploader_id.as_str().into(),
-            doc.bucket.as_str().into(),
-            doc.key.as_str().into(),
-            doc.version_id.clone().into(),
-            doc.etag.clone().into(),
-            doc.size.into(),
-            doc.content_type.as_str().into(),
-            doc.provider.as_str().into(),
-            attempts.clone().into(),
-            now.into(),
-            stage.as_str().into(),
-            attempt.into(),
-            origin.and_then(|o| i64::try_from(o).ok()).into(),
-        ];
+        let attempts = serde_json::json!({ stage.as_str(): clamp(attempt) });
         let inserted = match self.backend() {
             DbBackend::Postgres => {
-                let sql = format!(
-                    "WITH inserted AS ({INSERT_DOCUMENT} RETURNING id) \
-                     INSERT INTO document_events (document_id, at, state, stage, attempt, reason) \
-                     SELECT id, $12, 'received', $13, $14, NULL FROM inserted"
-                );
-                self.conn.execute_raw(pg(sql, values)).await?.rows_affected() == 1
+                // As a transition's write: with group commit, one statement with the
+                // stage's other writes of the moment.
+                let write = super::transition::received(doc, stage, attempt, origin, now, attempts.clone())?;
+                let row = match &self.group {
+                    Some(group) => group.apply(stage, doc.id, write).await?,
+                    None => self.write(vec![(doc.id, write)]).await?.pop().flatten(),
+                };
+                row.is_some()
             }
             backend => {
+                let values: Vec<Value> = vec![
+                    doc.id.to_string().into(),
+                    doc.kind.as_str().into(),
+                    doc.uploader_id.as_str().into(),
+                    doc.bucket.as_str().into(),
+                    doc.key.as_str().into(),
+                    doc.version_id.clone().into(),
+                    doc.etag.clone().into(),
+                    doc.size.into(),
+                    doc.content_type.as_str().into(),
+                    doc.provider.as_str().into(),
+                    attempts.clone().into(),
+                    now.into(),
+                    stage.as_str().into(),
+                    clamp(attempt).into(),
+                    origin.and_then(|o| i64::try_from(o).ok()).into(),
+                ];
                 let txn = self.begin_write().await?;
                 let inserted = txn.execute_raw(stmt(backend, INSERT_DOCUMENT, &values)).await?.rows_affected() == 1;
                 if inserted {
@@ -222,10 +225,6 @@ pub(super) fn now() -> DateTime<Utc> {
 
 pub(super) fn clamp(attempt: u32) -> i32 {
     i32::try_from(attempt).unwrap_or(i32::MAX)
-}
-
-pub(super) fn pg(sql: String, values: Vec<Value>) -> Statement {
-    Statement::from_sql_and_values(DbBackend::Postgres, sql, values)
 }
 
 pub(super) fn stmt(backend: DbBackend, sql: &str, values: &[Value]) -> Statement {

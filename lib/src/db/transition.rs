@@ -317,6 +317,93 @@ impl Write<'_> {
     }
 }
 
+/// A new document's insert as a write of the group (PostgreSQL): the document in state
+/// `received` unless it exists or was forgotten (its tombstone), named by [`moved`] and
+/// returning [`RETURNED`] only when inserted, and its timeline entry selecting from it.
+pub(super) fn received(
+    doc: &crate::db::NewDocument,
+    stage: crate::ids::StageId,
+    attempt: u32,
+    origin: Option<u64>,
+    at: DateTime<Utc>,
+    attempts: serde_json::Value,
+) -> Result<Prepared, DbError> {
+    use documents::Column as C;
+    let (id, attempt) = (doc.id, clamp(attempt));
+    let forgotten = Query::select()
+        .expr(Expr::val(1))
+        .from(Alias::new("forgotten_documents"))
+        .and_where(Expr::col(Alias::new("document_id")).eq(id.to_string()))
+        .to_owned();
+    let mut row = Query::select();
+    row.exprs([
+        Expr::val(id.to_string()),
+        Expr::val(State::Received.as_str()),
+        Expr::val(doc.kind.as_str()),
+        Expr::val(doc.uploader_id.as_str()),
+        Expr::val(doc.bucket.as_str()),
+        Expr::val(doc.key.as_str()),
+        Expr::val(doc.version_id.clone()),
+        Expr::val(doc.etag.clone()),
+        Expr::val(doc.size),
+        Expr::val(doc.content_type.as_str()),
+        Expr::val(doc.provider.as_str()),
+        Expr::val(attempts),
+        Expr::val(at),
+        Expr::val(at),
+        Expr::val(0),
+        Expr::val(origin.map(origin_of)),
+    ])
+    .and_where(Expr::exists(forgotten).not());
+    let mut insert = Query::insert();
+    insert
+        .into_table(documents::Entity)
+        .columns([
+            C::Id,
+            C::State,
+            C::Kind,
+            C::UploaderId,
+            C::Bucket,
+            C::Key,
+            C::VersionId,
+            C::Etag,
+            C::Size,
+            C::ContentType,
+            C::Provider,
+            C::Attempts,
+            C::CreatedAt,
+            C::UpdatedAt,
+            C::SubmissionRound,
+            C::RoundOrigin,
+        ])
+        .select_from(row)
+        .map_err(query_error)?
+        .on_conflict(OnConflict::column(C::Id).do_nothing().to_owned())
+        .returning(Query::returning().columns(RETURNED));
+    let source = Source::Moved(id);
+    let timeline = {
+        use document_events::Column as E;
+        let mut timeline = Query::insert();
+        timeline
+            .into_table(document_events::Entity)
+            .columns([E::DocumentId, E::At, E::State, E::Stage, E::Attempt, E::Reason])
+            .select_from(source.select([
+                source.id(),
+                Expr::val(at),
+                Expr::val(State::Received.as_str()),
+                Expr::val(stage.as_str()),
+                Expr::val(attempt),
+                Expr::val(Option::<String>::None),
+            ]))
+            .map_err(query_error)?;
+        timeline
+    };
+    Ok(Prepared::Ctes(vec![
+        CommonTableExpression::new().query(insert).table_name(moved(id)).to_owned(),
+        CommonTableExpression::new().query(timeline).table_name(Alias::new(format!("r_{}", id.0.simple()))).to_owned(),
+    ]))
+}
+
 fn origin_of(origin: u64) -> i64 {
     i64::try_from(origin).unwrap_or(i64::MAX)
 }

@@ -89,7 +89,7 @@ pub async fn lookup(db: &Db, id: DocumentId) -> Result<Lookup, DbError> {
                FROM documents d WHERE d.id = $1";
     match db.connection().query_one_raw(stmt(db, sql, vec![id.to_string().into()])).await? {
         Some(row) if row.try_get::<bool>("", "forgotten")? => Ok(Lookup::Forgotten),
-        Some(row) => Ok(Lookup::Found(Document::try_from(documents::Model::from_query_result(&row, "")?)?)),
+        Some(row) => Ok(Lookup::Found(Box::new(Document::try_from(documents::Model::from_query_result(&row, "")?)?))),
         None if is_forgotten(db, id).await? => Ok(Lookup::Forgotten),
         None => Ok(Lookup::Unknown),
     }

@@ -52,7 +52,7 @@ pub trait Documents: Send + Sync {
         if self.forgotten(id).await? {
             return Ok(Lookup::Forgotten);
         }
-        Ok(self.get(id).await?.map_or(Lookup::Unknown, Lookup::Found))
+        Ok(self.get(id).await?.map_or(Lookup::Unknown, |document| Lookup::Found(Box::new(document))))
     }
 }
 
@@ -63,7 +63,7 @@ pub enum Lookup {
     Forgotten,
     /// No such document.
     Unknown,
-    Found(Document),
+    Found(Box<Document>),
 }
 
 /// The object store: the uploads bucket read, the results bucket written.

@@ -54,7 +54,7 @@ impl Validate {
         let attempt = delivery.attempt as u32;
         let id = callback.reference;
         let mut document = match self.db.lookup(id).await? {
-            Lookup::Found(document) => document,
+            Lookup::Found(document) => *document,
             Lookup::Forgotten => {
                 tracing::info!(document_id = %id, job_id = %callback.job_id, "callback for a forgotten document ignored");
                 return Ok(Outcome::Done);

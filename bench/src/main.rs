@@ -1,10 +1,12 @@
 //! `docflow-bench`: starts its own nats-server, S3 server (s3s-fs) and provider-sim, a fresh
 //! PostgreSQL database and `docflow run`, measures the baselines, runs the scenarios, and
-//! prints a table and writes `target/bench/latest.json`. The machine is shared and small,
-//! so every figure that can be is a ratio to a baseline measured in the same run.
+//! prints a table and writes `target/bench/latest.json`. Scenario 10 runs `docflow dev`
+//! instead, the whole edge box ([`edge`]). The machine is shared and small, so every
+//! figure that can be is a ratio to a baseline measured in the same run.
 
 mod baseline;
 mod disk;
+mod edge;
 mod large;
 mod natsmon;
 mod pg;
@@ -44,6 +46,9 @@ struct Args {
     /// Scenario 9: documents through two `docflow run` processes (default: half of --docs)
     #[arg(long)]
     two_docs: Option<usize>,
+    /// Scenario 10: documents through `docflow dev`, the whole edge box (default: half of --docs)
+    #[arg(long)]
+    edge_docs: Option<usize>,
     /// Scenario 4: seconds with nothing to do
     #[arg(long, default_value_t = 60)]
     idle_secs: u64,
@@ -84,7 +89,7 @@ struct Args {
     /// Wait after a batch before reading PostgreSQL's counters (backends flush them within 10 s)
     #[arg(long, default_value_t = 11)]
     settle_secs: u64,
-    /// Scenarios to skip: latency, idle, large, retry, breaker, two
+    /// Scenarios to skip: latency, idle, large, retry, breaker, two, edge
     #[arg(long, value_delimiter = ',')]
     skip: Vec<String>,
     /// Query appended to docflow's database URL (e.g. `sslmode=disable`: no TLS to a
@@ -121,6 +126,9 @@ impl Args {
             (self.retry_docs, self.relay_msgs, self.upsert_rows, self.settle_secs, self.stall_secs) =
                 (20, 200, 200, 11, 10);
         }
+    }
+    fn edge_docs(&self) -> usize {
+        self.edge_docs.unwrap_or(self.docs / 2).max(2)
     }
     fn runs(&self, scenario: &str) -> bool {
         !self.skip.iter().any(|s| s == scenario)
@@ -169,7 +177,7 @@ async fn main() -> Result<()> {
         "machine": { "nproc": nproc, "cpu_model": model, "loadavg_at_end": load.trim(), "nats_server": nats_version,
                      "s3_server": s3_server, "stand_ins_files": stand_ins },
         "sizes": { "smoke": args.smoke, "docs": args.docs, "latency_secs": args.latency_secs, "idle_secs": args.idle_secs,
-                   "large_mib": args.large_mib, "retry_docs": args.retry_docs, "relay_msgs": args.relay_msgs,
+                   "large_mib": args.large_mib, "retry_docs": args.retry_docs, "edge_docs": args.edge_docs(), "relay_msgs": args.relay_msgs,
                    "upsert_rows": args.upsert_rows, "concurrency": args.concurrency, "worker_threads": args.worker_threads, "relay_in_flight": args.relay_in_flight,
                    "backoff": args.backoff, "log_level": args.log_level, "sim_processing_delay": args.sim_processing_delay,
                    "database_query": args.database_query },
@@ -323,6 +331,20 @@ async fn run(args: &Args, services: &Services, settle: Duration, report: &mut Re
         let outcome = scenarios::two_processes(services, &mut pipe, documents, settle, report).await;
         pipe.stop(services).await;
         outcome?;
+    }
+    if args.runs("edge") {
+        println!("scenario 10: the edge box, docflow dev ({} documents)", args.edge_docs());
+        // Its data directory goes with the logs when they are kept, else with the bench's files.
+        let base = if services.keep { &services.logs } else { services.dir.path() };
+        let run = edge::EdgeRun {
+            docflow_bin: &services.docflow_bin,
+            nats_server: &args.nats_server,
+            documents: args.edge_docs(),
+            stall: Duration::from_secs(args.stall_secs),
+            logs: &services.logs,
+            base,
+        };
+        edge::edge(&run, report).await?;
     }
     Ok(())
 }

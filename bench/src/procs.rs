@@ -1,7 +1,7 @@
 //! The processes the bench starts (s3s-fs, provider-sim, docflow; nats-server through
 //! docflow's starter) as the test kit's [`Process`], their logs in the bench's log folder,
-//! and what the bench reads of them in /proc: CPU time and resident memory. Every process
-//! is killed on drop.
+//! and what the bench reads of them in /proc: CPU time, resident memory, and the children
+//! a process started itself ([`Found`]). Every process the bench starts is killed on drop.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -73,15 +73,70 @@ pub fn clock_ticks() -> u64 {
         .unwrap_or(100)
 }
 
+/// What the bench reads of /proc/PID/stat.
+struct Stat {
+    name: String,
+    /// `R`, `S`, ..., `Z` for a zombie (ended, not yet reaped).
+    state: char,
+    /// The fields after the state, field 4 of the line first: field N is at index N - 4.
+    fields: Vec<u64>,
+}
+
+fn stat(pid: u32) -> Option<Stat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses; the fields after it are space separated.
+    let (head, rest) = text.rsplit_once(')')?;
+    let mut rest = rest.split_whitespace();
+    let state = rest.next()?.chars().next()?;
+    let fields = rest.map(|f| f.parse().unwrap_or(0)).collect();
+    Some(Stat { name: head.split_once('(')?.1.to_owned(), state, fields })
+}
+
+/// Fields 4 (the parent's pid), 14 and 15 (user and system CPU time, in ticks) and 22
+/// (the start time) of /proc/PID/stat, as indexes of [`Stat::fields`].
+const PARENT: usize = 0;
+const CPU_TIMES: [usize; 2] = [10, 11];
+const STARTED: usize = 18;
+
 /// User plus system CPU time of a process, in seconds.
 pub fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
-    // The command name may hold spaces; the fields after it are space separated.
-    let Some((_, rest)) = stat.rsplit_once(')') else { return 0.0 };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the line; `rest` starts at field 3.
-    let ticks: u64 = [11, 12].iter().filter_map(|i| fields.get(*i)?.parse::<u64>().ok()).sum();
+    let Some(stat) = stat(pid) else { return 0.0 };
+    let ticks: u64 = CPU_TIMES.iter().filter_map(|i| stat.fields.get(*i)).sum();
     ticks as f64 / clock_ticks_cached() as f64
+}
+
+/// A process the bench did not start itself (a child of one it did), told apart from a
+/// later process that reuses its pid by its start time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Found {
+    pub pid: u32,
+    started: u64,
+}
+
+impl Found {
+    /// The child of `parent` whose command name is `name`, if it runs.
+    pub fn child_named(parent: u32, name: &str) -> Option<Found> {
+        std::fs::read_dir("/proc").ok()?.filter_map(Result::ok).find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = stat(pid)?;
+            (stat.name == name && *stat.fields.get(PARENT)? == u64::from(parent))
+                .then_some(Found { pid, started: *stat.fields.get(STARTED)? })
+        })
+    }
+
+    /// True while the process found still runs.
+    pub fn alive(&self) -> bool {
+        stat(self.pid).is_some_and(|stat| stat.fields.get(STARTED) == Some(&self.started) && stat.state != 'Z')
+    }
+
+    /// SIGKILL, unless it has ended (its pid may be another process's by now).
+    pub fn kill(&self) {
+        if self.alive()
+            && let Some(pid) = rustix::process::Pid::from_raw(self.pid as i32)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
 }
 
 fn clock_ticks_cached() -> u64 {
@@ -100,4 +155,30 @@ pub fn memory(pid: &str) -> (u64, u64) {
             .map_or(0, |kb| kb * 1024)
     };
     (field("VmRSS:"), field("VmHWM:"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_child_is_found_by_its_parent_and_name_and_killed() {
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        // The child exists once spawn returns; it is `sleep` once it has exec'd.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let found = loop {
+            if let Some(found) = Found::child_named(std::process::id(), "sleep") {
+                break found;
+            }
+            assert!(std::time::Instant::now() < deadline, "sleep was not found as a child");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(found.pid, child.id());
+        assert!(found.alive());
+        assert!(cpu_seconds(found.pid) >= 0.0);
+        found.kill();
+        child.wait().unwrap();
+        assert!(!found.alive(), "reaped: gone");
+        found.kill();
+    }
 }

@@ -131,10 +131,7 @@ impl Services {
         let s3_dir = stand_ins.path().join("s3");
         std::fs::create_dir_all(&s3_dir)?;
         let (s3_process, s3_endpoint) = s3_server.start(&logs, &s3_dir).await?;
-        let s3 = MinioClientBuilder::new(s3_endpoint.parse()?)
-            .provider(Some(StaticProvider::new(ACCESS_KEY, SECRET_KEY, None)))
-            .skip_region_lookup(true)
-            .build()?;
+        let s3 = s3_client(&s3_endpoint, ACCESS_KEY, SECRET_KEY)?;
         let admin = Admin::connect().await?;
         Ok(Services {
             dir,
@@ -577,16 +574,34 @@ pub fn small_document(run: &str, i: usize) -> (String, Vec<u8>, &'static str) {
     }
 }
 
+/// An S3 client of `endpoint` with one key pair.
+pub fn s3_client(endpoint: &str, access_key: &str, secret_key: &str) -> Result<MinioClient> {
+    Ok(MinioClientBuilder::new(endpoint.parse()?)
+        .provider(Some(StaticProvider::new(access_key, secret_key, None)))
+        .skip_region_lookup(true)
+        .build()?)
+}
+
 /// Puts documents `range` of `run` into the bucket, 16 at a time (not timed).
 pub async fn put_small(services: &Services, run: &str, range: std::ops::Range<usize>) -> Result<Vec<Upload>> {
+    put_documents(&services.s3, BUCKET, run, range).await
+}
+
+/// Puts the small documents `range` of `run` into `bucket` through `s3`, 16 at a time.
+pub async fn put_documents(
+    s3: &MinioClient,
+    bucket: &str,
+    run: &str,
+    range: std::ops::Range<usize>,
+) -> Result<Vec<Upload>> {
     let puts = futures_util::stream::iter(range.map(|i| {
-        let s3 = services.s3.clone();
+        let s3 = s3.clone();
         let run = run.to_owned();
         async move {
             let (key, bytes, content_type) = small_document(&run, i);
             let size = bytes.len() as u64;
             let response = s3
-                .put_object_content(BUCKET, &key, ObjectContent::from(bytes))?
+                .put_object_content(bucket, &key, ObjectContent::from(bytes))?
                 .content_type(content_type.to_owned())
                 .build()
                 .send()

@@ -42,9 +42,17 @@ enum Source {
 }
 
 /// The name of the CTE that updates document `id`: unique in a statement that writes
-/// distinct documents.
+/// distinct documents. Every CTE of a write is named after its document's id in this
+/// simple form, which `group.rs` turns into the write's position in the statement.
 pub(super) fn moved(id: DocumentId) -> Alias {
     Alias::new(format!("m_{}", id.0.simple()))
+}
+
+/// A named CTE of `query` (built in place: a builder's `to_owned` would copy the query).
+fn cte(query: impl Into<sea_orm::sea_query::SubQueryStatement>, name: Alias) -> CommonTableExpression {
+    let mut cte = CommonTableExpression::new();
+    cte.query(query).table_name(name);
+    cte
 }
 
 impl Source {
@@ -93,10 +101,9 @@ impl Db {
         let backend = write.backend;
         let prepared = if backend == DbBackend::Postgres {
             let name = moved(id);
-            let mut ctes = vec![CommonTableExpression::new().query(update).table_name(name).to_owned()];
+            let mut ctes = vec![cte(update, name)];
             for (n, insert) in write.inserts(Source::Moved(id))?.into_iter().enumerate() {
-                let name = Alias::new(format!("i{n}_{}", id.0.simple()));
-                ctes.push(CommonTableExpression::new().query(insert).table_name(name).to_owned());
+                ctes.push(cte(insert, Alias::new(format!("i{n}_{}", id.0.simple()))));
             }
             Prepared::Ctes(ctes)
         } else {
@@ -398,10 +405,7 @@ pub(super) fn received(
             .map_err(query_error)?;
         timeline
     };
-    Ok(Prepared::Ctes(vec![
-        CommonTableExpression::new().query(insert).table_name(moved(id)).to_owned(),
-        CommonTableExpression::new().query(timeline).table_name(Alias::new(format!("r_{}", id.0.simple()))).to_owned(),
-    ]))
+    Ok(Prepared::Ctes(vec![cte(insert, moved(id)), cte(timeline, Alias::new(format!("r_{}", id.0.simple())))]))
 }
 
 fn origin_of(origin: u64) -> i64 {

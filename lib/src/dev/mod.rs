@@ -268,7 +268,8 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), DevError> {
     let data_error = |cause| DevError::DataDir { path: options.data_dir.display().to_string(), cause };
-    // Private from the start, files of earlier runs included.
+    // Private from the start, files of earlier runs included, and whatever is created.
+    private::restrict_new_files();
     private::fix(&options.data_dir).map_err(data_error)?;
     let data_dir = options.data_dir.canonicalize().map_err(data_error)?;
     let secrets = DevSecrets::load_or_create(&data_dir.join("dev-secrets.json")).map_err(data_error)?;

@@ -2,12 +2,14 @@
 //! directory 0700. It holds every dev secret (`dev-secrets.json`, the settings file with
 //! the NATS password), the database and every uploaded file.
 //!
-//! Files docflow writes itself are created 0600 ([`write`]); the database is created 0600
-//! before SQLite opens it (SQLite gives its `-wal` and `-shm` files the database's mode);
-//! the child nats-server runs with umask 077 ([`super::nats_server`]); the S3 endpoint
-//! makes each stored object private as it stores it. [`fix`] walks the whole directory at
-//! start (files left by an earlier docflow, or copied in) and at stop (what the provider
-//! simulator wrote).
+//! `docflow dev` runs with umask 077 ([`restrict_new_files`]): whatever its process
+//! creates is private from the start, the S3 endpoint's objects and bookkeeping included.
+//! Files docflow writes itself are also created 0600 ([`write`]); the database is created
+//! 0600 before SQLite opens it (SQLite gives its `-wal` and `-shm` files the database's
+//! mode); the child nats-server runs with umask 077 ([`super::nats_server`]); the S3
+//! endpoint checks each stored object and its folders ([`fix_path`], not the whole tree:
+//! that grew with every object stored). [`fix`] walks the whole directory at start (files
+//! left by an earlier docflow, or copied in) and at stop.
 
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -23,26 +25,51 @@ pub fn fix(dir: &Path) -> io::Result<()> {
     fix_tree(dir)
 }
 
-fn fix_tree(path: &Path) -> io::Result<()> {
-    let meta = match std::fs::symlink_metadata(path) {
-        Ok(meta) => meta,
-        // Removed meanwhile (a temporary file): nothing to protect.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    if meta.file_type().is_symlink() {
+/// From now on, files and directories this process creates are readable by its user only
+/// (umask 077; the process's threads and children share it).
+pub fn restrict_new_files() {
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+}
+
+/// Makes `path` and each directory between `root` and it private, and nothing else.
+pub fn fix_path(root: &Path, path: &Path) -> io::Result<()> {
+    let Ok(relative) = path.strip_prefix(root) else { return Ok(()) };
+    if relative.components().any(|part| !matches!(part, std::path::Component::Normal(_))) {
         return Ok(());
     }
-    let mode = if meta.is_dir() { DIR_MODE } else { FILE_MODE };
-    if meta.permissions().mode() & 0o777 != mode {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    let mut at = root.to_path_buf();
+    for part in relative.components() {
+        at.push(part);
+        fix_one(&at)?;
     }
-    if meta.is_dir() {
+    Ok(())
+}
+
+fn fix_tree(path: &Path) -> io::Result<()> {
+    if fix_one(path)? {
         for entry in std::fs::read_dir(path)? {
             fix_tree(&entry?.path())?;
         }
     }
     Ok(())
+}
+
+/// Makes `path` private (not what a directory holds); true when it is a directory.
+fn fix_one(path: &Path) -> io::Result<bool> {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        // Removed meanwhile (a temporary file): nothing to protect.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if meta.file_type().is_symlink() {
+        return Ok(false);
+    }
+    let mode = if meta.is_dir() { DIR_MODE } else { FILE_MODE };
+    if meta.permissions().mode() & 0o777 != mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(meta.is_dir())
 }
 
 /// Writes `bytes` to `path`, 0600 whether it is new or was there with another mode.

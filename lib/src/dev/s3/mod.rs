@@ -113,7 +113,7 @@ impl NotifyingStore {
         etag: Option<&ETag>,
     ) -> S3Result<()> {
         if self.private
-            && let Err(error) = crate::dev::private::fix(&self.root)
+            && let Err(error) = crate::dev::private::fix_path(&self.root, &self.root.join(bucket).join(key))
         {
             tracing::warn!(%error, root = %self.root.display(), "cannot make the stored object private");
         }

@@ -33,6 +33,11 @@ impl Endpoint {
     /// An endpoint on port 0 announcing to `{prefix}.uploads.minio`; with `stream`, a
     /// `{PREFIX}_UPLOADS` stream takes `{prefix}.uploads.>`.
     async fn start(stream: bool) -> Endpoint {
+        Endpoint::start_with(stream, false).await
+    }
+
+    /// With `private`, as `docflow dev` runs it.
+    async fn start_with(stream: bool, private: bool) -> Endpoint {
         let names = Names::new(&random_prefix());
         let (_client, js) = connect(&nats_url()).await;
         if stream {
@@ -49,6 +54,7 @@ impl Endpoint {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let notifier = Notifier::new(js.clone(), names.subject("uploads.minio"), url.clone()).for_buckets(["uploads"]);
         let store = NotifyingStore::new(&dir.path().join("s3"), notifier).unwrap();
+        let store = if private { store.private() } else { store };
         let shutdown = CancellationToken::new();
         let origins = vec![GATEWAY_ORIGIN.to_owned()];
         tokio::spawn(serve(service(store, ACCESS_KEY, SECRET_KEY), listener, origins, shutdown.clone()));
@@ -239,4 +245,25 @@ async fn the_gateways_origin_may_post_cross_origin_and_no_other() {
         "an answer (here a refusal) is readable"
     );
     endpoint.shutdown.cancel();
+}
+
+/// A private endpoint makes each stored object and its folders private, and touches
+/// nothing else: checking the whole tree at each upload cost more with every object stored.
+#[tokio::test]
+async fn a_private_endpoint_makes_the_stored_object_private_and_nothing_else() {
+    use std::os::unix::fs::PermissionsExt;
+    let endpoint = Endpoint::start_with(true, true).await;
+    let root = endpoint._dir.path().join("s3");
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let elsewhere = root.join("results").join("left-open.txt");
+    std::fs::write(&elsewhere, b"x").unwrap();
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o644)).unwrap();
+    endpoint.put("teacher-42/week3/plan.txt", 10, "text/plain", &[]).await.unwrap();
+    let object = root.join("uploads/teacher-42/week3/plan.txt");
+    assert_eq!(mode(&object), 0o600);
+    for folder in ["uploads", "uploads/teacher-42", "uploads/teacher-42/week3"] {
+        assert_eq!(mode(&root.join(folder)), 0o700, "{folder}");
+    }
+    assert_eq!(mode(&elsewhere), 0o644, "a file the upload did not write is left as it was");
+    endpoint.stop().await;
 }

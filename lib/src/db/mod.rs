@@ -43,6 +43,12 @@ pub use observer::{Observer, StatusChange};
 
 mod observer;
 
+/// Prepared statements each PostgreSQL connection keeps (sqlx's default is 100). The
+/// pipeline's reads and lone writes are a handful of texts, kept hot; a group commit's
+/// statement of several writes varies with its writes, and 100 of those per connection
+/// held about 3 MiB more at peak (`docs/performance.md`, 2026-12-08).
+const STATEMENT_CACHE: usize = 24;
+
 /// A pool of database connections; cheap to clone.
 #[derive(Clone)]
 pub struct Db {
@@ -84,6 +90,9 @@ impl Db {
             // server drops idle ones); a ping on every acquire doubled the round trips.
             .test_before_acquire_if_idle_for(IDLE_BEFORE_PING)
             .sqlx_logging(false);
+        if !sqlite {
+            options.map_sqlx_postgres_opts(|o| o.statement_cache_capacity(STATEMENT_CACHE));
+        }
         if sqlite {
             let busy_timeout = settings.acquire_timeout;
             options.map_sqlx_sqlite_opts(move |o| {

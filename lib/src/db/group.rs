@@ -363,7 +363,7 @@ mod tests {
 
     use super::*;
     use crate::db::State;
-    use crate::db::testing::{Target, new_document, on_both, postgres};
+    use crate::db::testing::{Target, new_document, on_both};
     use crate::ids::JobId;
     use crate::lifecycle::{By, Transition};
 
@@ -522,9 +522,7 @@ mod tests {
     /// it fails (each delivery is redelivered), and none moved.
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_database_error_fails_the_whole_transaction_on_postgres() {
-        let target = postgres().await;
-        let url = target.url.clone();
-        let outcome = tokio::spawn(async move {
+        crate::db::testing::with_postgres(|target| async move {
             let db = target.db.clone().with_group_commit(DEFAULT_MAX);
             let ids = received(&db, 3).await;
             let mut moves: Vec<_> = ids.iter().map(|id| (*id, submit(*id))).collect();
@@ -539,10 +537,6 @@ mod tests {
             assert!(db.apply(ids[0], submit(ids[0]), By::new(TRANSFER, 2)).await.unwrap());
         })
         .await;
-        crate::db::testing::drop_postgres(&url).await;
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic.into_panic());
-        }
     }
 
     /// On PostgreSQL a shared transaction is one statement, whatever it carries: no
@@ -550,9 +544,7 @@ mod tests {
     /// statement callback, as `docflow_db_statements_total` is).
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn on_postgres_a_shared_transaction_is_one_statement() {
-        let target = postgres().await;
-        let url = target.url.clone();
-        let outcome = tokio::spawn(async move {
+        crate::db::testing::with_postgres(|target| async move {
             let sent = Arc::new(AtomicU64::new(0));
             let mut counted = target.db.clone();
             let counter = Arc::clone(&sent);
@@ -600,10 +592,6 @@ mod tests {
             assert_eq!(states(&db, &news.iter().map(|n| n.id).collect::<Vec<_>>()).await, vec![State::Received; N]);
         })
         .await;
-        crate::db::testing::drop_postgres(&url).await;
-        if let Err(panic) = outcome {
-            std::panic::resume_unwind(panic.into_panic());
-        }
     }
 
     /// Two lone writes of the same kind send the same text (the driver prepares it once

@@ -37,6 +37,20 @@ impl TestS3 {
         TestS3 { port, url: format!("http://127.0.0.1:{port}"), dir, shutdown }
     }
 
+    /// Settings of a store on this server (buckets `uploads` and `results`).
+    pub fn settings(&self) -> crate::settings::S3Settings {
+        crate::settings::S3Settings {
+            endpoint: self.url.clone(),
+            public_endpoint: None,
+            region: "us-east-1".into(),
+            access_key: ACCESS_KEY.into(),
+            secret_key: SECRET_KEY.to_owned().into(),
+            uploads_bucket: "uploads".into(),
+            results_bucket: "results".into(),
+            request_timeout: std::time::Duration::from_secs(20),
+        }
+    }
+
     /// Writes `bytes` as `bucket/key` straight into the server's directory (s3s-fs keeps
     /// objects as plain files).
     pub fn put_file(&self, bucket: &str, key: &str, bytes: &[u8]) {

@@ -1,29 +1,14 @@
 //! `Store::read_head` against a real S3 server (s3s-fs in process): the first bytes of an
 //! object by a range request, all of a smaller one, none of an empty one.
 
-use std::time::Duration;
-
-use super::testing::{ACCESS_KEY, SECRET_KEY, TestS3};
+use super::testing::TestS3;
 use super::{StorageError, Store};
 use crate::settings::S3Settings;
 
 const HEAD: u64 = 8192;
 
 fn store(s3: &TestS3) -> Store {
-    Store::new(&settings(s3)).unwrap()
-}
-
-fn settings(s3: &TestS3) -> S3Settings {
-    S3Settings {
-        endpoint: s3.url.clone(),
-        public_endpoint: None,
-        region: "us-east-1".into(),
-        access_key: ACCESS_KEY.into(),
-        secret_key: SECRET_KEY.to_owned().into(),
-        uploads_bucket: "uploads".into(),
-        results_bucket: "results".into(),
-        request_timeout: Duration::from_secs(20),
-    }
+    Store::new(&s3.settings()).unwrap()
 }
 
 /// Bytes that differ along the object, so that a head taken elsewhere shows.
@@ -82,7 +67,7 @@ async fn heads_read_one_after_another_share_one_connection() {
     let s3 = TestS3::start(&["uploads"]).await;
     s3.put_file("uploads", "t/large.txt", &pattern(64 * 1024));
     let (port, accepted) = counting_relay(s3.port).await;
-    let store = Store::new(&S3Settings { endpoint: format!("http://127.0.0.1:{port}"), ..settings(&s3) }).unwrap();
+    let store = Store::new(&S3Settings { endpoint: format!("http://127.0.0.1:{port}"), ..s3.settings() }).unwrap();
     for _ in 0..10 {
         assert_eq!(store.read_head("uploads", "t/large.txt", None, HEAD).await.unwrap().len(), HEAD as usize);
     }

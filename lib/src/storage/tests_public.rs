@@ -6,22 +6,12 @@ use std::time::Duration;
 
 use reqwest::multipart::{Form, Part};
 
-use super::testing::{ACCESS_KEY, SECRET_KEY, TestS3};
+use super::testing::TestS3;
 use super::{StorageError, Store};
 use crate::settings::S3Settings;
 
 fn store(s3: &TestS3, public_endpoint: Option<String>) -> Store {
-    Store::new(&S3Settings {
-        endpoint: s3.url.clone(),
-        public_endpoint,
-        region: "us-east-1".into(),
-        access_key: ACCESS_KEY.into(),
-        secret_key: SECRET_KEY.to_owned().into(),
-        uploads_bucket: "uploads".into(),
-        results_bucket: "results".into(),
-        request_timeout: Duration::from_secs(20),
-    })
-    .unwrap()
+    Store::new(&S3Settings { public_endpoint, ..s3.settings() }).unwrap()
 }
 
 fn public(s3: &TestS3) -> String {
